@@ -1,0 +1,51 @@
+# One entry point for people and CI. `make demo` and `make test` install what they need.
+.PHONY: all deps build demo test test-rust test-ts bench fuzz fmt fmt-check lint check clean
+
+all: build
+
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+deps: node_modules
+
+build: deps
+	npm run build
+
+# Generate a synthetic capture with NetSpectra's own traffic generator and analyse it.
+demo: build
+	node dist/ts/cli/main.js demo
+
+test-rust:
+	cargo test --workspace --locked
+
+test-ts: build
+	npm run test:ts
+
+test: test-rust test-ts
+
+bench: build
+	cargo bench -p netspectra-core --bench decode_table
+	node dist/bench/run.js
+
+# Runs the capture/decode fuzz target for FUZZ_SECONDS (needs the nightly toolchain).
+FUZZ_SECONDS ?= 300
+fuzz:
+	cd fuzz && cargo +nightly fuzz run capture_decode -- -max_total_time=$(FUZZ_SECONDS)
+
+fmt:
+	cargo fmt --all
+
+fmt-check:
+	cargo fmt --all -- --check
+
+lint: deps
+	cargo clippy --workspace --all-targets --locked -- -D warnings
+	npx tsc -p tsconfig.json --noEmit
+
+check: fmt-check lint test
+	@git diff --exit-code --stat
+
+clean:
+	cargo clean
+	rm -rf dist native/*.node .netspectra

@@ -1,0 +1,21 @@
+//! NetSpectra core: the hot path, with no I/O.
+//!
+//! Layers, bottom up: capture-file framing ([`capture`]) -> link/network/transport decode
+//! ([`decode`]) -> one owned [`PacketRecord`] per packet -> aggregation tables ([`table`]).
+//! Callers (the napi and wasm bindings) hand in large byte chunks and read back compact results;
+//! nothing here allocates per packet or panics on any input.
+#![deny(unsafe_code)]
+
+pub mod addr;
+pub mod analysis;
+pub mod capture;
+pub mod decode;
+pub mod hash;
+pub mod json;
+pub mod names;
+pub mod record;
+pub mod synth;
+pub mod table;
+
+pub use addr::{Addr, Family};
+pub use record::PacketRecord;
