@@ -1,0 +1,623 @@
+//! Offline analysis of capture files: framing -> decode -> the exact tables, and the report.
+//!
+//! The caller does the I/O: `begin_file`, `feed` chunks, `end_file`, then `report_json`.
+
+use crate::addr::{Addr, Family};
+use crate::capture::{CaptureError, CaptureReader, Format, Frame};
+use crate::decode::{self, DecodeStats, Decoded, ProblemKind, TunnelKind};
+use crate::json::{epoch_text, Json};
+use crate::names;
+use crate::record::{flag, PacketRecord};
+use crate::table::{
+    ConvKey, ConvStats, ConvUpdate, ConversationTable, ExactTable, FragmentPorts, HostTable,
+    KeyFields,
+};
+
+#[derive(Clone, Debug)]
+pub struct ExactTaskConfig {
+    pub name: String,
+    pub key: KeyFields,
+}
+
+#[derive(Clone, Debug)]
+pub struct AnalysisConfig {
+    pub seed: u64,
+    pub exact_tasks: Vec<ExactTaskConfig>,
+    /// Datagrams whose fragments are tracked at once.
+    pub fragment_capacity: usize,
+}
+
+impl Default for AnalysisConfig {
+    fn default() -> Self {
+        AnalysisConfig {
+            seed: 0x6e65_7473_7065_6374,
+            exact_tasks: Vec::new(),
+            fragment_capacity: 65_536,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub packets: u64,
+    pub bytes: u64,
+    pub captured_bytes: u64,
+    pub first_ns: Option<u64>,
+    pub last_ns: Option<u64>,
+    pub min_ns: Option<u64>,
+    pub max_ns: Option<u64>,
+    pub packets_without_timestamp: u64,
+    /// Packets whose innermost IP header is a fragment (IPv4 or IPv6).
+    pub fragments: u64,
+}
+
+/// Packets and bytes of one protocol class: (family, IP protocol) or, without IP, an ethertype.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ProtocolClass {
+    pub family: u8,
+    pub proto: u8,
+    pub ethertype: u16,
+}
+
+#[derive(Clone, Debug)]
+pub struct FileSummary {
+    pub name: String,
+    pub format: Option<Format>,
+    pub link_types: Vec<u32>,
+    pub packets: u64,
+    pub bytes_read: u64,
+    pub skipped_blocks: u64,
+    pub error: Option<CaptureError>,
+}
+
+/// Everything counted per packet; separate from the reader so both can be borrowed at once.
+struct Tables {
+    seed: u64,
+    decoded: Decoded,
+    totals: Totals,
+    protocols: Vec<(ProtocolClass, u64, u64)>,
+    tunnels: [(u64, u64); 8],
+    conversations: ConversationTable,
+    ip_pairs: ConversationTable,
+    hosts: HostTable,
+    exact: Vec<(String, ExactTable)>,
+    fragments: FragmentPorts,
+    problems: DecodeStats,
+}
+
+pub struct Analysis {
+    reader: CaptureReader,
+    tables: Tables,
+    files: Vec<FileSummary>,
+}
+
+impl Analysis {
+    pub fn new(cfg: &AnalysisConfig) -> Analysis {
+        let seed = cfg.seed;
+        Analysis {
+            reader: CaptureReader::new(),
+            tables: Tables {
+                seed,
+                decoded: Decoded::default(),
+                totals: Totals::default(),
+                protocols: Vec::new(),
+                tunnels: [(0, 0); 8],
+                conversations: ConversationTable::new(seed),
+                ip_pairs: ConversationTable::new(seed),
+                hosts: HostTable::new(seed),
+                exact: cfg
+                    .exact_tasks
+                    .iter()
+                    .map(|t| (t.name.clone(), ExactTable::new(t.key, seed)))
+                    .collect(),
+                fragments: FragmentPorts::new(cfg.fragment_capacity.max(1), seed),
+                problems: DecodeStats::default(),
+            },
+            files: Vec::new(),
+        }
+    }
+
+    /// Starts a new capture file; its packets add to the same tables as earlier files.
+    pub fn begin_file(&mut self, name: &str) {
+        self.reader = CaptureReader::new();
+        self.files.push(FileSummary {
+            name: name.to_string(),
+            format: None,
+            link_types: Vec::new(),
+            packets: 0,
+            bytes_read: 0,
+            skipped_blocks: 0,
+            error: None,
+        });
+    }
+
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), CaptureError> {
+        let tables = &mut self.tables;
+        let result = self.reader.feed(chunk, |f| tables.add_frame(f));
+        if let Err(e) = &result {
+            self.note_error(e.clone());
+        }
+        result
+    }
+
+    /// Ends the current file; an error here means it was cut short (packets before the damage
+    /// are counted).
+    pub fn end_file(&mut self) -> Result<(), CaptureError> {
+        let result = self.reader.finish();
+        if let Err(e) = &result {
+            self.note_error(e.clone());
+        }
+        let stats = self.reader.stats();
+        if let Some(f) = self.files.last_mut() {
+            f.format = self.reader.format();
+            f.link_types = self.reader.link_types().to_vec();
+            f.packets = stats.packets;
+            f.bytes_read = stats.bytes_consumed;
+            f.skipped_blocks = stats.skipped_blocks;
+        }
+        result
+    }
+
+    fn note_error(&mut self, e: CaptureError) {
+        if let Some(f) = self.files.last_mut() {
+            f.error.get_or_insert(e);
+        }
+    }
+
+    /// Adds one already-framed packet (live capture and tests use this directly).
+    pub fn add_frame(&mut self, frame: &Frame<'_>) {
+        self.tables.add_frame(frame);
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.tables.totals
+    }
+
+    pub fn files(&self) -> &[FileSummary] {
+        &self.files
+    }
+
+    pub fn problems(&self) -> &DecodeStats {
+        &self.tables.problems
+    }
+
+    pub fn conversations(&self) -> &ConversationTable {
+        &self.tables.conversations
+    }
+
+    pub fn ip_pairs(&self) -> &ConversationTable {
+        &self.tables.ip_pairs
+    }
+
+    pub fn exact_task(&self, name: &str) -> Option<&ExactTable> {
+        self.tables
+            .exact
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t)
+    }
+
+    /// All rows of the 5-tuple conversation table (`ip_pairs` false) or of the address-pair
+    /// table (true) as fixed-width records, see [`encode_conversation`].
+    pub fn export_conversations(&self, ip_pairs: bool) -> Vec<u8> {
+        let table = if ip_pairs {
+            &self.tables.ip_pairs
+        } else {
+            &self.tables.conversations
+        };
+        let rows = table.sorted();
+        let mut out = vec![0u8; rows.len() * CONVERSATION_RECORD_LEN];
+        for (i, (k, s)) in rows.iter().enumerate() {
+            encode_conversation(
+                k,
+                s,
+                &mut out[i * CONVERSATION_RECORD_LEN..(i + 1) * CONVERSATION_RECORD_LEN],
+            );
+        }
+        out
+    }
+
+    pub fn report_json(&self, top_n: usize) -> String {
+        self.tables.report(&self.files, top_n)
+    }
+}
+
+/// Bytes per exported conversation row.
+pub const CONVERSATION_RECORD_LEN: usize = 96;
+
+/// Layout (little-endian): 0 a[16], 16 b[16], 32 family u8, 33 proto u8, 34 port_a u16,
+/// 36 port_b u16, 38 tcp_flags_ab u8, 39 tcp_flags_ba u8, 40 packets_ab u64, 48 bytes_ab u64,
+/// 56 packets_ba u64, 64 bytes_ba u64, 72 first_ns u64, 80 last_ns u64 (both 0 when no packet
+/// had a time), 88 carries u8 (tunnel kind), 89..96 zero.
+pub fn encode_conversation(k: &ConvKey, s: &ConvStats, out: &mut [u8]) {
+    out[0..16].copy_from_slice(&k.a.bytes);
+    out[16..32].copy_from_slice(&k.b.bytes);
+    out[32] = k.a.family as u8;
+    out[33] = k.proto;
+    out[34..36].copy_from_slice(&k.port_a.to_le_bytes());
+    out[36..38].copy_from_slice(&k.port_b.to_le_bytes());
+    out[38] = s.tcp_flags_ab;
+    out[39] = s.tcp_flags_ba;
+    out[40..48].copy_from_slice(&s.packets_ab.to_le_bytes());
+    out[48..56].copy_from_slice(&s.bytes_ab.to_le_bytes());
+    out[56..64].copy_from_slice(&s.packets_ba.to_le_bytes());
+    out[64..72].copy_from_slice(&s.bytes_ba.to_le_bytes());
+    let (first, last) = if s.first_ns == u64::MAX {
+        (0, 0)
+    } else {
+        (s.first_ns, s.last_ns)
+    };
+    out[72..80].copy_from_slice(&first.to_le_bytes());
+    out[80..88].copy_from_slice(&last.to_le_bytes());
+    out[88] = s.carries;
+    out[89..96].fill(0);
+}
+
+impl Tables {
+    #[inline]
+    fn add_frame(&mut self, f: &Frame<'_>) {
+        decode::decode(f.data, f.link_type, &mut self.decoded);
+        let mut r =
+            self.decoded
+                .record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
+        self.fill_fragment_ports(&mut r);
+        self.count_totals(&r, f.has_ts);
+        self.count_protocol(&r);
+        let bytes = r.wire_len as u64;
+        let ts = if f.has_ts { Some(r.ts_ns) } else { None };
+        let layers = self.decoded.layers();
+        let innermost = layers.len().saturating_sub(1);
+        for (i, l) in layers.iter().enumerate() {
+            // The innermost layer uses the record, which may have ports learned from an earlier
+            // fragment.
+            let (sport, dport, has_ports, tcp_flags) = if i == innermost {
+                (r.src_port, r.dst_port, r.has(flag::HAS_PORTS), r.tcp_flags)
+            } else {
+                (
+                    l.src_port,
+                    l.dst_port,
+                    l.flags & flag::HAS_PORTS != 0,
+                    l.tcp_flags,
+                )
+            };
+            let carries = l.carries as u8;
+            self.ip_pairs
+                .add(&conv_update(l.src, 0, l.dst, 0, 0, bytes, ts, 0, carries));
+            let (sport, dport) = if has_ports { (sport, dport) } else { (0, 0) };
+            self.conversations.add(&conv_update(
+                l.src, sport, l.flow_dst, dport, l.proto, bytes, ts, tcp_flags, carries,
+            ));
+        }
+        if let Some(outer) = layers.first() {
+            if layers.len() > 1 {
+                let t = &mut self.tunnels[outer.carries as usize & 7];
+                t.0 += 1;
+                t.1 += bytes;
+            }
+            self.hosts.add(r.src, r.dst, bytes);
+        }
+        for (_, t) in self.exact.iter_mut() {
+            t.add(&r);
+        }
+        if let Some(p) = self.decoded.problem {
+            self.problems.count(p);
+        }
+    }
+
+    /// Non-first fragments carry no transport header: take the ports of the first fragment.
+    #[inline]
+    fn fill_fragment_ports(&mut self, r: &mut PacketRecord) {
+        if !r.has(flag::FRAGMENT) {
+            return;
+        }
+        let Some(l) = self.decoded.inner() else {
+            return;
+        };
+        if r.has(flag::FIRST_FRAGMENT) {
+            if r.has(flag::HAS_PORTS) {
+                self.fragments
+                    .remember(r.src, r.dst, r.proto, l.frag_id, (r.src_port, r.dst_port));
+            }
+        } else if let Some((s, d)) = self.fragments.lookup(r.src, r.dst, r.proto, l.frag_id) {
+            r.src_port = s;
+            r.dst_port = d;
+            r.flags |= flag::HAS_PORTS;
+        }
+    }
+
+    #[inline]
+    fn count_totals(&mut self, r: &PacketRecord, has_ts: bool) {
+        let t = &mut self.totals;
+        t.packets += 1;
+        t.bytes += r.wire_len as u64;
+        t.captured_bytes += r.cap_len as u64;
+        t.fragments += r.has(flag::FRAGMENT) as u64;
+        if has_ts {
+            t.first_ns.get_or_insert(r.ts_ns);
+            t.last_ns = Some(r.ts_ns);
+            t.min_ns = Some(t.min_ns.map_or(r.ts_ns, |m| m.min(r.ts_ns)));
+            t.max_ns = Some(t.max_ns.map_or(r.ts_ns, |m| m.max(r.ts_ns)));
+        } else {
+            t.packets_without_timestamp += 1;
+        }
+    }
+
+    #[inline]
+    fn count_protocol(&mut self, r: &PacketRecord) {
+        let class = ProtocolClass {
+            family: r.family() as u8,
+            proto: r.proto,
+            ethertype: if r.family() == Family::None {
+                r.ethertype
+            } else {
+                0
+            },
+        };
+        // A handful of classes: a short list beats a hash map here.
+        match self.protocols.iter_mut().find(|(c, _, _)| *c == class) {
+            Some(e) => {
+                e.1 += 1;
+                e.2 += r.wire_len as u64;
+            }
+            None => self.protocols.push((class, 1, r.wire_len as u64)),
+        }
+    }
+
+    fn report(&self, files: &[FileSummary], top_n: usize) -> String {
+        let t = &self.totals;
+        let mut j = Json::new();
+        j.begin_object(None);
+
+        j.begin_array(Some("files"));
+        for f in files {
+            j.begin_object(None);
+            j.str("name", &f.name);
+            j.str(
+                "format",
+                match f.format {
+                    Some(Format::Pcap { .. }) => "pcap",
+                    Some(Format::PcapNg) => "pcapng",
+                    None => "unknown",
+                },
+            );
+            if let Some(Format::Pcap { big_endian, nanos }) = f.format {
+                j.str(
+                    "byteOrder",
+                    if big_endian {
+                        "big-endian"
+                    } else {
+                        "little-endian"
+                    },
+                );
+                j.str("resolution", if nanos { "ns" } else { "us" });
+            }
+            j.begin_array(Some("linkTypes"));
+            for lt in &f.link_types {
+                j.item_u64(*lt as u64);
+            }
+            j.end_array();
+            j.u64("packets", f.packets);
+            j.u64("bytesRead", f.bytes_read);
+            j.u64("skippedBlocks", f.skipped_blocks);
+            match &f.error {
+                Some(e) => j.str("error", &e.to_string()),
+                None => j.null("error"),
+            }
+            j.end_object();
+        }
+        j.end_array();
+
+        j.begin_object(Some("totals"));
+        j.u64("packets", t.packets);
+        j.u64("bytes", t.bytes);
+        j.u64("capturedBytes", t.captured_bytes);
+        j.u64("packetsWithoutTimestamp", t.packets_without_timestamp);
+        j.u64("fragments", t.fragments);
+        match (t.min_ns, t.max_ns) {
+            (Some(min), Some(max)) => {
+                j.str("firstTime", &epoch_text(t.first_ns.unwrap_or(min)));
+                j.str("lastTime", &epoch_text(t.last_ns.unwrap_or(max)));
+                let duration = max - min;
+                j.u64("durationNs", duration);
+                let secs = duration as f64 / 1e9;
+                let (pps, bps) = if secs > 0.0 {
+                    (t.packets as f64 / secs, t.bytes as f64 * 8.0 / secs)
+                } else {
+                    (0.0, 0.0)
+                };
+                j.f64("pps", pps, 3);
+                j.f64("bps", bps, 3);
+            }
+            _ => {
+                j.null("firstTime");
+                j.null("lastTime");
+                j.u64("durationNs", 0);
+                j.f64("pps", 0.0, 3);
+                j.f64("bps", 0.0, 3);
+            }
+        }
+        j.end_object();
+
+        let mut protocols = self.protocols.clone();
+        protocols.sort_by(|x, y| y.2.cmp(&x.2).then(y.1.cmp(&x.1)).then(x.0.cmp(&y.0)));
+        j.begin_array(Some("protocols"));
+        for (c, packets, bytes) in protocols {
+            j.begin_object(None);
+            j.str("name", &protocol_class_name(c));
+            j.u64("family", c.family as u64);
+            j.u64("proto", c.proto as u64);
+            j.u64("ethertype", c.ethertype as u64);
+            j.u64("packets", packets);
+            j.u64("bytes", bytes);
+            j.end_object();
+        }
+        j.end_array();
+
+        j.begin_array(Some("topTalkers"));
+        for (addr, s) in self.hosts.top(top_n) {
+            j.begin_object(None);
+            j.str("addr", &addr.to_string());
+            j.u64("txPackets", s.tx_packets);
+            j.u64("txBytes", s.tx_bytes);
+            j.u64("rxPackets", s.rx_packets);
+            j.u64("rxBytes", s.rx_bytes);
+            j.end_object();
+        }
+        j.end_array();
+
+        j.begin_array(Some("topConversations"));
+        for (k, s) in self.conversations.sorted().into_iter().take(top_n) {
+            conversation_json(&mut j, &k, &s);
+        }
+        j.end_array();
+
+        j.begin_array(Some("tunnels"));
+        for (kind, (packets, bytes)) in self.tunnels.iter().enumerate() {
+            if *packets > 0 {
+                j.begin_object(None);
+                j.str("kind", TunnelKind::from_u8(kind as u8).name());
+                j.u64("packets", *packets);
+                j.u64("bytes", *bytes);
+                j.end_object();
+            }
+        }
+        j.end_array();
+
+        j.begin_array(Some("tasks"));
+        for (name, table) in &self.exact {
+            j.begin_object(None);
+            j.str("name", name);
+            j.str("type", "exact");
+            j.str("key", &table.fields().to_string());
+            j.u64("keys", table.len() as u64);
+            j.begin_array(Some("top"));
+            for (k, s) in table.top(top_n) {
+                j.begin_object(None);
+                let f = table.fields();
+                if f.has(KeyFields::SRC_IP) {
+                    j.str("srcIp", &k.src.to_string());
+                }
+                if f.has(KeyFields::DST_IP) {
+                    j.str("dstIp", &k.dst.to_string());
+                }
+                if f.has(KeyFields::SRC_PORT) {
+                    j.u64("srcPort", k.src_port as u64);
+                }
+                if f.has(KeyFields::DST_PORT) {
+                    j.u64("dstPort", k.dst_port as u64);
+                }
+                if f.has(KeyFields::PROTOCOL) {
+                    j.u64("proto", k.proto as u64);
+                }
+                j.u64("packets", s.packets);
+                j.u64("bytes", s.bytes);
+                j.end_object();
+            }
+            j.end_array();
+            j.end_object();
+        }
+        j.end_array();
+
+        j.begin_object(Some("problems"));
+        j.u64("truncated", self.problems.total(ProblemKind::Truncated));
+        j.u64("malformed", self.problems.total(ProblemKind::Malformed));
+        j.u64("unsupported", self.problems.total(ProblemKind::Unsupported));
+        j.begin_array(Some("details"));
+        let mut details = self.problems.entries().to_vec();
+        details.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        for (p, n) in details {
+            j.begin_object(None);
+            j.str("kind", p.kind.name());
+            j.str("layer", p.proto.name());
+            j.str("reason", p.reason);
+            j.u64("value", p.value as u64);
+            j.str("text", &p.to_string());
+            j.u64("packets", n);
+            j.end_object();
+        }
+        j.end_array();
+        j.end_object();
+
+        j.begin_object(Some("tables"));
+        j.u64("conversations", self.conversations.len() as u64);
+        j.u64("ipPairs", self.ip_pairs.len() as u64);
+        j.u64("hosts", self.hosts.len() as u64);
+        j.u64("seed", self.seed);
+        j.u64("fragmentTableResets", self.fragments.resets);
+        j.end_object();
+
+        j.end_object();
+        j.finish()
+    }
+}
+
+fn conversation_json(j: &mut Json, k: &ConvKey, s: &ConvStats) {
+    j.begin_object(None);
+    j.str(
+        "proto",
+        &names::ip_proto(k.proto).map_or_else(|| k.proto.to_string(), str::to_string),
+    );
+    j.str("a", &k.a.to_string());
+    j.u64("portA", k.port_a as u64);
+    j.str("b", &k.b.to_string());
+    j.u64("portB", k.port_b as u64);
+    j.u64("packetsAtoB", s.packets_ab);
+    j.u64("bytesAtoB", s.bytes_ab);
+    j.u64("packetsBtoA", s.packets_ba);
+    j.u64("bytesBtoA", s.bytes_ba);
+    if s.first_ns != u64::MAX {
+        j.str("firstTime", &epoch_text(s.first_ns));
+        j.str("lastTime", &epoch_text(s.last_ns));
+    } else {
+        j.null("firstTime");
+        j.null("lastTime");
+    }
+    j.str(
+        "tcpFlags",
+        &names::tcp_flags(s.tcp_flags_ab | s.tcp_flags_ba),
+    );
+    j.str("tunnel", TunnelKind::from_u8(s.carries).name());
+    j.end_object();
+}
+
+pub fn protocol_class_name(c: ProtocolClass) -> String {
+    match Family::from_u8(c.family) {
+        Family::None => match names::ethertype(c.ethertype) {
+            Some(n) => n.to_string(),
+            None => format!("ethertype 0x{:04x}", c.ethertype),
+        },
+        fam => {
+            let f = if fam == Family::V4 { "IPv4" } else { "IPv6" };
+            match names::ip_proto(c.proto) {
+                Some(p) => format!("{f}/{p}"),
+                None => format!("{f}/proto {}", c.proto),
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn conv_update(
+    src: Addr,
+    src_port: u16,
+    dst: Addr,
+    dst_port: u16,
+    proto: u8,
+    bytes: u64,
+    ts_ns: Option<u64>,
+    tcp_flags: u8,
+    carries: u8,
+) -> ConvUpdate {
+    ConvUpdate {
+        src,
+        dst,
+        proto,
+        src_port,
+        dst_port,
+        bytes,
+        ts_ns,
+        tcp_flags,
+        carries,
+    }
+}
