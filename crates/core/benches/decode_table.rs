@@ -1,0 +1,137 @@
+//! Throughput of the hot path on real and synthetic captures, looped in memory.
+//!
+//! `cargo bench -p netspectra-core --bench decode_table [-- FILE...]`
+//! Prints packets/s for: framing only, framing + decode, framing + decode + conversation table,
+//! and the whole offline analysis (every table the report uses). Reading the file and building
+//! the synthetic capture happen before the timed loops.
+
+use netspectra_core::analysis::{Analysis, AnalysisConfig, ExactTaskConfig};
+use netspectra_core::capture::CaptureReader;
+use netspectra_core::decode::{decode, Decoded};
+use netspectra_core::synth::{TrafficConfig, TrafficGenerator};
+use netspectra_core::table::{ConvUpdate, ConversationTable, KeyFields};
+use std::hint::black_box;
+use std::time::Instant;
+
+const MIN_PACKETS: u64 = 10_000_000;
+
+fn packets_in(data: &[u8]) -> u64 {
+    let mut r = CaptureReader::new();
+    let mut n = 0u64;
+    let _ = r.feed(data, |_| n += 1);
+    n
+}
+
+/// Runs `pass` over the capture enough times to reach MIN_PACKETS; returns packets/s.
+fn measure(data: &[u8], per_pass: u64, mut pass: impl FnMut(&[u8])) -> (f64, u64) {
+    let loops = MIN_PACKETS.div_ceil(per_pass.max(1));
+    pass(data); // warm up caches and tables
+    let start = Instant::now();
+    for _ in 0..loops {
+        pass(data);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let total = loops * per_pass;
+    (total as f64 / secs, total)
+}
+
+fn bench(name: &str, data: &[u8]) {
+    let per_pass = packets_in(data);
+    println!("{name}: {per_pass} packets per pass, {} bytes", data.len());
+
+    let (pps, n) = measure(data, per_pass, |d| {
+        let mut r = CaptureReader::new();
+        let mut bytes = 0u64;
+        let _ = r.feed(d, |f| bytes += f.wire_len as u64);
+        black_box(bytes);
+    });
+    println!(
+        "  framing only                      {:>8.2} Mpps  ({n} packets)",
+        pps / 1e6
+    );
+
+    let mut decoded = Decoded::default();
+    let (pps, _) = measure(data, per_pass, |d| {
+        let mut r = CaptureReader::new();
+        let _ = r.feed(d, |f| {
+            decode(f.data, f.link_type, &mut decoded);
+            black_box(decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, 0));
+        });
+    });
+    println!(
+        "  framing + decode                  {:>8.2} Mpps",
+        pps / 1e6
+    );
+
+    let mut table = ConversationTable::new(1);
+    let (pps, _) = measure(data, per_pass, |d| {
+        let mut r = CaptureReader::new();
+        let _ = r.feed(d, |f| {
+            decode(f.data, f.link_type, &mut decoded);
+            let rec = decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, 0);
+            table.add(&ConvUpdate {
+                src: rec.src,
+                dst: rec.dst,
+                proto: rec.proto,
+                src_port: rec.src_port,
+                dst_port: rec.dst_port,
+                bytes: rec.wire_len as u64,
+                ts_ns: Some(rec.ts_ns),
+                tcp_flags: rec.tcp_flags,
+                carries: 0,
+            });
+        });
+    });
+    println!(
+        "  framing + decode + conversations  {:>8.2} Mpps  ({} conversations)",
+        pps / 1e6,
+        table.len()
+    );
+
+    let cfg = AnalysisConfig {
+        exact_tasks: vec![
+            ExactTaskConfig {
+                name: "src_ip".into(),
+                key: KeyFields::SRC_IP,
+            },
+            ExactTaskConfig {
+                name: "dst_port".into(),
+                key: KeyFields(KeyFields::DST_PORT.0 | KeyFields::PROTOCOL.0),
+            },
+        ],
+        ..AnalysisConfig::default()
+    };
+    let mut analysis = Analysis::new(&cfg);
+    let (pps, _) = measure(data, per_pass, |d| {
+        analysis.begin_file("bench");
+        let _ = analysis.feed(d);
+        let _ = analysis.end_file();
+    });
+    println!(
+        "  whole analysis (default tasks)    {:>8.2} Mpps",
+        pps / 1e6
+    );
+}
+
+fn main() {
+    let mut files: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    if files.is_empty() {
+        files.push("../../../shared/pcaps/debian-pathspider-real.pcap".into());
+    }
+    for f in &files {
+        match std::fs::read(f) {
+            Ok(data) => bench(f, &data),
+            Err(e) => eprintln!("{f}: {e} (skipped)"),
+        }
+    }
+    let mut generator = TrafficGenerator::new(TrafficConfig {
+        packets: 1_000_000,
+        ..TrafficConfig::default()
+    });
+    let mut synthetic = Vec::new();
+    while generator.next_chunk(1 << 16, &mut synthetic) > 0 {}
+    bench("synthetic (1M packets, many flows)", &synthetic);
+}
