@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigError, defaultConfig, loadConfig } from './index.js';
+import { parseBytes } from './schema.js';
+
+const repoConfig = join(process.cwd(), 'configs', 'netspectra.yaml');
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  assert.fail('expected a ConfigError');
+}
+
+function writeTemp(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'netspectra-config-')), 'c.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+test('the documented config file equals the built-in defaults', () => {
+  assert.deepEqual(loadConfig({ file: repoConfig, env: {} }), loadConfig({ env: {} }));
+  assert.match(readFileSync(repoConfig, 'utf8'), /chunkSize/);
+});
+
+test('defaults are complete', () => {
+  const cfg = defaultConfig();
+  assert.equal(cfg.analyze.top, 10);
+  assert.equal(cfg.analyze.chunkSize, 4 * 1024 * 1024);
+  assert.ok(cfg.tasks.length >= 1);
+});
+
+test('every problem is reported at once with its key path', () => {
+  const file = writeTemp(`
+analyze:
+  top: "ten"
+  chunksize: 1
+tasks:
+  - name: by_src
+    type: exact
+    key: [SrcIP, DestIP]
+  - name: by_src
+    type: countmin2
+bogus: 1
+`);
+  const problems = problemsOf(() => loadConfig({ file, env: {} }));
+  assert.deepEqual(problems, [
+    'bogus: unknown key (known: seed, analyze, tasks)',
+    'analyze.chunksize: unknown key (known: top, chunkSize)',
+    'analyze.top: expected an integer, got string "ten"',
+    'tasks[0].key[1]: expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol, got string "DestIP"',
+    'tasks[1].type: expected one of exact, got string "countmin2"',
+  ]);
+});
+
+test('limits, duplicate names and the seed are checked', () => {
+  const file = writeTemp(`
+seed: "-1"
+analyze: { top: 0, chunkSize: 1KiB }
+tasks:
+  - { name: a, type: exact, key: [] }
+  - { name: a, type: exact, key: [SrcIP] }
+`);
+  assert.deepEqual(problemsOf(() => loadConfig({ file, env: {} })), [
+    'seed: "-1" is not an unsigned 64-bit integer (decimal or 0x hex)',
+    'analyze.top: 0 is below the minimum 1',
+    'analyze.chunkSize: 1024 is below the minimum 4096',
+    'tasks[0].key: needs at least 1 item(s), got 0',
+    'tasks[1].name: "a" is used by an earlier task',
+  ]);
+  assert.deepEqual(problemsOf(() => loadConfig({ overrides: { seed: '0x1ffffffffffffffff' }, env: {} })), [
+    'seed: "0x1ffffffffffffffff" is not an unsigned 64-bit integer (decimal or 0x hex)',
+  ]);
+});
+
+test('environment and flags override the file, in that order', () => {
+  const file = writeTemp('analyze:\n  top: 3\n');
+  assert.equal(loadConfig({ file, env: {} }).analyze.top, 3);
+  assert.equal(loadConfig({ file, env: { NETSPECTRA_ANALYZE_TOP: '7' } }).analyze.top, 7);
+  assert.equal(loadConfig({ file, env: { NETSPECTRA_ANALYZE_TOP: '7' }, overrides: { 'analyze.top': 9 } }).analyze.top, 9);
+  assert.equal(loadConfig({ env: { NETSPECTRA_ANALYZE_CHUNK_SIZE: '8MiB' } }).analyze.chunkSize, 8 * 1024 * 1024);
+  assert.equal(loadConfig({ env: { NETSPECTRA_SEED: '0x10' } }).seed, '16');
+  assert.deepEqual(problemsOf(() => loadConfig({ env: { NETSPECTRA_ANALYZE_TOP: 'many' } })), [
+    'analyze.top: expected an integer, got string "many"',
+  ]);
+});
+
+test('unreadable and unparsable files name the file and the line', () => {
+  const missing = problemsOf(() => loadConfig({ file: '/nonexistent/netspectra.yaml', env: {} }));
+  assert.match(missing[0], /cannot read the file: ENOENT/);
+  const broken = writeTemp('analyze:\n  top: [1,\n');
+  const e = (() => {
+    try {
+      loadConfig({ file: broken, env: {} });
+    } catch (err) {
+      return err as ConfigError;
+    }
+    return undefined;
+  })();
+  assert.ok(e instanceof ConfigError);
+  assert.match(e.message, /c\.yaml/);
+  assert.match(e.problems[0], /^line \d+, column \d+: /);
+  assert.deepEqual(problemsOf(() => loadConfig({ file: writeTemp('- a\n- b\n'), env: {} })), ['(root): expected a mapping of keys']);
+});
+
+test('sizes accept units', () => {
+  assert.equal(parseBytes('4MiB'), 4194304);
+  assert.equal(parseBytes('64 KiB'), 65536);
+  assert.equal(parseBytes('1GB'), 1e9);
+  assert.equal(parseBytes(512), 512);
+  assert.equal(parseBytes('12 parsecs'), null);
+});

@@ -1,0 +1,94 @@
+// Loads the configuration once: defaults <- YAML file <- NETSPECTRA_* environment <- flags.
+// Every problem is reported together, each with its key path.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { configSchema, type NetspectraConfig } from './netspectra.js';
+import { ConfigError, defaults, envPaths, parseBytes, validate, type Schema } from './schema.js';
+
+export { ConfigError } from './schema.js';
+export { configSchema, KEY_FIELDS, type ExactTaskConfig, type KeyField, type NetspectraConfig, type TaskConfig } from './netspectra.js';
+
+export function defaultConfig(): NetspectraConfig {
+  return defaults(configSchema) as NetspectraConfig;
+}
+
+/** Parses YAML text into a raw document; errors name the source and line. */
+export function parseConfigText(text: string, source: string): unknown {
+  try {
+    return parseYaml(text) ?? {};
+  } catch (e) {
+    if (e instanceof YAMLParseError) {
+      const pos = e.linePos?.[0];
+      throw new ConfigError([`${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`], source);
+    }
+    throw e;
+  }
+}
+
+function envValue(s: Schema, raw: string): unknown {
+  switch (s.kind) {
+    case 'int':
+      return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+    case 'bytes':
+      return parseBytes(raw) ?? raw;
+    case 'bool':
+      return raw === 'true' ? true : raw === 'false' ? false : raw;
+    default:
+      return raw;
+  }
+}
+
+function setPath(doc: Record<string, unknown>, path: string[], value: unknown): void {
+  let node = doc;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path[path.length - 1]] = value;
+}
+
+export interface LoadOptions {
+  /** A YAML file; without one the defaults apply. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Dotted key -> value overrides from flags, applied last. */
+  overrides?: Record<string, unknown>;
+}
+
+export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
+  let source = 'defaults';
+  let doc: unknown = {};
+  if (opts.file) {
+    source = opts.file;
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (e) {
+      throw new ConfigError([`cannot read the file: ${(e as Error).message}`], source);
+    }
+    doc = parseConfigText(text, source);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new ConfigError(['(root): expected a mapping of keys'], source);
+  }
+  const raw = structuredClone(doc) as Record<string, unknown>;
+  for (const { env, path, schema } of envPaths(configSchema)) {
+    const v = (opts.env ?? process.env)[env];
+    if (v !== undefined && v !== '') setPath(raw, path, envValue(schema, v));
+  }
+  for (const [key, value] of Object.entries(opts.overrides ?? {})) {
+    if (value !== undefined) setPath(raw, key.split('.'), value);
+  }
+  const problems: string[] = [];
+  const cfg = validate(configSchema, raw, '', problems) as NetspectraConfig;
+  const names = new Set<string>();
+  cfg.tasks?.forEach((t, i) => {
+    if (t && names.has(t.name)) problems.push(`tasks[${i}].name: "${t.name}" is used by an earlier task`);
+    if (t) names.add(t.name);
+  });
+  if (problems.length) throw new ConfigError(problems, source);
+  cfg.seed = BigInt(cfg.seed).toString();
+  if (BigInt(cfg.seed) >= 1n << 64n) throw new ConfigError([`seed: ${cfg.seed} does not fit in 64 bits`], source);
+  return cfg;
+}

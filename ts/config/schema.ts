@@ -1,0 +1,162 @@
+// A small declarative schema: defaults, types and limits for every key, validated in one pass
+// that reports every problem with its key path.
+
+export type Schema =
+  | { kind: 'int'; default: number; min?: number; max?: number; doc: string }
+  | { kind: 'bytes'; default: number; min?: number; max?: number; doc: string }
+  | { kind: 'string'; default: string; pattern?: RegExp; patternText?: string; doc: string }
+  | { kind: 'enum'; default: string; values: readonly string[]; doc: string }
+  | { kind: 'bool'; default: boolean; doc: string }
+  | { kind: 'list'; item: Schema; default: unknown[]; doc: string; minItems?: number }
+  | { kind: 'object'; fields: Record<string, Schema>; doc: string }
+  | { kind: 'union'; tag: string; variants: Record<string, Schema & { kind: 'object' }>; doc: string };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[], readonly source: string) {
+    super(`${source}: ${problems.length} problem(s) in the configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const UNITS: Record<string, number> = {
+  '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9,
+  kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
+};
+
+/** Parses 4096, "64KiB", "4 MiB", "1GB" into bytes; null when it is not a size. */
+export function parseBytes(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isInteger(v) ? v : null;
+  if (typeof v !== 'string') return null;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(v);
+  if (!m) return null;
+  const unit = UNITS[m[2].toLowerCase()];
+  if (unit === undefined) return null;
+  const n = Number(m[1]) * unit;
+  return Number.isInteger(n) ? n : Math.round(n);
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+export function defaults(s: Schema): unknown {
+  switch (s.kind) {
+    case 'object':
+      return Object.fromEntries(Object.entries(s.fields).map(([k, f]) => [k, defaults(f)]));
+    case 'union':
+      throw new Error('a union has no default of its own');
+    default:
+      return structuredClone(s.default);
+  }
+}
+
+/** Validates `v` against `s`, filling defaults; problems are pushed with their key path. */
+export function validate(s: Schema, v: unknown, path: string, problems: string[]): unknown {
+  const at = path || '(root)';
+  if (v === undefined) {
+    if (s.kind === 'union') {
+      problems.push(`${at}: required`);
+      return undefined;
+    }
+    return defaults(s);
+  }
+  switch (s.kind) {
+    case 'int': {
+      if (typeof v !== 'number' || !Number.isInteger(v)) {
+        problems.push(`${at}: expected an integer, got ${typeName(v)}`);
+        return s.default;
+      }
+      return checkRange(v, s, at, problems);
+    }
+    case 'bytes': {
+      const n = parseBytes(v);
+      if (n === null) {
+        problems.push(`${at}: expected a size such as 4096, "64KiB" or "4MiB", got ${typeName(v)}`);
+        return s.default;
+      }
+      return checkRange(n, s, at, problems);
+    }
+    case 'string': {
+      if (typeof v !== 'string') {
+        problems.push(`${at}: expected a string, got ${typeName(v)}`);
+        return s.default;
+      }
+      if (s.pattern && !s.pattern.test(v)) {
+        problems.push(`${at}: "${v}" is not ${s.patternText ?? `matching ${s.pattern}`}`);
+      }
+      return v;
+    }
+    case 'enum': {
+      if (typeof v !== 'string' || !s.values.includes(v)) {
+        problems.push(`${at}: expected one of ${s.values.join(', ')}, got ${typeName(v)}`);
+        return s.default;
+      }
+      return v;
+    }
+    case 'bool': {
+      if (typeof v !== 'boolean') {
+        problems.push(`${at}: expected true or false, got ${typeName(v)}`);
+        return s.default;
+      }
+      return v;
+    }
+    case 'list': {
+      if (!Array.isArray(v)) {
+        problems.push(`${at}: expected a list, got ${typeName(v)}`);
+        return s.default;
+      }
+      if (s.minItems !== undefined && v.length < s.minItems) {
+        problems.push(`${at}: needs at least ${s.minItems} item(s), got ${v.length}`);
+      }
+      return v.map((item, i) => validate(s.item, item, `${path}[${i}]`, problems));
+    }
+    case 'object': {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        problems.push(`${at}: expected a mapping, got ${typeName(v)}`);
+        return defaults(s);
+      }
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(v)) {
+        if (!(key in s.fields)) {
+          problems.push(`${path ? `${path}.` : ''}${key}: unknown key (known: ${Object.keys(s.fields).join(', ')})`);
+        }
+      }
+      for (const [key, field] of Object.entries(s.fields)) {
+        out[key] = validate(field, (v as Record<string, unknown>)[key], path ? `${path}.${key}` : key, problems);
+      }
+      return out;
+    }
+    case 'union': {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        problems.push(`${at}: expected a mapping, got ${typeName(v)}`);
+        return undefined;
+      }
+      const tag = (v as Record<string, unknown>)[s.tag];
+      const variant = typeof tag === 'string' ? s.variants[tag] : undefined;
+      if (!variant) {
+        problems.push(`${path}.${s.tag}: expected one of ${Object.keys(s.variants).join(', ')}, got ${typeName(tag)}`);
+        return undefined;
+      }
+      return validate(variant, v, path, problems);
+    }
+  }
+}
+
+function checkRange(n: number, s: { min?: number; max?: number }, at: string, problems: string[]): number {
+  if (s.min !== undefined && n < s.min) problems.push(`${at}: ${n} is below the minimum ${s.min}`);
+  if (s.max !== undefined && n > s.max) problems.push(`${at}: ${n} is above the maximum ${s.max}`);
+  return n;
+}
+
+/** Leaf key paths of a schema with their env variable names: analyze.top -> NETSPECTRA_ANALYZE_TOP. */
+export function envPaths(s: Schema, prefix = 'NETSPECTRA', path: string[] = []): Array<{ env: string; path: string[]; schema: Schema }> {
+  if (s.kind === 'object') {
+    return Object.entries(s.fields).flatMap(([k, f]) => envPaths(f, prefix, [...path, k]));
+  }
+  if (s.kind === 'list' || s.kind === 'union') return [];
+  const env = [prefix, ...path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())].join('_');
+  return [{ env, path, schema: s }];
+}
