@@ -9,8 +9,7 @@ use crate::json::{epoch_text, Json};
 use crate::names;
 use crate::record::{flag, PacketRecord};
 use crate::table::{
-    ConvKey, ConvStats, ConvUpdate, ConversationTable, ExactTable, FragmentPorts, HostTable,
-    KeyFields,
+    ConvKey, ConvStats, ConvUpdate, ConversationTable, ExactTable, FragmentPorts, HostTable, KeyFields,
 };
 
 #[derive(Clone, Debug)]
@@ -29,11 +28,7 @@ pub struct AnalysisConfig {
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
-        AnalysisConfig {
-            seed: 0x6e65_7473_7065_6374,
-            exact_tasks: Vec::new(),
-            fragment_capacity: 65_536,
-        }
+        AnalysisConfig { seed: 0x6e65_7473_7065_6374, exact_tasks: Vec::new(), fragment_capacity: 65_536 }
     }
 }
 
@@ -78,8 +73,10 @@ struct Tables {
     protocols: Vec<(ProtocolClass, u64, u64)>,
     tunnels: [(u64, u64); 8],
     conversations: ConversationTable,
-    ip_pairs: ConversationTable,
-    hosts: HostTable,
+    /// Layers whose flow goes past the header's destination (IPv6 routing header): by header
+    /// destination and by flow destination, to correct the derived address pairs.
+    routed_by_header: ConversationTable,
+    routed_by_flow: ConversationTable,
     exact: Vec<(String, ExactTable)>,
     fragments: FragmentPorts,
     problems: DecodeStats,
@@ -103,13 +100,9 @@ impl Analysis {
                 protocols: Vec::new(),
                 tunnels: [(0, 0); 8],
                 conversations: ConversationTable::new(seed),
-                ip_pairs: ConversationTable::new(seed),
-                hosts: HostTable::new(seed),
-                exact: cfg
-                    .exact_tasks
-                    .iter()
-                    .map(|t| (t.name.clone(), ExactTable::new(t.key, seed)))
-                    .collect(),
+                routed_by_header: ConversationTable::new(seed),
+                routed_by_flow: ConversationTable::new(seed),
+                exact: cfg.exact_tasks.iter().map(|t| (t.name.clone(), ExactTable::new(t.key, seed))).collect(),
                 fragments: FragmentPorts::new(cfg.fragment_capacity.max(1), seed),
                 problems: DecodeStats::default(),
             },
@@ -185,34 +178,23 @@ impl Analysis {
         &self.tables.conversations
     }
 
-    pub fn ip_pairs(&self) -> &ConversationTable {
-        &self.tables.ip_pairs
+    /// Conversations per address pair (tshark's IP/IPv6 tables), derived from the 5-tuple
+    /// conversations: each packet was added there once per IP layer.
+    pub fn ip_pairs(&self) -> ConversationTable {
+        self.tables.ip_pairs()
     }
 
     pub fn exact_task(&self, name: &str) -> Option<&ExactTable> {
-        self.tables
-            .exact
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, t)| t)
+        self.tables.exact.iter().find(|(n, _)| n == name).map(|(_, t)| t)
     }
 
     /// All rows of the 5-tuple conversation table (`ip_pairs` false) or of the address-pair
     /// table (true) as fixed-width records, see [`encode_conversation`].
     pub fn export_conversations(&self, ip_pairs: bool) -> Vec<u8> {
-        let table = if ip_pairs {
-            &self.tables.ip_pairs
-        } else {
-            &self.tables.conversations
-        };
-        let rows = table.sorted();
+        let rows = if ip_pairs { self.ip_pairs().sorted() } else { self.tables.conversations.sorted() };
         let mut out = vec![0u8; rows.len() * CONVERSATION_RECORD_LEN];
         for (i, (k, s)) in rows.iter().enumerate() {
-            encode_conversation(
-                k,
-                s,
-                &mut out[i * CONVERSATION_RECORD_LEN..(i + 1) * CONVERSATION_RECORD_LEN],
-            );
+            encode_conversation(k, s, &mut out[i * CONVERSATION_RECORD_LEN..(i + 1) * CONVERSATION_RECORD_LEN]);
         }
         out
     }
@@ -242,11 +224,7 @@ pub fn encode_conversation(k: &ConvKey, s: &ConvStats, out: &mut [u8]) {
     out[48..56].copy_from_slice(&s.bytes_ab.to_le_bytes());
     out[56..64].copy_from_slice(&s.packets_ba.to_le_bytes());
     out[64..72].copy_from_slice(&s.bytes_ba.to_le_bytes());
-    let (first, last) = if s.first_ns == u64::MAX {
-        (0, 0)
-    } else {
-        (s.first_ns, s.last_ns)
-    };
+    let (first, last) = if s.first_ns == u64::MAX { (0, 0) } else { (s.first_ns, s.last_ns) };
     out[72..80].copy_from_slice(&first.to_le_bytes());
     out[80..88].copy_from_slice(&last.to_le_bytes());
     out[88] = s.carries;
@@ -254,12 +232,20 @@ pub fn encode_conversation(k: &ConvKey, s: &ConvStats, out: &mut [u8]) {
 }
 
 impl Tables {
+    /// Address pairs of every IP layer, as the IP header names them.
+    fn ip_pairs(&self) -> ConversationTable {
+        let mut pairs = self.conversations.by_address_pair(self.seed);
+        if !self.routed_by_flow.is_empty() {
+            pairs.subtract(&self.routed_by_flow);
+            pairs.merge(&self.routed_by_header);
+        }
+        pairs
+    }
+
     #[inline]
     fn add_frame(&mut self, f: &Frame<'_>) {
         decode::decode(f.data, f.link_type, &mut self.decoded);
-        let mut r =
-            self.decoded
-                .record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
+        let mut r = self.decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
         self.fill_fragment_ports(&mut r);
         self.count_totals(&r, f.has_ts);
         self.count_protocol(&r);
@@ -273,28 +259,21 @@ impl Tables {
             let (sport, dport, has_ports, tcp_flags) = if i == innermost {
                 (r.src_port, r.dst_port, r.has(flag::HAS_PORTS), r.tcp_flags)
             } else {
-                (
-                    l.src_port,
-                    l.dst_port,
-                    l.flags & flag::HAS_PORTS != 0,
-                    l.tcp_flags,
-                )
+                (l.src_port, l.dst_port, l.flags & flag::HAS_PORTS != 0, l.tcp_flags)
             };
             let carries = l.carries as u8;
-            self.ip_pairs
-                .add(&conv_update(l.src, 0, l.dst, 0, 0, bytes, ts, 0, carries));
-            let (sport, dport) = if has_ports { (sport, dport) } else { (0, 0) };
-            self.conversations.add(&conv_update(
-                l.src, sport, l.flow_dst, dport, l.proto, bytes, ts, tcp_flags, carries,
-            ));
-        }
-        if let Some(outer) = layers.first() {
-            if layers.len() > 1 {
-                let t = &mut self.tunnels[outer.carries as usize & 7];
-                t.0 += 1;
-                t.1 += bytes;
+            if l.flow_dst != l.dst {
+                self.routed_by_header.add(&conv_update(l.src, 0, l.dst, 0, 0, bytes, ts, 0, carries));
+                self.routed_by_flow.add(&conv_update(l.src, 0, l.flow_dst, 0, 0, bytes, ts, 0, carries));
             }
-            self.hosts.add(r.src, r.dst, bytes);
+            let (sport, dport) = if has_ports { (sport, dport) } else { (0, 0) };
+            self.conversations
+                .add(&conv_update(l.src, sport, l.flow_dst, dport, l.proto, bytes, ts, tcp_flags, carries));
+        }
+        if layers.len() > 1 {
+            let t = &mut self.tunnels[layers[0].carries as usize & 7];
+            t.0 += 1;
+            t.1 += bytes;
         }
         for (_, t) in self.exact.iter_mut() {
             t.add(&r);
@@ -315,8 +294,7 @@ impl Tables {
         };
         if r.has(flag::FIRST_FRAGMENT) {
             if r.has(flag::HAS_PORTS) {
-                self.fragments
-                    .remember(r.src, r.dst, r.proto, l.frag_id, (r.src_port, r.dst_port));
+                self.fragments.remember(r.src, r.dst, r.proto, l.frag_id, (r.src_port, r.dst_port));
             }
         } else if let Some((s, d)) = self.fragments.lookup(r.src, r.dst, r.proto, l.frag_id) {
             r.src_port = s;
@@ -347,11 +325,7 @@ impl Tables {
         let class = ProtocolClass {
             family: r.family() as u8,
             proto: r.proto,
-            ethertype: if r.family() == Family::None {
-                r.ethertype
-            } else {
-                0
-            },
+            ethertype: if r.family() == Family::None { r.ethertype } else { 0 },
         };
         // A handful of classes: a short list beats a hash map here.
         match self.protocols.iter_mut().find(|(c, _, _)| *c == class) {
@@ -381,14 +355,7 @@ impl Tables {
                 },
             );
             if let Some(Format::Pcap { big_endian, nanos }) = f.format {
-                j.str(
-                    "byteOrder",
-                    if big_endian {
-                        "big-endian"
-                    } else {
-                        "little-endian"
-                    },
-                );
+                j.str("byteOrder", if big_endian { "big-endian" } else { "little-endian" });
                 j.str("resolution", if nanos { "ns" } else { "us" });
             }
             j.begin_array(Some("linkTypes"));
@@ -420,11 +387,8 @@ impl Tables {
                 let duration = max - min;
                 j.u64("durationNs", duration);
                 let secs = duration as f64 / 1e9;
-                let (pps, bps) = if secs > 0.0 {
-                    (t.packets as f64 / secs, t.bytes as f64 * 8.0 / secs)
-                } else {
-                    (0.0, 0.0)
-                };
+                let (pps, bps) =
+                    if secs > 0.0 { (t.packets as f64 / secs, t.bytes as f64 * 8.0 / secs) } else { (0.0, 0.0) };
                 j.f64("pps", pps, 3);
                 j.f64("bps", bps, 3);
             }
@@ -453,8 +417,9 @@ impl Tables {
         }
         j.end_array();
 
+        let hosts = HostTable::from_conversations(&self.conversations, self.seed);
         j.begin_array(Some("topTalkers"));
-        for (addr, s) in self.hosts.top(top_n) {
+        for (addr, s) in hosts.top(top_n) {
             j.begin_object(None);
             j.str("addr", &addr.to_string());
             j.u64("txPackets", s.tx_packets);
@@ -540,8 +505,8 @@ impl Tables {
 
         j.begin_object(Some("tables"));
         j.u64("conversations", self.conversations.len() as u64);
-        j.u64("ipPairs", self.ip_pairs.len() as u64);
-        j.u64("hosts", self.hosts.len() as u64);
+        j.u64("ipPairs", self.ip_pairs().len() as u64);
+        j.u64("hosts", hosts.len() as u64);
         j.u64("seed", self.seed);
         j.u64("fragmentTableResets", self.fragments.resets);
         j.end_object();
@@ -553,10 +518,7 @@ impl Tables {
 
 fn conversation_json(j: &mut Json, k: &ConvKey, s: &ConvStats) {
     j.begin_object(None);
-    j.str(
-        "proto",
-        &names::ip_proto(k.proto).map_or_else(|| k.proto.to_string(), str::to_string),
-    );
+    j.str("proto", &names::ip_proto(k.proto).map_or_else(|| k.proto.to_string(), str::to_string));
     j.str("a", &k.a.to_string());
     j.u64("portA", k.port_a as u64);
     j.str("b", &k.b.to_string());
@@ -572,10 +534,7 @@ fn conversation_json(j: &mut Json, k: &ConvKey, s: &ConvStats) {
         j.null("firstTime");
         j.null("lastTime");
     }
-    j.str(
-        "tcpFlags",
-        &names::tcp_flags(s.tcp_flags_ab | s.tcp_flags_ba),
-    );
+    j.str("tcpFlags", &names::tcp_flags(s.tcp_flags_ab | s.tcp_flags_ba));
     j.str("tunnel", TunnelKind::from_u8(s.carries).name());
     j.end_object();
 }
@@ -609,15 +568,5 @@ fn conv_update(
     tcp_flags: u8,
     carries: u8,
 ) -> ConvUpdate {
-    ConvUpdate {
-        src,
-        dst,
-        proto,
-        src_port,
-        dst_port,
-        bytes,
-        ts_ns,
-        tcp_flags,
-        carries,
-    }
+    ConvUpdate { src, dst, proto, src_port, dst_port, bytes, ts_ns, tcp_flags, carries }
 }

@@ -19,26 +19,14 @@ impl Hash for ConvKey {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         let w = |b: &[u8; 16], i: usize| {
-            u64::from_le_bytes([
-                b[i],
-                b[i + 1],
-                b[i + 2],
-                b[i + 3],
-                b[i + 4],
-                b[i + 5],
-                b[i + 6],
-                b[i + 7],
-            ])
+            u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
         };
         state.write_u64(w(&self.a.bytes, 0));
         state.write_u64(w(&self.a.bytes, 8));
         state.write_u64(w(&self.b.bytes, 0));
         state.write_u64(w(&self.b.bytes, 8));
         state.write_u64(
-            (self.a.family as u64)
-                | (self.proto as u64) << 8
-                | (self.port_a as u64) << 16
-                | (self.port_b as u64) << 32,
+            (self.a.family as u64) | (self.proto as u64) << 8 | (self.port_a as u64) << 16 | (self.port_b as u64) << 32,
         );
     }
 }
@@ -54,27 +42,9 @@ impl ConvKey {
             Ordering::Equal => sport <= dport,
         };
         if forward {
-            (
-                ConvKey {
-                    a: src,
-                    b: dst,
-                    proto,
-                    port_a: sport,
-                    port_b: dport,
-                },
-                true,
-            )
+            (ConvKey { a: src, b: dst, proto, port_a: sport, port_b: dport }, true)
         } else {
-            (
-                ConvKey {
-                    a: dst,
-                    b: src,
-                    proto,
-                    port_a: dport,
-                    port_b: sport,
-                },
-                false,
-            )
+            (ConvKey { a: dst, b: src, proto, port_a: dport, port_b: sport }, false)
         }
     }
 }
@@ -97,10 +67,7 @@ pub struct ConvStats {
 
 impl ConvStats {
     fn new() -> ConvStats {
-        ConvStats {
-            first_ns: u64::MAX,
-            ..ConvStats::default()
-        }
+        ConvStats { first_ns: u64::MAX, ..ConvStats::default() }
     }
 
     pub fn packets(&self) -> u64 {
@@ -146,9 +113,7 @@ pub struct ConversationTable {
 
 impl ConversationTable {
     pub fn new(seed: u64) -> ConversationTable {
-        ConversationTable {
-            map: flow_map(seed),
-        }
+        ConversationTable { map: flow_map(seed) }
     }
 
     #[inline]
@@ -198,16 +163,47 @@ impl ConversationTable {
     pub fn sorted(&self) -> Vec<(ConvKey, ConvStats)> {
         let mut rows: Vec<_> = self.map.iter().map(|(k, v)| (*k, *v)).collect();
         rows.sort_unstable_by(|x, y| {
-            y.1.bytes()
-                .cmp(&x.1.bytes())
-                .then(y.1.packets().cmp(&x.1.packets()))
-                .then(x.0.cmp(&y.0))
+            y.1.bytes().cmp(&x.1.bytes()).then(y.1.packets().cmp(&x.1.packets())).then(x.0.cmp(&y.0))
         });
         rows
     }
 
     pub fn clear(&mut self) {
         self.map.clear();
+    }
+
+    /// Takes away counts that were added under another key (times cannot be taken away; a row
+    /// left with no packets is removed).
+    pub fn subtract(&mut self, other: &ConversationTable) {
+        for (k, o) in other.iter() {
+            if let Some(s) = self.map.get_mut(k) {
+                s.packets_ab = s.packets_ab.saturating_sub(o.packets_ab);
+                s.bytes_ab = s.bytes_ab.saturating_sub(o.bytes_ab);
+                s.packets_ba = s.packets_ba.saturating_sub(o.packets_ba);
+                s.bytes_ba = s.bytes_ba.saturating_sub(o.bytes_ba);
+                if s.packets() == 0 {
+                    self.map.remove(k);
+                }
+            }
+        }
+    }
+
+    /// The same traffic per address pair (protocol and ports dropped). Between one address and
+    /// itself every packet counts as A to B, as tshark does.
+    pub fn by_address_pair(&self, seed: u64) -> ConversationTable {
+        let mut pairs = ConversationTable::new(seed);
+        for (k, s) in self.iter() {
+            let key = ConvKey { a: k.a, b: k.b, proto: 0, port_a: 0, port_b: 0 };
+            let mut s = *s;
+            if k.a == k.b {
+                s.packets_ab += s.packets_ba;
+                s.bytes_ab += s.bytes_ba;
+                s.tcp_flags_ab |= s.tcp_flags_ba;
+                (s.packets_ba, s.bytes_ba, s.tcp_flags_ba) = (0, 0, 0);
+            }
+            pairs.map.entry(key).or_insert_with(ConvStats::new).merge(&s);
+        }
+        pairs
     }
 }
 
@@ -239,22 +235,30 @@ mod tests {
         let (k, s) = t.sorted()[0];
         assert_eq!(k.a, Addr::v4([10, 0, 0, 1]));
         assert_eq!((k.port_a, k.port_b), (80, 40000));
-        assert_eq!(
-            (s.packets_ab, s.bytes_ab, s.packets_ba, s.bytes_ba),
-            (2, 3000, 1, 100)
-        );
+        assert_eq!((s.packets_ab, s.bytes_ab, s.packets_ba, s.bytes_ba), (2, 3000, 1, 100));
         assert_eq!((s.first_ns, s.last_ns), (5, 9));
     }
 
     #[test]
+    fn address_pairs_sum_every_conversation_of_the_pair() {
+        let mut t = ConversationTable::new(1);
+        t.add(&upd([10, 0, 0, 2], 40000, [10, 0, 0, 1], 80, 100, 5));
+        t.add(&upd([10, 0, 0, 1], 443, [10, 0, 0, 2], 40001, 1000, 9));
+        t.add(&upd([10, 0, 0, 3], 1, [10, 0, 0, 3], 2, 7, 1));
+        t.add(&upd([10, 0, 0, 3], 2, [10, 0, 0, 3], 1, 7, 2));
+        let pairs = t.by_address_pair(1).sorted();
+        assert_eq!(pairs.len(), 2);
+        let (k, s) = pairs[0];
+        assert_eq!((k.a, k.b, k.proto, k.port_a), (Addr::v4([10, 0, 0, 1]), Addr::v4([10, 0, 0, 2]), 0, 0));
+        assert_eq!((s.packets_ab, s.bytes_ab, s.packets_ba, s.bytes_ba), (1, 1000, 1, 100));
+        assert_eq!((s.first_ns, s.last_ns), (5, 9));
+        let (_, s) = pairs[1];
+        assert_eq!((s.packets_ab, s.packets_ba), (2, 0), "one address talking to itself counts as A to B");
+    }
+
+    #[test]
     fn same_address_orders_by_port() {
-        let (k, fwd) = ConvKey::canonical(
-            Addr::v4([127, 0, 0, 1]),
-            9000,
-            Addr::v4([127, 0, 0, 1]),
-            80,
-            17,
-        );
+        let (k, fwd) = ConvKey::canonical(Addr::v4([127, 0, 0, 1]), 9000, Addr::v4([127, 0, 0, 1]), 80, 17);
         assert!(!fwd);
         assert_eq!((k.port_a, k.port_b), (80, 9000));
     }

@@ -32,10 +32,7 @@ impl KeyFields {
     }
 
     pub fn from_name(name: &str) -> Option<KeyFields> {
-        KeyFields::NAMES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, f)| *f)
+        KeyFields::NAMES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
     }
 
     /// Parses "SrcIP,DstPort" style lists.
@@ -88,16 +85,7 @@ impl Hash for ExactKey {
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
         let w = |b: &[u8; 16], i: usize| {
-            u64::from_le_bytes([
-                b[i],
-                b[i + 1],
-                b[i + 2],
-                b[i + 3],
-                b[i + 4],
-                b[i + 5],
-                b[i + 6],
-                b[i + 7],
-            ])
+            u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
         };
         state.write_u64(w(&self.src.bytes, 0));
         state.write_u64(w(&self.src.bytes, 8));
@@ -117,31 +105,11 @@ impl ExactKey {
     #[inline]
     pub fn of(r: &PacketRecord, fields: KeyFields) -> ExactKey {
         ExactKey {
-            src: if fields.has(KeyFields::SRC_IP) {
-                r.src
-            } else {
-                Addr::NONE
-            },
-            dst: if fields.has(KeyFields::DST_IP) {
-                r.dst
-            } else {
-                Addr::NONE
-            },
-            proto: if fields.has(KeyFields::PROTOCOL) {
-                r.proto
-            } else {
-                0
-            },
-            src_port: if fields.has(KeyFields::SRC_PORT) {
-                r.src_port
-            } else {
-                0
-            },
-            dst_port: if fields.has(KeyFields::DST_PORT) {
-                r.dst_port
-            } else {
-                0
-            },
+            src: if fields.has(KeyFields::SRC_IP) { r.src } else { Addr::NONE },
+            dst: if fields.has(KeyFields::DST_IP) { r.dst } else { Addr::NONE },
+            proto: if fields.has(KeyFields::PROTOCOL) { r.proto } else { 0 },
+            src_port: if fields.has(KeyFields::SRC_PORT) { r.src_port } else { 0 },
+            dst_port: if fields.has(KeyFields::DST_PORT) { r.dst_port } else { 0 },
         }
     }
 }
@@ -160,10 +128,7 @@ pub struct ExactTable {
 
 impl ExactTable {
     pub fn new(fields: KeyFields, seed: u64) -> ExactTable {
-        ExactTable {
-            fields,
-            map: flow_map(seed),
-        }
+        ExactTable { fields, map: flow_map(seed) }
     }
 
     pub fn fields(&self) -> KeyFields {
@@ -197,10 +162,7 @@ impl ExactTable {
     pub fn top(&self, n: usize) -> Vec<(ExactKey, ExactStats)> {
         let mut rows: Vec<_> = self.map.iter().map(|(k, v)| (*k, *v)).collect();
         let order = |x: &(ExactKey, ExactStats), y: &(ExactKey, ExactStats)| {
-            y.1.bytes
-                .cmp(&x.1.bytes)
-                .then(y.1.packets.cmp(&x.1.packets))
-                .then(x.0.cmp(&y.0))
+            y.1.bytes.cmp(&x.1.bytes).then(y.1.packets.cmp(&x.1.packets)).then(x.0.cmp(&y.0))
         };
         if rows.len() > n {
             rows.select_nth_unstable_by(n, order);
@@ -239,13 +201,7 @@ mod tests {
         t.add(&rec([10, 0, 0, 1], [10, 0, 0, 8], 443, 10));
         assert_eq!(t.len(), 2);
         let top = t.top(1);
-        assert_eq!(
-            top[0].1,
-            ExactStats {
-                packets: 2,
-                bytes: 150
-            }
-        );
+        assert_eq!(top[0].1, ExactStats { packets: 2, bytes: 150 });
         assert_eq!(top[0].0.dst, Addr::NONE);
         assert_eq!(top[0].0.dst_port, 80);
     }
@@ -257,10 +213,7 @@ mod tests {
             "unknown key field \"DestIP\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
         );
         assert!(KeyFields::parse("").is_err());
-        assert_eq!(
-            KeyFields::parse("Protocol,SrcIP").unwrap().to_string(),
-            "SrcIP,Protocol"
-        );
+        assert_eq!(KeyFields::parse("Protocol,SrcIP").unwrap().to_string(), "SrcIP,Protocol");
     }
 
     #[test]

@@ -23,11 +23,7 @@ pub struct FragmentPorts {
 
 impl FragmentPorts {
     pub fn new(capacity: usize, seed: u64) -> FragmentPorts {
-        FragmentPorts {
-            map: flow_map(seed),
-            capacity,
-            resets: 0,
-        }
+        FragmentPorts { map: flow_map(seed), capacity, resets: 0 }
     }
 
     pub fn remember(&mut self, src: Addr, dst: Addr, proto: u8, id: u32, ports: (u16, u16)) {
@@ -35,25 +31,10 @@ impl FragmentPorts {
             self.map.clear();
             self.resets += 1;
         }
-        self.map.insert(
-            DatagramId {
-                src,
-                dst,
-                proto,
-                id,
-            },
-            ports,
-        );
+        self.map.insert(DatagramId { src, dst, proto, id }, ports);
     }
 
     pub fn lookup(&self, src: Addr, dst: Addr, proto: u8, id: u32) -> Option<(u16, u16)> {
-        self.map
-            .get(&DatagramId {
-                src,
-                dst,
-                proto,
-                id,
-            })
-            .copied()
+        self.map.get(&DatagramId { src, dst, proto, id }).copied()
     }
 }

@@ -1,5 +1,7 @@
-//! Per-host traffic: what each address sent and received (the "top talkers").
+//! Per-host traffic: what each address sent and received (the "top talkers"), derived from the
+//! conversations at report time instead of costing two more lookups per packet.
 
+use super::ConversationTable;
 use crate::addr::Addr;
 use crate::hash::{flow_map, FlowMap};
 
@@ -28,19 +30,25 @@ pub struct HostTable {
 
 impl HostTable {
     pub fn new(seed: u64) -> HostTable {
-        HostTable {
-            map: flow_map(seed),
-        }
+        HostTable { map: flow_map(seed) }
     }
 
-    #[inline]
-    pub fn add(&mut self, src: Addr, dst: Addr, bytes: u64) {
-        let s = self.map.entry(src).or_default();
-        s.tx_packets += 1;
-        s.tx_bytes += bytes;
-        let d = self.map.entry(dst).or_default();
-        d.rx_packets += 1;
-        d.rx_bytes += bytes;
+    /// Endpoints of every conversation (every IP layer, as tshark's endpoint tables count).
+    pub fn from_conversations(conversations: &ConversationTable, seed: u64) -> HostTable {
+        let mut hosts = HostTable { map: flow_map(seed) };
+        for (k, s) in conversations.iter() {
+            let a = hosts.map.entry(k.a).or_default();
+            a.tx_packets += s.packets_ab;
+            a.tx_bytes += s.bytes_ab;
+            a.rx_packets += s.packets_ba;
+            a.rx_bytes += s.bytes_ba;
+            let b = hosts.map.entry(k.b).or_default();
+            b.tx_packets += s.packets_ba;
+            b.tx_bytes += s.bytes_ba;
+            b.rx_packets += s.packets_ab;
+            b.rx_bytes += s.bytes_ab;
+        }
+        hosts
     }
 
     pub fn len(&self) -> usize {
@@ -55,10 +63,7 @@ impl HostTable {
     pub fn top(&self, n: usize) -> Vec<(Addr, HostStats)> {
         let mut rows: Vec<_> = self.map.iter().map(|(k, v)| (*k, *v)).collect();
         let order = |x: &(Addr, HostStats), y: &(Addr, HostStats)| {
-            y.1.bytes()
-                .cmp(&x.1.bytes())
-                .then(y.1.packets().cmp(&x.1.packets()))
-                .then(x.0.cmp(&y.0))
+            y.1.bytes().cmp(&x.1.bytes()).then(y.1.packets().cmp(&x.1.packets())).then(x.0.cmp(&y.0))
         };
         if rows.len() > n {
             rows.select_nth_unstable_by(n, order);
