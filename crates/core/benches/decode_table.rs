@@ -45,10 +45,7 @@ fn bench(name: &str, data: &[u8]) {
         let _ = r.feed(d, |f| bytes += f.wire_len as u64);
         black_box(bytes);
     });
-    println!(
-        "  framing only                      {:>8.2} Mpps  ({n} packets)",
-        pps / 1e6
-    );
+    println!("  framing only                      {:>8.2} Mpps  ({n} packets)", pps / 1e6);
 
     let mut decoded = Decoded::default();
     let (pps, _) = measure(data, per_pass, |d| {
@@ -58,10 +55,7 @@ fn bench(name: &str, data: &[u8]) {
             black_box(decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, 0));
         });
     });
-    println!(
-        "  framing + decode                  {:>8.2} Mpps",
-        pps / 1e6
-    );
+    println!("  framing + decode                  {:>8.2} Mpps", pps / 1e6);
 
     let mut table = ConversationTable::new(1);
     let (pps, _) = measure(data, per_pass, |d| {
@@ -82,22 +76,12 @@ fn bench(name: &str, data: &[u8]) {
             });
         });
     });
-    println!(
-        "  framing + decode + conversations  {:>8.2} Mpps  ({} conversations)",
-        pps / 1e6,
-        table.len()
-    );
+    println!("  framing + decode + conversations  {:>8.2} Mpps  ({} conversations)", pps / 1e6, table.len());
 
     let cfg = AnalysisConfig {
         exact_tasks: vec![
-            ExactTaskConfig {
-                name: "src_ip".into(),
-                key: KeyFields::SRC_IP,
-            },
-            ExactTaskConfig {
-                name: "dst_port".into(),
-                key: KeyFields(KeyFields::DST_PORT.0 | KeyFields::PROTOCOL.0),
-            },
+            ExactTaskConfig { name: "src_ip".into(), key: KeyFields::SRC_IP },
+            ExactTaskConfig { name: "dst_port".into(), key: KeyFields(KeyFields::DST_PORT.0 | KeyFields::PROTOCOL.0) },
         ],
         ..AnalysisConfig::default()
     };
@@ -107,17 +91,11 @@ fn bench(name: &str, data: &[u8]) {
         let _ = analysis.feed(d);
         let _ = analysis.end_file();
     });
-    println!(
-        "  whole analysis (default tasks)    {:>8.2} Mpps",
-        pps / 1e6
-    );
+    println!("  whole analysis (default tasks)    {:>8.2} Mpps", pps / 1e6);
 }
 
 fn main() {
-    let mut files: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let mut files: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     if files.is_empty() {
         files.push("../../../shared/pcaps/debian-pathspider-real.pcap".into());
     }
@@ -127,10 +105,7 @@ fn main() {
             Err(e) => eprintln!("{f}: {e} (skipped)"),
         }
     }
-    let mut generator = TrafficGenerator::new(TrafficConfig {
-        packets: 1_000_000,
-        ..TrafficConfig::default()
-    });
+    let mut generator = TrafficGenerator::new(TrafficConfig { packets: 1_000_000, ..TrafficConfig::default() });
     let mut synthetic = Vec::new();
     while generator.next_chunk(1 << 16, &mut synthetic) > 0 {}
     bench("synthetic (1M packets, many flows)", &synthetic);

@@ -33,27 +33,18 @@ pub struct Addr {
 }
 
 impl Addr {
-    pub const NONE: Addr = Addr {
-        family: Family::None,
-        bytes: [0; 16],
-    };
+    pub const NONE: Addr = Addr { family: Family::None, bytes: [0; 16] };
 
     pub fn v4(octets: [u8; 4]) -> Addr {
         let mut bytes = [0u8; 16];
         bytes[10] = 0xff;
         bytes[11] = 0xff;
         bytes[12..].copy_from_slice(&octets);
-        Addr {
-            family: Family::V4,
-            bytes,
-        }
+        Addr { family: Family::V4, bytes }
     }
 
     pub fn v6(bytes: [u8; 16]) -> Addr {
-        Addr {
-            family: Family::V6,
-            bytes,
-        }
+        Addr { family: Family::V6, bytes }
     }
 
     /// Reads 4 (IPv4) or 16 (IPv6) bytes; the caller has checked the length.
@@ -70,12 +61,7 @@ impl Addr {
     }
 
     pub fn octets_v4(&self) -> [u8; 4] {
-        [
-            self.bytes[12],
-            self.bytes[13],
-            self.bytes[14],
-            self.bytes[15],
-        ]
+        [self.bytes[12], self.bytes[13], self.bytes[14], self.bytes[15]]
     }
 }
 

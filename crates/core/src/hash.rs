@@ -25,9 +25,7 @@ impl Hasher for FlowHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            self.mix(u64::from_le_bytes([
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
-            ]));
+            self.mix(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
@@ -85,9 +83,7 @@ impl BuildHasher for FlowHashBuilder {
 
     #[inline]
     fn build_hasher(&self) -> FlowHasher {
-        FlowHasher {
-            state: self.seed ^ 0x9e37_79b9_7f4a_7c15,
-        }
+        FlowHasher { state: self.seed ^ 0x9e37_79b9_7f4a_7c15 }
     }
 }
 
@@ -118,10 +114,6 @@ mod tests {
     #[test]
     fn top_bits_vary_for_sequential_keys() {
         let tops: std::collections::HashSet<u64> = (0..1000u64).map(|i| h(0, i) >> 57).collect();
-        assert!(
-            tops.len() > 100,
-            "only {} distinct top-7-bit values",
-            tops.len()
-        );
+        assert!(tops.len() > 100, "only {} distinct top-7-bit values", tops.len());
     }
 }

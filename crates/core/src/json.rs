@@ -17,10 +17,7 @@ impl Default for Json {
 
 impl Json {
     pub fn new() -> Json {
-        Json {
-            out: String::with_capacity(4096),
-            filled: vec![false],
-        }
+        Json { out: String::with_capacity(4096), filled: vec![false] }
     }
 
     pub fn finish(self) -> String {
@@ -153,17 +150,11 @@ mod tests {
         j.end_array();
         j.f64("d", 1.5, 2);
         j.end_object();
-        assert_eq!(
-            j.finish(),
-            r#"{"a":"x\"y\n","b":[1,"z",{"c":true}],"d":1.50}"#
-        );
+        assert_eq!(j.finish(), r#"{"a":"x\"y\n","b":[1,"z",{"c":true}],"d":1.50}"#);
     }
 
     #[test]
     fn epoch_text_pads_nanoseconds() {
-        assert_eq!(
-            epoch_text(1_340_954_905_298_858_000),
-            "1340954905.298858000"
-        );
+        assert_eq!(epoch_text(1_340_954_905_298_858_000), "1340954905.298858000");
     }
 }

@@ -40,19 +40,15 @@ impl Analyzer {
         let mut cfg = AnalysisConfig::default();
         if let Some(o) = options {
             if let Some(seed) = o.seed {
-                cfg.seed = seed.parse().map_err(|_| {
-                    invalid(format!("seed \"{seed}\" is not an unsigned 64-bit integer"))
-                })?;
+                cfg.seed =
+                    seed.parse().map_err(|_| invalid(format!("seed \"{seed}\" is not an unsigned 64-bit integer")))?;
             }
             for t in o.exact_tasks.unwrap_or_default() {
-                let key = KeyFields::parse(&t.key)
-                    .map_err(|e| invalid(format!("task \"{}\": {e}", t.name)))?;
+                let key = KeyFields::parse(&t.key).map_err(|e| invalid(format!("task \"{}\": {e}", t.name)))?;
                 cfg.exact_tasks.push(ExactTaskConfig { name: t.name, key });
             }
         }
-        Ok(Analyzer {
-            inner: Analysis::new(&cfg),
-        })
+        Ok(Analyzer { inner: Analysis::new(&cfg) })
     }
 
     #[napi]
@@ -126,9 +122,7 @@ impl TrafficSource {
                 cfg.start_ns = (v.max(0.0) * 1e6) as u64;
             }
         }
-        TrafficSource {
-            inner: TrafficGenerator::new(cfg),
-        }
+        TrafficSource { inner: TrafficGenerator::new(cfg) }
     }
 
     /// The next part of the pcap file (the header comes first); empty when done.

@@ -47,42 +47,19 @@ pub enum CaptureError {
     /// The first four bytes are not a pcap or pcapng magic number.
     NotACapture { magic: [u8; 4] },
     /// Input ended inside a header, record or block.
-    Truncated {
-        offset: u64,
-        what: &'static str,
-        needed: u64,
-        available: u64,
-    },
+    Truncated { offset: u64, what: &'static str, needed: u64, available: u64 },
     /// A record or block length over [`MAX_RECORD_LEN`] (or over the bytes that can follow).
-    RecordTooLarge {
-        offset: u64,
-        what: &'static str,
-        len: u64,
-    },
+    RecordTooLarge { offset: u64, what: &'static str, len: u64 },
     /// A pcap file version other than 2.x or a pcapng section version other than 1.x.
     UnsupportedVersion { offset: u64, major: u16, minor: u16 },
     /// A pcapng block whose length is under 12, not a multiple of 4, or disagrees with its trailer.
-    BadBlockLength {
-        offset: u64,
-        block_type: u32,
-        len: u32,
-        reason: &'static str,
-    },
+    BadBlockLength { offset: u64, block_type: u32, len: u32, reason: &'static str },
     /// A pcapng packet block naming an interface that has no Interface Description Block.
-    UnknownInterface {
-        offset: u64,
-        interface: u32,
-        known: u32,
-    },
+    UnknownInterface { offset: u64, interface: u32, known: u32 },
     /// A pcapng Section Header Block with an unknown byte-order magic.
     BadByteOrderMagic { offset: u64, magic: u32 },
     /// A length field inside a record that is impossible (caplen over the block, ...).
-    BadField {
-        offset: u64,
-        field: &'static str,
-        value: u64,
-        reason: &'static str,
-    },
+    BadField { offset: u64, field: &'static str, value: u64, reason: &'static str },
 }
 
 impl fmt::Display for CaptureError {

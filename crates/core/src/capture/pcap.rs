@@ -46,9 +46,7 @@ pub(super) fn parse_file_header(header: &[u8]) -> Result<PcapFile, CaptureError>
         });
     };
     let Some((big_endian, nanos)) = magic([h[0], h[1], h[2], h[3]]) else {
-        return Err(CaptureError::NotACapture {
-            magic: [h[0], h[1], h[2], h[3]],
-        });
+        return Err(CaptureError::NotACapture { magic: [h[0], h[1], h[2], h[3]] });
     };
     let u16_at = |a: u8, b: u8| {
         if big_endian {
@@ -60,11 +58,7 @@ pub(super) fn parse_file_header(header: &[u8]) -> Result<PcapFile, CaptureError>
     let major = u16_at(h[4], h[5]);
     let minor = u16_at(h[6], h[7]);
     if major != 2 {
-        return Err(CaptureError::UnsupportedVersion {
-            offset: 0,
-            major,
-            minor,
-        });
+        return Err(CaptureError::UnsupportedVersion { offset: 0, major, minor });
     }
     let network = if big_endian {
         u32_from::<true>([h[20], h[21], h[22], h[23]])
@@ -72,11 +66,7 @@ pub(super) fn parse_file_header(header: &[u8]) -> Result<PcapFile, CaptureError>
         u32_from::<false>([h[20], h[21], h[22], h[23]])
     };
     // Upper 16 bits carry FCS length / reserved bits, not the link type.
-    Ok(PcapFile {
-        big_endian,
-        nanos,
-        link_type: network & 0xFFFF,
-    })
+    Ok(PcapFile { big_endian, nanos, link_type: network & 0xFFFF })
 }
 
 /// How many bytes the record starting at `buf` takes (or how many are needed to know).
@@ -84,26 +74,15 @@ pub(super) fn record_need(buf: &[u8], big_endian: bool, offset: u64) -> Result<N
     let Some(&[a, b, c, d]) = buf.get(8..12) else {
         return Ok(Need::at_least(RECORD_HEADER_LEN, "pcap record header"));
     };
-    let caplen = if big_endian {
-        u32::from_be_bytes([a, b, c, d])
-    } else {
-        u32::from_le_bytes([a, b, c, d])
-    };
+    let caplen = if big_endian { u32::from_be_bytes([a, b, c, d]) } else { u32::from_le_bytes([a, b, c, d]) };
     check_caplen(caplen, offset)?;
-    Ok(Need::known(
-        RECORD_HEADER_LEN + caplen as usize,
-        "pcap record",
-    ))
+    Ok(Need::known(RECORD_HEADER_LEN + caplen as usize, "pcap record"))
 }
 
 #[inline(always)]
 fn check_caplen(caplen: u32, offset: u64) -> Result<(), CaptureError> {
     if caplen > MAX_RECORD_LEN {
-        return Err(CaptureError::RecordTooLarge {
-            offset,
-            what: "pcap record",
-            len: u64::from(caplen),
-        });
+        return Err(CaptureError::RecordTooLarge { offset, what: "pcap record", len: u64::from(caplen) });
     }
     Ok(())
 }

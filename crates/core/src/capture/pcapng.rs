@@ -84,9 +84,7 @@ impl TsScale {
         } else if exp <= 9 {
             TsScale::Mul(10u64.pow(9 - exp))
         } else {
-            10u128
-                .checked_pow(exp - 9)
-                .map_or(TsScale::Zero, TsScale::Div)
+            10u128.checked_pow(exp - 9).map_or(TsScale::Zero, TsScale::Div)
         }
     }
 
@@ -133,10 +131,7 @@ fn shb_byte_order(buf: &[u8], offset: u64) -> Result<bool, CaptureError> {
     } else if u32_at(buf, 8, true) == BYTE_ORDER_MAGIC {
         Ok(true)
     } else {
-        Err(CaptureError::BadByteOrderMagic {
-            offset,
-            magic: u32_at(buf, 8, true),
-        })
+        Err(CaptureError::BadByteOrderMagic { offset, magic: u32_at(buf, 8, true) })
     }
 }
 
@@ -150,19 +145,10 @@ pub(super) fn block_need(buf: &[u8], big_endian: bool, offset: u64) -> Result<Ne
     if buf.len() < 8 {
         return Ok(Need::at_least(8, "pcapng block header"));
     }
-    let be = if is_shb {
-        shb_byte_order(buf, offset)?
-    } else {
-        big_endian
-    };
+    let be = if is_shb { shb_byte_order(buf, offset)? } else { big_endian };
     let block_type = u32_at(buf, 0, be);
     let len = u32_at(buf, 4, be);
-    let bad = |reason| CaptureError::BadBlockLength {
-        offset,
-        block_type,
-        len,
-        reason,
-    };
+    let bad = |reason| CaptureError::BadBlockLength { offset, block_type, len, reason };
     if (len as usize) < BLOCK_OVERHEAD {
         return Err(bad("shorter than the 12-byte minimum"));
     }
@@ -170,17 +156,9 @@ pub(super) fn block_need(buf: &[u8], big_endian: bool, offset: u64) -> Result<Ne
         return Err(bad("not a multiple of 4"));
     }
     if len > MAX_RECORD_LEN {
-        return Err(CaptureError::RecordTooLarge {
-            offset,
-            what: "pcapng block",
-            len: u64::from(len),
-        });
+        return Err(CaptureError::RecordTooLarge { offset, what: "pcapng block", len: u64::from(len) });
     }
-    let what = if is_shb {
-        "pcapng section header"
-    } else {
-        "pcapng block"
-    };
+    let what = if is_shb { "pcapng section header" } else { "pcapng block" };
     Ok(Need::known(len as usize, what))
 }
 
@@ -201,10 +179,7 @@ fn check_trailer(block: &[u8], be: bool, offset: u64) -> Result<(), CaptureError
 impl Section {
     /// Starts the first section from its complete SHB (`block` as sized by [`block_need`]).
     pub(super) fn from_shb(block: &[u8], offset: u64) -> Result<Section, CaptureError> {
-        let mut section = Section {
-            big_endian: false,
-            interfaces: Vec::new(),
-        };
+        let mut section = Section { big_endian: false, interfaces: Vec::new() };
         section.start(block, offset)?;
         Ok(section)
     }
@@ -227,11 +202,7 @@ impl Section {
         let major = u16_at(block, 12, be);
         let minor = u16_at(block, 14, be);
         if major != 1 {
-            return Err(CaptureError::UnsupportedVersion {
-                offset,
-                major,
-                minor,
-            });
+            return Err(CaptureError::UnsupportedVersion { offset, major, minor });
         }
         self.big_endian = be;
         self.interfaces.clear();
@@ -255,23 +226,14 @@ impl Section {
             return Ok(());
         }
         check_trailer(block, be, offset)?;
-        let too_short = |reason| CaptureError::BadBlockLength {
-            offset,
-            block_type,
-            len: block.len() as u32,
-            reason,
-        };
+        let too_short = |reason| CaptureError::BadBlockLength { offset, block_type, len: block.len() as u32, reason };
         let body = block.get(8..block.len().saturating_sub(4)).unwrap_or(&[]);
         match block_type {
             EPB | OBSOLETE_PB => {
                 if block.len() < PB_MIN_LEN {
                     return Err(too_short("too short for a packet block"));
                 }
-                let interface = if block_type == EPB {
-                    u32_at(body, 0, be)
-                } else {
-                    u32::from(u16_at(body, 0, be))
-                };
+                let interface = if block_type == EPB { u32_at(body, 0, be) } else { u32::from(u16_at(body, 0, be)) };
                 let iface = self.interface(interface, offset)?;
                 let units = (u64::from(u32_at(body, 4, be)) << 32) | u64::from(u32_at(body, 8, be));
                 let caplen = u32_at(body, 12, be);
@@ -392,17 +354,9 @@ mod tests {
         assert_eq!(TsScale::from_tsresol(0x80 | 127).to_ns(u64::MAX), 0);
         assert_eq!(TsScale::from_tsresol(127).to_ns(u64::MAX), 0);
         // Counts past u64 ns saturate rather than wrap.
-        let iface = Interface {
-            link_type: 1,
-            snaplen: 0,
-            scale: TsScale::from_tsresol(0),
-            offset_ns: 0,
-        };
+        let iface = Interface { link_type: 1, snaplen: 0, scale: TsScale::from_tsresol(0), offset_ns: 0 };
         assert_eq!(iface.ts_ns(u64::MAX), u64::MAX);
-        let back = Interface {
-            offset_ns: -10_000_000_000,
-            ..iface
-        };
+        let back = Interface { offset_ns: -10_000_000_000, ..iface };
         assert_eq!(back.ts_ns(3), 0);
     }
 

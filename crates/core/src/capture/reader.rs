@@ -39,18 +39,10 @@ pub(super) struct Need {
 
 impl Need {
     pub(super) fn known(len: usize, what: &'static str) -> Need {
-        Need {
-            len,
-            known: true,
-            what,
-        }
+        Need { len, known: true, what }
     }
     pub(super) fn at_least(len: usize, what: &'static str) -> Need {
-        Need {
-            len,
-            known: false,
-            what,
-        }
+        Need { len, known: false, what }
     }
 }
 
@@ -102,11 +94,7 @@ impl CaptureReader {
 
     /// Feeds the next chunk (any size, including 0 or 1 byte). Calls `on_frame` once per packet
     /// record completed by this chunk, in file order.
-    pub fn feed<F: FnMut(&Frame<'_>)>(
-        &mut self,
-        chunk: &[u8],
-        mut on_frame: F,
-    ) -> Result<(), CaptureError> {
+    pub fn feed<F: FnMut(&Frame<'_>)>(&mut self, chunk: &[u8], mut on_frame: F) -> Result<(), CaptureError> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
@@ -143,10 +131,7 @@ impl CaptureReader {
     pub fn format(&self) -> Option<Format> {
         match &self.stage {
             Stage::Magic => None,
-            Stage::Pcap(file) => Some(Format::Pcap {
-                big_endian: file.big_endian,
-                nanos: file.nanos,
-            }),
+            Stage::Pcap(file) => Some(Format::Pcap { big_endian: file.big_endian, nanos: file.nanos }),
             Stage::PcapNg(_) => Some(Format::PcapNg),
         }
     }
@@ -161,11 +146,7 @@ impl CaptureReader {
         self.stats
     }
 
-    fn feed_inner<F: FnMut(&Frame<'_>)>(
-        &mut self,
-        mut chunk: &[u8],
-        on_frame: &mut F,
-    ) -> Result<(), CaptureError> {
+    fn feed_inner<F: FnMut(&Frame<'_>)>(&mut self, mut chunk: &[u8], on_frame: &mut F) -> Result<(), CaptureError> {
         if !self.carry.is_empty() {
             chunk = self.complete_carry(chunk, on_frame)?;
             if !self.carry.is_empty() {
@@ -175,8 +156,7 @@ impl CaptureReader {
         let used = self.parse_in_place(chunk, on_frame)?;
         // Bounded: parse_in_place stops only before a unit whose length was checked, or inside
         // a header shorter than 24 bytes.
-        self.carry
-            .extend_from_slice(chunk.get(used..).unwrap_or(&[]));
+        self.carry.extend_from_slice(chunk.get(used..).unwrap_or(&[]));
         Ok(())
     }
 
@@ -209,11 +189,7 @@ impl CaptureReader {
     }
 
     /// Delivers every complete unit at the start of `chunk`; returns the bytes they took.
-    fn parse_in_place<F: FnMut(&Frame<'_>)>(
-        &mut self,
-        chunk: &[u8],
-        on_frame: &mut F,
-    ) -> Result<usize, CaptureError> {
+    fn parse_in_place<F: FnMut(&Frame<'_>)>(&mut self, chunk: &[u8], on_frame: &mut F) -> Result<usize, CaptureError> {
         let mut pos = 0usize;
         loop {
             let rest = chunk.get(pos..).unwrap_or(&[]);
@@ -242,9 +218,7 @@ impl CaptureReader {
                 } else if u32::from_le_bytes([a, b, c, d]) == pcapng::SHB {
                     pcapng::block_need(buf, false, offset)
                 } else {
-                    Err(CaptureError::NotACapture {
-                        magic: [a, b, c, d],
-                    })
+                    Err(CaptureError::NotACapture { magic: [a, b, c, d] })
                 }
             }
             Stage::Pcap(file) => pcap::record_need(buf, file.big_endian, offset),
@@ -253,16 +227,11 @@ impl CaptureReader {
     }
 
     /// Handles one complete unit, sized by [`Self::need`].
-    fn process_unit<F: FnMut(&Frame<'_>)>(
-        &mut self,
-        unit: &[u8],
-        on_frame: &mut F,
-    ) -> Result<(), CaptureError> {
+    fn process_unit<F: FnMut(&Frame<'_>)>(&mut self, unit: &[u8], on_frame: &mut F) -> Result<(), CaptureError> {
         let offset = self.stats.bytes_consumed;
         match &mut self.stage {
             Stage::Magic => {
-                let is_pcap =
-                    matches!(unit.first_chunk::<4>(), Some(m) if pcap::magic(*m).is_some());
+                let is_pcap = matches!(unit.first_chunk::<4>(), Some(m) if pcap::magic(*m).is_some());
                 if is_pcap {
                     let file = pcap::parse_file_header(unit)?;
                     self.link_types.push(file.link_type);
@@ -280,13 +249,7 @@ impl CaptureReader {
                 pcap::walk(file, unit, &mut self.stats, on_frame)?;
             }
             Stage::PcapNg(section) => {
-                section.process(
-                    unit,
-                    offset,
-                    &mut self.link_types,
-                    &mut self.stats,
-                    on_frame,
-                )?;
+                section.process(unit, offset, &mut self.link_types, &mut self.stats, on_frame)?;
                 self.stats.bytes_consumed += unit.len() as u64;
             }
         }
@@ -439,13 +402,7 @@ mod tests {
                 data: f.data.to_vec(),
             })
         });
-        Run {
-            frames,
-            result,
-            stats: reader.stats(),
-            link_types: reader.link_types().to_vec(),
-            format: reader.format(),
-        }
+        Run { frames, result, stats: reader.stats(), link_types: reader.link_types().to_vec(), format: reader.format() }
     }
 
     fn feed_all<F: FnMut(&Frame<'_>)>(
@@ -454,11 +411,7 @@ mod tests {
         chunk: usize,
         mut on_frame: F,
     ) -> Result<(), CaptureError> {
-        let size = if chunk == 0 {
-            input.len().max(1)
-        } else {
-            chunk
-        };
+        let size = if chunk == 0 { input.len().max(1) } else { chunk };
         for part in input.chunks(size) {
             reader.feed(part, &mut on_frame)?;
         }
@@ -529,11 +482,7 @@ mod tests {
     fn assert_chunking_invariant(name: &str, input: &[u8]) {
         let whole = run(input, 0);
         for chunk in [1, 2, 3, 5, 7, 13, 64, 4096, 65536] {
-            assert_eq!(
-                run(input, chunk),
-                whole,
-                "{name}: chunks of {chunk} differ from one feed"
-            );
+            assert_eq!(run(input, chunk), whole, "{name}: chunks of {chunk} differ from one feed");
         }
     }
 
@@ -554,13 +503,7 @@ mod tests {
             for nanos in [false, true] {
                 let r = run(&pcap_fixture(be, nanos), 0);
                 assert_eq!(r.result, Ok(()));
-                assert_eq!(
-                    r.format,
-                    Some(Format::Pcap {
-                        big_endian: be,
-                        nanos
-                    })
-                );
+                assert_eq!(r.format, Some(Format::Pcap { big_endian: be, nanos }));
                 assert_eq!(r.link_types, vec![1]);
                 let scale = if nanos { 1 } else { 1000 };
                 let ts: Vec<u64> = r.frames.iter().map(|f| f.ts_ns).collect();
@@ -577,10 +520,7 @@ mod tests {
                 assert_eq!(wire, vec![60, 1514, 0, 4]);
                 assert_eq!(r.frames[1].data, vec![0xBB; 14]);
                 assert!(r.frames[2].data.is_empty());
-                assert!(r
-                    .frames
-                    .iter()
-                    .all(|f| f.has_ts && f.interface == 0 && f.link_type == 1));
+                assert!(r.frames.iter().all(|f| f.has_ts && f.interface == 0 && f.link_type == 1));
                 assert_eq!(
                     r.stats,
                     CaptureStats {
@@ -613,18 +553,8 @@ mod tests {
         v[4] = 1;
         let r = run(&v, 0);
         let err = r.result.unwrap_err();
-        assert_eq!(
-            err,
-            CaptureError::UnsupportedVersion {
-                offset: 0,
-                major: 1,
-                minor: 4
-            }
-        );
-        assert_eq!(
-            err.to_string(),
-            "unsupported format version 1.4 at offset 0"
-        );
+        assert_eq!(err, CaptureError::UnsupportedVersion { offset: 0, major: 1, minor: 4 });
+        assert_eq!(err.to_string(), "unsupported format version 1.4 at offset 0");
     }
 
     #[test]
@@ -636,22 +566,12 @@ mod tests {
         let mut reader = CaptureReader::new();
         let mut seen = Vec::new();
         for part in v.chunks(4096) {
-            reader
-                .feed(part, |f| {
-                    seen.push((f.ts_ns, f.data.len(), f.data.first().copied()))
-                })
-                .unwrap();
+            reader.feed(part, |f| seen.push((f.ts_ns, f.data.len(), f.data.first().copied()))).unwrap();
             // Never more than one record in the carry buffer.
             assert!(reader.carry.len() <= 16 + 200_000);
         }
         reader.finish().unwrap();
-        assert_eq!(
-            seen,
-            vec![
-                (5_000_006_000, 200_000, Some(0)),
-                (7_000_008_000, 3, Some(9))
-            ]
-        );
+        assert_eq!(seen, vec![(5_000_006_000, 200_000, Some(0)), (7_000_008_000, 3, Some(9))]);
         assert_eq!(reader.stats().bytes_consumed, v.len() as u64);
         assert_eq!(run(&v, 0).frames[0].data, data);
     }
@@ -663,18 +583,11 @@ mod tests {
         let mut n = 0;
         reader.feed(&v[..24 + 16 + 30], |_| n += 1).unwrap();
         assert_eq!((n, reader.stats().bytes_consumed), (0, 24));
-        reader
-            .feed(&v[24 + 16 + 30..24 + 16 + 60 + 5], |_| n += 1)
-            .unwrap();
+        reader.feed(&v[24 + 16 + 30..24 + 16 + 60 + 5], |_| n += 1).unwrap();
         assert_eq!((n, reader.stats().bytes_consumed), (1, 24 + 16 + 60));
         assert_eq!(
             reader.finish(),
-            Err(CaptureError::Truncated {
-                offset: 100,
-                what: "pcap record header",
-                needed: 16,
-                available: 5
-            })
+            Err(CaptureError::Truncated { offset: 100, what: "pcap record header", needed: 16, available: 5 })
         );
     }
 
@@ -714,32 +627,13 @@ mod tests {
         assert_eq!(r.result, Ok(()));
         assert_eq!(r.format, Some(Format::PcapNg));
         assert_eq!(r.link_types, vec![1, 113, 101, 0]);
-        let got: Vec<(u64, bool, u32, u32, u32, usize)> = r
-            .frames
-            .iter()
-            .map(|f| {
-                (
-                    f.ts_ns,
-                    f.has_ts,
-                    f.link_type,
-                    f.interface,
-                    f.wire_len,
-                    f.data.len(),
-                )
-            })
-            .collect();
+        let got: Vec<(u64, bool, u32, u32, u32, usize)> =
+            r.frames.iter().map(|f| (f.ts_ns, f.has_ts, f.link_type, f.interface, f.wire_len, f.data.len())).collect();
         assert_eq!(
             got,
             vec![
                 (1_340_954_905_298_858_000, true, 1, 0, 342, 42),
-                (
-                    1_700_000_000_123_456_789 - 100_000_000_000,
-                    true,
-                    113,
-                    1,
-                    20,
-                    20
-                ),
+                (1_700_000_000_123_456_789 - 100_000_000_000, true, 113, 1, 20, 20),
                 (0, false, 1, 0, 300, 96),
                 (0, false, 1, 0, 10, 10),
                 (1_500_000_000, true, 101, 2, 4, 4),
@@ -764,11 +658,7 @@ mod tests {
 
     #[test]
     fn pcapng_big_endian_section_first() {
-        let v = concat(&[
-            shb(true),
-            idb(true, 1, 0, &[(9, &[3])]),
-            epb(true, 0, 1234, &[1, 2, 3], 3),
-        ]);
+        let v = concat(&[shb(true), idb(true, 1, 0, &[(9, &[3])]), epb(true, 0, 1234, &[1, 2, 3], 3)]);
         let r = run(&v, 0);
         assert_eq!(r.result, Ok(()));
         assert_eq!(r.frames.len(), 1);
@@ -779,25 +669,12 @@ mod tests {
 
     #[test]
     fn pcapng_new_section_resets_interfaces() {
-        let v = concat(&[
-            shb(false),
-            idb(false, 1, 0, &[]),
-            idb(false, 1, 0, &[]),
-            shb(false),
-            idb(false, 1, 0, &[]),
-        ]);
+        let v = concat(&[shb(false), idb(false, 1, 0, &[]), idb(false, 1, 0, &[]), shb(false), idb(false, 1, 0, &[])]);
         let at = v.len() as u64;
         let v = concat(&[v, epb(false, 1, 0, &[], 0)]);
         let r = run(&v, 0);
         let err = r.result.unwrap_err();
-        assert_eq!(
-            err,
-            CaptureError::UnknownInterface {
-                offset: at,
-                interface: 1,
-                known: 1
-            }
-        );
+        assert_eq!(err, CaptureError::UnknownInterface { offset: at, interface: 1, known: 1 });
         assert_eq!(
             err.to_string(),
             format!("packet block at offset {at} names interface 1, but only 1 interface(s) are described")
@@ -826,30 +703,14 @@ mod tests {
     #[test]
     fn empty_and_tiny_inputs() {
         let e = error_of(&[]);
-        assert_eq!(
-            e,
-            CaptureError::Truncated {
-                offset: 0,
-                what: "file header",
-                needed: 4,
-                available: 0
-            }
-        );
-        assert_eq!(
-            e.to_string(),
-            "file cut short at offset 0: file header needs 4 bytes, only 0 remain"
-        );
+        assert_eq!(e, CaptureError::Truncated { offset: 0, what: "file header", needed: 4, available: 0 });
+        assert_eq!(e.to_string(), "file cut short at offset 0: file header needs 4 bytes, only 0 remain");
         let mut reader = CaptureReader::new();
         reader.feed(&[], |_| {}).unwrap();
         assert!(reader.finish().is_err());
         assert_eq!(
             error_of(&[0xd4, 0xc3, 0xb2]),
-            CaptureError::Truncated {
-                offset: 0,
-                what: "file header",
-                needed: 4,
-                available: 3
-            }
+            CaptureError::Truncated { offset: 0, what: "file header", needed: 4, available: 3 }
         );
     }
 
@@ -857,10 +718,7 @@ mod tests {
     fn garbage_magic() {
         let e = error_of(b"GET / HTTP/1.1\r\n");
         assert_eq!(e, CaptureError::NotACapture { magic: *b"GET " });
-        assert_eq!(
-            e.to_string(),
-            "not a pcap or pcapng file: magic number 47455420 at offset 0"
-        );
+        assert_eq!(e.to_string(), "not a pcap or pcapng file: magic number 47455420 at offset 0");
     }
 
     #[test]
@@ -868,63 +726,27 @@ mod tests {
         let v = pcap_fixture(false, false);
         assert_eq!(
             error_of(&v[..10]),
-            CaptureError::Truncated {
-                offset: 0,
-                what: "pcap file header",
-                needed: 24,
-                available: 10
-            }
+            CaptureError::Truncated { offset: 0, what: "pcap file header", needed: 24, available: 10 }
         );
         let e = error_of(&v[..24 + 16 + 59]);
-        assert_eq!(
-            e,
-            CaptureError::Truncated {
-                offset: 24,
-                what: "pcap record",
-                needed: 76,
-                available: 75
-            }
-        );
-        assert_eq!(
-            e.to_string(),
-            "file cut short at offset 24: pcap record needs 76 bytes, only 75 remain"
-        );
+        assert_eq!(e, CaptureError::Truncated { offset: 24, what: "pcap record", needed: 76, available: 75 });
+        assert_eq!(e.to_string(), "file cut short at offset 24: pcap record needs 76 bytes, only 75 remain");
         let ng = pcapng_fixture();
         assert_eq!(
             error_of(&ng[..6]),
-            CaptureError::Truncated {
-                offset: 0,
-                what: "pcapng section header",
-                needed: 12,
-                available: 6
-            }
+            CaptureError::Truncated { offset: 0, what: "pcapng section header", needed: 12, available: 6 }
         );
         assert_eq!(
             error_of(&ng[..20]),
-            CaptureError::Truncated {
-                offset: 0,
-                what: "pcapng section header",
-                needed: 28,
-                available: 20
-            }
+            CaptureError::Truncated { offset: 0, what: "pcapng section header", needed: 28, available: 20 }
         );
         assert_eq!(
             error_of(&ng[..28 + 5]),
-            CaptureError::Truncated {
-                offset: 28,
-                what: "pcapng block header",
-                needed: 8,
-                available: 5
-            }
+            CaptureError::Truncated { offset: 28, what: "pcapng block header", needed: 8, available: 5 }
         );
         assert_eq!(
             error_of(&ng[..28 + 19]),
-            CaptureError::Truncated {
-                offset: 28,
-                what: "pcapng block",
-                needed: 20,
-                available: 19
-            }
+            CaptureError::Truncated { offset: 28, what: "pcapng block", needed: 20, available: 19 }
         );
     }
 
@@ -943,25 +765,12 @@ mod tests {
             let mut n = 0;
             let e = feed_all(&mut reader, &v, chunk, |_| n += 1).unwrap_err();
             assert_eq!(n, 1);
-            assert_eq!(
-                e,
-                CaptureError::RecordTooLarge {
-                    offset: at,
-                    what: "pcap record",
-                    len: 0xFFFF_FFF0
-                }
-            );
-            assert!(
-                reader.carry.capacity() < 4096,
-                "carry grew to {}",
-                reader.carry.capacity()
-            );
+            assert_eq!(e, CaptureError::RecordTooLarge { offset: at, what: "pcap record", len: 0xFFFF_FFF0 });
+            assert!(reader.carry.capacity() < 4096, "carry grew to {}", reader.carry.capacity());
         }
         assert_eq!(
             error_of(&v).to_string(),
-            format!(
-                "pcap record at offset {at} claims 4294967280 bytes, over the 16777216-byte limit"
-            )
+            format!("pcap record at offset {at} claims 4294967280 bytes, over the 16777216-byte limit")
         );
     }
 
@@ -979,17 +788,9 @@ mod tests {
         let e = error_of(&with_len(13));
         assert_eq!(
             e,
-            CaptureError::BadBlockLength {
-                offset: at,
-                block_type: 6,
-                len: 13,
-                reason: "not a multiple of 4"
-            }
+            CaptureError::BadBlockLength { offset: at, block_type: 6, len: 13, reason: "not a multiple of 4" }
         );
-        assert_eq!(
-            e.to_string(),
-            format!("pcapng block 0x00000006 at offset {at} has length 13: not a multiple of 4")
-        );
+        assert_eq!(e.to_string(), format!("pcapng block 0x00000006 at offset {at} has length 13: not a multiple of 4"));
         assert_eq!(
             error_of(&with_len(8)),
             CaptureError::BadBlockLength {
@@ -1001,11 +802,7 @@ mod tests {
         );
         assert_eq!(
             error_of(&with_len(0xFFFF_FFF0)),
-            CaptureError::RecordTooLarge {
-                offset: at,
-                what: "pcapng block",
-                len: 0xFFFF_FFF0
-            }
+            CaptureError::RecordTooLarge { offset: at, what: "pcapng block", len: 0xFFFF_FFF0 }
         );
         let mut mismatch = concat(&[head.clone(), epb(false, 0, 1, &[1; 8], 8)]);
         let n = mismatch.len();
@@ -1032,10 +829,7 @@ mod tests {
                 reason: "longer than the block body"
             }
         );
-        assert_eq!(
-            e.to_string(),
-            format!("record at offset {at}: captured length = 9: longer than the block body")
-        );
+        assert_eq!(e.to_string(), format!("record at offset {at}: captured length = 9: longer than the block body"));
     }
 
     #[test]
@@ -1043,76 +837,36 @@ mod tests {
         let mut magic = shb(false);
         magic[8..12].copy_from_slice(&[1, 2, 3, 4]);
         let e = error_of(&magic);
-        assert_eq!(
-            e,
-            CaptureError::BadByteOrderMagic {
-                offset: 0,
-                magic: 0x0102_0304
-            }
-        );
+        assert_eq!(e, CaptureError::BadByteOrderMagic { offset: 0, magic: 0x0102_0304 });
         assert_eq!(
             e.to_string(),
             "pcapng section header at offset 0 has byte-order magic 0x01020304, expected 0x1a2b3c4d"
         );
         let mut version = shb(true);
         version[12..14].copy_from_slice(&[0, 2]);
-        assert_eq!(
-            error_of(&version),
-            CaptureError::UnsupportedVersion {
-                offset: 0,
-                major: 2,
-                minor: 0
-            }
-        );
+        assert_eq!(error_of(&version), CaptureError::UnsupportedVersion { offset: 0, major: 2, minor: 0 });
         let tiny = block(false, 0x0A0D_0D0A, &0x1A2B_3C4Du32.to_le_bytes());
-        assert!(matches!(
-            error_of(&tiny),
-            CaptureError::BadBlockLength { len: 16, .. }
-        ));
+        assert!(matches!(error_of(&tiny), CaptureError::BadBlockLength { len: 16, .. }));
     }
 
     #[test]
     fn packet_before_any_interface() {
         let v = concat(&[shb(false), epb(false, 0, 1, &[1], 1)]);
-        assert_eq!(
-            error_of(&v),
-            CaptureError::UnknownInterface {
-                offset: 28,
-                interface: 0,
-                known: 0
-            }
-        );
+        assert_eq!(error_of(&v), CaptureError::UnknownInterface { offset: 28, interface: 0, known: 0 });
         let v = concat(&[shb(false), spb(false, 1, &[1])]);
-        assert_eq!(
-            error_of(&v),
-            CaptureError::UnknownInterface {
-                offset: 28,
-                interface: 0,
-                known: 0
-            }
-        );
+        assert_eq!(error_of(&v), CaptureError::UnknownInterface { offset: 28, interface: 0, known: 0 });
     }
 
     #[test]
     fn garbage_after_valid_header() {
         let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
-        for (i, head) in [
-            pcap_header(false, false, 1),
-            pcap_header(true, true, 1),
-            shb(false),
-            shb(true),
-        ]
-        .into_iter()
-        .enumerate()
+        for (i, head) in
+            [pcap_header(false, false, 1), pcap_header(true, true, 1), shb(false), shb(true)].into_iter().enumerate()
         {
             let mut v = head;
             v.extend((0..1000).map(|_| rng.next() as u8));
             let r = run(&v, 0);
-            assert!(
-                r.result.is_err(),
-                "header {i}: garbage accepted: {:?}",
-                r.stats
-            );
+            assert!(r.result.is_err(), "header {i}: garbage accepted: {:?}", r.stats);
             assert_eq!(run(&v, 7), r);
         }
     }
@@ -1126,14 +880,8 @@ mod tests {
         let mut n = 0;
         let e = reader.feed(&v, |_| n += 1).unwrap_err();
         assert_eq!(n, 1);
-        assert!(matches!(
-            e,
-            CaptureError::RecordTooLarge { offset: 100, .. }
-        ));
-        assert_eq!(
-            reader.feed(&pcap_fixture(false, false), |_| n += 1),
-            Err(e.clone())
-        );
+        assert!(matches!(e, CaptureError::RecordTooLarge { offset: 100, .. }));
+        assert_eq!(reader.feed(&pcap_fixture(false, false), |_| n += 1), Err(e.clone()));
         assert_eq!(reader.finish(), Err(e.clone()));
         assert_eq!(n, 1);
         // Truncation found by finish poisons too.
@@ -1196,16 +944,9 @@ mod tests {
             }
             let whole = run(&input, 0);
             let chunk = 1 + rng.below(40) as usize;
-            assert_eq!(
-                run(&input, chunk),
-                whole,
-                "iteration {i}: chunks of {chunk} disagree"
-            );
+            assert_eq!(run(&input, chunk), whole, "iteration {i}: chunks of {chunk} disagree");
             assert!(whole.stats.bytes_consumed <= input.len() as u64);
-            assert!(whole
-                .frames
-                .iter()
-                .all(|f| f.data.len() <= MAX_RECORD_LEN as usize));
+            assert!(whole.frames.iter().all(|f| f.data.len() <= MAX_RECORD_LEN as usize));
         }
     }
 
@@ -1225,9 +966,7 @@ mod tests {
     }
 
     fn file_name(p: &Path) -> String {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
+        p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
     /// Value of a top-level key (one-space indent) in the oracle JSON.
@@ -1240,15 +979,11 @@ mod tests {
     }
 
     fn json_u64(json: &str, key: &str) -> u64 {
-        json_raw(json, key)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("oracle lacks {key}"))
+        json_raw(json, key).and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("oracle lacks {key}"))
     }
 
     fn json_str(json: &str, key: &str) -> Option<String> {
-        json_raw(json, key)
-            .filter(|v| v.starts_with('"'))
-            .map(|v| v.trim_matches('"').to_string())
+        json_raw(json, key).filter(|v| v.starts_with('"')).map(|v| v.trim_matches('"').to_string())
     }
 
     #[test]
@@ -1262,11 +997,7 @@ mod tests {
                 chunks.push(1);
             }
             for chunk in chunks {
-                assert_eq!(
-                    summarize(&input, chunk),
-                    whole,
-                    "{name}: chunks of {chunk} differ"
-                );
+                assert_eq!(summarize(&input, chunk), whole, "{name}: chunks of {chunk} differ");
             }
         }
     }
@@ -1276,9 +1007,7 @@ mod tests {
         let mut checked = 0;
         for path in capture_files() {
             let name = file_name(&path);
-            let Ok(json) =
-                std::fs::read_to_string(Path::new(ORACLE_DIR).join(format!("{name}.json")))
-            else {
+            let Ok(json) = std::fs::read_to_string(Path::new(ORACLE_DIR).join(format!("{name}.json"))) else {
                 println!("note: no oracle for {name}");
                 continue;
             };
@@ -1286,26 +1015,10 @@ mod tests {
             let s = summarize(&input, 65536);
             assert_eq!(s.packets, json_u64(&json, "packets"), "{name}: packets");
             assert_eq!(s.wire_bytes, json_u64(&json, "bytes"), "{name}: bytes");
-            assert_eq!(
-                s.captured_bytes,
-                json_u64(&json, "captured_bytes"),
-                "{name}: captured_bytes"
-            );
-            assert_eq!(
-                s.without_ts,
-                json_u64(&json, "packets_without_timestamp"),
-                "{name}: without ts"
-            );
-            assert_eq!(
-                s.first_ts.map(ts_string),
-                json_str(&json, "first_ts"),
-                "{name}: first_ts"
-            );
-            assert_eq!(
-                s.last_ts.map(ts_string),
-                json_str(&json, "last_ts"),
-                "{name}: last_ts"
-            );
+            assert_eq!(s.captured_bytes, json_u64(&json, "captured_bytes"), "{name}: captured_bytes");
+            assert_eq!(s.without_ts, json_u64(&json, "packets_without_timestamp"), "{name}: without ts");
+            assert_eq!(s.first_ts.map(ts_string), json_str(&json, "first_ts"), "{name}: first_ts");
+            assert_eq!(s.last_ts.map(ts_string), json_str(&json, "last_ts"), "{name}: last_ts");
             let damaged = name == "debian-pcapfix-test_damaged.pcap";
             match &s.result {
                 Ok(()) => assert!(!damaged, "{name}: damage not detected"),
@@ -1351,10 +1064,7 @@ mod tests {
         };
         let r = run(&input, 0);
         assert_eq!(r.result, Ok(()));
-        assert_eq!(
-            (r.stats.sections, r.stats.interfaces, r.stats.packets),
-            (3, 5, 8)
-        );
+        assert_eq!((r.stats.sections, r.stats.interfaces, r.stats.packets), (3, 5, 8));
         assert_eq!(r.link_types.len(), 5);
         println!("test202: {:?}, link types {:?}", r.stats, r.link_types);
     }
@@ -1384,11 +1094,7 @@ mod tests {
                 }
                 let secs = start.elapsed().as_secs_f64();
                 std::hint::black_box(lengths);
-                let how = if chunk == 0 {
-                    "one chunk".to_string()
-                } else {
-                    format!("{chunk}-byte chunks")
-                };
+                let how = if chunk == 0 { "one chunk".to_string() } else { format!("{chunk}-byte chunks") };
                 println!(
                     "throughput {name} ({how}): {records} records in {secs:.3} s = {:.1} M records/s, {:.2} GB/s",
                     records as f64 / secs / 1e6,

@@ -48,11 +48,7 @@ pub fn decode_link(data: &[u8], link_type: u32, out: &mut Decoded) {
             ethertype(be16(data, 0), &data[20..], out);
         }
         other => {
-            out.problem = Some(Problem::unsupported(
-                Proto::LinkType,
-                "link type not supported",
-                other,
-            ));
+            out.problem = Some(Problem::unsupported(Proto::LinkType, "link type not supported", other));
         }
     }
 }
@@ -132,11 +128,8 @@ pub fn mpls(mut data: &[u8], out: &mut Decoded) {
         Some(0) if data.len() >= 4 => ethernet(&data[4..], out),
         Some(_) => {
             let nibble = (data[0] >> 4) as u32;
-            out.problem = Some(Problem::unsupported(
-                Proto::Mpls,
-                "payload is not IP or an Ethernet pseudowire",
-                nibble,
-            ));
+            out.problem =
+                Some(Problem::unsupported(Proto::Mpls, "payload is not IP or an Ethernet pseudowire", nibble));
         }
         None => out.problem = Some(Problem::truncated(Proto::Mpls)),
     }
@@ -149,34 +142,20 @@ fn null(data: &[u8], network_order: bool, out: &mut Decoded) {
         return;
     }
     let b = [data[0], data[1], data[2], data[3]];
-    let mut af = if network_order {
-        u32::from_be_bytes(b)
-    } else {
-        u32::from_le_bytes(b)
-    };
+    let mut af = if network_order { u32::from_be_bytes(b) } else { u32::from_le_bytes(b) };
     if af > 0xffff {
         af = af.swap_bytes(); // written on a host of the other byte order
     }
     match af {
         2 => ipv4(&data[4..], out),
         10 | 24 | 28 | 30 => ipv6(&data[4..], out),
-        other => {
-            out.problem = Some(Problem::unsupported(
-                Proto::Null,
-                "address family not IP",
-                other,
-            ))
-        }
+        other => out.problem = Some(Problem::unsupported(Proto::Null, "address family not IP", other)),
     }
 }
 
 /// A PPP frame, with or without the HDLC address/control bytes.
 fn ppp_frame(data: &[u8], out: &mut Decoded) {
-    let data = if data.len() >= 2 && data[0] == 0xff && data[1] == 0x03 {
-        &data[2..]
-    } else {
-        data
-    };
+    let data = if data.len() >= 2 && data[0] == 0xff && data[1] == 0x03 { &data[2..] } else { data };
     match data.first() {
         None => out.problem = Some(Problem::truncated(Proto::Ppp)),
         // Protocol-field compression: an odd first byte is a one-byte protocol.

@@ -96,10 +96,7 @@ impl Decoded {
     /// Starts a new layer; false (and a problem) when the frame nests too deep.
     fn push(&mut self, layer: Layer) -> bool {
         if self.len == MAX_LAYERS {
-            self.problem = Some(Problem::malformed(
-                Proto::Tunnel,
-                "tunnels nested deeper than 3",
-            ));
+            self.problem = Some(Problem::malformed(Proto::Tunnel, "tunnels nested deeper than 3"));
             return false;
         }
         self.layers[self.len] = layer;

@@ -28,11 +28,7 @@ pub fn raw_ip(data: &[u8], out: &mut Decoded) {
         Some(4) => ipv4(data, out),
         Some(6) => ipv6(data, out),
         Some(v) => {
-            out.problem = Some(Problem::malformed_value(
-                Proto::Ipv4,
-                "raw IP version is neither 4 nor 6",
-                v as u32,
-            ))
+            out.problem = Some(Problem::malformed_value(Proto::Ipv4, "raw IP version is neither 4 nor 6", v as u32))
         }
         None => out.problem = Some(Problem::truncated(Proto::Ipv4)),
     }
@@ -45,37 +41,25 @@ pub fn ipv4(data: &[u8], out: &mut Decoded) {
     }
     let version = data[0] >> 4;
     if version != 4 {
-        out.problem = Some(Problem::malformed_value(
-            Proto::Ipv4,
-            "version is not 4",
-            version as u32,
-        ));
+        out.problem = Some(Problem::malformed_value(Proto::Ipv4, "version is not 4", version as u32));
         return;
     }
     let header_len = ((data[0] & 0x0f) as usize) * 4;
     if header_len < 20 {
-        out.problem = Some(Problem::malformed_value(
-            Proto::Ipv4,
-            "header length under 20 bytes",
-            header_len as u32,
-        ));
+        out.problem = Some(Problem::malformed_value(Proto::Ipv4, "header length under 20 bytes", header_len as u32));
         return;
     }
     if data.len() < header_len {
         out.problem = Some(Problem::truncated(Proto::Ipv4));
         return;
     }
-    let total_len =
-        u16::from_be_bytes([data[field::V4_TOTAL_LEN], data[field::V4_TOTAL_LEN + 1]]) as usize;
+    let total_len = u16::from_be_bytes([data[field::V4_TOTAL_LEN], data[field::V4_TOTAL_LEN + 1]]) as usize;
     // Total length 0 is what TSO/BIG TCP captures carry: the datagram is the rest of the frame.
     let end = if total_len == 0 {
         data.len()
     } else if total_len < header_len {
-        out.problem = Some(Problem::malformed_value(
-            Proto::Ipv4,
-            "total length shorter than the header",
-            total_len as u32,
-        ));
+        out.problem =
+            Some(Problem::malformed_value(Proto::Ipv4, "total length shorter than the header", total_len as u32));
         return;
     } else {
         total_len.min(data.len())
@@ -114,21 +98,12 @@ pub fn ipv6(data: &[u8], out: &mut Decoded) {
     }
     let version = data[0] >> 4;
     if version != 6 {
-        out.problem = Some(Problem::malformed_value(
-            Proto::Ipv6,
-            "version is not 6",
-            version as u32,
-        ));
+        out.problem = Some(Problem::malformed_value(Proto::Ipv6, "version is not 6", version as u32));
         return;
     }
-    let payload_len =
-        u16::from_be_bytes([data[field::V6_PAYLOAD_LEN], data[field::V6_PAYLOAD_LEN + 1]]) as usize;
+    let payload_len = u16::from_be_bytes([data[field::V6_PAYLOAD_LEN], data[field::V6_PAYLOAD_LEN + 1]]) as usize;
     // Payload length 0 means a jumbogram or a GSO capture: the datagram is the rest of the frame.
-    let end = if payload_len == 0 {
-        data.len()
-    } else {
-        (40 + payload_len).min(data.len())
-    };
+    let end = if payload_len == 0 { data.len() } else { (40 + payload_len).min(data.len()) };
     let dst = Addr::from_slice(Family::V6, &data[field::V6_DST..]);
     let layer = Layer {
         src: Addr::from_slice(Family::V6, &data[field::V6_SRC..]),

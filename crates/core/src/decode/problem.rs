@@ -91,51 +91,25 @@ pub struct Problem {
 
 impl Problem {
     pub fn truncated(proto: Proto) -> Problem {
-        Problem {
-            kind: ProblemKind::Truncated,
-            proto,
-            reason: "header cut short",
-            value: 0,
-        }
+        Problem { kind: ProblemKind::Truncated, proto, reason: "header cut short", value: 0 }
     }
 
     pub fn malformed(proto: Proto, reason: &'static str) -> Problem {
-        Problem {
-            kind: ProblemKind::Malformed,
-            proto,
-            reason,
-            value: 0,
-        }
+        Problem { kind: ProblemKind::Malformed, proto, reason, value: 0 }
     }
 
     pub fn malformed_value(proto: Proto, reason: &'static str, value: u32) -> Problem {
-        Problem {
-            kind: ProblemKind::Malformed,
-            proto,
-            reason,
-            value,
-        }
+        Problem { kind: ProblemKind::Malformed, proto, reason, value }
     }
 
     pub fn unsupported(proto: Proto, reason: &'static str, value: u32) -> Problem {
-        Problem {
-            kind: ProblemKind::Unsupported,
-            proto,
-            reason,
-            value,
-        }
+        Problem { kind: ProblemKind::Unsupported, proto, reason, value }
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.kind.name(),
-            self.proto.name(),
-            self.reason
-        )?;
+        write!(f, "{} {}: {}", self.kind.name(), self.proto.name(), self.reason)?;
         if self.value != 0 || self.kind == ProblemKind::Unsupported {
             write!(f, " ({})", self.value)?;
         }
@@ -164,11 +138,7 @@ impl DecodeStats {
     }
 
     pub fn total(&self, kind: ProblemKind) -> u64 {
-        self.entries
-            .iter()
-            .filter(|(p, _)| p.kind == kind)
-            .map(|(_, n)| n)
-            .sum()
+        self.entries.iter().filter(|(p, _)| p.kind == kind).map(|(_, n)| n).sum()
     }
 
     pub fn merge(&mut self, other: &DecodeStats) {

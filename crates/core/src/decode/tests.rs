@@ -6,36 +6,14 @@ use crate::record::flag;
 
 fn ipv4_header(proto: u8, src: [u8; 4], dst: [u8; 4], payload_len: usize) -> Vec<u8> {
     let total = 20 + payload_len;
-    let mut h = vec![
-        0x45,
-        0,
-        (total >> 8) as u8,
-        total as u8,
-        0,
-        1,
-        0,
-        0,
-        64,
-        proto,
-        0,
-        0,
-    ];
+    let mut h = vec![0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0, 64, proto, 0, 0];
     h.extend_from_slice(&src);
     h.extend_from_slice(&dst);
     h
 }
 
 fn ipv6_header(next: u8, src_last: u8, dst_last: u8, payload_len: usize) -> Vec<u8> {
-    let mut h = vec![
-        0x60,
-        0,
-        0,
-        0,
-        (payload_len >> 8) as u8,
-        payload_len as u8,
-        next,
-        64,
-    ];
+    let mut h = vec![0x60, 0, 0, 0, (payload_len >> 8) as u8, payload_len as u8, next, 64];
     let mut a = [0u8; 16];
     a[0] = 0x20;
     a[1] = 0x01;
@@ -99,17 +77,11 @@ const B: [u8; 4] = [198, 51, 100, 2];
 
 #[test]
 fn ethernet_ipv4_tcp() {
-    let d = run(
-        &ether(0x0800, &ipv4_tcp(A, B, 40000, 443, 0x12)),
-        linktype::ETHERNET,
-    );
+    let d = run(&ether(0x0800, &ipv4_tcp(A, B, 40000, 443, 0x12)), linktype::ETHERNET);
     assert_eq!(d.problem, None);
     let r = d.record(5, 54, 54, 0);
     assert_eq!((r.src, r.dst), (Addr::v4(A), Addr::v4(B)));
-    assert_eq!(
-        (r.proto, r.src_port, r.dst_port, r.tcp_flags),
-        (6, 40000, 443, 0x12)
-    );
+    assert_eq!((r.proto, r.src_port, r.dst_port, r.tcp_flags), (6, 40000, 443, 0x12));
     assert!(r.has(flag::HAS_PORTS));
     assert_eq!(r.src.to_string(), "192.0.2.1");
 }
@@ -159,10 +131,7 @@ fn linux_cooked_v1_and_v2() {
     let mut sll2 = vec![0x08, 0x00];
     sll2.extend_from_slice(&[0u8; 18]);
     sll2.extend(&ip);
-    assert_eq!(
-        run(&sll2, linktype::LINUX_SLL2).inner().unwrap().dst_port,
-        53
-    );
+    assert_eq!(run(&sll2, linktype::LINUX_SLL2).inner().unwrap().dst_port, 53);
 }
 
 #[test]
@@ -175,27 +144,14 @@ fn bsd_loopback_in_both_byte_orders_and_raw_ip() {
     for af in [[30u8, 0, 0, 0], [0, 0, 0, 30], [24, 0, 0, 0]] {
         let mut f = af.to_vec();
         f.extend(&v6);
-        assert_eq!(
-            run(&f, linktype::NULL).inner().unwrap().dst_port,
-            10,
-            "AF bytes {af:?}"
-        );
+        assert_eq!(run(&f, linktype::NULL).inner().unwrap().dst_port, 10, "AF bytes {af:?}");
     }
     let mut lo = vec![0, 0, 0, 2];
     lo.extend(ipv4_tcp(A, B, 1, 2, 0));
     assert_eq!(run(&lo, linktype::LOOP).inner().unwrap().proto, 6);
-    assert_eq!(
-        run(&v6, linktype::RAW).inner().unwrap().src.family,
-        crate::addr::Family::V6
-    );
+    assert_eq!(run(&v6, linktype::RAW).inner().unwrap().src.family, crate::addr::Family::V6);
     assert_eq!(run(&v6, linktype::IPV6).inner().unwrap().dst_port, 10);
-    assert_eq!(
-        run(&ipv4_tcp(A, B, 1, 2, 0), linktype::IPV4)
-            .inner()
-            .unwrap()
-            .dst_port,
-        2
-    );
+    assert_eq!(run(&ipv4_tcp(A, B, 1, 2, 0), linktype::IPV4).inner().unwrap().dst_port, 2);
 }
 
 #[test]
@@ -215,10 +171,7 @@ fn ipv4_fragments() {
     first[6] = 0x20; // MF
     let d = run(&first, linktype::RAW);
     let l = d.inner().unwrap();
-    assert_eq!(
-        l.flags & (flag::FRAGMENT | flag::FIRST_FRAGMENT),
-        flag::FRAGMENT | flag::FIRST_FRAGMENT
-    );
+    assert_eq!(l.flags & (flag::FRAGMENT | flag::FIRST_FRAGMENT), flag::FRAGMENT | flag::FIRST_FRAGMENT);
     assert_eq!(l.dst_port, 53);
 
     let mut later = ipv4_header(17, A, B, 16);
@@ -227,11 +180,7 @@ fn ipv4_fragments() {
     let d = run(&later, linktype::RAW);
     let l = d.inner().unwrap();
     assert_eq!(l.flags & flag::FRAGMENT, flag::FRAGMENT);
-    assert_eq!(
-        l.flags & flag::HAS_PORTS,
-        0,
-        "no transport header in a later fragment"
-    );
+    assert_eq!(l.flags & flag::HAS_PORTS, 0, "no transport header in a later fragment");
     assert_eq!(d.problem, None);
 }
 
@@ -256,11 +205,7 @@ fn ipv6_extension_chain_fragment_and_routing_header() {
     let l = d.inner().unwrap();
     assert_eq!((l.proto, l.src_port, l.dst_port), (17, 7, 8));
     assert_eq!(l.dst.bytes[15], 2, "the header destination stays");
-    assert_eq!(
-        l.flow_dst,
-        Addr::v6(final_dst),
-        "the flow goes to the final destination"
-    );
+    assert_eq!(l.flow_dst, Addr::v6(final_dst), "the flow goes to the final destination");
     assert_eq!(l.frag_id, 9);
     assert_eq!(l.flags & flag::FIRST_FRAGMENT, flag::FIRST_FRAGMENT);
     assert_eq!(d.record(0, 0, 0, 0).dst, Addr::v6(final_dst));
@@ -269,10 +214,7 @@ fn ipv6_extension_chain_fragment_and_routing_header() {
 #[test]
 fn tunnels_keep_every_ip_layer() {
     // VXLAN: outer IPv4/UDP 4789 -> Ethernet -> IPv4/TCP
-    let inner = ether(
-        0x0800,
-        &ipv4_tcp([10, 0, 0, 1], [10, 0, 0, 2], 1000, 22, 0x18),
-    );
+    let inner = ether(0x0800, &ipv4_tcp([10, 0, 0, 1], [10, 0, 0, 2], 1000, 22, 0x18));
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
     vx.extend(inner);
     let f = ether(0x0800, &ipv4_udp(A, B, 50000, 4789, &vx));
@@ -349,21 +291,12 @@ fn cut_and_malformed_headers_are_reported_with_what_was_read() {
     let mut bad = ipv4_tcp(A, B, 1, 2, 0);
     bad[0] = 0x44;
     let d = run(&bad, linktype::RAW);
-    assert_eq!(
-        d.problem.unwrap().to_string(),
-        "malformed IPv4: header length under 20 bytes (16)"
-    );
+    assert_eq!(d.problem.unwrap().to_string(), "malformed IPv4: header length under 20 bytes (16)");
     // Unknown link type.
     let d = run(&[1, 2, 3], 147);
-    assert_eq!(
-        d.problem.unwrap().to_string(),
-        "unsupported link type: link type not supported (147)"
-    );
+    assert_eq!(d.problem.unwrap().to_string(), "unsupported link type: link type not supported (147)");
     // Empty frame.
-    assert_eq!(
-        run(&[], linktype::ETHERNET).problem,
-        Some(Problem::truncated(Proto::Ethernet))
-    );
+    assert_eq!(run(&[], linktype::ETHERNET).problem, Some(Problem::truncated(Proto::Ethernet)));
 }
 
 #[test]
@@ -397,13 +330,7 @@ fn random_frames_never_panic() {
             f[at] = next() as u8;
         }
         let cut = (next() as usize) % (f.len() + 1);
-        for lt in [
-            linktype::ETHERNET,
-            linktype::RAW,
-            linktype::NULL,
-            linktype::PPP,
-            linktype::LINUX_SLL,
-        ] {
+        for lt in [linktype::ETHERNET, linktype::RAW, linktype::NULL, linktype::PPP, linktype::LINUX_SLL] {
             decode(&f[..cut], lt, &mut d);
             let _ = d.record(0, 0, 0, 0);
         }

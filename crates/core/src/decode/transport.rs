@@ -28,22 +28,14 @@ pub fn transport(data: &[u8], out: &mut Decoded) {
         IPPROTO_TCP => tcp(data, out),
         IPPROTO_UDP | IPPROTO_UDPLITE => udp(data, proto, out),
         IPPROTO_SCTP | IPPROTO_DCCP => {
-            let p = if proto == IPPROTO_SCTP {
-                Proto::Sctp
-            } else {
-                Proto::Tcp
-            };
+            let p = if proto == IPPROTO_SCTP { Proto::Sctp } else { Proto::Tcp };
             if ports(data, out) && data.len() < 12 {
                 out.problem = Some(Problem::truncated(p));
             }
         }
         IPPROTO_ICMP | IPPROTO_ICMPV6 => {
             if data.len() < 4 {
-                let p = if proto == IPPROTO_ICMP {
-                    Proto::Icmp
-                } else {
-                    Proto::Icmpv6
-                };
+                let p = if proto == IPPROTO_ICMP { Proto::Icmp } else { Proto::Icmpv6 };
                 out.problem = Some(Problem::truncated(p));
                 return;
             }
@@ -85,11 +77,7 @@ fn tcp(data: &[u8], out: &mut Decoded) {
     }
     let header_len = ((data[12] >> 4) as usize) * 4;
     if header_len < 20 {
-        out.problem = Some(Problem::malformed_value(
-            Proto::Tcp,
-            "header length under 20 bytes",
-            header_len as u32,
-        ));
+        out.problem = Some(Problem::malformed_value(Proto::Tcp, "header length under 20 bytes", header_len as u32));
         return;
     }
     if data.len() < header_len {
@@ -113,11 +101,7 @@ fn udp(data: &[u8], proto: u8, out: &mut Decoded) {
     }
     let len = be16(data, 4) as usize;
     // A length under 8 (or 0, as in jumbograms) is not trusted: use what was captured.
-    let payload = if len >= 8 {
-        &data[8..len.min(data.len())]
-    } else {
-        &data[8..]
-    };
+    let payload = if len >= 8 { &data[8..len.min(data.len())] } else { &data[8..] };
     let top = *out.top();
     tunnel::udp_tunnel(top.src_port, top.dst_port, payload, out);
 }

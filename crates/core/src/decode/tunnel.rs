@@ -118,11 +118,7 @@ pub fn gre(data: &[u8], out: &mut Decoded) {
     let version = flags & 7;
     let protocol = be16(data, 2);
     if version > 1 {
-        out.problem = Some(Problem::unsupported(
-            Proto::Gre,
-            "GRE version",
-            version as u32,
-        ));
+        out.problem = Some(Problem::unsupported(Proto::Gre, "GRE version", version as u32));
         return;
     }
     if flags & GRE_ROUTING != 0 {
@@ -162,9 +158,7 @@ pub fn gre(data: &[u8], out: &mut Decoded) {
             }
         }
         // Cisco MetaData in GRE: the inner ethertype, version, length, option, SGT (8 bytes).
-        GRE_PROTO_CISCO_METADATA if payload.len() >= 8 => {
-            ethertype(be16(payload, 0), &payload[8..], out)
-        }
+        GRE_PROTO_CISCO_METADATA if payload.len() >= 8 => ethertype(be16(payload, 0), &payload[8..], out),
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => ethertype(protocol, payload, out),
         other => ethertype(other, payload, out),
     }
@@ -190,10 +184,7 @@ fn gtpu(data: &[u8], out: &mut Decoded) {
             };
             let ext = units as usize * 4;
             if ext == 0 {
-                out.problem = Some(Problem::malformed(
-                    Proto::GtpU,
-                    "extension header of length 0",
-                ));
+                out.problem = Some(Problem::malformed(Proto::GtpU, "extension header of length 0"));
                 return;
             }
             if data.len() < len + ext {
