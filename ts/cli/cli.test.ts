@@ -1,0 +1,161 @@
+// The command line end to end, as a user runs it: exit codes, one-line errors naming the file,
+// the offset and the problem, and never a crash or a hang on bad input.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { AnalysisReport } from '../report/types.js';
+
+const cli = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
+const pcaps = join(process.cwd(), '..', 'shared', 'pcaps');
+const dir = mkdtempSync(join(tmpdir(), 'netspectra-cli-'));
+
+function run(...args: string[]) {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 60_000, cwd: dir });
+  assert.equal(r.signal, null, `killed by ${r.signal}: ${r.stderr}`);
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(name: string, content: Uint8Array | string): string {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+}
+
+function pcapHeader(): Buffer {
+  const h = Buffer.alloc(24);
+  h.writeUInt32LE(0xa1b2c3d4, 0);
+  h.writeUInt16LE(2, 4);
+  h.writeUInt16LE(4, 6);
+  h.writeUInt32LE(65535, 16);
+  h.writeUInt32LE(1, 20);
+  return h;
+}
+
+function pcapRecord(caplen: number, wirelen = caplen, data = Buffer.alloc(caplen)): Buffer {
+  const h = Buffer.alloc(16);
+  h.writeUInt32LE(1_700_000_000, 0);
+  h.writeUInt32LE(caplen, 8);
+  h.writeUInt32LE(wirelen, 12);
+  return Buffer.concat([h, data.subarray(0, Math.min(data.length, caplen))]);
+}
+
+test('a missing file is a one-line error and exit 1', () => {
+  const r = run('analyze', join(dir, 'nope.pcap'));
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim(), `netspectra: ${join(dir, 'nope.pcap')}: cannot open: no such file`);
+});
+
+test('a directory and an empty file are refused', () => {
+  const d = join(dir, 'a-directory');
+  mkdirSync(d, { recursive: true });
+  assert.match(run('analyze', d).stderr, /a-directory: is a directory, not a capture file/);
+  const empty = file('empty.pcap', '');
+  const r = run('analyze', empty);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /empty\.pcap: file cut short at offset 0: file header needs 4 bytes, only 0 remain/);
+});
+
+test('a file that is not a capture names its magic number', () => {
+  const r = run('analyze', file('notes.pcap', 'hello, this is text\n'));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /notes\.pcap: not a pcap or pcapng file: magic number 68656c6c at offset 0/);
+});
+
+test('a truncated capture keeps the packets before the cut and warns with the offset', () => {
+  const whole = readFileSync(join(pcaps, 'ndpi-nfsv3.pcap'));
+  const cut = file('cut.pcap', whole.subarray(0, 5000));
+  const r = run('analyze', '--json', cut);
+  assert.equal(r.code, 0);
+  assert.match(r.stderr, /cut\.pcap: file cut short at offset \d+: pcap record needs \d+ bytes, only \d+ remain \(packets before this point were analysed\)/);
+  const report = JSON.parse(r.stdout) as AnalysisReport;
+  assert.ok(report.totals.packets > 0 && report.totals.packets < 128);
+  assert.match(report.files[0].error ?? '', /offset/);
+});
+
+test('a record claiming a huge length is refused without allocating it', () => {
+  const bad = file('huge.pcap', Buffer.concat([pcapHeader(), pcapRecord(60), pcapRecord(0xfffffff0, 60, Buffer.alloc(0))]));
+  const r = run('analyze', '--json', bad);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /huge\.pcap: pcap record at offset 100 claims 4294967280 bytes, over the 16777216-byte limit/);
+  assert.equal((JSON.parse(r.stdout) as AnalysisReport).totals.packets, 1);
+});
+
+test('zero-length packets are counted, and garbage after a valid header is an error', () => {
+  const zero = file('zero.pcap', Buffer.concat([pcapHeader(), pcapRecord(0, 0), pcapRecord(0, 64)]));
+  const r = run('analyze', '--json', zero);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as AnalysisReport;
+  assert.equal(report.totals.packets, 2);
+  assert.equal(report.totals.bytes, 64);
+  assert.ok(report.problems.truncated >= 1, 'an empty frame is a truncated packet');
+
+  const garbage = Buffer.alloc(200, 0xee);
+  const g = run('analyze', file('garbage.pcap', Buffer.concat([pcapHeader(), garbage])));
+  assert.equal(g.code, 1);
+  assert.match(g.stderr, /garbage\.pcap: pcap record at offset 24 claims \d+ bytes, over the 16777216-byte limit/);
+});
+
+test('a pcapng file named .pcap is read as pcapng', () => {
+  const renamed = join(dir, 'really-pcapng.pcap');
+  copyFileSync(join(pcaps, 'ndpi-quic-v2.pcapng'), renamed);
+  const r = run('analyze', '--json', renamed);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as AnalysisReport;
+  assert.equal(report.files[0].format, 'pcapng');
+  assert.equal(report.totals.packets, 19);
+});
+
+test('several files add up, and --top limits the sections', () => {
+  const a = join(pcaps, 'ndpi-nfsv3.pcap');
+  const b = join(pcaps, 'tcpdump-LINKTYPE_IPV6.pcap');
+  const r = run('analyze', '--json', '--top', '3', a, b);
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as AnalysisReport;
+  assert.equal(report.files.length, 2);
+  assert.equal(report.totals.packets, 129);
+  assert.ok(report.topConversations.length <= 3);
+  assert.equal(report.backend, 'native');
+});
+
+test('the text report has every section', () => {
+  const r = run('analyze', join(pcaps, 'tcpreplay-test.pcap'));
+  assert.equal(r.code, 0, r.stderr);
+  for (const heading of ['Totals', 'Protocols', 'Top talkers', 'Top conversations', 'Decode problems', 'Task src_ip']) {
+    assert.ok(r.stdout.includes(`\n${heading}`), `missing section ${heading}`);
+  }
+  assert.match(r.stdout, /packets\s+179\n/);
+});
+
+test('usage and configuration errors exit 2 and say what is wrong', () => {
+  assert.equal(run('frobnicate').code, 2);
+  assert.match(run('analyze').stderr, /analyze needs at least one capture file/);
+  assert.match(run('analyze', '--top', 'x', 'f').stderr, /--top must be a positive integer, got "x"/);
+  const bad = file('bad.yaml', 'analyze:\n  top: 0\ntasks:\n  - {name: t, type: exact, key: [SrcMac]}\n');
+  const r = run('analyze', '--config', bad, join(pcaps, 'ndpi-nfsv3.pcap'));
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /analyze\.top: 0 is below the minimum 1/);
+  assert.match(r.stderr, /tasks\[0\]\.key\[0\]: expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol, got string "SrcMac"/);
+});
+
+test('--print-config shows the effective configuration', () => {
+  const r = spawnSync(process.execPath, [cli, 'analyze', '--print-config'], { encoding: 'utf8', env: { ...process.env, NETSPECTRA_ANALYZE_TOP: '4' } });
+  assert.equal(r.status, 0);
+  assert.equal(JSON.parse(r.stdout).analyze.top, 4);
+});
+
+test('generate writes a deterministic capture that analyze reads back', () => {
+  const out1 = join(dir, 'gen1.pcap');
+  const out2 = join(dir, 'gen2.pcap');
+  assert.equal(run('generate', out1, '--packets', '20000').code, 0);
+  assert.equal(run('generate', out2, '--packets', '20000').code, 0);
+  assert.ok(readFileSync(out1).equals(readFileSync(out2)), 'same seed, same bytes');
+  const r = run('analyze', '--json', out1);
+  const report = JSON.parse(r.stdout) as AnalysisReport;
+  assert.equal(report.totals.packets, 20000);
+  assert.equal(report.problems.details.length, 0, 'generated frames decode cleanly');
+  const families = new Set(report.protocols.map((p) => p.family));
+  assert.ok(families.has(4) && families.has(6), 'both IP families');
+});
