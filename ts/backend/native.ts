@@ -9,11 +9,15 @@ interface NativeBinding {
   TrafficSource: new (options?: TrafficOptions) => TrafficSource;
 }
 
-export function platformTriple(): string {
+/** napi-rs platform names this process could load, best first (libc is only asked when both
+ * Linux builds are present: process.report is slow). */
+function platformCandidates(dir: string): string[] {
   const base = `${process.platform}-${process.arch}`;
-  if (process.platform !== 'linux') return base;
+  if (process.platform !== 'linux') return [base];
+  const both = [`${base}-gnu`, `${base}-musl`].filter((t) => existsSync(join(dir, `netspectra.${t}.node`)));
+  if (both.length < 2) return both.length ? both : [`${base}-gnu`];
   const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-  return `${base}-${report?.header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
+  return report?.header?.glibcVersionRuntime ? both : both.reverse();
 }
 
 /** The package root: two levels above dist/ts/backend. */
@@ -23,7 +27,8 @@ function packageRoot(): string {
 
 /** Loads the napi addon built by `npm run build:native`; throws with the path it tried. */
 export function loadNative(): Backend {
-  const file = join(packageRoot(), 'native', `netspectra.${platformTriple()}.node`);
+  const dir = join(packageRoot(), 'native');
+  const file = join(dir, `netspectra.${platformCandidates(dir)[0]}.node`);
   if (!existsSync(file)) {
     throw new Error(`native addon not found at ${file} (build it with \`npm run build:native\`)`);
   }

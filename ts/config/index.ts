@@ -1,7 +1,7 @@
 // Loads the configuration once: defaults <- YAML file <- NETSPECTRA_* environment <- flags.
 // Every problem is reported together, each with its key path.
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { createRequire } from 'node:module';
 import { configSchema, type NetspectraConfig } from './netspectra.js';
 import { ConfigError, defaults, envPaths, parseBytes, validate, type Schema } from './schema.js';
 
@@ -14,10 +14,12 @@ export function defaultConfig(): NetspectraConfig {
 
 /** Parses YAML text into a raw document; errors name the source and line. */
 export function parseConfigText(text: string, source: string): unknown {
+  // Loaded on first use: most runs have no config file, and the parser costs start-up time.
+  const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   try {
-    return parseYaml(text) ?? {};
+    return yaml.parse(text) ?? {};
   } catch (e) {
-    if (e instanceof YAMLParseError) {
+    if (e instanceof yaml.YAMLParseError) {
       const pos = e.linePos?.[0];
       throw new ConfigError([`${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`], source);
     }
