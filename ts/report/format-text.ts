@@ -90,11 +90,11 @@ export function formatText(r: AnalysisReport): string {
       table(
         [...fields, 'packets', 'bytes'],
         task.top.map((row) => [
-          ...fields.map((f) => String({ SrcIP: row.srcIp, DstIP: row.dstIp, SrcPort: row.srcPort, DstPort: row.dstPort, Protocol: row.proto }[f] ?? '')),
+          ...fields.map((f) => String({ SrcIP: row.srcIp, DstIP: row.dstIp, SrcPort: row.srcPort, DstPort: row.dstPort, Protocol: row.protoName || row.proto }[f] ?? '')),
           grouped(row.packets),
           bytes(row.bytes),
         ]),
-        [...fields.map((f) => f.endsWith('Port') || f === 'Protocol'), true, true],
+        [...fields.map((f) => f.endsWith('Port')), true, true],
       ),
     );
   }

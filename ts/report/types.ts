@@ -43,7 +43,7 @@ export interface TaskReport {
   type: 'exact';
   key: string;
   keys: number;
-  top: Array<{ srcIp?: string; dstIp?: string; srcPort?: number; dstPort?: number; proto?: number; packets: number; bytes: number }>;
+  top: Array<{ srcIp?: string; dstIp?: string; srcPort?: number; dstPort?: number; proto?: number; protoName?: string; packets: number; bytes: number }>;
 }
 
 export interface EngineReport {

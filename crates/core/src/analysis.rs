@@ -473,6 +473,7 @@ impl Tables {
                 }
                 if f.has(KeyFields::PROTOCOL) {
                     j.u64("proto", k.proto as u64);
+                    j.str("protoName", names::ip_proto(k.proto).unwrap_or(""));
                 }
                 j.u64("packets", s.packets);
                 j.u64("bytes", s.bytes);
