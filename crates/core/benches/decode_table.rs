@@ -5,9 +5,12 @@
 //! and the whole offline analysis (every table the report uses). Reading the file and building
 //! the synthetic capture happen before the timed loops.
 
-use netspectra_core::analysis::{Analysis, AnalysisConfig, ExactTaskConfig};
+use netspectra_core::analysis::{Analysis, AnalysisConfig};
 use netspectra_core::capture::CaptureReader;
 use netspectra_core::decode::{decode, Decoded};
+use netspectra_core::engine::{EngineConfig, TaskKind, TaskSpec};
+use netspectra_core::sketch::countmin::CountMinConfig;
+use netspectra_core::sketch::superspread::SuperSpreadConfig;
 use netspectra_core::synth::{TrafficConfig, TrafficGenerator};
 use netspectra_core::table::{ConvUpdate, ConversationTable, KeyFields};
 use std::hint::black_box;
@@ -78,20 +81,74 @@ fn bench(name: &str, data: &[u8]) {
     });
     println!("  framing + decode + conversations  {:>8.2} Mpps  ({} conversations)", pps / 1e6, table.len());
 
-    let cfg = AnalysisConfig {
-        exact_tasks: vec![
-            ExactTaskConfig { name: "src_ip".into(), key: KeyFields::SRC_IP },
-            ExactTaskConfig { name: "dst_port".into(), key: KeyFields(KeyFields::DST_PORT.0 | KeyFields::PROTOCOL.0) },
-        ],
-        ..AnalysisConfig::default()
+    for (label, tasks) in
+        [("whole analysis, no tasks", Vec::new()), ("whole analysis, default task set", default_tasks())]
+    {
+        let cfg =
+            AnalysisConfig { engine: EngineConfig { window_ns: 10_000_000_000, tasks }, ..AnalysisConfig::default() };
+        let Ok(mut analysis) = Analysis::new(&cfg) else { return };
+        let (pps, _) = measure(data, per_pass, |d| {
+            analysis.begin_file("bench");
+            let _ = analysis.feed(d);
+            let _ = analysis.end_file();
+        });
+        println!("  {label:<34}{:>8.2} Mpps", pps / 1e6);
+    }
+    for spec in default_tasks() {
+        let cfg = AnalysisConfig {
+            engine: EngineConfig { window_ns: 10_000_000_000, tasks: vec![spec.clone()] },
+            ..AnalysisConfig::default()
+        };
+        let Ok(mut analysis) = Analysis::new(&cfg) else { return };
+        let (pps, _) = measure(data, per_pass, |d| {
+            analysis.begin_file("bench");
+            let _ = analysis.feed(d);
+            let _ = analysis.end_file();
+        });
+        println!("  whole analysis + {:<17}{:>8.2} Mpps", spec.name, pps / 1e6);
+    }
+}
+
+/// The default task set of configs/netspectra.yaml.
+fn default_tasks() -> Vec<TaskSpec> {
+    let five = KeyFields::FIVE_TUPLE;
+    let ss = |name: &str, key, element| TaskSpec {
+        name: name.into(),
+        key,
+        kind: TaskKind::SuperSpread {
+            element,
+            config: SuperSpreadConfig {
+                depth: 2,
+                width: 8192,
+                registers: 128,
+                register_bits: 5,
+                decay_base: 1.08,
+                threshold: 64,
+                seed: 1,
+            },
+        },
     };
-    let mut analysis = Analysis::new(&cfg);
-    let (pps, _) = measure(data, per_pass, |d| {
-        analysis.begin_file("bench");
-        let _ = analysis.feed(d);
-        let _ = analysis.end_file();
-    });
-    println!("  whole analysis (default tasks)    {:>8.2} Mpps", pps / 1e6);
+    vec![
+        TaskSpec { name: "src_ip".into(), key: KeyFields::SRC_IP, kind: TaskKind::Exact { distinct: KeyFields(0) } },
+        TaskSpec {
+            name: "dst_port".into(),
+            key: KeyFields(KeyFields::DST_PORT.0 | KeyFields::PROTOCOL.0),
+            kind: TaskKind::Exact { distinct: KeyFields(0) },
+        },
+        TaskSpec {
+            name: "heavy_flows".into(),
+            key: five,
+            kind: TaskKind::CountMin(CountMinConfig {
+                depth: 4,
+                width: 2048,
+                conservative: true,
+                heavy_hitters: 20,
+                seed: 1,
+            }),
+        },
+        ss("scanners", KeyFields::SRC_IP, KeyFields::DST_IP),
+        ss("victims", KeyFields::DST_IP, KeyFields::SRC_IP),
+    ]
 }
 
 fn main() {

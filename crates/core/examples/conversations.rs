@@ -13,7 +13,7 @@ fn main() {
                 continue;
             }
         };
-        let mut a = Analysis::new(&AnalysisConfig::default());
+        let Ok(mut a) = Analysis::new(&AnalysisConfig::default()) else { return };
         a.begin_file(&path);
         let fed = a.feed(&data);
         let end = a.end_file();

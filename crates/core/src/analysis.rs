@@ -5,30 +5,34 @@
 use crate::addr::{Addr, Family};
 use crate::capture::{CaptureError, CaptureReader, Format, Frame};
 use crate::decode::{self, DecodeStats, Decoded, ProblemKind, TunnelKind};
+use crate::engine::{Engine, EngineConfig, WindowSnapshot};
 use crate::json::{epoch_text, Json};
 use crate::names;
 use crate::record::{flag, PacketRecord};
-use crate::table::{
-    ConvKey, ConvStats, ConvUpdate, ConversationTable, ExactTable, FragmentPorts, HostTable, KeyFields,
-};
-
-#[derive(Clone, Debug)]
-pub struct ExactTaskConfig {
-    pub name: String,
-    pub key: KeyFields,
-}
+use crate::table::{ConvKey, ConvStats, ConvUpdate, ConversationTable, FragmentPorts, HostTable};
 
 #[derive(Clone, Debug)]
 pub struct AnalysisConfig {
     pub seed: u64,
-    pub exact_tasks: Vec<ExactTaskConfig>,
+    /// Tasks and their window.
+    pub engine: EngineConfig,
+    /// Rows per top-N list in the report (windows are rendered when they close).
+    pub top_n: usize,
+    /// Keep each closed window's compact snapshot until taken (for storage).
+    pub keep_snapshots: bool,
     /// Datagrams whose fragments are tracked at once.
     pub fragment_capacity: usize,
 }
 
 impl Default for AnalysisConfig {
     fn default() -> Self {
-        AnalysisConfig { seed: 0x6e65_7473_7065_6374, exact_tasks: Vec::new(), fragment_capacity: 65_536 }
+        AnalysisConfig {
+            seed: 0x6e65_7473_7065_6374,
+            engine: EngineConfig::default(),
+            top_n: 10,
+            keep_snapshots: false,
+            fragment_capacity: 65_536,
+        }
     }
 }
 
@@ -77,7 +81,12 @@ struct Tables {
     /// destination and by flow destination, to correct the derived address pairs.
     routed_by_header: ConversationTable,
     routed_by_flow: ConversationTable,
-    exact: Vec<(String, ExactTable)>,
+    engine: Engine,
+    top_n: usize,
+    keep_snapshots: bool,
+    /// Closed windows rendered as report JSON, and (when kept) as compact snapshots.
+    window_reports: Vec<String>,
+    snapshots: Vec<Vec<u8>>,
     fragments: FragmentPorts,
     problems: DecodeStats,
 }
@@ -89,9 +98,11 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    pub fn new(cfg: &AnalysisConfig) -> Analysis {
+    /// Fails when a task's configuration is invalid (the message names the task).
+    pub fn new(cfg: &AnalysisConfig) -> Result<Analysis, String> {
         let seed = cfg.seed;
-        Analysis {
+        let engine = Engine::new(&cfg.engine, seed)?;
+        Ok(Analysis {
             reader: CaptureReader::new(),
             tables: Tables {
                 seed,
@@ -102,12 +113,16 @@ impl Analysis {
                 conversations: ConversationTable::new(seed),
                 routed_by_header: ConversationTable::new(seed),
                 routed_by_flow: ConversationTable::new(seed),
-                exact: cfg.exact_tasks.iter().map(|t| (t.name.clone(), ExactTable::new(t.key, seed))).collect(),
+                engine,
+                top_n: cfg.top_n,
+                keep_snapshots: cfg.keep_snapshots,
+                window_reports: Vec::new(),
+                snapshots: Vec::new(),
                 fragments: FragmentPorts::new(cfg.fragment_capacity.max(1), seed),
                 problems: DecodeStats::default(),
             },
             files: Vec::new(),
-        }
+        })
     }
 
     /// Starts a new capture file; its packets add to the same tables as earlier files.
@@ -184,8 +199,20 @@ impl Analysis {
         self.tables.ip_pairs()
     }
 
-    pub fn exact_task(&self, name: &str) -> Option<&ExactTable> {
-        self.tables.exact.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    /// Closes the open window (end of the input): its tasks are snapshotted and reported.
+    pub fn close_window(&mut self) {
+        if let Some(w) = self.tables.engine.close_window() {
+            self.tables.closed(w);
+        }
+    }
+
+    /// Compact snapshots of the windows closed since the last call (when kept).
+    pub fn take_snapshots(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.tables.snapshots)
+    }
+
+    pub fn windows_closed(&self) -> usize {
+        self.tables.window_reports.len()
     }
 
     /// All rows of the 5-tuple conversation table (`ip_pairs` false) or of the address-pair
@@ -232,6 +259,17 @@ pub fn encode_conversation(k: &ConvKey, s: &ConvStats, out: &mut [u8]) {
 }
 
 impl Tables {
+    fn closed(&mut self, w: WindowSnapshot) {
+        let mut j = Json::new();
+        w.write_json(&mut j, self.top_n);
+        self.window_reports.push(j.finish());
+        if self.keep_snapshots {
+            let mut buf = Vec::new();
+            w.encode(&mut buf);
+            self.snapshots.push(buf);
+        }
+    }
+
     /// Address pairs of every IP layer, as the IP header names them.
     fn ip_pairs(&self) -> ConversationTable {
         let mut pairs = self.conversations.by_address_pair(self.seed);
@@ -275,8 +313,8 @@ impl Tables {
             t.0 += 1;
             t.1 += bytes;
         }
-        for (_, t) in self.exact.iter_mut() {
-            t.add(&r);
+        if let Some(w) = self.engine.add(&r, f.has_ts) {
+            self.closed(w);
         }
         if let Some(p) = self.decoded.problem {
             self.problems.count(p);
@@ -448,39 +486,9 @@ impl Tables {
         }
         j.end_array();
 
-        j.begin_array(Some("tasks"));
-        for (name, table) in &self.exact {
-            j.begin_object(None);
-            j.str("name", name);
-            j.str("type", "exact");
-            j.str("key", &table.fields().to_string());
-            j.u64("keys", table.len() as u64);
-            j.begin_array(Some("top"));
-            for (k, s) in table.top(top_n) {
-                j.begin_object(None);
-                let f = table.fields();
-                if f.has(KeyFields::SRC_IP) {
-                    j.str("srcIp", &k.src.to_string());
-                }
-                if f.has(KeyFields::DST_IP) {
-                    j.str("dstIp", &k.dst.to_string());
-                }
-                if f.has(KeyFields::SRC_PORT) {
-                    j.u64("srcPort", k.src_port as u64);
-                }
-                if f.has(KeyFields::DST_PORT) {
-                    j.u64("dstPort", k.dst_port as u64);
-                }
-                if f.has(KeyFields::PROTOCOL) {
-                    j.u64("proto", k.proto as u64);
-                    j.str("protoName", names::ip_proto(k.proto).unwrap_or(""));
-                }
-                j.u64("packets", s.packets);
-                j.u64("bytes", s.bytes);
-                j.end_object();
-            }
-            j.end_array();
-            j.end_object();
+        j.begin_array(Some("windows"));
+        for w in &self.window_reports {
+            j.raw_item(w);
         }
         j.end_array();
 

@@ -121,6 +121,12 @@ impl Json {
         self.string_raw(v);
     }
 
+    /// An array element that is already JSON text (a rendered sub-report).
+    pub fn raw_item(&mut self, json: &str) {
+        self.sep();
+        self.out.push_str(json);
+    }
+
     pub fn item_u64(&mut self, v: u64) {
         self.sep();
         let _ = write!(self.out, "{v}");

@@ -10,10 +10,12 @@ pub mod addr;
 pub mod analysis;
 pub mod capture;
 pub mod decode;
+pub mod engine;
 pub mod hash;
 pub mod json;
 pub mod names;
 pub mod record;
+pub mod sketch;
 pub mod synth;
 pub mod table;
 

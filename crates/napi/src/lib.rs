@@ -5,22 +5,80 @@
 use napi::bindgen_prelude::{Buffer, Result};
 use napi::Error;
 use napi_derive::napi;
-use netspectra_core::analysis::{Analysis, AnalysisConfig, ExactTaskConfig};
+use netspectra_core::analysis::{Analysis, AnalysisConfig};
+use netspectra_core::engine::{TaskKind, TaskSpec};
+use netspectra_core::sketch::countmin::CountMinConfig;
+use netspectra_core::sketch::superspread::SuperSpreadConfig;
 use netspectra_core::synth::{TrafficConfig, TrafficGenerator};
 use netspectra_core::table::KeyFields;
 
+/// One task, as validated by the TypeScript configuration (the core checks it again).
 #[napi(object)]
-pub struct ExactTaskOptions {
+pub struct TaskOptions {
     pub name: String,
+    /// "exact", "countmin" or "superspread".
+    pub r#type: String,
     /// Key fields, e.g. "SrcIP,DstPort".
     pub key: String,
+    /// exact: fields counted distinct per key; superspread: the element fields.
+    pub distinct: Option<String>,
+    pub element: Option<String>,
+    pub depth: Option<u32>,
+    pub width: Option<u32>,
+    pub conservative: Option<bool>,
+    pub heavy_hitters: Option<u32>,
+    pub registers: Option<u32>,
+    pub register_bits: Option<u32>,
+    pub decay_base: Option<f64>,
+    pub threshold: Option<f64>,
 }
 
 #[napi(object)]
 pub struct AnalyzerOptions {
     /// Hash seed as a decimal string (u64 does not fit a JS number).
     pub seed: Option<String>,
-    pub exact_tasks: Option<Vec<ExactTaskOptions>>,
+    /// Window length in seconds; 0 = the whole input is one window.
+    pub window_seconds: Option<f64>,
+    /// Rows per top-N list.
+    pub top: Option<u32>,
+    /// Keep compact window snapshots until `takeSnapshots`.
+    pub keep_snapshots: Option<bool>,
+    pub tasks: Option<Vec<TaskOptions>>,
+}
+
+fn fields(task: &str, what: &str, list: Option<&str>) -> Result<KeyFields> {
+    match list {
+        None | Some("") => Ok(KeyFields(0)),
+        Some(l) => KeyFields::parse(l).map_err(|e| invalid(format!("task \"{task}\": {what}: {e}"))),
+    }
+}
+
+fn task_spec(t: TaskOptions, seed: u64) -> Result<TaskSpec> {
+    let key = KeyFields::parse(&t.key).map_err(|e| invalid(format!("task \"{}\": key: {e}", t.name)))?;
+    let kind = match t.r#type.as_str() {
+        "exact" => TaskKind::Exact { distinct: fields(&t.name, "distinct", t.distinct.as_deref())? },
+        "countmin" => TaskKind::CountMin(CountMinConfig {
+            depth: t.depth.unwrap_or(4),
+            width: t.width.unwrap_or(2048),
+            conservative: t.conservative.unwrap_or(true),
+            heavy_hitters: t.heavy_hitters.unwrap_or(20),
+            seed,
+        }),
+        "superspread" => TaskKind::SuperSpread {
+            element: fields(&t.name, "element", t.element.as_deref())?,
+            config: SuperSpreadConfig {
+                depth: t.depth.unwrap_or(2),
+                width: t.width.unwrap_or(8192),
+                registers: t.registers.unwrap_or(128),
+                register_bits: t.register_bits.unwrap_or(5),
+                decay_base: t.decay_base.unwrap_or(1.08),
+                threshold: t.threshold.unwrap_or(64.0).max(1.0) as u64,
+                seed,
+            },
+        },
+        other => return Err(invalid(format!("task \"{}\": unknown type \"{other}\"", t.name))),
+    };
+    Ok(TaskSpec { name: t.name, key, kind })
 }
 
 fn invalid(msg: String) -> Error {
@@ -43,12 +101,21 @@ impl Analyzer {
                 cfg.seed =
                     seed.parse().map_err(|_| invalid(format!("seed \"{seed}\" is not an unsigned 64-bit integer")))?;
             }
-            for t in o.exact_tasks.unwrap_or_default() {
-                let key = KeyFields::parse(&t.key).map_err(|e| invalid(format!("task \"{}\": {e}", t.name)))?;
-                cfg.exact_tasks.push(ExactTaskConfig { name: t.name, key });
+            if let Some(w) = o.window_seconds {
+                if !(0.0..=86_400.0).contains(&w) {
+                    return Err(invalid(format!("window of {w} s is outside 0..86400")));
+                }
+                cfg.engine.window_ns = (w * 1e9).round() as u64;
+            }
+            if let Some(top) = o.top {
+                cfg.top_n = top as usize;
+            }
+            cfg.keep_snapshots = o.keep_snapshots.unwrap_or(false);
+            for t in o.tasks.unwrap_or_default() {
+                cfg.engine.tasks.push(task_spec(t, cfg.seed)?);
             }
         }
-        Ok(Analyzer { inner: Analysis::new(&cfg) })
+        Ok(Analyzer { inner: Analysis::new(&cfg).map_err(invalid)? })
     }
 
     #[napi]
@@ -65,6 +132,18 @@ impl Analyzer {
     #[napi]
     pub fn end_file(&mut self) -> Option<String> {
         self.inner.end_file().err().map(|e| e.to_string())
+    }
+
+    /// Ends the open window (the input is over): its tasks are snapshotted into the report.
+    #[napi]
+    pub fn close_window(&mut self) {
+        self.inner.close_window();
+    }
+
+    /// Compact snapshots of the windows closed since the last call (with `keepSnapshots`).
+    #[napi]
+    pub fn take_snapshots(&mut self) -> Vec<Buffer> {
+        self.inner.take_snapshots().into_iter().map(Buffer::from).collect()
     }
 
     #[napi]

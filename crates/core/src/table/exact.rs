@@ -1,12 +1,13 @@
-//! Exact per-key accounting with a configurable key: any subset of the five flow fields.
+//! Exact per-key accounting with a configurable key (any subset of the five flow fields), and
+//! optionally the exact number of distinct element values per key: the ground truth that the
+//! SuperSpread estimates are measured against.
 
-use crate::addr::Addr;
 use crate::hash::{flow_map, FlowMap};
 use crate::record::PacketRecord;
+use crate::sketch::PackedKey;
 use core::fmt;
-use core::hash::{Hash, Hasher};
 
-/// Which flow fields make the key (a bit set).
+/// Which flow fields make a key (a bit set).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct KeyFields(pub u8);
 
@@ -29,6 +30,10 @@ impl KeyFields {
 
     pub fn has(self, f: KeyFields) -> bool {
         self.0 & f.0 != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
     }
 
     pub fn from_name(name: &str) -> Option<KeyFields> {
@@ -71,75 +76,53 @@ impl fmt::Display for KeyFields {
     }
 }
 
-/// A key with the fields outside [`KeyFields`] zeroed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ExactKey {
-    pub src: Addr,
-    pub dst: Addr,
-    pub proto: u8,
-    pub src_port: u16,
-    pub dst_port: u16,
-}
-
-impl Hash for ExactKey {
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        let w = |b: &[u8; 16], i: usize| {
-            u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
-        };
-        state.write_u64(w(&self.src.bytes, 0));
-        state.write_u64(w(&self.src.bytes, 8));
-        state.write_u64(w(&self.dst.bytes, 0));
-        state.write_u64(w(&self.dst.bytes, 8));
-        state.write_u64(
-            (self.src.family as u64)
-                | (self.dst.family as u64) << 8
-                | (self.proto as u64) << 16
-                | (self.src_port as u64) << 24
-                | (self.dst_port as u64) << 40,
-        );
-    }
-}
-
-impl ExactKey {
-    #[inline]
-    pub fn of(r: &PacketRecord, fields: KeyFields) -> ExactKey {
-        ExactKey {
-            src: if fields.has(KeyFields::SRC_IP) { r.src } else { Addr::NONE },
-            dst: if fields.has(KeyFields::DST_IP) { r.dst } else { Addr::NONE },
-            proto: if fields.has(KeyFields::PROTOCOL) { r.proto } else { 0 },
-            src_port: if fields.has(KeyFields::SRC_PORT) { r.src_port } else { 0 },
-            dst_port: if fields.has(KeyFields::DST_PORT) { r.dst_port } else { 0 },
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExactStats {
     pub packets: u64,
     pub bytes: u64,
+    /// Distinct element values seen with the key (0 when not counted).
+    pub distinct: u64,
 }
 
 #[derive(Clone, Debug)]
 pub struct ExactTable {
     fields: KeyFields,
-    map: FlowMap<ExactKey, ExactStats>,
+    distinct_fields: KeyFields,
+    map: FlowMap<PackedKey, ExactStats>,
+    pairs: FlowMap<(PackedKey, PackedKey), ()>,
 }
 
 impl ExactTable {
-    pub fn new(fields: KeyFields, seed: u64) -> ExactTable {
-        ExactTable { fields, map: flow_map(seed) }
+    /// `distinct_fields` empty: no distinct counting.
+    pub fn new(fields: KeyFields, distinct_fields: KeyFields, seed: u64) -> ExactTable {
+        ExactTable { fields, distinct_fields, map: flow_map(seed), pairs: flow_map(seed) }
     }
 
     pub fn fields(&self) -> KeyFields {
         self.fields
     }
 
+    pub fn distinct_fields(&self) -> KeyFields {
+        self.distinct_fields
+    }
+
     #[inline]
     pub fn add(&mut self, r: &PacketRecord) {
-        let s = self.map.entry(ExactKey::of(r, self.fields)).or_default();
+        self.add_key(PackedKey::of(r, self.fields), r);
+    }
+
+    /// As [`ExactTable::add`] with the key already packed (callers that share it across tasks).
+    #[inline]
+    pub fn add_key(&mut self, key: PackedKey, r: &PacketRecord) {
+        let s = self.map.entry(key).or_default();
         s.packets += 1;
         s.bytes += r.wire_len as u64;
+        if !self.distinct_fields.is_empty() {
+            let element = PackedKey::of(r, self.distinct_fields);
+            if self.pairs.insert((key, element), ()).is_none() {
+                s.distinct += 1;
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -150,20 +133,19 @@ impl ExactTable {
         self.map.is_empty()
     }
 
-    pub fn get(&self, k: &ExactKey) -> Option<&ExactStats> {
+    pub fn get(&self, k: &PackedKey) -> Option<&ExactStats> {
         self.map.get(k)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&ExactKey, &ExactStats)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&PackedKey, &ExactStats)> {
         self.map.iter()
     }
 
-    /// The `n` largest keys by bytes (then packets, then key), in that order.
-    pub fn top(&self, n: usize) -> Vec<(ExactKey, ExactStats)> {
+    /// The `n` largest keys by `rank` (descending), ties broken by key: a total order.
+    pub fn top_by(&self, n: usize, rank: impl Fn(&ExactStats) -> (u64, u64)) -> Vec<(PackedKey, ExactStats)> {
         let mut rows: Vec<_> = self.map.iter().map(|(k, v)| (*k, *v)).collect();
-        let order = |x: &(ExactKey, ExactStats), y: &(ExactKey, ExactStats)| {
-            y.1.bytes.cmp(&x.1.bytes).then(y.1.packets.cmp(&x.1.packets)).then(x.0.cmp(&y.0))
-        };
+        let order =
+            |x: &(PackedKey, ExactStats), y: &(PackedKey, ExactStats)| rank(&y.1).cmp(&rank(&x.1)).then(x.0.cmp(&y.0));
         if rows.len() > n {
             rows.select_nth_unstable_by(n, order);
             rows.truncate(n);
@@ -172,14 +154,29 @@ impl ExactTable {
         rows
     }
 
+    /// The `n` largest keys by bytes, then packets.
+    pub fn top(&self, n: usize) -> Vec<(PackedKey, ExactStats)> {
+        self.top_by(n, |s| (s.bytes, s.packets))
+    }
+
+    /// Bytes held per tracked key (the map entry, and the pair entries when counting distinct).
+    pub fn bytes_per_key(&self) -> f64 {
+        let entry = core::mem::size_of::<(PackedKey, ExactStats)>() + 1;
+        let pair = core::mem::size_of::<(PackedKey, PackedKey)>() + 1;
+        let keys = self.map.len().max(1) as f64;
+        (self.map.capacity() * entry + self.pairs.capacity() * pair) as f64 / keys
+    }
+
     pub fn clear(&mut self) {
         self.map.clear();
+        self.pairs.clear();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::addr::Addr;
 
     fn rec(src: [u8; 4], dst: [u8; 4], dport: u16, len: u32) -> PacketRecord {
         PacketRecord {
@@ -195,15 +192,29 @@ mod tests {
 
     #[test]
     fn key_keeps_only_the_configured_fields() {
-        let mut t = ExactTable::new(KeyFields::parse("SrcIP, DstPort").unwrap(), 1);
+        let f = KeyFields::parse("SrcIP, DstPort").unwrap();
+        let mut t = ExactTable::new(f, KeyFields(0), 1);
         t.add(&rec([10, 0, 0, 1], [10, 0, 0, 9], 80, 100));
         t.add(&rec([10, 0, 0, 1], [10, 0, 0, 8], 80, 50));
         t.add(&rec([10, 0, 0, 1], [10, 0, 0, 8], 443, 10));
         assert_eq!(t.len(), 2);
         let top = t.top(1);
-        assert_eq!(top[0].1, ExactStats { packets: 2, bytes: 150 });
-        assert_eq!(top[0].0.dst, Addr::NONE);
-        assert_eq!(top[0].0.dst_port, 80);
+        assert_eq!(top[0].1, ExactStats { packets: 2, bytes: 150, distinct: 0 });
+        assert_eq!(top[0].0.text(f), "10.0.0.1 80");
+    }
+
+    #[test]
+    fn distinct_counts_each_element_once_per_key() {
+        let mut t = ExactTable::new(KeyFields::SRC_IP, KeyFields::DST_IP, 1);
+        for d in 0..50u8 {
+            for _ in 0..3 {
+                t.add(&rec([10, 0, 0, 1], [192, 0, 2, d], 80, 60));
+            }
+        }
+        t.add(&rec([10, 0, 0, 2], [192, 0, 2, 1], 80, 60));
+        let top = t.top_by(2, |s| (s.distinct, 0));
+        assert_eq!((top[0].1.distinct, top[0].1.packets), (50, 150));
+        assert_eq!(top[1].1.distinct, 1);
     }
 
     #[test]
@@ -218,12 +229,11 @@ mod tests {
 
     #[test]
     fn top_is_a_total_order() {
-        let mut t = ExactTable::new(KeyFields::SRC_IP, 3);
+        let mut t = ExactTable::new(KeyFields::SRC_IP, KeyFields(0), 3);
         for i in 0..50u8 {
             t.add(&rec([10, 0, 0, i], [1, 1, 1, 1], 80, 100));
         }
-        let top = t.top(5);
-        let srcs: Vec<u8> = top.iter().map(|r| r.0.src.octets_v4()[3]).collect();
-        assert_eq!(srcs, vec![0, 1, 2, 3, 4]);
+        let srcs: Vec<String> = t.top(5).iter().map(|r| r.0.text(KeyFields::SRC_IP)).collect();
+        assert_eq!(srcs, vec!["10.0.0.0", "10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]);
     }
 }

@@ -1,0 +1,275 @@
+//! The engine core: several aggregation tasks over one packet stream, in tumbling windows.
+//!
+//! Every task accumulates the current window. When a packet's time passes the window's end (or
+//! the caller closes the window, live), every task is snapshotted and reset in the same step, so
+//! no packet is counted in two windows and none is lost at a boundary. Windows are aligned to
+//! multiples of their length since the epoch; offline they follow packet time.
+
+mod snapshot;
+mod task;
+
+pub use snapshot::{TaskSnapshot, WindowSnapshot};
+pub use task::{Task, TaskKind, TaskSpec};
+
+use crate::record::PacketRecord;
+
+#[derive(Clone, Debug, Default)]
+pub struct EngineConfig {
+    /// Window length in nanoseconds; 0 makes the whole stream one window.
+    pub window_ns: u64,
+    pub tasks: Vec<TaskSpec>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WindowCounters {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Time of the earliest and latest timed packet in the window (0 when none had a time).
+    pub first_ns: u64,
+    pub last_ns: u64,
+    /// Packets older than the window they were counted in (out of order by more than the window).
+    pub late: u64,
+}
+
+pub struct Engine {
+    window_ns: u64,
+    tasks: Vec<Task>,
+    /// Start of the open window; None before the first timed packet.
+    start: Option<u64>,
+    counters: WindowCounters,
+}
+
+impl Engine {
+    pub fn new(cfg: &EngineConfig, seed: u64) -> Result<Engine, String> {
+        let tasks = cfg.tasks.iter().map(|t| Task::new(t, seed)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Engine { window_ns: cfg.window_ns, tasks, start: None, counters: WindowCounters::default() })
+    }
+
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+
+    /// Counts one packet; returns the previous window when this packet's time closed it.
+    /// `has_ts` false (pcapng simple packets) puts the packet in the open window.
+    #[inline]
+    pub fn add(&mut self, r: &PacketRecord, has_ts: bool) -> Option<WindowSnapshot> {
+        let mut closed = None;
+        if has_ts && self.window_ns > 0 {
+            match self.start {
+                None => self.start = Some(r.ts_ns - r.ts_ns % self.window_ns),
+                Some(start) if r.ts_ns >= start.saturating_add(self.window_ns) => {
+                    closed = self.close_window();
+                    self.start = Some(r.ts_ns - r.ts_ns % self.window_ns);
+                }
+                Some(start) if r.ts_ns < start => self.counters.late += 1,
+                Some(_) => {}
+            }
+        }
+        let c = &mut self.counters;
+        if has_ts {
+            if c.packets == 0 || c.first_ns > r.ts_ns {
+                c.first_ns = r.ts_ns;
+            }
+            c.last_ns = c.last_ns.max(r.ts_ns);
+        }
+        c.packets += 1;
+        c.bytes += r.wire_len as u64;
+        for t in &mut self.tasks {
+            t.add(r);
+        }
+        closed
+    }
+
+    /// Snapshots every task and resets it: the window is over. None for an empty window.
+    pub fn close_window(&mut self) -> Option<WindowSnapshot> {
+        if self.counters.packets == 0 {
+            return None;
+        }
+        let (start, end) = match self.start {
+            Some(start) if self.window_ns > 0 => (start, start.saturating_add(self.window_ns)),
+            _ => (self.counters.first_ns, self.counters.last_ns),
+        };
+        let tasks = self.tasks.iter_mut().map(|t| t.snapshot_and_reset()).collect();
+        let snapshot = WindowSnapshot { start_ns: start, end_ns: end, counters: self.counters, tasks };
+        self.counters = WindowCounters::default();
+        Some(snapshot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::Addr;
+    use crate::sketch::countmin::{CountMin, CountMinConfig};
+    use crate::sketch::superspread::{SuperSpread, SuperSpreadConfig};
+    use crate::sketch::PackedKey;
+    use crate::table::KeyFields;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    fn rec(ts_s: f64, src: u8, dst: u8, len: u32) -> PacketRecord {
+        PacketRecord {
+            ts_ns: (ts_s * 1e9) as u64,
+            src: Addr::v4([10, 0, 0, src]),
+            dst: Addr::v4([192, 0, 2, dst]),
+            proto: 6,
+            src_port: 1000,
+            dst_port: 80,
+            wire_len: len,
+            ..PacketRecord::default()
+        }
+    }
+
+    fn tasks() -> Vec<TaskSpec> {
+        vec![
+            TaskSpec {
+                name: "src".into(),
+                key: KeyFields::SRC_IP,
+                kind: TaskKind::Exact { distinct: KeyFields::DST_IP },
+            },
+            TaskSpec {
+                name: "hh".into(),
+                key: KeyFields::SRC_IP,
+                kind: TaskKind::CountMin(CountMinConfig {
+                    depth: 3,
+                    width: 256,
+                    conservative: true,
+                    heavy_hitters: 5,
+                    seed: 9,
+                }),
+            },
+            TaskSpec {
+                name: "ss".into(),
+                key: KeyFields::SRC_IP,
+                kind: TaskKind::SuperSpread {
+                    element: KeyFields::DST_IP,
+                    config: SuperSpreadConfig {
+                        depth: 2,
+                        width: 64,
+                        registers: 32,
+                        register_bits: 5,
+                        decay_base: 1.08,
+                        threshold: 5,
+                        seed: 9,
+                    },
+                },
+            },
+        ]
+    }
+
+    #[test]
+    fn windows_follow_packet_time_and_lose_nothing_at_boundaries() {
+        let mut e = Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks() }, 1).unwrap();
+        let base = 1_000_000_000 * SECOND;
+        let times_ns =
+            [base + 3 * SECOND, base + 10 * SECOND - 1, base + 10 * SECOND, base + 19 * SECOND, base + 47 * SECOND];
+        let mut closed = Vec::new();
+        for (i, t) in times_ns.into_iter().enumerate() {
+            closed.extend(e.add(&PacketRecord { ts_ns: t, ..rec(0.0, 1, i as u8, 100) }, true));
+        }
+        closed.extend(e.close_window());
+        let starts: Vec<u64> = closed.iter().map(|w| w.start_ns / SECOND).collect();
+        assert_eq!(starts, vec![1_000_000_000, 1_000_000_010, 1_000_000_040], "empty windows are skipped");
+        let packets: Vec<u64> = closed.iter().map(|w| w.counters.packets).collect();
+        assert_eq!(packets, vec![2, 2, 1], "the packet at exactly 10 s opens the second window");
+        for w in &closed {
+            let exact = w.tasks[0].exact().unwrap();
+            assert_eq!(exact.iter().map(|(_, s)| s.packets).sum::<u64>(), w.counters.packets);
+            assert_eq!(w.tasks[1].countmin().unwrap().total().0, w.counters.packets, "sketch reset with the window");
+            assert_eq!(w.end_ns - w.start_ns, 10 * SECOND);
+        }
+    }
+
+    #[test]
+    fn late_packets_stay_in_the_open_window_and_are_counted() {
+        let mut e = Engine::new(&EngineConfig { window_ns: SECOND, tasks: tasks() }, 1).unwrap();
+        assert!(e.add(&rec(100.5, 1, 1, 60), true).is_none());
+        assert!(e.add(&rec(101.2, 1, 2, 60), true).is_some());
+        assert!(e.add(&rec(100.9, 1, 3, 60), true).is_none());
+        let w = e.close_window().unwrap();
+        assert_eq!((w.counters.packets, w.counters.late), (2, 1));
+    }
+
+    #[test]
+    fn window_zero_is_the_whole_stream() {
+        let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks() }, 1).unwrap();
+        for i in 0..100u32 {
+            assert!(e.add(&rec(1000.0 + i as f64 * 60.0, 1, (i % 50) as u8, 100), true).is_none());
+        }
+        let w = e.close_window().unwrap();
+        assert_eq!(w.counters.packets, 100);
+        assert_eq!((w.start_ns / SECOND, w.end_ns / SECOND), (1000, 1000 + 99 * 60));
+        assert!(e.close_window().is_none(), "an empty window is not reported");
+    }
+
+    #[test]
+    fn snapshot_buffer_carries_every_task() {
+        let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks() }, 1).unwrap();
+        for d in 0..40u8 {
+            e.add(&rec(5.0, 7, d, 100), true);
+        }
+        e.add(&rec(6.0, 8, 1, 1500), true);
+        let w = e.close_window().unwrap();
+        let mut buf = Vec::new();
+        w.encode(&mut buf);
+        assert_eq!(&buf[..4], b"NSWS");
+        assert_eq!(u16::from_le_bytes([buf[4], buf[5]]), 1);
+        assert_eq!(u64::from_le_bytes(buf[22..30].try_into().unwrap()), 41, "packets");
+        let mut at = 6 + 7 * 8;
+        assert_eq!(u16::from_le_bytes([buf[at], buf[at + 1]]), 3);
+        at += 2;
+        let mut kinds = Vec::new();
+        for _ in 0..3 {
+            let name_len = buf[at] as usize;
+            at += 1 + name_len;
+            let kind = buf[at];
+            at += 3;
+            let len = u32::from_le_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
+            at += 4;
+            let payload = &buf[at..at + len];
+            match kind {
+                1 => assert_eq!(u32::from_le_bytes(payload[..4].try_into().unwrap()), 2, "two source keys"),
+                2 => assert_eq!(CountMin::decode(payload).unwrap().total().0, 41),
+                3 => {
+                    let ss = SuperSpread::decode(payload).unwrap();
+                    let key = PackedKey::of(&rec(0.0, 7, 0, 0), KeyFields::SRC_IP);
+                    assert!(ss.estimate(&key) > 0);
+                }
+                other => panic!("unknown task type {other}"),
+            }
+            kinds.push(kind);
+            at += len;
+        }
+        assert_eq!(kinds, vec![1, 2, 3]);
+        assert_eq!(at, buf.len());
+    }
+
+    #[test]
+    fn report_puts_exact_values_beside_estimates() {
+        let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks() }, 1).unwrap();
+        for d in 0..30u8 {
+            e.add(&rec(5.0, 7, d, 100), true);
+        }
+        let w = e.close_window().unwrap();
+        let mut j = crate::json::Json::new();
+        w.write_json(&mut j, 5);
+        let text = j.finish();
+        assert!(text.contains(r#""exactTask":"src""#), "{text}");
+        assert!(
+            text.contains(
+                r#""key":"10.0.0.7","srcIp":"10.0.0.7","packets":30,"bytes":3000,"exactPackets":30,"exactBytes":3000"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#""exactSpread":30"#), "{text}");
+    }
+
+    #[test]
+    fn invalid_task_configuration_names_the_task() {
+        let mut bad = tasks();
+        bad[1].kind =
+            TaskKind::CountMin(CountMinConfig { depth: 3, width: 0, conservative: true, heavy_hitters: 5, seed: 9 });
+        let err = Engine::new(&EngineConfig { window_ns: 0, tasks: bad }, 1).err().unwrap();
+        assert!(err.starts_with("task \"hh\": "), "{err}");
+    }
+}

@@ -1,0 +1,263 @@
+//! Closed windows: what every task held when its window ended, as values, as JSON for reports,
+//! and as a compact buffer for storage and alerting.
+//!
+//! Buffer layout (little-endian), version 1:
+//!   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
+//!   u64 first_ns, u64 last_ns, u16 task count, then per task:
+//!   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), u8 key fields,
+//!   u8 distinct/element fields, u32 payload length, payload:
+//!     exact: u32 rows, then per row u8 key length, key bytes, u64 packets, u64 bytes, u64 distinct
+//!     countmin / superspread: the sketch's own encoding (sketch::countmin, sketch::superspread).
+
+use super::task::{TaskKind, TaskSpec, TaskState};
+use super::WindowCounters;
+use crate::json::{epoch_text, Json};
+use crate::names;
+use crate::sketch::PackedKey;
+use crate::table::{ExactTable, KeyFields};
+
+pub struct TaskSnapshot {
+    pub spec: TaskSpec,
+    pub(super) state: TaskState,
+}
+
+pub struct WindowSnapshot {
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub counters: WindowCounters,
+    pub tasks: Vec<TaskSnapshot>,
+}
+
+pub const SNAPSHOT_MAGIC: &[u8; 4] = b"NSWS";
+pub const SNAPSHOT_VERSION: u16 = 1;
+
+impl TaskSnapshot {
+    pub fn exact(&self) -> Option<&ExactTable> {
+        match &self.state {
+            TaskState::Exact(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn countmin(&self) -> Option<&crate::sketch::countmin::CountMin> {
+        match &self.state {
+            TaskState::CountMin(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    pub fn superspread(&self) -> Option<&crate::sketch::superspread::SuperSpread> {
+        match &self.state {
+            TaskState::SuperSpread(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn second_fields(&self) -> KeyFields {
+        match &self.spec.kind {
+            TaskKind::Exact { distinct } => *distinct,
+            TaskKind::SuperSpread { element, .. } => *element,
+            TaskKind::CountMin(_) => KeyFields(0),
+        }
+    }
+}
+
+impl WindowSnapshot {
+    /// An exact task of this window with the given key (and, when asked, distinct fields).
+    fn exact_with(&self, key: KeyFields, distinct: Option<KeyFields>) -> Option<&TaskSnapshot> {
+        self.tasks.iter().find(|t| {
+            t.spec.key == key
+                && matches!(t.spec.kind, TaskKind::Exact { distinct: d } if distinct.map_or(true, |want| want == d))
+        })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
+        let c = &self.counters;
+        for v in [self.start_ns, self.end_ns, c.packets, c.bytes, c.late, c.first_ns, c.last_ns] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&(self.tasks.len() as u16).to_le_bytes());
+        for t in &self.tasks {
+            let name = t.spec.name.as_bytes();
+            out.push(name.len().min(255) as u8);
+            out.extend_from_slice(&name[..name.len().min(255)]);
+            out.push(match t.state {
+                TaskState::Exact(_) => 1,
+                TaskState::CountMin(_) => 2,
+                TaskState::SuperSpread(_) => 3,
+            });
+            out.push(t.spec.key.0);
+            out.push(t.second_fields().0);
+            let len_at = out.len();
+            out.extend_from_slice(&[0; 4]);
+            match &t.state {
+                TaskState::Exact(table) => {
+                    let rows = table.top(table.len());
+                    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+                    for (k, s) in rows {
+                        out.push(k.as_bytes().len() as u8);
+                        out.extend_from_slice(k.as_bytes());
+                        for v in [s.packets, s.bytes, s.distinct] {
+                            out.extend_from_slice(&v.to_le_bytes());
+                        }
+                    }
+                }
+                TaskState::CountMin(cm) => cm.encode(out),
+                TaskState::SuperSpread(ss) => ss.encode(out),
+            }
+            let payload = (out.len() - len_at - 4) as u32;
+            out[len_at..len_at + 4].copy_from_slice(&payload.to_le_bytes());
+        }
+    }
+
+    pub fn write_json(&self, j: &mut Json, top_n: usize) {
+        j.begin_object(None);
+        j.str("start", &epoch_text(self.start_ns));
+        j.str("end", &epoch_text(self.end_ns));
+        j.u64("packets", self.counters.packets);
+        j.u64("bytes", self.counters.bytes);
+        j.u64("latePackets", self.counters.late);
+        j.begin_array(Some("tasks"));
+        for t in &self.tasks {
+            self.task_json(j, t, top_n);
+        }
+        j.end_array();
+        j.end_object();
+    }
+
+    fn task_json(&self, j: &mut Json, t: &TaskSnapshot, top_n: usize) {
+        let key = t.spec.key;
+        j.begin_object(None);
+        j.str("name", &t.spec.name);
+        j.str("type", t.spec.type_name());
+        j.str("key", &key.to_string());
+        match &t.state {
+            TaskState::Exact(table) => {
+                let distinct = table.distinct_fields();
+                if distinct.is_empty() {
+                    j.null("distinct");
+                } else {
+                    j.str("distinct", &distinct.to_string());
+                }
+                j.u64("keys", table.len() as u64);
+                j.f64("bytesPerKey", table.bytes_per_key(), 1);
+                j.begin_array(Some("top"));
+                for (k, s) in table.top(top_n) {
+                    j.begin_object(None);
+                    key_json(j, &k, key);
+                    j.u64("packets", s.packets);
+                    j.u64("bytes", s.bytes);
+                    if !distinct.is_empty() {
+                        j.u64("distinct", s.distinct);
+                    }
+                    j.end_object();
+                }
+                j.end_array();
+                if !distinct.is_empty() {
+                    j.begin_array(Some("topByDistinct"));
+                    for (k, s) in table.top_by(top_n, |s| (s.distinct, s.packets)) {
+                        j.begin_object(None);
+                        key_json(j, &k, key);
+                        j.u64("packets", s.packets);
+                        j.u64("bytes", s.bytes);
+                        j.u64("distinct", s.distinct);
+                        j.end_object();
+                    }
+                    j.end_array();
+                }
+            }
+            TaskState::CountMin(cm) => {
+                let cfg = cm.config();
+                j.u64("depth", cfg.depth as u64);
+                j.u64("width", cfg.width as u64);
+                j.bool("conservative", cfg.conservative);
+                j.u64("counterBytes", cm.counter_bytes() as u64);
+                j.u64("memoryBytes", cm.memory_bytes() as u64);
+                let (n_packets, n_bytes) = cm.total();
+                j.u64("streamPackets", n_packets);
+                j.u64("streamBytes", n_bytes);
+                let (eb_packets, eb_bytes) = cm.error_bound();
+                j.f64("errorBoundPackets", eb_packets, 1);
+                j.f64("errorBoundBytes", eb_bytes, 1);
+                let exact = self.exact_with(key, None).and_then(TaskSnapshot::exact);
+                match self.exact_with(key, None) {
+                    Some(e) => j.str("exactTask", &e.spec.name),
+                    None => j.null("exactTask"),
+                }
+                for (name, rows) in [
+                    ("heavyHittersByPackets", cm.heavy_hitters_by_packets()),
+                    ("heavyHittersByBytes", cm.heavy_hitters_by_bytes()),
+                ] {
+                    j.begin_array(Some(name));
+                    for (k, packets, bytes) in rows.into_iter().take(top_n) {
+                        j.begin_object(None);
+                        key_json(j, &k, key);
+                        j.u64("packets", packets);
+                        j.u64("bytes", bytes);
+                        if let Some(e) = exact {
+                            let s = e.get(&k).copied().unwrap_or_default();
+                            j.u64("exactPackets", s.packets);
+                            j.u64("exactBytes", s.bytes);
+                        }
+                        j.end_object();
+                    }
+                    j.end_array();
+                }
+            }
+            TaskState::SuperSpread(ss) => {
+                let cfg = ss.config();
+                let element = &t.second_fields();
+                j.str("element", &element.to_string());
+                j.u64("depth", cfg.depth as u64);
+                j.u64("width", cfg.width as u64);
+                j.u64("registers", cfg.registers as u64);
+                j.u64("registerBits", cfg.register_bits as u64);
+                j.u64("threshold", cfg.threshold);
+                j.u64("registerBytes", ss.register_bytes() as u64);
+                j.u64("memoryBytes", ss.memory_bytes() as u64);
+                let exact = self.exact_with(key, Some(*element));
+                match exact {
+                    Some(e) => j.str("exactTask", &e.spec.name),
+                    None => j.null("exactTask"),
+                }
+                let exact = exact.and_then(TaskSnapshot::exact);
+                j.begin_array(Some("spreaders"));
+                for (k, spread) in ss.spreaders().into_iter().take(top_n) {
+                    j.begin_object(None);
+                    key_json(j, &k, key);
+                    j.u64("spread", spread);
+                    if let Some(e) = exact {
+                        j.u64("exactSpread", e.get(&k).map_or(0, |s| s.distinct));
+                    }
+                    j.end_object();
+                }
+                j.end_array();
+            }
+        }
+        j.end_object();
+    }
+}
+
+/// The key as text and as its separate fields.
+fn key_json(j: &mut Json, k: &PackedKey, fields: KeyFields) {
+    j.str("key", &k.text(fields));
+    let p = k.parts(fields);
+    if let Some(a) = p.src {
+        j.str("srcIp", &a.to_string());
+    }
+    if let Some(a) = p.dst {
+        j.str("dstIp", &a.to_string());
+    }
+    if let Some(v) = p.src_port {
+        j.u64("srcPort", v as u64);
+    }
+    if let Some(v) = p.dst_port {
+        j.u64("dstPort", v as u64);
+    }
+    if let Some(v) = p.proto {
+        j.u64("proto", v as u64);
+        j.str("protoName", names::ip_proto(v).unwrap_or(""));
+    }
+}

@@ -1,0 +1,119 @@
+//! One aggregation task: its configuration and its state for the open window.
+
+use super::snapshot::TaskSnapshot;
+use crate::record::PacketRecord;
+use crate::sketch::countmin::{CountMin, CountMinConfig};
+use crate::sketch::superspread::{SuperSpread, SuperSpreadConfig};
+use crate::sketch::PackedKey;
+use crate::table::{ExactTable, KeyFields};
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TaskKind {
+    /// Exact packets and bytes per key; with `distinct` non-empty, also the exact number of
+    /// distinct values of those fields per key.
+    Exact {
+        distinct: KeyFields,
+    },
+    CountMin(CountMinConfig),
+    /// Spread of `element` values per key.
+    SuperSpread {
+        element: KeyFields,
+        config: SuperSpreadConfig,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskSpec {
+    pub name: String,
+    pub key: KeyFields,
+    pub kind: TaskKind,
+}
+
+impl TaskSpec {
+    pub fn type_name(&self) -> &'static str {
+        match self.kind {
+            TaskKind::Exact { .. } => "exact",
+            TaskKind::CountMin(_) => "countmin",
+            TaskKind::SuperSpread { .. } => "superspread",
+        }
+    }
+}
+
+pub(super) enum TaskState {
+    Exact(ExactTable),
+    CountMin(CountMin),
+    SuperSpread(SuperSpread),
+}
+
+pub struct Task {
+    spec: TaskSpec,
+    seed: u64,
+    pub(super) state: TaskState,
+}
+
+impl Task {
+    pub fn new(spec: &TaskSpec, seed: u64) -> Result<Task, String> {
+        if spec.key.is_empty() {
+            return Err(format!("task \"{}\": the key needs at least one field", spec.name));
+        }
+        let state = Task::fresh(spec, seed).map_err(|e| format!("task \"{}\": {e}", spec.name))?;
+        Ok(Task { spec: spec.clone(), seed, state })
+    }
+
+    fn fresh(spec: &TaskSpec, seed: u64) -> Result<TaskState, String> {
+        Ok(match &spec.kind {
+            TaskKind::Exact { distinct } => TaskState::Exact(ExactTable::new(spec.key, *distinct, seed)),
+            TaskKind::CountMin(cfg) => TaskState::CountMin(CountMin::new(cfg.clone())?),
+            TaskKind::SuperSpread { element, config } => {
+                if element.is_empty() {
+                    return Err("the element needs at least one field".into());
+                }
+                TaskState::SuperSpread(SuperSpread::new(config.clone())?)
+            }
+        })
+    }
+
+    pub fn spec(&self) -> &TaskSpec {
+        &self.spec
+    }
+
+    #[inline]
+    pub fn add(&mut self, r: &PacketRecord) {
+        let key = PackedKey::of(r, self.spec.key);
+        match &mut self.state {
+            TaskState::Exact(t) => t.add_key(key, r),
+            TaskState::CountMin(cm) => cm.add(&key, r.wire_len as u64),
+            TaskState::SuperSpread(ss) => {
+                let TaskKind::SuperSpread { element, .. } = &self.spec.kind else { return };
+                ss.add(&key, PackedKey::of(r, *element).as_bytes());
+            }
+        }
+    }
+
+    /// Hands over the window's state and starts an empty one.
+    pub(super) fn snapshot_and_reset(&mut self) -> TaskSnapshot {
+        let fresh = match &self.state {
+            TaskState::Exact(t) => TaskState::Exact(ExactTable::new(t.fields(), t.distinct_fields(), self.seed)),
+            TaskState::CountMin(cm) => {
+                let mut next = cm.clone();
+                next.reset();
+                TaskState::CountMin(next)
+            }
+            TaskState::SuperSpread(ss) => {
+                let mut next = ss.clone();
+                next.reset();
+                TaskState::SuperSpread(next)
+            }
+        };
+        TaskSnapshot { spec: self.spec.clone(), state: std::mem::replace(&mut self.state, fresh) }
+    }
+
+    /// Fixed memory of a sketch, or the current bytes per key of an exact table.
+    pub fn memory_bytes(&self) -> usize {
+        match &self.state {
+            TaskState::Exact(t) => (t.bytes_per_key() * t.len() as f64) as usize,
+            TaskState::CountMin(cm) => cm.memory_bytes(),
+            TaskState::SuperSpread(ss) => ss.memory_bytes(),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! A flow key packed to bytes: the form sketches hash and report.
+
+use crate::addr::{Addr, Family};
+use crate::record::PacketRecord;
+use crate::table::KeyFields;
+use core::fmt;
+
+/// The selected fields of a key, in the order SrcIP, DstIP, SrcPort, DstPort, Protocol: an
+/// address as its family byte and 16 bytes, a port as 2 bytes big-endian, the protocol as 1 byte.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PackedKey {
+    bytes: [u8; PackedKey::MAX],
+    len: u8,
+}
+
+impl PackedKey {
+    pub const MAX: usize = 39;
+
+    pub fn of(r: &PacketRecord, fields: KeyFields) -> PackedKey {
+        let mut k = PackedKey { bytes: [0; PackedKey::MAX], len: 0 };
+        if fields.has(KeyFields::SRC_IP) {
+            k.push_addr(&r.src);
+        }
+        if fields.has(KeyFields::DST_IP) {
+            k.push_addr(&r.dst);
+        }
+        if fields.has(KeyFields::SRC_PORT) {
+            k.push(&r.src_port.to_be_bytes());
+        }
+        if fields.has(KeyFields::DST_PORT) {
+            k.push(&r.dst_port.to_be_bytes());
+        }
+        if fields.has(KeyFields::PROTOCOL) {
+            k.push(&[r.proto]);
+        }
+        k
+    }
+
+    pub fn from_bytes(b: &[u8]) -> Option<PackedKey> {
+        if b.len() > PackedKey::MAX {
+            return None;
+        }
+        let mut k = PackedKey { bytes: [0; PackedKey::MAX], len: 0 };
+        k.push(b);
+        Some(k)
+    }
+
+    #[inline]
+    fn push(&mut self, b: &[u8]) {
+        let at = self.len as usize;
+        self.bytes[at..at + b.len()].copy_from_slice(b);
+        self.len += b.len() as u8;
+    }
+
+    #[inline]
+    fn push_addr(&mut self, a: &Addr) {
+        self.push(&[a.family as u8]);
+        self.push(&a.bytes);
+    }
+
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len as usize]
+    }
+
+    /// The fields back out of the bytes (`fields` must be the ones the key was packed with).
+    pub fn parts(&self, fields: KeyFields) -> KeyParts {
+        let b = self.as_bytes();
+        let mut at = 0;
+        let mut parts = KeyParts::default();
+        let addr = |at: &mut usize| {
+            let a = b.get(*at + 1..*at + 17).map(|raw| {
+                let mut bytes = [0u8; 16];
+                bytes.copy_from_slice(raw);
+                Addr { family: Family::from_u8(b[*at]), bytes }
+            });
+            *at += 17;
+            a
+        };
+        if fields.has(KeyFields::SRC_IP) {
+            parts.src = addr(&mut at);
+        }
+        if fields.has(KeyFields::DST_IP) {
+            parts.dst = addr(&mut at);
+        }
+        let port = |at: &mut usize| {
+            let p = b.get(*at..*at + 2).map(|p| u16::from_be_bytes([p[0], p[1]]));
+            *at += 2;
+            p
+        };
+        if fields.has(KeyFields::SRC_PORT) {
+            parts.src_port = port(&mut at);
+        }
+        if fields.has(KeyFields::DST_PORT) {
+            parts.dst_port = port(&mut at);
+        }
+        if fields.has(KeyFields::PROTOCOL) {
+            parts.proto = b.get(at).copied();
+        }
+        parts
+    }
+
+    /// Human text of the key for the given fields, e.g. "10.0.0.1 443 TCP".
+    pub fn text(&self, fields: KeyFields) -> String {
+        let p = self.parts(fields);
+        let mut out: Vec<String> = Vec::new();
+        out.extend(p.src.map(|a| a.to_string()));
+        out.extend(p.dst.map(|a| a.to_string()));
+        out.extend(p.src_port.map(|v| v.to_string()));
+        out.extend(p.dst_port.map(|v| v.to_string()));
+        out.extend(p.proto.map(|v| crate::names::ip_proto(v).map_or_else(|| v.to_string(), str::to_string)));
+        out.join(" ")
+    }
+}
+
+/// A key's fields, each present when the key holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KeyParts {
+    pub src: Option<Addr>,
+    pub dst: Option<Addr>,
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+    pub proto: Option<u8>,
+}
+
+impl fmt::Debug for PackedKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.as_bytes() {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_fields_in_order_and_prints_them() {
+        let r = PacketRecord {
+            src: Addr::v4([10, 0, 0, 1]),
+            dst: Addr::v4([10, 0, 0, 2]),
+            dst_port: 443,
+            proto: 6,
+            ..PacketRecord::default()
+        };
+        let f = KeyFields(KeyFields::SRC_IP.0 | KeyFields::DST_PORT.0 | KeyFields::PROTOCOL.0);
+        let k = PackedKey::of(&r, f);
+        assert_eq!(k.as_bytes().len(), 17 + 2 + 1);
+        assert_eq!(k.text(f), "10.0.0.1 443 TCP");
+        let v6 = PacketRecord { src: Addr::v6(r.src.bytes), ..r };
+        assert_ne!(PackedKey::of(&v6, f), k, "the family is part of the key");
+    }
+}
