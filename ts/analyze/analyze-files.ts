@@ -1,8 +1,8 @@
 // Offline analysis: reads capture files in large chunks and hands them to the engine. Packets
 // never cross into JavaScript; only the finished report does.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { Analyzer, Backend } from '../backend/index.js';
-import type { NetspectraConfig } from '../config/index.js';
+import type { Analyzer, Backend, TaskOptions } from '../backend/index.js';
+import type { NetspectraConfig, TaskConfig } from '../config/index.js';
 import type { AnalysisReport, EngineReport } from '../report/types.js';
 import { createProgress } from './progress.js';
 
@@ -42,11 +42,47 @@ function systemMessage(e: unknown): string {
   }
 }
 
-export function createAnalyzer(backend: Backend, config: NetspectraConfig): Analyzer {
-  return backend.createAnalyzer({
-    seed: config.seed,
-    exactTasks: config.tasks.filter((t) => t.type === 'exact').map((t) => ({ name: t.name, key: t.key.join(',') })),
-  });
+export function taskOptions(t: TaskConfig): TaskOptions {
+  const key = t.key.join(',');
+  switch (t.type) {
+    case 'exact':
+      return { name: t.name, type: 'exact', key, distinct: t.distinct.join(',') };
+    case 'countmin':
+      return { name: t.name, type: 'countmin', key, depth: t.depth, width: t.width, conservative: t.conservative, heavyHitters: t.heavyHitters };
+    case 'superspread':
+      return {
+        name: t.name, type: 'superspread', key, element: t.element.join(','), depth: t.depth, width: t.width,
+        registers: t.registers, registerBits: t.registerBits, decayBase: t.decayBase, threshold: t.threshold,
+      };
+  }
+}
+
+/** For every sketch without an exact task on the same key (and, for a spread, counting the same
+ * distinct fields), an exact task, so the report can print the true value beside each estimate. */
+export function exactBesideTasks(tasks: TaskConfig[]): TaskOptions[] {
+  const fields = (list: string[]) => [...list].sort().join(',');
+  const exact = tasks.filter((t) => t.type === 'exact').map((t) => ({ key: fields(t.key), distinct: fields(t.distinct) }));
+  const names = new Set(tasks.map((t) => t.name));
+  const extra: TaskOptions[] = [];
+  for (const t of tasks) {
+    if (t.type === 'exact') continue;
+    const key = fields(t.key);
+    const distinct = t.type === 'superspread' ? fields(t.element) : undefined;
+    if (exact.some((e) => e.key === key && (distinct === undefined || e.distinct === distinct))) continue;
+    let name = `${t.name}_exact`;
+    while (names.has(name)) name += '_';
+    names.add(name);
+    exact.push({ key, distinct: distinct ?? '' });
+    extra.push({ name, type: 'exact', key: t.key.join(','), distinct: t.type === 'superspread' ? t.element.join(',') : '' });
+  }
+  return extra;
+}
+
+export function createAnalyzer(backend: Backend, config: NetspectraConfig, keepSnapshots = false): { analyzer: Analyzer; besideTasks: string[] } {
+  const beside = config.analyze.exactBeside ? exactBesideTasks(config.tasks) : [];
+  const tasks = [...config.tasks.map(taskOptions), ...beside];
+  const analyzer = backend.createAnalyzer({ seed: config.seed, windowSeconds: config.analyze.window, top: config.analyze.top, keepSnapshots, tasks });
+  return { analyzer, besideTasks: beside.map((t) => t.name) };
 }
 
 /** Feeds one file to the analyzer; returns the outcome (never throws for file problems). */
@@ -92,9 +128,16 @@ export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, sh
 
 export function analyzeFiles(files: string[], opts: AnalyzeOptions): AnalyzeResult {
   const started = performance.now();
-  const analyzer = createAnalyzer(opts.backend, opts.config);
+  const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config);
   const outcomes = files.map((f) => feedFile(analyzer, f, opts.config.analyze.chunkSize, opts.progress));
+  analyzer.closeWindow();
   const engine = JSON.parse(analyzer.reportJson(opts.config.analyze.top)) as EngineReport;
-  const report: AnalysisReport = { ...engine, backend: opts.backend.name, elapsedMs: Math.round(performance.now() - started) };
+  const report: AnalysisReport = {
+    ...engine,
+    backend: opts.backend.name,
+    elapsedMs: Math.round(performance.now() - started),
+    windowSeconds: opts.config.analyze.window,
+    besideTasks,
+  };
   return { report, outcomes, analyzer };
 }

@@ -2,7 +2,7 @@
 import { loadNative } from './native.js';
 import type { Backend } from './types.js';
 
-export type { Analyzer, AnalyzerOptions, Backend, ExactTaskOptions, TrafficOptions, TrafficSource } from './types.js';
+export type { Analyzer, AnalyzerOptions, Backend, TaskOptions, TrafficOptions, TrafficSource } from './types.js';
 
 const loaders: Record<string, () => Backend> = { native: loadNative };
 

@@ -15,6 +15,7 @@ commands:
   analyze <file...>   analyse pcap/pcapng files and print a report
       --json            print the report as JSON
       --top N           rows in each top-N section (config analyze.top)
+      --window DURATION windows of this length (e.g. 10s) instead of one for the capture
       --config FILE     YAML configuration (see configs/netspectra.yaml)
       --print-config    print the effective configuration and exit
   generate <file>     write a synthetic capture made by NetSpectra's traffic generator
@@ -35,13 +36,14 @@ function positiveInt(name: string, v: string | undefined, fallback: number): num
   return Number(v);
 }
 
-function config(values: { config?: string; top?: string }): NetspectraConfig {
+function config(values: { config?: string; top?: string; window?: string }): NetspectraConfig {
   const overrides: Record<string, unknown> = {};
   if (values.top !== undefined) overrides['analyze.top'] = positiveInt('--top', values.top, 10);
+  if (values.window !== undefined) overrides['analyze.window'] = values.window;
   return loadConfig({ file: values.config, overrides });
 }
 
-function analyze(files: string[], values: { json?: boolean; top?: string; config?: string; 'print-config'?: boolean }): number {
+function analyze(files: string[], values: { json?: boolean; top?: string; window?: string; config?: string; 'print-config'?: boolean }): number {
   const cfg = config(values);
   if (values['print-config']) {
     process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
@@ -87,6 +89,7 @@ export function main(argv: string[]): number {
       options: {
         json: { type: 'boolean' },
         top: { type: 'string' },
+        window: { type: 'string' },
         config: { type: 'string' },
         'print-config': { type: 'boolean' },
         packets: { type: 'string' },

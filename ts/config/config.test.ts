@@ -51,11 +51,11 @@ bogus: 1
 `);
   const problems = problemsOf(() => loadConfig({ file, env: {} }));
   assert.deepEqual(problems, [
-    'bogus: unknown key (known: seed, analyze, tasks)',
-    'analyze.chunksize: unknown key (known: top, chunkSize)',
+    'bogus: unknown key (known: seed, window, analyze, tasks)',
+    'analyze.chunksize: unknown key (known: top, chunkSize, window, exactBeside)',
     'analyze.top: expected an integer, got string "ten"',
     'tasks[0].key[1]: expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol, got string "DestIP"',
-    'tasks[1].type: expected one of exact, got string "countmin2"',
+    'tasks[1].type: expected one of exact, countmin, superspread, got string "countmin2"',
   ]);
 });
 
@@ -79,6 +79,27 @@ tasks:
   ]);
 });
 
+test('sketch parameters are validated by type and limit', () => {
+  const file = writeTemp(`
+window: 0
+tasks:
+  - { name: hh, type: countmin, key: [SrcIP], width: 0, depth: 4, conservative: "yes" }
+  - { name: ss, type: superspread, key: [SrcIP], element: [], registers: 100, threshold: "high", decayBase: 1 }
+`);
+  assert.deepEqual(problemsOf(() => loadConfig({ file, env: {} })), [
+    'window: 0 is below the minimum 0.001',
+    'tasks[0].width: 0 is below the minimum 1',
+    'tasks[0].conservative: expected true or false, got string "yes"',
+    'tasks[1].element: needs at least 1 item(s), got 0',
+    'tasks[1].registers: expected a power of two from 8 to 4096, got 100',
+    'tasks[1].decayBase: 1 must be greater than 1',
+    'tasks[1].threshold: expected an integer, got string "high"',
+  ]);
+  const ok = loadConfig({ file: writeTemp('window: 500ms\ntasks:\n  - { name: hh, type: countmin, key: [SrcIP] }\n'), env: {} });
+  assert.equal(ok.window, 0.5);
+  assert.deepEqual(ok.tasks[0], { name: 'hh', type: 'countmin', key: ['SrcIP'], depth: 4, width: 2048, conservative: true, heavyHitters: 20 });
+});
+
 test('environment and flags override the file, in that order', () => {
   const file = writeTemp('analyze:\n  top: 3\n');
   assert.equal(loadConfig({ file, env: {} }).analyze.top, 3);
@@ -86,6 +107,8 @@ test('environment and flags override the file, in that order', () => {
   assert.equal(loadConfig({ file, env: { NETSPECTRA_ANALYZE_TOP: '7' }, overrides: { 'analyze.top': 9 } }).analyze.top, 9);
   assert.equal(loadConfig({ env: { NETSPECTRA_ANALYZE_CHUNK_SIZE: '8MiB' } }).analyze.chunkSize, 8 * 1024 * 1024);
   assert.equal(loadConfig({ env: { NETSPECTRA_SEED: '0x10' } }).seed, '16');
+  assert.equal(loadConfig({ env: { NETSPECTRA_WINDOW: '1m' } }).window, 60);
+  assert.equal(loadConfig({ env: { NETSPECTRA_ANALYZE_EXACT_BESIDE: 'false' } }).analyze.exactBeside, false);
   assert.deepEqual(problemsOf(() => loadConfig({ env: { NETSPECTRA_ANALYZE_TOP: 'many' } })), [
     'analyze.top: expected an integer, got string "many"',
   ]);

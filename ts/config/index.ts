@@ -6,7 +6,7 @@ import { configSchema, type NetspectraConfig } from './netspectra.js';
 import { ConfigError, defaults, envPaths, parseBytes, validate, type Schema } from './schema.js';
 
 export { ConfigError } from './schema.js';
-export { configSchema, KEY_FIELDS, type ExactTaskConfig, type KeyField, type NetspectraConfig, type TaskConfig } from './netspectra.js';
+export { configSchema, KEY_FIELDS, type CountMinTaskConfig, type ExactTaskConfig, type KeyField, type NetspectraConfig, type SuperSpreadTaskConfig, type TaskConfig } from './netspectra.js';
 
 export function defaultConfig(): NetspectraConfig {
   return defaults(configSchema) as NetspectraConfig;
@@ -30,7 +30,10 @@ export function parseConfigText(text: string, source: string): unknown {
 function envValue(s: Schema, raw: string): unknown {
   switch (s.kind) {
     case 'int':
+    case 'powerOfTwo':
       return /^-?\d+$/.test(raw) ? Number(raw) : raw;
+    case 'float':
+      return raw.trim() !== '' && Number.isFinite(Number(raw)) ? Number(raw) : raw;
     case 'bytes':
       return parseBytes(raw) ?? raw;
     case 'bool':

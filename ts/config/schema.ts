@@ -4,6 +4,9 @@
 export type Schema =
   | { kind: 'int'; default: number; min?: number; max?: number; doc: string }
   | { kind: 'bytes'; default: number; min?: number; max?: number; doc: string }
+  | { kind: 'float'; default: number; min?: number; max?: number; exclusiveMin?: boolean; doc: string }
+  | { kind: 'duration'; default: number; min?: number; max?: number; doc: string }
+  | { kind: 'powerOfTwo'; default: number; min: number; max: number; doc: string }
   | { kind: 'string'; default: string; pattern?: RegExp; patternText?: string; doc: string }
   | { kind: 'enum'; default: string; values: readonly string[]; doc: string }
   | { kind: 'bool'; default: boolean; doc: string }
@@ -22,6 +25,17 @@ const UNITS: Record<string, number> = {
   '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9,
   kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
 };
+
+const DURATION_UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, min: 60, h: 3600 };
+
+/** Parses 10, "10s", "500ms", "5m", "1h" into seconds (a bare number is seconds); null otherwise. */
+export function parseDuration(v: unknown): number | null {
+  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : null;
+  if (typeof v !== 'string') return null;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/.exec(v);
+  if (!m) return null;
+  return Number(m[1]) * DURATION_UNITS[m[2] ?? 's'];
+}
 
 /** Parses 4096, "64KiB", "4 MiB", "1GB" into bytes; null when it is not a size. */
 export function parseBytes(v: unknown): number | null {
@@ -78,6 +92,35 @@ export function validate(s: Schema, v: unknown, path: string, problems: string[]
         return s.default;
       }
       return checkRange(n, s, at, problems);
+    }
+    case 'float': {
+      if (typeof v !== 'number' || !Number.isFinite(v)) {
+        problems.push(`${at}: expected a number, got ${typeName(v)}`);
+        return s.default;
+      }
+      if (s.exclusiveMin && s.min !== undefined && v <= s.min) {
+        problems.push(`${at}: ${v} must be greater than ${s.min}`);
+        return v;
+      }
+      return checkRange(v, s, at, problems);
+    }
+    case 'duration': {
+      const n = parseDuration(v);
+      if (n === null) {
+        problems.push(`${at}: expected a duration such as 10, "10s", "500ms" or "5m", got ${typeName(v)}`);
+        return s.default;
+      }
+      return checkRange(n, s, at, problems);
+    }
+    case 'powerOfTwo': {
+      if (typeof v !== 'number' || !Number.isInteger(v)) {
+        problems.push(`${at}: expected an integer, got ${typeName(v)}`);
+        return s.default;
+      }
+      if (v < s.min || v > s.max || (v & (v - 1)) !== 0) {
+        problems.push(`${at}: expected a power of two from ${s.min} to ${s.max}, got ${v}`);
+      }
+      return v;
     }
     case 'string': {
       if (typeof v !== 'string') {

@@ -1,6 +1,6 @@
 // The human-readable report of `netspectra analyze`.
 import { table } from './table.js';
-import type { AnalysisReport, ConversationRow } from './types.js';
+import type { AnalysisReport, ConversationRow, KeyColumns, TaskReport } from './types.js';
 import { bytes, duration, epochText, grouped, percent, si } from './units.js';
 
 function endpoint(addr: string, port: number, proto: string): string {
@@ -20,6 +20,89 @@ function conversationRows(rows: ConversationRow[]): string[][] {
     c.tcpFlags || '-',
     c.tunnel === 'none' ? '' : `carries ${c.tunnel}`,
   ]);
+}
+
+function keyCells(row: KeyColumns, fields: string[]): string[] {
+  const cell: Record<string, string | undefined> = {
+    SrcIP: row.srcIp,
+    DstIP: row.dstIp,
+    SrcPort: row.srcPort?.toString(),
+    DstPort: row.dstPort?.toString(),
+    Protocol: row.protoName || row.proto?.toString(),
+  };
+  return fields.map((f) => cell[f] ?? '');
+}
+
+/** "+12.5%" style relative error of an estimate, or "exact". */
+function relError(estimate: number, exact: number | undefined): string {
+  if (exact === undefined) return '';
+  if (estimate === exact) return 'exact';
+  if (exact === 0) return 'new';
+  const e = (100 * (estimate - exact)) / exact;
+  return `${e > 0 ? '+' : ''}${e.toFixed(1)}%`;
+}
+
+function taskSection(task: TaskReport, when: string): string[] {
+  const fields = task.key.split(',');
+  const numeric = (extra: number) => [...fields.map((f) => f.endsWith('Port')), ...Array(extra).fill(true)];
+  const heading = (title: string) => [title, '='.repeat(title.length)];
+  switch (task.type) {
+    case 'exact': {
+      const lines = heading(`Task ${task.name} (exact, key ${task.key}, ${grouped(task.keys)} keys${when})`);
+      const withDistinct = task.distinct !== null;
+      lines.push(
+        table(
+          [...fields, 'packets', 'bytes', ...(withDistinct ? [`distinct ${task.distinct}`] : [])],
+          task.top.map((row) => [...keyCells(row, fields), grouped(row.packets), bytes(row.bytes), ...(withDistinct ? [grouped(row.distinct ?? 0)] : [])]),
+          numeric(withDistinct ? 3 : 2),
+        ),
+      );
+      return lines;
+    }
+    case 'countmin': {
+      const conf = (100 * (1 - Math.exp(-task.depth))).toFixed(1);
+      const lines = heading(`Heavy hitters: ${task.name} (Count-Min ${task.depth} x ${task.width}${task.conservative ? ', conservative' : ''}, ${bytes(task.counterBytes)}${when})`);
+      lines.push(
+        `estimates never fall below the truth and exceed it by at most ${grouped(Math.ceil(task.errorBoundPackets))} packets / ${bytes(Math.ceil(task.errorBoundBytes))} with ${conf}% confidence`,
+      );
+      const exact = task.exactTask !== null;
+      for (const [title, rows, by] of [['by packets', task.heavyHittersByPackets, 'packets'], ['by bytes', task.heavyHittersByBytes, 'bytes']] as const) {
+        lines.push('', title);
+        lines.push(
+          table(
+            [...fields, 'packets', 'bytes', ...(exact ? [`exact ${by}`, 'error'] : [])],
+            rows.map((h) => {
+              const est = by === 'packets' ? h.packets : h.bytes;
+              const truth = by === 'packets' ? h.exactPackets : h.exactBytes;
+              const fmt = (n: number) => (by === 'packets' ? grouped(n) : bytes(n));
+              return [...keyCells(h, fields), grouped(h.packets), bytes(h.bytes), ...(exact ? [fmt(truth ?? 0), relError(est, truth)] : [])];
+            }),
+            numeric(exact ? 4 : 2),
+          ),
+        );
+      }
+      return lines;
+    }
+    case 'superspread': {
+      const lines = heading(
+        `Super-spreaders: ${task.name} (distinct ${task.element} per ${task.key}; SuperSpread ${task.depth} x ${task.width}, ${task.registers} x ${task.registerBits}-bit registers, ${bytes(task.registerBytes)}${when})`,
+      );
+      if (task.spreaders.length === 0) {
+        lines.push(`no key reached the threshold of ${grouped(task.threshold)}`);
+        return lines;
+      }
+      const exact = task.exactTask !== null;
+      lines.push(
+        table(
+          [...fields, `distinct ${task.element}`, ...(exact ? ['exact', 'error'] : [])],
+          task.spreaders.map((s) => [...keyCells(s, fields), grouped(s.spread), ...(exact ? [grouped(s.exactSpread ?? 0), relError(s.spread, s.exactSpread)] : [])]),
+          numeric(exact ? 3 : 1),
+        ),
+      );
+      lines.push(`threshold ${grouped(task.threshold)}`);
+      return lines;
+    }
+  }
 }
 
 export function formatText(r: AnalysisReport): string {
@@ -83,20 +166,24 @@ export function formatText(r: AnalysisReport): string {
     ),
   );
 
-  for (const task of r.tasks) {
-    section(`Task ${task.name} (exact, key ${task.key}, ${grouped(task.keys)} keys)`);
-    const fields = task.key.split(',');
+  const hidden = new Set(r.besideTasks);
+  const many = r.windows.length > 1;
+  if (many) {
+    section(`Windows (${r.windowSeconds} s, aligned to packet time)`);
     out.push(
       table(
-        [...fields, 'packets', 'bytes'],
-        task.top.map((row) => [
-          ...fields.map((f) => String({ SrcIP: row.srcIp, DstIP: row.dstIp, SrcPort: row.srcPort, DstPort: row.dstPort, Protocol: row.protoName || row.proto }[f] ?? '')),
-          grouped(row.packets),
-          bytes(row.bytes),
-        ]),
-        [...fields.map((f) => f.endsWith('Port')), true, true],
+        ['window start', 'packets', 'bytes', 'late'],
+        r.windows.map((w) => [epochText(w.start), grouped(w.packets), bytes(w.bytes), grouped(w.latePackets)]),
+        [false, true, true, true],
       ),
     );
+  }
+  for (const w of r.windows) {
+    const when = many ? `, window ${epochText(w.start)}` : '';
+    for (const task of w.tasks) {
+      if (hidden.has(task.name)) continue;
+      out.push('', ...taskSection(task, when));
+    }
   }
 
   section('Decode problems');

@@ -38,12 +38,78 @@ export interface ProblemRow {
   packets: number;
 }
 
-export interface TaskReport {
+/** A key's fields, as present in the task's key. */
+export interface KeyColumns {
+  key: string;
+  srcIp?: string;
+  dstIp?: string;
+  srcPort?: number;
+  dstPort?: number;
+  proto?: number;
+  protoName?: string;
+}
+
+export interface ExactTaskReport {
   name: string;
   type: 'exact';
   key: string;
+  distinct: string | null;
   keys: number;
-  top: Array<{ srcIp?: string; dstIp?: string; srcPort?: number; dstPort?: number; proto?: number; protoName?: string; packets: number; bytes: number }>;
+  bytesPerKey: number;
+  top: Array<KeyColumns & { packets: number; bytes: number; distinct?: number }>;
+  topByDistinct?: Array<KeyColumns & { packets: number; bytes: number; distinct: number }>;
+}
+
+export interface HeavyHitterRow extends KeyColumns {
+  packets: number;
+  bytes: number;
+  exactPackets?: number;
+  exactBytes?: number;
+}
+
+export interface CountMinTaskReport {
+  name: string;
+  type: 'countmin';
+  key: string;
+  depth: number;
+  width: number;
+  conservative: boolean;
+  counterBytes: number;
+  memoryBytes: number;
+  streamPackets: number;
+  streamBytes: number;
+  errorBoundPackets: number;
+  errorBoundBytes: number;
+  exactTask: string | null;
+  heavyHittersByPackets: HeavyHitterRow[];
+  heavyHittersByBytes: HeavyHitterRow[];
+}
+
+export interface SuperSpreadTaskReport {
+  name: string;
+  type: 'superspread';
+  key: string;
+  element: string;
+  depth: number;
+  width: number;
+  registers: number;
+  registerBits: number;
+  threshold: number;
+  registerBytes: number;
+  memoryBytes: number;
+  exactTask: string | null;
+  spreaders: Array<KeyColumns & { spread: number; exactSpread?: number }>;
+}
+
+export type TaskReport = ExactTaskReport | CountMinTaskReport | SuperSpreadTaskReport;
+
+export interface WindowReport {
+  start: string;
+  end: string;
+  packets: number;
+  bytes: number;
+  latePackets: number;
+  tasks: TaskReport[];
 }
 
 export interface EngineReport {
@@ -64,7 +130,7 @@ export interface EngineReport {
   topTalkers: Array<{ addr: string; txPackets: number; txBytes: number; rxPackets: number; rxBytes: number }>;
   topConversations: ConversationRow[];
   tunnels: Array<{ kind: string; packets: number; bytes: number }>;
-  tasks: TaskReport[];
+  windows: WindowReport[];
   problems: { truncated: number; malformed: number; unsupported: number; details: ProblemRow[] };
   tables: { conversations: number; ipPairs: number; hosts: number; seed: number; fragmentTableResets: number };
 }
@@ -72,4 +138,8 @@ export interface EngineReport {
 export interface AnalysisReport extends EngineReport {
   backend: string;
   elapsedMs: number;
+  /** Window length in seconds (0: the whole input is one window). */
+  windowSeconds: number;
+  /** Exact tasks added only to print true values beside sketch estimates. */
+  besideTasks: string[];
 }
