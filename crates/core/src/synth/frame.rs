@@ -1,8 +1,9 @@
 //! Frame builders: complete Ethernet II frames with correct lengths and checksums.
 //!
 //! Every builder appends to a caller's `Vec<u8>` and writes nothing when it returns an error.
-//! Checksums are summed as 64-bit words with end-around carry (RFC 1071), so the filler payload
-//! is checksummed while it is written, without a second pass.
+//! Checksums are summed as 64-bit words with end-around carry (RFC 1071: one's-complement
+//! arithmetic mod 2^64 - 1 folds to the 16-bit sum); filler payload checksums come from prefix
+//! sums, without a pass over the payload.
 
 use core::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -66,28 +67,16 @@ impl Default for VlanStack {
 }
 
 impl VlanStack {
-    pub const NONE: VlanStack = VlanStack {
-        outer_tpid: TPID_8021Q,
-        ids: [0; MAX_VLAN_TAGS],
-        len: 0,
-    };
+    pub const NONE: VlanStack = VlanStack { outer_tpid: TPID_8021Q, ids: [0; MAX_VLAN_TAGS], len: 0 };
 
     /// One 802.1Q tag.
     pub const fn single(vid: u16) -> VlanStack {
-        VlanStack {
-            outer_tpid: TPID_8021Q,
-            ids: [vid & 0x0fff, 0, 0, 0],
-            len: 1,
-        }
+        VlanStack { outer_tpid: TPID_8021Q, ids: [vid & 0x0fff, 0, 0, 0], len: 1 }
     }
 
     /// 802.1ad S-tag (TPID 0x88a8) followed by an 802.1Q C-tag.
     pub const fn qinq(s_vid: u16, c_vid: u16) -> VlanStack {
-        VlanStack {
-            outer_tpid: TPID_8021AD,
-            ids: [s_vid & 0x0fff, c_vid & 0x0fff, 0, 0],
-            len: 2,
-        }
+        VlanStack { outer_tpid: TPID_8021AD, ids: [s_vid & 0x0fff, c_vid & 0x0fff, 0, 0], len: 2 }
     }
 
     /// 802.1Q tags (all TPID 0x8100), outermost first; `None` for more than [`MAX_VLAN_TAGS`].
@@ -96,9 +85,7 @@ impl VlanStack {
         for (slot, vid) in stack.ids.iter_mut().zip(ids) {
             *slot = vid & 0x0fff;
         }
-        stack.len = u8::try_from(ids.len())
-            .ok()
-            .filter(|&n| n as usize <= MAX_VLAN_TAGS)?;
+        stack.len = u8::try_from(ids.len()).ok().filter(|&n| n as usize <= MAX_VLAN_TAGS)?;
         Some(stack)
     }
 
@@ -149,32 +136,14 @@ pub enum L4 {
 impl L4 {
     /// Echo request of the family's ICMP (type 8, or 128 for ICMPv6).
     pub fn echo_request(v6: bool, id: u16, seq: u16) -> L4 {
-        let ty = if v6 {
-            icmp_type::V6_ECHO_REQUEST
-        } else {
-            icmp_type::ECHO_REQUEST
-        };
-        L4::Icmp {
-            ty,
-            code: 0,
-            id,
-            seq,
-        }
+        let ty = if v6 { icmp_type::V6_ECHO_REQUEST } else { icmp_type::ECHO_REQUEST };
+        L4::Icmp { ty, code: 0, id, seq }
     }
 
     /// Echo reply of the family's ICMP (type 0, or 129 for ICMPv6).
     pub fn echo_reply(v6: bool, id: u16, seq: u16) -> L4 {
-        let ty = if v6 {
-            icmp_type::V6_ECHO_REPLY
-        } else {
-            icmp_type::ECHO_REPLY
-        };
-        L4::Icmp {
-            ty,
-            code: 0,
-            id,
-            seq,
-        }
+        let ty = if v6 { icmp_type::V6_ECHO_REPLY } else { icmp_type::ECHO_REPLY };
+        L4::Icmp { ty, code: 0, id, seq }
     }
 
     /// IP protocol number (ICMP becomes ICMPv6 over IPv6).
@@ -256,9 +225,7 @@ pub enum FrameError {
 impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FrameError::MixedFamilies => {
-                f.write_str("source and destination addresses are of different IP families")
-            }
+            FrameError::MixedFamilies => f.write_str("source and destination addresses are of different IP families"),
             FrameError::TooLong { ip_len } => {
                 write!(f, "IP length {ip_len} does not fit the 16-bit length field")
             }
@@ -274,11 +241,7 @@ pub fn build_frame(spec: &FrameSpec, out: &mut Vec<u8>) -> Result<usize, FrameEr
 }
 
 /// Appends an Ethernet frame carrying `payload` (`payload_len` and `payload_seed` are ignored).
-pub fn build_frame_with_payload(
-    spec: &FrameSpec,
-    payload: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<usize, FrameError> {
+pub fn build_frame_with_payload(spec: &FrameSpec, payload: &[u8], out: &mut Vec<u8>) -> Result<usize, FrameError> {
     push_frame(spec, Payload::Bytes(payload), true, out)
 }
 
@@ -289,22 +252,12 @@ pub fn build_ip_packet(spec: &FrameSpec, out: &mut Vec<u8>) -> Result<usize, Fra
 }
 
 /// [`build_ip_packet`] carrying `payload`.
-pub fn build_ip_packet_with_payload(
-    spec: &FrameSpec,
-    payload: &[u8],
-    out: &mut Vec<u8>,
-) -> Result<usize, FrameError> {
+pub fn build_ip_packet_with_payload(spec: &FrameSpec, payload: &[u8], out: &mut Vec<u8>) -> Result<usize, FrameError> {
     push_frame(spec, Payload::Bytes(payload), false, out)
 }
 
 /// Appends an Ethernet II header: MACs, VLAN tags, ethertype.
-pub fn push_ethernet(
-    dst: [u8; 6],
-    src: [u8; 6],
-    vlans: &VlanStack,
-    ethertype: u16,
-    out: &mut Vec<u8>,
-) {
+pub fn push_ethernet(dst: [u8; 6], src: [u8; 6], vlans: &VlanStack, ethertype: u16, out: &mut Vec<u8>) {
     out.extend_from_slice(&dst);
     out.extend_from_slice(&src);
     for (i, vid) in vlans.ids().iter().enumerate() {
@@ -331,12 +284,7 @@ enum Payload<'a> {
     Bytes(&'a [u8]),
 }
 
-fn push_frame(
-    spec: &FrameSpec,
-    payload: Payload<'_>,
-    ethernet: bool,
-    out: &mut Vec<u8>,
-) -> Result<usize, FrameError> {
+fn push_frame(spec: &FrameSpec, payload: Payload<'_>, ethernet: bool, out: &mut Vec<u8>) -> Result<usize, FrameError> {
     let payload_len = match payload {
         Payload::Filler => spec.payload_len,
         Payload::Bytes(b) => b.len(),
@@ -348,28 +296,16 @@ fn push_frame(
         _ => return Err(FrameError::MixedFamilies),
     };
     // The IPv4 length field covers the header; IPv6's covers only what follows it.
-    let ip_len_field = if v6 {
-        l4_len
-    } else {
-        l4_len.saturating_add(IPV4_HEADER_LEN)
-    };
+    let ip_len_field = if v6 { l4_len } else { l4_len.saturating_add(IPV4_HEADER_LEN) };
     let Ok(ip_len_field) = u16::try_from(ip_len_field) else {
-        return Err(FrameError::TooLong {
-            ip_len: ip_len_field,
-        });
+        return Err(FrameError::TooLong { ip_len: ip_len_field });
     };
     let l4_len = l4_len as u16; // <= ip_len_field
     let proto = spec.l4.proto(v6);
 
     let start = out.len();
     let ip_header_len = if v6 { IPV6_HEADER_LEN } else { IPV4_HEADER_LEN };
-    out.reserve(
-        ETHERNET_HEADER_LEN
-            + spec.vlans.header_len()
-            + ip_header_len
-            + l4_len as usize
-            + MIN_FRAME_LEN,
-    );
+    out.reserve(ETHERNET_HEADER_LEN + spec.vlans.header_len() + ip_header_len + l4_len as usize + MIN_FRAME_LEN);
     if ethernet {
         let ethertype = if v6 { ETHERTYPE_IPV6 } else { ETHERTYPE_IPV4 };
         push_ethernet(spec.dst_mac, spec.src_mac, &spec.vlans, ethertype, out);
@@ -416,49 +352,24 @@ fn push_frame(
     Ok(out.len() - start)
 }
 
-fn push_ipv4_header(
-    spec: &FrameSpec,
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
-    proto: u8,
-    total_len: u16,
-    out: &mut Vec<u8>,
-) {
+fn push_ipv4_header(spec: &FrameSpec, src: Ipv4Addr, dst: Ipv4Addr, proto: u8, total_len: u16, out: &mut Vec<u8>) {
     let [len_hi, len_lo] = total_len.to_be_bytes();
     let [id_hi, id_lo] = spec.ip_id.to_be_bytes();
     let [s0, s1, s2, s3] = src.octets();
     let [d0, d1, d2, d3] = dst.octets();
     let flags = if spec.dont_fragment { 0x40 } else { 0 };
-    let mut header = [
-        0x45, spec.tos, len_hi, len_lo, id_hi, id_lo, flags, 0, spec.ttl, proto, 0, 0, s0, s1, s2,
-        s3, d0, d1, d2, d3,
-    ];
+    let mut header =
+        [0x45, spec.tos, len_hi, len_lo, id_hi, id_lo, flags, 0, spec.ttl, proto, 0, 0, s0, s1, s2, s3, d0, d1, d2, d3];
     let [c_hi, c_lo] = internet_checksum(&header).to_be_bytes();
     header[10] = c_hi;
     header[11] = c_lo;
     out.extend_from_slice(&header);
 }
 
-fn push_ipv6_header(
-    spec: &FrameSpec,
-    src: Ipv6Addr,
-    dst: Ipv6Addr,
-    next: u8,
-    payload_len: u16,
-    out: &mut Vec<u8>,
-) {
+fn push_ipv6_header(spec: &FrameSpec, src: Ipv6Addr, dst: Ipv6Addr, next: u8, payload_len: u16, out: &mut Vec<u8>) {
     let [len_hi, len_lo] = payload_len.to_be_bytes();
     // Flow label 0.
-    out.extend_from_slice(&[
-        0x60 | (spec.tos >> 4),
-        spec.tos << 4,
-        0,
-        0,
-        len_hi,
-        len_lo,
-        next,
-        spec.ttl,
-    ]);
+    out.extend_from_slice(&[0x60 | (spec.tos >> 4), spec.tos << 4, 0, 0, len_hi, len_lo, next, spec.ttl]);
     out.extend_from_slice(&src.octets());
     out.extend_from_slice(&dst.octets());
 }
@@ -466,14 +377,7 @@ fn push_ipv6_header(
 /// Writes the transport header with a zero checksum; returns the checksum's offset in it.
 fn push_l4_header(l4: &L4, l4_len: u16, out: &mut Vec<u8>) -> usize {
     match *l4 {
-        L4::Tcp {
-            sport,
-            dport,
-            seq,
-            ack,
-            flags,
-            window,
-        } => {
+        L4::Tcp { sport, dport, seq, ack, flags, window } => {
             out.extend_from_slice(&sport.to_be_bytes());
             out.extend_from_slice(&dport.to_be_bytes());
             out.extend_from_slice(&seq.to_be_bytes());
@@ -506,12 +410,7 @@ fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4_len: u16) -> u64 {
 }
 
 fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, next: u8, l4_len: u16) -> u64 {
-    let words: u64 = src
-        .segments()
-        .iter()
-        .chain(dst.segments().iter())
-        .map(|&w| w as u64)
-        .sum();
+    let words: u64 = src.segments().iter().chain(dst.segments().iter()).map(|&w| w as u64).sum();
     words + next as u64 + l4_len as u64
 }
 
@@ -537,10 +436,7 @@ fn sum_words(data: &[u8]) -> u64 {
     let mut acc = 0u64;
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
-        acc = ones_add(
-            acc,
-            u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
-        );
+        acc = ones_add(acc, u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
     }
     let mut tail = [0u8; 8];
     let rest = chunks.remainder();
@@ -556,30 +452,97 @@ fn filler_word(counter: u64) -> u64 {
     x ^ (x >> 32)
 }
 
+/// Words a filler window may start at.
+const POOL_OFFSETS: usize = 8192;
+/// Longest window taken from the pool at once (a whole maximum-size payload).
+const FILLER_BLOCK: usize = 1 << 16;
+const POOL_WORDS: usize = POOL_OFFSETS + FILLER_BLOCK / 8 + 1;
+
+/// Random words shared by all filler: a payload is a window of the pool with a per-payload key
+/// added to every little-endian 64-bit word (one's-complement addition), so payloads differ and
+/// do not compress, while their checksum comes from prefix sums instead of a pass over the
+/// bytes. Built once (256 KiB).
+struct FillerPool {
+    bytes: Vec<u8>,
+    /// `prefix[i]`: one's-complement sum of words `0..i`.
+    prefix: Vec<u64>,
+}
+
+fn filler_pool() -> &'static FillerPool {
+    static POOL: std::sync::OnceLock<FillerPool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        let mut bytes = Vec::with_capacity(POOL_WORDS * 8);
+        let mut prefix = Vec::with_capacity(POOL_WORDS + 1);
+        let mut acc = 0u64;
+        prefix.push(acc);
+        for i in 0..POOL_WORDS as u64 {
+            let w = filler_word(i.wrapping_mul(WEYL));
+            bytes.extend_from_slice(&w.to_le_bytes());
+            acc = ones_add(acc, w);
+            prefix.push(acc);
+        }
+        FillerPool { bytes, prefix }
+    })
+}
+
+/// `n * key` in one's-complement (mod 2^64 - 1) arithmetic.
+#[inline]
+fn ones_mul(n: u64, key: u64) -> u64 {
+    let p = n as u128 * key as u128;
+    ones_add(p as u64, (p >> 64) as u64)
+}
+
 /// Appends filler and returns its unfolded word sum (for a payload starting on a word boundary).
 fn push_filler(seed: u64, len: usize, out: &mut Vec<u8>) -> u64 {
-    let start = out.len();
-    out.resize(start.saturating_add(len), 0);
-    let Some(buf) = out.get_mut(start..) else {
-        return 0;
-    };
     let mut acc = 0u64;
-    let mut counter = seed;
-    let mut chunks = buf.chunks_exact_mut(8);
-    for chunk in &mut chunks {
-        counter = counter.wrapping_add(WEYL);
-        let x = filler_word(counter);
-        chunk.copy_from_slice(&x.to_be_bytes());
-        acc = ones_add(acc, x);
-    }
-    let tail = chunks.into_remainder();
-    if let Some(unused_bits) = 64usize.checked_sub(8 * tail.len()).filter(|&b| b < 64) {
-        let x = filler_word(counter.wrapping_add(WEYL));
-        tail.copy_from_slice(&x.to_be_bytes()[..tail.len()]);
-        // Only the bytes written count; the rest of the word reads as zero padding.
-        acc = ones_add(acc, x & !((1u64 << unused_bits) - 1));
+    let mut done = 0usize;
+    let mut block_seed = seed;
+    while done < len {
+        let n = (len - done).min(FILLER_BLOCK);
+        acc = ones_add(acc, push_filler_block(block_seed, n, out));
+        done += n;
+        block_seed = block_seed.wrapping_add(WEYL);
     }
     acc
+}
+
+/// Up to [`FILLER_BLOCK`] bytes of filler.
+fn push_filler_block(seed: u64, len: usize, out: &mut Vec<u8>) -> u64 {
+    let pool = filler_pool();
+    let offset = (filler_word(seed) % POOL_OFFSETS as u64) as usize;
+    let key = filler_word(seed ^ 0x5bd1_e995_5bd1_e995);
+    let words = len / 8;
+    let (Some(window), Some(&tail_word)) = (
+        pool.bytes.get(offset * 8..offset * 8 + len),
+        pool.bytes.get((offset + words) * 8..(offset + words) * 8 + 8).and_then(|b| b.first_chunk::<8>()),
+    ) else {
+        return 0; // unreachable: the pool holds a whole block past every offset
+    };
+    let start = out.len();
+    out.extend_from_slice(window);
+    let mut tail_sum = 0;
+    if let Some(buf) = out.get_mut(start..) {
+        let mut chunks = buf.chunks_exact_mut(8);
+        for chunk in &mut chunks {
+            let w =
+                u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+            chunk.copy_from_slice(&ones_add(w, key).to_le_bytes());
+        }
+        let tail = chunks.into_remainder();
+        if !tail.is_empty() {
+            let w = ones_add(u64::from_le_bytes(tail_word), key);
+            tail.copy_from_slice(&w.to_le_bytes()[..tail.len()]);
+            // Only the bytes written count: the low ones of a little-endian word.
+            tail_sum = w & ((1u64 << (8 * tail.len())) - 1);
+        }
+    }
+    let (Some(&lo), Some(&hi)) = (pool.prefix.get(offset), pool.prefix.get(offset + words)) else {
+        return 0;
+    };
+    let window_sum = ones_add(hi, !lo); // !x is -x in one's complement
+    let le_sum = ones_add(ones_add(window_sum, ones_mul(words as u64, key)), tail_sum);
+    // Sums of little-endian words are the byte-swapped big-endian sums (RFC 1071 2.B).
+    fold16(le_sum).swap_bytes() as u64
 }
 
 #[cfg(test)]
@@ -624,11 +587,7 @@ mod tests {
             pseudo.extend_from_slice(&ip[8..40]);
             pseudo.extend_from_slice(&(plen as u32).to_be_bytes());
             pseudo.extend_from_slice(&[0, 0, 0, ip[6]]);
-            assert_eq!(
-                reference_sum(&[&pseudo, &seg]),
-                0xffff,
-                "v6 transport checksum"
-            );
+            assert_eq!(reference_sum(&[&pseudo, &seg]), 0xffff, "v6 transport checksum");
             seg
         } else {
             let ip = &frame[14..];
@@ -640,11 +599,7 @@ mod tests {
                 pseudo.extend_from_slice(&ip[12..20]);
                 pseudo.extend_from_slice(&[0, ip[9]]);
                 pseudo.extend_from_slice(&(seg.len() as u16).to_be_bytes());
-                assert_eq!(
-                    reference_sum(&[&pseudo, &seg]),
-                    0xffff,
-                    "v4 transport checksum"
-                );
+                assert_eq!(reference_sum(&[&pseudo, &seg]), 0xffff, "v4 transport checksum");
             } else {
                 assert_eq!(reference_sum(&[&seg]), 0xffff, "ICMP checksum");
             }
@@ -655,14 +610,11 @@ mod tests {
     /// 10.0.0.1:40000 -> 192.0.2.10:443 SYN, seq 0x01020304, window 64240, id 0x1234, TTL 64,
     /// DF. Checksums computed independently with Python (RFC 1071 over the bytes below).
     const SYN_FIXTURE: [u8; 54] = [
-        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08,
-        0x00, // Ethernet
+        0x02, 0x00, 0x00, 0x00, 0x00, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x08, 0x00, // Ethernet
         0x45, 0x00, 0x00, 0x28, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x5c, 0x91, // IPv4 ...
         0x0a, 0x00, 0x00, 0x01, 0xc0, 0x00, 0x02, 0x0a, // ... addresses
-        0x9c, 0x40, 0x01, 0xbb, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00,
-        0x00, // TCP ports seq ack
-        0x50, 0x02, 0xfa, 0xf0, 0x46, 0xe5, 0x00,
-        0x00, // offset, SYN, window, checksum, urgent
+        0x9c, 0x40, 0x01, 0xbb, 0x01, 0x02, 0x03, 0x04, 0x00, 0x00, 0x00, 0x00, // TCP ports seq ack
+        0x50, 0x02, 0xfa, 0xf0, 0x46, 0xe5, 0x00, 0x00, // offset, SYN, window, checksum, urgent
     ];
 
     fn syn_spec() -> FrameSpec {
@@ -671,14 +623,7 @@ mod tests {
             ..FrameSpec::new(
                 v4(10, 0, 0, 1),
                 v4(192, 0, 2, 10),
-                L4::Tcp {
-                    sport: 40000,
-                    dport: 443,
-                    seq: 0x0102_0304,
-                    ack: 0,
-                    flags: tcp_flags::SYN,
-                    window: 64240,
-                },
+                L4::Tcp { sport: 40000, dport: 443, seq: 0x0102_0304, ack: 0, flags: tcp_flags::SYN, window: 64240 },
             )
         }
     }
@@ -694,10 +639,7 @@ mod tests {
     #[test]
     fn syn_padded_to_minimum() {
         let mut out = Vec::new();
-        let spec = FrameSpec {
-            pad_to_min: true,
-            ..syn_spec()
-        };
+        let spec = FrameSpec { pad_to_min: true, ..syn_spec() };
         assert_eq!(build_frame(&spec, &mut out), Ok(60));
         assert_eq!(out[..54], SYN_FIXTURE[..]);
         assert_eq!(out[54..], [0; 6]);
@@ -709,16 +651,10 @@ mod tests {
     fn icmpv6_echo_matches_fixture() {
         let spec = FrameSpec::new(v6(1), v6(2), L4::echo_request(true, 0x0102, 3));
         let mut out = Vec::new();
-        assert_eq!(
-            build_frame_with_payload(&spec, b"abcd", &mut out),
-            Ok(14 + 40 + 12)
-        );
+        assert_eq!(build_frame_with_payload(&spec, b"abcd", &mut out), Ok(14 + 40 + 12));
         assert_eq!(out[12..14], [0x86, 0xdd]);
         assert_eq!(out[14..22], [0x60, 0, 0, 0, 0, 12, 58, 64]);
-        assert_eq!(
-            out[54..],
-            [128, 0, 0x5e, 0x78, 0x01, 0x02, 0x00, 0x03, b'a', b'b', b'c', b'd']
-        );
+        assert_eq!(out[54..], [128, 0, 0x5e, 0x78, 0x01, 0x02, 0x00, 0x03, b'a', b'b', b'c', b'd']);
     }
 
     /// 10.0.0.1:5353 -> 10.0.0.2:53 UDP with payload "xyz" (odd length). Checksums from Python.
@@ -728,37 +664,18 @@ mod tests {
             dont_fragment: false,
             ttl: 128,
             ip_id: 7,
-            ..FrameSpec::new(
-                v4(10, 0, 0, 1),
-                v4(10, 0, 0, 2),
-                L4::Udp {
-                    sport: 5353,
-                    dport: 53,
-                },
-            )
+            ..FrameSpec::new(v4(10, 0, 0, 1), v4(10, 0, 0, 2), L4::Udp { sport: 5353, dport: 53 })
         };
         let mut out = Vec::new();
-        assert_eq!(
-            build_frame_with_payload(&spec, b"xyz", &mut out),
-            Ok(14 + 20 + 11)
-        );
-        assert_eq!(
-            out[14..34],
-            [0x45, 0, 0, 31, 0, 7, 0, 0, 128, 17, 0x26, 0xc5, 10, 0, 0, 1, 10, 0, 0, 2]
-        );
-        assert_eq!(
-            out[34..],
-            [0x14, 0xe9, 0x00, 0x35, 0x00, 0x0b, 0xe4, 0x3d, b'x', b'y', b'z']
-        );
+        assert_eq!(build_frame_with_payload(&spec, b"xyz", &mut out), Ok(14 + 20 + 11));
+        assert_eq!(out[14..34], [0x45, 0, 0, 31, 0, 7, 0, 0, 128, 17, 0x26, 0xc5, 10, 0, 0, 1, 10, 0, 0, 2]);
+        assert_eq!(out[34..], [0x14, 0xe9, 0x00, 0x35, 0x00, 0x0b, 0xe4, 0x3d, b'x', b'y', b'z']);
     }
 
     #[test]
     fn rfc1071_example() {
         // RFC 1071 section 3: the words sum to 0xddf2.
-        assert_eq!(
-            internet_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
-            !0xddf2
-        );
+        assert_eq!(internet_checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]), !0xddf2);
         assert_eq!(internet_checksum(&[]), 0xffff);
         assert_eq!(internet_checksum(&[0xab]), !0xab00);
     }
@@ -766,29 +683,14 @@ mod tests {
     #[test]
     fn checksums_verify_for_every_shape() {
         let l4s = [
-            L4::Tcp {
-                sport: 1,
-                dport: 2,
-                seq: 0xffff_ffff,
-                ack: 9,
-                flags: 0x18,
-                window: 0,
-            },
-            L4::Udp {
-                sport: 65535,
-                dport: 0,
-            },
+            L4::Tcp { sport: 1, dport: 2, seq: 0xffff_ffff, ack: 9, flags: 0x18, window: 0 },
+            L4::Udp { sport: 65535, dport: 0 },
             L4::echo_request(false, 0xffff, 0xffff),
         ];
         let addr_pairs = [
             (v4(255, 255, 255, 255), v4(0, 0, 0, 0)),
             (v4(10, 1, 2, 3), v4(203, 0, 113, 9)),
-            (
-                v6(0xffff),
-                IpAddr::V6(Ipv6Addr::new(
-                    0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff,
-                )),
-            ),
+            (v6(0xffff), IpAddr::V6(Ipv6Addr::new(0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff))),
         ];
         for (src, dst) in addr_pairs {
             let is_v6 = src.is_ipv6();
@@ -799,11 +701,7 @@ mod tests {
                 };
                 for payload_len in (0..40).chain([1399, 1400, 1472, 8191]) {
                     for seed in [0, 1, u64::MAX] {
-                        let spec = FrameSpec {
-                            payload_len,
-                            payload_seed: seed,
-                            ..FrameSpec::new(src, dst, l4)
-                        };
+                        let spec = FrameSpec { payload_len, payload_seed: seed, ..FrameSpec::new(src, dst, l4) };
                         let mut out = Vec::new();
                         let len = build_frame(&spec, &mut out).unwrap();
                         assert_eq!(len, out.len());
@@ -820,11 +718,7 @@ mod tests {
 
     #[test]
     fn udp_zero_checksum_is_sent_as_ffff() {
-        let spec = FrameSpec::new(
-            v4(10, 0, 0, 1),
-            v4(10, 0, 0, 2),
-            L4::Udp { sport: 1, dport: 2 },
-        );
+        let spec = FrameSpec::new(v4(10, 0, 0, 1), v4(10, 0, 0, 2), L4::Udp { sport: 1, dport: 2 });
         let mut probe = Vec::new();
         build_frame_with_payload(&spec, &[0, 0], &mut probe).unwrap();
         // A payload word equal to that checksum makes the one's-complement sum 0xffff.
@@ -841,46 +735,19 @@ mod tests {
         let dst = v4(10, 0, 0, 2);
         let base = FrameSpec::new(src, dst, L4::Udp { sport: 1, dport: 2 });
         let mut out = Vec::new();
-        build_frame(
-            &FrameSpec {
-                vlans: VlanStack::single(10),
-                ..base
-            },
-            &mut out,
-        )
-        .unwrap();
+        build_frame(&FrameSpec { vlans: VlanStack::single(10), ..base }, &mut out).unwrap();
         assert_eq!(out[12..18], [0x81, 0x00, 0x00, 0x0a, 0x08, 0x00]);
 
         out.clear();
-        build_frame(
-            &FrameSpec {
-                vlans: VlanStack::qinq(100, 0x1fff),
-                ..base
-            },
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(
-            out[12..22],
-            [0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x0f, 0xff, 0x08, 0x00]
-        );
+        build_frame(&FrameSpec { vlans: VlanStack::qinq(100, 0x1fff), ..base }, &mut out).unwrap();
+        assert_eq!(out[12..22], [0x88, 0xa8, 0x00, 0x64, 0x81, 0x00, 0x0f, 0xff, 0x08, 0x00]);
 
         out.clear();
         let three = VlanStack::dot1q(&[1, 2, 3]).unwrap();
         assert_eq!(three.ids(), &[1, 2, 3]);
-        let len = build_frame(
-            &FrameSpec {
-                vlans: three,
-                ..base
-            },
-            &mut out,
-        )
-        .unwrap();
+        let len = build_frame(&FrameSpec { vlans: three, ..base }, &mut out).unwrap();
         assert_eq!(len, 14 + 12 + 20 + 8);
-        assert_eq!(
-            out[12..26],
-            [0x81, 0, 0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x08, 0x00]
-        );
+        assert_eq!(out[12..26], [0x81, 0, 0, 1, 0x81, 0, 0, 2, 0x81, 0, 0, 3, 0x08, 0x00]);
 
         assert!(VlanStack::dot1q(&[1, 2, 3, 4, 5]).is_none());
         assert_eq!(VlanStack::dot1q(&[]), Some(VlanStack::NONE));
@@ -894,14 +761,7 @@ mod tests {
             ttl: 255,
             payload_len: 100,
             vlans: VlanStack::single(20),
-            ..FrameSpec::new(
-                v6(1),
-                v6(2),
-                L4::Udp {
-                    sport: 443,
-                    dport: 50000,
-                },
-            )
+            ..FrameSpec::new(v6(1), v6(2), L4::Udp { sport: 443, dport: 50000 })
         };
         let mut out = Vec::new();
         assert_eq!(build_frame(&spec, &mut out), Ok(18 + 40 + 108));
@@ -913,10 +773,7 @@ mod tests {
     #[test]
     fn ip_packet_without_ethernet() {
         let mut out = Vec::new();
-        let spec = FrameSpec {
-            pad_to_min: true,
-            ..syn_spec()
-        };
+        let spec = FrameSpec { pad_to_min: true, ..syn_spec() };
         assert_eq!(build_ip_packet(&spec, &mut out), Ok(40));
         assert_eq!(out[..], SYN_FIXTURE[14..]);
         out.clear();
@@ -928,50 +785,21 @@ mod tests {
     fn errors_append_nothing() {
         let mut out = vec![1, 2, 3];
         let mixed = FrameSpec::new(v4(1, 2, 3, 4), v6(1), L4::Udp { sport: 1, dport: 2 });
-        assert_eq!(
-            build_frame(&mixed, &mut out),
-            Err(FrameError::MixedFamilies)
-        );
+        assert_eq!(build_frame(&mixed, &mut out), Err(FrameError::MixedFamilies));
         let big = FrameSpec {
             payload_len: 65535 - 28 + 1,
-            ..FrameSpec::new(
-                v4(1, 2, 3, 4),
-                v4(5, 6, 7, 8),
-                L4::Udp { sport: 1, dport: 2 },
-            )
+            ..FrameSpec::new(v4(1, 2, 3, 4), v4(5, 6, 7, 8), L4::Udp { sport: 1, dport: 2 })
         };
-        assert_eq!(
-            build_frame(&big, &mut out),
-            Err(FrameError::TooLong { ip_len: 65536 })
-        );
-        let huge = FrameSpec {
-            payload_len: usize::MAX,
-            ..big
-        };
+        assert_eq!(build_frame(&big, &mut out), Err(FrameError::TooLong { ip_len: 65536 }));
+        let huge = FrameSpec { payload_len: usize::MAX, ..big };
         assert!(build_frame(&huge, &mut out).is_err());
         assert_eq!(out, [1, 2, 3]);
         // The largest that fits: IPv4 total 65535; IPv6 payload 65535.
-        assert!(build_frame(
-            &FrameSpec {
-                payload_len: 65535 - 28,
-                ..big
-            },
-            &mut out
-        )
-        .is_ok());
-        let v6_max = FrameSpec {
-            payload_len: 65535 - 8,
-            ..FrameSpec::new(v6(1), v6(2), L4::Udp { sport: 1, dport: 2 })
-        };
+        assert!(build_frame(&FrameSpec { payload_len: 65535 - 28, ..big }, &mut out).is_ok());
+        let v6_max =
+            FrameSpec { payload_len: 65535 - 8, ..FrameSpec::new(v6(1), v6(2), L4::Udp { sport: 1, dport: 2 }) };
         assert!(build_frame(&v6_max, &mut out).is_ok());
-        assert!(build_frame(
-            &FrameSpec {
-                payload_len: 65535 - 7,
-                ..v6_max
-            },
-            &mut out
-        )
-        .is_err());
+        assert!(build_frame(&FrameSpec { payload_len: 65535 - 7, ..v6_max }, &mut out).is_err());
         assert!(!FrameError::MixedFamilies.to_string().is_empty());
     }
 

@@ -8,8 +8,8 @@ pub mod frame;
 pub mod traffic;
 
 pub use frame::{
-    build_frame, build_frame_with_payload, build_ip_packet, build_ip_packet_with_payload,
-    FrameError, FrameSpec, VlanStack, L4,
+    build_frame, build_frame_with_payload, build_ip_packet, build_ip_packet_with_payload, FrameError, FrameSpec,
+    VlanStack, L4,
 };
 pub use traffic::{TrafficConfig, TrafficGenerator, TrafficTruth};
 
@@ -40,11 +40,7 @@ pub fn write_pcap_record(ts_ns: u64, wire_len: u32, data: &[u8], out: &mut Vec<u
     out.extend_from_slice(data);
 }
 
-pub(crate) fn record_header(
-    ts_ns: u64,
-    cap_len: u32,
-    wire_len: u32,
-) -> [u8; PCAP_RECORD_HEADER_LEN] {
+pub(crate) fn record_header(ts_ns: u64, cap_len: u32, wire_len: u32) -> [u8; PCAP_RECORD_HEADER_LEN] {
     let secs = u32::try_from(ts_ns / 1_000_000_000).unwrap_or(u32::MAX);
     let nanos = (ts_ns % 1_000_000_000) as u32;
     let mut h = [0u8; PCAP_RECORD_HEADER_LEN];
@@ -71,13 +67,7 @@ mod tests {
     #[test]
     fn pcap_header_layout() {
         let h = pcap_header(65535, LINKTYPE_ETHERNET);
-        assert_eq!(
-            h,
-            [
-                0x4d, 0x3c, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0,
-                0, 0
-            ]
-        );
+        assert_eq!(h, [0x4d, 0x3c, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0]);
     }
 
     #[test]
@@ -98,18 +88,12 @@ mod tests {
         let mut out = Vec::new();
         write_pcap_record(u64::MAX, 0, &[], &mut out);
         assert_eq!(out[0..4], u32::MAX.to_le_bytes());
-        assert_eq!(
-            u32::from_le_bytes([out[4], out[5], out[6], out[7]]),
-            (u64::MAX % 1_000_000_000) as u32
-        );
+        assert_eq!(u32::from_le_bytes([out[4], out[5], out[6], out[7]]), (u64::MAX % 1_000_000_000) as u32);
     }
 
     #[test]
     fn generate_small_capture() {
-        let (bytes, truth) = generate(TrafficConfig {
-            packets: 1000,
-            ..TrafficConfig::default()
-        });
+        let (bytes, truth) = generate(TrafficConfig { packets: 1000, ..TrafficConfig::default() });
         assert_eq!(truth.packets, 1000);
         assert_eq!(bytes.len() as u64, 24 + 16 * 1000 + truth.captured_bytes);
     }

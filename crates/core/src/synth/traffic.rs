@@ -35,7 +35,7 @@ const V6_PERMILLE: u64 = 290;
 const HEAVY_PERMILLE: u64 = 75;
 const FLOOD_PERMILLE: u64 = 40;
 /// One scan target per this many packets.
-const PACKETS_PER_SCAN_TARGET: u64 = 200;
+const PACKETS_PER_SCAN_TARGET: u64 = 100;
 
 const GATEWAY_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x01, 0x0a]; // VRRP virtual MAC, VRID 10
 const RESOLVERS_V4: [Ipv4Addr; 2] = [Ipv4Addr::new(10, 0, 255, 53), Ipv4Addr::new(10, 0, 255, 54)];
@@ -133,9 +133,21 @@ pub struct TrafficGenerator {
     flood_quota: Quota,
     clock: Clock,
     payload_key: u64,
+    /// Application payloads (DNS, NTP) are written here first; under 600 bytes.
+    scratch: Vec<u8>,
     index: u64,
     header_written: bool,
     truth: TrafficTruth,
+}
+
+impl core::fmt::Debug for TrafficGenerator {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("TrafficGenerator")
+            .field("config", &self.cfg)
+            .field("written", &self.index)
+            .field("remaining", &self.remaining())
+            .finish_non_exhaustive()
+    }
 }
 
 impl TrafficGenerator {
@@ -149,17 +161,10 @@ impl TrafficGenerator {
         let mut rng = Rng::new(cfg.seed);
         // Background responses stay well under the elephant even in small captures.
         let max_segments = (n / 200).clamp(20, 4000) as u32;
-        let model = Model {
-            hosts: cfg.hosts,
-            max_segments,
-        };
+        let model = Model { hosts: cfg.hosts, max_segments };
 
         let heavy_packets = share(n, HEAVY_PERMILLE);
-        let heavy_packets = if heavy_packets < HeavyFlow::MIN_PACKETS {
-            0
-        } else {
-            heavy_packets
-        };
+        let heavy_packets = if heavy_packets < HeavyFlow::MIN_PACKETS { 0 } else { heavy_packets };
         let heavy = HeavyFlow::new(&mut rng, heavy_packets);
         let heavy_quota = Quota::new(n, 80, 920, heavy_packets);
 
@@ -170,17 +175,11 @@ impl TrafficGenerator {
         let flood_packets = share(n, FLOOD_PERMILLE);
         let flood_packets = if flood_packets < 16 { 0 } else { flood_packets };
         let flood_sources = (n / 400).clamp(1, 16_384).min(flood_packets) as u32;
-        let flood = Flood {
-            key: rng.next_u64(),
-            sources: flood_sources,
-            sent: 0,
-        };
+        let flood = Flood { key: rng.next_u64(), sources: flood_sources, sent: 0 };
         let flood_quota = Quota::new(n, 550, 650, flood_packets);
 
         let clock = Clock::new(&cfg, &mut rng, &flood_quota);
-        let pool = (0..POOL_SLOTS)
-            .map(|_| model.spawn(&mut rng, true))
-            .collect();
+        let pool = (0..POOL_SLOTS).map(|_| model.spawn(&mut rng, true)).collect();
         let payload_key = rng.next_u64();
         let truth = TrafficTruth {
             packets: 0,
@@ -197,13 +196,7 @@ impl TrafficGenerator {
             scanner: IpAddr::V4(SCANNER),
             scan_targets: 0,
             scan_packets: 0,
-            heavy_flow: (
-                IpAddr::V4(HEAVY_CLIENT),
-                heavy.ep.client_port,
-                IpAddr::V4(HEAVY_SERVER),
-                HEAVY_PORT,
-                6,
-            ),
+            heavy_flow: (IpAddr::V4(HEAVY_CLIENT), heavy.ep.client_port, IpAddr::V4(HEAVY_SERVER), HEAVY_PORT, 6),
             heavy_packets: 0,
             heavy_bytes: 0,
             flood_victim: IpAddr::V4(FLOOD_VICTIM),
@@ -223,6 +216,7 @@ impl TrafficGenerator {
             flood_quota,
             clock,
             payload_key,
+            scratch: Vec::with_capacity(1024),
             index: 0,
             header_written: false,
             truth,
@@ -268,24 +262,33 @@ impl TrafficGenerator {
         let source = self.pick_source(i);
         let seg_end = self.clock.segment_end(i);
         let flood_ahead = self.flood_quota.expected_between(i + 1, seg_end);
-        let weight = if source == Source::Flood {
-            FLOOD_TIME_WEIGHT
-        } else {
-            1.0
-        };
+        let weight = if source == Source::Flood { FLOOD_TIME_WEIGHT } else { 1.0 };
         let ts = self.clock.advance(i, weight, flood_ahead, &mut self.rng);
 
-        let mut spec = match source {
-            Source::Heavy => self.heavy.next(),
-            Source::Scan => self.scanner.next(),
-            Source::Flood => self.flood.next(&mut self.rng),
+        let (mut spec, app) = match source {
+            Source::Heavy => (self.heavy.next(), App::Filler),
+            Source::Scan => (self.scanner.next(), App::Filler),
+            Source::Flood => (self.flood.next(&mut self.rng), App::Filler),
             Source::Background => self.background(),
         };
         spec.payload_seed = mix64(self.payload_key.wrapping_add(i));
 
         let record = out.len();
         out.extend_from_slice(&[0; PCAP_RECORD_HEADER_LEN]);
-        let Ok(wire_len) = frame::build_frame(&spec, out) else {
+        let built = match app {
+            App::Filler => frame::build_frame(&spec, out),
+            App::Dns(message) => {
+                self.scratch.clear();
+                message.write(&mut self.scratch);
+                frame::build_frame_with_payload(&spec, &self.scratch, out)
+            }
+            App::Ntp { server } => {
+                self.scratch.clear();
+                write_ntp(server, ts, &mut self.scratch);
+                frame::build_frame_with_payload(&spec, &self.scratch, out)
+            }
+        };
+        let Ok(wire_len) = built else {
             out.truncate(record); // unreachable: every spec here is valid
             return false;
         };
@@ -302,11 +305,8 @@ impl TrafficGenerator {
     /// Selection sampling: each planted pattern emits with probability left / window left, so
     /// it meets its quota exactly, spread evenly over its window.
     fn pick_source(&mut self, i: u64) -> Source {
-        let quotas = [
-            (Source::Heavy, self.heavy_quota),
-            (Source::Scan, self.scan_quota),
-            (Source::Flood, self.flood_quota),
-        ];
+        let quotas =
+            [(Source::Heavy, self.heavy_quota), (Source::Scan, self.scan_quota), (Source::Flood, self.flood_quota)];
         let forced = quotas.iter().find(|(_, q)| q.must_emit(i));
         let chosen = forced
             .or_else(|| {
@@ -327,16 +327,16 @@ impl TrafficGenerator {
         chosen.unwrap_or(Source::Background)
     }
 
-    fn background(&mut self) -> FrameSpec {
+    fn background(&mut self) -> (FrameSpec, App) {
         let slot = self.rng.below(POOL_SLOTS as u64) as usize;
         let rng = &mut self.rng;
         match self.pool.get_mut(slot) {
             Some(flow) => {
-                let spec = flow.next(rng);
+                let emitted = flow.next(rng);
                 if flow.done() {
                     *flow = self.model.spawn(rng, false);
                 }
-                spec
+                emitted
             }
             None => self.model.spawn(rng, false).next(rng),
         }
@@ -406,11 +406,7 @@ struct Quota {
 impl Quota {
     fn new(packets: u64, start_permille: u64, end_permille: u64, count: u64) -> Quota {
         let (start, end) = (share(packets, start_permille), share(packets, end_permille));
-        Quota {
-            start,
-            end,
-            left: count.min(end - start),
-        }
+        Quota { start, end, left: count.min(end - start) }
     }
 
     fn active(&self, i: u64) -> bool {
@@ -469,8 +465,7 @@ impl Clock {
         for (s, &end) in seg_end_index.iter().enumerate() {
             rate = (rate * (0.8 + 0.4 * rng.unit())).clamp(0.5, 2.0);
             let flood_packets = flood.expected_between(begin, end);
-            need[s] =
-                ((end - begin) as f64 - flood_packets + FLOOD_TIME_WEIGHT * flood_packets) / rate;
+            need[s] = ((end - begin) as f64 - flood_packets + FLOOD_TIME_WEIGHT * flood_packets) / rate;
             begin = end;
         }
         let total: f64 = need.iter().sum();
@@ -480,19 +475,10 @@ impl Clock {
         for (s, t) in seg_end_time.iter_mut().enumerate().take(SEGMENTS - 1) {
             cumulative += need[s];
             if total > 0.0 {
-                *t = cfg
-                    .start_ns
-                    .saturating_add((cfg.duration_ns as f64 * (cumulative / total)) as u64)
-                    .min(end_time);
+                *t = cfg.start_ns.saturating_add((cfg.duration_ns as f64 * (cumulative / total)) as u64).min(end_time);
             }
         }
-        Clock {
-            now: cfg.start_ns,
-            end: end_time,
-            seg: 0,
-            seg_end_index,
-            seg_end_time,
-        }
+        Clock { now: cfg.start_ns, end: end_time, seg: 0, seg_end_index, seg_end_time }
     }
 
     /// Moves to the segment holding packet `i`; returns the index that ends it.
@@ -594,8 +580,7 @@ fn ln_unit(x: f64) -> f64 {
     }
     let s = (m - 1.0) / (m + 1.0);
     let s2 = s * s;
-    let series =
-        2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0)))));
+    let series = 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0)))));
     exp as f64 * LN2 + series
 }
 
@@ -668,20 +653,8 @@ impl Endpoints {
         let ip_id = *id;
         *id = id.wrapping_add(1);
         let (src, dst, src_mac, dst_mac, ttl) = match from {
-            Side::Client => (
-                self.client,
-                self.server,
-                self.client_mac,
-                self.server_mac,
-                self.client_ttl,
-            ),
-            Side::Server => (
-                self.server,
-                self.client,
-                self.server_mac,
-                self.client_mac,
-                self.server_ttl,
-            ),
+            Side::Client => (self.client, self.server, self.client_mac, self.server_mac, self.client_ttl),
+            Side::Server => (self.server, self.client, self.server_mac, self.client_mac, self.server_ttl),
         };
         FrameSpec {
             dst_mac,
@@ -717,9 +690,9 @@ fn host(h: u32) -> Host {
     let last = 1 + h % 250;
     let hash = mix64(h as u64 ^ 0x686f_7374);
     let vlans = match hash % 100 {
-        0..=49 => VlanStack::NONE,
-        50..=79 => VlanStack::single(10),
-        80..=94 => VlanStack::single(20),
+        0..=59 => VlanStack::NONE,
+        60..=84 => VlanStack::single(10),
+        85..=96 => VlanStack::single(20),
         _ => VlanStack::qinq(100, 40), // remote site behind a provider S-tag
     };
     let windows = (hash >> 8) % 100 < 60;
@@ -729,11 +702,7 @@ fn host(h: u32) -> Host {
         mac: [0x02, 0x1b, 0x21, (h >> 16) as u8, (h >> 8) as u8, h as u8],
         vlans,
         ttl: if windows { 128 } else { 64 },
-        ephemeral: if windows {
-            (49152, 65535)
-        } else {
-            (32768, 60999)
-        },
+        ephemeral: if windows { (49152, 65535) } else { (32768, 60999) },
     }
 }
 
@@ -747,16 +716,7 @@ fn server(s: u32, v6: bool) -> (IpAddr, u8) {
     };
     let ttl = initial - 6 - ((hash >> 8) % 17) as u8;
     let addr = if v6 {
-        IpAddr::V6(Ipv6Addr::new(
-            0x2001,
-            0xdb8,
-            0xffff,
-            (s >> 8) as u16,
-            0,
-            0,
-            0,
-            (s & 0xff) as u16 + 1,
-        ))
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0xffff, (s >> 8) as u16, 0, 0, 0, (s & 0xff) as u16 + 1))
     } else if s < 3 * 199 {
         // Hosts .1-.199 of the documentation /24s; .200 and up are planted addresses.
         let net = [[192, 0, 2], [198, 51, 100], [203, 0, 113]][(s / 199) as usize % 3];
@@ -787,11 +747,11 @@ impl Model {
     fn spawn(&self, rng: &mut Rng, midway: bool) -> Flow {
         let v6 = rng.chance(V6_PERMILLE);
         match rng.below(1000) {
-            0..=399 => Flow::Udp(self.dns(rng, v6)),
-            400..=759 => Flow::Tcp(self.tcp_outbound(rng, v6, midway)),
-            760..=809 => Flow::Tcp(self.tcp_inbound(rng, v6, midway)),
-            810..=909 => Flow::Quic(self.quic(rng, v6, midway)),
-            910..=939 => Flow::Udp(self.ntp(rng, v6)),
+            0..=419 => Flow::Udp(self.dns(rng, v6)),
+            420..=839 => Flow::Tcp(self.tcp_outbound(rng, v6, midway)),
+            840..=889 => Flow::Tcp(self.tcp_inbound(rng, v6, midway)),
+            890..=949 => Flow::Quic(self.quic(rng, v6, midway)),
+            950..=974 => Flow::Udp(self.ntp(rng, v6)),
             _ => Flow::Echo(self.echo(rng, v6)),
         }
     }
@@ -805,10 +765,7 @@ impl Model {
     /// Zipf-like popularity: the top server gets ~8% of flows.
     fn pick_server(&self, rng: &mut Rng, v6: bool) -> (IpAddr, u8) {
         let u = rng.unit();
-        server(
-            ((u * u * u * EXTERNAL_SERVERS as f64) as u32).min(EXTERNAL_SERVERS - 1),
-            v6,
-        )
+        server(((u * u * u * EXTERNAL_SERVERS as f64) as u32).min(EXTERNAL_SERVERS - 1), v6)
     }
 
     /// Internal host to external server.
@@ -816,11 +773,7 @@ impl Model {
         let h = self.pick_host(rng);
         let (server, server_ttl) = self.pick_server(rng, v6);
         Endpoints {
-            client: if v6 {
-                IpAddr::V6(h.v6)
-            } else {
-                IpAddr::V4(h.v4)
-            },
+            client: if v6 { IpAddr::V6(h.v6) } else { IpAddr::V4(h.v4) },
             server,
             client_mac: h.mac,
             server_mac: GATEWAY_MAC,
@@ -844,7 +797,7 @@ impl Model {
             (8443, 20),
             (3389, 20),
             (5222, 15),
-            (21, 15),
+            (853, 15), // DNS over TLS
         ];
         let port = weighted(rng, &PORTS, 443);
         let ep = self.outbound(rng, v6, port);
@@ -855,23 +808,9 @@ impl Model {
     fn tcp_inbound(&self, rng: &mut Rng, v6: bool, midway: bool) -> TcpSession {
         let c = rng.below(INBOUND_CLIENTS as u64) as u32;
         let client = if v6 {
-            IpAddr::V6(Ipv6Addr::new(
-                0x2001,
-                0xdb8,
-                0xffff,
-                0x8000,
-                0,
-                0,
-                0,
-                c as u16 + 1,
-            ))
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0x8000, 0, 0, 0, c as u16 + 1))
         } else {
-            IpAddr::V4(Ipv4Addr::new(
-                198,
-                18,
-                (128 + c / 254) as u8,
-                (1 + c % 254) as u8,
-            ))
+            IpAddr::V4(Ipv4Addr::new(198, 18, (128 + c / 254) as u8, (1 + c % 254) as u8))
         };
         let (server, server_port) = match (v6, rng.below(10)) {
             (true, _) => (IpAddr::V6(DMZ_WEB_V6), 443),
@@ -898,15 +837,11 @@ impl Model {
         TcpSession::new(ep, rng, self.max_segments, midway)
     }
 
-    /// Hosts ask the internal resolvers; a quarter of queries are the resolvers recursing out.
+    /// Hosts ask the internal resolvers; some queries are the resolvers recursing out.
     fn dns(&self, rng: &mut Rng, v6: bool) -> UdpExchange {
-        let mut ep = if rng.chance(250) {
+        let mut ep = if rng.chance(150) {
             let (server, server_ttl) = self.pick_server(rng, v6);
-            let resolver = if v6 {
-                IpAddr::V6(RESOLVER_V6)
-            } else {
-                IpAddr::V4(RESOLVERS_V4[0])
-            };
+            let resolver = if v6 { IpAddr::V6(RESOLVER_V6) } else { IpAddr::V4(RESOLVERS_V4[0]) };
             Endpoints {
                 client: resolver,
                 server,
@@ -922,17 +857,14 @@ impl Model {
         } else {
             let mut ep = self.outbound(rng, v6, 53);
             let resolver = RESOLVERS_V4[rng.below(2) as usize];
-            ep.server = if v6 {
-                IpAddr::V6(RESOLVER_V6)
-            } else {
-                IpAddr::V4(resolver)
-            };
+            ep.server = if v6 { IpAddr::V6(RESOLVER_V6) } else { IpAddr::V4(resolver) };
             ep.server_mac = internal_mac(resolver);
             ep.server_ttl = 64;
             ep
         };
-        ep.ip_id[1] = 0; // resolvers send DNS answers with IP ID 0
-                         // A and AAAA lookups often go together over the same socket.
+        // Resolvers send DNS answers with IP ID 0.
+        ep.ip_id[1] = 0;
+        // A and AAAA lookups often go together over the same socket.
         let transactions = if rng.chance(400) { 2 } else { 1 };
         UdpExchange::new(ep, UdpKind::Dns, transactions)
     }
@@ -947,18 +879,10 @@ impl Model {
 
     fn quic(&self, rng: &mut Rng, v6: bool, midway: bool) -> QuicSession {
         let ep = self.outbound(rng, v6, 443);
-        let server_packets = if rng.chance(300) {
-            rng.range(2, 10)
-        } else {
-            rng.pareto(8, self.max_segments)
-        };
+        let server_packets = if rng.chance(300) { rng.range(2, 10) } else { rng.pareto(8, self.max_segments) };
         QuicSession {
             ep,
-            step: if midway {
-                QuicStep::Data
-            } else {
-                QuicStep::ClientInitial
-            },
+            step: if midway { QuicStep::Data } else { QuicStep::ClientInitial },
             server_left: server_packets.max(1),
             since_ack: 0,
             ack_every: rng.range(2, 4) as u8,
@@ -974,7 +898,7 @@ impl Model {
             ep,
             id: rng.next_u64() as u16,
             seq: rng.below(4) as u16,
-            left: rng.range(1, 10) as u8,
+            left: rng.range(1, 8) as u8,
             answered: !rng.chance(100),
             reply_pending: false,
             done: false,
@@ -991,12 +915,12 @@ enum Flow {
 }
 
 impl Flow {
-    fn next(&mut self, rng: &mut Rng) -> FrameSpec {
+    fn next(&mut self, rng: &mut Rng) -> (FrameSpec, App) {
         match self {
-            Flow::Tcp(f) => f.next(rng),
+            Flow::Tcp(f) => (f.next(rng), App::Filler),
             Flow::Udp(f) => f.next(rng),
-            Flow::Quic(f) => f.next(rng),
-            Flow::Echo(f) => f.next(),
+            Flow::Quic(f) => (f.next(rng), App::Filler),
+            Flow::Echo(f) => (f.next(), App::Filler),
         }
     }
 
@@ -1068,7 +992,8 @@ struct TcpSession {
 
 impl TcpSession {
     fn new(ep: Endpoints, rng: &mut Rng, max_segments: u32, midway: bool) -> TcpSession {
-        const WINDOWS: [u16; 6] = [64240, 65535, 29200, 502, 2053, 8192];
+        // No window scaling is negotiated, so only unscaled values.
+        const WINDOWS: [u16; 6] = [64240, 65535, 29200, 32768, 16384, 8192];
         let mss = if ep.v6() { 1440 } else { 1460 };
         let answer = match rng.below(1000) {
             0..=24 => SynAnswer::Refuse,
@@ -1088,10 +1013,7 @@ impl TcpSession {
         let mut s = TcpSession {
             ep,
             seq: [rng.next_u64() as u32, rng.next_u64() as u32],
-            window: [
-                WINDOWS[rng.below(6) as usize],
-                WINDOWS[rng.below(6) as usize],
-            ],
+            window: [WINDOWS[rng.below(6) as usize], WINDOWS[rng.below(6) as usize]],
             mss,
             step: TcpStep::Syn,
             answer,
@@ -1114,30 +1036,15 @@ impl TcpSession {
     fn start_round(&mut self, rng: &mut Rng) {
         self.sender = Side::Client;
         self.upload = rng.chance(80);
-        self.msg_left = if self.upload {
-            rng.pareto(4000, self.max_bytes)
-        } else {
-            rng.range(80, 1100)
-        };
+        self.msg_left = if self.upload { rng.pareto(4000, self.max_bytes) } else { rng.range(80, 1100) };
     }
 
     fn segment(&mut self, from: Side, flags: u8, len: u32) -> FrameSpec {
         let to = from.other() as usize;
-        let ack = if flags & tcp_flags::ACK != 0 {
-            self.seq[to]
-        } else {
-            0
-        };
+        let ack = if flags & tcp_flags::ACK != 0 { self.seq[to] } else { 0 };
         let (sport, dport) = self.ep.ports(from);
         let seq = self.seq[from as usize];
-        let l4 = L4::Tcp {
-            sport,
-            dport,
-            seq,
-            ack,
-            flags,
-            window: self.window[from as usize],
-        };
+        let l4 = L4::Tcp { sport, dport, seq, ack, flags, window: self.window[from as usize] };
         let consumed = len + (flags & (tcp_flags::SYN | tcp_flags::FIN) != 0) as u32;
         self.seq[from as usize] = seq.wrapping_add(consumed);
         self.ep.spec(from, l4, len)
@@ -1158,14 +1065,7 @@ impl TcpSession {
                 // The SYN's sequence number is consumed only once it is answered.
                 let (sport, dport) = self.ep.ports(Side::Client);
                 let window = self.window[0];
-                let l4 = L4::Tcp {
-                    sport,
-                    dport,
-                    seq: self.seq[0],
-                    ack: 0,
-                    flags: SYN,
-                    window,
-                };
+                let l4 = L4::Tcp { sport, dport, seq: self.seq[0], ack: 0, flags: SYN, window };
                 self.step = match self.answer {
                     SynAnswer::Accept => TcpStep::SynAck,
                     SynAnswer::Refuse => TcpStep::Refused,
@@ -1191,14 +1091,7 @@ impl TcpSession {
                 self.step = TcpStep::Done;
                 let (sport, dport) = self.ep.ports(Side::Server);
                 let ack = self.seq[0].wrapping_add(1);
-                let l4 = L4::Tcp {
-                    sport,
-                    dport,
-                    seq: 0,
-                    ack,
-                    flags: RST | ACK,
-                    window: 0,
-                };
+                let l4 = L4::Tcp { sport, dport, seq: 0, ack, flags: RST | ACK, window: 0 };
                 self.ep.spec(Side::Server, l4, 0)
             }
             TcpStep::Data => {
@@ -1285,7 +1178,8 @@ struct UdpExchange {
     ep: Endpoints,
     kind: UdpKind,
     transactions_left: u8,
-    query_len: u32,
+    /// The query awaiting its response.
+    query: DnsMessage,
     reply_pending: bool,
     done: bool,
 }
@@ -1296,7 +1190,7 @@ impl UdpExchange {
             ep,
             kind,
             transactions_left: transactions,
-            query_len: 0,
+            query: DnsMessage::default(),
             reply_pending: false,
             done: false,
         }
@@ -1307,26 +1201,22 @@ impl UdpExchange {
         self.done = self.transactions_left == 0;
     }
 
-    fn next(&mut self, rng: &mut Rng) -> FrameSpec {
+    fn next(&mut self, rng: &mut Rng) -> (FrameSpec, App) {
         if self.reply_pending {
             self.reply_pending = false;
             self.finish_transaction();
-            let len = match self.kind {
-                UdpKind::Dns => {
-                    self.query_len
-                        + if rng.chance(150) {
-                            rng.range(150, 450)
-                        } else {
-                            rng.range(16, 140)
-                        }
-                }
-                UdpKind::Ntp => 48,
+            let app = match self.kind {
+                UdpKind::Dns => App::Dns(self.query.answer(rng)),
+                UdpKind::Ntp => App::Ntp { server: true },
             };
-            return self.ep.spec(Side::Server, self.ep.udp(Side::Server), len);
+            return (self.ep.spec(Side::Server, self.ep.udp(Side::Server), 0), app);
         }
-        self.query_len = match self.kind {
-            UdpKind::Dns => rng.range(29, 80), // header, name, type/class, often EDNS
-            UdpKind::Ntp => 48,
+        let app = match self.kind {
+            UdpKind::Dns => {
+                self.query = DnsMessage::query(rng);
+                App::Dns(self.query)
+            }
+            UdpKind::Ntp => App::Ntp { server: false },
         };
         let loss = match self.kind {
             UdpKind::Dns => 30,
@@ -1337,11 +1227,184 @@ impl UdpExchange {
         } else {
             self.reply_pending = true;
         }
-        let mut spec = self
-            .ep
-            .spec(Side::Client, self.ep.udp(Side::Client), self.query_len);
+        let mut spec = self.ep.spec(Side::Client, self.ep.udp(Side::Client), 0);
         spec.dont_fragment = false;
-        spec
+        (spec, app)
+    }
+}
+
+/// The payload of a packet: filler, or a real application message.
+#[derive(Clone, Copy, Debug)]
+enum App {
+    Filler,
+    Dns(DnsMessage),
+    Ntp { server: bool },
+}
+
+const DNS_HOST_LABELS: [&str; 20] = [
+    "www",
+    "api",
+    "cdn",
+    "mail",
+    "login",
+    "static",
+    "img",
+    "update",
+    "telemetry",
+    "sync",
+    "auth",
+    "ws",
+    "ocsp",
+    "time",
+    "video",
+    "docs",
+    "drive",
+    "chat",
+    "push",
+    "files",
+];
+/// Reserved names only (RFC 2606, RFC 6761).
+const DNS_ZONES: [[&str; 2]; 8] = [
+    ["example", "com"],
+    ["example", "net"],
+    ["example", "org"],
+    ["corp", "example"],
+    ["cloud", "example"],
+    ["vendor", "test"],
+    ["cdn", "example"],
+    ["saas", "test"],
+];
+const DNS_TYPE_A: u16 = 1;
+const DNS_TYPE_AAAA: u16 = 28;
+const DNS_TYPE_HTTPS: u16 = 65;
+const DNS_TYPE_OPT: u16 = 41;
+
+/// A DNS query or its response: one question, address answers, optional EDNS.
+#[derive(Clone, Copy, Debug, Default)]
+struct DnsMessage {
+    id: u16,
+    /// Index into the synthetic name space (popular names have low indexes).
+    name: u16,
+    qtype: u16,
+    edns: bool,
+    response: bool,
+    rcode: u8,
+    answers: u8,
+    ttl: u32,
+    /// Selects the answer addresses.
+    addr_seed: u16,
+}
+
+impl DnsMessage {
+    fn query(rng: &mut Rng) -> DnsMessage {
+        let u = rng.unit();
+        DnsMessage {
+            id: rng.next_u64() as u16,
+            name: (u * u * u * 2000.0) as u16,
+            qtype: weighted(rng, &[(DNS_TYPE_A, 550), (DNS_TYPE_AAAA, 350)], DNS_TYPE_HTTPS),
+            edns: rng.chance(600),
+            ..DnsMessage::default()
+        }
+    }
+
+    fn answer(&self, rng: &mut Rng) -> DnsMessage {
+        let nxdomain = rng.chance(40);
+        let answers = match self.qtype {
+            _ if nxdomain => 0,
+            DNS_TYPE_A => rng.range(1, 4),
+            DNS_TYPE_AAAA => rng.range(1, 2),
+            _ => 0, // HTTPS records mostly absent: NODATA
+        } as u8;
+        DnsMessage {
+            response: true,
+            rcode: if nxdomain { 3 } else { 0 },
+            answers,
+            ttl: rng.range(30, 3600),
+            addr_seed: rng.next_u64() as u16,
+            ..*self
+        }
+    }
+
+    fn write_name(&self, out: &mut Vec<u8>) {
+        let host = DNS_HOST_LABELS[self.name as usize % DNS_HOST_LABELS.len()].as_bytes();
+        let zone = DNS_ZONES[(self.name as usize / DNS_HOST_LABELS.len()) % DNS_ZONES.len()];
+        let number = self.name as usize / (DNS_HOST_LABELS.len() * DNS_ZONES.len());
+        // "cdn", "cdn1", "cdn12": the host label carries the number.
+        let mut digits = [0u8; 5];
+        let mut n = number;
+        let mut count = 0;
+        while n > 0 && count < digits.len() {
+            digits[count] = b'0' + (n % 10) as u8;
+            n /= 10;
+            count += 1;
+        }
+        out.push((host.len() + count) as u8);
+        out.extend_from_slice(host);
+        out.extend(digits[..count].iter().rev());
+        for label in zone {
+            out.push(label.len() as u8);
+            out.extend_from_slice(label.as_bytes());
+        }
+        out.push(0);
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        let flags: u16 = if self.response { 0x8180 | self.rcode as u16 } else { 0x0100 };
+        out.extend_from_slice(&self.id.to_be_bytes());
+        out.extend_from_slice(&flags.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes());
+        out.extend_from_slice(&(self.answers as u16).to_be_bytes());
+        out.extend_from_slice(&0u16.to_be_bytes());
+        out.extend_from_slice(&(self.edns as u16).to_be_bytes());
+        self.write_name(out);
+        out.extend_from_slice(&self.qtype.to_be_bytes());
+        out.extend_from_slice(&1u16.to_be_bytes()); // IN
+        for k in 0..self.answers as u16 {
+            out.extend_from_slice(&[0xc0, 12]); // pointer to the question's name
+            out.extend_from_slice(&self.qtype.to_be_bytes());
+            out.extend_from_slice(&1u16.to_be_bytes());
+            out.extend_from_slice(&self.ttl.to_be_bytes());
+            let host = self.addr_seed.wrapping_add(k);
+            if self.qtype == DNS_TYPE_AAAA {
+                out.extend_from_slice(&16u16.to_be_bytes());
+                out.extend_from_slice(&Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0xd, 0, 0, 0, host).octets());
+            } else {
+                out.extend_from_slice(&4u16.to_be_bytes());
+                let [hi, lo] = host.to_be_bytes();
+                out.extend_from_slice(&[198, 18, 64 | (hi & 0x3f), lo]);
+            }
+        }
+        if self.edns {
+            out.push(0); // root name
+            out.extend_from_slice(&DNS_TYPE_OPT.to_be_bytes());
+            out.extend_from_slice(&1232u16.to_be_bytes()); // UDP payload size
+            out.extend_from_slice(&[0, 0, 0, 0, 0, 0]); // extended rcode, version, flags, no data
+        }
+    }
+}
+
+/// An NTPv4 client request or server reply stamped with the packet's time.
+fn write_ntp(server: bool, ts_ns: u64, out: &mut Vec<u8>) {
+    const UNIX_TO_NTP_SECS: u64 = 2_208_988_800;
+    let ntp_time = |ns: u64| -> [u8; 8] {
+        let secs = (ns / 1_000_000_000 + UNIX_TO_NTP_SECS) as u32;
+        let frac = (((ns % 1_000_000_000) << 32) / 1_000_000_000) as u32;
+        ((secs as u64) << 32 | frac as u64).to_be_bytes()
+    };
+    if server {
+        // LI 0, version 4, mode 4; stratum 2, poll 6, precision 2^-23.
+        out.extend_from_slice(&[0x24, 2, 6, 0xe9]);
+        out.extend_from_slice(&0x0000_0a3du32.to_be_bytes()); // root delay
+        out.extend_from_slice(&0x0000_1234u32.to_be_bytes()); // root dispersion
+        out.extend_from_slice(&[192, 0, 2, 123]); // reference id: the upstream server
+        out.extend_from_slice(&ntp_time(ts_ns.saturating_sub(32_000_000_000)));
+        out.extend_from_slice(&ntp_time(ts_ns.saturating_sub(20_000_000)));
+        out.extend_from_slice(&ntp_time(ts_ns.saturating_sub(1_000_000)));
+        out.extend_from_slice(&ntp_time(ts_ns.saturating_sub(900_000)));
+    } else {
+        out.extend_from_slice(&[0x23, 0, 6, 0xe9]);
+        out.extend_from_slice(&[0; 36]);
+        out.extend_from_slice(&ntp_time(ts_ns));
     }
 }
 
@@ -1397,11 +1460,7 @@ impl QuicSession {
                 self.since_ack += 1;
                 self.server_left = self.server_left.saturating_sub(1);
                 if self.server_left == 0 {
-                    self.step = if self.close {
-                        QuicStep::Close
-                    } else {
-                        QuicStep::Done
-                    };
+                    self.step = if self.close { QuicStep::Close } else { QuicStep::Done };
                 }
                 (Side::Server, rng.range(full - 150, full))
             }
@@ -1434,11 +1493,7 @@ impl EchoSession {
             self.reply_pending = false;
             self.left = self.left.saturating_sub(1);
             self.done = self.left == 0;
-            return self.ep.spec(
-                Side::Server,
-                L4::echo_reply(v6, self.id, self.seq),
-                self.payload,
-            );
+            return self.ep.spec(Side::Server, L4::echo_reply(v6, self.id, self.seq), self.payload);
         }
         self.seq = self.seq.wrapping_add(1);
         if self.answered {
@@ -1447,11 +1502,7 @@ impl EchoSession {
             self.left = self.left.saturating_sub(1);
             self.done = self.left == 0;
         }
-        self.ep.spec(
-            Side::Client,
-            L4::echo_request(v6, self.id, self.seq),
-            self.payload,
-        )
+        self.ep.spec(Side::Client, L4::echo_request(v6, self.id, self.seq), self.payload)
     }
 }
 
@@ -1481,36 +1532,16 @@ impl HeavyFlow {
             server_port: HEAVY_PORT,
             ip_id: [rng.next_u64() as u16, rng.next_u64() as u16],
         };
-        HeavyFlow {
-            ep,
-            total,
-            sent: 0,
-            seq: [rng.next_u64() as u32, rng.next_u64() as u32],
-        }
+        HeavyFlow { ep, total, sent: 0, seq: [rng.next_u64() as u32, rng.next_u64() as u32] }
     }
 
     fn segment(&mut self, from: Side, flags: u8, len: u32) -> FrameSpec {
         let (sport, dport) = self.ep.ports(from);
         let seq = self.seq[from as usize];
-        let ack = if flags & tcp_flags::ACK != 0 {
-            self.seq[from.other() as usize]
-        } else {
-            0
-        };
+        let ack = if flags & tcp_flags::ACK != 0 { self.seq[from.other() as usize] } else { 0 };
         let consumed = len + (flags & (tcp_flags::SYN | tcp_flags::FIN) != 0) as u32;
         self.seq[from as usize] = seq.wrapping_add(consumed);
-        self.ep.spec(
-            from,
-            L4::Tcp {
-                sport,
-                dport,
-                seq,
-                ack,
-                flags,
-                window: 64240,
-            },
-            len,
-        )
+        self.ep.spec(from, L4::Tcp { sport, dport, seq, ack, flags, window: 64240 }, len)
     }
 
     fn next(&mut self) -> FrameSpec {
@@ -1569,14 +1600,7 @@ impl Scanner {
     const MAX_TARGETS: u32 = 65534;
 
     fn new(key: u64, targets: u32) -> Scanner {
-        Scanner {
-            key,
-            targets,
-            probed: 0,
-            step: ScanStep::Probe,
-            sport: 40000 + (key % 20000) as u16,
-            ip_id: 0,
-        }
+        Scanner { key, targets, probed: 0, step: ScanStep::Probe, sport: 40000 + (key % 20000) as u16, ip_id: 0 }
     }
 
     fn reply(&self, t: u32) -> ScanReply {
@@ -1612,9 +1636,7 @@ impl Scanner {
 
     fn next(&mut self) -> FrameSpec {
         use tcp_flags::{ACK, RST, SYN};
-        let t = self
-            .probed
-            .saturating_sub((self.step != ScanStep::Probe) as u32);
+        let t = self.probed.saturating_sub((self.step != ScanStep::Probe) as u32);
         let target = self.target(t);
         let hash = mix64(self.key.rotate_left(17) ^ t as u64);
         let dport = SCAN_PORTS[(hash % SCAN_PORTS.len() as u64) as usize];
@@ -1636,13 +1658,7 @@ impl Scanner {
             }
             ScanStep::SynAckReply => {
                 self.step = ScanStep::ScannerRst;
-                (
-                    false,
-                    target_seq,
-                    probe_seq.wrapping_add(1),
-                    SYN | ACK,
-                    64240,
-                )
+                (false, target_seq, probe_seq.wrapping_add(1), SYN | ACK, 64240)
             }
             ScanStep::ScannerRst => {
                 self.step = ScanStep::Probe;
@@ -1651,38 +1667,16 @@ impl Scanner {
         };
         let (scanner_port, target_port) = (self.sport, dport);
         let l4 = if from_scanner {
-            L4::Tcp {
-                sport: scanner_port,
-                dport: target_port,
-                seq,
-                ack,
-                flags,
-                window: len_window,
-            }
+            L4::Tcp { sport: scanner_port, dport: target_port, seq, ack, flags, window: len_window }
         } else {
-            L4::Tcp {
-                sport: target_port,
-                dport: scanner_port,
-                seq,
-                ack,
-                flags,
-                window: len_window,
-            }
+            L4::Tcp { sport: target_port, dport: scanner_port, seq, ack, flags, window: len_window }
         };
-        let (src, dst) = if from_scanner {
-            (SCANNER, target)
-        } else {
-            (target, SCANNER)
-        };
+        let (src, dst) = if from_scanner { (SCANNER, target) } else { (target, SCANNER) };
         let target_mac = {
             let [_, _, c, d] = target.octets();
             [0x02, 0x1b, 0x21, 0xfd, c, d]
         };
-        let (src_mac, dst_mac) = if from_scanner {
-            (GATEWAY_MAC, target_mac)
-        } else {
-            (target_mac, GATEWAY_MAC)
-        };
+        let (src_mac, dst_mac) = if from_scanner { (GATEWAY_MAC, target_mac) } else { (target_mac, GATEWAY_MAC) };
         self.ip_id = self.ip_id.wrapping_add(1);
         FrameSpec {
             dst_mac,
@@ -1698,11 +1692,7 @@ impl Scanner {
                 128
             },
             // Scanners pick a random IP ID per probe.
-            ip_id: if from_scanner {
-                (hash >> 16) as u16
-            } else {
-                self.ip_id
-            },
+            ip_id: if from_scanner { (hash >> 16) as u16 } else { self.ip_id },
             dont_fragment: !from_scanner,
             tos: 0,
             l4,
@@ -1728,10 +1718,7 @@ impl Flood {
         let v = perm16(k, self.key);
         let src = Ipv4Addr::new(198, 19, (v >> 8) as u8, v as u8);
         let hash = mix64(self.key ^ k as u64);
-        let l4 = L4::Udp {
-            sport: rng.range(1024, 65535) as u16,
-            dport: rng.range(1, 65535) as u16,
-        };
+        let l4 = L4::Udp { sport: rng.range(1024, 65535) as u16, dport: rng.range(1, 65535) as u16 };
         FrameSpec {
             dst_mac: internal_mac(FLOOD_VICTIM),
             src_mac: GATEWAY_MAC,
@@ -1746,6 +1733,546 @@ impl Flood {
             payload_len: [64, 128, 256, 512][(hash >> 8) as usize % 4],
             payload_seed: 0,
             pad_to_min: true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    fn config(packets: u64, seed: u64) -> TrafficConfig {
+        TrafficConfig { packets, seed, ..TrafficConfig::default() }
+    }
+
+    fn generate_with_chunks(cfg: TrafficConfig, chunk: u64) -> (Vec<u8>, TrafficTruth) {
+        let mut g = TrafficGenerator::new(cfg);
+        let mut out = Vec::new();
+        while g.next_chunk(chunk, &mut out) > 0 {}
+        (out, g.truth().clone())
+    }
+
+    struct Record<'a> {
+        ts: u64,
+        wire: u32,
+        data: &'a [u8],
+    }
+
+    /// Splits a pcap image into records, checking the file and record headers.
+    fn records(file: &[u8]) -> (u32, Vec<Record<'_>>) {
+        let le32 = |b: &[u8], at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        assert_eq!(file[0..8], [0x4d, 0x3c, 0xb2, 0xa1, 2, 0, 4, 0], "magic and version");
+        assert_eq!(le32(file, 8), 0);
+        assert_eq!(le32(file, 12), 0);
+        let snaplen = le32(file, 16);
+        assert_eq!(le32(file, 20), 1, "LINKTYPE_ETHERNET");
+        let mut pos = 24;
+        let mut out = Vec::new();
+        while pos < file.len() {
+            let (secs, nanos, cap, wire) =
+                (le32(file, pos), le32(file, pos + 4), le32(file, pos + 8), le32(file, pos + 12));
+            assert!(nanos < 1_000_000_000);
+            assert!(cap <= wire && cap <= snaplen, "caplen {cap} wire {wire} snaplen {snaplen}");
+            let data = &file[pos + 16..pos + 16 + cap as usize];
+            out.push(Record { ts: secs as u64 * 1_000_000_000 + nanos as u64, wire, data });
+            pos += 16 + cap as usize;
+        }
+        assert_eq!(pos, file.len());
+        (snaplen, out)
+    }
+
+    /// RFC 1071 with a plain 16-bit loop: the sum over a correct header plus its checksum.
+    fn ones_sum(parts: &[&[u8]]) -> u16 {
+        let mut sum = 0u64;
+        for part in parts {
+            for (i, b) in part.iter().enumerate() {
+                sum += if i % 2 == 0 { (*b as u64) << 8 } else { *b as u64 };
+            }
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        sum as u16
+    }
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Packet {
+        vlans: [u16; 2],
+        tags: usize,
+        qinq: bool,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        sport: u16,
+        dport: u16,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: usize,
+        padded: bool,
+    }
+
+    /// Parses one whole frame by hand and checks every length and checksum.
+    fn check(frame: &[u8]) -> Packet {
+        let be16 = |at: usize| u16::from_be_bytes([frame[at], frame[at + 1]]);
+        let be32 = |at: usize| u32::from_be_bytes([frame[at], frame[at + 1], frame[at + 2], frame[at + 3]]);
+        assert!(frame.len() >= 60, "runt frame of {} bytes", frame.len());
+        assert!(frame.len() <= 1522);
+        let mut at = 12;
+        let mut vlans = [0u16; 2];
+        let mut tags = 0;
+        let mut qinq = false;
+        loop {
+            match be16(at) {
+                0x88a8 if tags == 0 => qinq = true,
+                0x8100 => {}
+                _ => break,
+            }
+            assert!(tags < 2, "too many tags");
+            vlans[tags] = be16(at + 2) & 0x0fff;
+            tags += 1;
+            at += 4;
+        }
+        assert!(!qinq || tags == 2, "S-tag without C-tag");
+        let ethertype = be16(at);
+        let ip = at + 2;
+        let (src, dst, proto, l4, ip_end, pseudo): (IpAddr, IpAddr, u8, usize, usize, Vec<u8>) = match ethertype {
+            0x0800 => {
+                assert_eq!(frame[ip], 0x45);
+                let total = be16(ip + 2) as usize;
+                assert!(ip + total <= frame.len() && total >= 20);
+                assert_eq!(ones_sum(&[&frame[ip..ip + 20]]), 0xffff, "IPv4 header checksum");
+                assert_eq!(be16(ip + 6) & 0xbfff, 0, "only DF may be set");
+                let src = Ipv4Addr::new(frame[ip + 12], frame[ip + 13], frame[ip + 14], frame[ip + 15]);
+                let dst = Ipv4Addr::new(frame[ip + 16], frame[ip + 17], frame[ip + 18], frame[ip + 19]);
+                let proto = frame[ip + 9];
+                let mut pseudo = frame[ip + 12..ip + 20].to_vec();
+                pseudo.extend_from_slice(&[0, proto]);
+                pseudo.extend_from_slice(&((total - 20) as u16).to_be_bytes());
+                (IpAddr::V4(src), IpAddr::V4(dst), proto, ip + 20, ip + total, pseudo)
+            }
+            0x86dd => {
+                assert_eq!(frame[ip] >> 4, 6);
+                let plen = be16(ip + 4) as usize;
+                assert!(ip + 40 + plen <= frame.len());
+                let src: [u8; 16] = frame[ip + 8..ip + 24].try_into().unwrap();
+                let dst: [u8; 16] = frame[ip + 24..ip + 40].try_into().unwrap();
+                let proto = frame[ip + 6];
+                let mut pseudo = frame[ip + 8..ip + 40].to_vec();
+                pseudo.extend_from_slice(&(plen as u32).to_be_bytes());
+                pseudo.extend_from_slice(&[0, 0, 0, proto]);
+                (IpAddr::V6(src.into()), IpAddr::V6(dst.into()), proto, ip + 40, ip + 40 + plen, pseudo)
+            }
+            other => panic!("unexpected ethertype {other:#06x}"),
+        };
+        // Padding only up to the 60-byte minimum, and zero.
+        let padded = frame.len() > ip_end;
+        if padded {
+            assert_eq!(frame.len(), 60, "trailing bytes beyond the minimum frame");
+            assert!(frame[ip_end..].iter().all(|&b| b == 0));
+        }
+        let seg = &frame[l4..ip_end];
+        let mut p = Packet {
+            vlans,
+            tags,
+            qinq,
+            src,
+            dst,
+            proto,
+            sport: 0,
+            dport: 0,
+            flags: 0,
+            seq: 0,
+            ack: 0,
+            payload: 0,
+            padded,
+        };
+        match (proto, src.is_ipv6()) {
+            (6, _) => {
+                assert!(seg.len() >= 20);
+                assert_eq!(seg[12], 0x50, "data offset 5");
+                assert_eq!(ones_sum(&[&pseudo, seg]), 0xffff, "TCP checksum");
+                (p.sport, p.dport, p.seq, p.ack, p.flags) =
+                    (be16(l4), be16(l4 + 2), be32(l4 + 4), be32(l4 + 8), seg[13]);
+                p.payload = seg.len() - 20;
+            }
+            (17, _) => {
+                assert_eq!(be16(l4 + 4) as usize, seg.len(), "UDP length");
+                assert_ne!(be16(l4 + 6), 0, "UDP checksum present");
+                assert_eq!(ones_sum(&[&pseudo, seg]), 0xffff, "UDP checksum");
+                (p.sport, p.dport) = (be16(l4), be16(l4 + 2));
+                p.payload = seg.len() - 8;
+            }
+            (1, false) => {
+                assert!(seg[0] == 0 || seg[0] == 8, "ICMP echo type");
+                assert_eq!(ones_sum(&[seg]), 0xffff, "ICMP checksum");
+                p.payload = seg.len() - 8;
+            }
+            (58, true) => {
+                assert!(seg[0] == 128 || seg[0] == 129, "ICMPv6 echo type");
+                assert_eq!(ones_sum(&[&pseudo, seg]), 0xffff, "ICMPv6 checksum");
+                p.payload = seg.len() - 8;
+            }
+            other => panic!("unexpected protocol {other:?}"),
+        }
+        p
+    }
+
+    fn parse_all(file: &[u8]) -> Vec<(u64, u32, Packet)> {
+        let (_, recs) = records(file);
+        recs.iter()
+            .map(|r| {
+                assert_eq!(r.data.len(), r.wire as usize);
+                (r.ts, r.wire, check(r.data))
+            })
+            .collect()
+    }
+
+    fn bidirectional(p: &Packet) -> (IpAddr, u16, IpAddr, u16, u8) {
+        if (p.src, p.sport) <= (p.dst, p.dport) {
+            (p.src, p.sport, p.dst, p.dport, p.proto)
+        } else {
+            (p.dst, p.dport, p.src, p.sport, p.proto)
+        }
+    }
+
+    #[test]
+    fn every_frame_is_well_formed() {
+        let (file, _) = generate_with_chunks(config(50_000, 7), 4096);
+        let packets = parse_all(&file);
+        assert_eq!(packets.len(), 50_000);
+        // The variety the decoder tests rely on is all there.
+        let has = |f: &dyn Fn(&Packet) -> bool| packets.iter().any(|(_, _, p)| f(p));
+        assert!(has(&|p| p.tags == 0));
+        assert!(has(&|p| p.tags == 1 && p.vlans[0] == 10));
+        assert!(has(&|p| p.tags == 1 && p.vlans[0] == 20));
+        assert!(has(&|p| p.qinq && p.vlans == [100, 40]));
+        assert!(has(&|p| p.padded));
+        assert!(has(&|p| p.proto == 1));
+        assert!(has(&|p| p.proto == 58));
+        assert!(has(&|p| p.proto == 17 && p.src.is_ipv6()));
+        assert!(has(&|p| p.proto == 6 && p.src.is_ipv6() && p.payload == 1440));
+        assert!(has(&|p| p.proto == 6 && p.payload == 1460));
+    }
+
+    #[test]
+    fn small_captures_are_well_formed_too() {
+        for packets in [1, 2, 9, 10, 11, 150, 999, 5000] {
+            let (file, truth) = generate_with_chunks(config(packets, packets), 3);
+            assert_eq!(parse_all(&file).len() as u64, packets);
+            assert_eq!(truth.packets, packets);
+        }
+    }
+
+    #[test]
+    fn same_seed_same_bytes_whatever_the_chunking() {
+        let (a, truth_a) = generate_with_chunks(config(30_000, 42), 1 << 16);
+        let mut g = TrafficGenerator::new(config(30_000, 42));
+        let mut b = Vec::new();
+        let mut sizes = [1u64, 7, 1000, 0, 333].iter().cycle();
+        while !g.is_finished() {
+            g.next_chunk(*sizes.next().unwrap(), &mut b);
+        }
+        assert_eq!(g.next_chunk(10, &mut b), 0);
+        assert!(a == b, "chunking changed the bytes");
+        assert_eq!(&truth_a, g.truth());
+        let (c, _) = generate_with_chunks(config(30_000, 43), 1 << 16);
+        assert!(a != c, "seed had no effect");
+    }
+
+    #[test]
+    fn truth_matches_what_was_written() {
+        let (file, truth) = generate_with_chunks(config(100_000, 3), 10_000);
+        let packets = parse_all(&file);
+        let count = |f: &dyn Fn(&Packet) -> bool| packets.iter().filter(|(_, _, p)| f(p)).count() as u64;
+        assert_eq!(truth.packets, packets.len() as u64);
+        assert_eq!(truth.bytes, packets.iter().map(|(_, w, _)| *w as u64).sum::<u64>());
+        assert_eq!(truth.captured_bytes, truth.bytes);
+        assert_eq!(file.len() as u64, 24 + 16 * truth.packets + truth.captured_bytes);
+        assert_eq!(truth.ipv6_packets, count(&|p| p.src.is_ipv6()));
+        assert_eq!(truth.ipv4_packets, count(&|p| p.src.is_ipv4()));
+        assert_eq!(truth.tcp_packets, count(&|p| p.proto == 6));
+        assert_eq!(truth.udp_packets, count(&|p| p.proto == 17));
+        assert_eq!(truth.icmp_packets, count(&|p| p.proto == 1 || p.proto == 58));
+        assert_eq!(truth.vlan_packets, count(&|p| p.tags > 0));
+        assert_eq!(truth.first_ts_ns, packets[0].0);
+        assert_eq!(truth.last_ts_ns, packets[packets.len() - 1].0);
+    }
+
+    #[test]
+    fn timestamps_are_ordered_and_spread_over_the_duration() {
+        let cfg = config(100_000, 5);
+        let (file, truth) = generate_with_chunks(cfg, 1 << 16);
+        let (_, recs) = records(&file);
+        assert!(recs.windows(2).all(|w| w[0].ts <= w[1].ts), "timestamps go backwards");
+        let (start, end) = (cfg.start_ns, cfg.start_ns + cfg.duration_ns);
+        assert!(truth.first_ts_ns >= start && truth.first_ts_ns < start + cfg.duration_ns / 100);
+        assert!(truth.last_ts_ns <= end && truth.last_ts_ns > end - cfg.duration_ns / 50);
+        // Load varies from second to second, but no second is empty.
+        let mut per_second = vec![0u32; 60];
+        for r in &recs {
+            per_second[(((r.ts - start) / 1_000_000_000) as usize).min(59)] += 1;
+        }
+        let (lo, hi) = (*per_second.iter().min().unwrap(), *per_second.iter().max().unwrap());
+        assert!(lo > 0 && hi > 2 * lo, "per-second counts {lo}..{hi}");
+    }
+
+    #[test]
+    fn traffic_mix_looks_like_an_edge_link() {
+        let (file, truth) = generate_with_chunks(config(200_000, 1), 1 << 16);
+        let packets = parse_all(&file);
+        let n = packets.len() as f64;
+        let share = |k: u64| k as f64 / n;
+        let count = |f: &dyn Fn(&Packet) -> bool| packets.iter().filter(|(_, _, p)| f(p)).count() as u64;
+        let v6 = share(truth.ipv6_packets);
+        let tcp = share(truth.tcp_packets);
+        let udp = share(truth.udp_packets);
+        let icmp = share(truth.icmp_packets);
+        let vlan = share(truth.vlan_packets);
+        let heavy = truth.heavy_bytes as f64 / truth.bytes as f64;
+        println!("v6 {v6:.3} tcp {tcp:.3} udp {udp:.3} icmp {icmp:.3} vlan {vlan:.3} heavy bytes {heavy:.3}");
+        println!("mean frame {:.0} bytes", truth.bytes as f64 / n);
+        assert!((0.20..=0.30).contains(&v6), "IPv6 share {v6}");
+        assert!((0.60..=0.80).contains(&tcp), "TCP share {tcp}");
+        assert!((0.15..=0.35).contains(&udp), "UDP share {udp}");
+        assert!((0.005..=0.04).contains(&icmp), "ICMP share {icmp}");
+        assert!((0.30..=0.70).contains(&vlan), "VLAN share {vlan}");
+        assert!((0.10..=0.15).contains(&heavy), "heavy byte share {heavy}");
+        let syn = count(&|p| p.proto == 6 && p.flags == tcp_flags::SYN);
+        let synack = count(&|p| p.proto == 6 && p.flags == tcp_flags::SYN | tcp_flags::ACK);
+        let fin = count(&|p| p.proto == 6 && p.flags & tcp_flags::FIN != 0);
+        let rst = count(&|p| p.proto == 6 && p.flags & tcp_flags::RST != 0);
+        let dns = count(&|p| p.proto == 17 && (p.dport == 53 || p.sport == 53));
+        let quic = count(&|p| p.proto == 17 && (p.dport == 443 || p.sport == 443));
+        let ntp = count(&|p| p.proto == 17 && p.dport == 123);
+        println!("syn {syn} synack {synack} fin {fin} rst {rst} dns {dns} quic {quic} ntp {ntp}");
+        assert!(syn > 1000 && synack > 1000 && fin > 1000 && rst > 500);
+        assert!(share(dns) > 0.02 && share(quic) > 0.05 && ntp > 50);
+        let flows: HashSet<_> = packets.iter().map(|(_, _, p)| bidirectional(p)).collect();
+        println!("{} bidirectional flows", flows.len());
+        assert!(flows.len() > 5_000);
+    }
+
+    #[test]
+    fn scanner_is_a_super_spreader() {
+        let (file, truth) = generate_with_chunks(config(200_000, 11), 1 << 16);
+        let packets = parse_all(&file);
+        let mut fanout: HashMap<IpAddr, HashSet<IpAddr>> = HashMap::new();
+        for (_, _, p) in &packets {
+            fanout.entry(p.src).or_default().insert(p.dst);
+        }
+        let probes: HashSet<IpAddr> = packets
+            .iter()
+            .filter(|(_, _, p)| p.src == truth.scanner && p.flags == tcp_flags::SYN)
+            .map(|(_, _, p)| p.dst)
+            .collect();
+        let scan_packets =
+            packets.iter().filter(|(_, _, p)| p.src == truth.scanner || p.dst == truth.scanner).count() as u64;
+        assert_eq!(truth.scan_targets, 2000);
+        assert_eq!(probes.len(), 2000);
+        assert_eq!(scan_packets, truth.scan_packets);
+        assert!(probes.iter().all(|a| matches!(a, IpAddr::V4(v) if v.octets()[..2] == [10, 0])));
+        let mut by_fanout: Vec<usize> = fanout.values().map(|d| d.len()).collect();
+        by_fanout.sort_unstable();
+        let mut top: Vec<_> = fanout.iter().map(|(a, d)| (d.len(), *a)).collect();
+        top.sort_unstable();
+        println!("top fan-out {:?}", &top[top.len() - 5..]);
+        let scanner_fanout = fanout[&truth.scanner].len();
+        assert_eq!(scanner_fanout, by_fanout[by_fanout.len() - 1]);
+        assert!(scanner_fanout > 2 * by_fanout[by_fanout.len() - 2], "scanner does not stand out");
+        // Most probes go unanswered.
+        let replies = packets.iter().filter(|(_, _, p)| p.dst == truth.scanner).count();
+        assert!(replies > 300 && replies < 800, "{replies} replies");
+    }
+
+    #[test]
+    fn heavy_flow_is_the_largest() {
+        let (file, truth) = generate_with_chunks(config(200_000, 2), 1 << 16);
+        let packets = parse_all(&file);
+        let mut bytes: HashMap<_, u64> = HashMap::new();
+        for (_, wire, p) in &packets {
+            *bytes.entry(bidirectional(p)).or_default() += *wire as u64;
+        }
+        let (c, cp, s, sp, proto) = truth.heavy_flow;
+        let key = if (c, cp) <= (s, sp) { (c, cp, s, sp, proto) } else { (s, sp, c, cp, proto) };
+        assert_eq!(bytes[&key], truth.heavy_bytes);
+        let mut sizes: Vec<u64> = bytes.values().copied().collect();
+        sizes.sort_unstable();
+        assert_eq!(sizes[sizes.len() - 1], truth.heavy_bytes);
+        assert!(truth.heavy_bytes > 5 * sizes[sizes.len() - 2], "elephant does not stand out");
+        let heavy: Vec<&Packet> = packets.iter().map(|(_, _, p)| p).filter(|p| bidirectional(p) == key).collect();
+        assert_eq!(heavy.len() as u64, truth.heavy_packets);
+        assert_eq!(heavy[0].flags, tcp_flags::SYN);
+        assert_eq!(heavy[heavy.len() - 2].flags, tcp_flags::FIN | tcp_flags::ACK);
+        assert_eq!(heavy[heavy.len() - 1].flags, tcp_flags::ACK);
+    }
+
+    #[test]
+    fn flood_has_many_sources_and_one_victim() {
+        let cfg = config(200_000, 4);
+        let (file, truth) = generate_with_chunks(cfg, 1 << 16);
+        let packets = parse_all(&file);
+        let mut sources: HashMap<IpAddr, HashSet<IpAddr>> = HashMap::new();
+        for (_, _, p) in &packets {
+            sources.entry(p.dst).or_default().insert(p.src);
+        }
+        assert_eq!(truth.flood_sources, 500);
+        assert_eq!(sources[&truth.flood_victim].len(), 500);
+        let flood: Vec<u64> =
+            packets.iter().filter(|(_, _, p)| p.dst == truth.flood_victim).map(|(ts, _, _)| *ts).collect();
+        assert_eq!(flood.len() as u64, truth.flood_packets);
+        assert_eq!(truth.flood_packets, 8_000);
+        // A burst: 4% of the packets within a few seconds, at well over the usual packet rate.
+        let span = flood[flood.len() - 1] - flood[0];
+        assert!(span < cfg.duration_ns / 10, "flood spans {span} ns");
+        let during = packets.iter().filter(|(ts, _, _)| (flood[0]..=flood[flood.len() - 1]).contains(ts)).count();
+        let rate_during = during as f64 / span as f64;
+        let rate_overall = packets.len() as f64 / cfg.duration_ns as f64;
+        assert!(rate_during > 1.4 * rate_overall, "rate {rate_during} vs {rate_overall}");
+    }
+
+    #[test]
+    fn tcp_sequence_numbers_follow_each_connection() {
+        let (file, _) = generate_with_chunks(config(200_000, 9), 1 << 16);
+        let packets = parse_all(&file);
+        let mut next_seq: HashMap<(IpAddr, u16, IpAddr, u16), u32> = HashMap::new();
+        let (mut checked, mut mismatched) = (0u64, Vec::new());
+        for (_, _, p) in packets.iter().filter(|(_, _, p)| p.proto == 6) {
+            let this = (p.src, p.sport, p.dst, p.dport);
+            let back = (p.dst, p.dport, p.src, p.sport);
+            let syn = p.flags & tcp_flags::SYN != 0;
+            let rst = p.flags & tcp_flags::RST != 0;
+            if syn && p.flags & tcp_flags::ACK == 0 {
+                next_seq.remove(&back); // a new connection on this tuple
+            }
+            if !syn && !rst {
+                if let Some(&expected) = next_seq.get(&this) {
+                    checked += 1;
+                    if p.seq != expected {
+                        mismatched.push((this, "seq", p.seq, expected));
+                    }
+                }
+            }
+            if p.flags & tcp_flags::ACK != 0 {
+                if let Some(&expected) = next_seq.get(&back) {
+                    checked += 1;
+                    if p.ack != expected {
+                        mismatched.push((this, "ack", p.ack, expected));
+                    }
+                }
+            }
+            if !rst || syn {
+                let consumed = p.payload as u32 + (p.flags & (tcp_flags::SYN | tcp_flags::FIN) != 0) as u32;
+                next_seq.insert(this, p.seq.wrapping_add(consumed));
+            }
+        }
+        assert!(checked > 100_000);
+        assert!(mismatched.is_empty(), "{} mismatches, first {:?}", mismatched.len(), mismatched.first());
+    }
+
+    #[test]
+    fn snaplen_cuts_frames() {
+        let (full, _) = generate_with_chunks(config(20_000, 8), 1 << 16);
+        let (cut, truth) = generate_with_chunks(TrafficConfig { snaplen: 96, ..config(20_000, 8) }, 1 << 16);
+        let (_, full_recs) = records(&full);
+        let (snaplen, cut_recs) = records(&cut);
+        assert_eq!(snaplen, 96);
+        assert_eq!(full_recs.len(), cut_recs.len());
+        for (f, c) in full_recs.iter().zip(&cut_recs) {
+            assert_eq!((f.ts, f.wire), (c.ts, c.wire));
+            assert_eq!(c.data.len(), f.data.len().min(96));
+            assert_eq!(c.data, &f.data[..c.data.len()]);
+        }
+        assert!(truth.captured_bytes < truth.bytes);
+        assert_eq!(truth.captured_bytes, cut_recs.iter().map(|r| r.data.len() as u64).sum::<u64>());
+    }
+
+    #[test]
+    fn edge_configurations() {
+        // No packets: the file header alone, written once.
+        let mut g = TrafficGenerator::new(config(0, 1));
+        let mut out = Vec::new();
+        assert_eq!(g.next_chunk(100, &mut out), 0);
+        assert_eq!(g.next_chunk(100, &mut out), 0);
+        assert_eq!(out.len(), 24);
+        assert_eq!(g.truth().packets, 0);
+
+        // max_packets 0 still writes the header.
+        let mut g = TrafficGenerator::new(config(10, 1));
+        let mut out = Vec::new();
+        assert_eq!(g.next_chunk(0, &mut out), 0);
+        assert_eq!(out.len(), 24);
+        assert_eq!(g.next_chunk(u64::MAX, &mut out), 10);
+
+        // Extreme fields clamp instead of overflowing.
+        let extremes = [
+            TrafficConfig { start_ns: u64::MAX, duration_ns: u64::MAX, ..config(2000, 1) },
+            TrafficConfig { duration_ns: 0, hosts: 0, snaplen: 0, ..config(2000, 1) },
+            TrafficConfig { hosts: u32::MAX, snaplen: 1, seed: u64::MAX, ..config(2000, 1) },
+        ];
+        for cfg in extremes {
+            let (file, truth) = generate_with_chunks(cfg, 500);
+            let (snaplen, recs) = records(&file);
+            assert_eq!(recs.len(), 2000);
+            assert_eq!(truth.packets, 2000);
+            assert!(snaplen > 0);
+            if cfg.duration_ns == 0 {
+                assert!(recs.iter().all(|r| r.ts == cfg.start_ns));
+            }
+        }
+        let g = TrafficGenerator::new(TrafficConfig { hosts: u32::MAX, ..config(1, 1) });
+        assert_eq!(g.config().hosts, MAX_HOSTS);
+    }
+
+    #[test]
+    fn memory_stays_bounded() {
+        let mut g = TrafficGenerator::new(config(300_000, 1));
+        let mut out = Vec::new();
+        while g.next_chunk(50_000, &mut out) > 0 {
+            out.clear();
+            assert_eq!(g.pool.len(), POOL_SLOTS);
+            assert_eq!(g.pool.capacity(), POOL_SLOTS);
+        }
+        assert!(std::mem::size_of::<TrafficGenerator>() < 4096);
+    }
+
+    #[test]
+    fn host_and_scan_addressing() {
+        assert_eq!(host(0).v4, Ipv4Addr::new(10, 0, 1, 1));
+        assert_eq!(host(MAX_HOSTS - 1).v4, Ipv4Addr::new(10, 0, 250, 250));
+        let s = Scanner::new(99, Scanner::MAX_TARGETS);
+        let targets: HashSet<Ipv4Addr> = (0..Scanner::MAX_TARGETS).map(|t| s.target(t)).collect();
+        assert_eq!(targets.len(), Scanner::MAX_TARGETS as usize);
+        assert!(!targets.contains(&Ipv4Addr::new(10, 0, 0, 0)));
+        assert!(!targets.contains(&Ipv4Addr::new(10, 0, 255, 255)));
+        for x in [1e-300, 0.001, 0.5, 0.75, 1.0] {
+            assert!((ln_unit(x) - x.ln()).abs() <= 1e-6 * x.ln().abs().max(1.0), "ln({x})");
+        }
+    }
+
+    /// `cargo test --release -p netspectra-core synth -- --ignored --nocapture`
+    #[test]
+    #[ignore]
+    fn generation_speed() {
+        let packets = 2_000_000;
+        // Cache-sized chunks (as when streaming to a file), then chunks far bigger than cache.
+        for chunk in [1_000, 50_000] {
+            let mut g = TrafficGenerator::new(config(packets, 1));
+            let mut out = Vec::new();
+            let mut bytes = 0;
+            let started = std::time::Instant::now();
+            while g.next_chunk(chunk, &mut out) > 0 {
+                bytes += out.len();
+                out.clear();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "{packets} packets in chunks of {chunk}: {:.1} MB in {secs:.3} s, {:.2} M packets/s, {:.0} MB/s",
+                bytes as f64 / 1e6,
+                packets as f64 / secs / 1e6,
+                bytes as f64 / secs / 1e6
+            );
         }
     }
 }
