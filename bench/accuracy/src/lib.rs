@@ -161,6 +161,15 @@ pub fn superspread_accuracy(stream: &[PacketRecord], key: KeyFields, element: Ke
     SuperSpreadAccuracy { are, set: score(&truth_set, &reported), register_bytes: ss.register_bytes(), memory_bytes: ss.memory_bytes() }
 }
 
+/// The `n`-th largest exact spread (distinct `element` values per `key`) of a stream, or 0.
+pub fn nth_largest_spread(stream: &[PacketRecord], key: KeyFields, element: KeyFields, n: usize) -> u64 {
+    let mut exact = ExactTable::new(key, element, 1);
+    for r in stream {
+        exact.add(r);
+    }
+    exact.top_by(n, |s| (s.distinct, 0)).last().map_or(0, |(_, s)| s.distinct)
+}
+
 /// The default Count-Min task of configs/netspectra.yaml.
 pub fn default_countmin(seed: u64) -> CountMinConfig {
     CountMinConfig { depth: 4, width: 2048, conservative: true, heavy_hitters: 20, seed }
