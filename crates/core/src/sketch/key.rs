@@ -7,7 +7,7 @@ use core::fmt;
 
 /// The selected fields of a key, in the order SrcIP, DstIP, SrcPort, DstPort, Protocol: an
 /// address as its family byte and 16 bytes, a port as 2 bytes big-endian, the protocol as 1 byte.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PackedKey {
     bytes: [u8; PackedKey::MAX],
     len: u8,
@@ -121,6 +121,19 @@ pub struct KeyParts {
     pub src_port: Option<u16>,
     pub dst_port: Option<u16>,
     pub proto: Option<u8>,
+}
+
+impl core::hash::Hash for PackedKey {
+    /// Five words instead of a length-prefixed byte slice: this runs per packet per exact task.
+    #[inline]
+    fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
+        let b = &self.bytes;
+        for i in 0..4 {
+            let at = i * 8;
+            state.write_u64(u64::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7]]));
+        }
+        state.write_u64(u64::from_le_bytes([b[32], b[33], b[34], b[35], b[36], b[37], b[38], self.len]));
+    }
 }
 
 impl fmt::Debug for PackedKey {
