@@ -40,12 +40,12 @@ function repeatPcap(source: string, target: string, times: number): number {
   return records.length * times;
 }
 
-function timeAnalyze(file: string): { bestMs: number; packets: number } {
+function timeAnalyze(file: string, extraArgs: string[]): { bestMs: number; packets: number } {
   let best = Infinity;
   let packets = 0;
   for (let i = 0; i < RUNS; i++) {
     const start = performance.now();
-    const r = spawnSync(process.execPath, [cli, 'analyze', '--json', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const r = spawnSync(process.execPath, [cli, 'analyze', '--json', ...extraArgs, file], { encoding: 'utf8', maxBuffer: 64 << 20 });
     const ms = performance.now() - start;
     if (r.status !== 0) throw new Error(`analyze failed: ${r.stderr}`);
     packets = JSON.parse(r.stdout).totals.packets;
@@ -65,16 +65,26 @@ const synthetic = join(data, 'synthetic-1m.pcap');
 if (!existsSync(synthetic)) writeSyntheticCapture(loadBackend(), synthetic, { packets: 1_000_000, seed: 1 });
 inputs.push({ name: 'synthetic 1M packets (generator, ~700-byte packets)', file: synthetic });
 
-const rows = inputs.map(({ name, file }) => {
-  const { bestMs, packets } = timeAnalyze(file);
-  const size = statSync(file).size;
-  return { name, packets, bytes: size, bestMs: Math.round(bestMs), mpps: packets / bestMs / 1000, gbps: (size * 8) / bestMs / 1e6 };
-});
+// Decode, conversations and report only; then the default task set of configs/netspectra.yaml
+// (with an exact task beside every sketch, as analyze runs by default).
+const noTasks = join(data, 'no-tasks.yaml');
+writeFileSync(noTasks, 'tasks: []\n');
+const configs: Array<{ label: string; args: string[] }> = [
+  { label: 'no tasks', args: ['--config', noTasks] },
+  { label: 'default tasks', args: [] },
+];
+const rows = inputs.flatMap(({ name, file }) =>
+  configs.map(({ label, args }) => {
+    const { bestMs, packets } = timeAnalyze(file, args);
+    const size = statSync(file).size;
+    return { name: `${name}, ${label}`, packets, bytes: size, bestMs: Math.round(bestMs), mpps: packets / bestMs / 1000, gbps: (size * 8) / bestMs / 1e6 };
+  }),
+);
 
 const machine = { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
 console.log(`netspectra analyze, whole command (process start to report), best of ${RUNS}; ${machine.cpu}, ${machine.cores} cores`);
-console.log('input'.padEnd(56), 'packets'.padStart(10), 'time'.padStart(9), 'Mpps'.padStart(7), 'Gbit/s'.padStart(8));
+console.log('input'.padEnd(72), 'packets'.padStart(10), 'time'.padStart(9), 'Mpps'.padStart(7), 'Gbit/s'.padStart(8));
 for (const r of rows) {
-  console.log(r.name.padEnd(56), String(r.packets).padStart(10), `${r.bestMs} ms`.padStart(9), r.mpps.toFixed(2).padStart(7), r.gbps.toFixed(1).padStart(8));
+  console.log(r.name.padEnd(72), String(r.packets).padStart(10), `${r.bestMs} ms`.padStart(9), r.mpps.toFixed(2).padStart(7), r.gbps.toFixed(1).padStart(8));
 }
 writeFileSync(join(results, 'analyze.json'), JSON.stringify({ machine, runs: RUNS, rows }, null, 2) + '\n');
