@@ -159,3 +159,39 @@ test('generate writes a deterministic capture that analyze reads back', () => {
   const families = new Set(report.protocols.map((p) => p.family));
   assert.ok(families.has(4) && families.has(6), 'both IP families');
 });
+
+test('tasks run in windows and sketches find what the generator planted', () => {
+  const capture = join(dir, 'planted.pcap');
+  assert.equal(run('generate', capture, '--packets', '60000', '--seed', '3').code, 0);
+  const whole = JSON.parse(run('analyze', '--json', capture).stdout) as AnalysisReport;
+  assert.equal(whole.windows.length, 1, 'one window for the whole capture by default');
+  const tasks = whole.windows[0].tasks;
+  const hh = tasks.find((t) => t.name === 'heavy_flows');
+  assert.ok(hh?.type === 'countmin');
+  const top = hh.heavyHittersByBytes[0];
+  assert.equal(`${top.srcIp} ${top.dstPort}`, '10.0.254.40 873', 'the backup transfer is the heaviest flow');
+  assert.ok(top.bytes >= (top.exactBytes ?? Infinity), 'Count-Min never under-estimates');
+  for (const row of hh.heavyHittersByPackets) assert.ok(row.packets >= (row.exactPackets ?? Infinity));
+  const scanners = tasks.find((t) => t.name === 'scanners');
+  assert.ok(scanners?.type === 'superspread');
+  assert.equal(scanners.spreaders[0].srcIp, '203.0.113.250', 'the scanner has the widest fan-out');
+  const exact = scanners.spreaders[0].exactSpread ?? 0;
+  assert.ok(Math.abs(scanners.spreaders[0].spread - exact) / exact < 0.25, JSON.stringify(scanners.spreaders[0]));
+  assert.deepEqual(whole.besideTasks, ['heavy_flows_exact', 'scanners_exact', 'victims_exact']);
+
+  const windowed = JSON.parse(run('analyze', '--json', '--window', '20s', capture).stdout) as AnalysisReport;
+  const seconds = (t: string | null) => Math.floor(Number((t ?? '0').split('.')[0]) / 20);
+  const expectedWindows = seconds(whole.totals.lastTime) - seconds(whole.totals.firstTime) + 1;
+  assert.ok(expectedWindows >= 3);
+  assert.equal(windowed.windows.length, expectedWindows, '60 s of traffic in 20 s windows aligned to the epoch');
+  assert.equal(windowed.windows.reduce((n, w) => n + w.packets, 0), whole.totals.packets, 'every packet in exactly one window');
+  for (const w of windowed.windows) {
+    const src = w.tasks.find((t) => t.name === 'src_ip');
+    assert.ok(src?.type === 'exact');
+    assert.ok(Number(w.end.split('.')[0]) - Number(w.start.split('.')[0]) === 20);
+  }
+  const text = run('analyze', '--window', '20s', capture).stdout;
+  assert.match(text, /Windows \(20 s, aligned to packet time\)/);
+  assert.match(text, /Heavy hitters: heavy_flows \(Count-Min 4 x 2048, conservative/);
+  assert.match(text, /Super-spreaders: scanners/);
+});
