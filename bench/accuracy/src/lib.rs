@@ -36,7 +36,7 @@ pub fn synthetic_stream(seed: u64, packets: usize, flows: usize, zipf: f64, spre
         PacketRecord {
             src: Addr::v4([10, (i >> 16) as u8, (i >> 8) as u8, i as u8]),
             dst: Addr::v4([172, 16 + (i % 16) as u8, (i >> 4) as u8, 1]),
-            proto: if i % 5 == 0 { 17 } else { 6 },
+            proto: if i.is_multiple_of(5) { 17 } else { 6 },
             src_port: 1024 + (i % 60000) as u16,
             dst_port: [443, 80, 53, 22, 8080][i as usize % 5],
             ..PacketRecord::default()
@@ -57,7 +57,15 @@ pub fn synthetic_stream(seed: u64, packets: usize, flows: usize, zipf: f64, spre
         for d in 0..spread as u32 {
             let dst = Addr::v4([100, 64 + (d >> 16) as u8, (d >> 8) as u8, d as u8]);
             for _ in 0..1 + rng.below(3) {
-                out.push(PacketRecord { src, dst, proto: 6, src_port: 40000, dst_port: 445, wire_len: 60, ..PacketRecord::default() });
+                out.push(PacketRecord {
+                    src,
+                    dst,
+                    proto: 6,
+                    src_port: 40000,
+                    dst_port: 445,
+                    wire_len: 60,
+                    ..PacketRecord::default()
+                });
             }
         }
     }
@@ -99,7 +107,13 @@ pub struct CountMinAccuracy {
 }
 
 /// Runs a Count-Min task and an exact task with the same key over `stream`.
-pub fn countmin_accuracy(stream: &[PacketRecord], key: KeyFields, cfg: CountMinConfig, top_k: usize, phi: f64) -> CountMinAccuracy {
+pub fn countmin_accuracy(
+    stream: &[PacketRecord],
+    key: KeyFields,
+    cfg: CountMinConfig,
+    top_k: usize,
+    phi: f64,
+) -> CountMinAccuracy {
     let mut cm = CountMin::new(cfg).expect("valid Count-Min configuration");
     let mut exact = ExactTable::new(key, KeyFields(0), 1);
     for r in stream {
@@ -140,7 +154,12 @@ pub struct SuperSpreadAccuracy {
 }
 
 /// Runs a SuperSpread task and an exact distinct count with the same key over `stream`.
-pub fn superspread_accuracy(stream: &[PacketRecord], key: KeyFields, element: KeyFields, cfg: SuperSpreadConfig) -> SuperSpreadAccuracy {
+pub fn superspread_accuracy(
+    stream: &[PacketRecord],
+    key: KeyFields,
+    element: KeyFields,
+    cfg: SuperSpreadConfig,
+) -> SuperSpreadAccuracy {
     let threshold = cfg.threshold;
     let mut ss = SuperSpread::new(cfg).expect("valid SuperSpread configuration");
     let mut exact = ExactTable::new(key, element, 1);
@@ -154,11 +173,17 @@ pub fn superspread_accuracy(stream: &[PacketRecord], key: KeyFields, element: Ke
     let are = if truth.is_empty() {
         0.0
     } else {
-        truth.iter().map(|(k, d)| (ss.estimate(k) as f64 - *d as f64).abs() / *d as f64).sum::<f64>() / truth.len() as f64
+        truth.iter().map(|(k, d)| (ss.estimate(k) as f64 - *d as f64).abs() / *d as f64).sum::<f64>()
+            / truth.len() as f64
     };
     let truth_set: HashSet<PackedKey> = truth.iter().map(|(k, _)| *k).collect();
     let reported: HashSet<PackedKey> = ss.spreaders().into_iter().map(|(k, _)| k).collect();
-    SuperSpreadAccuracy { are, set: score(&truth_set, &reported), register_bytes: ss.register_bytes(), memory_bytes: ss.memory_bytes() }
+    SuperSpreadAccuracy {
+        are,
+        set: score(&truth_set, &reported),
+        register_bytes: ss.register_bytes(),
+        memory_bytes: ss.memory_bytes(),
+    }
 }
 
 /// The `n`-th largest exact spread (distinct `element` values per `key`) of a stream, or 0.

@@ -19,9 +19,13 @@ fn main() {
     let json_out = args.iter().position(|a| a == "--json").and_then(|i| args.get(i + 1)).cloned();
     let pcaps = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/pcaps");
     let mut streams: Vec<(String, Vec<netspectra_core::record::PacketRecord>)> = Vec::new();
-    streams.push(("synthetic: 1M Zipf(1.1) packets, 100k flows, 40 planted spreaders".into(), synthetic_stream(7, 1_000_000, 100_000, 1.1, 40)));
+    streams.push((
+        "synthetic: 1M Zipf(1.1) packets, 100k flows, 40 planted spreaders".into(),
+        synthetic_stream(7, 1_000_000, 100_000, 1.1, 40),
+    ));
     if let Ok(dir) = std::fs::read_dir(&pcaps) {
-        let mut files: Vec<_> = dir.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x != "md")).collect();
+        let mut files: Vec<_> =
+            dir.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x != "md")).collect();
         files.sort();
         for f in files {
             if let Ok(bytes) = std::fs::read(&f) {
@@ -34,7 +38,10 @@ fn main() {
     }
     let mut json = String::from("{\"countmin\":[");
     println!("Count-Min (key: 5-tuple, depth 4, conservative, {CANDIDATES} candidates; heavy hitters: packets >= 0.5% of the stream; ARE/AAE over the true top 20)");
-    println!("{:<64} {:>6} {:>9} {:>8} {:>8} {:>6} {:>6} {:>6} {:>5}", "stream", "width", "memory", "ARE", "AAE", "prec", "recall", "F1", "true");
+    println!(
+        "{:<64} {:>6} {:>9} {:>8} {:>8} {:>6} {:>6} {:>6} {:>5}",
+        "stream", "width", "memory", "ARE", "AAE", "prec", "recall", "F1", "true"
+    );
     let mut first = true;
     for (name, s) in &streams {
         for width in [256, 1024, 2048, 8192] {
@@ -43,7 +50,15 @@ fn main() {
             assert_eq!(a.underestimates, 0, "{name}: Count-Min under-estimated");
             println!(
                 "{:<64} {:>6} {:>9} {:>8.4} {:>8.2} {:>6.3} {:>6.3} {:>6.3} {:>5}",
-                trim(name), width, a.memory_bytes, a.are, a.aae, a.set.precision, a.set.recall, a.set.f1, a.set.truth
+                trim(name),
+                width,
+                a.memory_bytes,
+                a.are,
+                a.aae,
+                a.set.precision,
+                a.set.recall,
+                a.set.f1,
+                a.set.truth
             );
             let _ = write!(
                 json,
@@ -56,7 +71,10 @@ fn main() {
     json.push_str("],\"superspread\":[");
     println!();
     println!("SuperSpread (SrcIP -> distinct DstIP, depth 2, 128 x 5-bit registers; threshold 64, or on captures without such spreaders the spread of their 10th widest source, at least 4; ARE over the true spreaders)");
-    println!("{:<64} {:>6} {:>10} {:>6} {:>8} {:>6} {:>6} {:>6} {:>5}", "stream", "width", "registers", "thresh", "ARE", "prec", "recall", "F1", "true");
+    println!(
+        "{:<64} {:>6} {:>10} {:>6} {:>8} {:>6} {:>6} {:>6} {:>5}",
+        "stream", "width", "registers", "thresh", "ARE", "prec", "recall", "F1", "true"
+    );
     first = true;
     for (name, s) in &streams {
         let threshold = 64.min(nth_largest_spread(s, KeyFields::SRC_IP, KeyFields::DST_IP, 10).max(4));
@@ -68,7 +86,15 @@ fn main() {
             let a = superspread_accuracy(s, KeyFields::SRC_IP, KeyFields::DST_IP, cfg);
             println!(
                 "{:<64} {:>6} {:>10} {:>6} {:>8.4} {:>6.3} {:>6.3} {:>6.3} {:>5}",
-                trim(name), width, a.register_bytes, threshold, a.are, a.set.precision, a.set.recall, a.set.f1, a.set.truth
+                trim(name),
+                width,
+                a.register_bytes,
+                threshold,
+                a.are,
+                a.set.precision,
+                a.set.recall,
+                a.set.f1,
+                a.set.truth
             );
             let _ = write!(
                 json,

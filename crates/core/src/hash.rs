@@ -99,9 +99,7 @@ mod tests {
     use core::hash::Hash;
 
     fn h<T: Hash>(seed: u64, v: T) -> u64 {
-        let mut s = FlowHashBuilder { seed }.build_hasher();
-        v.hash(&mut s);
-        s.finish()
+        FlowHashBuilder { seed }.hash_one(v)
     }
 
     #[test]

@@ -130,7 +130,16 @@ impl core::hash::Hash for PackedKey {
         let b = &self.bytes;
         for i in 0..4 {
             let at = i * 8;
-            state.write_u64(u64::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3], b[at + 4], b[at + 5], b[at + 6], b[at + 7]]));
+            state.write_u64(u64::from_le_bytes([
+                b[at],
+                b[at + 1],
+                b[at + 2],
+                b[at + 3],
+                b[at + 4],
+                b[at + 5],
+                b[at + 6],
+                b[at + 7],
+            ]));
         }
         state.write_u64(u64::from_le_bytes([b[32], b[33], b[34], b[35], b[36], b[37], b[38], self.len]));
     }

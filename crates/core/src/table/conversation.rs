@@ -49,7 +49,7 @@ impl ConvKey {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvStats {
     pub packets_ab: u64,
     pub bytes_ab: u64,
@@ -65,11 +65,24 @@ pub struct ConvStats {
     pub carries: u8,
 }
 
-impl ConvStats {
-    fn new() -> ConvStats {
-        ConvStats { first_ns: u64::MAX, ..ConvStats::default() }
+impl Default for ConvStats {
+    /// Empty, with `first_ns` above any time so the first packet's time replaces it.
+    fn default() -> ConvStats {
+        ConvStats {
+            packets_ab: 0,
+            bytes_ab: 0,
+            packets_ba: 0,
+            bytes_ba: 0,
+            first_ns: u64::MAX,
+            last_ns: 0,
+            tcp_flags_ab: 0,
+            tcp_flags_ba: 0,
+            carries: 0,
+        }
     }
+}
 
+impl ConvStats {
     pub fn packets(&self) -> u64 {
         self.packets_ab + self.packets_ba
     }
@@ -119,7 +132,7 @@ impl ConversationTable {
     #[inline]
     pub fn add(&mut self, u: &ConvUpdate) {
         let (key, forward) = ConvKey::canonical(u.src, u.src_port, u.dst, u.dst_port, u.proto);
-        let s = self.map.entry(key).or_insert_with(ConvStats::new);
+        let s = self.map.entry(key).or_default();
         if forward {
             s.packets_ab += 1;
             s.bytes_ab += u.bytes;
@@ -154,7 +167,7 @@ impl ConversationTable {
 
     pub fn merge(&mut self, other: &ConversationTable) {
         for (k, v) in other.iter() {
-            self.map.entry(*k).or_insert_with(ConvStats::new).merge(v);
+            self.map.entry(*k).or_default().merge(v);
         }
     }
 
@@ -201,7 +214,7 @@ impl ConversationTable {
                 s.tcp_flags_ab |= s.tcp_flags_ba;
                 (s.packets_ba, s.bytes_ba, s.tcp_flags_ba) = (0, 0, 0);
             }
-            pairs.map.entry(key).or_insert_with(ConvStats::new).merge(&s);
+            pairs.map.entry(key).or_default().merge(&s);
         }
         pairs
     }
