@@ -172,11 +172,6 @@ impl Analysis {
         }
     }
 
-    /// Adds one already-framed packet (live capture and tests use this directly).
-    pub fn add_frame(&mut self, frame: &Frame<'_>) {
-        self.tables.add_frame(frame);
-    }
-
     pub fn totals(&self) -> &Totals {
         &self.tables.totals
     }
@@ -209,10 +204,6 @@ impl Analysis {
     /// Compact snapshots of the windows closed since the last call (when kept).
     pub fn take_snapshots(&mut self) -> Vec<Vec<u8>> {
         std::mem::take(&mut self.tables.snapshots)
-    }
-
-    pub fn windows_closed(&self) -> usize {
-        self.tables.window_reports.len()
     }
 
     /// All rows of the 5-tuple conversation table (`ip_pairs` false) or of the address-pair

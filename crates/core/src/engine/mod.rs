@@ -45,10 +45,6 @@ impl Engine {
         Ok(Engine { window_ns: cfg.window_ns, tasks, start: None, counters: WindowCounters::default() })
     }
 
-    pub fn tasks(&self) -> &[Task] {
-        &self.tasks
-    }
-
     /// Counts one packet; returns the previous window when this packet's time closed it.
     /// `has_ts` false (pcapng simple packets) puts the packet in the open window.
     #[inline]

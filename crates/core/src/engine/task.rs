@@ -107,13 +107,4 @@ impl Task {
         };
         TaskSnapshot { spec: self.spec.clone(), state: std::mem::replace(&mut self.state, fresh) }
     }
-
-    /// Fixed memory of a sketch, or the current bytes per key of an exact table.
-    pub fn memory_bytes(&self) -> usize {
-        match &self.state {
-            TaskState::Exact(t) => (t.bytes_per_key() * t.len() as f64) as usize,
-            TaskState::CountMin(cm) => cm.memory_bytes(),
-            TaskState::SuperSpread(ss) => ss.memory_bytes(),
-        }
-    }
 }
