@@ -3,7 +3,7 @@
 
 use super::network::{ipv4, ipv6, raw_ip};
 use super::problem::{Problem, Proto};
-use super::{linktype, Decoded};
+use super::{be16, linktype, Decoded};
 
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_IPV6: u16 = 0x86dd;
@@ -19,10 +19,6 @@ const PPP_IPV4: u16 = 0x0021;
 const PPP_IPV6: u16 = 0x0057;
 const PPP_MPLS: u16 = 0x0281;
 const PPP_MPLS_MULTICAST: u16 = 0x0283;
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
 
 pub fn decode_link(data: &[u8], link_type: u32, out: &mut Decoded) {
     match link_type {

@@ -141,6 +141,12 @@ impl Decoded {
     }
 }
 
+/// A big-endian u16 at `at`; the caller has checked the length.
+#[inline]
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+
 /// Decodes one captured frame of the given link type into `out`.
 pub fn decode(data: &[u8], link_type: u32, out: &mut Decoded) {
     out.reset();

@@ -3,7 +3,7 @@
 use super::network::{ipv4, ipv6};
 use super::problem::{Problem, Proto};
 use super::tunnel::{self, TunnelKind};
-use super::Decoded;
+use super::{be16, Decoded};
 use crate::record::flag;
 
 pub const IPPROTO_IPIP: u8 = 4;
@@ -16,10 +16,6 @@ pub const IPPROTO_ICMP: u8 = 1;
 pub const IPPROTO_ICMPV6: u8 = 58;
 pub const IPPROTO_SCTP: u8 = 132;
 pub const IPPROTO_UDPLITE: u8 = 136;
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
 
 /// Decodes the payload of the innermost IP layer according to its protocol number.
 pub fn transport(data: &[u8], out: &mut Decoded) {

@@ -3,7 +3,7 @@
 use super::link::{ethernet, ethertype, mpls, ppp, ETHERTYPE_IPV4, ETHERTYPE_IPV6};
 use super::network::{ipv4, ipv6};
 use super::problem::{Problem, Proto};
-use super::Decoded;
+use super::{be16, Decoded};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -63,10 +63,6 @@ const GRE_PROTO_ERSPAN2: u16 = 0x88be;
 const GRE_PROTO_ERSPAN3: u16 = 0x22eb;
 const GRE_PROTO_CISCO_METADATA: u16 = 0x8909;
 const GRE_PROTO_MPLS: u16 = 0x8847;
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    u16::from_be_bytes([b[at], b[at + 1]])
-}
 
 /// Marks the innermost layer as carrying `kind` and decodes the payload; if no inner IP layer
 /// came out of it (not IP, or unusable), the carrier stays the innermost layer.
