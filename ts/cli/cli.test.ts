@@ -129,6 +129,29 @@ test('the text report has every section', () => {
   assert.match(r.stdout, /packets\s+179\n/);
 });
 
+test('the report sections agree with each other and name the tunnels', () => {
+  for (const [name, kind, packets] of [
+    ['ndpi-vxlan.pcap', 'vxlan', 127],
+    ['tcpdump-geneve.pcap', 'geneve', 39],
+    ['ndpi-reasm_segv_anon.pcapng', 'gtp-u', 82],
+    ['ndpi-teredo.pcap', 'teredo', 24],
+    ['ndpi-6in4tunnel.pcap', '6in4', 127],
+  ] as const) {
+    const r = run('analyze', '--json', join(pcaps, name));
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as AnalysisReport;
+    assert.deepEqual(report.tunnels.map((t) => [t.kind, t.packets]), [[kind, packets]], name);
+    assert.equal(report.protocols.reduce((n, p) => n + p.packets, 0), report.totals.packets, `${name}: protocol shares cover every packet`);
+    assert.equal(report.protocols.reduce((n, p) => n + p.bytes, 0), report.totals.bytes);
+  }
+  const nfs = JSON.parse(run('analyze', '--json', join(pcaps, 'ndpi-nfsv3.pcap')).stdout) as AnalysisReport;
+  // One NFS client and server: both ends of every packet.
+  const talkers = nfs.topTalkers.slice(0, 2);
+  assert.equal(talkers.reduce((n, h) => n + h.txPackets, 0), nfs.totals.packets);
+  assert.equal(talkers[0].txBytes + talkers[0].rxBytes, nfs.totals.bytes);
+  assert.equal(nfs.tables.hosts, 2);
+});
+
 test('usage and configuration errors exit 2 and say what is wrong', () => {
   assert.equal(run('frobnicate').code, 2);
   assert.match(run('analyze').stderr, /analyze needs at least one capture file/);
