@@ -8,7 +8,7 @@
 use netspectra_core::analysis::{Analysis, AnalysisConfig};
 use netspectra_core::capture::CaptureReader;
 use netspectra_core::decode::{decode, Decoded};
-use netspectra_core::engine::{EngineConfig, TaskKind, TaskSpec};
+use netspectra_core::engine::{Engine, EngineConfig, TaskKind, TaskSpec};
 use netspectra_core::sketch::countmin::CountMinConfig;
 use netspectra_core::sketch::superspread::SuperSpreadConfig;
 use netspectra_core::synth::{TrafficConfig, TrafficGenerator};
@@ -80,6 +80,23 @@ fn bench(name: &str, data: &[u8]) {
         });
     });
     println!("  framing + decode + conversations  {:>8.2} Mpps  ({} conversations)", pps / 1e6, table.len());
+
+    // The engine path of a probe: decode, the record, the tasks (no conversation tables).
+    let engine_sets: Vec<(String, Vec<TaskSpec>)> = std::iter::once(("default task set".to_string(), default_tasks()))
+        .chain(default_tasks().into_iter().map(|t| (t.name.clone(), vec![t])))
+        .collect();
+    for (label, tasks) in engine_sets {
+        let Ok(mut engine) = Engine::new(&EngineConfig { window_ns: 10_000_000_000, tasks }, 1) else { return };
+        let (pps, _) = measure(data, per_pass, |d| {
+            let mut r = CaptureReader::new();
+            let _ = r.feed(d, |f| {
+                decode(f.data, f.link_type, &mut decoded);
+                let rec = decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, 0);
+                black_box(engine.add(&rec, f.has_ts));
+            });
+        });
+        println!("  decode + engine: {label:<17}{:>8.2} Mpps", pps / 1e6);
+    }
 
     for (label, tasks) in
         [("whole analysis, no tasks", Vec::new()), ("whole analysis, default task set", default_tasks())]

@@ -93,6 +93,19 @@ pub fn flow_map<K, V>(seed: u64) -> FlowMap<K, V> {
     std::collections::HashMap::with_hasher(FlowHashBuilder { seed })
 }
 
+/// ceil(2^64 / width), wrapping to 0 for width 1: the constant of [`reduce`].
+pub fn width_magic(width: u32) -> u64 {
+    (u64::MAX / width.max(1) as u64).wrapping_add(1)
+}
+
+/// `x % width` without a division (a division per row dominated sketch updates): Lemire, Kaser
+/// & Kurz, "Faster remainder by direct computation" (2019), exact for every 32-bit x and width.
+#[inline(always)]
+pub fn reduce(x: u32, width: u32, magic: u64) -> usize {
+    let low = magic.wrapping_mul(x as u64);
+    ((low as u128 * width as u128) >> 64) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,9 +9,11 @@ mod snapshot;
 mod task;
 
 pub use snapshot::{TaskSnapshot, WindowSnapshot};
-pub use task::{Task, TaskKind, TaskSpec};
+pub use task::{Task, TaskKind, TaskSpec, BATCH};
 
 use crate::record::PacketRecord;
+use crate::sketch::PackedKey;
+use crate::table::KeyFields;
 
 #[derive(Clone, Debug, Default)]
 pub struct EngineConfig {
@@ -37,12 +39,46 @@ pub struct Engine {
     /// Start of the open window; None before the first timed packet.
     start: Option<u64>,
     counters: WindowCounters,
+    /// Each distinct field set the tasks use, packed once per packet.
+    fields: Vec<KeyFields>,
+    /// Per task: indexes into `fields` of its key and of its element (the key again when none).
+    slots: Vec<(usize, usize)>,
+    /// Records of the open window not yet given to the tasks, and their packed keys (field set
+    /// `f` of record `i` at `f * BATCH + i`): tasks take a batch at a time, which lets the
+    /// sketches overlap their cache misses.
+    pending: Vec<PacketRecord>,
+    keys: Vec<PackedKey>,
 }
 
 impl Engine {
     pub fn new(cfg: &EngineConfig, seed: u64) -> Result<Engine, String> {
         let tasks = cfg.tasks.iter().map(|t| Task::new(t, seed)).collect::<Result<Vec<_>, _>>()?;
-        Ok(Engine { window_ns: cfg.window_ns, tasks, start: None, counters: WindowCounters::default() })
+        let mut fields: Vec<KeyFields> = Vec::new();
+        let mut slot = |f: KeyFields| match fields.iter().position(|&x| x == f) {
+            Some(i) => i,
+            None => {
+                fields.push(f);
+                fields.len() - 1
+            }
+        };
+        let slots = tasks
+            .iter()
+            .map(|t: &Task| {
+                let key = slot(t.spec().key);
+                (key, t.element_fields().map_or(key, &mut slot))
+            })
+            .collect();
+        let keys = vec![PackedKey::EMPTY; fields.len() * BATCH];
+        Ok(Engine {
+            window_ns: cfg.window_ns,
+            tasks,
+            start: None,
+            counters: WindowCounters::default(),
+            fields,
+            slots,
+            pending: Vec::with_capacity(BATCH),
+            keys,
+        })
     }
 
     /// Counts one packet; returns the previous window when this packet's time closed it.
@@ -70,14 +106,34 @@ impl Engine {
         }
         c.packets += 1;
         c.bytes += r.wire_len as u64;
-        for t in &mut self.tasks {
-            t.add(r);
+        if !self.tasks.is_empty() {
+            let i = self.pending.len();
+            for (f, &fields) in self.fields.iter().enumerate() {
+                if let Some(k) = self.keys.get_mut(f * BATCH + i) {
+                    *k = PackedKey::of(r, fields);
+                }
+            }
+            self.pending.push(*r);
+            if self.pending.len() >= BATCH {
+                self.flush();
+            }
         }
         closed
     }
 
+    /// Gives the pending records to every task.
+    fn flush(&mut self) {
+        let n = self.pending.len();
+        let keys = |f: usize| self.keys.get(f * BATCH..f * BATCH + n).unwrap_or(&[]);
+        for (t, &(key, element)) in self.tasks.iter_mut().zip(&self.slots) {
+            t.add_batch(&self.pending, keys(key), keys(element));
+        }
+        self.pending.clear();
+    }
+
     /// Snapshots every task and resets it: the window is over. None for an empty window.
     pub fn close_window(&mut self) -> Option<WindowSnapshot> {
+        self.flush();
         if self.counters.packets == 0 {
             return None;
         }

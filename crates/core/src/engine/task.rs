@@ -39,6 +39,9 @@ impl TaskSpec {
     }
 }
 
+/// Packets the engine hands to its tasks at a time.
+pub const BATCH: usize = 64;
+
 pub(super) enum TaskState {
     Exact(ExactTable),
     CountMin(CountMin),
@@ -77,16 +80,21 @@ impl Task {
         &self.spec
     }
 
-    #[inline]
-    pub fn add(&mut self, r: &PacketRecord) {
-        let key = PackedKey::of(r, self.spec.key);
+    /// The fields of the second key a task packs per packet: a sketch's element, or none.
+    pub fn element_fields(&self) -> Option<KeyFields> {
+        match self.spec.kind {
+            TaskKind::SuperSpread { element, .. } => Some(element),
+            _ => None,
+        }
+    }
+
+    /// Counts packets in order, with their keys (and elements, for SuperSpread) packed by the
+    /// engine: tasks that share fields share the packing.
+    pub fn add_batch(&mut self, records: &[PacketRecord], keys: &[PackedKey], elements: &[PackedKey]) {
         match &mut self.state {
-            TaskState::Exact(t) => t.add_key(key, r),
-            TaskState::CountMin(cm) => cm.add(&key, r.wire_len as u64),
-            TaskState::SuperSpread(ss) => {
-                let TaskKind::SuperSpread { element, .. } = &self.spec.kind else { return };
-                ss.add(&key, PackedKey::of(r, *element).as_bytes());
-            }
+            TaskState::Exact(t) => records.iter().zip(keys).for_each(|(r, k)| t.add_key(*k, r)),
+            TaskState::CountMin(cm) => records.iter().zip(keys).for_each(|(r, k)| cm.add(k, r.wire_len as u64)),
+            TaskState::SuperSpread(ss) => ss.add_batch(keys, elements),
         }
     }
 

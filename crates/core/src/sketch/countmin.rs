@@ -73,7 +73,7 @@
 //! ```
 
 use super::PackedKey;
-use crate::hash::{derived_seed, fmix32, murmur3_32};
+use crate::hash::{derived_seed, fmix32, murmur3_32, reduce, width_magic};
 use std::borrow::Cow;
 
 const MAX_DEPTH: u32 = 16;
@@ -201,19 +201,6 @@ fn with_capacity_of<T: Clone>(v: &[T], cap: usize) -> Vec<T> {
     let mut out = Vec::with_capacity(cap.max(v.len()));
     out.extend_from_slice(v);
     out
-}
-
-/// ceil(2^64 / width), wrapping to 0 for width 1: the constant of [`reduce`].
-fn width_magic(width: u32) -> u64 {
-    (u64::MAX / width.max(1) as u64).wrapping_add(1)
-}
-
-/// `x % width` without a division (a division per row dominated `add`): Lemire, Kaser & Kurz,
-/// "Faster remainder by direct computation" (2019), exact for every 32-bit x and width.
-#[inline(always)]
-fn reduce(x: u32, width: u32, magic: u64) -> usize {
-    let low = magic.wrapping_mul(x as u64);
-    ((low as u128 * width as u128) >> 64) as usize
 }
 
 /// Key equality without a memcmp call (it showed in profiles of the per-packet lookup).

@@ -15,6 +15,8 @@ pub struct PackedKey {
 
 impl PackedKey {
     pub const MAX: usize = 39;
+    /// The key of no fields.
+    pub const EMPTY: PackedKey = PackedKey { bytes: [0; PackedKey::MAX], len: 0 };
 
     pub fn of(r: &PacketRecord, fields: KeyFields) -> PackedKey {
         let mut k = PackedKey { bytes: [0; PackedKey::MAX], len: 0 };
@@ -124,24 +126,21 @@ pub struct KeyParts {
 }
 
 impl core::hash::Hash for PackedKey {
-    /// Five words instead of a length-prefixed byte slice: this runs per packet per exact task.
+    /// Only the words the key fills (the bytes past `len` are always zero), then the length:
+    /// this runs per packet per exact task, and most keys are short.
     #[inline]
     fn hash<H: core::hash::Hasher>(&self, state: &mut H) {
         let b = &self.bytes;
-        for i in 0..4 {
-            let at = i * 8;
-            state.write_u64(u64::from_le_bytes([
-                b[at],
-                b[at + 1],
-                b[at + 2],
-                b[at + 3],
-                b[at + 4],
-                b[at + 5],
-                b[at + 6],
-                b[at + 7],
-            ]));
+        let word = |at: usize| match b.get(at..at + 8) {
+            Some(c) => u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+            None => b.get(at..).map_or(0, |c| c.iter().rev().fold(0u64, |w, &x| w << 8 | x as u64)),
+        };
+        let mut at = 0;
+        while at < self.len as usize {
+            state.write_u64(word(at));
+            at += 8;
         }
-        state.write_u64(u64::from_le_bytes([b[32], b[33], b[34], b[35], b[36], b[37], b[38], self.len]));
+        state.write_u8(self.len);
     }
 }
 

@@ -130,7 +130,8 @@
 //!   and `p` the exact probability that a fresh pair raises a register.
 
 use super::{CounterRng, PackedKey};
-use crate::hash::{derived_seed, fmix32, murmur3_32};
+use crate::hash::{derived_seed, fmix32, murmur3_32, reduce, width_magic};
+use crate::prefetch::prefetch;
 
 const MAX_DEPTH: u32 = 8;
 const MAX_WIDTH: u32 = 1 << 22;
@@ -234,6 +235,8 @@ struct Shape {
     pair_seeds: [u32; 2],
     row_seeds: [u32; MAX_DEPTH as usize],
     rng_seed: u64,
+    /// [`width_magic`] of the width.
+    width_magic: u64,
 }
 
 impl Shape {
@@ -257,6 +260,7 @@ impl Shape {
             pair_seeds: [derived_seed(s, 1), derived_seed(s, 2)],
             row_seeds,
             rng_seed: (derived_seed(s, 3) as u64) << 32 | derived_seed(s, 4) as u64,
+            width_magic: width_magic(cfg.width),
         }
     }
 
@@ -264,7 +268,7 @@ impl Shape {
     #[inline]
     fn bucket(&self, h: u32, row: usize) -> usize {
         let seed = self.row_seeds.get(row).copied().unwrap_or(0);
-        row * self.width + (fmix32(h ^ seed) % self.width as u32) as usize
+        row * self.width + reduce(fmix32(h ^ seed), self.width as u32, self.width_magic)
     }
 
     /// The term 2^(R - r) of a register at `r` in S, 0 when saturated.
@@ -377,6 +381,17 @@ fn murmur3_32_x2(seed1: u32, seed2: u32, data: &[u8]) -> (u32, u32) {
     (fmix32(h1 ^ data.len() as u32), fmix32(h2 ^ data.len() as u32))
 }
 
+/// Pairs hashed and prefetched ahead of their updates in `add_batch`.
+const BATCH: usize = 64;
+
+/// A pair after hashing: register index `j`, value `v`, and its bucket in each row.
+#[derive(Clone, Copy, Default)]
+struct Prepared {
+    j: usize,
+    v: u32,
+    buckets: [usize; MAX_DEPTH as usize],
+}
+
 /// The non-register state of a bucket, together so that an update touches one cache line.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Cell {
@@ -437,6 +452,33 @@ impl SuperSpread {
 
     /// One (key, element) pair seen.
     pub fn add(&mut self, key: &PackedKey, element: &[u8]) {
+        let pair = self.prepare(key, element);
+        self.apply(key, &pair);
+    }
+
+    /// Pairs seen in this order, with the same result as `add` for each. The whole batch is
+    /// hashed first and its buckets prefetched, so that their cache misses overlap; the updates
+    /// then run in order.
+    pub fn add_batch(&mut self, keys: &[PackedKey], elements: &[PackedKey]) {
+        let mut prepared = [Prepared::default(); BATCH];
+        let (depth, block, bits) = (self.shape.depth, self.shape.block, self.shape.bits as usize);
+        for (kc, ec) in keys.chunks(BATCH).zip(elements.chunks(BATCH)) {
+            for ((k, e), p) in kc.iter().zip(ec).zip(prepared.iter_mut()) {
+                *p = self.prepare(k, e.as_bytes());
+                for &t in p.buckets.iter().take(depth) {
+                    prefetch(&self.regs, t * block + p.j * bits / 8);
+                    prefetch(&self.cells, t);
+                }
+            }
+            for (k, p) in kc.iter().zip(prepared.iter()) {
+                self.apply(k, p);
+            }
+        }
+    }
+
+    /// Step 1 and 2 of `add`: the register index and value, and the bucket of every row.
+    #[inline]
+    fn prepare(&self, key: &PackedKey, element: &[u8]) -> Prepared {
         let kb = key.as_bytes();
         let [s1, s2] = self.shape.pair_seeds;
         let total = kb.len() + element.len();
@@ -451,21 +493,31 @@ impl SuperSpread {
         } else {
             (murmur3_32_concat(s1, kb, element), murmur3_32_concat(s2, kb, element))
         };
-        let j = g as usize & (self.shape.m - 1);
-        let v = (g2.leading_zeros() + 1).min(self.shape.rmax);
         let h = murmur3_32(self.shape.key_seed, kb);
+        let mut p = Prepared {
+            j: g as usize & (self.shape.m - 1),
+            v: (g2.leading_zeros() + 1).min(self.shape.rmax),
+            buckets: [0; MAX_DEPTH as usize],
+        };
+        for (row, t) in p.buckets.iter_mut().enumerate().take(self.shape.depth) {
+            *t = self.shape.bucket(h, row);
+        }
+        p
+    }
+
+    /// Step 3 of `add` for a prepared pair.
+    #[inline]
+    fn apply(&mut self, key: &PackedKey, p: &Prepared) {
         // Read register j of every row first (rows never share a bucket, so this is the same as
         // reading it row by row) so that the cache misses overlap.
-        let mut rows = [(0usize, 0u32); MAX_DEPTH as usize];
+        let mut regs = [0u32; MAX_DEPTH as usize];
         let (bits, block) = (self.shape.bits, self.shape.block);
-        for (row, slot) in rows.iter_mut().enumerate().take(self.shape.depth) {
-            let t = self.shape.bucket(h, row);
-            let r = self.regs.get(t * block..(t + 1) * block).map_or(u32::MAX, |b| reg_get(b, j, bits));
-            *slot = (t, r);
+        for (&t, r) in p.buckets.iter().zip(regs.iter_mut()).take(self.shape.depth) {
+            *r = self.regs.get(t * block..(t + 1) * block).map_or(u32::MAX, |b| reg_get(b, p.j, bits));
         }
-        for &(t, r) in rows.iter().take(self.shape.depth) {
-            if v > r {
-                self.update(t, key, j, v, r);
+        for (&t, &r) in p.buckets.iter().zip(regs.iter()).take(self.shape.depth) {
+            if p.v > r {
+                self.update(t, key, p.j, p.v, r);
             }
         }
     }
@@ -910,6 +962,28 @@ mod tests {
             let err = (est - n as f64).abs() / n as f64;
             assert!(err < 0.2, "b={bits}: estimate {est} for {n} distinct");
         }
+    }
+
+    #[test]
+    fn batches_give_the_same_sketch_as_single_adds() {
+        let st = synthetic(5);
+        let mut single = SuperSpread::new(cfg(2, 512, 32, 5, 16, 3)).unwrap();
+        feed(&mut single, &st);
+        let mut batched = SuperSpread::new(cfg(2, 512, 32, 5, 16, 3)).unwrap();
+        let keys: Vec<PackedKey> = st.pairs.iter().map(|&(k, _)| key(k)).collect();
+        let elements: Vec<PackedKey> =
+            st.pairs.iter().map(|&(_, e)| PackedKey::from_bytes(&element(e)).unwrap()).collect();
+        // Uneven batch sizes, as the engine hands them over at window ends.
+        let mut at = 0;
+        for n in [1usize, 7, 64, 65, 200].into_iter().cycle() {
+            if at >= keys.len() {
+                break;
+            }
+            let end = (at + n).min(keys.len());
+            batched.add_batch(&keys[at..end], &elements[at..end]);
+            at = end;
+        }
+        assert_eq!(encoded(&batched), encoded(&single));
     }
 
     #[test]

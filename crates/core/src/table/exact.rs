@@ -114,7 +114,11 @@ impl ExactTable {
     /// As [`ExactTable::add`] with the key already packed (callers that share it across tasks).
     #[inline]
     pub fn add_key(&mut self, key: PackedKey, r: &PacketRecord) {
-        let s = self.map.entry(key).or_default();
+        // Look up before inserting: `entry` would move the 40-byte key on every packet.
+        let s = match self.map.get_mut(&key) {
+            Some(s) => s,
+            None => self.map.entry(key).or_default(),
+        };
         s.packets += 1;
         s.bytes += r.wire_len as u64;
         if !self.distinct_fields.is_empty() {
