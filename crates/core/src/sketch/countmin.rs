@@ -849,12 +849,11 @@ impl CountMin {
         (self.packets.len() + self.bytes.len()) * core::mem::size_of::<u64>()
     }
 
-    /// Counters + both candidate sets at capacity k + this struct: an upper bound of the heap use.
+    /// Counters + both candidate sets at capacity k + the pending batch: an upper bound of the
+    /// heap use. Arrays only (not the struct, whose size differs between 32- and 64-bit builds),
+    /// so every backend reports the same figure.
     pub fn memory_bytes(&self) -> usize {
-        self.counter_bytes()
-            + self.cand.memory_bytes()
-            + self.pending.capacity() * core::mem::size_of::<Pending>()
-            + core::mem::size_of::<CountMin>()
+        self.counter_bytes() + self.cand.memory_bytes() + self.pending.capacity() * core::mem::size_of::<Pending>()
     }
 
     /// Appends the version-1 snapshot (format in the module doc).

@@ -610,10 +610,10 @@ impl SuperSpread {
         self.shape.depth * self.shape.width * self.shape.block
     }
 
-    /// Everything the sketch has allocated, including itself.
+    /// Everything the sketch has allocated: its arrays (not the struct, whose size differs
+    /// between 32- and 64-bit builds, so every backend reports the same figure).
     pub fn memory_bytes(&self) -> usize {
-        core::mem::size_of::<SuperSpread>()
-            + self.cells.capacity() * core::mem::size_of::<Cell>()
+        self.cells.capacity() * core::mem::size_of::<Cell>()
             + self.regs.capacity()
             + self.decay.capacity() * 8
     }
