@@ -613,9 +613,7 @@ impl SuperSpread {
     /// Everything the sketch has allocated: its arrays (not the struct, whose size differs
     /// between 32- and 64-bit builds, so every backend reports the same figure).
     pub fn memory_bytes(&self) -> usize {
-        self.cells.capacity() * core::mem::size_of::<Cell>()
-            + self.regs.capacity()
-            + self.decay.capacity() * 8
+        self.cells.capacity() * core::mem::size_of::<Cell>() + self.regs.capacity() + self.decay.capacity() * 8
     }
 
     /// Values the generator has produced since the start of the window.
