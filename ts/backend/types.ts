@@ -59,8 +59,11 @@ export interface TrafficSource {
   nextChunk(maxPackets: number): Uint8Array;
 }
 
+export type BackendName = 'native' | 'wasm' | 'js';
+
 export interface Backend {
-  name: 'native';
+  name: BackendName;
   createAnalyzer(options?: AnalyzerOptions): Analyzer;
-  createTrafficSource(options?: TrafficOptions): TrafficSource;
+  /** The synthetic traffic generator; only the compiled backends carry it. */
+  createTrafficSource?(options?: TrafficOptions): TrafficSource;
 }

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod hash;
 pub mod json;
 pub mod names;
+pub mod options;
 mod prefetch;
 pub mod record;
 pub mod sketch;

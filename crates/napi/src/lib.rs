@@ -1,16 +1,14 @@
-//! The Node binding: converts arguments, calls the core, converts results. No logic lives here.
+//! The Node binding: converts arguments, calls the core, converts results. No logic lives here:
+//! the options' defaults and error texts are `netspectra_core::options`, shared with the wasm binding.
 //! Bytes come in as Buffers (whole chunks of a capture, never single packets) and results go
 //! out as JSON text or compact Buffers.
 
 use napi::bindgen_prelude::{Buffer, Result};
 use napi::Error;
 use napi_derive::napi;
-use netspectra_core::analysis::{Analysis, AnalysisConfig};
-use netspectra_core::engine::{TaskKind, TaskSpec};
-use netspectra_core::sketch::countmin::CountMinConfig;
-use netspectra_core::sketch::superspread::SuperSpreadConfig;
-use netspectra_core::synth::{TrafficConfig, TrafficGenerator};
-use netspectra_core::table::KeyFields;
+use netspectra_core::analysis::Analysis;
+use netspectra_core::options;
+use netspectra_core::synth::TrafficGenerator;
 
 /// One task, as validated by the TypeScript configuration (the core checks it again).
 #[napi(object)]
@@ -46,39 +44,36 @@ pub struct AnalyzerOptions {
     pub tasks: Option<Vec<TaskOptions>>,
 }
 
-fn fields(task: &str, what: &str, list: Option<&str>) -> Result<KeyFields> {
-    match list {
-        None | Some("") => Ok(KeyFields(0)),
-        Some(l) => KeyFields::parse(l).map_err(|e| invalid(format!("task \"{task}\": {what}: {e}"))),
+impl From<TaskOptions> for options::TaskOptions {
+    fn from(t: TaskOptions) -> Self {
+        options::TaskOptions {
+            name: t.name,
+            kind: t.r#type,
+            key: t.key,
+            distinct: t.distinct,
+            element: t.element,
+            depth: t.depth,
+            width: t.width,
+            conservative: t.conservative,
+            heavy_hitters: t.heavy_hitters,
+            registers: t.registers,
+            register_bits: t.register_bits,
+            decay_base: t.decay_base,
+            threshold: t.threshold,
+        }
     }
 }
 
-fn task_spec(t: TaskOptions, seed: u64) -> Result<TaskSpec> {
-    let key = KeyFields::parse(&t.key).map_err(|e| invalid(format!("task \"{}\": key: {e}", t.name)))?;
-    let kind = match t.r#type.as_str() {
-        "exact" => TaskKind::Exact { distinct: fields(&t.name, "distinct", t.distinct.as_deref())? },
-        "countmin" => TaskKind::CountMin(CountMinConfig {
-            depth: t.depth.unwrap_or(4),
-            width: t.width.unwrap_or(2048),
-            conservative: t.conservative.unwrap_or(true),
-            heavy_hitters: t.heavy_hitters.unwrap_or(20),
-            seed,
-        }),
-        "superspread" => TaskKind::SuperSpread {
-            element: fields(&t.name, "element", t.element.as_deref())?,
-            config: SuperSpreadConfig {
-                depth: t.depth.unwrap_or(2),
-                width: t.width.unwrap_or(8192),
-                registers: t.registers.unwrap_or(128),
-                register_bits: t.register_bits.unwrap_or(5),
-                decay_base: t.decay_base.unwrap_or(1.08),
-                threshold: t.threshold.unwrap_or(64.0).max(1.0) as u64,
-                seed,
-            },
-        },
-        other => return Err(invalid(format!("task \"{}\": unknown type \"{other}\"", t.name))),
-    };
-    Ok(TaskSpec { name: t.name, key, kind })
+impl From<AnalyzerOptions> for options::AnalyzerOptions {
+    fn from(o: AnalyzerOptions) -> Self {
+        options::AnalyzerOptions {
+            seed: o.seed,
+            window_seconds: o.window_seconds,
+            top: o.top,
+            keep_snapshots: o.keep_snapshots,
+            tasks: o.tasks.unwrap_or_default().into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 fn invalid(msg: String) -> Error {
@@ -94,28 +89,9 @@ pub struct Analyzer {
 #[napi]
 impl Analyzer {
     #[napi(constructor)]
-    pub fn new(options: Option<AnalyzerOptions>) -> Result<Analyzer> {
-        let mut cfg = AnalysisConfig::default();
-        if let Some(o) = options {
-            if let Some(seed) = o.seed {
-                cfg.seed =
-                    seed.parse().map_err(|_| invalid(format!("seed \"{seed}\" is not an unsigned 64-bit integer")))?;
-            }
-            if let Some(w) = o.window_seconds {
-                if !(0.0..=86_400.0).contains(&w) {
-                    return Err(invalid(format!("window of {w} s is outside 0..86400")));
-                }
-                cfg.engine.window_ns = (w * 1e9).round() as u64;
-            }
-            if let Some(top) = o.top {
-                cfg.top_n = top as usize;
-            }
-            cfg.keep_snapshots = o.keep_snapshots.unwrap_or(false);
-            for t in o.tasks.unwrap_or_default() {
-                cfg.engine.tasks.push(task_spec(t, cfg.seed)?);
-            }
-        }
-        Ok(Analyzer { inner: Analysis::new(&cfg).map_err(invalid)? })
+    pub fn new(opts: Option<AnalyzerOptions>) -> Result<Analyzer> {
+        let opts: options::AnalyzerOptions = opts.map(Into::into).unwrap_or_default();
+        Ok(Analyzer { inner: opts.analysis().map_err(invalid)? })
     }
 
     #[napi]
@@ -173,6 +149,18 @@ pub struct TrafficOptions {
     pub start_ms: Option<f64>,
 }
 
+impl From<TrafficOptions> for options::TrafficOptions {
+    fn from(o: TrafficOptions) -> Self {
+        options::TrafficOptions {
+            seed: o.seed,
+            packets: o.packets,
+            hosts: o.hosts,
+            duration_seconds: o.duration_seconds,
+            start_ms: o.start_ms,
+        }
+    }
+}
+
 /// A deterministic synthetic capture, produced as pcap bytes in chunks.
 #[napi]
 pub struct TrafficSource {
@@ -182,26 +170,9 @@ pub struct TrafficSource {
 #[napi]
 impl TrafficSource {
     #[napi(constructor)]
-    pub fn new(options: Option<TrafficOptions>) -> TrafficSource {
-        let mut cfg = TrafficConfig::default();
-        if let Some(o) = options {
-            if let Some(v) = o.seed {
-                cfg.seed = v as u64;
-            }
-            if let Some(v) = o.packets {
-                cfg.packets = v as u64;
-            }
-            if let Some(v) = o.hosts {
-                cfg.hosts = v;
-            }
-            if let Some(v) = o.duration_seconds {
-                cfg.duration_ns = (v.max(0.0) * 1e9) as u64;
-            }
-            if let Some(v) = o.start_ms {
-                cfg.start_ns = (v.max(0.0) * 1e6) as u64;
-            }
-        }
-        TrafficSource { inner: TrafficGenerator::new(cfg) }
+    pub fn new(opts: Option<TrafficOptions>) -> TrafficSource {
+        let opts: options::TrafficOptions = opts.map(Into::into).unwrap_or_default();
+        TrafficSource { inner: TrafficGenerator::new(opts.config()) }
     }
 
     /// The next part of the pcap file (the header comes first); empty when done.

@@ -1,0 +1,306 @@
+//! Options as the bindings receive them, and their mapping to the core's configurations.
+//!
+//! Every field is optional, and numbers have the types JavaScript hands over (counts already as
+//! `u32`, lengths and times as `f64`). The defaults and the error texts live here, once: the napi
+//! and wasm bindings only convert their inputs into these structs, so every compiled backend
+//! accepts and rejects the same options with the same words.
+
+use crate::analysis::{Analysis, AnalysisConfig};
+use crate::engine::{TaskKind, TaskSpec};
+use crate::sketch::countmin::CountMinConfig;
+use crate::sketch::superspread::SuperSpreadConfig;
+use crate::synth::TrafficConfig;
+use crate::table::KeyFields;
+
+/// The longest window, in seconds (one day).
+pub const MAX_WINDOW_SECONDS: f64 = 86_400.0;
+
+/// One task. Field lists are text such as "SrcIP,DstPort".
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskOptions {
+    pub name: String,
+    /// "exact", "countmin" or "superspread".
+    pub kind: String,
+    pub key: String,
+    /// exact: the fields counted distinct per key.
+    pub distinct: Option<String>,
+    /// superspread: the element fields.
+    pub element: Option<String>,
+    pub depth: Option<u32>,
+    pub width: Option<u32>,
+    pub conservative: Option<bool>,
+    pub heavy_hitters: Option<u32>,
+    pub registers: Option<u32>,
+    pub register_bits: Option<u32>,
+    pub decay_base: Option<f64>,
+    pub threshold: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AnalyzerOptions {
+    /// Hash seed as decimal text (a u64 does not fit a JavaScript number).
+    pub seed: Option<String>,
+    /// Window length in seconds; 0 makes the whole input one window.
+    pub window_seconds: Option<f64>,
+    /// Rows per top-N list.
+    pub top: Option<u32>,
+    /// Keep compact window snapshots until taken.
+    pub keep_snapshots: Option<bool>,
+    pub tasks: Vec<TaskOptions>,
+}
+
+/// The synthetic traffic generator's options.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrafficOptions {
+    pub seed: Option<u32>,
+    pub packets: Option<u32>,
+    pub hosts: Option<u32>,
+    pub duration_seconds: Option<f64>,
+    /// Start time, ms since the epoch.
+    pub start_ms: Option<f64>,
+}
+
+fn fields(task: &str, what: &str, list: Option<&str>) -> Result<KeyFields, String> {
+    match list {
+        None | Some("") => Ok(KeyFields(0)),
+        Some(l) => KeyFields::parse(l).map_err(|e| format!("task \"{task}\": {what}: {e}")),
+    }
+}
+
+impl TaskOptions {
+    /// The task's specification, with the defaults filled in; fails on an unknown type or field.
+    /// Ranges are checked when the engine builds the task.
+    pub fn spec(&self, seed: u64) -> Result<TaskSpec, String> {
+        let name = &self.name;
+        let key = KeyFields::parse(&self.key).map_err(|e| format!("task \"{name}\": key: {e}"))?;
+        let kind = match self.kind.as_str() {
+            "exact" => TaskKind::Exact { distinct: fields(name, "distinct", self.distinct.as_deref())? },
+            "countmin" => TaskKind::CountMin(CountMinConfig {
+                depth: self.depth.unwrap_or(4),
+                width: self.width.unwrap_or(2048),
+                conservative: self.conservative.unwrap_or(true),
+                heavy_hitters: self.heavy_hitters.unwrap_or(20),
+                seed,
+            }),
+            "superspread" => TaskKind::SuperSpread {
+                element: fields(name, "element", self.element.as_deref())?,
+                config: SuperSpreadConfig {
+                    depth: self.depth.unwrap_or(2),
+                    width: self.width.unwrap_or(8192),
+                    registers: self.registers.unwrap_or(128),
+                    register_bits: self.register_bits.unwrap_or(5),
+                    decay_base: self.decay_base.unwrap_or(1.08),
+                    threshold: self.threshold.unwrap_or(64.0).max(1.0) as u64,
+                    seed,
+                },
+            },
+            other => return Err(format!("task \"{name}\": unknown type \"{other}\"")),
+        };
+        Ok(TaskSpec { name: name.clone(), key, kind })
+    }
+}
+
+impl AnalyzerOptions {
+    /// The analysis configuration: the defaults of [`AnalysisConfig`] where a field is absent.
+    /// Checks, in order, the seed, the window and each task; the message names what is wrong.
+    pub fn config(&self) -> Result<AnalysisConfig, String> {
+        let mut cfg = AnalysisConfig::default();
+        if let Some(seed) = &self.seed {
+            cfg.seed = seed.parse().map_err(|_| format!("seed \"{seed}\" is not an unsigned 64-bit integer"))?;
+        }
+        if let Some(w) = self.window_seconds {
+            if !(0.0..=MAX_WINDOW_SECONDS).contains(&w) {
+                return Err(format!("window of {w} s is outside 0..86400"));
+            }
+            cfg.engine.window_ns = (w * 1e9).round() as u64;
+        }
+        if let Some(top) = self.top {
+            cfg.top_n = top as usize;
+        }
+        cfg.keep_snapshots = self.keep_snapshots.unwrap_or(false);
+        for t in &self.tasks {
+            cfg.engine.tasks.push(t.spec(cfg.seed)?);
+        }
+        Ok(cfg)
+    }
+
+    /// The analysis these options describe; also fails when the engine rejects a task's ranges.
+    pub fn analysis(&self) -> Result<Analysis, String> {
+        Analysis::new(&self.config()?)
+    }
+}
+
+impl TrafficOptions {
+    /// The generator's configuration: the defaults of [`TrafficConfig`] where a field is absent;
+    /// negative times count as 0.
+    pub fn config(&self) -> TrafficConfig {
+        let mut cfg = TrafficConfig::default();
+        if let Some(v) = self.seed {
+            cfg.seed = v as u64;
+        }
+        if let Some(v) = self.packets {
+            cfg.packets = v as u64;
+        }
+        if let Some(v) = self.hosts {
+            cfg.hosts = v;
+        }
+        if let Some(v) = self.duration_seconds {
+            cfg.duration_ns = (v.max(0.0) * 1e9) as u64;
+        }
+        if let Some(v) = self.start_ms {
+            cfg.start_ns = (v.max(0.0) * 1e6) as u64;
+        }
+        cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(name: &str, kind: &str, key: &str) -> TaskOptions {
+        TaskOptions { name: name.into(), kind: kind.into(), key: key.into(), ..TaskOptions::default() }
+    }
+
+    fn error(o: AnalyzerOptions) -> String {
+        o.analysis().err().expect("options should be rejected")
+    }
+
+    #[test]
+    fn empty_options_are_the_default_config() {
+        let cfg = AnalyzerOptions::default().config().unwrap();
+        let d = AnalysisConfig::default();
+        assert_eq!(cfg.seed, d.seed);
+        assert_eq!(cfg.top_n, d.top_n);
+        assert_eq!(cfg.engine.window_ns, 0);
+        assert!(!cfg.keep_snapshots);
+        assert!(cfg.engine.tasks.is_empty());
+    }
+
+    #[test]
+    fn fields_map_to_the_config() {
+        let o = AnalyzerOptions {
+            seed: Some("18446744073709551615".into()),
+            window_seconds: Some(1.5),
+            top: Some(7),
+            keep_snapshots: Some(true),
+            tasks: vec![task("a", "exact", "SrcIP")],
+        };
+        let cfg = o.config().unwrap();
+        assert_eq!(cfg.seed, u64::MAX);
+        assert_eq!(cfg.engine.window_ns, 1_500_000_000);
+        assert_eq!(cfg.top_n, 7);
+        assert!(cfg.keep_snapshots);
+        assert_eq!(cfg.engine.tasks.len(), 1);
+    }
+
+    #[test]
+    fn task_defaults() {
+        let cm = task("cm", "countmin", "SrcIP,DstIP").spec(9).unwrap();
+        assert_eq!(cm.key, KeyFields(KeyFields::SRC_IP.0 | KeyFields::DST_IP.0));
+        assert_eq!(
+            cm.kind,
+            TaskKind::CountMin(CountMinConfig {
+                depth: 4,
+                width: 2048,
+                conservative: true,
+                heavy_hitters: 20,
+                seed: 9
+            })
+        );
+        let ss = TaskOptions { element: Some("DstIP".into()), ..task("ss", "superspread", "SrcIP") }.spec(9).unwrap();
+        assert_eq!(
+            ss.kind,
+            TaskKind::SuperSpread {
+                element: KeyFields::DST_IP,
+                config: SuperSpreadConfig {
+                    depth: 2,
+                    width: 8192,
+                    registers: 128,
+                    register_bits: 5,
+                    decay_base: 1.08,
+                    threshold: 64,
+                    seed: 9,
+                },
+            }
+        );
+        let ex = TaskOptions { distinct: Some(String::new()), ..task("ex", "exact", "DstPort") }.spec(9).unwrap();
+        assert_eq!(ex.kind, TaskKind::Exact { distinct: KeyFields(0) });
+    }
+
+    #[test]
+    fn given_values_override_defaults() {
+        let t = TaskOptions {
+            depth: Some(3),
+            width: Some(100),
+            registers: Some(64),
+            register_bits: Some(6),
+            decay_base: Some(1.5),
+            threshold: Some(0.2),
+            element: Some("DstPort".into()),
+            ..task("ss", "superspread", "SrcIP")
+        };
+        let TaskKind::SuperSpread { config, .. } = t.spec(1).unwrap().kind else { panic!("not a superspread") };
+        assert_eq!((config.depth, config.width, config.registers, config.register_bits), (3, 100, 64, 6));
+        assert_eq!(config.decay_base, 1.5);
+        // The threshold is at least 1.
+        assert_eq!(config.threshold, 1);
+    }
+
+    #[test]
+    fn error_texts() {
+        let with = |t: TaskOptions| AnalyzerOptions { tasks: vec![t], ..AnalyzerOptions::default() };
+        assert_eq!(
+            error(with(task("k", "exact", "SrcMac"))),
+            "task \"k\": key: unknown key field \"SrcMac\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
+        );
+        assert_eq!(error(with(task("k", "exact", ""))), "task \"k\": key: a key needs at least one field");
+        assert_eq!(
+            error(with(TaskOptions { distinct: Some("Nope".into()), ..task("d", "exact", "SrcIP") })),
+            "task \"d\": distinct: unknown key field \"Nope\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
+        );
+        assert_eq!(
+            error(with(TaskOptions { element: Some("X".into()), ..task("e", "superspread", "SrcIP") })),
+            "task \"e\": element: unknown key field \"X\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
+        );
+        assert_eq!(error(with(task("t", "bloom", "SrcIP"))), "task \"t\": unknown type \"bloom\"");
+        assert_eq!(
+            error(AnalyzerOptions { seed: Some("-1".into()), ..AnalyzerOptions::default() }),
+            "seed \"-1\" is not an unsigned 64-bit integer"
+        );
+        for (w, text) in [(-1.0, "-1"), (86_400.5, "86400.5"), (f64::NAN, "NaN"), (f64::INFINITY, "inf")] {
+            assert_eq!(
+                error(AnalyzerOptions { window_seconds: Some(w), ..AnalyzerOptions::default() }),
+                format!("window of {text} s is outside 0..86400")
+            );
+        }
+        // Ranges are the engine's to check; its message names the task.
+        let e = error(with(TaskOptions { width: Some(0), ..task("w", "countmin", "SrcIP") }));
+        assert!(e.starts_with("task \"w\": "), "{e}");
+    }
+
+    #[test]
+    fn the_seed_is_checked_before_the_tasks() {
+        let o = AnalyzerOptions {
+            seed: Some("x".into()),
+            window_seconds: Some(-1.0),
+            tasks: vec![task("k", "bloom", "SrcIP")],
+            ..AnalyzerOptions::default()
+        };
+        assert_eq!(error(o), "seed \"x\" is not an unsigned 64-bit integer");
+    }
+
+    #[test]
+    fn traffic_options() {
+        assert_eq!(TrafficOptions::default().config(), TrafficConfig::default());
+        let cfg = TrafficOptions {
+            seed: Some(7),
+            packets: Some(10),
+            hosts: Some(3),
+            duration_seconds: Some(-2.0),
+            start_ms: Some(1500.0),
+        }
+        .config();
+        assert_eq!((cfg.seed, cfg.packets, cfg.hosts, cfg.duration_ns, cfg.start_ns), (7, 10, 3, 0, 1_500_000_000));
+    }
+}

@@ -1,0 +1,378 @@
+//! The WebAssembly binding: `extern "C"` exports over linear memory, with the same API shape as
+//! `crates/napi` (an `Analyzer` and a `TrafficSource`). It converts arguments, calls the core and
+//! hands results back; the options' defaults and error texts are `netspectra_core::options`.
+//! `ts/backend/wasm.ts` is its only caller.
+//!
+//! Conventions:
+//! - Inputs (capture chunks, names, options text) are written by the caller into a buffer it got
+//!   from [`ns_alloc`] and passed as (pointer, length). The caller reuses that buffer.
+//! - Objects are handles: the pointer of a boxed core object, freed by its `*_free` export.
+//! - A result (text or bytes) is a boxed byte slice whose (pointer, length) the call leaves in the
+//!   two-word result slot at [`ns_result_slot`]; the caller copies it out, then gives it back with
+//!   [`ns_free`]. Calls that may or may not produce one return 1 when they did, 0 otherwise.
+//! - Errors are results too: a constructor returns a null handle and leaves the error text in the
+//!   slot; `feed` and `end_file` return 1 with the capture error text, as napi returns a string.
+//! - A panic (the core never panics; this is for diagnosis) records its message, readable with
+//!   [`ns_panic_message`], and then traps.
+//!
+//! One call per chunk, never one per packet.
+
+// Allocation failures are recorded like panics; the hook is unstable, and the wasm build uses
+// Debian's compiler with RUSTC_BOOTSTRAP anyway (for -Z build-std).
+#![cfg_attr(target_arch = "wasm32", feature(alloc_error_hook))]
+
+mod wire;
+
+use core::fmt::Write;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use netspectra_core::analysis::Analysis;
+use netspectra_core::synth::TrafficGenerator;
+use std::sync::Mutex;
+
+/// (pointer, length) of the last result.
+static RESULT: [AtomicUsize; 2] = [AtomicUsize::new(0), AtomicUsize::new(0)];
+
+fn put(bytes: Vec<u8>) {
+    let len = bytes.len();
+    let ptr = Box::into_raw(bytes.into_boxed_slice()) as *mut u8;
+    RESULT[0].store(ptr as usize, Ordering::Relaxed);
+    RESULT[1].store(len, Ordering::Relaxed);
+}
+
+/// Puts `Some` text into the slot and returns 1, or returns 0.
+fn put_some(text: Option<String>) -> u32 {
+    text.map_or(0, |t| {
+        put(t.into_bytes());
+        1
+    })
+}
+
+/// # Safety
+/// `ptr` and `len` describe a live byte range of this module's memory (or `len` is 0).
+unsafe fn input<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if len == 0 {
+        &[]
+    } else {
+        // SAFETY: the caller passes a buffer it got from `ns_alloc`, at most as long as that.
+        unsafe { core::slice::from_raw_parts(ptr, len) }
+    }
+}
+
+/// The address of the result slot: two words, pointer then length.
+#[no_mangle]
+pub extern "C" fn ns_result_slot() -> *const AtomicUsize {
+    RESULT.as_ptr()
+}
+
+/// A zeroed buffer of `len` bytes for the caller's inputs; give it back with [`ns_free`].
+#[no_mangle]
+pub extern "C" fn ns_alloc(len: usize) -> *mut u8 {
+    Box::into_raw(vec![0u8; len].into_boxed_slice()) as *mut u8
+}
+
+/// Frees a buffer from [`ns_alloc`] or a result.
+///
+/// # Safety
+/// `ptr` and `len` are exactly those of a buffer from [`ns_alloc`] or of a result, not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn ns_free(ptr: *mut u8, len: usize) {
+    // SAFETY: rebuilds the boxed slice that `ns_alloc` or `put` leaked.
+    drop(unsafe { Box::from_raw(core::ptr::slice_from_raw_parts_mut(ptr, len)) });
+}
+
+/// The last panic's message, at most this long (cut at a character boundary).
+const PANIC_CAPACITY: usize = 1024;
+
+struct PanicText {
+    bytes: [u8; PANIC_CAPACITY],
+    len: usize,
+}
+
+impl Write for PanicText {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let mut n = s.len().min(PANIC_CAPACITY - self.len);
+        while !s.is_char_boundary(n) {
+            n -= 1;
+        }
+        self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+static PANIC: Mutex<PanicText> = Mutex::new(PanicText { bytes: [0; PANIC_CAPACITY], len: 0 });
+
+fn record(message: core::fmt::Arguments<'_>) {
+    if let Ok(mut p) = PANIC.lock() {
+        p.len = 0;
+        let _ = p.write_fmt(message);
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+fn alloc_failed(layout: std::alloc::Layout) {
+    record(format_args!("memory allocation of {} bytes failed", layout.size()));
+}
+
+/// Records the messages of panics and failed allocations (without allocating) for
+/// [`ns_panic_message`]; call once after instantiation.
+#[no_mangle]
+pub extern "C" fn ns_init() {
+    std::panic::set_hook(Box::new(|info| record(format_args!("{info}"))));
+    #[cfg(target_arch = "wasm32")]
+    std::alloc::set_alloc_error_hook(alloc_failed);
+}
+
+/// Puts the last panic's message in the result slot (it lives in static memory: do not free
+/// it) and returns its length; 0 when there was none.
+#[no_mangle]
+pub extern "C" fn ns_panic_message() -> usize {
+    let Ok(p) = PANIC.lock() else { return 0 };
+    RESULT[0].store(p.bytes.as_ptr() as usize, Ordering::Relaxed);
+    RESULT[1].store(p.len, Ordering::Relaxed);
+    p.len
+}
+
+/// A new analyzer from an options text (see [`wire`]); null with the error text in the slot.
+///
+/// # Safety
+/// (`opts`, `len`) is a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_new(opts: *const u8, len: usize) -> *mut Analysis {
+    // SAFETY: the caller's input buffer.
+    let text = unsafe { input(opts, len) };
+    match wire::analyzer_options(text).and_then(|o| o.analysis()) {
+        Ok(a) => Box::into_raw(Box::new(a)),
+        Err(e) => {
+            put(e.into_bytes());
+            core::ptr::null_mut()
+        }
+    }
+}
+
+/// The analyzer behind a handle.
+///
+/// # Safety
+/// `h` came from [`ns_analyzer_new`] and has not been freed.
+unsafe fn analyzer<'a>(h: *mut Analysis) -> &'a mut Analysis {
+    // SAFETY: see above; the caller never uses a handle after freeing it.
+    unsafe { &mut *h }
+}
+
+/// # Safety
+/// `h` is a live analyzer handle; it is dead afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_free(h: *mut Analysis) {
+    // SAFETY: the box `ns_analyzer_new` leaked.
+    drop(unsafe { Box::from_raw(h) });
+}
+
+/// # Safety
+/// `h` is a live analyzer handle and (`name`, `len`) a live input buffer holding UTF-8.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_begin_file(h: *mut Analysis, name: *const u8, len: usize) {
+    // SAFETY: the caller's handle and input buffer.
+    let (a, name) = unsafe { (analyzer(h), input(name, len)) };
+    a.begin_file(&String::from_utf8_lossy(name));
+}
+
+/// Parses a chunk; 1 with the capture error text in the slot when the file cannot be read further.
+///
+/// # Safety
+/// `h` is a live analyzer handle and (`chunk`, `len`) a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_feed(h: *mut Analysis, chunk: *const u8, len: usize) -> u32 {
+    // SAFETY: the caller's handle and input buffer.
+    let (a, chunk) = unsafe { (analyzer(h), input(chunk, len)) };
+    put_some(a.feed(chunk).err().map(|e| e.to_string()))
+}
+
+/// Ends the file; 1 with the error text in the slot when it was cut short.
+///
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_end_file(h: *mut Analysis) -> u32 {
+    // SAFETY: the caller's handle.
+    put_some(unsafe { analyzer(h) }.end_file().err().map(|e| e.to_string()))
+}
+
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_close_window(h: *mut Analysis) {
+    // SAFETY: the caller's handle.
+    unsafe { analyzer(h) }.close_window();
+}
+
+/// The snapshots closed since the last call, each a result of its own, and in the slot a table
+/// of their (pointer, length) word pairs (a result too). Returns how many. Each snapshot is
+/// copied out once, straight from where the core encoded it.
+///
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_take_snapshots(h: *mut Analysis) -> u32 {
+    // SAFETY: the caller's handle.
+    let snapshots = unsafe { analyzer(h) }.take_snapshots();
+    let count = snapshots.len() as u32;
+    let mut table = Vec::with_capacity(snapshots.len() * 2 * core::mem::size_of::<usize>());
+    for s in snapshots {
+        let len = s.len();
+        let ptr = Box::into_raw(s.into_boxed_slice()) as *mut u8 as usize;
+        table.extend_from_slice(&ptr.to_le_bytes());
+        table.extend_from_slice(&len.to_le_bytes());
+    }
+    put(table);
+    count
+}
+
+/// Packets counted so far (as napi, an f64).
+///
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_packets(h: *mut Analysis) -> f64 {
+    // SAFETY: the caller's handle.
+    unsafe { analyzer(h) }.totals().packets as f64
+}
+
+/// The report JSON, in the slot.
+///
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_report_json(h: *mut Analysis, top_n: u32) {
+    // SAFETY: the caller's handle.
+    put(unsafe { analyzer(h) }.report_json(top_n as usize).into_bytes());
+}
+
+/// Fixed-width conversation rows (`netspectra_core::analysis::encode_conversation`), in the slot.
+///
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_export_conversations(h: *mut Analysis, ip_pairs: u32) {
+    // SAFETY: the caller's handle.
+    put(unsafe { analyzer(h) }.export_conversations(ip_pairs != 0));
+}
+
+/// A new traffic generator from an options text (see [`wire`]); null with the error in the slot.
+///
+/// # Safety
+/// (`opts`, `len`) is a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_traffic_new(opts: *const u8, len: usize) -> *mut TrafficGenerator {
+    // SAFETY: the caller's input buffer.
+    match wire::traffic_options(unsafe { input(opts, len) }) {
+        Ok(o) => Box::into_raw(Box::new(TrafficGenerator::new(o.config()))),
+        Err(e) => {
+            put(e.into_bytes());
+            core::ptr::null_mut()
+        }
+    }
+}
+
+/// # Safety
+/// `h` came from [`ns_traffic_new`] and has not been freed; it is dead afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn ns_traffic_free(h: *mut TrafficGenerator) {
+    // SAFETY: the box `ns_traffic_new` leaked.
+    drop(unsafe { Box::from_raw(h) });
+}
+
+/// The next part of the pcap file (its header first), in the slot; empty when done.
+///
+/// # Safety
+/// `h` is a live traffic generator handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_traffic_next_chunk(h: *mut TrafficGenerator, max_packets: u32) {
+    let mut out = Vec::new();
+    // SAFETY: the caller's handle.
+    unsafe { &mut *h }.next_chunk(max_packets as u64, &mut out);
+    put(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn take() -> Vec<u8> {
+        let (ptr, len) = (RESULT[0].load(Ordering::Relaxed), RESULT[1].load(Ordering::Relaxed));
+        let v = unsafe { core::slice::from_raw_parts(ptr as *const u8, len) }.to_vec();
+        unsafe { ns_free(ptr as *mut u8, len) };
+        v
+    }
+
+    fn options(text: &str) -> (*mut u8, usize) {
+        let p = ns_alloc(text.len());
+        unsafe { core::slice::from_raw_parts_mut(p, text.len()) }.copy_from_slice(text.as_bytes());
+        (p, text.len())
+    }
+
+    // The slot is global, so everything that uses it runs in one test.
+    #[test]
+    fn analyzer_round_trip() {
+        let (p, n) = options("task 1:k\ntype 5:exact\nkey 6:SrcMac\n");
+        assert!(unsafe { ns_analyzer_new(p, n) }.is_null());
+        let e = String::from_utf8(take()).unwrap();
+        assert!(e.starts_with("task \"k\": key: unknown key field \"SrcMac\""), "{e}");
+        unsafe { ns_free(p, n) };
+
+        let (p, n) = options("keep_snapshots 4:true\ntask 1:k\ntype 5:exact\nkey 5:SrcIP\n");
+        let h = unsafe { ns_analyzer_new(p, n) };
+        unsafe { ns_free(p, n) };
+        assert!(!h.is_null());
+        let mut pcap = Vec::new();
+        let cfg = netspectra_core::options::TrafficOptions { packets: Some(50), ..Default::default() }.config();
+        let mut gen = TrafficGenerator::new(cfg);
+        while gen.next_chunk(16, &mut pcap) > 0 {}
+        unsafe {
+            let (name, n) = options("a.pcap");
+            ns_analyzer_begin_file(h, name, n);
+            ns_free(name, n);
+            let (buf, n) = options("");
+            ns_free(buf, n);
+            let buf = ns_alloc(pcap.len());
+            core::slice::from_raw_parts_mut(buf, pcap.len()).copy_from_slice(&pcap);
+            assert_eq!(ns_analyzer_feed(h, buf, pcap.len()), 0);
+            ns_free(buf, pcap.len());
+            assert_eq!(ns_analyzer_end_file(h), 0);
+            let (garbage, n) = options("not a capture file");
+            ns_analyzer_begin_file(h, garbage, 0);
+            assert_eq!(ns_analyzer_feed(h, garbage, n), 1);
+            assert!(String::from_utf8(take()).unwrap().contains("magic"));
+            ns_free(garbage, n);
+            assert_eq!(ns_analyzer_end_file(h), 1);
+            assert!(!take().is_empty());
+            assert_eq!(ns_analyzer_packets(h), 50.0);
+            ns_analyzer_close_window(h);
+            assert_eq!(ns_analyzer_take_snapshots(h), 1);
+            let table = take();
+            let word = |i: usize| usize::from_le_bytes(table[i * W..(i + 1) * W].try_into().unwrap());
+            const W: usize = core::mem::size_of::<usize>();
+            assert_eq!(table.len(), 2 * W);
+            let snapshot = core::slice::from_raw_parts(word(0) as *const u8, word(1));
+            assert_eq!(&snapshot[..4], b"NSWS");
+            ns_free(word(0) as *mut u8, word(1));
+            assert_eq!(ns_analyzer_take_snapshots(h), 0);
+            assert!(take().is_empty());
+            ns_analyzer_report_json(h, 10);
+            assert!(take().starts_with(b"{"));
+            ns_analyzer_export_conversations(h, 1);
+            assert_eq!(take().len() % netspectra_core::analysis::CONVERSATION_RECORD_LEN, 0);
+            ns_analyzer_free(h);
+        }
+
+        let (p, n) = options("packets 1:3\n");
+        let t = unsafe { ns_traffic_new(p, n) };
+        unsafe {
+            ns_free(p, n);
+            ns_traffic_next_chunk(t, 10);
+            assert!(take().len() > 24);
+            ns_traffic_next_chunk(t, 10);
+            assert!(take().is_empty());
+            ns_traffic_free(t);
+        }
+    }
+}

@@ -1,0 +1,406 @@
+// The WebAssembly backend: the same Rust core as the native addon, compiled to
+// wasm32-unknown-unknown by `npm run build:wasm` (crates/wasm) and instantiated synchronously.
+// The calling convention (inputs in a reused buffer, results as (pointer, length) in a slot,
+// handles freed explicitly) is documented in crates/wasm/src/lib.rs; the options text in
+// crates/wasm/src/wire.rs.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Analyzer, AnalyzerOptions, Backend, TrafficOptions, TrafficSource } from './types.js';
+
+interface Exports {
+  memory: WebAssembly.Memory;
+  ns_init(): void;
+  ns_result_slot(): number;
+  ns_alloc(len: number): number;
+  ns_free(ptr: number, len: number): void;
+  ns_panic_message(): number;
+  ns_analyzer_new(opts: number, len: number): number;
+  ns_analyzer_free(h: number): void;
+  ns_analyzer_begin_file(h: number, name: number, len: number): void;
+  ns_analyzer_feed(h: number, chunk: number, len: number): number;
+  ns_analyzer_end_file(h: number): number;
+  ns_analyzer_close_window(h: number): void;
+  ns_analyzer_take_snapshots(h: number): number;
+  ns_analyzer_packets(h: number): number;
+  ns_analyzer_report_json(h: number, topN: number): void;
+  ns_analyzer_export_conversations(h: number, ipPairs: number): void;
+  ns_traffic_new(opts: number, len: number): number;
+  ns_traffic_free(h: number): void;
+  ns_traffic_next_chunk(h: number, maxPackets: number): void;
+}
+
+/** The input buffer's size is a multiple of this (it is reused for every call, and grown to the
+ * largest input so far: chunks of a capture are all one size). */
+const MIN_INPUT = 64 * 1024;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** One instance of the module: its memory views, its reused input buffer, and whether it trapped
+ * (after a trap its memory may be inconsistent, so it is never called again). */
+class Runtime {
+  private view = new Uint8Array(0);
+  private input = 0;
+  private inputCap = 0;
+  private readonly slot: number;
+  broken: string | undefined;
+
+  constructor(readonly x: Exports) {
+    x.ns_init();
+    this.slot = x.ns_result_slot() >>> 0;
+  }
+
+  /** The memory as bytes; a call that grew the memory detached the previous view. */
+  bytes(): Uint8Array {
+    const buffer = this.x.memory.buffer;
+    if (this.view.buffer !== buffer) this.view = new Uint8Array(buffer);
+    return this.view;
+  }
+
+  /** Runs one export; a trap becomes an Error naming the call, and retires this instance. */
+  call<T>(name: string, f: () => T): T {
+    if (this.broken !== undefined) {
+      throw new Error(`wasm backend: cannot ${name}: this instance trapped earlier (${this.broken})`);
+    }
+    try {
+      return f();
+    } catch (e) {
+      // Nothing here calls back into JavaScript: what is thrown is a trap, or a stack overflow.
+      if (!(e instanceof WebAssembly.RuntimeError || e instanceof RangeError)) throw e;
+      const why = this.panicMessage();
+      this.broken = `${name}: ${e.message}${why ? `: ${why}` : ''}`;
+      throw new Error(`wasm backend: ${name} trapped: ${e.message}${why ? ` (${why})` : ''}`, { cause: e });
+    }
+  }
+
+  /** The message the module recorded before it trapped (a panic or a failed allocation). */
+  private panicMessage(): string {
+    try {
+      const len = this.x.ns_panic_message() >>> 0;
+      if (len === 0) return '';
+      const [ptr] = this.resultSlot();
+      return decoder.decode(this.bytes().subarray(ptr, ptr + len));
+    } catch {
+      return '';
+    }
+  }
+
+  private resultSlot(): [number, number] {
+    const view = new DataView(this.x.memory.buffer);
+    return [view.getUint32(this.slot, true), view.getUint32(this.slot + 4, true)];
+  }
+
+  /** Copies `data` into the input buffer (grown when too small); returns its address. */
+  write(name: string, data: Uint8Array): number {
+    if (data.length > this.inputCap) {
+      const cap = Math.ceil(Math.max(MIN_INPUT, data.length) / MIN_INPUT) * MIN_INPUT;
+      if (this.inputCap > 0) {
+        const [old, oldCap] = [this.input, this.inputCap];
+        this.inputCap = 0;
+        this.call(name, () => this.x.ns_free(old, oldCap));
+      }
+      this.input = this.call(name, () => this.x.ns_alloc(cap)) >>> 0;
+      this.inputCap = cap;
+    }
+    this.bytes().set(data, this.input);
+    return this.input;
+  }
+
+  /** The result the last call left in the slot, copied out; its memory is freed. */
+  takeBytes(name: string): Buffer {
+    const [ptr, len] = this.resultSlot();
+    return this.takeBytesAt(name, ptr, len);
+  }
+
+  /** A result at (`ptr`, `len`), copied out; its memory is freed. */
+  takeBytesAt(name: string, ptr: number, len: number): Buffer {
+    const out = Buffer.from(this.bytes().subarray(ptr, ptr + len));
+    this.call(name, () => this.x.ns_free(ptr, len));
+    return out;
+  }
+
+  takeText(name: string): string {
+    const [ptr, len] = this.resultSlot();
+    const text = decoder.decode(this.bytes().subarray(ptr, ptr + len));
+    this.call(name, () => this.x.ns_free(ptr, len));
+    return text;
+  }
+
+  /** Builds an object from an options text: its handle, or the error the module reported. */
+  create(name: string, make: (ptr: number, len: number) => number, text: Uint8Array): number {
+    const ptr = this.write(name, text);
+    const handle = this.call(name, () => make(ptr, text.length)) >>> 0;
+    if (handle === 0) throw Object.assign(new Error(this.takeText(name)), { code: 'InvalidArg' });
+    return handle;
+  }
+}
+
+interface Held {
+  rt: Runtime;
+  handle: number;
+  free: 'ns_analyzer_free' | 'ns_traffic_free';
+}
+
+/** Frees the handles of objects collected without `free()`. */
+const registry = new FinalizationRegistry<Held>((h) => {
+  if (h.rt.broken !== undefined) return;
+  try {
+    h.rt.call('free', () => h.rt.x[h.free](h.handle));
+  } catch {
+    // Nobody is left to tell; the instance is retired and new objects get a fresh one.
+  }
+});
+
+/** A handle owned by a JavaScript object: freed by `free()` or, as a backstop, by the collector. */
+class Owned {
+  private readonly held: Held;
+
+  constructor(owner: object, rt: Runtime, handle: number, free: Held['free']) {
+    this.held = { rt, handle, free };
+    registry.register(owner, this.held, this);
+  }
+
+  get rt(): Runtime {
+    return this.held.rt;
+  }
+
+  /** The live handle, for a call named `name`. */
+  handle(name: string): number {
+    if (this.held.handle === 0) throw new Error(`wasm backend: cannot ${name}: the object was freed`);
+    return this.held.handle;
+  }
+
+  free(): void {
+    const { rt, handle, free } = this.held;
+    if (handle === 0) return;
+    registry.unregister(this);
+    this.held.handle = 0;
+    if (rt.broken === undefined) rt.call('free', () => rt.x[free](handle));
+  }
+}
+
+// Values are checked for their JavaScript types as strictly as Node-API converts them (an absent
+// option is undefined; null is a wrong type), with the same error codes; counts are converted
+// with ToUint32 as napi_get_value_uint32 does, other numbers are passed exactly.
+type Field = (name: string, value: string) => void;
+type Kind = 'string' | 'number' | 'boolean';
+const CODES: Record<Kind, string> = { string: 'StringExpected', number: 'NumberExpected', boolean: 'BooleanExpected' };
+
+function typeError(path: string, kind: Kind | 'Uint8Array', v: unknown): TypeError {
+  const got = v === null ? 'null' : typeof v;
+  const code = kind === 'Uint8Array' ? 'InvalidArg' : CODES[kind];
+  return Object.assign(new TypeError(`wasm backend: ${path} must be a ${kind}, got ${got}`), { code });
+}
+
+function check(path: string, kind: Kind, v: unknown): void {
+  if (typeof v !== kind) throw typeError(path, kind, v);
+}
+
+/** Puts one option unless it is undefined; `required` options must be there. */
+function option(put: Field, path: string, name: string, kind: Kind | 'count', v: unknown, required = false): void {
+  if (v === undefined) {
+    if (required) throw Object.assign(new TypeError(`wasm backend: ${path} is missing`), { code: 'InvalidArg' });
+    return;
+  }
+  check(path, kind === 'count' ? 'number' : kind, v);
+  if (kind === 'count') put(name, String((v as number) >>> 0));
+  else if (kind === 'number') put(name, Object.is(v, -0) ? '-0' : String(v));
+  else put(name, String(v));
+}
+
+/** The options text: fields `<name> <byte length>:<value>\n` (crates/wasm/src/wire.rs). */
+function optionsText(write: (put: Field) => void): Uint8Array {
+  const parts: Uint8Array[] = [];
+  write((name, value) => {
+    const v = encoder.encode(value);
+    parts.push(encoder.encode(`${name} ${v.length}:`), v, encoder.encode('\n'));
+  });
+  return Buffer.concat(parts);
+}
+
+/** Options that are not an object are no options (as in the native addon). */
+function fields(o: unknown): Record<string, unknown> | undefined {
+  return typeof o === 'object' && o !== null ? (o as Record<string, unknown>) : undefined;
+}
+
+function analyzerOptionsText(options: AnalyzerOptions | undefined): Uint8Array {
+  return optionsText((put) => {
+    const o = fields(options);
+    if (!o) return;
+    const at = (k: string) => `AnalyzerOptions.${k}`;
+    option(put, at('seed'), 'seed', 'string', o.seed);
+    option(put, at('windowSeconds'), 'window_seconds', 'number', o.windowSeconds);
+    option(put, at('top'), 'top', 'count', o.top);
+    option(put, at('keepSnapshots'), 'keep_snapshots', 'boolean', o.keepSnapshots);
+    if (o.tasks === undefined) return;
+    if (!Array.isArray(o.tasks)) {
+      throw Object.assign(new TypeError(`wasm backend: ${at('tasks')} must be an array`), { code: 'ArrayExpected' });
+    }
+    o.tasks.forEach((task: unknown, i) => {
+      const t = fields(task) ?? {};
+      const path = (k: string) => `${at('tasks')}[${i}].${k}`;
+      option(put, path('name'), 'task', 'string', t.name, true);
+      option(put, path('type'), 'type', 'string', t.type, true);
+      option(put, path('key'), 'key', 'string', t.key, true);
+      option(put, path('distinct'), 'distinct', 'string', t.distinct);
+      option(put, path('element'), 'element', 'string', t.element);
+      option(put, path('depth'), 'depth', 'count', t.depth);
+      option(put, path('width'), 'width', 'count', t.width);
+      option(put, path('conservative'), 'conservative', 'boolean', t.conservative);
+      option(put, path('heavyHitters'), 'heavy_hitters', 'count', t.heavyHitters);
+      option(put, path('registers'), 'registers', 'count', t.registers);
+      option(put, path('registerBits'), 'register_bits', 'count', t.registerBits);
+      option(put, path('decayBase'), 'decay_base', 'number', t.decayBase);
+      option(put, path('threshold'), 'threshold', 'number', t.threshold);
+    });
+  });
+}
+
+function trafficOptionsText(options: TrafficOptions | undefined): Uint8Array {
+  return optionsText((put) => {
+    const o = fields(options);
+    if (!o) return;
+    const at = (k: string) => `TrafficOptions.${k}`;
+    option(put, at('seed'), 'seed', 'count', o.seed);
+    option(put, at('packets'), 'packets', 'count', o.packets);
+    option(put, at('hosts'), 'hosts', 'count', o.hosts);
+    option(put, at('durationSeconds'), 'duration_seconds', 'number', o.durationSeconds);
+    option(put, at('startMs'), 'start_ms', 'number', o.startMs);
+  });
+}
+
+/** An analyzer in wasm memory. `free()` releases it at once; otherwise the collector does. */
+export class WasmAnalyzer implements Analyzer {
+  private readonly own: Owned;
+
+  constructor(rt: Runtime, options?: AnalyzerOptions) {
+    const handle = rt.create('createAnalyzer', (p, n) => rt.x.ns_analyzer_new(p, n), analyzerOptionsText(options));
+    this.own = new Owned(this, rt, handle, 'ns_analyzer_free');
+  }
+
+  beginFile(name: string): void {
+    check('beginFile: name', 'string', name);
+    const h = this.own.handle('beginFile');
+    const rt = this.own.rt;
+    const bytes = encoder.encode(name);
+    const ptr = rt.write('beginFile', bytes);
+    rt.call('beginFile', () => rt.x.ns_analyzer_begin_file(h, ptr, bytes.length));
+  }
+
+  feed(chunk: Uint8Array): string | null {
+    if (!(chunk instanceof Uint8Array)) throw typeError('feed: chunk', 'Uint8Array', chunk);
+    const h = this.own.handle('feed');
+    const rt = this.own.rt;
+    const ptr = rt.write('feed', chunk);
+    return rt.call('feed', () => rt.x.ns_analyzer_feed(h, ptr, chunk.length)) ? rt.takeText('feed') : null;
+  }
+
+  endFile(): string | null {
+    const h = this.own.handle('endFile');
+    const rt = this.own.rt;
+    return rt.call('endFile', () => rt.x.ns_analyzer_end_file(h)) ? rt.takeText('endFile') : null;
+  }
+
+  closeWindow(): void {
+    const h = this.own.handle('closeWindow');
+    const rt = this.own.rt;
+    rt.call('closeWindow', () => rt.x.ns_analyzer_close_window(h));
+  }
+
+  takeSnapshots(): Uint8Array[] {
+    const h = this.own.handle('takeSnapshots');
+    const rt = this.own.rt;
+    const count = rt.call('takeSnapshots', () => rt.x.ns_analyzer_take_snapshots(h)) >>> 0;
+    // The slot holds a table of (pointer, length) pairs, one per snapshot; all are results.
+    const table = rt.takeBytes('takeSnapshots');
+    const out: Buffer[] = [];
+    for (let i = 0; i < count; i++) out.push(rt.takeBytesAt('takeSnapshots', table.readUInt32LE(8 * i), table.readUInt32LE(8 * i + 4)));
+    return out;
+  }
+
+  packets(): number {
+    const h = this.own.handle('packets');
+    const rt = this.own.rt;
+    return rt.call('packets', () => rt.x.ns_analyzer_packets(h));
+  }
+
+  reportJson(topN: number): string {
+    check('reportJson: topN', 'number', topN);
+    const h = this.own.handle('reportJson');
+    const rt = this.own.rt;
+    rt.call('reportJson', () => rt.x.ns_analyzer_report_json(h, topN >>> 0));
+    return rt.takeText('reportJson');
+  }
+
+  exportConversations(ipPairs: boolean): Uint8Array {
+    check('exportConversations: ipPairs', 'boolean', ipPairs);
+    const h = this.own.handle('exportConversations');
+    const rt = this.own.rt;
+    rt.call('exportConversations', () => rt.x.ns_analyzer_export_conversations(h, ipPairs ? 1 : 0));
+    return rt.takeBytes('exportConversations');
+  }
+
+  /** Releases the analyzer's memory now; the analyzer cannot be used afterwards. */
+  free(): void {
+    this.own.free();
+  }
+}
+
+/** The synthetic traffic generator in wasm memory. */
+export class WasmTrafficSource implements TrafficSource {
+  private readonly own: Owned;
+
+  constructor(rt: Runtime, options?: TrafficOptions) {
+    const handle = rt.create('createTrafficSource', (p, n) => rt.x.ns_traffic_new(p, n), trafficOptionsText(options));
+    this.own = new Owned(this, rt, handle, 'ns_traffic_free');
+  }
+
+  nextChunk(maxPackets: number): Uint8Array {
+    check('nextChunk: maxPackets', 'number', maxPackets);
+    const h = this.own.handle('nextChunk');
+    const rt = this.own.rt;
+    rt.call('nextChunk', () => rt.x.ns_traffic_next_chunk(h, maxPackets >>> 0));
+    return rt.takeBytes('nextChunk');
+  }
+
+  free(): void {
+    this.own.free();
+  }
+}
+
+/** The package root: two levels above dist/ts/backend. */
+function packageRoot(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+}
+
+export function wasmPath(): string {
+  return join(packageRoot(), 'wasm', 'netspectra.wasm');
+}
+
+/** The wasm backend; its objects also have `free()`. */
+export interface WasmBackend extends Backend {
+  name: 'wasm';
+  createAnalyzer(options?: AnalyzerOptions): WasmAnalyzer;
+  createTrafficSource(options?: TrafficOptions): WasmTrafficSource;
+}
+
+/** Loads wasm/netspectra.wasm (built by `npm run build:wasm`); throws with the path it tried.
+ * Objects share one instance; after a trap, new objects get a fresh one. */
+export function loadWasm(): WasmBackend {
+  const file = wasmPath();
+  if (!existsSync(file)) throw new Error(`wasm backend not found at ${file} (build it with \`npm run build:wasm\`)`);
+  const module = new WebAssembly.Module(readFileSync(file));
+  let rt: Runtime | undefined;
+  const runtime = (): Runtime => {
+    if (rt === undefined || rt.broken !== undefined) {
+      rt = new Runtime(new WebAssembly.Instance(module, {}).exports as unknown as Exports);
+    }
+    return rt;
+  };
+  return {
+    name: 'wasm',
+    createAnalyzer: (options) => new WasmAnalyzer(runtime(), options),
+    createTrafficSource: (options) => new WasmTrafficSource(runtime(), options),
+  };
+}
