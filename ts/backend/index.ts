@@ -1,21 +1,60 @@
-// Picks the engine backend. NETSPECTRA_BACKEND forces one by name.
+// Picks the engine backend: native (napi-rs addon), then wasm (the same core compiled to
+// WebAssembly), then js (pure TypeScript). NETSPECTRA_BACKEND forces one by name.
+import { loadJs } from './js/index.js';
 import { loadNative } from './native.js';
-import type { Backend } from './types.js';
+import type { Backend, BackendName, TrafficOptions, TrafficSource } from './types.js';
+import { loadWasm } from './wasm.js';
 
-export type { Analyzer, AnalyzerOptions, Backend, TaskOptions, TrafficOptions, TrafficSource } from './types.js';
+export type { Analyzer, AnalyzerOptions, Backend, BackendName, TaskOptions, TrafficOptions, TrafficSource } from './types.js';
 
-const loaders: Record<string, () => Backend> = { native: loadNative };
+const loaders: Record<BackendName, () => Backend> = { native: loadNative, wasm: loadWasm, js: loadJs };
+const ORDER: BackendName[] = ['native', 'wasm', 'js'];
 
-let cached: Backend | undefined;
+const cache = new Map<BackendName, Backend>();
+/** Why each backend that could not load failed, for `--verbose` style diagnostics. */
+export const loadFailures: Partial<Record<BackendName, string>> = {};
 
+function load(name: BackendName): Backend {
+  let b = cache.get(name);
+  if (!b) {
+    b = loaders[name]();
+    cache.set(name, b);
+  }
+  return b;
+}
+
+function isBackendName(s: string): s is BackendName {
+  return (ORDER as string[]).includes(s);
+}
+
+/** The forced backend, or the first of native, wasm, js that loads. */
 export function loadBackend(forced = process.env.NETSPECTRA_BACKEND): Backend {
   if (forced) {
-    const load = loaders[forced];
-    if (!load) {
-      throw new Error(`NETSPECTRA_BACKEND="${forced}" is not a backend of this build (available: ${Object.keys(loaders).join(', ')})`);
+    if (!isBackendName(forced)) {
+      throw new Error(`NETSPECTRA_BACKEND="${forced}" is not a backend (choose ${ORDER.join(', ')})`);
     }
-    return load();
+    return load(forced);
   }
-  cached ??= loadNative();
-  return cached;
+  for (const name of ORDER) {
+    try {
+      return load(name);
+    } catch (e) {
+      loadFailures[name] = (e as Error).message;
+    }
+  }
+  throw new Error(`no backend could be loaded: ${JSON.stringify(loadFailures)}`);
+}
+
+/** The traffic generator of the first compiled backend that loads (the js backend has none). */
+export function createTrafficSource(options: TrafficOptions, preferred?: Backend): TrafficSource {
+  if (preferred?.createTrafficSource) return preferred.createTrafficSource(options);
+  for (const name of ['native', 'wasm'] as const) {
+    try {
+      const b = load(name);
+      if (b.createTrafficSource) return b.createTrafficSource(options);
+    } catch (e) {
+      loadFailures[name] = (e as Error).message;
+    }
+  }
+  throw new Error(`the traffic generator needs the native or wasm backend: ${JSON.stringify(loadFailures)}`);
 }

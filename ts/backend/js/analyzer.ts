@@ -1,0 +1,87 @@
+// The Analyzer of the pure TypeScript backend: options mapped to the analysis exactly as the napi
+// binding maps them to the core (crates/napi/src/lib.rs), errors and results byte for byte alike.
+import type { Analyzer, AnalyzerOptions } from '../types.js';
+import { Analysis, DEFAULT_SEED } from './analysis.js';
+import { Engine, taskSpecs } from './engine/index.js';
+import { bindingError, convertOptions, expectBool, expectBytes, expectString, expectU32 } from './napi-args.js';
+import { rustF64Text } from './rust-text.js';
+
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** Rust's `u64::from_str`: an optional '+', then decimal digits, no overflow. */
+export function parseSeed(seed: string): bigint {
+  if (/^\+?[0-9]+$/.test(seed)) {
+    const v = BigInt(seed.replace('+', ''));
+    if (v <= U64_MAX) return v;
+  }
+  throw bindingError(`seed "${seed}" is not an unsigned 64-bit integer`, 'InvalidArg');
+}
+
+/** The window in ns: `(w * 1e9).round() as u64` after the range check. */
+export function windowNs(w: number): bigint {
+  if (!(w >= 0 && w <= 86_400)) throw bindingError(`window of ${rustF64Text(w)} s is outside 0..86400`, 'InvalidArg');
+  // Non-negative here, so rounding half up is Rust's half away from zero.
+  return BigInt(Math.round(w * 1e9));
+}
+
+/** Task errors come back from the binding as InvalidArg errors. */
+function invalidArg<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof Error && !('code' in e)) Object.assign(e, { code: 'InvalidArg' });
+    throw e;
+  }
+}
+
+export class JsAnalyzer implements Analyzer {
+  private readonly analysis: Analysis;
+
+  constructor(options?: AnalyzerOptions) {
+    const o = convertOptions(options);
+    let seed = DEFAULT_SEED;
+    let window = 0n;
+    let topN = 10;
+    let keepSnapshots = false;
+    if (o) {
+      if (o.seed !== undefined) seed = parseSeed(o.seed);
+      if (o.windowSeconds !== undefined) window = windowNs(o.windowSeconds);
+      if (o.top !== undefined) topN = o.top;
+      keepSnapshots = o.keepSnapshots ?? false;
+    }
+    const engine = invalidArg(() => new Engine({ windowNs: window, tasks: taskSpecs(o?.tasks, seed) }, seed));
+    this.analysis = new Analysis({ seed, topN, keepSnapshots, fragmentCapacity: 65_536 }, engine);
+  }
+
+  beginFile(name: string): void {
+    this.analysis.beginFile(expectString(name));
+  }
+
+  feed(chunk: Uint8Array): string | null {
+    return this.analysis.feed(expectBytes(chunk))?.message ?? null;
+  }
+
+  endFile(): string | null {
+    return this.analysis.endFile()?.message ?? null;
+  }
+
+  closeWindow(): void {
+    this.analysis.closeWindow();
+  }
+
+  takeSnapshots(): Uint8Array[] {
+    return this.analysis.takeSnapshots();
+  }
+
+  packets(): number {
+    return this.analysis.packets();
+  }
+
+  reportJson(topN: number): string {
+    return this.analysis.reportJson(expectU32(topN));
+  }
+
+  exportConversations(ipPairs: boolean): Uint8Array {
+    return this.analysis.exportConversations(expectBool(ipPairs));
+  }
+}
