@@ -26,7 +26,7 @@ test: test-rust test-ts
 
 bench: build
 	cargo bench -p netspectra-core --bench decode_table
-	node dist/bench/run.js
+	npm run bench
 
 # Runs the capture/decode fuzz target for FUZZ_SECONDS (needs the nightly toolchain).
 FUZZ_SECONDS ?= 300
@@ -48,4 +48,4 @@ check: fmt-check lint test
 
 clean:
 	cargo clean
-	rm -rf dist native/*.node .netspectra
+	rm -rf dist native/*.node wasm .netspectra

@@ -25,14 +25,24 @@ function packageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 }
 
-/** Loads the napi addon built by `npm run build:native`; throws with the path it tried. */
+/** Loads the napi addon: the one built in this checkout (`npm run build:native`), else the
+ * platform package an install brought (`netspectra-<triple>`); throws saying what it tried. */
 export function loadNative(): Backend {
   const dir = join(packageRoot(), 'native');
-  const file = join(dir, `netspectra.${platformCandidates(dir)[0]}.node`);
-  if (!existsSync(file)) {
-    throw new Error(`native addon not found at ${file} (build it with \`npm run build:native\`)`);
+  const triple = platformCandidates(dir)[0];
+  const file = join(dir, `netspectra.${triple}.node`);
+  const require = createRequire(import.meta.url);
+  let binding: NativeBinding;
+  if (existsSync(file)) {
+    binding = require(file) as NativeBinding;
+  } else {
+    try {
+      binding = require(`netspectra-${triple}`) as NativeBinding;
+    } catch (e) {
+      const why = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'not installed' : (e as Error).message;
+      throw new Error(`native addon not found: neither ${file} (build it with \`npm run build:native\`) nor the package netspectra-${triple} (${why})`);
+    }
   }
-  const binding = createRequire(import.meta.url)(file) as NativeBinding;
   return {
     name: 'native',
     createAnalyzer: (options) => new binding.Analyzer(options),

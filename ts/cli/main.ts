@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { analyzeFiles } from '../analyze/analyze-files.js';
-import { loadBackend } from '../backend/index.js';
+import { loadBackend, loadFailures, type Backend } from '../backend/index.js';
 import { ConfigError, loadConfig, type NetspectraConfig } from '../config/index.js';
 import { writeSyntheticCapture } from '../generate/write-capture.js';
 import { formatText } from '../report/format-text.js';
@@ -43,6 +43,15 @@ function config(values: { config?: string; top?: string; window?: string }): Net
   return loadConfig({ file: values.config, overrides });
 }
 
+/** The engine backend; says on stderr why a faster one was passed over. */
+function engine(): Backend {
+  const backend = loadBackend();
+  for (const [name, why] of Object.entries(loadFailures)) {
+    process.stderr.write(`netspectra: using the ${backend.name} backend; ${name} did not load: ${why}\n`);
+  }
+  return backend;
+}
+
 function analyze(files: string[], values: { json?: boolean; top?: string; window?: string; config?: string; 'print-config'?: boolean }): number {
   const cfg = config(values);
   if (values['print-config']) {
@@ -50,7 +59,7 @@ function analyze(files: string[], values: { json?: boolean; top?: string; window
     return 0;
   }
   if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
-  const backend = loadBackend();
+  const backend = engine();
   const { report, outcomes } = analyzeFiles(files, { backend, config: cfg, progress: !values.json });
   for (const o of outcomes) {
     if (o.error) process.stderr.write(`netspectra: ${o.file}: ${o.error}${o.unreadable ? '' : ' (packets before this point were analysed)'}\n`);
@@ -71,7 +80,7 @@ function demo(values: { packets?: string; json?: boolean; config?: string }): nu
   const file = join('.netspectra', 'demo.pcap');
   const packets = positiveInt('--packets', values.packets, 200_000);
   const cfg = config(values);
-  const backend = loadBackend();
+  const backend = engine();
   const size = writeSyntheticCapture(backend, file, { packets, seed: 1 });
   process.stderr.write(`generated ${file}: ${grouped(packets)} packets, ${bytes(size)} (synthetic traffic: TCP/UDP/ICMP over IPv4 and IPv6, a scan, a heavy flow)\n`);
   const { report } = analyzeFiles([file], { backend, config: cfg, progress: !values.json });
