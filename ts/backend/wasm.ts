@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { analyzerOptions, expectBool, expectBytes, expectString, expectU32, trafficOptions } from './arguments.js';
 import type { Analyzer, AnalyzerOptions, Backend, TrafficOptions, TrafficSource } from './types.js';
 
 interface Exports {
@@ -180,36 +181,10 @@ class Owned {
   }
 }
 
-// Values are checked for their JavaScript types as strictly as Node-API converts them (an absent
-// option is undefined; null is a wrong type), with the same error codes; counts are converted
-// with ToUint32 as napi_get_value_uint32 does, other numbers are passed exactly.
 type Field = (name: string, value: string) => void;
-type Kind = 'string' | 'number' | 'boolean';
-const CODES: Record<Kind, string> = { string: 'StringExpected', number: 'NumberExpected', boolean: 'BooleanExpected' };
 
-function typeError(path: string, kind: Kind | 'Uint8Array', v: unknown): TypeError {
-  const got = v === null ? 'null' : typeof v;
-  const code = kind === 'Uint8Array' ? 'InvalidArg' : CODES[kind];
-  return Object.assign(new TypeError(`wasm backend: ${path} must be a ${kind}, got ${got}`), { code });
-}
-
-function check(path: string, kind: Kind, v: unknown): void {
-  if (typeof v !== kind) throw typeError(path, kind, v);
-}
-
-/** Puts one option unless it is undefined; `required` options must be there. */
-function option(put: Field, path: string, name: string, kind: Kind | 'count', v: unknown, required = false): void {
-  if (v === undefined) {
-    if (required) throw Object.assign(new TypeError(`wasm backend: ${path} is missing`), { code: 'InvalidArg' });
-    return;
-  }
-  check(path, kind === 'count' ? 'number' : kind, v);
-  if (kind === 'count') put(name, String((v as number) >>> 0));
-  else if (kind === 'number') put(name, Object.is(v, -0) ? '-0' : String(v));
-  else put(name, String(v));
-}
-
-/** The options text: fields `<name> <byte length>:<value>\n` (crates/wasm/src/wire.rs). */
+/** The options text: fields `<name> <byte length>:<value>\n` (crates/wasm/src/wire.rs). Numbers
+ * as JS prints them, which round-trips exactly (and -0 kept). */
 function optionsText(write: (put: Field) => void): Uint8Array {
   const parts: Uint8Array[] = [];
   write((name, value) => {
@@ -219,54 +194,36 @@ function optionsText(write: (put: Field) => void): Uint8Array {
   return Buffer.concat(parts);
 }
 
-/** Options that are not an object are no options (as in the native addon). */
-function fields(o: unknown): Record<string, unknown> | undefined {
-  return typeof o === 'object' && o !== null ? (o as Record<string, unknown>) : undefined;
+/** Puts every defined entry of `values` under the wire name given in `names`. */
+function putAll(put: Field, values: object, names: Record<string, string>): void {
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || !(k in names)) continue;
+    put(names[k], Object.is(v, -0) ? '-0' : String(v));
+  }
 }
 
-function analyzerOptionsText(options: AnalyzerOptions | undefined): Uint8Array {
+const ANALYZER_FIELDS = { seed: 'seed', windowSeconds: 'window_seconds', top: 'top', keepSnapshots: 'keep_snapshots' };
+const TASK_FIELDS = {
+  name: 'task', type: 'type', key: 'key', distinct: 'distinct', element: 'element', depth: 'depth', width: 'width',
+  conservative: 'conservative', heavyHitters: 'heavy_hitters', registers: 'registers', registerBits: 'register_bits',
+  decayBase: 'decay_base', threshold: 'threshold',
+};
+const TRAFFIC_FIELDS = { seed: 'seed', packets: 'packets', hosts: 'hosts', durationSeconds: 'duration_seconds', startMs: 'start_ms' };
+
+function analyzerOptionsText(options: unknown): Uint8Array {
+  const o = analyzerOptions(options);
   return optionsText((put) => {
-    const o = fields(options);
     if (!o) return;
-    const at = (k: string) => `AnalyzerOptions.${k}`;
-    option(put, at('seed'), 'seed', 'string', o.seed);
-    option(put, at('windowSeconds'), 'window_seconds', 'number', o.windowSeconds);
-    option(put, at('top'), 'top', 'count', o.top);
-    option(put, at('keepSnapshots'), 'keep_snapshots', 'boolean', o.keepSnapshots);
-    if (o.tasks === undefined) return;
-    if (!Array.isArray(o.tasks)) {
-      throw Object.assign(new TypeError(`wasm backend: ${at('tasks')} must be an array`), { code: 'ArrayExpected' });
-    }
-    o.tasks.forEach((task: unknown, i) => {
-      const t = fields(task) ?? {};
-      const path = (k: string) => `${at('tasks')}[${i}].${k}`;
-      option(put, path('name'), 'task', 'string', t.name, true);
-      option(put, path('type'), 'type', 'string', t.type, true);
-      option(put, path('key'), 'key', 'string', t.key, true);
-      option(put, path('distinct'), 'distinct', 'string', t.distinct);
-      option(put, path('element'), 'element', 'string', t.element);
-      option(put, path('depth'), 'depth', 'count', t.depth);
-      option(put, path('width'), 'width', 'count', t.width);
-      option(put, path('conservative'), 'conservative', 'boolean', t.conservative);
-      option(put, path('heavyHitters'), 'heavy_hitters', 'count', t.heavyHitters);
-      option(put, path('registers'), 'registers', 'count', t.registers);
-      option(put, path('registerBits'), 'register_bits', 'count', t.registerBits);
-      option(put, path('decayBase'), 'decay_base', 'number', t.decayBase);
-      option(put, path('threshold'), 'threshold', 'number', t.threshold);
-    });
+    putAll(put, o, ANALYZER_FIELDS);
+    // `task` opens each task: the fields after it belong to it.
+    for (const t of o.tasks ?? []) putAll(put, t, TASK_FIELDS);
   });
 }
 
-function trafficOptionsText(options: TrafficOptions | undefined): Uint8Array {
+function trafficOptionsText(options: unknown): Uint8Array {
+  const o = trafficOptions(options);
   return optionsText((put) => {
-    const o = fields(options);
-    if (!o) return;
-    const at = (k: string) => `TrafficOptions.${k}`;
-    option(put, at('seed'), 'seed', 'count', o.seed);
-    option(put, at('packets'), 'packets', 'count', o.packets);
-    option(put, at('hosts'), 'hosts', 'count', o.hosts);
-    option(put, at('durationSeconds'), 'duration_seconds', 'number', o.durationSeconds);
-    option(put, at('startMs'), 'start_ms', 'number', o.startMs);
+    if (o) putAll(put, o, TRAFFIC_FIELDS);
   });
 }
 
@@ -280,7 +237,7 @@ export class WasmAnalyzer implements Analyzer {
   }
 
   beginFile(name: string): void {
-    check('beginFile: name', 'string', name);
+    expectString(name, 'beginFile: name');
     const h = this.own.handle('beginFile');
     const rt = this.own.rt;
     const bytes = encoder.encode(name);
@@ -289,7 +246,7 @@ export class WasmAnalyzer implements Analyzer {
   }
 
   feed(chunk: Uint8Array): string | null {
-    if (!(chunk instanceof Uint8Array)) throw typeError('feed: chunk', 'Uint8Array', chunk);
+    expectBytes(chunk, 'feed: chunk');
     const h = this.own.handle('feed');
     const rt = this.own.rt;
     const ptr = rt.write('feed', chunk);
@@ -326,15 +283,15 @@ export class WasmAnalyzer implements Analyzer {
   }
 
   reportJson(topN: number): string {
-    check('reportJson: topN', 'number', topN);
+    const top = expectU32(topN, 'reportJson: topN');
     const h = this.own.handle('reportJson');
     const rt = this.own.rt;
-    rt.call('reportJson', () => rt.x.ns_analyzer_report_json(h, topN >>> 0));
+    rt.call('reportJson', () => rt.x.ns_analyzer_report_json(h, top));
     return rt.takeText('reportJson');
   }
 
   exportConversations(ipPairs: boolean): Uint8Array {
-    check('exportConversations: ipPairs', 'boolean', ipPairs);
+    expectBool(ipPairs, 'exportConversations: ipPairs');
     const h = this.own.handle('exportConversations');
     const rt = this.own.rt;
     rt.call('exportConversations', () => rt.x.ns_analyzer_export_conversations(h, ipPairs ? 1 : 0));
@@ -357,10 +314,10 @@ export class WasmTrafficSource implements TrafficSource {
   }
 
   nextChunk(maxPackets: number): Uint8Array {
-    check('nextChunk: maxPackets', 'number', maxPackets);
+    const max = expectU32(maxPackets, 'nextChunk: maxPackets');
     const h = this.own.handle('nextChunk');
     const rt = this.own.rt;
-    rt.call('nextChunk', () => rt.x.ns_traffic_next_chunk(h, maxPackets >>> 0));
+    rt.call('nextChunk', () => rt.x.ns_traffic_next_chunk(h, max));
     return rt.takeBytes('nextChunk');
   }
 

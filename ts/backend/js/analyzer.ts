@@ -1,12 +1,17 @@
-// The Analyzer of the pure TypeScript backend: options mapped to the analysis exactly as the napi
-// binding maps them to the core (crates/napi/src/lib.rs), errors and results byte for byte alike.
+// The Analyzer of the pure TypeScript backend: options mapped to the analysis exactly as the core
+// maps them (crates/core/src/options.rs), errors and results byte for byte alike.
+import { analyzerOptions, expectBool, expectBytes, expectString, expectU32 } from '../arguments.js';
 import type { Analyzer, AnalyzerOptions } from '../types.js';
 import { Analysis, DEFAULT_SEED } from './analysis.js';
 import { Engine, taskSpecs } from './engine/index.js';
-import { bindingError, convertOptions, expectBool, expectBytes, expectString, expectU32 } from './napi-args.js';
 import { rustF64Text } from './rust-text.js';
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
+
+/** The core's validation errors reach callers as InvalidArg errors, as from the bindings. */
+function invalid(message: string): Error {
+  return Object.assign(new Error(message), { code: 'InvalidArg' });
+}
 
 /** Rust's `u64::from_str`: an optional '+', then decimal digits, no overflow. */
 export function parseSeed(seed: string): bigint {
@@ -14,12 +19,12 @@ export function parseSeed(seed: string): bigint {
     const v = BigInt(seed.replace('+', ''));
     if (v <= U64_MAX) return v;
   }
-  throw bindingError(`seed "${seed}" is not an unsigned 64-bit integer`, 'InvalidArg');
+  throw invalid(`seed "${seed}" is not an unsigned 64-bit integer`);
 }
 
 /** The window in ns: `(w * 1e9).round() as u64` after the range check. */
 export function windowNs(w: number): bigint {
-  if (!(w >= 0 && w <= 86_400)) throw bindingError(`window of ${rustF64Text(w)} s is outside 0..86400`, 'InvalidArg');
+  if (!(w >= 0 && w <= 86_400)) throw invalid(`window of ${rustF64Text(w)} s is outside 0..86400`);
   // Non-negative here, so rounding half up is Rust's half away from zero.
   return BigInt(Math.round(w * 1e9));
 }
@@ -38,7 +43,7 @@ export class JsAnalyzer implements Analyzer {
   private readonly analysis: Analysis;
 
   constructor(options?: AnalyzerOptions) {
-    const o = convertOptions(options);
+    const o = analyzerOptions(options);
     let seed = DEFAULT_SEED;
     let window = 0n;
     let topN = 10;
@@ -54,11 +59,11 @@ export class JsAnalyzer implements Analyzer {
   }
 
   beginFile(name: string): void {
-    this.analysis.beginFile(expectString(name));
+    this.analysis.beginFile(expectString(name, 'beginFile: name'));
   }
 
   feed(chunk: Uint8Array): string | null {
-    return this.analysis.feed(expectBytes(chunk))?.message ?? null;
+    return this.analysis.feed(expectBytes(chunk, 'feed: chunk'))?.message ?? null;
   }
 
   endFile(): string | null {
@@ -78,10 +83,10 @@ export class JsAnalyzer implements Analyzer {
   }
 
   reportJson(topN: number): string {
-    return this.analysis.reportJson(expectU32(topN));
+    return this.analysis.reportJson(expectU32(topN, 'reportJson: topN'));
   }
 
   exportConversations(ipPairs: boolean): Uint8Array {
-    return this.analysis.exportConversations(expectBool(ipPairs));
+    return this.analysis.exportConversations(expectBool(ipPairs, 'exportConversations: ipPairs'));
   }
 }
