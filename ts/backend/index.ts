@@ -5,7 +5,10 @@ import { loadNative } from './native.js';
 import type { Backend, BackendName, TrafficOptions, TrafficSource } from './types.js';
 import { loadWasm } from './wasm.js';
 
-export type { Analyzer, AnalyzerOptions, Backend, BackendName, TaskOptions, TrafficOptions, TrafficSource } from './types.js';
+export type {
+  Analyzer, AnalyzerOptions, ApplyResult, Backend, BackendName, BatchEngine, CaptureStats, ClosedWindow, LiveCapture, PacketBatcher,
+  SealedBatch, TaskOptions, TrafficOptions, TrafficSource,
+} from './types.js';
 
 const loaders: Record<BackendName, () => Backend> = { native: loadNative, wasm: loadWasm, js: loadJs };
 const ORDER: BackendName[] = ['native', 'wasm', 'js'];
@@ -57,4 +60,17 @@ export function createTrafficSource(options: TrafficOptions, preferred?: Backend
     }
   }
   throw new Error(`the traffic generator needs the native or wasm backend: ${JSON.stringify(loadFailures)}`);
+}
+
+/** The backend that carries the live transport (probe batching, batch engine, capture). */
+export function transportBackend(preferred?: Backend): Required<Pick<Backend, 'createPacketBatcher' | 'createBatchEngine' | 'openLiveCapture'>> & Backend {
+  const has = (b: Backend | undefined) => b?.createPacketBatcher && b.createBatchEngine && b.openLiveCapture;
+  if (has(preferred)) return preferred as ReturnType<typeof transportBackend>;
+  try {
+    const b = load('native');
+    if (has(b)) return b as ReturnType<typeof transportBackend>;
+  } catch (e) {
+    loadFailures.native = (e as Error).message;
+  }
+  throw new Error(`probe and engine need the native backend: ${loadFailures.native ?? 'it lacks the transport'}`);
 }

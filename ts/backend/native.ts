@@ -2,11 +2,17 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Analyzer, AnalyzerOptions, Backend, TrafficOptions, TrafficSource } from './types.js';
+import type {
+  Analyzer, AnalyzerOptions, Backend, BatchEngine, LiveCapture, LiveCaptureOptions, PacketBatcher, PacketBatcherOptions,
+  TrafficOptions, TrafficSource,
+} from './types.js';
 
 interface NativeBinding {
   Analyzer: new (options?: AnalyzerOptions) => Analyzer;
   TrafficSource: new (options?: TrafficOptions) => TrafficSource;
+  PacketBatcher: new (options: PacketBatcherOptions) => PacketBatcher;
+  BatchEngine: new (options?: AnalyzerOptions) => BatchEngine;
+  LiveCapture: new (options: LiveCaptureOptions) => LiveCapture;
 }
 
 /** napi-rs platform names this process could load, best first (libc is only asked when both
@@ -47,5 +53,8 @@ export function loadNative(): Backend {
     name: 'native',
     createAnalyzer: (options) => new binding.Analyzer(options),
     createTrafficSource: (options) => new binding.TrafficSource(options),
+    createPacketBatcher: (options) => new binding.PacketBatcher(options),
+    createBatchEngine: (options) => new binding.BatchEngine(options),
+    openLiveCapture: (options) => new binding.LiveCapture(options),
   };
 }

@@ -59,6 +59,90 @@ export interface TrafficSource {
   nextChunk(maxPackets: number): Uint8Array;
 }
 
+/** Probe side of the transport: frames or capture-file chunks in, PacketBatch messages out. */
+export interface PacketBatcherOptions {
+  probeId: string;
+  interface: string;
+  /** Streams the records are split into by address pair (both directions in the same one). */
+  partitions: number;
+  /** Packets per batch. */
+  batchPackets: number;
+  seed?: string;
+}
+
+/** Cumulative capture counters stamped on every batch. */
+export interface CaptureStats {
+  captured: number;
+  kernelDropped: number;
+  interfaceDropped: number;
+  probeDropped: number;
+}
+
+export interface SealedBatch {
+  partition: number;
+  sequence: number;
+  packets: number;
+  /** The encoded PacketBatch (proto/netspectra/v1/packet.proto). */
+  message: Uint8Array;
+}
+
+export interface PacketBatcher {
+  /** Decodes framed packets (u64 ts_ns, u32 wire_len, u32 cap_len, bytes); throws on bad framing. */
+  addFrames(frames: Uint8Array, linkType: number, interfaceIndex: number): number;
+  beginCapture(): void;
+  addCapture(chunk: Uint8Array): string | null;
+  endCapture(): string | null;
+  packets(): number;
+  pending(): number;
+  take(all: boolean, stats: CaptureStats, sentMs: number): SealedBatch[];
+}
+
+export interface ApplyResult {
+  probeId: string;
+  sequence: number;
+  packets: number;
+  duplicate: boolean;
+  skipped: number;
+  /** "garbage" | "truncated" | "version" | "invalid" when the message was refused. */
+  errorKind?: string | null;
+  error?: string | null;
+}
+
+export interface ClosedWindow {
+  startMs: number;
+  endMs: number;
+  /** The window as analyze reports it. */
+  json: string;
+  /** Compact snapshot (NSWS). */
+  snapshot: Uint8Array;
+}
+
+/** Engine side of the transport: PacketBatch messages in, closed windows out. */
+export interface BatchEngine {
+  apply(message: Uint8Array): ApplyResult;
+  skipBefore(ms: number): void;
+  closeWindow(): void;
+  takeWindows(): ClosedWindow[];
+  openWindow(): { startMs: number; endMs: number } | null;
+  statsJson(): string;
+}
+
+export interface LiveCaptureOptions {
+  interface: string;
+  filter?: string;
+  snaplen?: number;
+  promiscuous?: boolean;
+  bufferBytes?: number;
+}
+
+/** A libpcap capture, polled: each poll returns every waiting frame, framed as addFrames takes. */
+export interface LiveCapture {
+  linkType(): number;
+  poll(maxBytes: number): Uint8Array;
+  stats(): { received: number; dropped: number; interfaceDropped: number };
+  close(): void;
+}
+
 export type BackendName = 'native' | 'wasm' | 'js';
 
 export interface Backend {
@@ -66,4 +150,8 @@ export interface Backend {
   createAnalyzer(options?: AnalyzerOptions): Analyzer;
   /** The synthetic traffic generator; only the compiled backends carry it. */
   createTrafficSource?(options?: TrafficOptions): TrafficSource;
+  /** The live transport (probe batching, batch engine, capture); the native backend carries it. */
+  createPacketBatcher?(options: PacketBatcherOptions): PacketBatcher;
+  createBatchEngine?(options?: AnalyzerOptions): BatchEngine;
+  openLiveCapture?(options: LiveCaptureOptions): LiveCapture;
 }

@@ -7,6 +7,10 @@ import { loadBackend, loadFailures, type Backend } from '../backend/index.js';
 import { ConfigError, loadConfig, type NetspectraConfig } from '../config/index.js';
 import { writeSyntheticCapture } from '../generate/write-capture.js';
 import { formatText } from '../report/format-text.js';
+import { EngineHost, runEngine } from '../engine/run-engine.js';
+import { Probe, probeId } from '../probe/probe.js';
+import { EnginePublisher, JetStreamPublisher, NatsPublisher, type Publisher } from '../probe/publisher.js';
+import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
 import { bytes, grouped } from '../report/units.js';
 
 const USAGE = `usage: netspectra <command> [options]
@@ -25,6 +29,17 @@ commands:
       --packets N       packets in the capture (default 200000)
       --json            print the report as JSON
 
+  probe               capture live traffic, decode it in batches, publish PacketBatch messages
+      --iface NAME      interface (config probe.interface)
+      --read FILE...    send capture files instead of capturing (as fast as the transport takes)
+      --bpf EXPR        BPF filter (default "ip or ip6")   --snaplen N  (default 160)
+      --nats URL        NATS server(s) (config nats.url)   --jetstream  no-loss mode
+      --partitions N    subjects by address pair            --persist DIR  rotating pcap files
+      --engine          no NATS: run the engine in this process
+      --output FILE     (with --engine) closed windows as JSON Lines
+  engine              run the tasks over batches from NATS, in windows
+      --nats URL  --jetstream  --workers N  --output FILE  --window DURATION
+
 environment: NETSPECTRA_BACKEND forces a backend; NETSPECTRA_<KEY> overrides a config key
 (for example NETSPECTRA_ANALYZE_TOP=20).`;
 
@@ -36,11 +51,83 @@ function positiveInt(name: string, v: string | undefined, fallback: number): num
   return Number(v);
 }
 
-function config(values: { config?: string; top?: string; window?: string }): NetspectraConfig {
+type Values = Record<string, string | boolean | undefined>;
+
+function config(values: Values, live = false): NetspectraConfig {
   const overrides: Record<string, unknown> = {};
-  if (values.top !== undefined) overrides['analyze.top'] = positiveInt('--top', values.top, 10);
-  if (values.window !== undefined) overrides['analyze.window'] = values.window;
-  return loadConfig({ file: values.config, overrides });
+  const str = (flag: string, key: string) => {
+    if (typeof values[flag] === 'string') overrides[key] = values[flag];
+  };
+  const int = (flag: string, key: string) => {
+    if (typeof values[flag] === 'string') overrides[key] = positiveInt(`--${flag}`, values[flag] as string, 1);
+  };
+  if (typeof values.top === 'string') overrides['analyze.top'] = positiveInt('--top', values.top, 10);
+  str('window', live ? 'window' : 'analyze.window');
+  str('nats', 'nats.url');
+  if (values.jetstream) overrides['nats.jetstream'] = true;
+  str('iface', 'probe.interface');
+  str('bpf', 'probe.bpf');
+  int('snaplen', 'probe.snaplen');
+  int('partitions', 'probe.partitions');
+  str('persist', 'probe.persist.dir');
+  str('output', 'engine.output');
+  int('workers', 'engine.workers');
+  return loadConfig({ file: values.config as string | undefined, overrides });
+}
+
+const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function interrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}
+
+async function probe(files: string[], values: Values): Promise<number> {
+  const cfg = config(values, true);
+  const replay = Boolean(values.read);
+  if (!replay && !cfg.probe.interface) throw new UsageError('probe needs --iface (or probe.interface), or --read FILE');
+  if (!values.engine && !cfg.nats.url) throw new UsageError('probe needs --nats URL (or nats.url), or --engine to run the engine in this process');
+  let host: EngineHost | null = null;
+  let conn: Connection | null = null;
+  let publisher: Publisher;
+  if (values.engine) {
+    host = new EngineHost(cfg, log);
+    publisher = new EnginePublisher(host);
+  } else {
+    conn = await connectNats(cfg.nats, `netspectra-probe ${probeId(cfg)}`, log);
+    if (cfg.nats.jetstream) {
+      await ensureStream(conn.nc, cfg.nats);
+      publisher = new JetStreamPublisher(conn, cfg.nats, probeId(cfg), log);
+    } else {
+      publisher = new NatsPublisher(conn, cfg.nats, log);
+    }
+  }
+  const p = new Probe(cfg, publisher, log, replay ? 'file' : cfg.probe.interface);
+  if (replay) {
+    const paths = [values.read as string, ...files];
+    const packets = await p.replayFiles(paths, cfg.analyze.chunkSize);
+    await p.stop();
+    log(`probe ${p.id}: sent ${grouped(packets)} packets from ${paths.join(', ')}`);
+  } else {
+    const done = p.live();
+    await Promise.race([done, interrupted()]);
+    await p.stop();
+  }
+  if (host) await host.stop();
+  if (conn) await conn.nc.drain().catch(() => {});
+  return 0;
+}
+
+async function engineCommand(values: Values): Promise<number> {
+  const cfg = config(values, true);
+  const running = await runEngine(cfg, log);
+  await interrupted();
+  log('engine: stopping (closing the open window)');
+  await running.stop();
+  return 0;
 }
 
 /** The engine backend; says on stderr why a faster one was passed over. */
@@ -52,7 +139,7 @@ function engine(): Backend {
   return backend;
 }
 
-function analyze(files: string[], values: { json?: boolean; top?: string; window?: string; config?: string; 'print-config'?: boolean }): number {
+function analyze(files: string[], values: Values): number {
   const cfg = config(values);
   if (values['print-config']) {
     process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
@@ -68,17 +155,17 @@ function analyze(files: string[], values: { json?: boolean; top?: string; window
   return outcomes.some((o) => o.unreadable) ? 1 : 0;
 }
 
-function generate(file: string | undefined, values: { packets?: string; seed?: string }): number {
+function generate(file: string | undefined, values: Values): number {
   if (!file) throw new UsageError('generate needs an output file');
-  const packets = positiveInt('--packets', values.packets, 200_000);
-  const n = writeSyntheticCapture(loadBackend(), file, { packets, seed: positiveInt('--seed', values.seed, 1) });
+  const packets = positiveInt('--packets', values.packets as string | undefined, 200_000);
+  const n = writeSyntheticCapture(loadBackend(), file, { packets, seed: positiveInt('--seed', values.seed as string | undefined, 1) });
   process.stderr.write(`wrote ${file}: ${grouped(packets)} packets, ${bytes(n)}\n`);
   return 0;
 }
 
-function demo(values: { packets?: string; json?: boolean; config?: string }): number {
+function demo(values: Values): number {
   const file = join('.netspectra', 'demo.pcap');
-  const packets = positiveInt('--packets', values.packets, 200_000);
+  const packets = positiveInt('--packets', values.packets as string | undefined, 200_000);
   const cfg = config(values);
   const backend = engine();
   const size = writeSyntheticCapture(backend, file, { packets, seed: 1 });
@@ -88,7 +175,7 @@ function demo(values: { packets?: string; json?: boolean; config?: string }): nu
   return 0;
 }
 
-export function main(argv: string[]): number {
+export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     const { values, positionals } = parseArgs({
@@ -103,6 +190,17 @@ export function main(argv: string[]): number {
         'print-config': { type: 'boolean' },
         packets: { type: 'string' },
         seed: { type: 'string' },
+        iface: { type: 'string' },
+        read: { type: 'string' },
+        bpf: { type: 'string' },
+        snaplen: { type: 'string' },
+        nats: { type: 'string' },
+        jetstream: { type: 'boolean' },
+        partitions: { type: 'string' },
+        persist: { type: 'string' },
+        engine: { type: 'boolean' },
+        output: { type: 'string' },
+        workers: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -117,6 +215,10 @@ export function main(argv: string[]): number {
         return generate(positionals[0], values);
       case 'demo':
         return demo(values);
+      case 'probe':
+        return await probe(positionals, values);
+      case 'engine':
+        return await engineCommand(values);
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
@@ -134,4 +236,7 @@ export function main(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
+// Long-running commands leave NATS sockets and timers behind once they are done.
+if (process.argv[2] === 'probe' || process.argv[2] === 'engine') process.exit(code);

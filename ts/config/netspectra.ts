@@ -81,6 +81,57 @@ export const configSchema: Schema & { kind: 'object' } = {
         exactBeside: { kind: 'bool', default: true, doc: 'run an exact task beside every sketch so the report shows the true value next to each estimate' },
       },
     },
+    nats: {
+      kind: 'object',
+      doc: 'NATS between probes and engines (netspectra probe / engine)',
+      fields: {
+        url: { kind: 'string', default: '', doc: 'server URL(s), comma separated, e.g. nats://127.0.0.1:4222; empty: no NATS (probe --engine runs the engine in process)' },
+        subject: { kind: 'string', default: 'netspectra.packets', pattern: /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, patternText: 'a NATS subject without wildcards', doc: 'subject prefix; batches go to <subject>.<partition>' },
+        queueGroup: { kind: 'string', default: 'netspectra-engines', pattern: /^[A-Za-z0-9_-]+$/, patternText: 'letters, digits, _ and -', doc: 'queue group of the engines: each batch goes to one engine of the group' },
+        jetstream: { kind: 'bool', default: false, doc: 'no-loss delivery through a JetStream stream and a durable consumer' },
+        stream: { kind: 'string', default: 'NETSPECTRA_PACKETS', pattern: /^[A-Za-z0-9_-]+$/, patternText: 'letters, digits, _ and -', doc: 'JetStream stream name (created if missing)' },
+        durable: { kind: 'string', default: 'netspectra-engine', pattern: /^[A-Za-z0-9_-]+$/, patternText: 'letters, digits, _ and -', doc: 'JetStream durable consumer shared by the engines' },
+        ackWait: { kind: 'duration', default: 0, min: 0, max: 86_400, doc: 'JetStream: redelivery after this long without an ack; 0: twice (window + idleClose) plus 30 s' },
+        maxAge: { kind: 'duration', default: 3600, min: 1, max: 365 * 86_400, doc: 'JetStream: how long unconsumed batches are kept' },
+        duplicateWindow: { kind: 'duration', default: 120, min: 1, max: 86_400, doc: 'JetStream: window in which a re-sent batch (same probe and sequence) is dropped' },
+        reconnectBuffer: { kind: 'bytes', default: 64 * 1024 * 1024, min: 0, max: 16 * 1024 ** 3, doc: 'probe: batches kept while NATS is unreachable; beyond this the oldest are dropped and counted' },
+      },
+    },
+    probe: {
+      kind: 'object',
+      doc: 'live capture (netspectra probe)',
+      fields: {
+        id: { kind: 'string', default: '', doc: 'probe id in every batch; empty: the host name' },
+        interface: { kind: 'string', default: '', doc: 'interface to capture on' },
+        bpf: { kind: 'string', default: 'ip or ip6', doc: 'BPF filter (pcap-filter syntax)' },
+        snaplen: { kind: 'int', default: 160, min: 16, max: 262_144, doc: 'bytes captured per packet (headers only by default)' },
+        promiscuous: { kind: 'bool', default: true, doc: 'capture traffic not addressed to this host' },
+        bufferSize: { kind: 'bytes', default: 32 * 1024 * 1024, min: 65_536, max: 2 * 1024 ** 3 - 1, doc: 'kernel capture buffer' },
+        batchPackets: { kind: 'int', default: 1024, min: 1, max: 65_536, doc: 'a batch is sent when it holds this many packets...' },
+        flushInterval: { kind: 'duration', default: 0.1, min: 0.001, max: 60, doc: '...or when it is this old, whichever comes first' },
+        partitions: { kind: 'int', default: 1, min: 1, max: 1024, doc: 'subjects the stream is split into by address pair (conversations stay whole)' },
+        persist: {
+          kind: 'object',
+          doc: 'raw packets also written to rotating pcap files, off the capture path',
+          fields: {
+            dir: { kind: 'string', default: '', doc: 'folder for the files; empty: off' },
+            fileSize: { kind: 'bytes', default: 100 * 1024 * 1024, min: 4096, max: 1024 ** 4, doc: 'start a new file beyond this size' },
+            files: { kind: 'int', default: 10, min: 1, max: 100_000, doc: 'files kept; the oldest is deleted' },
+          },
+        },
+      },
+    },
+    engine: {
+      kind: 'object',
+      doc: 'the windowed engine (netspectra engine, probe --engine)',
+      fields: {
+        workers: { kind: 'int', default: 0, min: 0, max: 256, doc: 'worker threads; 0: one per core, at most one per group of tasks sharing a key' },
+        idleClose: { kind: 'duration', default: 2, min: 0.01, max: 3600, doc: 'close the open window when no batch came for this long and the clock is past its end' },
+        output: { kind: 'string', default: '', doc: 'JSON Lines file of closed windows (appended); JetStream restarts resume after its last window' },
+        top: { kind: 'int', default: 10, min: 1, max: 10000, doc: 'rows in each top-N list of a window' },
+        maxQueued: { kind: 'bytes', default: 256 * 1024 * 1024, min: 1024 * 1024, max: 64 * 1024 ** 3, doc: 'batches waiting for the workers; beyond this new batches are dropped and counted (core NATS)' },
+      },
+    },
     tasks: {
       kind: 'list',
       item: { kind: 'union', tag: 'type', variants: { exact: exactTask, countmin: countMinTask, superspread: superSpreadTask }, doc: 'an aggregation task' },
@@ -133,5 +184,45 @@ export interface NetspectraConfig {
   /** Seconds. */
   window: number;
   analyze: { top: number; chunkSize: number; window: number; exactBeside: boolean };
+  nats: NatsConfig;
+  probe: ProbeConfig;
+  engine: EngineConfig;
   tasks: TaskConfig[];
+}
+
+export interface NatsConfig {
+  url: string;
+  subject: string;
+  queueGroup: string;
+  jetstream: boolean;
+  stream: string;
+  durable: string;
+  /** Seconds. */
+  ackWait: number;
+  maxAge: number;
+  duplicateWindow: number;
+  reconnectBuffer: number;
+}
+
+export interface ProbeConfig {
+  id: string;
+  interface: string;
+  bpf: string;
+  snaplen: number;
+  promiscuous: boolean;
+  bufferSize: number;
+  batchPackets: number;
+  /** Seconds. */
+  flushInterval: number;
+  partitions: number;
+  persist: { dir: string; fileSize: number; files: number };
+}
+
+export interface EngineConfig {
+  workers: number;
+  /** Seconds. */
+  idleClose: number;
+  output: string;
+  top: number;
+  maxQueued: number;
 }

@@ -275,7 +275,7 @@ impl Tables {
     fn add_frame(&mut self, f: &Frame<'_>) {
         decode::decode(f.data, f.link_type, &mut self.decoded);
         let mut r = self.decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
-        self.fill_fragment_ports(&mut r);
+        self.fragments.fill(&self.decoded, &mut r);
         self.count_totals(&r, f.has_ts);
         self.count_protocol(&r);
         let bytes = r.wire_len as u64;
@@ -309,26 +309,6 @@ impl Tables {
         }
         if let Some(p) = self.decoded.problem {
             self.problems.count(p);
-        }
-    }
-
-    /// Non-first fragments carry no transport header: take the ports of the first fragment.
-    #[inline]
-    fn fill_fragment_ports(&mut self, r: &mut PacketRecord) {
-        if !r.has(flag::FRAGMENT) {
-            return;
-        }
-        let Some(l) = self.decoded.inner() else {
-            return;
-        };
-        if r.has(flag::FIRST_FRAGMENT) {
-            if r.has(flag::HAS_PORTS) {
-                self.fragments.remember(r.src, r.dst, r.proto, l.frag_id, (r.src_port, r.dst_port));
-            }
-        } else if let Some((s, d)) = self.fragments.lookup(r.src, r.dst, r.proto, l.frag_id) {
-            r.src_port = s;
-            r.dst_port = d;
-            r.flags |= flag::HAS_PORTS;
         }
     }
 

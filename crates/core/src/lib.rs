@@ -8,6 +8,7 @@
 
 pub mod addr;
 pub mod analysis;
+pub mod batch;
 pub mod capture;
 pub mod decode;
 pub mod engine;

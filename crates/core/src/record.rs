@@ -19,6 +19,9 @@ pub mod flag {
     pub const MALFORMED: u8 = 1 << 4;
     /// Ports are known (TCP, UDP, SCTP, or ICMP type/code as ports).
     pub const HAS_PORTS: u8 = 1 << 5;
+    /// The capture gave the packet no time (pcapng simple packet block); `ts_ns` is 0 and the
+    /// packet belongs to whichever window is open.
+    pub const NO_TIME: u8 = 1 << 6;
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -6,7 +6,10 @@
 use napi::bindgen_prelude::{Buffer, Result};
 use napi::Error;
 use napi_derive::napi;
+mod capture;
+
 use netspectra_core::analysis::Analysis;
+use netspectra_core::batch;
 use netspectra_core::options;
 use netspectra_core::synth::TrafficGenerator;
 
@@ -181,5 +184,212 @@ impl TrafficSource {
         let mut out = Vec::new();
         self.inner.next_chunk(max_packets as u64, &mut out);
         out.into()
+    }
+}
+
+#[napi(object)]
+pub struct PacketBatcherOptions {
+    pub probe_id: String,
+    pub interface: String,
+    pub partitions: u32,
+    pub batch_packets: u32,
+    /// Hash seed (decimal) of the partition hash; every probe of a deployment uses the same.
+    pub seed: Option<String>,
+}
+
+#[napi(object)]
+pub struct CaptureStatsInput {
+    pub captured: f64,
+    pub kernel_dropped: f64,
+    pub interface_dropped: f64,
+    pub probe_dropped: f64,
+}
+
+#[napi(object)]
+pub struct SealedBatch {
+    pub partition: u32,
+    pub sequence: f64,
+    pub packets: u32,
+    /// The encoded `PacketBatch` message.
+    pub message: Buffer,
+}
+
+/// Probe side: frames or capture-file chunks in, `PacketBatch` messages out.
+#[napi]
+pub struct PacketBatcher {
+    inner: batch::BatchBuilder,
+}
+
+#[napi]
+impl PacketBatcher {
+    #[napi(constructor)]
+    pub fn new(opts: PacketBatcherOptions) -> Result<PacketBatcher> {
+        let seed = options::AnalyzerOptions { seed: opts.seed, ..Default::default() }.config().map_err(invalid)?.seed;
+        let cfg = batch::BatchConfig {
+            probe_id: opts.probe_id,
+            interface: opts.interface,
+            partitions: opts.partitions,
+            batch_packets: opts.batch_packets,
+            seed,
+        };
+        Ok(PacketBatcher { inner: batch::BatchBuilder::new(cfg).map_err(invalid)? })
+    }
+
+    /// Decodes a buffer of framed packets; returns how many it held.
+    #[napi]
+    pub fn add_frames(&mut self, frames: &[u8], link_type: u32, interface: u32) -> Result<u32> {
+        self.inner.add_frames(frames, link_type, interface as u16).map_err(invalid)
+    }
+
+    #[napi]
+    pub fn begin_capture(&mut self) {
+        self.inner.begin_capture();
+    }
+
+    /// Returns the capture error text when the file cannot be read further.
+    #[napi]
+    pub fn add_capture(&mut self, chunk: &[u8]) -> Option<String> {
+        self.inner.add_capture(chunk).err().map(|e| e.to_string())
+    }
+
+    #[napi]
+    pub fn end_capture(&mut self) -> Option<String> {
+        self.inner.end_capture().err().map(|e| e.to_string())
+    }
+
+    #[napi]
+    pub fn packets(&self) -> f64 {
+        self.inner.packets() as f64
+    }
+
+    #[napi]
+    pub fn pending(&self) -> f64 {
+        self.inner.pending() as f64
+    }
+
+    /// Full batches, and with `all` the partly filled ones, stamped with `stats`.
+    #[napi]
+    pub fn take(&mut self, all: bool, stats: CaptureStatsInput, sent_ms: f64) -> Vec<SealedBatch> {
+        let stats = batch::CaptureStats {
+            captured: stats.captured as u64,
+            kernel_dropped: stats.kernel_dropped as u64,
+            interface_dropped: stats.interface_dropped as u64,
+            probe_dropped: stats.probe_dropped as u64,
+        };
+        let sent_ns = (sent_ms.max(0.0) * 1e6) as u64;
+        self.inner
+            .take(all, &stats, sent_ns)
+            .into_iter()
+            .map(|b| SealedBatch {
+                partition: b.partition,
+                sequence: b.sequence as f64,
+                packets: b.packets,
+                message: b.message.into(),
+            })
+            .collect()
+    }
+}
+
+#[napi(object)]
+pub struct ApplyResult {
+    pub probe_id: String,
+    pub sequence: f64,
+    pub packets: u32,
+    pub duplicate: bool,
+    pub skipped: u32,
+    /// Set when the message was refused: "garbage", "truncated", "version" or "invalid".
+    pub error_kind: Option<String>,
+    pub error: Option<String>,
+}
+
+#[napi(object)]
+pub struct ClosedWindow {
+    pub start_ms: f64,
+    pub end_ms: f64,
+    /// The window as `analyze` reports it.
+    pub json: String,
+    /// The compact snapshot (NSWS).
+    pub snapshot: Buffer,
+}
+
+#[napi(object)]
+pub struct OpenWindow {
+    pub start_ms: f64,
+    pub end_ms: f64,
+}
+
+/// Engine side: `PacketBatch` messages in, closed windows out.
+#[napi]
+pub struct BatchEngine {
+    inner: batch::BatchIngest,
+}
+
+#[napi]
+impl BatchEngine {
+    #[napi(constructor)]
+    pub fn new(opts: Option<AnalyzerOptions>) -> Result<BatchEngine> {
+        let opts: options::AnalyzerOptions = opts.map(Into::into).unwrap_or_default();
+        let cfg = opts.config().map_err(invalid)?;
+        Ok(BatchEngine { inner: batch::BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n).map_err(invalid)? })
+    }
+
+    /// Applies one message; a message that is not a batch is counted and described, not thrown.
+    #[napi]
+    pub fn apply(&mut self, message: &[u8]) -> ApplyResult {
+        match self.inner.apply(message) {
+            Ok(a) => ApplyResult {
+                probe_id: a.probe_id,
+                sequence: a.sequence as f64,
+                packets: a.packets,
+                duplicate: a.duplicate,
+                skipped: a.skipped,
+                error_kind: None,
+                error: None,
+            },
+            Err(e) => ApplyResult {
+                probe_id: String::new(),
+                sequence: 0.0,
+                packets: 0,
+                duplicate: false,
+                skipped: 0,
+                error_kind: Some(e.kind().to_string()),
+                error: Some(e.to_string()),
+            },
+        }
+    }
+
+    /// Packets before this time (ms since the epoch) are not counted.
+    #[napi]
+    pub fn skip_before(&mut self, ms: f64) {
+        self.inner.skip_before((ms.max(0.0) * 1e6) as u64);
+    }
+
+    #[napi]
+    pub fn close_window(&mut self) {
+        self.inner.close_window();
+    }
+
+    #[napi]
+    pub fn take_windows(&mut self) -> Vec<ClosedWindow> {
+        self.inner
+            .take_windows()
+            .into_iter()
+            .map(|w| ClosedWindow {
+                start_ms: w.start_ns as f64 / 1e6,
+                end_ms: w.end_ns as f64 / 1e6,
+                json: w.json,
+                snapshot: w.snapshot.into(),
+            })
+            .collect()
+    }
+
+    #[napi]
+    pub fn open_window(&self) -> Option<OpenWindow> {
+        self.inner.open_window().map(|(s, e)| OpenWindow { start_ms: s as f64 / 1e6, end_ms: e as f64 / 1e6 })
+    }
+
+    #[napi]
+    pub fn stats_json(&self) -> String {
+        self.inner.stats_json()
     }
 }

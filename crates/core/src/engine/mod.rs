@@ -131,6 +131,15 @@ impl Engine {
         self.pending.clear();
     }
 
+    /// Start and end of the open window, when it holds packets (end 0 without windows).
+    pub fn open_window(&self) -> Option<(u64, u64)> {
+        if self.counters.packets == 0 {
+            return None;
+        }
+        let start = self.start.unwrap_or(0);
+        Some((start, if self.window_ns > 0 { start.saturating_add(self.window_ns) } else { 0 }))
+    }
+
     /// Snapshots every task and resets it: the window is over. None for an empty window.
     pub fn close_window(&mut self) -> Option<WindowSnapshot> {
         self.flush();

@@ -3,7 +3,9 @@
 //! on the frame that completes reassembly). Bounded: when full it starts over, and counts that.
 
 use crate::addr::Addr;
+use crate::decode::Decoded;
 use crate::hash::{flow_map, FlowMap};
+use crate::record::{flag, PacketRecord};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct DatagramId {
@@ -32,6 +34,27 @@ impl FragmentPorts {
             self.resets += 1;
         }
         self.map.insert(DatagramId { src, dst, proto, id }, ports);
+    }
+
+    /// Remembers the ports of a first fragment, or gives a later fragment the ports of its
+    /// datagram's first fragment (`r` was just made from `decoded`).
+    #[inline]
+    pub fn fill(&mut self, decoded: &Decoded, r: &mut PacketRecord) {
+        if !r.has(flag::FRAGMENT) {
+            return;
+        }
+        let Some(l) = decoded.inner() else {
+            return;
+        };
+        if r.has(flag::FIRST_FRAGMENT) {
+            if r.has(flag::HAS_PORTS) {
+                self.remember(r.src, r.dst, r.proto, l.frag_id, (r.src_port, r.dst_port));
+            }
+        } else if let Some((s, d)) = self.lookup(r.src, r.dst, r.proto, l.frag_id) {
+            r.src_port = s;
+            r.dst_port = d;
+            r.flags |= flag::HAS_PORTS;
+        }
     }
 
     pub fn lookup(&self, src: Addr, dst: Addr, proto: u8, id: u32) -> Option<(u16, u16)> {

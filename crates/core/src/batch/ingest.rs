@@ -1,0 +1,378 @@
+//! Engine side: `PacketBatch` messages in, closed windows out.
+//!
+//! Each message is parsed straight from its bytes, de-duplicated by probe id and sequence, and
+//! its records run through the engine's tasks exactly as `analyze` runs a file's packets, so a
+//! capture sent through a probe gives the same windows as the file analysed offline.
+
+use std::collections::HashMap;
+
+use super::wire::{CaptureStats, PacketBatch, WireError};
+use crate::engine::{Engine, EngineConfig, WindowSnapshot};
+use crate::json::Json;
+use crate::record::flag;
+
+/// How many recent sequence numbers per probe are remembered for de-duplication (128 KiB each):
+/// at 2,000 batches/s, a redelivery up to about eight minutes late is still recognised.
+const SEQUENCE_WINDOW: u64 = 1 << 20;
+
+/// Recently applied sequence numbers of one probe: a bitmap over the last `SEQUENCE_WINDOW`.
+struct SequenceWindow {
+    highest: u64,
+    seen: Vec<u64>,
+}
+
+enum Seen {
+    New,
+    Duplicate,
+    /// Too old to tell: applied, and counted.
+    TooOld,
+}
+
+impl SequenceWindow {
+    fn new() -> SequenceWindow {
+        SequenceWindow { highest: 0, seen: vec![0; (SEQUENCE_WINDOW / 64) as usize] }
+    }
+
+    fn bit(&mut self, seq: u64) -> (&mut u64, u64) {
+        let i = seq % SEQUENCE_WINDOW;
+        (&mut self.seen[(i / 64) as usize], 1u64 << (i % 64))
+    }
+
+    fn check_and_mark(&mut self, seq: u64) -> Seen {
+        if seq > self.highest {
+            // Forget the sequences that fall out of the window.
+            let forget = (seq - self.highest).min(SEQUENCE_WINDOW);
+            for s in self.highest + 1..self.highest + 1 + forget {
+                let (w, b) = self.bit(s);
+                *w &= !b;
+            }
+            self.highest = seq;
+        } else if self.highest - seq >= SEQUENCE_WINDOW {
+            return Seen::TooOld;
+        }
+        let (w, b) = self.bit(seq);
+        if *w & b != 0 {
+            return Seen::Duplicate;
+        }
+        *w |= b;
+        Seen::New
+    }
+}
+
+#[derive(Default)]
+struct ProbeState {
+    batches: u64,
+    packets: u64,
+    highest_sequence: u64,
+    stats: CaptureStats,
+    interface: String,
+    sequences: Option<SequenceWindow>,
+}
+
+/// What `apply` did with a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub probe_id: String,
+    pub sequence: u64,
+    pub packets: u32,
+    /// Already applied (same probe and sequence): nothing was counted.
+    pub duplicate: bool,
+    /// Packets older than `skip_before_ns` (already in a window that was written): not counted.
+    pub skipped: u32,
+}
+
+/// A closed window: its JSON (as in `analyze` reports) and its compact snapshot.
+pub struct ClosedWindow {
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub json: String,
+    pub snapshot: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Counters {
+    batches: u64,
+    packets: u64,
+    duplicates: u64,
+    too_old_to_deduplicate: u64,
+    skipped_packets: u64,
+    rejected: Vec<(&'static str, u64)>,
+}
+
+pub struct BatchIngest {
+    engine: Engine,
+    top_n: usize,
+    skip_before_ns: u64,
+    probes: HashMap<String, ProbeState>,
+    counters: Counters,
+    closed: Vec<ClosedWindow>,
+}
+
+impl BatchIngest {
+    pub fn new(cfg: &EngineConfig, seed: u64, top_n: usize) -> Result<BatchIngest, String> {
+        Ok(BatchIngest {
+            engine: Engine::new(cfg, seed)?,
+            top_n,
+            skip_before_ns: 0,
+            probes: HashMap::new(),
+            counters: Counters::default(),
+            closed: Vec::new(),
+        })
+    }
+
+    /// Packets with a time before this are not counted (their window was already written before
+    /// a restart; JetStream redelivers them).
+    pub fn skip_before(&mut self, ns: u64) {
+        self.skip_before_ns = ns;
+    }
+
+    pub fn apply(&mut self, message: &[u8]) -> Result<Applied, WireError> {
+        let batch = match PacketBatch::parse(message) {
+            Ok(b) => b,
+            Err(e) => {
+                let kind = e.kind();
+                match self.counters.rejected.iter_mut().find(|(k, _)| *k == kind) {
+                    Some(c) => c.1 += 1,
+                    None => self.counters.rejected.push((kind, 1)),
+                }
+                return Err(e);
+            }
+        };
+        let probe = self.probes.entry(batch.probe_id.to_string()).or_default();
+        let mut applied = Applied {
+            probe_id: batch.probe_id.to_string(),
+            sequence: batch.sequence,
+            packets: batch.packets() as u32,
+            duplicate: false,
+            skipped: 0,
+        };
+        if batch.sequence != 0 {
+            match probe.sequences.get_or_insert_with(SequenceWindow::new).check_and_mark(batch.sequence) {
+                Seen::New => {}
+                Seen::Duplicate => {
+                    self.counters.duplicates += 1;
+                    applied.duplicate = true;
+                    return Ok(applied);
+                }
+                Seen::TooOld => self.counters.too_old_to_deduplicate += 1,
+            }
+        }
+        probe.batches += 1;
+        probe.packets += applied.packets as u64;
+        if batch.sequence >= probe.highest_sequence {
+            probe.highest_sequence = batch.sequence;
+            probe.stats = batch.stats;
+            if probe.interface != batch.interface {
+                probe.interface = batch.interface.to_string();
+            }
+        }
+        self.counters.batches += 1;
+        for r in batch.iter_records() {
+            let has_ts = !r.has(flag::NO_TIME);
+            if has_ts && r.ts_ns < self.skip_before_ns {
+                applied.skipped += 1;
+                continue;
+            }
+            if let Some(w) = self.engine.add(&r, has_ts) {
+                self.closed.push(close(w, self.top_n));
+            }
+        }
+        self.counters.skipped_packets += applied.skipped as u64;
+        self.counters.packets += (applied.packets - applied.skipped) as u64;
+        Ok(applied)
+    }
+
+    /// Ends the open window (wall clock passed it, or the stream is over).
+    pub fn close_window(&mut self) {
+        if let Some(w) = self.engine.close_window() {
+            self.closed.push(close(w, self.top_n));
+        }
+    }
+
+    /// Windows closed since the last call, oldest first.
+    pub fn take_windows(&mut self) -> Vec<ClosedWindow> {
+        std::mem::take(&mut self.closed)
+    }
+
+    /// Start and end of the open window, when it holds packets.
+    pub fn open_window(&self) -> Option<(u64, u64)> {
+        self.engine.open_window()
+    }
+
+    /// Counters and the latest capture statistics of every probe, as JSON.
+    pub fn stats_json(&self) -> String {
+        let c = &self.counters;
+        let mut j = Json::new();
+        j.begin_object(None);
+        j.u64("batches", c.batches);
+        j.u64("packets", c.packets);
+        j.u64("duplicateBatches", c.duplicates);
+        j.u64("tooOldToDeduplicate", c.too_old_to_deduplicate);
+        j.u64("skippedPackets", c.skipped_packets);
+        j.begin_object(Some("rejected"));
+        for (k, n) in &c.rejected {
+            j.u64(k, *n);
+        }
+        j.end_object();
+        j.begin_array(Some("probes"));
+        let mut ids: Vec<&String> = self.probes.keys().collect();
+        ids.sort();
+        for id in ids {
+            let p = &self.probes[id];
+            j.begin_object(None);
+            j.str("id", id);
+            j.str("interface", &p.interface);
+            j.u64("batches", p.batches);
+            j.u64("packets", p.packets);
+            j.u64("highestSequence", p.highest_sequence);
+            j.u64("captured", p.stats.captured);
+            j.u64("kernelDropped", p.stats.kernel_dropped);
+            j.u64("interfaceDropped", p.stats.interface_dropped);
+            j.u64("probeDropped", p.stats.probe_dropped);
+            j.end_object();
+        }
+        j.end_array();
+        j.end_object();
+        j.finish()
+    }
+}
+
+fn close(w: WindowSnapshot, top_n: usize) -> ClosedWindow {
+    let mut j = Json::new();
+    w.write_json(&mut j, top_n);
+    let mut snapshot = Vec::new();
+    w.encode(&mut snapshot);
+    ClosedWindow { start_ns: w.start_ns, end_ns: w.end_ns, json: j.finish(), snapshot }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{BatchBuilder, BatchConfig};
+    use super::*;
+    use crate::analysis::{Analysis, AnalysisConfig};
+    use crate::options::{AnalyzerOptions, TaskOptions};
+    use crate::synth::{TrafficConfig, TrafficGenerator};
+
+    fn capture() -> Vec<u8> {
+        let mut g = TrafficGenerator::new(TrafficConfig { packets: 20_000, ..TrafficConfig::default() });
+        let mut out = Vec::new();
+        while g.next_chunk(5_000, &mut out) > 0 {}
+        out
+    }
+
+    fn config() -> AnalysisConfig {
+        let task = |name: &str, kind: &str, key: &str| TaskOptions {
+            name: name.into(),
+            kind: kind.into(),
+            key: key.into(),
+            element: (kind == "superspread").then(|| "DstIP".into()),
+            ..TaskOptions::default()
+        };
+        let tasks = vec![
+            task("src", "exact", "SrcIP"),
+            task("flows", "countmin", "SrcIP,DstIP,SrcPort,DstPort,Protocol"),
+            task("scan", "superspread", "SrcIP"),
+        ];
+        AnalyzerOptions { window_seconds: Some(1.0), tasks, ..AnalyzerOptions::default() }.config().unwrap()
+    }
+
+    #[test]
+    fn batches_give_the_windows_of_analyze() {
+        let file = capture();
+        let cfg = config();
+        let mut analysis = Analysis::new(&cfg).unwrap();
+        analysis.begin_file("x");
+        analysis.feed(&file).unwrap();
+        analysis.end_file().unwrap();
+        analysis.close_window();
+        let report: String = analysis.report_json(cfg.top_n);
+
+        for partitions in [1, 3] {
+            let mut b = BatchBuilder::new(BatchConfig {
+                probe_id: "p".into(),
+                interface: "file".into(),
+                partitions,
+                batch_packets: 333,
+                seed: cfg.seed,
+            })
+            .unwrap();
+            let mut ingest = BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n).unwrap();
+            let mut windows = Vec::new();
+            for chunk in file.chunks(7_777) {
+                b.add_capture(chunk).unwrap();
+                for m in b.take(false, &CaptureStats::default(), 0) {
+                    ingest.apply(&m.message).unwrap();
+                }
+            }
+            b.end_capture().unwrap();
+            for m in b.take(true, &CaptureStats::default(), 0) {
+                ingest.apply(&m.message).unwrap();
+            }
+            assert_eq!(b.packets(), 20_000);
+            ingest.close_window();
+            windows.extend(ingest.take_windows());
+            assert!(windows.len() > 3);
+            if partitions == 1 {
+                // Same packets in the same order: every window as analyze reported it.
+                for w in &windows {
+                    assert!(report.contains(&w.json), "window {} differs from analyze", w.start_ns);
+                }
+            }
+            let total: u64 = windows.iter().map(|w| u64::from_le_bytes(w.snapshot[22..30].try_into().unwrap())).sum();
+            assert_eq!(total, 20_000);
+        }
+    }
+
+    #[test]
+    fn duplicates_and_replays_are_not_counted_twice() {
+        let file = capture();
+        let cfg = config();
+        let mut b = BatchBuilder::new(BatchConfig {
+            probe_id: "p".into(),
+            interface: "file".into(),
+            partitions: 1,
+            batch_packets: 1000,
+            seed: 1,
+        })
+        .unwrap();
+        b.add_capture(&file).unwrap();
+        let batches = b.take(true, &CaptureStats::default(), 0);
+        let mut ingest = BatchIngest::new(&cfg.engine, cfg.seed, 5).unwrap();
+        for m in &batches {
+            assert!(!ingest.apply(&m.message).unwrap().duplicate);
+        }
+        for m in &batches[..5] {
+            assert!(ingest.apply(&m.message).unwrap().duplicate);
+        }
+        assert!(ingest.stats_json().contains("\"packets\":20000"));
+        assert!(ingest.stats_json().contains("\"duplicateBatches\":5"));
+        assert_eq!(ingest.apply(b"\x08\x02").unwrap_err(), WireError::Version(2));
+        assert!(ingest.stats_json().contains("\"rejected\":{\"version\":1}"));
+
+        // A restarted engine that already wrote the windows before `t` skips their packets.
+        let mut restarted = BatchIngest::new(&cfg.engine, cfg.seed, 5).unwrap();
+        let t = PacketBatch::parse(&batches[10].message).unwrap().iter_records().next().unwrap().ts_ns;
+        restarted.skip_before(t);
+        let skipped: u32 = batches.iter().map(|m| restarted.apply(&m.message).unwrap().skipped).sum();
+        assert!(skipped >= 10_000);
+    }
+
+    #[test]
+    fn bad_frame_buffers_are_refused_whole() {
+        let cfg =
+            BatchConfig { probe_id: "p".into(), interface: "lo".into(), partitions: 1, batch_packets: 10, seed: 1 };
+        let mut b = BatchBuilder::new(cfg.clone()).unwrap();
+        let mut frames = Vec::new();
+        for len in [60u32, 70] {
+            frames.extend_from_slice(&1_000u64.to_le_bytes());
+            frames.extend_from_slice(&len.to_le_bytes());
+            frames.extend_from_slice(&len.to_le_bytes());
+            frames.extend(std::iter::repeat(0u8).take(len as usize));
+        }
+        assert_eq!(b.add_frames(&frames, 1, 0), Ok(2));
+        let err = b.add_frames(&frames[..frames.len() - 1], 1, 0).unwrap_err();
+        assert!(err.contains("frame 1 at byte 76"), "{err}");
+        assert_eq!(b.packets(), 2);
+        assert!(BatchBuilder::new(BatchConfig { partitions: 0, ..cfg }).is_err());
+    }
+}

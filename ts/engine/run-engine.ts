@@ -1,0 +1,192 @@
+// `netspectra engine`: batches from NATS (a queue group, or a JetStream durable consumer) into
+// the windowed engine; closed windows to the log and the window file.
+import { hostname } from 'node:os';
+import { jetstream, type JsMsg } from '@nats-io/jetstream';
+import type { Msg } from '@nats-io/transport-node';
+import type { ApplyResult, ClosedWindow } from '../backend/index.js';
+import type { NetspectraConfig } from '../config/index.js';
+import { taskOptions } from '../analyze/analyze-files.js';
+import { bytes, grouped } from '../report/units.js';
+import { allPartitions, connectNats, ensureConsumer, ensureStream, type Connection, type Log } from '../transport/nats.js';
+import { WindowFile } from './window-file.js';
+import { defaultWorkers, WindowedEngine } from './windowed-engine.js';
+
+/** The windowed engine of a configuration, with its windows logged and written. */
+export class EngineHost {
+  readonly engine: WindowedEngine;
+  private readonly file: WindowFile | null;
+  private readonly rejected = new Map<string, number>();
+  private lastSubmit = Date.now();
+  private readonly timer: NodeJS.Timeout;
+  private closing: Promise<unknown> | null = null;
+  /** Called after each window is written. */
+  onWindow: (w: ClosedWindow) => void = () => {};
+  /** Called after an idle close completed (every earlier batch is in a written window). */
+  onIdleClose: () => void = () => {};
+  windows = 0;
+
+  constructor(readonly cfg: NetspectraConfig, private readonly log: Log, readonly id = `${hostname()}-${process.pid}`) {
+    const tasks = cfg.tasks.map(taskOptions);
+    const workers = cfg.engine.workers > 0 ? cfg.engine.workers : defaultWorkers(tasks);
+    this.engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks, workers });
+    this.file = cfg.engine.output ? new WindowFile(cfg.engine.output, this.id) : null;
+    this.engine.onWindow = (w) => this.written(w);
+    this.timer = setInterval(() => this.closeIfIdle(), Math.min(250, cfg.engine.idleClose * 500));
+    this.timer.unref();
+  }
+
+  /** In JetStream mode: skip packets of windows the file already holds. */
+  async resume(): Promise<void> {
+    if (!this.file) return;
+    const end = WindowFile.lastEnd(this.file.path);
+    if (end > 0) {
+      await this.engine.skipBefore(end);
+      this.log(`engine: resuming after the last written window, which ended ${new Date(end).toISOString()}`);
+    }
+  }
+
+  async submit(data: Uint8Array, subject: string): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
+    this.lastSubmit = Date.now();
+    const out = await this.engine.submit(data);
+    if (out.result?.errorKind) this.rejectedMessage(out.result, data, subject);
+    return out;
+  }
+
+  private rejectedMessage(r: ApplyResult, data: Uint8Array, subject: string): void {
+    const kind = r.errorKind!;
+    const n = (this.rejected.get(kind) ?? 0) + 1;
+    this.rejected.set(kind, n);
+    if (n === 1) {
+      const sample = Buffer.from(data.subarray(0, 32)).toString('hex');
+      this.log(`engine: skipped a ${kind} message on ${subject} (${data.byteLength} bytes): ${r.error}; first bytes ${sample}; further ${kind} messages are only counted`);
+    }
+  }
+
+  private written(w: ClosedWindow): void {
+    this.file?.write(w);
+    this.windows++;
+    const j = JSON.parse(w.json) as { packets: number; bytes: number; latePackets: number };
+    this.log(`engine: window ${new Date(w.startMs).toISOString()} .. ${new Date(w.endMs).toISOString()}: ${grouped(j.packets)} packets, ${bytes(j.bytes)}${j.latePackets ? `, ${grouped(j.latePackets)} late` : ''}`);
+    this.onWindow(w);
+  }
+
+  private closeIfIdle(): void {
+    const open = this.engine.openEnd;
+    const now = Date.now();
+    if (this.closing || open === null || now - this.lastSubmit < this.cfg.engine.idleClose * 1000 || now < open) return;
+    this.closing = this.engine.close().then(() => {
+      this.closing = null;
+      this.onIdleClose();
+    });
+  }
+
+  /** Closes the open window and stops the workers. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.closing;
+    await this.engine.close();
+    await this.engine.stop();
+    this.file?.close();
+  }
+
+  async statsLine(): Promise<string> {
+    const s = (await this.engine.stats()) as {
+      batches: number; packets: number; duplicateBatches: number; skippedPackets: number; rejected: Record<string, number>;
+      probes: { id: string; kernelDropped: number; interfaceDropped: number; probeDropped: number }[];
+    };
+    const rejected = Object.entries(s.rejected).map(([k, n]) => `${k} ${n}`).join(', ');
+    const drops = s.probes.map((p) => `${p.id}: kernel ${p.kernelDropped}, interface ${p.interfaceDropped}, probe ${p.probeDropped}`).join('; ');
+    return `engine: ${grouped(s.batches)} batches, ${grouped(s.packets)} packets, ${s.duplicateBatches} duplicate batches` +
+      (s.skippedPackets ? `, ${grouped(s.skippedPackets)} packets already written` : '') +
+      (rejected ? `, rejected: ${rejected}` : '') + (drops ? `; drops reported by probes (${drops})` : '');
+  }
+}
+
+export interface RunningEngine {
+  host: EngineHost;
+  stop(): Promise<void>;
+  /** Batches dropped because the workers fell behind (core NATS only). */
+  overloadDropped(): number;
+}
+
+/** Subscribes to the probes' subjects and runs until stopped. */
+export async function runEngine(cfg: NetspectraConfig, log: Log): Promise<RunningEngine> {
+  if (!cfg.nats.url) throw new Error('the engine needs nats.url (or use `netspectra probe --engine` for one process)');
+  const host = new EngineHost(cfg, log);
+  const conn = await connectNats(cfg.nats, `netspectra-engine ${host.id}`, log);
+  log(`engine ${host.id}: ${host.engine.workers || 'no'} worker thread(s), ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
+  const stats = setInterval(() => void host.statsLine().then(log), 10_000);
+  stats.unref();
+  const run = cfg.nats.jetstream ? await consumeJetStream(cfg, conn, host, log) : subscribeCore(cfg, conn, host, log);
+  return {
+    host,
+    overloadDropped: run.dropped,
+    async stop() {
+      clearInterval(stats);
+      await run.stop();
+      await host.engine.close();
+      log(await host.statsLine());
+      await host.stop();
+      await conn.nc.drain().catch(() => conn.nc.close());
+    },
+  };
+}
+
+function subscribeCore(cfg: NetspectraConfig, conn: Connection, host: EngineHost, log: Log) {
+  let dropped = 0;
+  const sub = conn.nc.subscribe(allPartitions(cfg.nats.subject), {
+    queue: cfg.nats.queueGroup,
+    callback: (err, msg: Msg) => {
+      if (err) return log(`engine: subscription: ${err.message}`);
+      if (host.engine.queuedBytes > cfg.engine.maxQueued) {
+        if (dropped++ === 0) log(`engine: workers are behind (${bytes(host.engine.queuedBytes)} queued): dropping batches, counted`);
+        return;
+      }
+      void host.submit(msg.data, msg.subject);
+    },
+  });
+  return {
+    dropped: () => dropped,
+    async stop() {
+      await sub.drain();
+    },
+  };
+}
+
+/** Durable pull consumer. A batch is acknowledged once every window it touched is written:
+ * the batch that closes a window still holds packets of the next one, so it waits for that
+ * window (or an idle close). A crash before then redelivers it, and the window file says which
+ * of its packets were already written. */
+async function consumeJetStream(cfg: NetspectraConfig, conn: Connection, host: EngineHost, log: Log) {
+  await ensureStream(conn.nc, cfg.nats);
+  await ensureConsumer(conn.nc, cfg.nats, cfg.window, cfg.engine.idleClose);
+  await host.resume();
+  const consumer = await jetstream(conn.nc).consumers.get(cfg.nats.stream, cfg.nats.durable);
+  const messages = await consumer.consume({ max_messages: 256 });
+  let unacked: JsMsg[] = [];
+  const ackAll = () => {
+    for (const m of unacked) m.ack();
+    unacked = [];
+  };
+  host.onIdleClose = ackAll;
+  const loop = (async () => {
+    for await (const m of messages) {
+      while (host.engine.queuedBytes > cfg.engine.maxQueued) await new Promise((r) => setTimeout(r, 5));
+      void host.submit(m.data, m.subject).then(({ windows }) => {
+        if (windows.length) ackAll();
+        unacked.push(m);
+      });
+    }
+  })();
+  loop.catch((e: Error) => log(`engine: JetStream consumer stopped: ${e.message}`));
+  return {
+    dropped: () => 0,
+    async stop() {
+      await messages.close();
+      await loop.catch(() => {});
+      await host.engine.close();
+      ackAll();
+      await conn.nc.flush().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,89 @@
+// A share of the engine's tasks, run in a worker thread or, with no workers, in this thread.
+// Both see every batch in the same order and answer each request in order.
+import { Worker } from 'node:worker_threads';
+import type { AnalyzerOptions, ApplyResult, BatchEngine, ClosedWindow } from '../backend/index.js';
+import { transportBackend } from '../backend/index.js';
+
+export type ShardRequest =
+  | { t: 'apply'; data: Uint8Array }
+  | { t: 'close' }
+  | { t: 'skip'; ms: number }
+  | { t: 'stats' };
+
+export interface ShardReply {
+  result?: ApplyResult;
+  windows: ClosedWindow[];
+  /** End of the open window (ms), null when no window is open. */
+  openEnd: number | null;
+  stats?: string;
+}
+
+/** Runs one request against a batch engine; shared by both kinds of shard. */
+export function serve(engine: BatchEngine, req: ShardRequest): ShardReply {
+  let result: ApplyResult | undefined;
+  let stats: string | undefined;
+  switch (req.t) {
+    case 'apply':
+      result = engine.apply(req.data);
+      break;
+    case 'close':
+      engine.closeWindow();
+      break;
+    case 'skip':
+      engine.skipBefore(req.ms);
+      break;
+    case 'stats':
+      stats = engine.statsJson();
+      break;
+  }
+  const open = engine.openWindow();
+  return { result, windows: engine.takeWindows(), openEnd: open ? open.endMs : null, stats };
+}
+
+export interface Shard {
+  /** Replies arrive through `onReply`, in request order. */
+  send(req: ShardRequest, transfer?: boolean): void;
+  onReply: (reply: ShardReply) => void;
+  stop(): Promise<void>;
+}
+
+export class InlineShard implements Shard {
+  private readonly engine: BatchEngine;
+  onReply: (reply: ShardReply) => void = () => {};
+
+  constructor(options: AnalyzerOptions) {
+    this.engine = transportBackend().createBatchEngine(options);
+  }
+
+  send(req: ShardRequest): void {
+    const reply = serve(this.engine, req);
+    queueMicrotask(() => this.onReply(reply));
+  }
+
+  async stop(): Promise<void> {}
+}
+
+export class WorkerShard implements Shard {
+  private readonly worker: Worker;
+  onReply: (reply: ShardReply) => void = () => {};
+  private failure: Error | null = null;
+
+  constructor(options: AnalyzerOptions, onError: (e: Error) => void) {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: options });
+    this.worker.on('message', (m: ShardReply) => this.onReply(m));
+    this.worker.on('error', (e) => {
+      this.failure = e;
+      onError(e);
+    });
+  }
+
+  send(req: ShardRequest, transfer = false): void {
+    if (this.failure) throw this.failure;
+    if (req.t === 'apply' && transfer) this.worker.postMessage(req, [req.data.buffer as ArrayBuffer]);
+    else this.worker.postMessage(req);
+  }
+
+  async stop(): Promise<void> {
+    await this.worker.terminate();
+  }
+}

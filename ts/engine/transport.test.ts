@@ -1,0 +1,118 @@
+// Probe batching -> real nats-server -> engine: the engine's windows must equal `analyze` of the
+// same capture, in core NATS and JetStream mode, with workers, with two engines in a queue group,
+// and with garbage on the subject.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import { loadBackend, type ClosedWindow } from '../backend/index.js';
+import { loadConfig, type NetspectraConfig } from '../config/index.js';
+import { createAnalyzer, feedFile } from '../analyze/analyze-files.js';
+import { NatsServer } from '../transport/nats-server.js';
+import { connectNats, ensureStream } from '../transport/nats.js';
+import { Probe } from '../probe/probe.js';
+import { JetStreamPublisher, NatsPublisher } from '../probe/publisher.js';
+import { runEngine } from './run-engine.js';
+
+const CAPTURE = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap');
+const quiet = () => {};
+let nats: NatsServer;
+
+before(async () => {
+  nats = await NatsServer.start();
+});
+after(async () => {
+  await nats.stop();
+});
+
+function config(overrides: Record<string, unknown> = {}): NetspectraConfig {
+  return loadConfig({ env: {}, overrides: { 'nats.url': nats.url, window: '10s', 'engine.idleClose': '200ms', ...overrides } });
+}
+
+/** The windows `analyze` reports for the capture with the same tasks and window. */
+function analyzeWindows(cfg: NetspectraConfig): unknown[] {
+  const { analyzer } = createAnalyzer(loadBackend('native'), { ...cfg, analyze: { ...cfg.analyze, window: cfg.window, exactBeside: false, top: cfg.engine.top } });
+  feedFile(analyzer, CAPTURE, 1 << 20);
+  analyzer.closeWindow();
+  return (JSON.parse(analyzer.reportJson(cfg.engine.top)) as { windows: unknown[] }).windows;
+}
+
+async function replay(cfg: NetspectraConfig): Promise<number> {
+  const conn = await connectNats(cfg.nats, 'test probe', quiet);
+  if (cfg.nats.jetstream) await ensureStream(conn.nc, cfg.nats);
+  const publisher = cfg.nats.jetstream ? new JetStreamPublisher(conn, cfg.nats, 'test-probe', quiet) : new NatsPublisher(conn, cfg.nats, quiet);
+  const probe = new Probe({ ...cfg, probe: { ...cfg.probe, id: 'test-probe' } }, publisher, quiet, 'file');
+  const n = await probe.replayFiles([CAPTURE], 1 << 20);
+  await probe.stop();
+  await conn.nc.drain();
+  return n;
+}
+
+async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void> {
+  const start = Date.now();
+  while (!ok()) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const packetsOf = (ws: ClosedWindow[]) => ws.reduce((s, w) => s + (JSON.parse(w.json) as { packets: number }).packets, 0);
+
+async function throughEngine(cfg: NetspectraConfig): Promise<ClosedWindow[]> {
+  const engine = await runEngine(cfg, quiet);
+  const windows: ClosedWindow[] = [];
+  engine.host.onWindow = (w) => windows.push(w);
+  const sent = await replay(cfg);
+  await until('every packet in a window', () => packetsOf(windows) === sent);
+  await engine.stop();
+  return windows;
+}
+
+for (const [name, overrides] of [
+  ['core NATS, 1 worker', { 'engine.workers': 1 }],
+  ['core NATS, 3 workers, 500-packet batches', { 'engine.workers': 3, 'probe.batchPackets': 500 }],
+  ['JetStream, 2 workers', { 'engine.workers': 2, 'nats.jetstream': true, 'nats.stream': 'PARITY', 'nats.subject': 'parity.packets' }],
+] as const) {
+  test(`${name}: the engine's windows equal analyze of the same capture`, async () => {
+    const cfg = config(overrides);
+    const windows = await throughEngine(cfg);
+    const expected = analyzeWindows(cfg);
+    assert.equal(windows.length, expected.length);
+    assert.deepEqual(windows.map((w) => JSON.parse(w.json)), expected);
+    assert.equal(packetsOf(windows), 62_781);
+  });
+}
+
+test('two engines in a queue group count every packet exactly once', async () => {
+  const cfg = config({ 'engine.workers': 1, 'probe.partitions': 8, 'probe.batchPackets': 200, 'nats.subject': 'pair.packets' });
+  const engines = [await runEngine(cfg, quiet), await runEngine(cfg, quiet)];
+  const windows: ClosedWindow[][] = [[], []];
+  engines.forEach((e, i) => (e.host.onWindow = (w) => windows[i].push(w)));
+  const sent = await replay(cfg);
+  await until('every packet in a window', () => packetsOf(windows.flat()) >= sent);
+  await new Promise((r) => setTimeout(r, 300));
+  for (const e of engines) await e.stop();
+  assert.equal(packetsOf(windows.flat()), 62_781);
+  assert.ok(packetsOf(windows[0]) > 0 && packetsOf(windows[1]) > 0, 'both engines took a share');
+});
+
+test('garbage, truncated and wrong-version messages are counted and skipped; the engine keeps running', async () => {
+  const cfg = config({ 'engine.workers': 2, 'nats.subject': 'bad.packets' });
+  const lines: string[] = [];
+  const engine = await runEngine(cfg, (l) => lines.push(l));
+  const windows: ClosedWindow[] = [];
+  engine.host.onWindow = (w) => windows.push(w);
+  const nc = await connect({ servers: nats.url });
+  const garbage = [Buffer.from('GET / HTTP/1.1\r\n\r\n'), Buffer.from([0x08, 0x01, 0x3a, 0xff, 0x01]), Buffer.from([0x08, 0x02]), Buffer.from([0x08, 0x01, 0x3a, 0x03, 1, 2, 3])];
+  for (let i = 0; i < 3; i++) for (const g of garbage) nc.publish('bad.packets.0', g);
+  await nc.flush();
+  await nc.close();
+  const sent = await replay(cfg);
+  await until('every packet in a window', () => packetsOf(windows) === sent);
+  const stats = (await engine.host.engine.stats()) as { rejected: Record<string, number> };
+  await engine.stop();
+  assert.deepEqual(stats.rejected, { garbage: 3, truncated: 3, version: 3, invalid: 3 });
+  const logged = lines.filter((l) => l.includes('skipped a'));
+  assert.equal(logged.length, 4, 'one log line per kind');
+  assert.match(logged.find((l) => l.includes('version'))!, /record version 2 is not supported.*first bytes 0802/);
+});

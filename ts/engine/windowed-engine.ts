@@ -1,0 +1,133 @@
+// The engine of `netspectra engine` and `probe --engine`: PacketBatch messages in, closed
+// windows out, with the tasks spread over worker threads. Transport-agnostic: the NATS
+// subscriber and the in-process probe both feed `submit`.
+import { availableParallelism } from 'node:os';
+import type { ApplyResult, ClosedWindow, TaskOptions } from '../backend/index.js';
+import { mergeWindowParts } from './merge.js';
+import { InlineShard, WorkerShard, type Shard, type ShardReply, type ShardRequest } from './shard.js';
+import { assignTasks } from './tasks.js';
+
+export interface WindowedEngineOptions {
+  seed: string;
+  windowSeconds: number;
+  top: number;
+  tasks: TaskOptions[];
+  /** Worker threads; 0 runs the tasks in this thread. */
+  workers: number;
+}
+
+/** Workers for `engine.workers = 0`: one per core, at most one per task group. */
+export function defaultWorkers(tasks: TaskOptions[]): number {
+  return assignTasks(tasks, availableParallelism()).length;
+}
+
+interface Pending {
+  replies: ShardReply[];
+  answered: number;
+  bytes: number;
+  done: (replies: ShardReply[]) => void;
+}
+
+export class WindowedEngine {
+  private readonly shards: Shard[];
+  private readonly order: string[];
+  /** Requests in flight, oldest first; every shard answers in this order. */
+  private readonly pending: Pending[] = [];
+  /** Per shard: the index in `pending` its next reply answers. */
+  private readonly next: number[];
+  private queued = 0;
+  private failure: Error | null = null;
+  /** End of the open window (ms), as the shards last reported it. */
+  openEnd: number | null = null;
+  /** Called with each closed window, in order, before the request that closed it resolves. */
+  onWindow: (w: ClosedWindow) => void = () => {};
+
+  constructor(opts: WindowedEngineOptions) {
+    this.order = opts.tasks.map((t) => t.name);
+    const groups = opts.workers > 0 ? assignTasks(opts.tasks, opts.workers) : [opts.tasks];
+    const options = (tasks: TaskOptions[]) => ({ seed: opts.seed, windowSeconds: opts.windowSeconds, top: opts.top, tasks });
+    this.shards = groups.map((tasks) =>
+      opts.workers > 0 ? new WorkerShard(options(tasks), (e) => this.fail(e)) : new InlineShard(options(tasks)),
+    );
+    this.next = this.shards.map(() => 0);
+    this.shards.forEach((s, i) => (s.onReply = (r) => this.reply(i, r)));
+  }
+
+  get workers(): number {
+    return this.shards[0] instanceof WorkerShard ? this.shards.length : 0;
+  }
+
+  /** Bytes of batches submitted and not yet applied by every shard. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+
+  /** Applies one message; resolves with the result and the windows it closed. */
+  submit(data: Uint8Array): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
+    return this.request({ t: 'apply', data }, data.byteLength);
+  }
+
+  /** Closes the open window (idle, or end of input). */
+  close(): Promise<{ windows: ClosedWindow[] }> {
+    return this.request({ t: 'close' }, 0);
+  }
+
+  skipBefore(ms: number): Promise<unknown> {
+    return this.request({ t: 'skip', ms }, 0);
+  }
+
+  async stats(): Promise<Record<string, unknown>> {
+    const p = new Promise<ShardReply[]>((resolve) => this.enqueue({ t: 'stats' }, 0, resolve));
+    const replies = await p;
+    return JSON.parse(replies[0].stats ?? '{}') as Record<string, unknown>;
+  }
+
+  async stop(): Promise<void> {
+    this.failure ??= new Error('the engine is stopped');
+    await Promise.all(this.shards.map((s) => s.stop()));
+  }
+
+  private request(req: ShardRequest, bytes: number): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
+    return new Promise((resolve) => this.enqueue(req, bytes, (replies) => resolve(this.complete(replies))));
+  }
+
+  private enqueue(req: ShardRequest, bytes: number, done: (replies: ShardReply[]) => void): void {
+    if (this.failure) throw this.failure;
+    this.pending.push({ replies: [], answered: 0, bytes, done });
+    this.queued += bytes;
+    const last = this.shards.length - 1;
+    this.shards.forEach((s, i) => {
+      if (req.t === 'apply' && s instanceof WorkerShard) {
+        // Each worker gets its own copy (new Uint8Array copies; a Buffer's slice would not), and
+        // the last one takes its copy without another.
+        s.send({ t: 'apply', data: new Uint8Array(req.data) }, i === last);
+      } else {
+        s.send(req);
+      }
+    });
+  }
+
+  private complete(replies: ShardReply[]): { result?: ApplyResult; windows: ClosedWindow[] } {
+    const windows = replies[0].windows.map((_, w) => mergeWindowParts(replies.map((r) => r.windows[w]), this.order));
+    this.openEnd = replies[0].openEnd;
+    for (const w of windows) this.onWindow(w);
+    return { result: replies[0].result, windows };
+  }
+
+  private reply(shard: number, r: ShardReply): void {
+    const p = this.pending[this.next[shard]++];
+    p.replies[shard] = r;
+    p.answered++;
+    // Requests complete in order: the oldest once every shard has answered it.
+    while (this.pending.length && this.pending[0].answered === this.shards.length) {
+      const done = this.pending.shift()!;
+      for (let s = 0; s < this.next.length; s++) this.next[s]--;
+      this.queued -= done.bytes;
+      done.done(done.replies);
+    }
+  }
+
+  private fail(e: Error): void {
+    this.failure = new Error(`engine worker failed: ${e.message}`);
+  }
+}
