@@ -218,3 +218,32 @@ test('tasks run in windows and sketches find what the generator planted', () => 
   assert.match(text, /Heavy hitters: heavy_flows \(Count-Min 4 x 2048, conservative/);
   assert.match(text, /Super-spreaders: scanners/);
 });
+
+test('probe --engine --read runs the engine in process and writes every window', () => {
+  const output = join(dir, 'embedded.jsonl');
+  const r = run('probe', '--engine', '--read', join(pcaps, 'debian-pathspider-real.pcap'), '--output', output, '--window', '1m', '--workers', '2');
+  assert.equal(r.code, 0, r.stderr);
+  const windows = readFileSync(output, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { window: { packets: number; start: string } });
+  assert.equal(windows.reduce((s, w) => s + w.window.packets, 0), 62_781);
+  assert.match(r.stderr, /sent 62,781 packets/);
+  assert.match(r.stderr, /engine: window 2012-11-23T17:59:00.000Z/);
+});
+
+test('probe and engine refuse what they cannot run, saying why', () => {
+  const cases: [string[], RegExp][] = [
+    [['probe', '--engine'], /probe needs --iface/],
+    [['probe', '--iface', 'lo'], /probe needs --nats URL/],
+    [['probe', '--engine', '--iface', 'no-such-if0'], /cannot capture on no-such-if0|cannot open interface no-such-if0/],
+    [['probe', '--engine', '--iface', 'lo', '--bpf', 'tcp port'], /BPF filter "tcp port" does not compile/],
+    [['probe', '--engine', '--iface', 'lo', '--snaplen', '8'], /probe.snaplen: 8 is below the minimum 16/],
+    [['engine'], /the engine needs nats.url/],
+    [['engine', '--nats', 'nats://127.0.0.1:1'], /cannot connect to NATS at nats:\/\/127.0.0.1:1/],
+    [['probe', '--engine', '--read', join(dir, 'missing.pcap')], /missing.pcap/],
+  ];
+  for (const [args, message] of cases) {
+    const r = run(...args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.stderr, message, args.join(' '));
+    assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+  }
+});

@@ -61,8 +61,9 @@ export class PcapRotator {
     this.out.write(header);
     this.size = header.length;
     this.files++;
-    const ours = readdirSync(this.dir).filter((f) => f.startsWith(`${this.prefix}-`) && f.endsWith('.pcap')).sort();
-    for (const old of ours.slice(0, Math.max(0, ours.length - this.keep))) rmSync(join(this.dir, old), { force: true });
+    // The new file may not exist yet (the stream opens it asynchronously): keep `keep - 1` others.
+    const older = readdirSync(this.dir).filter((f) => f.startsWith(`${this.prefix}-`) && f.endsWith('.pcap') && f !== name).sort();
+    for (const old of older.slice(0, Math.max(0, older.length - (this.keep - 1)))) rmSync(join(this.dir, old), { force: true });
   }
 
   close(): Promise<void> {

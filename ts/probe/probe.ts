@@ -43,7 +43,11 @@ export class Probe {
     this.flushTimer = setInterval(() => this.send(true), cfg.probe.flushInterval * 1000);
   }
 
+  /** The counters at stop, once the capture is closed. */
+  private finalStats: CaptureStats | null = null;
+
   stats(): CaptureStats {
+    if (this.finalStats) return this.finalStats;
     const s = this.capture?.stats();
     return {
       captured: this.captured,
@@ -144,6 +148,7 @@ export class Probe {
     await this.publisher.close();
     await this.persist?.close();
     this.log(this.statsLine());
+    this.finalStats = this.stats();
     this.capture?.close();
     this.stoppedSignal();
   }

@@ -79,6 +79,12 @@ impl From<AnalyzerOptions> for options::AnalyzerOptions {
     }
 }
 
+/// Milliseconds (as JS numbers carry them) to nanoseconds, exact for whole milliseconds.
+fn ms_to_ns(ms: f64) -> u64 {
+    let ms = ms.max(0.0);
+    (ms.trunc() as u64).saturating_mul(1_000_000).saturating_add((ms.fract() * 1e6).round() as u64)
+}
+
 fn invalid(msg: String) -> Error {
     Error::new(napi::Status::InvalidArg, msg)
 }
@@ -276,7 +282,7 @@ impl PacketBatcher {
             interface_dropped: stats.interface_dropped as u64,
             probe_dropped: stats.probe_dropped as u64,
         };
-        let sent_ns = (sent_ms.max(0.0) * 1e6) as u64;
+        let sent_ns = ms_to_ns(sent_ms);
         self.inner
             .take(all, &stats, sent_ns)
             .into_iter()
@@ -361,7 +367,7 @@ impl BatchEngine {
     /// Packets before this time (ms since the epoch) are not counted.
     #[napi]
     pub fn skip_before(&mut self, ms: f64) {
-        self.inner.skip_before((ms.max(0.0) * 1e6) as u64);
+        self.inner.skip_before(ms_to_ns(ms));
     }
 
     #[napi]
