@@ -1,5 +1,5 @@
 # One entry point for people and CI. `make demo` and `make test` install what they need.
-.PHONY: all deps build demo test test-rust test-ts bench fuzz fmt fmt-check lint check clean
+.PHONY: all deps system-deps build demo test test-rust test-ts bench fuzz fmt fmt-check lint check clean
 
 all: build
 
@@ -8,6 +8,10 @@ node_modules: package.json package-lock.json
 	@touch node_modules
 
 deps: node_modules
+
+# Debian packages the transport and live capture tests use (apt, as root or with sudo).
+system-deps:
+	scripts/system-packages.sh
 
 build: deps
 	npm run build
@@ -19,12 +23,12 @@ demo: build
 test-rust:
 	cargo test --workspace --locked
 
-test-ts: build
+test-ts: build system-deps
 	npm run test:ts
 
 test: test-rust test-ts
 
-bench: build
+bench: build system-deps
 	cargo bench -p netspectra-core --bench decode_table
 	npm run bench
 

@@ -125,7 +125,7 @@ export const configSchema: Schema & { kind: 'object' } = {
       kind: 'object',
       doc: 'the windowed engine (netspectra engine, probe --engine)',
       fields: {
-        workers: { kind: 'int', default: 0, min: 0, max: 256, doc: 'worker threads; 0: one per core, at most one per group of tasks sharing a key' },
+        workers: { kind: 'int', default: 0, min: 0, max: 256, doc: 'worker threads; 0: one per core (at most one per group of tasks sharing a key), none on one core' },
         idleClose: { kind: 'duration', default: 2, min: 0.01, max: 3600, doc: 'close the open window when no batch came for this long and the clock is past its end' },
         output: { kind: 'string', default: '', doc: 'JSON Lines file of closed windows (appended); JetStream restarts resume after its last window' },
         top: { kind: 'int', default: 10, min: 1, max: 10000, doc: 'rows in each top-N list of a window' },

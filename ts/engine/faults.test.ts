@@ -114,7 +114,7 @@ test('JetStream: an engine killed with SIGKILL and restarted neither loses nor d
   const cfg = config({ 'nats.jetstream': true, 'nats.stream': 'FAULT_ENGINE', 'nats.subject': 'engine.fault', 'probe.batchPackets': 100, window: '1s' });
   const output = join(dir, 'windows.jsonl');
   const args = ['--nats', nats.url, '--jetstream', '--output', output, '--window', '1s', '--workers', '1'];
-  const env = { NETSPECTRA_NATS_STREAM: 'FAULT_ENGINE', NETSPECTRA_NATS_SUBJECT: 'engine.fault', NETSPECTRA_NATS_ACKWAIT: '2s', NETSPECTRA_ENGINE_IDLECLOSE: '300ms' };
+  const env = { NETSPECTRA_NATS_STREAM: 'FAULT_ENGINE', NETSPECTRA_NATS_SUBJECT: 'engine.fault', NETSPECTRA_NATS_ACK_WAIT: '2s', NETSPECTRA_ENGINE_IDLE_CLOSE: '300ms' };
   Object.assign(process.env, env);
   try {
     // The whole capture waits in the stream; the engine is killed part way through it.

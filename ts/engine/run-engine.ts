@@ -29,7 +29,7 @@ export class EngineHost {
     const tasks = cfg.tasks.map(taskOptions);
     const workers = cfg.engine.workers > 0 ? cfg.engine.workers : defaultWorkers(tasks);
     this.engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks, workers });
-    this.file = cfg.engine.output ? new WindowFile(cfg.engine.output, this.id) : null;
+    this.file = cfg.engine.output ? new WindowFile(cfg.engine.output, this.id, cfg.nats.jetstream) : null;
     this.engine.onWindow = (w) => this.written(w);
     this.timer = setInterval(() => this.closeIfIdle(), Math.min(250, cfg.engine.idleClose * 500));
     this.timer.unref();
@@ -115,9 +115,10 @@ export async function runEngine(cfg: NetspectraConfig, log: Log): Promise<Runnin
   const host = new EngineHost(cfg, log);
   const conn = await connectNats(cfg.nats, `netspectra-engine ${host.id}`, log);
   log(`engine ${host.id}: ${host.engine.workers || 'no'} worker thread(s), ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
-  const stats = setInterval(() => void host.statsLine().then(log), 10_000);
-  stats.unref();
   const run = cfg.nats.jetstream ? await consumeJetStream(cfg, conn, host, log) : subscribeCore(cfg, conn, host, log);
+  const statsLine = async () => (await host.statsLine()) + (run.dropped() ? `; ${grouped(run.dropped())} batches dropped while the workers were behind` : '');
+  const stats = setInterval(() => void statsLine().then(log), 10_000);
+  stats.unref();
   return {
     host,
     overloadDropped: run.dropped,
@@ -125,7 +126,7 @@ export async function runEngine(cfg: NetspectraConfig, log: Log): Promise<Runnin
       clearInterval(stats);
       await run.stop();
       await host.engine.close();
-      log(await host.statsLine());
+      log(await statsLine());
       await host.stop();
       await conn.nc.drain().catch(() => conn.nc.close());
     },

@@ -3,16 +3,19 @@
 // and with garbage on the subject.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
-import { loadBackend, type ClosedWindow } from '../backend/index.js';
+import { loadBackend, transportBackend, type ClosedWindow } from '../backend/index.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
-import { createAnalyzer, feedFile } from '../analyze/analyze-files.js';
+import { createAnalyzer, feedFile, taskOptions } from '../analyze/analyze-files.js';
 import { NatsServer } from '../transport/nats-server.js';
 import { connectNats, ensureStream } from '../transport/nats.js';
 import { Probe } from '../probe/probe.js';
 import { JetStreamPublisher, NatsPublisher } from '../probe/publisher.js';
 import { runEngine } from './run-engine.js';
+import { assignTasks } from './tasks.js';
+import { defaultWorkers, WindowedEngine } from './windowed-engine.js';
 
 const CAPTURE = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap');
 const quiet = () => {};
@@ -115,4 +118,44 @@ test('garbage, truncated and wrong-version messages are counted and skipped; the
   const logged = lines.filter((l) => l.includes('skipped a'));
   assert.equal(logged.length, 4, 'one log line per kind');
   assert.match(logged.find((l) => l.includes('version'))!, /record version 2 is not supported.*first bytes 0802/);
+});
+
+test('tasks are split by key over the workers, and the parts merge back in configured order', () => {
+  const tasks = config().tasks.map(taskOptions);
+  const groups = assignTasks(tasks, 2);
+  assert.equal(groups.length, 2);
+  assert.deepEqual(groups.flat().map((t) => t.name).sort(), tasks.map((t) => t.name).sort());
+  for (const g of groups) {
+    const keys = new Set(g.map((t) => t.key.split(',').sort().join()));
+    for (const other of groups.filter((o) => o !== g)) {
+      assert.ok(other.every((t) => !keys.has(t.key.split(',').sort().join())), 'a key is in one worker only');
+    }
+  }
+  assert.equal(assignTasks(tasks, 64).length, 4, 'one worker per distinct key at most');
+  assert.equal(defaultWorkers(tasks, 1), 0, 'no worker thread on one core');
+  assert.equal(defaultWorkers(tasks, 2), 2);
+});
+
+test('in this thread or over 3 workers, the engine gives the same windows, snapshots byte for byte', async () => {
+  const cfg = config();
+  const batcher = transportBackend().createPacketBatcher({ probeId: 'p', interface: 'file', partitions: 1, batchPackets: 700, seed: cfg.seed });
+  assert.equal(batcher.addCapture(readFileSync(CAPTURE)), null);
+  const messages = batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0).map((b) => b.message);
+  const run = async (workers: number) => {
+    const engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: 60, top: 10, tasks: cfg.tasks.map(taskOptions), workers });
+    const windows: ClosedWindow[] = [];
+    engine.onWindow = (w) => windows.push(w);
+    await Promise.all(messages.map((m) => engine.submit(m)));
+    await engine.close();
+    await engine.stop();
+    return windows;
+  };
+  const inline = await run(0);
+  const workers = await run(3);
+  assert.equal(inline.length, 61);
+  assert.equal(workers.length, inline.length);
+  inline.forEach((w, i) => {
+    assert.deepEqual(JSON.parse(workers[i].json), JSON.parse(w.json));
+    assert.ok(Buffer.from(workers[i].snapshot).equals(Buffer.from(w.snapshot)), `window ${i} snapshot differs`);
+  });
 });

@@ -1,12 +1,13 @@
-// Closed windows as JSON Lines, appended and synced, so a restarted engine knows where the
-// written windows end.
+// Closed windows as JSON Lines, appended (and, when acknowledgements depend on it, synced), so a
+// restarted engine knows where the written windows end.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { ClosedWindow } from '../backend/index.js';
 
 export class WindowFile {
   private readonly fd: number;
 
-  constructor(readonly path: string, private readonly engineId: string) {
+  /** `durable`: each window is on disk before `write` returns (JetStream acks wait for it). */
+  constructor(readonly path: string, private readonly engineId: string, private readonly durable: boolean) {
     this.fd = openSync(path, 'a');
   }
 
@@ -28,7 +29,7 @@ export class WindowFile {
   write(w: ClosedWindow): void {
     const line = JSON.stringify({ engine: this.engineId, startMs: w.startMs, endMs: w.endMs, window: JSON.parse(w.json) }) + '\n';
     writeSync(this.fd, line);
-    fsyncSync(this.fd);
+    if (this.durable) fsyncSync(this.fd);
   }
 
   close(): void {

@@ -16,9 +16,10 @@ export interface WindowedEngineOptions {
   workers: number;
 }
 
-/** Workers for `engine.workers = 0`: one per core, at most one per task group. */
-export function defaultWorkers(tasks: TaskOptions[]): number {
-  return assignTasks(tasks, availableParallelism()).length;
+/** Workers for `engine.workers = 0`: one per core, at most one per task group; none (the tasks
+ * run in this thread) on a single core, where a worker would only add copying. */
+export function defaultWorkers(tasks: TaskOptions[], cores = availableParallelism()): number {
+  return cores > 1 ? assignTasks(tasks, cores).length : 0;
 }
 
 interface Pending {

@@ -3,54 +3,32 @@
 // and a starved probe must report the kernel's drops.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBackend } from '../backend/index.js';
+import { loadBackend, type ClosedWindow } from '../backend/index.js';
 import { feedFile } from '../analyze/analyze-files.js';
-import type { ClosedWindow } from '../backend/index.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { EngineHost } from '../engine/run-engine.js';
 import { Probe } from './probe.js';
 import { EnginePublisher } from './publisher.js';
+import { VethPair } from './veth.js';
 
 const CAPTURE = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap');
-const NS = `nsprobe${process.pid}`;
-const HOST_END = `nsp${process.pid % 100000}a`;
-const NS_END = `nsp${process.pid % 100000}b`;
+const veth = new VethPair('probe');
 const quiet = () => {};
-
-function missing(): string | null {
-  if (process.getuid?.() !== 0) return 'needs root for a network namespace and a veth pair';
-  for (const tool of ['ip', 'tcpreplay']) {
-    if (spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0) return `needs ${tool} (apt install iproute2 tcpreplay)`;
-  }
-  return null;
-}
-const skip = missing();
-
-const sh = (...args: string[]) => execFileSync(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+let skip: string | null = 'not set up';
 
 before(() => {
-  if (skip) return;
-  sh('ip', 'netns', 'add', NS);
-  sh('ip', 'link', 'add', HOST_END, 'type', 'veth', 'peer', 'name', NS_END);
-  sh('ip', 'link', 'set', NS_END, 'netns', NS);
-  // No IPv6 on either end: only the replayed frames cross the pair.
-  sh('sysctl', '-qw', `net.ipv6.conf.${HOST_END}.disable_ipv6=1`);
-  sh('ip', 'netns', 'exec', NS, 'sysctl', '-qw', `net.ipv6.conf.${NS_END}.disable_ipv6=1`);
-  sh('ip', 'link', 'set', HOST_END, 'mtu', '9000', 'up');
-  sh('ip', 'netns', 'exec', NS, 'ip', 'link', 'set', NS_END, 'mtu', '9000', 'up');
+  skip = veth.create(['tcpreplay']);
 });
 after(() => {
-  if (skip) return;
-  spawnSync('ip', ['link', 'del', HOST_END]);
-  spawnSync('ip', ['netns', 'del', NS]);
+  if (!skip) veth.destroy();
 });
 
 function config(overrides: Record<string, unknown>): NetspectraConfig {
-  return loadConfig({ env: {}, overrides: { window: '1s', 'engine.idleClose': '300ms', 'engine.workers': 1, 'probe.interface': HOST_END, 'probe.bpf': '', 'probe.id': 'live-probe', ...overrides } });
+  return loadConfig({ env: {}, overrides: { window: '1s', 'engine.idleClose': '300ms', 'engine.workers': 1, 'probe.interface': veth.near, 'probe.bpf': '', 'probe.id': 'live-probe', ...overrides } });
 }
 
 /** tcpreplay's count of packets sent, from its summary. */
@@ -60,7 +38,7 @@ function sentBy(output: string): number {
   return Number(m[1]);
 }
 
-const replayArgs = (extra: string[]) => ['netns', 'exec', NS, 'tcpreplay', '-i', NS_END, ...extra, CAPTURE];
+const replayArgs = (extra: string[]) => veth.command('tcpreplay', '-i', veth.far, ...extra, CAPTURE);
 
 async function capture(cfg: NetspectraConfig, send: () => Promise<string> | string) {
   const host = new EngineHost(cfg, quiet);
@@ -77,12 +55,14 @@ async function capture(cfg: NetspectraConfig, send: () => Promise<string> | stri
   return { sent: sentBy(output), packets, stats: probe.stats() };
 }
 
-test('live capture counts exactly what tcpreplay sent, and keeps rotating pcap files', { skip: skip ?? false }, async () => {
+test('live capture counts exactly what tcpreplay sent, and keeps rotating pcap files', async (t) => {
+  if (skip) return t.skip(skip);
   const persist = mkdtempSync(join(tmpdir(), 'netspectra-persist-'));
   const cfg = config({ 'probe.persist.dir': persist, 'probe.persist.fileSize': '1MiB', 'probe.persist.files': 3 });
   const { sent, packets, stats } = await capture(cfg, () => new Promise((resolve) => {
     let out = '';
-    const p = spawn('ip', replayArgs(['--pps', '20000']), { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...args] = replayArgs(['--pps', '20000']);
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.stderr.on('data', (d: Buffer) => (out += d.toString()));
     p.on('exit', () => resolve(out));
@@ -104,14 +84,17 @@ test('live capture counts exactly what tcpreplay sent, and keeps rotating pcap f
   rmSync(persist, { recursive: true, force: true });
 });
 
-test('a starved probe reports the kernel drops', { skip: skip ?? false }, async () => {
+test('a starved probe reports the kernel drops', async (t) => {
+  if (skip) return t.skip(skip);
   // The smallest ring, and this thread blocked for the whole replay (spawnSync): the kernel
   // must drop, and say so.
   const cfg = config({ 'probe.bufferSize': '64KiB' });
   const { sent, packets, stats } = await capture(cfg, () => {
-    const r = spawnSync('ip', replayArgs(['--topspeed']));
+    const [cmd, ...args] = replayArgs(['--topspeed']);
+    const r = spawnSync(cmd, args);
     return r.stdout.toString() + r.stderr.toString();
   });
+  t.diagnostic(`tcpreplay sent ${sent}; the probe captured ${packets}, the kernel dropped ${stats.kernelDropped}`);
   assert.ok(stats.kernelDropped > 0, `no drops reported: ${JSON.stringify(stats)}`);
   assert.equal(packets, stats.captured);
   assert.ok(packets + stats.kernelDropped <= sent, `${packets} + ${stats.kernelDropped} > ${sent}`);

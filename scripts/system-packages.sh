@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite runs for real: nats-server (transport tests),
+# libpcap (live capture, loaded at run time), tcpreplay, tcpdump and iproute2 (the live capture
+# test on a veth pair). Does nothing when they are present.
+set -euo pipefail
+PACKAGES="nats-server libpcap0.8 tcpreplay tcpdump iproute2"
+missing=""
+for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+[ -z "$missing" ] && exit 0
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "installing:$missing"
+$SUDO apt-get update -qq || true
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
