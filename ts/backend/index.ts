@@ -2,7 +2,7 @@
 // WebAssembly), then js (pure TypeScript). NETSPECTRA_BACKEND forces one by name.
 import { loadJs } from './js/index.js';
 import { loadNative } from './native.js';
-import type { Backend, BackendName, TrafficOptions, TrafficSource } from './types.js';
+import type { Backend, BackendName, LiveCapture, LiveCaptureOptions, TrafficOptions, TrafficSource } from './types.js';
 import { loadWasm } from './wasm.js';
 
 export type {
@@ -62,15 +62,31 @@ export function createTrafficSource(options: TrafficOptions, preferred?: Backend
   throw new Error(`the traffic generator needs the native or wasm backend: ${JSON.stringify(loadFailures)}`);
 }
 
-/** The backend that carries the live transport (probe batching, batch engine, capture). */
-export function transportBackend(preferred?: Backend): Required<Pick<Backend, 'createPacketBatcher' | 'createBatchEngine' | 'openLiveCapture'>> & Backend {
-  const has = (b: Backend | undefined) => b?.createPacketBatcher && b.createBatchEngine && b.openLiveCapture;
-  if (has(preferred)) return preferred as ReturnType<typeof transportBackend>;
-  try {
-    const b = load('native');
-    if (has(b)) return b as ReturnType<typeof transportBackend>;
-  } catch (e) {
-    loadFailures.native = (e as Error).message;
+type Transport = Backend & Required<Pick<Backend, 'createPacketBatcher' | 'createBatchEngine'>>;
+
+/** The backend of the live transport (probe batching, batch engine): the one `loadBackend`
+ * picks when it carries it, else the first compiled backend that loads (js has none). */
+export function transportBackend(preferred: Backend = loadBackend()): Transport {
+  const has = (b: Backend): b is Transport => Boolean(b.createPacketBatcher && b.createBatchEngine);
+  if (has(preferred)) return preferred;
+  for (const name of ['native', 'wasm'] as const) {
+    try {
+      const b = load(name);
+      if (has(b)) return b;
+    } catch (e) {
+      loadFailures[name] = (e as Error).message;
+    }
   }
-  throw new Error(`probe and engine need the native backend: ${loadFailures.native ?? 'it lacks the transport'}`);
+  throw new Error(`probe and engine need the native or wasm backend: ${JSON.stringify(loadFailures)}`);
+}
+
+/** Live capture needs the native addon (libpcap is native code). */
+export function openLiveCapture(options: LiveCaptureOptions): LiveCapture {
+  let native: Backend;
+  try {
+    native = load('native');
+  } catch (e) {
+    throw new Error(`live capture needs the native backend: ${(e as Error).message}`);
+  }
+  return native.openLiveCapture!(options);
 }

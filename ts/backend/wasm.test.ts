@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createAnalyzer } from '../analyze/analyze-files.js';
+import { createAnalyzer, taskOptions } from '../analyze/analyze-files.js';
 import { defaultConfig } from '../config/index.js';
 import { loadNative } from './native.js';
 import type { Analyzer, AnalyzerOptions, TaskOptions, TrafficOptions } from './types.js';
@@ -259,4 +259,47 @@ test('memory is reused: analyzers created and freed in turn do not grow it', () 
   const first = size();
   for (let i = 0; i < 10; i++) size();
   assert.equal(size(), first);
+});
+
+test('transport: the wasm batcher and batch engine give the native bytes on every shared capture', () => {
+  const tasks = defaultConfig().tasks.map(taskOptions);
+  const stats = { captured: 1, kernelDropped: 2, interfaceDropped: 3, probeDropped: 4 };
+  for (const file of captures) {
+    const data = readFileSync(join(pcaps, file));
+    const batches = [native, wasm].map((b) => {
+      const batcher = b.createPacketBatcher!({ probeId: 'probe', interface: 'file', partitions: 3, batchPackets: 97, seed: '42' });
+      const out = [];
+      for (let at = 0; at < data.length; at += 65_537) {
+        const err = batcher.addCapture(data.subarray(at, at + 65_537));
+        out.push(...batcher.take(false, stats, 1_700_000_000_000));
+        if (err) break;
+      }
+      const end = batcher.endCapture();
+      out.push(...batcher.take(true, stats, 1_700_000_000_000));
+      return { out, end, packets: batcher.packets() };
+    });
+    assert.equal(batches[1].packets, batches[0].packets, file);
+    assert.equal(batches[1].end, batches[0].end, file);
+    assert.deepEqual(batches[1].out.map((b) => [b.partition, b.sequence, b.packets, Buffer.from(b.message).toString('hex')]),
+      batches[0].out.map((b) => [b.partition, b.sequence, b.packets, Buffer.from(b.message).toString('hex')]), file);
+    const windows = [native, wasm].map((b) => {
+      const engine = b.createBatchEngine!({ seed: '42', windowSeconds: 1, top: 5, tasks });
+      const results = batches[0].out.map((m) => engine.apply(m.message));
+      results.push(engine.apply(batches[0].out[0]?.message ?? new Uint8Array()));
+      results.push(engine.apply(Buffer.from('not a batch')));
+      const open = engine.openWindow();
+      engine.closeWindow();
+      return { results, open, windows: engine.takeWindows().map((w) => ({ ...w, snapshot: Buffer.from(w.snapshot).toString('hex') })), stats: engine.statsJson() };
+    });
+    assert.deepEqual(windows[1], windows[0], file);
+  }
+});
+
+test('transport: bad frames and options are refused by wasm as by native', () => {
+  for (const b of [native, wasm]) {
+    const batcher = b.createPacketBatcher!({ probeId: 'p', interface: 'lo', partitions: 1, batchPackets: 10 });
+    assert.throws(() => batcher.addFrames(Buffer.alloc(20), 1, 0), /frame 0 at byte 0 claims 0 captured bytes|ends inside the header of frame 1 at byte 16/);
+    assert.throws(() => b.createPacketBatcher!({ probeId: 'p', interface: 'lo', partitions: 0, batchPackets: 10 }), /partitions 0 is outside 1..1024/);
+    assert.throws(() => b.createBatchEngine!({ tasks: [{ name: 'x', type: 'exact', key: 'SrcMac' }] }), /unknown key field "SrcMac"/);
+  }
 });

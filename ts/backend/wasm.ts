@@ -7,7 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { analyzerOptions, expectBool, expectBytes, expectString, expectU32, trafficOptions } from './arguments.js';
-import type { Analyzer, AnalyzerOptions, Backend, TrafficOptions, TrafficSource } from './types.js';
+import type {
+  Analyzer, AnalyzerOptions, ApplyResult, Backend, BatchEngine, CaptureStats, ClosedWindow, PacketBatcher, PacketBatcherOptions,
+  SealedBatch, TrafficOptions, TrafficSource,
+} from './types.js';
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -29,6 +32,22 @@ interface Exports {
   ns_traffic_new(opts: number, len: number): number;
   ns_traffic_free(h: number): void;
   ns_traffic_next_chunk(h: number, maxPackets: number): void;
+  ns_batcher_new(opts: number, len: number): number;
+  ns_batcher_free(h: number): void;
+  ns_batcher_add_frames(h: number, frames: number, len: number, linkType: number, iface: number): number;
+  ns_batcher_begin_capture(h: number): void;
+  ns_batcher_add_capture(h: number, chunk: number, len: number): number;
+  ns_batcher_end_capture(h: number): number;
+  ns_batcher_count(h: number, pending: number): number;
+  ns_batcher_take(h: number, all: number, captured: number, kernelDropped: number, interfaceDropped: number, probeDropped: number, sentMs: number): number;
+  ns_engine_new(opts: number, len: number): number;
+  ns_engine_free(h: number): void;
+  ns_engine_apply(h: number, message: number, len: number): void;
+  ns_engine_skip_before(h: number, ms: number): void;
+  ns_engine_close_window(h: number): void;
+  ns_engine_take_windows(h: number): number;
+  ns_engine_open_window(h: number): number;
+  ns_engine_stats_json(h: number): void;
 }
 
 /** The input buffer's size is a multiple of this (it is reused for every call, and grown to the
@@ -140,7 +159,7 @@ class Runtime {
 interface Held {
   rt: Runtime;
   handle: number;
-  free: 'ns_analyzer_free' | 'ns_traffic_free';
+  free: 'ns_analyzer_free' | 'ns_traffic_free' | 'ns_batcher_free' | 'ns_engine_free';
 }
 
 /** Frees the handles of objects collected without `free()`. */
@@ -326,6 +345,139 @@ export class WasmTrafficSource implements TrafficSource {
   }
 }
 
+/** Reads a table of little-endian u64 words (the slot's result) as numbers. */
+function words(table: Buffer): number[] {
+  const out: number[] = [];
+  for (let i = 0; i + 8 <= table.length; i += 8) out.push(Number(table.readBigUInt64LE(i)));
+  return out;
+}
+
+const BATCHER_FIELDS = { probeId: 'probe_id', interface: 'interface', partitions: 'partitions', batchPackets: 'batch_packets', seed: 'seed' };
+
+/** A probe's batcher in wasm memory. */
+export class WasmPacketBatcher implements PacketBatcher {
+  private readonly own: Owned;
+
+  constructor(rt: Runtime, options: PacketBatcherOptions) {
+    if (typeof options !== 'object' || options === null) throw Object.assign(new TypeError('createPacketBatcher: options must be an object'), { code: 'ObjectExpected' });
+    expectString(options.probeId, 'createPacketBatcher: probeId');
+    expectString(options.interface, 'createPacketBatcher: interface');
+    const o = { ...options, partitions: expectU32(options.partitions, 'createPacketBatcher: partitions'), batchPackets: expectU32(options.batchPackets, 'createPacketBatcher: batchPackets') };
+    const text = optionsText((put) => putAll(put, o, BATCHER_FIELDS));
+    this.own = new Owned(this, rt, rt.create('createPacketBatcher', (p, n) => rt.x.ns_batcher_new(p, n), text), 'ns_batcher_free');
+  }
+
+  addFrames(frames: Uint8Array, linkType: number, interfaceIndex: number): number {
+    expectBytes(frames, 'addFrames: frames');
+    const [h, rt] = [this.own.handle('addFrames'), this.own.rt];
+    const ptr = rt.write('addFrames', frames);
+    const n = rt.call('addFrames', () => rt.x.ns_batcher_add_frames(h, ptr, frames.length, expectU32(linkType, 'addFrames: linkType'), expectU32(interfaceIndex, 'addFrames: interfaceIndex')));
+    if (n < 0) throw Object.assign(new Error(rt.takeText('addFrames')), { code: 'InvalidArg' });
+    return n;
+  }
+
+  beginCapture(): void {
+    const [h, rt] = [this.own.handle('beginCapture'), this.own.rt];
+    rt.call('beginCapture', () => rt.x.ns_batcher_begin_capture(h));
+  }
+
+  addCapture(chunk: Uint8Array): string | null {
+    expectBytes(chunk, 'addCapture: chunk');
+    const [h, rt] = [this.own.handle('addCapture'), this.own.rt];
+    const ptr = rt.write('addCapture', chunk);
+    return rt.call('addCapture', () => rt.x.ns_batcher_add_capture(h, ptr, chunk.length)) ? rt.takeText('addCapture') : null;
+  }
+
+  endCapture(): string | null {
+    const [h, rt] = [this.own.handle('endCapture'), this.own.rt];
+    return rt.call('endCapture', () => rt.x.ns_batcher_end_capture(h)) ? rt.takeText('endCapture') : null;
+  }
+
+  packets(): number {
+    const [h, rt] = [this.own.handle('packets'), this.own.rt];
+    return rt.call('packets', () => rt.x.ns_batcher_count(h, 0));
+  }
+
+  pending(): number {
+    const [h, rt] = [this.own.handle('pending'), this.own.rt];
+    return rt.call('pending', () => rt.x.ns_batcher_count(h, 1));
+  }
+
+  take(all: boolean, stats: CaptureStats, sentMs: number): SealedBatch[] {
+    expectBool(all, 'take: all');
+    const [h, rt] = [this.own.handle('take'), this.own.rt];
+    const count = rt.call('take', () => rt.x.ns_batcher_take(h, all ? 1 : 0, stats.captured, stats.kernelDropped, stats.interfaceDropped, stats.probeDropped, sentMs)) >>> 0;
+    const w = words(rt.takeBytes('take'));
+    const out: SealedBatch[] = [];
+    for (let i = 0; i < count; i++) {
+      const [partition, packets, sequence, ptr, len] = w.slice(5 * i, 5 * i + 5);
+      out.push({ partition, packets, sequence, message: rt.takeBytesAt('take', ptr, len) });
+    }
+    return out;
+  }
+
+  free(): void {
+    this.own.free();
+  }
+}
+
+/** The engine side of the transport in wasm memory. */
+export class WasmBatchEngine implements BatchEngine {
+  private readonly own: Owned;
+
+  constructor(rt: Runtime, options?: AnalyzerOptions) {
+    this.own = new Owned(this, rt, rt.create('createBatchEngine', (p, n) => rt.x.ns_engine_new(p, n), analyzerOptionsText(options)), 'ns_engine_free');
+  }
+
+  apply(message: Uint8Array): ApplyResult {
+    expectBytes(message, 'apply: message');
+    const [h, rt] = [this.own.handle('apply'), this.own.rt];
+    const ptr = rt.write('apply', message);
+    rt.call('apply', () => rt.x.ns_engine_apply(h, ptr, message.length));
+    return JSON.parse(rt.takeText('apply')) as ApplyResult;
+  }
+
+  skipBefore(ms: number): void {
+    const [h, rt] = [this.own.handle('skipBefore'), this.own.rt];
+    rt.call('skipBefore', () => rt.x.ns_engine_skip_before(h, ms));
+  }
+
+  closeWindow(): void {
+    const [h, rt] = [this.own.handle('closeWindow'), this.own.rt];
+    rt.call('closeWindow', () => rt.x.ns_engine_close_window(h));
+  }
+
+  takeWindows(): ClosedWindow[] {
+    const [h, rt] = [this.own.handle('takeWindows'), this.own.rt];
+    const count = rt.call('takeWindows', () => rt.x.ns_engine_take_windows(h)) >>> 0;
+    const w = words(rt.takeBytes('takeWindows'));
+    const out: ClosedWindow[] = [];
+    for (let i = 0; i < count; i++) {
+      const [jsonPtr, jsonLen, snapPtr, snapLen, startNs, endNs] = w.slice(6 * i, 6 * i + 6);
+      const json = decoder.decode(rt.takeBytesAt('takeWindows', jsonPtr, jsonLen));
+      out.push({ startMs: startNs / 1e6, endMs: endNs / 1e6, json, snapshot: rt.takeBytesAt('takeWindows', snapPtr, snapLen) });
+    }
+    return out;
+  }
+
+  openWindow(): { startMs: number; endMs: number } | null {
+    const [h, rt] = [this.own.handle('openWindow'), this.own.rt];
+    if (!rt.call('openWindow', () => rt.x.ns_engine_open_window(h))) return null;
+    const [start, end] = words(rt.takeBytes('openWindow'));
+    return { startMs: start / 1e6, endMs: end / 1e6 };
+  }
+
+  statsJson(): string {
+    const [h, rt] = [this.own.handle('statsJson'), this.own.rt];
+    rt.call('statsJson', () => rt.x.ns_engine_stats_json(h));
+    return rt.takeText('statsJson');
+  }
+
+  free(): void {
+    this.own.free();
+  }
+}
+
 /** The package root: two levels above dist/ts/backend. */
 function packageRoot(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -340,6 +492,8 @@ export interface WasmBackend extends Backend {
   name: 'wasm';
   createAnalyzer(options?: AnalyzerOptions): WasmAnalyzer;
   createTrafficSource(options?: TrafficOptions): WasmTrafficSource;
+  createPacketBatcher(options: PacketBatcherOptions): WasmPacketBatcher;
+  createBatchEngine(options?: AnalyzerOptions): WasmBatchEngine;
 }
 
 /** Loads wasm/netspectra.wasm (built by `npm run build:wasm`); throws with the path it tried.
@@ -359,5 +513,7 @@ export function loadWasm(): WasmBackend {
     name: 'wasm',
     createAnalyzer: (options) => new WasmAnalyzer(runtime(), options),
     createTrafficSource: (options) => new WasmTrafficSource(runtime(), options),
+    createPacketBatcher: (options) => new WasmPacketBatcher(runtime(), options),
+    createBatchEngine: (options) => new WasmBatchEngine(runtime(), options),
   };
 }

@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { jetstream, type JsMsg } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/transport-node';
-import type { ApplyResult, ClosedWindow } from '../backend/index.js';
+import { transportBackend, type ApplyResult, type ClosedWindow } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { taskOptions } from '../analyze/analyze-files.js';
 import { bytes, grouped } from '../report/units.js';
@@ -114,7 +114,7 @@ export async function runEngine(cfg: NetspectraConfig, log: Log): Promise<Runnin
   if (!cfg.nats.url) throw new Error('the engine needs nats.url (or use `netspectra probe --engine` for one process)');
   const host = new EngineHost(cfg, log);
   const conn = await connectNats(cfg.nats, `netspectra-engine ${host.id}`, log);
-  log(`engine ${host.id}: ${host.engine.workers || 'no'} worker thread(s), ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
+  log(`engine ${host.id} (${transportBackend().name} backend): ${host.engine.workers || 'no'} worker thread(s), ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
   const run = cfg.nats.jetstream ? await consumeJetStream(cfg, conn, host, log) : subscribeCore(cfg, conn, host, log);
   const statsLine = async () => (await host.statsLine()) + (run.dropped() ? `; ${grouped(run.dropped())} batches dropped while the workers were behind` : '');
   const stats = setInterval(() => void statsLine().then(log), 10_000);

@@ -71,18 +71,24 @@ async function throughEngine(cfg: NetspectraConfig): Promise<ClosedWindow[]> {
   return windows;
 }
 
-for (const [name, overrides] of [
-  ['core NATS, 1 worker', { 'engine.workers': 1 }],
-  ['core NATS, 3 workers, 500-packet batches', { 'engine.workers': 3, 'probe.batchPackets': 500 }],
-  ['JetStream, 2 workers', { 'engine.workers': 2, 'nats.jetstream': true, 'nats.stream': 'PARITY', 'nats.subject': 'parity.packets' }],
+for (const [name, overrides, backend] of [
+  ['core NATS, 1 worker', { 'engine.workers': 1 }, 'native'],
+  ['core NATS, 3 workers, 500-packet batches', { 'engine.workers': 3, 'probe.batchPackets': 500 }, 'native'],
+  ['JetStream, 2 workers', { 'engine.workers': 2, 'nats.jetstream': true, 'nats.stream': 'PARITY', 'nats.subject': 'parity.packets' }, 'native'],
+  ['core NATS on the wasm backend, 2 workers', { 'engine.workers': 2, 'nats.subject': 'wasm.packets' }, 'wasm'],
 ] as const) {
   test(`${name}: the engine's windows equal analyze of the same capture`, async () => {
-    const cfg = config(overrides);
-    const windows = await throughEngine(cfg);
-    const expected = analyzeWindows(cfg);
-    assert.equal(windows.length, expected.length);
-    assert.deepEqual(windows.map((w) => JSON.parse(w.json)), expected);
-    assert.equal(packetsOf(windows), 62_781);
+    process.env.NETSPECTRA_BACKEND = backend;
+    try {
+      const cfg = config(overrides);
+      const windows = await throughEngine(cfg);
+      const expected = analyzeWindows(cfg);
+      assert.equal(windows.length, expected.length);
+      assert.deepEqual(windows.map((w) => JSON.parse(w.json)), expected);
+      assert.equal(packetsOf(windows), 62_781);
+    } finally {
+      delete process.env.NETSPECTRA_BACKEND;
+    }
   });
 }
 

@@ -4,7 +4,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { CaptureStats, LiveCapture, PacketBatcher } from '../backend/index.js';
-import { transportBackend } from '../backend/index.js';
+import { openLiveCapture, transportBackend } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { grouped } from '../report/units.js';
 import type { Log } from '../transport/nats.js';
@@ -74,7 +74,7 @@ export class Probe {
   /** Captures until `stop`. */
   live(): Promise<void> {
     const p = this.cfg.probe;
-    const capture = transportBackend().openLiveCapture({ interface: p.interface, filter: p.bpf, snaplen: p.snaplen, promiscuous: p.promiscuous, bufferBytes: p.bufferSize });
+    const capture = openLiveCapture({ interface: p.interface, filter: p.bpf, snaplen: p.snaplen, promiscuous: p.promiscuous, bufferBytes: p.bufferSize });
     this.capture = capture;
     const linkType = capture.linkType();
     if (p.persist.dir) this.persist = new PcapRotator(p.persist.dir, `probe-${this.id}`, p.persist.fileSize, p.persist.files, linkType, p.snaplen);

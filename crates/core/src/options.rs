@@ -130,6 +130,49 @@ impl AnalyzerOptions {
     }
 }
 
+/// A probe's batching options as bindings receive them.
+#[derive(Clone, Debug, Default)]
+pub struct BatcherOptions {
+    pub probe_id: String,
+    pub interface: String,
+    pub partitions: u32,
+    pub batch_packets: u32,
+    /// Seed of the partition hash, decimal; the analyzer's default when absent.
+    pub seed: Option<String>,
+}
+
+impl BatcherOptions {
+    pub fn config(&self) -> Result<crate::batch::BatchConfig, String> {
+        let seed = AnalyzerOptions { seed: self.seed.clone(), ..AnalyzerOptions::default() }.config()?.seed;
+        Ok(crate::batch::BatchConfig {
+            probe_id: self.probe_id.clone(),
+            interface: self.interface.clone(),
+            partitions: self.partitions,
+            batch_packets: self.batch_packets,
+            seed,
+        })
+    }
+
+    pub fn batcher(&self) -> Result<crate::batch::BatchBuilder, String> {
+        crate::batch::BatchBuilder::new(self.config()?)
+    }
+}
+
+impl AnalyzerOptions {
+    /// The live engine these options describe (the analysis's tasks, seed, window and top-N).
+    pub fn batch_ingest(&self) -> Result<crate::batch::BatchIngest, String> {
+        let cfg = self.config()?;
+        crate::batch::BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n)
+    }
+}
+
+/// Milliseconds, as JavaScript numbers carry times, to nanoseconds; exact for whole milliseconds
+/// (a plain `ms * 1e6` in f64 is not, past 2^53 ns).
+pub fn ms_to_ns(ms: f64) -> u64 {
+    let ms = ms.max(0.0);
+    (ms.trunc() as u64).saturating_mul(1_000_000).saturating_add((ms.fract() * 1e6).round() as u64)
+}
+
 impl TrafficOptions {
     /// The generator's configuration: the defaults of [`TrafficConfig`] where a field is absent;
     /// negative times count as 0.

@@ -79,12 +79,6 @@ impl From<AnalyzerOptions> for options::AnalyzerOptions {
     }
 }
 
-/// Milliseconds (as JS numbers carry them) to nanoseconds, exact for whole milliseconds.
-fn ms_to_ns(ms: f64) -> u64 {
-    let ms = ms.max(0.0);
-    (ms.trunc() as u64).saturating_mul(1_000_000).saturating_add((ms.fract() * 1e6).round() as u64)
-}
-
 fn invalid(msg: String) -> Error {
     Error::new(napi::Status::InvalidArg, msg)
 }
@@ -230,15 +224,14 @@ pub struct PacketBatcher {
 impl PacketBatcher {
     #[napi(constructor)]
     pub fn new(opts: PacketBatcherOptions) -> Result<PacketBatcher> {
-        let seed = options::AnalyzerOptions { seed: opts.seed, ..Default::default() }.config().map_err(invalid)?.seed;
-        let cfg = batch::BatchConfig {
+        let opts = options::BatcherOptions {
             probe_id: opts.probe_id,
             interface: opts.interface,
             partitions: opts.partitions,
             batch_packets: opts.batch_packets,
-            seed,
+            seed: opts.seed,
         };
-        Ok(PacketBatcher { inner: batch::BatchBuilder::new(cfg).map_err(invalid)? })
+        Ok(PacketBatcher { inner: opts.batcher().map_err(invalid)? })
     }
 
     /// Decodes a buffer of framed packets; returns how many it held.
@@ -282,7 +275,7 @@ impl PacketBatcher {
             interface_dropped: stats.interface_dropped as u64,
             probe_dropped: stats.probe_dropped as u64,
         };
-        let sent_ns = ms_to_ns(sent_ms);
+        let sent_ns = options::ms_to_ns(sent_ms);
         self.inner
             .take(all, &stats, sent_ns)
             .into_iter()
@@ -335,8 +328,7 @@ impl BatchEngine {
     #[napi(constructor)]
     pub fn new(opts: Option<AnalyzerOptions>) -> Result<BatchEngine> {
         let opts: options::AnalyzerOptions = opts.map(Into::into).unwrap_or_default();
-        let cfg = opts.config().map_err(invalid)?;
-        Ok(BatchEngine { inner: batch::BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n).map_err(invalid)? })
+        Ok(BatchEngine { inner: opts.batch_ingest().map_err(invalid)? })
     }
 
     /// Applies one message; a message that is not a batch is counted and described, not thrown.
@@ -367,7 +359,7 @@ impl BatchEngine {
     /// Packets before this time (ms since the epoch) are not counted.
     #[napi]
     pub fn skip_before(&mut self, ms: f64) {
-        self.inner.skip_before(ms_to_ns(ms));
+        self.inner.skip_before(options::ms_to_ns(ms));
     }
 
     #[napi]

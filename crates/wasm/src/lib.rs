@@ -26,6 +26,9 @@ mod wire;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use netspectra_core::analysis::Analysis;
+use netspectra_core::batch::{BatchBuilder, BatchIngest, CaptureStats};
+use netspectra_core::json::Json;
+use netspectra_core::options::ms_to_ns;
 use netspectra_core::synth::TrafficGenerator;
 use std::sync::Mutex;
 
@@ -291,6 +294,257 @@ pub unsafe extern "C" fn ns_traffic_next_chunk(h: *mut TrafficGenerator, max_pac
     // SAFETY: the caller's handle.
     unsafe { &mut *h }.next_chunk(max_packets as u64, &mut out);
     put(out);
+}
+
+/// Leaks `bytes` as a result of its own and returns its (pointer, length) as table words.
+fn leak(bytes: Vec<u8>) -> [u64; 2] {
+    let len = bytes.len();
+    [Box::into_raw(bytes.into_boxed_slice()) as *mut u8 as usize as u64, len as u64]
+}
+
+/// Puts a table of little-endian u64 words in the slot.
+fn put_table(words: &[u64]) {
+    put(words.iter().flat_map(|w| w.to_le_bytes()).collect());
+}
+
+/// A new probe batcher from an options text (see [`wire`]); null with the error in the slot.
+///
+/// # Safety
+/// (`opts`, `len`) is a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_batcher_new(opts: *const u8, len: usize) -> *mut BatchBuilder {
+    // SAFETY: the caller's input buffer.
+    match wire::batcher_options(unsafe { input(opts, len) }).and_then(|o| o.batcher()) {
+        Ok(b) => Box::into_raw(Box::new(b)),
+        Err(e) => {
+            put(e.into_bytes());
+            core::ptr::null_mut()
+        }
+    }
+}
+
+/// # Safety
+/// `h` is a live batcher handle; it is dead afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn ns_batcher_free(h: *mut BatchBuilder) {
+    // SAFETY: the box `ns_batcher_new` leaked.
+    drop(unsafe { Box::from_raw(h) });
+}
+
+/// Decodes framed packets; the count, or -1 with the error text in the slot.
+///
+/// # Safety
+/// `h` is a live batcher handle and (`frames`, `len`) a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_batcher_add_frames(
+    h: *mut BatchBuilder,
+    frames: *const u8,
+    len: usize,
+    link_type: u32,
+    interface: u32,
+) -> i32 {
+    // SAFETY: the caller's handle and input buffer.
+    let (b, frames) = unsafe { (&mut *h, input(frames, len)) };
+    match b.add_frames(frames, link_type, interface as u16) {
+        Ok(n) => n as i32,
+        Err(e) => {
+            put(e.into_bytes());
+            -1
+        }
+    }
+}
+
+/// # Safety
+/// `h` is a live batcher handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_batcher_begin_capture(h: *mut BatchBuilder) {
+    // SAFETY: the caller's handle.
+    unsafe { &mut *h }.begin_capture();
+}
+
+/// 1 with the capture error text in the slot when the file cannot be read further.
+///
+/// # Safety
+/// `h` is a live batcher handle and (`chunk`, `len`) a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_batcher_add_capture(h: *mut BatchBuilder, chunk: *const u8, len: usize) -> u32 {
+    // SAFETY: the caller's handle and input buffer.
+    let (b, chunk) = unsafe { (&mut *h, input(chunk, len)) };
+    put_some(b.add_capture(chunk).err().map(|e| e.to_string()))
+}
+
+/// # Safety
+/// `h` is a live batcher handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_batcher_end_capture(h: *mut BatchBuilder) -> u32 {
+    // SAFETY: the caller's handle.
+    put_some(unsafe { &mut *h }.end_capture().err().map(|e| e.to_string()))
+}
+
+/// Packets decoded so far (0) or not yet taken (1), as an f64.
+///
+/// # Safety
+/// `h` is a live batcher handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_batcher_count(h: *mut BatchBuilder, pending: u32) -> f64 {
+    // SAFETY: the caller's handle.
+    let b = unsafe { &*h };
+    (if pending != 0 { b.pending() } else { b.packets() }) as f64
+}
+
+/// The sealed batches, each message a result of its own; the slot holds a table of five u64
+/// words per batch: partition, packets, sequence, message pointer, message length. Returns how
+/// many.
+///
+/// # Safety
+/// `h` is a live batcher handle.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn ns_batcher_take(
+    h: *mut BatchBuilder,
+    all: u32,
+    captured: f64,
+    kernel_dropped: f64,
+    interface_dropped: f64,
+    probe_dropped: f64,
+    sent_ms: f64,
+) -> u32 {
+    let stats = CaptureStats {
+        captured: captured as u64,
+        kernel_dropped: kernel_dropped as u64,
+        interface_dropped: interface_dropped as u64,
+        probe_dropped: probe_dropped as u64,
+    };
+    // SAFETY: the caller's handle.
+    let batches = unsafe { &mut *h }.take(all != 0, &stats, ms_to_ns(sent_ms));
+    let count = batches.len() as u32;
+    let mut table = Vec::with_capacity(batches.len() * 5);
+    for b in batches {
+        table.extend_from_slice(&[b.partition as u64, b.packets as u64, b.sequence]);
+        table.extend_from_slice(&leak(b.message));
+    }
+    put_table(&table);
+    count
+}
+
+/// A new batch engine from an analyzer options text (see [`wire`]); null with the error in the
+/// slot.
+///
+/// # Safety
+/// (`opts`, `len`) is a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_new(opts: *const u8, len: usize) -> *mut BatchIngest {
+    // SAFETY: the caller's input buffer.
+    match wire::analyzer_options(unsafe { input(opts, len) }).and_then(|o| o.batch_ingest()) {
+        Ok(e) => Box::into_raw(Box::new(e)),
+        Err(e) => {
+            put(e.into_bytes());
+            core::ptr::null_mut()
+        }
+    }
+}
+
+/// # Safety
+/// `h` is a live engine handle; it is dead afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_free(h: *mut BatchIngest) {
+    // SAFETY: the box `ns_engine_new` leaked.
+    drop(unsafe { Box::from_raw(h) });
+}
+
+/// Applies one message; the outcome as JSON in the slot (the napi `ApplyResult` fields).
+///
+/// # Safety
+/// `h` is a live engine handle and (`message`, `len`) a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_apply(h: *mut BatchIngest, message: *const u8, len: usize) {
+    // SAFETY: the caller's handle and input buffer.
+    let (e, message) = unsafe { (&mut *h, input(message, len)) };
+    let mut j = Json::new();
+    j.begin_object(None);
+    match e.apply(message) {
+        Ok(a) => {
+            j.str("probeId", &a.probe_id);
+            j.u64("sequence", a.sequence);
+            j.u64("packets", a.packets as u64);
+            j.bool("duplicate", a.duplicate);
+            j.u64("skipped", a.skipped as u64);
+        }
+        Err(err) => {
+            j.str("probeId", "");
+            j.u64("sequence", 0);
+            j.u64("packets", 0);
+            j.bool("duplicate", false);
+            j.u64("skipped", 0);
+            j.str("errorKind", err.kind());
+            j.str("error", &err.to_string());
+        }
+    }
+    j.end_object();
+    put(j.finish().into_bytes());
+}
+
+/// # Safety
+/// `h` is a live engine handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_skip_before(h: *mut BatchIngest, ms: f64) {
+    // SAFETY: the caller's handle.
+    unsafe { &mut *h }.skip_before(ms_to_ns(ms));
+}
+
+/// # Safety
+/// `h` is a live engine handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_close_window(h: *mut BatchIngest) {
+    // SAFETY: the caller's handle.
+    unsafe { &mut *h }.close_window();
+}
+
+/// The windows closed since the last call; the slot holds a table of six u64 words per window:
+/// JSON pointer, JSON length, snapshot pointer, snapshot length, start ns, end ns (the JSON and
+/// the snapshot are results of their own). Returns how many.
+///
+/// # Safety
+/// `h` is a live engine handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_take_windows(h: *mut BatchIngest) -> u32 {
+    // SAFETY: the caller's handle.
+    let windows = unsafe { &mut *h }.take_windows();
+    let count = windows.len() as u32;
+    let mut table = Vec::with_capacity(windows.len() * 6);
+    for w in windows {
+        table.extend_from_slice(&leak(w.json.into_bytes()));
+        table.extend_from_slice(&leak(w.snapshot));
+        table.extend_from_slice(&[w.start_ns, w.end_ns]);
+    }
+    put_table(&table);
+    count
+}
+
+/// 1 with the open window's start and end (two u64 ns words) in the slot, or 0.
+///
+/// # Safety
+/// `h` is a live engine handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_open_window(h: *mut BatchIngest) -> u32 {
+    // SAFETY: the caller's handle.
+    match unsafe { &*h }.open_window() {
+        Some((start, end)) => {
+            put_table(&[start, end]);
+            1
+        }
+        None => 0,
+    }
+}
+
+/// The engine's counters as JSON, in the slot.
+///
+/// # Safety
+/// `h` is a live engine handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_stats_json(h: *mut BatchIngest) {
+    // SAFETY: the caller's handle.
+    put(unsafe { &*h }.stats_json().into_bytes());
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //!
 //! A malformed text is a bug in the TypeScript encoder; the error says where it broke.
 
-use netspectra_core::options::{AnalyzerOptions, TaskOptions, TrafficOptions};
+use netspectra_core::options::{AnalyzerOptions, BatcherOptions, TaskOptions, TrafficOptions};
 
 /// The fields of an options text, in order.
 struct Fields<'a> {
@@ -104,6 +104,23 @@ pub fn analyzer_options(text: &[u8]) -> Result<AnalyzerOptions, String> {
     Ok(o)
 }
 
+/// Batcher fields: `probe_id`, `interface`, `partitions`, `batch_packets`, `seed`.
+pub fn batcher_options(text: &[u8]) -> Result<BatcherOptions, String> {
+    let mut o = BatcherOptions::default();
+    for field in fields(text) {
+        let (name, v) = field?;
+        match name {
+            "probe_id" => o.probe_id = v.to_string(),
+            "interface" => o.interface = v.to_string(),
+            "partitions" => o.partitions = number(name, v)?,
+            "batch_packets" => o.batch_packets = number(name, v)?,
+            "seed" => o.seed = Some(v.to_string()),
+            _ => return Err(format!("wasm options: unknown batcher field \"{name}\"")),
+        }
+    }
+    Ok(o)
+}
+
 pub fn traffic_options(text: &[u8]) -> Result<TrafficOptions, String> {
     let mut o = TrafficOptions::default();
     for field in fields(text) {
@@ -177,6 +194,24 @@ mod tests {
             let w = o.window_seconds.unwrap();
             assert!(w == v || (w.is_nan() && v.is_nan()), "{s}");
         }
+    }
+
+    #[test]
+    fn batcher_fields() {
+        let o = batcher_options(&text(&[
+            ("probe_id", "edge 1"),
+            ("interface", "eth0"),
+            ("partitions", "4"),
+            ("batch_packets", "1024"),
+            ("seed", "9"),
+        ]))
+        .unwrap();
+        let cfg = o.config().unwrap();
+        assert_eq!(
+            (cfg.probe_id.as_str(), cfg.interface.as_str(), cfg.partitions, cfg.batch_packets, cfg.seed),
+            ("edge 1", "eth0", 4, 1024, 9)
+        );
+        assert!(batcher_options(&text(&[("snaplen", "1")])).unwrap_err().contains("unknown batcher field \"snaplen\""));
     }
 
     #[test]
