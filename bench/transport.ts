@@ -111,12 +111,12 @@ async function fromJetStream(nats: NatsServer, label: string, workers: number): 
   return { label, packets: sent.packets, seconds, mpps: sent.packets / seconds / 1e6, bytesPerPacket: sent.wireBytes / sent.packets };
 }
 
-async function throughEngine(nats: NatsServer, label: string, workers: number, tasks: 'default' | 'none'): Promise<Row> {
+async function throughEngine(nats: NatsServer, label: string, workers: number, tasks: 'default' | 'none', backend = 'native'): Promise<Row> {
   const output = join(work, `${label.replace(/\W+/g, '-')}.jsonl`);
   const configFile = join(work, 'none.yaml');
   writeFileSync(configFile, 'tasks: []\n');
   const args = [CLI, 'engine', '--nats', nats.url, '--output', output, '--workers', String(workers), ...(tasks === 'none' ? ['--config', configFile] : [])];
-  const engine: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSPECTRA_ENGINE_IDLE_CLOSE: '50ms' } });
+  const engine: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSPECTRA_ENGINE_IDLE_CLOSE: '50ms', NETSPECTRA_BACKEND: backend } });
   let log = '';
   engine.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   await until(() => log.includes('worker thread'));
@@ -193,12 +193,13 @@ async function main(): Promise<void> {
     const rows: Row[] = [
       { label: 'probe alone (decode + batch + publish)', packets: probeOnly.packets, seconds: probeOnly.seconds, mpps: probeOnly.packets / probeOnly.seconds / 1e6, bytesPerPacket: probeOnly.wireBytes / probeOnly.packets },
     ];
-    for (const [label, workers, tasks] of [
-      ['engine, no tasks, 1 worker', 1, 'none'],
-      ['engine, default tasks, 1 worker', 1, 'default'],
-      ['engine, default tasks, 2 workers', 2, 'default'],
+    for (const [label, workers, tasks, backend] of [
+      ['engine, no tasks, 1 worker', 1, 'none', 'native'],
+      ['engine, default tasks, 1 worker', 1, 'default', 'native'],
+      ['engine, default tasks, 2 workers', 2, 'default', 'native'],
+      ['engine on the wasm backend, default tasks, 2 workers', 2, 'default', 'wasm'],
     ] as const) {
-      rows.push(await throughEngine(nats, label, workers, tasks));
+      rows.push(await throughEngine(nats, label, workers, tasks, backend));
     }
     for (const workers of [1, 2]) rows.push(await fromJetStream(nats, `engine alone from a filled JetStream stream, default tasks, ${workers} worker(s)`, workers));
     console.log('\n| path | packets | seconds | Mpps | bytes/packet on the wire |\n|---|---:|---:|---:|---:|');

@@ -124,10 +124,10 @@ async function probe(files: string[], values: Values): Promise<number> {
 async function engineCommand(values: Values): Promise<number> {
   const cfg = config(values, true);
   const running = await runEngine(cfg, log);
-  await interrupted();
-  log('engine: stopping (closing the open window)');
+  const failure = await Promise.race([interrupted().then(() => null), running.host.failed]);
+  log(failure ? 'engine: stopping after the failure' : 'engine: stopping (closing the open window)');
   await running.stop();
-  return 0;
+  return failure ? 1 : 0;
 }
 
 /** The engine backend; says on stderr why a faster one was passed over. */

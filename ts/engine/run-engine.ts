@@ -23,6 +23,8 @@ export class EngineHost {
   onWindow: (w: ClosedWindow) => void = () => {};
   /** Called after an idle close completed (every earlier batch is in a written window). */
   onIdleClose: () => void = () => {};
+  /** Settles when a worker dies: the engine cannot go on. */
+  readonly failed: Promise<Error>;
   windows = 0;
 
   constructor(readonly cfg: NetspectraConfig, private readonly log: Log, readonly id = `${hostname()}-${process.pid}`) {
@@ -31,6 +33,10 @@ export class EngineHost {
     this.engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks, workers });
     this.file = cfg.engine.output ? new WindowFile(cfg.engine.output, this.id, cfg.nats.jetstream) : null;
     this.engine.onWindow = (w) => this.written(w);
+    this.failed = new Promise((resolve) => (this.engine.onFailure = (e) => {
+      this.log(`engine: ${e.message}`);
+      resolve(e);
+    }));
     this.timer = setInterval(() => this.closeIfIdle(), Math.min(250, cfg.engine.idleClose * 500));
     this.timer.unref();
   }
@@ -45,11 +51,17 @@ export class EngineHost {
     }
   }
 
+  /** Applies a message; never rejects: after a worker failure (logged, and `failed` settles)
+   * nothing more is applied. */
   async submit(data: Uint8Array, subject: string): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
     this.lastSubmit = Date.now();
-    const out = await this.engine.submit(data);
-    if (out.result?.errorKind) this.rejectedMessage(out.result, data, subject);
-    return out;
+    try {
+      const out = await this.engine.submit(data);
+      if (out.result?.errorKind) this.rejectedMessage(out.result, data, subject);
+      return out;
+    } catch {
+      return { windows: [] };
+    }
   }
 
   private rejectedMessage(r: ApplyResult, data: Uint8Array, subject: string): void {
@@ -74,17 +86,20 @@ export class EngineHost {
     const open = this.engine.openEnd;
     const now = Date.now();
     if (this.closing || open === null || now - this.lastSubmit < this.cfg.engine.idleClose * 1000 || now < open) return;
-    this.closing = this.engine.close().then(() => {
-      this.closing = null;
-      this.onIdleClose();
-    });
+    this.closing = this.engine.close().then(
+      () => {
+        this.closing = null;
+        this.onIdleClose();
+      },
+      () => {},
+    );
   }
 
   /** Closes the open window and stops the workers. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await this.closing;
-    await this.engine.close();
+    await this.engine.close().catch(() => {});
     await this.engine.stop();
     this.file?.close();
   }
@@ -105,8 +120,6 @@ export class EngineHost {
 export interface RunningEngine {
   host: EngineHost;
   stop(): Promise<void>;
-  /** Batches dropped because the workers fell behind (core NATS only). */
-  overloadDropped(): number;
 }
 
 /** Subscribes to the probes' subjects and runs until stopped. */
@@ -121,12 +134,11 @@ export async function runEngine(cfg: NetspectraConfig, log: Log): Promise<Runnin
   stats.unref();
   return {
     host,
-    overloadDropped: run.dropped,
     async stop() {
       clearInterval(stats);
       await run.stop();
-      await host.engine.close();
-      log(await statsLine());
+      await host.engine.close().catch(() => {});
+      log(await statsLine().catch((e: Error) => `engine: ${e.message}`));
       await host.stop();
       await conn.nc.drain().catch(() => conn.nc.close());
     },
@@ -185,8 +197,8 @@ async function consumeJetStream(cfg: NetspectraConfig, conn: Connection, host: E
     async stop() {
       await messages.close();
       await loop.catch(() => {});
-      await host.engine.close();
-      ackAll();
+      // Acknowledge only what the final window holds; after a worker failure nothing is acked.
+      await host.engine.close().then(ackAll, () => {});
       await conn.nc.flush().catch(() => {});
     },
   };

@@ -67,14 +67,24 @@ export class WorkerShard implements Shard {
   private readonly worker: Worker;
   onReply: (reply: ShardReply) => void = () => {};
   private failure: Error | null = null;
+  private stopping = false;
 
   constructor(options: AnalyzerOptions, onError: (e: Error) => void) {
     this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: options });
     this.worker.on('message', (m: ShardReply) => this.onReply(m));
-    this.worker.on('error', (e) => {
-      this.failure = e;
+    const failed = (e: Error) => {
+      this.failure ??= e;
       onError(e);
+    };
+    this.worker.on('error', failed);
+    this.worker.on('exit', (code) => {
+      if (!this.stopping) failed(new Error(`a worker thread exited (code ${code})`));
     });
+  }
+
+  /** For tests: the thread, to kill it. */
+  get thread(): Worker {
+    return this.worker;
   }
 
   send(req: ShardRequest, transfer = false): void {
@@ -84,6 +94,7 @@ export class WorkerShard implements Shard {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     await this.worker.terminate();
   }
 }

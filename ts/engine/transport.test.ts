@@ -165,3 +165,26 @@ test('in this thread or over 3 workers, the engine gives the same windows, snaps
     assert.ok(Buffer.from(workers[i].snapshot).equals(Buffer.from(w.snapshot)), `window ${i} snapshot differs`);
   });
 });
+
+test('a worker thread that dies fails the requests in flight and after, and says so once', async () => {
+  const engine = new WindowedEngine({ seed: '1', windowSeconds: 10, top: 10, tasks: config().tasks.map(taskOptions), workers: 2 });
+  const failures: Error[] = [];
+  engine.onFailure = (e) => failures.push(e);
+  const batcher = transportBackend().createPacketBatcher({ probeId: 'p', interface: 'file', partitions: 1, batchPackets: 1000 });
+  batcher.addCapture(readFileSync(CAPTURE));
+  const messages = batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0).map((b) => b.message);
+  await engine.submit(messages[0]);
+  const inFlight = messages.slice(1).map((m) => engine.submit(m));
+  await engine.threads[1].terminate();
+  // Requests the thread answered before it died complete; from the first that failed on, all fail.
+  const settled = await Promise.allSettled(inFlight);
+  const first = settled.findIndex((r) => r.status === 'rejected');
+  assert.ok(first >= 0, 'requests in flight failed');
+  for (const r of settled.slice(first)) {
+    assert.equal(r.status, 'rejected');
+    assert.match(String((r as PromiseRejectedResult).reason), /engine worker failed: a worker thread exited/);
+  }
+  await assert.rejects(engine.submit(messages[0]), /engine worker failed/);
+  assert.equal(failures.length, 1);
+  await engine.stop();
+});

@@ -2,6 +2,7 @@
 // windows out, with the tasks spread over worker threads. Transport-agnostic: the NATS
 // subscriber and the in-process probe both feed `submit`.
 import { availableParallelism } from 'node:os';
+import type { Worker } from 'node:worker_threads';
 import type { ApplyResult, ClosedWindow, TaskOptions } from '../backend/index.js';
 import { mergeWindowParts } from './merge.js';
 import { InlineShard, WorkerShard, type Shard, type ShardReply, type ShardRequest } from './shard.js';
@@ -27,6 +28,7 @@ interface Pending {
   answered: number;
   bytes: number;
   done: (replies: ShardReply[]) => void;
+  failed: (e: Error) => void;
 }
 
 export class WindowedEngine {
@@ -42,6 +44,8 @@ export class WindowedEngine {
   openEnd: number | null = null;
   /** Called with each closed window, in order, before the request that closed it resolves. */
   onWindow: (w: ClosedWindow) => void = () => {};
+  /** Called once if a worker dies; every request in flight and after it is rejected. */
+  onFailure: (e: Error) => void = () => {};
 
   constructor(opts: WindowedEngineOptions) {
     this.order = opts.tasks.map((t) => t.name);
@@ -52,6 +56,11 @@ export class WindowedEngine {
     );
     this.next = this.shards.map(() => 0);
     this.shards.forEach((s, i) => (s.onReply = (r) => this.reply(i, r)));
+  }
+
+  /** The worker threads (for tests that kill one). */
+  get threads(): Worker[] {
+    return this.shards.flatMap((s) => (s instanceof WorkerShard ? [s.thread] : []));
   }
 
   get workers(): number {
@@ -78,23 +87,24 @@ export class WindowedEngine {
   }
 
   async stats(): Promise<Record<string, unknown>> {
-    const p = new Promise<ShardReply[]>((resolve) => this.enqueue({ t: 'stats' }, 0, resolve));
+    const p = new Promise<ShardReply[]>((resolve, reject) => this.enqueue({ t: 'stats' }, 0, resolve, reject));
     const replies = await p;
     return JSON.parse(replies[0].stats ?? '{}') as Record<string, unknown>;
   }
 
   async stop(): Promise<void> {
     this.failure ??= new Error('the engine is stopped');
+    for (const p of this.pending.splice(0)) p.failed(this.failure);
     await Promise.all(this.shards.map((s) => s.stop()));
   }
 
   private request(req: ShardRequest, bytes: number): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
-    return new Promise((resolve) => this.enqueue(req, bytes, (replies) => resolve(this.complete(replies))));
+    return new Promise((resolve, reject) => this.enqueue(req, bytes, (replies) => resolve(this.complete(replies)), reject));
   }
 
-  private enqueue(req: ShardRequest, bytes: number, done: (replies: ShardReply[]) => void): void {
-    if (this.failure) throw this.failure;
-    this.pending.push({ replies: [], answered: 0, bytes, done });
+  private enqueue(req: ShardRequest, bytes: number, done: (replies: ShardReply[]) => void, failed: (e: Error) => void): void {
+    if (this.failure) return failed(this.failure);
+    this.pending.push({ replies: [], answered: 0, bytes, done, failed });
     this.queued += bytes;
     const last = this.shards.length - 1;
     this.shards.forEach((s, i) => {
@@ -116,6 +126,8 @@ export class WindowedEngine {
   }
 
   private reply(shard: number, r: ShardReply): void {
+    // After a failure the surviving shards still answer requests that were already failed.
+    if (this.failure) return;
     const p = this.pending[this.next[shard]++];
     p.replies[shard] = r;
     p.answered++;
@@ -129,6 +141,10 @@ export class WindowedEngine {
   }
 
   private fail(e: Error): void {
+    if (this.failure) return;
     this.failure = new Error(`engine worker failed: ${e.message}`);
+    for (const p of this.pending.splice(0)) p.failed(this.failure);
+    this.queued = 0;
+    this.onFailure(this.failure);
   }
 }
