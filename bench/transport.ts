@@ -37,7 +37,9 @@ async function until(ok: () => boolean, ms = 600_000): Promise<void> {
 
 function windowPackets(file: string): number {
   if (!existsSync(file)) return 0;
-  return readFileSync(file, 'utf8').split('\n').filter(Boolean).reduce((s, l) => s + (JSON.parse(l) as { window: { packets: number } }).window.packets, 0);
+  const text = readFileSync(file, 'utf8');
+  // Whole lines only: the engine may be writing the last one.
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).reduce((s, l) => s + (JSON.parse(l) as { window: { packets: number } }).window.packets, 0);
 }
 
 /**

@@ -1,6 +1,6 @@
 // Closed windows as JSON Lines, appended (and, when acknowledgements depend on it, synced), so a
 // restarted engine knows where the written windows end.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import type { ClosedWindow } from '../backend/index.js';
 
 export class WindowFile {
@@ -8,7 +8,20 @@ export class WindowFile {
 
   /** `durable`: each window is on disk before `write` returns (JetStream acks wait for it). */
   constructor(readonly path: string, private readonly engineId: string, private readonly durable: boolean) {
-    this.fd = openSync(path, 'a');
+    this.fd = openSync(path, 'a+');
+    this.dropTornLine();
+  }
+
+  /** A crash mid-write leaves a last line without its newline; appending after it would spoil
+   * the next line too. That window was never acknowledged, so it is simply cut off. */
+  private dropTornLine(): void {
+    const size = fstatSync(this.fd).size;
+    if (size === 0) return;
+    const tail = Buffer.alloc(Math.min(size, 1 << 20));
+    readSync(this.fd, tail, 0, tail.length, size - tail.length);
+    if (tail[tail.length - 1] === 0x0a) return;
+    const lastNewline = tail.lastIndexOf(0x0a);
+    ftruncateSync(this.fd, lastNewline < 0 ? Math.max(0, size - tail.length) : size - tail.length + lastNewline + 1);
   }
 
   /** End (ms) of the last window in the file, 0 when there is none. A torn last line (a crash
