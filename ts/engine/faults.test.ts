@@ -79,10 +79,11 @@ test('core NATS: the probe keeps a bounded queue while the server is down, says 
   await engine.stop();
   await conn.nc.close();
   // What was dropped was counted, by the probe and in the batches the engine received. The
-  // queued rest was sent on reconnect; core NATS is at-most-once, so it arrives unless the probe
-  // reconnected before the engine had subscribed again (JetStream closes that gap).
+  // queued rest was sent on reconnect; core NATS is at-most-once, so what the probe sent before
+  // the engine had subscribed again is gone (JetStream closes that gap): all of the first and
+  // third replays arrive, and at most the queued part of the second.
   const total = packetsOf(windows);
-  assert.ok(total === 3 * PACKETS - dropped || total === 2 * PACKETS, `engine counted ${total}, probe dropped ${dropped}`);
+  assert.ok(total >= 2 * PACKETS && total <= 3 * PACKETS - dropped, `engine counted ${total}, probe dropped ${dropped}`);
   assert.equal(stats.probes.find((p) => p.id === 'fault-probe')?.probeDropped, dropped);
 });
 
