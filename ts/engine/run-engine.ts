@@ -174,6 +174,9 @@ async function consumeJetStream(cfg: NetspectraConfig, conn: Connection, host: E
   await ensureStream(conn.nc, cfg.nats);
   await ensureConsumer(conn.nc, cfg.nats, cfg.window, cfg.engine.idleClose);
   await host.resume();
+  if (!cfg.engine.output) {
+    log('engine: JetStream without engine.output: batches are acknowledged once their windows are logged, and nothing but the log keeps those windows (use --output FILE)');
+  }
   const consumer = await jetstream(conn.nc).consumers.get(cfg.nats.stream, cfg.nats.durable);
   const messages = await consumer.consume({ max_messages: 256 });
   let unacked: JsMsg[] = [];
