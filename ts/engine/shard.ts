@@ -42,7 +42,7 @@ export function serve(engine: BatchEngine, req: ShardRequest): ShardReply {
 
 export interface Shard {
   /** Replies arrive through `onReply`, in request order. */
-  send(req: ShardRequest, transfer?: boolean): void;
+  send(req: ShardRequest): void;
   onReply: (reply: ShardReply) => void;
   stop(): Promise<void>;
 }
@@ -87,9 +87,10 @@ export class WorkerShard implements Shard {
     return this.worker;
   }
 
-  send(req: ShardRequest, transfer = false): void {
+  /** An `apply` request's bytes are transferred: the caller gives this shard its own copy. */
+  send(req: ShardRequest): void {
     if (this.failure) throw this.failure;
-    if (req.t === 'apply' && transfer) this.worker.postMessage(req, [req.data.buffer as ArrayBuffer]);
+    if (req.t === 'apply') this.worker.postMessage(req, [req.data.buffer as ArrayBuffer]);
     else this.worker.postMessage(req);
   }
 

@@ -106,16 +106,11 @@ export class WindowedEngine {
     if (this.failure) return failed(this.failure);
     this.pending.push({ replies: [], answered: 0, bytes, done, failed });
     this.queued += bytes;
-    const last = this.shards.length - 1;
-    this.shards.forEach((s, i) => {
-      if (req.t === 'apply' && s instanceof WorkerShard) {
-        // Each worker gets its own copy (new Uint8Array copies; a Buffer's slice would not), and
-        // the last one takes its copy without another.
-        s.send({ t: 'apply', data: new Uint8Array(req.data) }, i === last);
-      } else {
-        s.send(req);
-      }
-    });
+    for (const s of this.shards) {
+      // Each worker gets its own copy, handed over rather than cloned again (new Uint8Array
+      // copies; a Buffer's slice would share the NATS client's read buffer).
+      s.send(req.t === 'apply' && s instanceof WorkerShard ? { t: 'apply', data: new Uint8Array(req.data) } : req);
+    }
   }
 
   private complete(replies: ShardReply[]): { result?: ApplyResult; windows: ClosedWindow[] } {

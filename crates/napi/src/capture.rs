@@ -11,7 +11,6 @@ use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 use napi::bindgen_prelude::{Buffer, Result};
 use napi::Error;
 use napi_derive::napi;
-use netspectra_core::batch::FRAME_HEADER_LEN;
 
 #[repr(C)]
 struct PcapHeader {
@@ -150,7 +149,6 @@ pub struct LiveCaptureStats {
 /// What one `dispatch` callback writes into.
 struct Sink {
     out: Vec<u8>,
-    frames: u32,
 }
 
 extern "C" fn on_packet(user: *mut u8, h: *const PcapHeader, data: *const u8) {
@@ -163,7 +161,6 @@ extern "C" fn on_packet(user: *mut u8, h: *const PcapHeader, data: *const u8) {
     sink.out.extend_from_slice(&h.len.max(h.caplen).to_le_bytes());
     sink.out.extend_from_slice(&h.caplen.to_le_bytes());
     sink.out.extend_from_slice(bytes);
-    sink.frames += 1;
 }
 
 /// An open libpcap capture.
@@ -247,7 +244,7 @@ impl LiveCapture {
         if self.handle.is_null() {
             return Err(Error::from_reason("capture is closed"));
         }
-        let mut sink = Sink { out: Vec::with_capacity(256 << 10), frames: 0 };
+        let mut sink = Sink { out: Vec::with_capacity(256 << 10) };
         while sink.out.len() < max_bytes as usize {
             let n = unsafe { (self.pcap.dispatch)(self.handle, -1, on_packet, &mut sink as *mut Sink as *mut u8) };
             if n < 0 {
@@ -257,7 +254,6 @@ impl LiveCapture {
                 break;
             }
         }
-        debug_assert!(sink.frames == 0 || sink.out.len() >= FRAME_HEADER_LEN);
         Ok(sink.out.into())
     }
 

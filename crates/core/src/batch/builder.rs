@@ -158,7 +158,7 @@ impl BatchBuilder {
             let wire_len = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
             let cap_len = u32::from_le_bytes([h[12], h[13], h[14], h[15]]) as usize;
             let data = &frames[at + FRAME_HEADER_LEN..at + FRAME_HEADER_LEN + cap_len];
-            self.recorder.add(data, ts_ns, true, wire_len.max(cap_len as u32), link_type, interface);
+            self.recorder.add(data, ts_ns, true, wire_len, link_type, interface);
             at += FRAME_HEADER_LEN + cap_len;
         }
         Ok(n)

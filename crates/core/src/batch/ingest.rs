@@ -358,6 +358,23 @@ mod tests {
     }
 
     #[test]
+    fn sequences_are_remembered_within_the_window_only() {
+        let mut w = SequenceWindow::new();
+        assert!(matches!(w.check_and_mark(5), Seen::New));
+        assert!(matches!(w.check_and_mark(3), Seen::New));
+        assert!(matches!(w.check_and_mark(5), Seen::Duplicate));
+        assert!(matches!(w.check_and_mark(3), Seen::Duplicate));
+        // A jump past the window forgets everything older, including what shares a bit with
+        // the new sequences.
+        let far = 5 + SEQUENCE_WINDOW;
+        assert!(matches!(w.check_and_mark(far), Seen::New));
+        assert!(matches!(w.check_and_mark(5), Seen::TooOld));
+        assert!(matches!(w.check_and_mark(far - 1), Seen::New));
+        assert!(matches!(w.check_and_mark(3 + SEQUENCE_WINDOW), Seen::New));
+        assert!(matches!(w.check_and_mark(far), Seen::Duplicate));
+    }
+
+    #[test]
     fn bad_frame_buffers_are_refused_whole() {
         let cfg =
             BatchConfig { probe_id: "p".into(), interface: "lo".into(), partitions: 1, batch_packets: 10, seed: 1 };
