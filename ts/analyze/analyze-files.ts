@@ -25,6 +25,8 @@ export interface AnalyzeOptions {
   config: NetspectraConfig;
   /** Show a progress bar on stderr (only drawn when stderr is a terminal). */
   progress?: boolean;
+  /** Called with the snapshots (NSWS) of windows as they close, to store them. */
+  onWindows?: (snapshots: Uint8Array[]) => void;
 }
 
 function systemMessage(e: unknown): string {
@@ -86,7 +88,7 @@ export function createAnalyzer(backend: Backend, config: NetspectraConfig, keepS
 }
 
 /** Feeds one file to the analyzer; returns the outcome (never throws for file problems). */
-export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, showProgress = false): FileOutcome {
+export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, showProgress = false, afterChunk?: () => void): FileOutcome {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -112,6 +114,7 @@ export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, sh
       }
       if (n === 0) break;
       error = analyzer.feed(n === buf.length ? buf : buf.subarray(0, n));
+      afterChunk?.();
       done += n;
       progress.update(done);
       if (error) break;
@@ -128,9 +131,14 @@ export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, sh
 
 export function analyzeFiles(files: string[], opts: AnalyzeOptions): AnalyzeResult {
   const started = performance.now();
-  const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config);
-  const outcomes = files.map((f) => feedFile(analyzer, f, opts.config.analyze.chunkSize, opts.progress));
+  const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config, Boolean(opts.onWindows));
+  const closed = opts.onWindows && (() => {
+    const snapshots = analyzer.takeSnapshots();
+    if (snapshots.length) opts.onWindows!(snapshots);
+  });
+  const outcomes = files.map((f) => feedFile(analyzer, f, opts.config.analyze.chunkSize, opts.progress, closed));
   analyzer.closeWindow();
+  closed?.();
   const engine = JSON.parse(analyzer.reportJson(opts.config.analyze.top)) as EngineReport;
   const report: AnalysisReport = {
     ...engine,

@@ -80,6 +80,21 @@ export function transportBackend(preferred: Backend = loadBackend()): Transport 
   throw new Error(`probe and engine need the native or wasm backend: ${JSON.stringify(loadFailures)}`);
 }
 
+/** Storage rows of window snapshots: from the backend `loadBackend` picks when it has them,
+ * else from the first compiled backend that loads (js has none). */
+export function storageRows(snapshot: Uint8Array, source: string, preferred: Backend = loadBackend()): Uint8Array {
+  if (preferred.storageRows) return preferred.storageRows(snapshot, source);
+  for (const name of ['native', 'wasm'] as const) {
+    try {
+      const b = load(name);
+      if (b.storageRows) return b.storageRows(snapshot, source);
+    } catch (e) {
+      loadFailures[name] = (e as Error).message;
+    }
+  }
+  throw new Error(`storing windows needs the native or wasm backend: ${JSON.stringify(loadFailures)}`);
+}
+
 /** Live capture needs the native addon (libpcap is native code). */
 export function openLiveCapture(options: LiveCaptureOptions): LiveCapture {
   let native: Backend;

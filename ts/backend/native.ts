@@ -13,6 +13,7 @@ interface NativeBinding {
   PacketBatcher: new (options: PacketBatcherOptions) => PacketBatcher;
   BatchEngine: new (options?: AnalyzerOptions) => BatchEngine;
   LiveCapture: new (options: LiveCaptureOptions) => LiveCapture;
+  storageRows(snapshot: Uint8Array, source: string): Uint8Array;
 }
 
 /** napi-rs platform names this process could load, best first (libc is only asked when both
@@ -56,5 +57,6 @@ export function loadNative(): Backend {
     createPacketBatcher: (options) => new binding.PacketBatcher(options),
     createBatchEngine: (options) => new binding.BatchEngine(options),
     openLiveCapture: (options) => new binding.LiveCapture(options),
+    storageRows: (snapshot, source) => binding.storageRows(snapshot, source),
   };
 }

@@ -124,6 +124,8 @@ export interface BatchEngine {
   closeWindow(): void;
   takeWindows(): ClosedWindow[];
   openWindow(): { startMs: number; endMs: number } | null;
+  /** A copy of the open window (NSWS), which keeps counting: live queries. */
+  peekWindow(): { startMs: number; endMs: number; snapshot: Uint8Array } | null;
   statsJson(): string;
 }
 
@@ -154,4 +156,8 @@ export interface Backend {
   createPacketBatcher?(options: PacketBatcherOptions): PacketBatcher;
   createBatchEngine?(options?: AnalyzerOptions): BatchEngine;
   openLiveCapture?(options: LiveCaptureOptions): LiveCapture;
+  /** Storage rows of a window snapshot: per table (windows, window_tasks, exact_rows,
+   * heavy_hitters, spreaders) u32 rows, u32 length, TabSeparated text. Throws on a damaged
+   * snapshot. The compiled backends carry it. */
+  storageRows?(snapshot: Uint8Array, source: string): Uint8Array;
 }

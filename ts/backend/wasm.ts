@@ -48,6 +48,8 @@ interface Exports {
   ns_engine_take_windows(h: number): number;
   ns_engine_open_window(h: number): number;
   ns_engine_stats_json(h: number): void;
+  ns_engine_peek_window(h: number): number;
+  ns_storage_rows(data: number, len: number): number;
 }
 
 /** The input buffer's size is a multiple of this (it is reused for every call, and grown to the
@@ -467,6 +469,13 @@ export class WasmBatchEngine implements BatchEngine {
     return { startMs: start / 1e6, endMs: end / 1e6 };
   }
 
+  peekWindow(): { startMs: number; endMs: number; snapshot: Uint8Array } | null {
+    const [h, rt] = [this.own.handle('peekWindow'), this.own.rt];
+    if (!rt.call('peekWindow', () => rt.x.ns_engine_peek_window(h))) return null;
+    const [ptr, len, start, end] = words(rt.takeBytes('peekWindow'));
+    return { startMs: start / 1e6, endMs: end / 1e6, snapshot: rt.takeBytesAt('peekWindow', ptr, len) };
+  }
+
   statsJson(): string {
     const [h, rt] = [this.own.handle('statsJson'), this.own.rt];
     rt.call('statsJson', () => rt.x.ns_engine_stats_json(h));
@@ -494,6 +503,7 @@ export interface WasmBackend extends Backend {
   createTrafficSource(options?: TrafficOptions): WasmTrafficSource;
   createPacketBatcher(options: PacketBatcherOptions): WasmPacketBatcher;
   createBatchEngine(options?: AnalyzerOptions): WasmBatchEngine;
+  storageRows(snapshot: Uint8Array, source: string): Uint8Array;
 }
 
 /** Loads wasm/netspectra.wasm (built by `npm run build:wasm`); throws with the path it tried.
@@ -515,5 +525,20 @@ export function loadWasm(): WasmBackend {
     createTrafficSource: (options) => new WasmTrafficSource(runtime(), options),
     createPacketBatcher: (options) => new WasmPacketBatcher(runtime(), options),
     createBatchEngine: (options) => new WasmBatchEngine(runtime(), options),
+    storageRows: (snapshot, source) => storageRows(runtime(), snapshot, source),
   };
+}
+
+function storageRows(rt: Runtime, snapshot: Uint8Array, source: string): Uint8Array {
+  expectBytes(snapshot, 'storageRows: snapshot');
+  expectString(source, 'storageRows: source');
+  const name = encoder.encode(source);
+  const input = new Uint8Array(4 + name.length + snapshot.length);
+  new DataView(input.buffer).setUint32(0, name.length, true);
+  input.set(name, 4);
+  input.set(snapshot, 4 + name.length);
+  const ptr = rt.write('storageRows', input);
+  const failed = rt.call('storageRows', () => rt.x.ns_storage_rows(ptr, input.length));
+  if (failed) throw Object.assign(new Error(rt.takeText('storageRows')), { code: 'InvalidArg' });
+  return rt.takeBytes('storageRows');
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The netspectra command line.
 import { parseArgs } from 'node:util';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { analyzeFiles } from '../analyze/analyze-files.js';
 import { loadBackend, loadFailures, type Backend } from '../backend/index.js';
 import { ConfigError, loadConfig, type NetspectraConfig } from '../config/index.js';
@@ -12,6 +12,9 @@ import { Probe, probeId } from '../probe/probe.js';
 import { EnginePublisher, JetStreamPublisher, NatsPublisher, type Publisher } from '../probe/publisher.js';
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
 import { bytes, grouped } from '../report/units.js';
+import { defaultSource, openWindowStorage, type WindowStorage } from '../storage/index.js';
+import { QUERY_USAGE, queryCommand } from './query.js';
+import { serveCommand } from './serve.js';
 
 const USAGE = `usage: netspectra <command> [options]
 
@@ -22,6 +25,8 @@ commands:
       --window DURATION windows of this length (e.g. 10s) instead of one for the capture
       --config FILE     YAML configuration (see configs/netspectra.yaml)
       --print-config    print the effective configuration and exit
+      --store KIND      where windows are stored: embedded (default), clickhouse, file, none
+      --data DIR        data folder of the store (config storage.path)
   generate <file>     write a synthetic capture made by NetSpectra's traffic generator
       --packets N       packets to write (default 200000)
       --seed N          generator seed (default 1)
@@ -37,8 +42,12 @@ commands:
       --partitions N    subjects by address pair            --persist DIR  rotating pcap files
       --engine          no NATS: run the engine in this process
       --output FILE     (with --engine) closed windows as JSON Lines
-  engine              run the tasks over batches from NATS, in windows
-      --nats URL  --jetstream  --workers N  --output FILE  --window DURATION
+  engine              run the tasks over batches from NATS, in windows; stores them
+      --nats URL  --jetstream  --workers N  --output FILE  --window DURATION  --store KIND
+
+  serve               the query API over the store (Connect, gRPC, gRPC-web, HTTP/JSON, Grafana)
+      --port N  --host ADDR  (default 127.0.0.1:7070)   --nats URL  also run an engine (live queries)
+${QUERY_USAGE}
 
 environment: NETSPECTRA_BACKEND forces a backend; NETSPECTRA_<KEY> overrides a config key
 (for example NETSPECTRA_ANALYZE_TOP=20).`;
@@ -72,6 +81,10 @@ function config(values: Values, live = false): NetspectraConfig {
   str('persist', 'probe.persist.dir');
   str('output', 'engine.output');
   int('workers', 'engine.workers');
+  str('store', 'storage.kind');
+  str('data', 'storage.path');
+  str('host', 'api.host');
+  if (typeof values.port === 'string') overrides['api.port'] = Number(values.port);
   return loadConfig({ file: values.config as string | undefined, overrides });
 }
 
@@ -94,7 +107,7 @@ async function probe(files: string[], values: Values): Promise<number> {
   let conn: Connection | null = null;
   let publisher: Publisher;
   if (values.engine) {
-    host = new EngineHost(cfg, log);
+    host = new EngineHost(cfg, log, undefined, openWindowStorage(cfg.storage, { source: defaultSource(cfg.storage), log }));
     publisher = new EnginePublisher(host);
   } else {
     conn = await connectNats(cfg.nats, `netspectra-probe ${probeId(cfg)}`, log);
@@ -123,7 +136,7 @@ async function probe(files: string[], values: Values): Promise<number> {
 
 async function engineCommand(values: Values): Promise<number> {
   const cfg = config(values, true);
-  const running = await runEngine(cfg, log);
+  const running = await runEngine(cfg, log, openWindowStorage(cfg.storage, { source: defaultSource(cfg.storage), log }));
   const failure = await Promise.race([interrupted().then(() => null), running.host.failed]);
   log(failure ? 'engine: stopping after the failure' : 'engine: stopping (closing the open window)');
   await running.stop();
@@ -139,20 +152,45 @@ function engine(): Backend {
   return backend;
 }
 
-function analyze(files: string[], values: Values): number {
+/** Analyses files, prints the report, and stores the windows as `source` (replacing rows an
+ * earlier run stored under that name). */
+async function analyzeAndStore(files: string[], cfg: NetspectraConfig, values: Values, source: string): Promise<boolean> {
+  const backend = engine();
+  const storage = openWindowStorage(cfg.storage, { source, replaceSource: true, log });
+  let windows = 0;
+  const { report, outcomes } = analyzeFiles(files, {
+    backend, config: cfg, progress: !values.json,
+    onWindows: storage ? (snapshots) => snapshots.forEach((s) => (windows++, storage.addWindow(s))) : undefined,
+  });
+  for (const o of outcomes) {
+    if (o.error) process.stderr.write(`netspectra: ${o.file}: ${o.error}${o.unreadable ? '' : ' (packets before this point were analysed)'}\n`);
+  }
+  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatText(report));
+  if (storage) await closeStorage(storage, windows, report.totals.packets, report.totals.bytes, { files: outcomes, backend: backend.name, problems: report.problems });
+  return !outcomes.some((o) => o.unreadable);
+}
+
+async function closeStorage(storage: WindowStorage, windows: number, packets: number, bytesIn: number, details: Record<string, unknown>): Promise<void> {
+  storage.addStats({ atMs: Date.now(), kind: 'analyze', packets, bytes: bytesIn, windows, rows: 0, details });
+  const s = await storage.close();
+  const waiting = s.spillRows ? `; ${grouped(s.spillRows)} rows wait in the spill (${s.lastError})` : '';
+  const lost = s.rowsLost ? `; ${grouped(s.rowsLost)} rows LOST (${s.lastError})` : '';
+  process.stderr.write(`stored ${grouped(windows)} window(s), ${grouped(s.rowsWritten)} rows as "${storage.source}" in ${storage.where}${waiting}${lost}\n`);
+}
+
+/** analyze:<file names>, so analysing the same files again replaces their rows. */
+function analysisSource(cfg: NetspectraConfig, files: string[]): string {
+  return cfg.storage.source || `analyze:${files.map((f) => basename(f)).join(',')}`;
+}
+
+async function analyze(files: string[], values: Values): Promise<number> {
   const cfg = config(values);
   if (values['print-config']) {
     process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
     return 0;
   }
   if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
-  const backend = engine();
-  const { report, outcomes } = analyzeFiles(files, { backend, config: cfg, progress: !values.json });
-  for (const o of outcomes) {
-    if (o.error) process.stderr.write(`netspectra: ${o.file}: ${o.error}${o.unreadable ? '' : ' (packets before this point were analysed)'}\n`);
-  }
-  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatText(report));
-  return outcomes.some((o) => o.unreadable) ? 1 : 0;
+  return (await analyzeAndStore(files, cfg, values, analysisSource(cfg, files))) ? 0 : 1;
 }
 
 function generate(file: string | undefined, values: Values): number {
@@ -163,15 +201,14 @@ function generate(file: string | undefined, values: Values): number {
   return 0;
 }
 
-function demo(values: Values): number {
+async function demo(values: Values): Promise<number> {
   const file = join('.netspectra', 'demo.pcap');
   const packets = positiveInt('--packets', values.packets as string | undefined, 200_000);
   const cfg = config(values);
-  const backend = engine();
-  const size = writeSyntheticCapture(backend, file, { packets, seed: 1 });
+  const size = writeSyntheticCapture(engine(), file, { packets, seed: 1 });
   process.stderr.write(`generated ${file}: ${grouped(packets)} packets, ${bytes(size)} (synthetic traffic: TCP/UDP/ICMP over IPv4 and IPv6, a scan, a heavy flow)\n`);
-  const { report } = analyzeFiles([file], { backend, config: cfg, progress: !values.json });
-  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatText(report));
+  await analyzeAndStore([file], cfg, values, cfg.storage.source || 'demo');
+  if (cfg.storage.kind === 'embedded') process.stderr.write('query it: netspectra serve, then netspectra query tasks (or curl http://127.0.0.1:7070/api/v1/tasks)\n');
   return 0;
 }
 
@@ -201,6 +238,29 @@ export async function main(argv: string[]): Promise<number> {
         engine: { type: 'boolean' },
         output: { type: 'string' },
         workers: { type: 'string' },
+        store: { type: 'string' },
+        data: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        task: { type: 'string' },
+        start: { type: 'string' },
+        end: { type: 'string' },
+        ip: { type: 'string' },
+        'src-ip': { type: 'string' },
+        'dst-ip': { type: 'string' },
+        'src-port': { type: 'string' },
+        'dst-port': { type: 'string' },
+        protocol: { type: 'string' },
+        'group-by': { type: 'string' },
+        'order-by': { type: 'string' },
+        asc: { type: 'boolean' },
+        limit: { type: 'string' },
+        'page-token': { type: 'string' },
+        live: { type: 'boolean' },
+        by: { type: 'string' },
+        both: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -210,11 +270,15 @@ export async function main(argv: string[]): Promise<number> {
     }
     switch (command) {
       case 'analyze':
-        return analyze(positionals, values);
+        return await analyze(positionals, values);
       case 'generate':
         return generate(positionals[0], values);
       case 'demo':
-        return demo(values);
+        return await demo(values);
+      case 'serve':
+        return await serveCommand(config(values, true), log, interrupted());
+      case 'query':
+        return await queryCommand(positionals[0], values, config({ config: values.config }));
       case 'probe':
         return await probe(positionals, values);
       case 'engine':
@@ -239,4 +303,4 @@ export async function main(argv: string[]): Promise<number> {
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
 // Long-running commands leave NATS sockets and timers behind once they are done.
-if (process.argv[2] === 'probe' || process.argv[2] === 'engine') process.exit(code);
+if (['probe', 'engine', 'serve', 'analyze', 'demo'].includes(process.argv[2])) process.exit(code);

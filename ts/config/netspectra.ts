@@ -132,6 +132,36 @@ export const configSchema: Schema & { kind: 'object' } = {
         maxQueued: { kind: 'bytes', default: 256 * 1024 * 1024, min: 1024 * 1024, max: 64 * 1024 ** 3, doc: 'batches waiting for the workers; beyond this new batches are dropped and counted (core NATS)' },
       },
     },
+    storage: {
+      kind: 'object',
+      doc: 'where closed windows are stored (analyze, engine, probe --engine) and what serve queries',
+      fields: {
+        kind: { kind: 'enum', default: 'embedded', values: ['embedded', 'clickhouse', 'file', 'none'], doc: 'embedded: ClickHouse in process (chdb) in `path`; clickhouse: a server by `url`; file: JSON Lines in `path`; none: not stored' },
+        path: { kind: 'string', default: '', doc: 'embedded: data folder; file: output folder; empty: $XDG_DATA_HOME/netspectra (~/.local/share/netspectra)' },
+        url: { kind: 'string', default: 'http://127.0.0.1:8123', doc: 'clickhouse: server URL (HTTP interface)' },
+        user: { kind: 'string', default: 'default', doc: 'clickhouse: user' },
+        password: { kind: 'string', default: '', doc: 'clickhouse: password (prefer NETSPECTRA_STORAGE_PASSWORD)' },
+        database: { kind: 'string', default: 'netspectra', pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: 'letters, digits and _', doc: 'database; created with its tables and migrated at start' },
+        retention: { kind: 'duration', default: 30 * 86_400, min: 3600, max: 100 * 365 * 86_400, doc: 'rows are deleted this long after they were written (TTL)' },
+        batchRows: { kind: 'int', default: 100_000, min: 1, max: 10_000_000, doc: 'rows sent in one insert...' },
+        flushInterval: { kind: 'duration', default: 1, min: 0.01, max: 3600, doc: '...or after this long, whichever comes first' },
+        retryMax: { kind: 'duration', default: 30, min: 0.01, max: 3600, doc: 'longest wait between retries (backoff doubles from 0.25 s)' },
+        spillDir: { kind: 'string', default: '', doc: 'rows that cannot be written now go here and are replayed on recovery; empty: <path>/spill' },
+        spillMax: { kind: 'bytes', default: 1024 ** 3, min: 0, max: 1024 ** 4, doc: 'spill size limit; rows beyond it are counted as lost and logged' },
+        source: { kind: 'string', default: '', doc: 'name of this writer in every row; empty: the host name (analyze: analyze:<files>)' },
+      },
+    },
+    api: {
+      kind: 'object',
+      doc: 'the query API (netspectra serve, netspectra query)',
+      fields: {
+        host: { kind: 'string', default: '127.0.0.1', doc: 'address to listen on (loopback by default)' },
+        port: { kind: 'int', default: 7070, min: 0, max: 65_535, doc: 'port (0: any free port)' },
+        url: { kind: 'string', default: '', doc: 'netspectra query: API URL; empty: http://<host>:<port>' },
+        tokens: { kind: 'string', default: '', doc: 'bearer tokens, comma separated; when set every request needs one (prefer NETSPECTRA_API_TOKENS)' },
+        maxLimit: { kind: 'int', default: 10_000, min: 1, max: 1_000_000, doc: 'largest number of rows one request may ask for' },
+      },
+    },
     tasks: {
       kind: 'list',
       item: { kind: 'union', tag: 'type', variants: { exact: exactTask, countmin: countMinTask, superspread: superSpreadTask }, doc: 'an aggregation task' },
@@ -187,7 +217,34 @@ export interface NetspectraConfig {
   nats: NatsConfig;
   probe: ProbeConfig;
   engine: EngineConfig;
+  storage: StorageConfig;
+  api: ApiConfig;
   tasks: TaskConfig[];
+}
+
+export interface StorageConfig {
+  kind: 'embedded' | 'clickhouse' | 'file' | 'none';
+  path: string;
+  url: string;
+  user: string;
+  password: string;
+  database: string;
+  /** Seconds. */
+  retention: number;
+  batchRows: number;
+  flushInterval: number;
+  retryMax: number;
+  spillDir: string;
+  spillMax: number;
+  source: string;
+}
+
+export interface ApiConfig {
+  host: string;
+  port: number;
+  url: string;
+  tokens: string;
+  maxLimit: number;
 }
 
 export interface NatsConfig {

@@ -26,13 +26,13 @@ const UNITS: Record<string, number> = {
   kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
 };
 
-const DURATION_UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, min: 60, h: 3600 };
+const DURATION_UNITS: Record<string, number> = { ms: 1e-3, s: 1, m: 60, min: 60, h: 3600, d: 86_400 };
 
-/** Parses 10, "10s", "500ms", "5m", "1h" into seconds (a bare number is seconds); null otherwise. */
+/** Parses 10, "10s", "500ms", "5m", "1h", "30d" into seconds (a bare number is seconds); null otherwise. */
 export function parseDuration(v: unknown): number | null {
   if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? v : null;
   if (typeof v !== 'string') return null;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h)?\s*$/.exec(v);
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$/.exec(v);
   if (!m) return null;
   return Number(m[1]) * DURATION_UNITS[m[2] ?? 's'];
 }

@@ -8,6 +8,7 @@ import type { NetspectraConfig } from '../config/index.js';
 import { taskOptions } from '../analyze/analyze-files.js';
 import { bytes, grouped } from '../report/units.js';
 import { allPartitions, connectNats, ensureConsumer, ensureStream, type Connection, type Log } from '../transport/nats.js';
+import type { WindowStorage } from '../storage/index.js';
 import { WindowFile } from './window-file.js';
 import { defaultWorkers, WindowedEngine } from './windowed-engine.js';
 
@@ -27,7 +28,13 @@ export class EngineHost {
   readonly failed: Promise<Error>;
   windows = 0;
 
-  constructor(readonly cfg: NetspectraConfig, private readonly log: Log, readonly id = `${hostname()}-${process.pid}`) {
+  constructor(
+    readonly cfg: NetspectraConfig,
+    private readonly log: Log,
+    readonly id = `${hostname()}-${process.pid}`,
+    /** Where closed windows are stored, besides the window file. */
+    private readonly storage: WindowStorage | null = null,
+  ) {
     const tasks = cfg.tasks.map(taskOptions);
     const workers = cfg.engine.workers > 0 ? cfg.engine.workers : defaultWorkers(tasks);
     this.engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks, workers });
@@ -76,6 +83,11 @@ export class EngineHost {
 
   private written(w: ClosedWindow): void {
     this.file?.write(w);
+    try {
+      this.storage?.addWindow(w.snapshot);
+    } catch (e) {
+      this.log(`engine: window not stored: ${(e as Error).message}`);
+    }
     this.windows++;
     const j = JSON.parse(w.json) as { packets: number; bytes: number; latePackets: number };
     this.log(`engine: window ${new Date(w.startMs).toISOString()} .. ${new Date(w.endMs).toISOString()}: ${grouped(j.packets)} packets, ${bytes(j.bytes)}${j.latePackets ? `, ${grouped(j.latePackets)} late` : ''}`);
@@ -102,6 +114,10 @@ export class EngineHost {
     await this.engine.close().catch(() => {});
     await this.engine.stop();
     this.file?.close();
+    if (this.storage) {
+      const s = await this.storage.close();
+      this.log(`engine: stored ${grouped(s.rowsWritten)} rows in ${this.storage.where}${s.spillRows ? `; ${grouped(s.spillRows)} wait in the spill` : ''}${s.rowsLost ? `; ${grouped(s.rowsLost)} lost` : ''}`);
+    }
   }
 
   async statsLine(): Promise<string> {
@@ -123,9 +139,9 @@ export interface RunningEngine {
 }
 
 /** Subscribes to the probes' subjects and runs until stopped. */
-export async function runEngine(cfg: NetspectraConfig, log: Log): Promise<RunningEngine> {
+export async function runEngine(cfg: NetspectraConfig, log: Log, storage: WindowStorage | null = null): Promise<RunningEngine> {
   if (!cfg.nats.url) throw new Error('the engine needs nats.url (or use `netspectra probe --engine` for one process)');
-  const host = new EngineHost(cfg, log);
+  const host = new EngineHost(cfg, log, undefined, storage);
   const conn = await connectNats(cfg.nats, `netspectra-engine ${host.id}`, log);
   log(`engine ${host.id} (${transportBackend().name} backend): ${host.engine.workers || 'no'} worker thread(s), ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
   const run = cfg.nats.jetstream ? await consumeJetStream(cfg, conn, host, log) : subscribeCore(cfg, conn, host, log);

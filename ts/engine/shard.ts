@@ -8,7 +8,8 @@ export type ShardRequest =
   | { t: 'apply'; data: Uint8Array }
   | { t: 'close' }
   | { t: 'skip'; ms: number }
-  | { t: 'stats' };
+  | { t: 'stats' }
+  | { t: 'peek' };
 
 export interface ShardReply {
   result?: ApplyResult;
@@ -16,12 +17,15 @@ export interface ShardReply {
   /** End of the open window (ms), null when no window is open. */
   openEnd: number | null;
   stats?: string;
+  /** The open window so far (a `peek` request). */
+  peek?: { startMs: number; endMs: number; snapshot: Uint8Array } | null;
 }
 
 /** Runs one request against a batch engine; shared by both kinds of shard. */
 export function serve(engine: BatchEngine, req: ShardRequest): ShardReply {
   let result: ApplyResult | undefined;
   let stats: string | undefined;
+  let peek: ShardReply['peek'];
   switch (req.t) {
     case 'apply':
       result = engine.apply(req.data);
@@ -35,9 +39,12 @@ export function serve(engine: BatchEngine, req: ShardRequest): ShardReply {
     case 'stats':
       stats = engine.statsJson();
       break;
+    case 'peek':
+      peek = engine.peekWindow();
+      break;
   }
   const open = engine.openWindow();
-  return { result, windows: engine.takeWindows(), openEnd: open ? open.endMs : null, stats };
+  return { result, windows: engine.takeWindows(), openEnd: open ? open.endMs : null, stats, peek };
 }
 
 export interface Shard {

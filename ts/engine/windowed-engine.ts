@@ -92,6 +92,16 @@ export class WindowedEngine {
     return JSON.parse(replies[0].stats ?? '{}') as Record<string, unknown>;
   }
 
+  /** The open window so far, as one snapshot (NSWS) of every task; null when nothing is open.
+   * Counting goes on: live queries read it. */
+  async peek(): Promise<{ startMs: number; endMs: number; snapshot: Uint8Array } | null> {
+    const replies = await new Promise<ShardReply[]>((resolve, reject) => this.enqueue({ t: 'peek' }, 0, resolve, reject));
+    const parts = replies.map((r) => r.peek);
+    if (parts.some((p) => !p)) return null;
+    const merged = mergeWindowParts(parts.map((p) => ({ ...p!, json: '{"tasks":[]}' })), this.order);
+    return { startMs: merged.startMs, endMs: merged.endMs, snapshot: merged.snapshot };
+  }
+
   async stop(): Promise<void> {
     this.failure ??= new Error('the engine is stopped');
     for (const p of this.pending.splice(0)) p.failed(this.failure);

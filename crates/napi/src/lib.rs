@@ -312,6 +312,21 @@ pub struct ClosedWindow {
 }
 
 #[napi(object)]
+pub struct PeekedWindow {
+    pub start_ms: f64,
+    pub end_ms: f64,
+    /// The open window so far (NSWS).
+    pub snapshot: Buffer,
+}
+
+/// Storage rows of a window snapshot: per table, u32 rows, u32 length, TabSeparated text
+/// (tables and columns in `netspectra_core::engine::rows`). Throws on a damaged snapshot.
+#[napi]
+pub fn storage_rows(snapshot: &[u8], source: String) -> Result<Buffer> {
+    netspectra_core::engine::storage_rows(snapshot, &source).map(|r| r.encode().into()).map_err(invalid)
+}
+
+#[napi(object)]
 pub struct OpenWindow {
     pub start_ms: f64,
     pub end_ms: f64,
@@ -379,6 +394,16 @@ impl BatchEngine {
                 snapshot: w.snapshot.into(),
             })
             .collect()
+    }
+
+    /// A copy of the open window, which keeps counting (live queries).
+    #[napi]
+    pub fn peek_window(&mut self) -> Option<PeekedWindow> {
+        self.inner.peek_window().map(|(s, e, snapshot)| PeekedWindow {
+            start_ms: s as f64 / 1e6,
+            end_ms: e as f64 / 1e6,
+            snapshot: snapshot.into(),
+        })
     }
 
     #[napi]

@@ -537,6 +537,53 @@ pub unsafe extern "C" fn ns_engine_open_window(h: *mut BatchIngest) -> u32 {
     }
 }
 
+/// 1 with a copy of the open window in the slot (snapshot address and length, start and end
+/// ns, four u64 words; the snapshot is a result of its own), or 0 when nothing is open.
+///
+/// # Safety
+/// `h` is a live engine handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_peek_window(h: *mut BatchIngest) -> u32 {
+    // SAFETY: the caller's handle.
+    match unsafe { &mut *h }.peek_window() {
+        Some((start, end, snapshot)) => {
+            let [ptr, len] = leak(snapshot);
+            put_table(&[ptr, len, start, end]);
+            1
+        }
+        None => 0,
+    }
+}
+
+/// Storage rows of a window snapshot (layout in `netspectra_core::engine::rows`) in the slot and
+/// 0, or the error text and 1. Input: u32 source length, the source (UTF-8), the snapshot.
+///
+/// # Safety
+/// (`data`, `len`) is a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_storage_rows(data: *const u8, len: usize) -> u32 {
+    // SAFETY: the caller's input buffer.
+    let data = unsafe { input(data, len) };
+    let split = data.get(..4).and_then(|n| {
+        let n = u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize;
+        Some((data.get(4..4 + n)?, data.get(4 + n..)?))
+    });
+    let rows = match split {
+        Some((source, snapshot)) => netspectra_core::engine::storage_rows(snapshot, &String::from_utf8_lossy(source)),
+        None => Err("storage rows: input shorter than its source length".to_string()),
+    };
+    match rows {
+        Ok(r) => {
+            put(r.encode());
+            0
+        }
+        Err(e) => {
+            put(e.into_bytes());
+            1
+        }
+    }
+}
+
 /// The engine's counters as JSON, in the slot.
 ///
 /// # Safety

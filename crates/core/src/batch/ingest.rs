@@ -194,6 +194,15 @@ impl BatchIngest {
         std::mem::take(&mut self.closed)
     }
 
+    /// The open window so far as a snapshot (NSWS), which keeps counting: live queries.
+    pub fn peek_window(&mut self) -> Option<(u64, u64, Vec<u8>)> {
+        self.engine.peek_window().map(|w| {
+            let mut snapshot = Vec::new();
+            w.encode(&mut snapshot);
+            (w.start_ns, w.end_ns, snapshot)
+        })
+    }
+
     /// Start and end of the open window, when it holds packets.
     pub fn open_window(&self) -> Option<(u64, u64)> {
         self.engine.open_window()

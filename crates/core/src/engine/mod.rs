@@ -5,9 +5,11 @@
 //! no packet is counted in two windows and none is lost at a boundary. Windows are aligned to
 //! multiples of their length since the epoch; offline they follow packet time.
 
+mod rows;
 mod snapshot;
 mod task;
 
+pub use rows::{storage_rows, StorageRows, TABLES, TABLE_COLUMNS};
 pub use snapshot::{TaskSnapshot, WindowSnapshot};
 pub use task::{Task, TaskKind, TaskSpec, BATCH};
 
@@ -140,20 +142,37 @@ impl Engine {
         Some((start, if self.window_ns > 0 { start.saturating_add(self.window_ns) } else { 0 }))
     }
 
+    /// Start and end a snapshot of the open window carries (first and last packet without windows).
+    fn bounds(&self) -> (u64, u64) {
+        match self.start {
+            Some(start) if self.window_ns > 0 => (start, start.saturating_add(self.window_ns)),
+            _ => (self.counters.first_ns, self.counters.last_ns),
+        }
+    }
+
     /// Snapshots every task and resets it: the window is over. None for an empty window.
     pub fn close_window(&mut self) -> Option<WindowSnapshot> {
         self.flush();
         if self.counters.packets == 0 {
             return None;
         }
-        let (start, end) = match self.start {
-            Some(start) if self.window_ns > 0 => (start, start.saturating_add(self.window_ns)),
-            _ => (self.counters.first_ns, self.counters.last_ns),
-        };
+        let (start_ns, end_ns) = self.bounds();
         let tasks = self.tasks.iter_mut().map(|t| t.snapshot_and_reset()).collect();
-        let snapshot = WindowSnapshot { start_ns: start, end_ns: end, counters: self.counters, tasks };
+        let snapshot = WindowSnapshot { start_ns, end_ns, counters: self.counters, tasks };
         self.counters = WindowCounters::default();
         Some(snapshot)
+    }
+
+    /// A copy of the open window as it stands, which keeps counting (live queries). None when
+    /// it holds no packet.
+    pub fn peek_window(&mut self) -> Option<WindowSnapshot> {
+        self.flush();
+        if self.counters.packets == 0 {
+            return None;
+        }
+        let (start_ns, end_ns) = self.bounds();
+        let tasks = self.tasks.iter().map(Task::snapshot).collect();
+        Some(WindowSnapshot { start_ns, end_ns, counters: self.counters, tasks })
     }
 }
 
@@ -166,9 +185,9 @@ mod tests {
     use crate::sketch::PackedKey;
     use crate::table::KeyFields;
 
-    const SECOND: u64 = 1_000_000_000;
+    pub(super) const SECOND: u64 = 1_000_000_000;
 
-    fn rec(ts_s: f64, src: u8, dst: u8, len: u32) -> PacketRecord {
+    pub(super) fn rec(ts_s: f64, src: u8, dst: u8, len: u32) -> PacketRecord {
         PacketRecord {
             ts_ns: (ts_s * 1e9) as u64,
             src: Addr::v4([10, 0, 0, src]),
@@ -181,7 +200,7 @@ mod tests {
         }
     }
 
-    fn tasks() -> Vec<TaskSpec> {
+    pub(super) fn tasks() -> Vec<TaskSpec> {
         vec![
             TaskSpec {
                 name: "src".into(),

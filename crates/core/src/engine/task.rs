@@ -42,6 +42,7 @@ impl TaskSpec {
 /// Packets the engine hands to its tasks at a time.
 pub const BATCH: usize = 64;
 
+#[derive(Clone)]
 pub(super) enum TaskState {
     Exact(ExactTable),
     CountMin(CountMin),
@@ -99,6 +100,11 @@ impl Task {
     }
 
     /// Hands over the window's state and starts an empty one.
+    /// A copy of the task's state; the task keeps counting.
+    pub(super) fn snapshot(&self) -> TaskSnapshot {
+        TaskSnapshot { spec: self.spec.clone(), state: self.state.clone() }
+    }
+
     pub(super) fn snapshot_and_reset(&mut self) -> TaskSnapshot {
         let fresh = match &self.state {
             TaskState::Exact(t) => TaskState::Exact(ExactTable::new(t.fields(), t.distinct_fields(), self.seed)),

@@ -1,0 +1,230 @@
+// The API's routes in one hono app: the Connect service (Connect, gRPC, gRPC-web), HTTP/JSON
+// routes mirroring it for curl, and the routes of Grafana's JSON datasource.
+import { timingSafeEqual } from 'node:crypto';
+import { fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from '@bufbuild/protobuf';
+import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { connectNodeAdapter } from '@connectrpc/connect-node';
+import type { HttpBindings, Http2Bindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { Hono, type Context } from 'hono';
+import {
+  AggregateFlowsRequestSchema, AggregateFlowsResponseSchema, HealthResponseSchema, ListTasksResponseSchema, QueryService,
+  TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, TopSpreadersRequestSchema, TopSpreadersResponseSchema,
+  TraceFlowRequestSchema, TraceFlowResponseSchema,
+} from '../gen/netspectra/v1/query_pb.js';
+import { findTask, listTasks, QueryError, windowSeries } from '../storage/queries.js';
+import { createQueryService, type QueryContext } from './service.js';
+
+/** Accepts a request carrying one of the tokens; with no tokens configured, every request. */
+export function tokenCheck(tokens: string[]): (header: string | null | undefined) => boolean {
+  const wanted = tokens.map((t) => Buffer.from(t));
+  return (header) => {
+    if (wanted.length === 0) return true;
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    if (!m) return false;
+    const got = Buffer.from(m[1]);
+    return wanted.some((w) => w.length === got.length && timingSafeEqual(w, got));
+  };
+}
+
+const SERVICE_PATH = `/${QueryService.typeName}/`;
+
+/** Query-string names of the HTTP routes, as the request's JSON fields. */
+const FILTER_PARAMS: Record<string, string> = { ip: 'ip', src_ip: 'srcIp', dst_ip: 'dstIp', port: 'port', src_port: 'srcPort', dst_port: 'dstPort', protocol: 'protocol', source: 'source' };
+const FLOW_PARAMS: Record<string, string> = { src_ip: 'srcIp', dst_ip: 'dstIp', src_port: 'srcPort', dst_port: 'dstPort', protocol: 'protocolName' };
+
+/** A time as RFC 3339 text or epoch milliseconds, as the JSON form of a Timestamp. */
+function timeParam(v: string, name: string): string {
+  if (/^\d+$/.test(v)) return new Date(Number(v)).toISOString();
+  if (Number.isNaN(Date.parse(v))) throw new QueryError(`${name}: "${v}" is not an RFC 3339 time or epoch milliseconds`);
+  return v;
+}
+
+function number(v: string, name: string): number {
+  if (!/^\d+$/.test(v)) throw new QueryError(`${name}: "${v}" is not a non-negative integer`);
+  return Number(v);
+}
+
+/** The request JSON of a GET route's query string. */
+function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 'top' | 'spreaders'): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const filter: Record<string, unknown> = {};
+  const flow: Record<string, unknown> = {};
+  const range: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(q)) {
+    if (k === 'task' || k === 'by' || k === 'order_by' || k === 'page_token') out[k.replace(/_(.)/g, (_, c: string) => c.toUpperCase())] = v;
+    else if (k === 'start' || k === 'end') range[k] = timeParam(v, k);
+    else if (k === 'limit') out.limit = number(v, k);
+    else if (k === 'group_by') out.groupBy = v.split(',').filter(Boolean);
+    else if (k === 'asc' || k === 'live' || k === 'both') out[k === 'asc' ? 'ascending' : k === 'both' ? 'bothDirections' : 'live'] = v === '' || v === 'true' || v === '1';
+    else if (kind === 'trace' && k in FLOW_PARAMS) flow[FLOW_PARAMS[k]] = k.endsWith('port') ? number(v, k) : v;
+    else if (kind !== 'trace' && k in FILTER_PARAMS) filter[FILTER_PARAMS[k]] = k.endsWith('port') ? number(v, k) : v;
+    else throw new QueryError(`unknown parameter "${k}"`);
+  }
+  if (Object.keys(range).length) out.range = range;
+  if (Object.keys(filter).length) out.filter = filter;
+  if (Object.keys(flow).length) out.flow = flow;
+  return out;
+}
+
+function httpStatus(code: Code): 400 | 401 | 503 | 500 {
+  if (code === Code.InvalidArgument) return 400;
+  if (code === Code.Unauthenticated) return 401;
+  if (code === Code.Unavailable) return 503;
+  return 500;
+}
+
+type Env = { Bindings: HttpBindings | Http2Bindings };
+
+export interface ApiAppOptions extends QueryContext {
+  tokens: string[];
+  log: (line: string) => void;
+}
+
+export interface ApiApp {
+  app: Hono<Env>;
+  /** The Connect handler (also mounted in the app), for HTTP/2 connections: see server.ts. */
+  connect: ReturnType<typeof connectNodeAdapter>;
+  servicePath: string;
+}
+
+export function createApiApp(opts: ApiAppOptions): ApiApp {
+  const allowed = tokenCheck(opts.tokens);
+  const service = createQueryService(opts);
+  const auth: Interceptor = (next) => async (req) => {
+    if (!allowed(req.header.get('authorization'))) throw new ConnectError('a valid bearer token is required', Code.Unauthenticated);
+    return next(req);
+  };
+  const connect = connectNodeAdapter({ routes: (router) => router.service(QueryService, service), interceptors: [auth] });
+  const app = new Hono<Env>();
+
+  app.all(`${SERVICE_PATH}*`, (c) => {
+    connect(c.env.incoming as never, c.env.outgoing as never);
+    return RESPONSE_ALREADY_SENT;
+  });
+
+  app.use('*', async (c, next) => {
+    if (!allowed(c.req.header('authorization'))) return c.json({ error: 'a valid bearer token is required' }, 401, { 'WWW-Authenticate': 'Bearer' });
+    return next();
+  });
+
+  const fail = (c: Context, e: unknown) => {
+    const err = e instanceof ConnectError ? e : new ConnectError((e as Error).message, e instanceof QueryError ? Code.InvalidArgument : Code.Unavailable);
+    return c.json({ error: err.rawMessage, code: Code[err.code] }, httpStatus(err.code));
+  };
+
+  /** A GET (query string) and POST (the request's JSON) route of one method. */
+  const route = <I extends DescMessage, O extends DescMessage>(
+    path: string,
+    kind: 'aggregate' | 'trace' | 'top' | 'spreaders',
+    input: I,
+    output: O,
+    call: (req: MessageShape<I>) => Promise<MessageShape<O>>,
+  ) => {
+    const run = async (c: Context, json: unknown) => {
+      try {
+        let req: MessageShape<I>;
+        try {
+          req = fromJson(input, json as JsonValue);
+        } catch (e) {
+          throw new QueryError(`request: ${(e as Error).message}`);
+        }
+        return c.json(toJson(output, await call(req)) as object);
+      } catch (e) {
+        return fail(c, e);
+      }
+    };
+    app.get(path, async (c) => {
+      let json: Record<string, unknown>;
+      try {
+        json = queryToJson(c.req.query(), kind);
+      } catch (e) {
+        return fail(c, e);
+      }
+      return run(c, json);
+    });
+    app.post(path, async (c) => {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        return fail(c, new QueryError('request: the body is not JSON'));
+      }
+      return run(c, body);
+    });
+  };
+
+  const s = service;
+  app.get('/api/v1/health', async (c) => {
+    const h = await s.health();
+    return c.json(toJson(HealthResponseSchema, h) as object, h.ok ? 200 : 503);
+  });
+  app.get('/api/v1/tasks', async (c) => {
+    try {
+      return c.json(toJson(ListTasksResponseSchema, await s.listTasks()) as object);
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+  route('/api/v1/flows', 'aggregate', AggregateFlowsRequestSchema, AggregateFlowsResponseSchema, (r) => s.aggregateFlows(r));
+  route('/api/v1/trace', 'trace', TraceFlowRequestSchema, TraceFlowResponseSchema, (r) => s.traceFlow(r));
+  route('/api/v1/heavy-hitters', 'top', TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, (r) => s.topHeavyHitters(r));
+  route('/api/v1/spreaders', 'spreaders', TopSpreadersRequestSchema, TopSpreadersResponseSchema, (r) => s.topSpreaders(r));
+
+  mountGrafana(app, opts);
+  app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((e, c) => {
+    opts.log(`api: ${c.req.method} ${c.req.path}: ${e.message}`);
+    return c.json({ error: e.message }, 500);
+  });
+  return { app, connect, servicePath: SERVICE_PATH };
+}
+
+/** Grafana's JSON datasource: `/grafana` answers the connection test, `search`/`metrics` list
+ * the series, `query` returns them per window over the requested range. Series: `packets` and
+ * `bytes` of every stored window, and `<exact task>.packets|bytes` (filtered by the target's
+ * payload: ip, port, protocol, source). */
+function mountGrafana(app: Hono<Env>, opts: QueryContext): void {
+  const metrics = async () => {
+    const tasks = (await listTasks(opts.store)).filter((t) => t.type === 'exact');
+    return ['packets', 'bytes', ...tasks.flatMap((t) => [`${t.name}.packets`, `${t.name}.bytes`])];
+  };
+  app.get('/grafana', (c) => c.json({ ok: true }));
+  app.get('/grafana/', (c) => c.json({ ok: true }));
+  app.post('/grafana/search', async (c) => c.json(await metrics()));
+  app.post('/grafana/metrics', async (c) => c.json((await metrics()).map((m) => ({ label: m, value: m }))));
+  app.post('/grafana/metric-payload-options', (c) => c.json([]));
+  app.post('/grafana/query', async (c) => {
+    type Target = { target?: string; refId?: string; hide?: boolean; payload?: Record<string, unknown> };
+    let body: { range?: { from?: string; to?: string }; targets?: Target[]; maxDataPoints?: number };
+    try {
+      body = await c.req.json();
+    } catch {
+      return c.json({ error: 'request: the body is not JSON' }, 400);
+    }
+    try {
+      const from = body.range?.from ? Date.parse(body.range.from) : NaN;
+      const to = body.range?.to ? Date.parse(body.range.to) : NaN;
+      if (Number.isNaN(from) || Number.isNaN(to)) throw new QueryError('range: from and to must be RFC 3339 times');
+      const range = { startNs: BigInt(from) * 1_000_000n, endNs: BigInt(to) * 1_000_000n };
+      const out = [];
+      for (const t of body.targets ?? []) {
+        if (t.hide || !t.target) continue;
+        const dot = t.target.lastIndexOf('.');
+        const [name, metric] = dot < 0 ? ['', t.target] : [t.target.slice(0, dot), t.target.slice(dot + 1)];
+        if (metric !== 'packets' && metric !== 'bytes') throw new QueryError(`target: "${t.target}" must end in packets or bytes`);
+        const task = name ? await findTask(opts.store, name) : undefined;
+        const p = t.payload ?? {};
+        const series = await windowSeries(opts.store, {
+          task, range, metric, limit: opts.maxLimit,
+          filter: { ip: p.ip as string | undefined, port: p.port === undefined ? undefined : Number(p.port), protocol: p.protocol as string | undefined, source: p.source as string | undefined },
+        });
+        out.push({ target: t.target, refId: t.refId, datapoints: series.map((s) => [Number(s.value), Number(s.startNs / 1_000_000n)]) });
+      }
+      return c.json(out);
+    } catch (e) {
+      return c.json({ error: (e as Error).message }, e instanceof QueryError ? 400 : 503);
+    }
+  });
+  app.post('/grafana/annotations', (c) => c.json([]));
+}

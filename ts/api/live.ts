@@ -1,0 +1,57 @@
+// The open window of an in-process engine, queried with the same SQL as stored windows: its
+// rows are loaded into in-memory copies of the tables (database <db>_live), at most once a
+// second, whenever a live query comes.
+import { Readable } from 'node:stream';
+import { storageRows } from '../backend/index.js';
+import type { Store } from '../storage/index.js';
+import { findTask, type TaskInfo } from '../storage/queries.js';
+import { splitRows } from '../storage/rows.js';
+import { COLUMNS, ROW_TABLES } from '../storage/schema.js';
+
+const REFRESH_MS = 1000;
+
+export class LiveWindow {
+  readonly database: string;
+  private loadedAt = 0;
+  private loading: Promise<void> | null = null;
+  private created = false;
+
+  constructor(private readonly store: Store, private readonly peek: () => Promise<Uint8Array | null>, private readonly source: string) {
+    this.database = `${store.database}_live`;
+  }
+
+  /** Loads the open window unless it was loaded less than a second ago. */
+  refresh(): Promise<void> {
+    if (Date.now() - this.loadedAt < REFRESH_MS) return Promise.resolve();
+    this.loading ??= this.load().finally(() => (this.loading = null));
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const c = this.store.client;
+    if (!this.created) {
+      await c.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.database}` });
+      for (const t of ROW_TABLES) {
+        await c.command({ query: `CREATE TABLE IF NOT EXISTS ${this.database}.${t} AS ${this.store.database}.${t} ENGINE = Memory` });
+      }
+      this.created = true;
+    }
+    const snapshot = await this.peek();
+    for (const t of ROW_TABLES) await c.command({ query: `TRUNCATE TABLE ${this.database}.${t}` });
+    if (snapshot) {
+      for (const block of splitRows(storageRows(snapshot, this.source))) {
+        await c.insert({
+          table: `${this.database}.${block.table}`,
+          columns: COLUMNS[block.table] as [string, ...string[]],
+          format: 'TabSeparated',
+          values: Readable.from([block.text], { objectMode: false }),
+        });
+      }
+    }
+    this.loadedAt = Date.now();
+  }
+
+  task(name: string): Promise<TaskInfo> {
+    return findTask(this.store, name, this.database);
+  }
+}

@@ -1,0 +1,220 @@
+// The QueryService (proto/netspectra/v1/query.proto) over the store, and over the live window
+// of an in-process engine. Connect, gRPC, gRPC-web and the HTTP/JSON routes all call it.
+import { createHash } from 'node:crypto';
+import { create } from '@bufbuild/protobuf';
+import { TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { Code, ConnectError } from '@connectrpc/connect';
+import {
+  AggregateFlowsResponseSchema, FlowAggregateSchema, FlowKeySchema, FlowWindowSchema, HealthResponseSchema, HeavyHitterSchema,
+  ListTasksResponseSchema, QueryService, SpreaderSchema, TaskInfoSchema, TopHeavyHittersResponseSchema, TopSpreadersResponseSchema,
+  TraceFlowResponseSchema, type AggregateFlowsRequest, type AggregateFlowsResponse, type FlowFilter, type HealthResponse,
+  type ListTasksResponse, type TimeRange, type TopHeavyHittersRequest, type TopHeavyHittersResponse, type TopSpreadersRequest,
+  type TopSpreadersResponse, type TraceFlowRequest, type TraceFlowResponse,
+} from '../gen/netspectra/v1/query_pb.js';
+import type { Store } from '../storage/index.js';
+import {
+  aggregateFlows, findTask, health, KEY_FIELDS, listTasks, QueryError, topHeavyHitters, topSpreaders, traceFlow,
+  type Filter, type Key, type KeyField, type Range, type TaskInfo,
+} from '../storage/queries.js';
+import type { LiveWindow } from './live.js';
+
+export const DEFAULT_LIMIT = 100;
+
+export function tsFromNs(ns: bigint): Timestamp {
+  return create(TimestampSchema, { seconds: ns / 1_000_000_000n, nanos: Number(ns % 1_000_000_000n) });
+}
+
+export function nsFromTs(t: Timestamp): bigint {
+  return t.seconds * 1_000_000_000n + BigInt(t.nanos);
+}
+
+function range(r: TimeRange | undefined): Range {
+  return { startNs: r?.start ? nsFromTs(r.start) : undefined, endNs: r?.end ? nsFromTs(r.end) : undefined };
+}
+
+function filter(f: FlowFilter | undefined): Filter | undefined {
+  if (!f) return undefined;
+  return { ip: f.ip, srcIp: f.srcIp, dstIp: f.dstIp, port: f.port, srcPort: f.srcPort, dstPort: f.dstPort, protocol: f.protocol, source: f.source };
+}
+
+function flowKey(k: Key) {
+  return create(FlowKeySchema, { srcIp: k.srcIp, dstIp: k.dstIp, srcPort: k.srcPort, dstPort: k.dstPort, protocol: k.protocol, protocolName: k.protocolName });
+}
+
+/** Query problems are the caller's (InvalidArgument); anything else is the store's (Unavailable). */
+function asConnectError(e: unknown): ConnectError {
+  if (e instanceof ConnectError) return e;
+  if (e instanceof QueryError) return new ConnectError(e.message, Code.InvalidArgument);
+  return new ConnectError(`store: ${(e as Error).message}`, Code.Unavailable);
+}
+
+export interface QueryContext {
+  store: Store;
+  maxLimit: number;
+  live: LiveWindow | null;
+}
+
+/** A page token carries the offset and a digest of the request, so it fits only its query. */
+function pageToken(offset: number, digest: string): string {
+  return Buffer.from(JSON.stringify({ o: offset, d: digest })).toString('base64url');
+}
+
+function readPageToken(token: string, digest: string): number {
+  if (!token) return 0;
+  try {
+    const t = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { o: unknown; d: unknown };
+    if (Number.isSafeInteger(t.o) && (t.o as number) >= 0 && t.d === digest) return t.o as number;
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new QueryError('pageToken: not a token this query returned');
+}
+
+/** The service's methods (a Connect ServiceImpl of QueryService). */
+export interface QueryHandlers {
+  health(req?: unknown): Promise<HealthResponse>;
+  listTasks(req?: unknown): Promise<ListTasksResponse>;
+  aggregateFlows(req: AggregateFlowsRequest): Promise<AggregateFlowsResponse>;
+  traceFlow(req: TraceFlowRequest): Promise<TraceFlowResponse>;
+  topHeavyHitters(req: TopHeavyHittersRequest): Promise<TopHeavyHittersResponse>;
+  topSpreaders(req: TopSpreadersRequest): Promise<TopSpreadersResponse>;
+}
+
+export { QueryService };
+
+export function createQueryService(ctx: QueryContext): QueryHandlers {
+  const limitOf = (limit: number) => {
+    if (limit > ctx.maxLimit) throw new QueryError(`limit: ${limit} is more than the largest allowed, ${ctx.maxLimit}`);
+    return limit || DEFAULT_LIMIT;
+  };
+  /** The database to read: the stored windows, or the live window's copy. */
+  const source = async (live: boolean): Promise<string> => {
+    if (!live) return ctx.store.database;
+    if (!ctx.live) throw new QueryError('live: no engine runs in this server (start serve with --nats)');
+    await ctx.live.refresh();
+    return ctx.live.database;
+  };
+  const task = async (name: string, db: string, live: boolean): Promise<TaskInfo> => {
+    if (live && ctx.live) return ctx.live.task(name);
+    return findTask(ctx.store, name, db);
+  };
+  const guard = <A extends unknown[], R>(f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+    try {
+      return await f(...a);
+    } catch (e) {
+      throw asConnectError(e);
+    }
+  };
+
+  return {
+    health: guard(async () => {
+      try {
+        const h = await health(ctx.store);
+        return create(HealthResponseSchema, { ok: true, store: ctx.store.where, version: h.version, windows: BigInt(h.windows), live: ctx.live !== null });
+      } catch (e) {
+        return create(HealthResponseSchema, { ok: false, store: ctx.store.where, error: (e as Error).message, live: ctx.live !== null });
+      }
+    }),
+
+    listTasks: guard(async () => {
+      const tasks = await listTasks(ctx.store);
+      return create(ListTasksResponseSchema, {
+        tasks: tasks.map((t) =>
+          create(TaskInfoSchema, {
+            name: t.name, type: t.type, key: t.key.join(','), second: t.second, firstWindow: tsFromNs(t.firstWindowNs),
+            lastWindowEnd: tsFromNs(t.lastWindowEndNs), windows: BigInt(t.windows), sources: t.sources,
+          }),
+        ),
+      });
+    }),
+
+    aggregateFlows: guard(async (req: AggregateFlowsRequest) => {
+      const db = await source(req.live);
+      const info = await task(req.task, db, req.live);
+      const limit = limitOf(req.limit);
+      const digest = createHash('sha256').update(JSON.stringify({ ...req, pageToken: '', limit: 0 }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex').slice(0, 16);
+      const offset = readPageToken(req.pageToken, digest);
+      const out = await aggregateFlows(ctx.store, {
+        task: info, range: req.live ? undefined : range(req.range), filter: filter(req.filter), groupBy: req.groupBy as KeyField[],
+        orderBy: req.orderBy, ascending: req.ascending, limit, offset,
+      }, db);
+      const next = offset + out.rows.length < out.totals.groups ? pageToken(offset + out.rows.length, digest) : '';
+      return create(AggregateFlowsResponseSchema, {
+        rows: out.rows.map((r) =>
+          create(FlowAggregateSchema, {
+            key: flowKey(r.key), packets: r.packets, bytes: r.bytes, distinct: r.distinct, windows: BigInt(r.windows),
+            firstWindow: tsFromNs(r.firstWindowNs), lastWindowEnd: tsFromNs(r.lastWindowEndNs),
+          }),
+        ),
+        nextPageToken: next,
+        totalPackets: out.totals.packets,
+        totalBytes: out.totals.bytes,
+        totalGroups: BigInt(out.totals.groups),
+      });
+    }),
+
+    traceFlow: guard(async (req: TraceFlowRequest) => {
+      let info: TaskInfo | undefined;
+      if (req.task) {
+        info = await findTask(ctx.store, req.task);
+      } else {
+        const tasks = await listTasks(ctx.store);
+        info = tasks.find((t) => t.type === 'exact' && KEY_FIELDS.every((f) => t.key.includes(f))) ?? tasks.find((t) => t.type === 'exact' && t.key.length > 1);
+        if (!info) throw new QueryError('task: no exact task keyed by the flow fields is stored; name one');
+      }
+      const f = req.flow;
+      const windows = await traceFlow(ctx.store, {
+        task: info,
+        range: range(req.range),
+        flow: {
+          srcIp: f?.srcIp || undefined, dstIp: f?.dstIp || undefined, srcPort: f?.srcPort, dstPort: f?.dstPort,
+          protocol: f ? (f.protocolName || (f.protocol ? String(f.protocol) : undefined)) : undefined,
+        },
+        bothDirections: req.bothDirections,
+        limit: ctx.maxLimit,
+      });
+      const sum = (pick: (w: (typeof windows)[number]) => bigint) => windows.reduce((a, w) => a + pick(w), 0n);
+      const seen = windows.filter((w) => w.packets > 0n || w.reversePackets > 0n);
+      return create(TraceFlowResponseSchema, {
+        task: info.name,
+        found: seen.length > 0,
+        firstSeen: seen.length ? tsFromNs(seen[0].startNs) : undefined,
+        lastSeen: seen.length ? tsFromNs(seen[seen.length - 1].endNs) : undefined,
+        packets: sum((w) => w.packets),
+        bytes: sum((w) => w.bytes),
+        reversePackets: sum((w) => w.reversePackets),
+        reverseBytes: sum((w) => w.reverseBytes),
+        windows: windows.map((w) =>
+          create(FlowWindowSchema, {
+            windowStart: tsFromNs(w.startNs), windowEnd: tsFromNs(w.endNs), packets: w.packets, bytes: w.bytes,
+            reversePackets: w.reversePackets, reverseBytes: w.reverseBytes,
+          }),
+        ),
+      });
+    }),
+
+    topHeavyHitters: guard(async (req: TopHeavyHittersRequest) => {
+      const db = await source(req.live);
+      const info = await task(req.task, db, req.live);
+      const by = req.by || 'packets';
+      if (by !== 'packets' && by !== 'bytes') throw new QueryError(`by: "${req.by}" is not packets or bytes`);
+      const rows = await topHeavyHitters(ctx.store, { task: info, range: req.live ? undefined : range(req.range), filter: filter(req.filter), by, limit: limitOf(req.limit) }, db);
+      return create(TopHeavyHittersResponseSchema, {
+        task: info.name,
+        type: info.type,
+        rows: rows.map((r) => create(HeavyHitterSchema, { key: flowKey(r.key), packets: r.packets, bytes: r.bytes, windows: BigInt(r.windows) })),
+      });
+    }),
+
+    topSpreaders: guard(async (req: TopSpreadersRequest) => {
+      const db = await source(req.live);
+      const info = await task(req.task, db, req.live);
+      const rows = await topSpreaders(ctx.store, { task: info, range: req.live ? undefined : range(req.range), filter: filter(req.filter), limit: limitOf(req.limit) }, db);
+      return create(TopSpreadersResponseSchema, {
+        task: info.name,
+        type: info.type,
+        rows: rows.map((r) => create(SpreaderSchema, { key: flowKey(r.key), maxSpread: r.maxSpread, maxWindow: tsFromNs(r.maxWindowNs), windows: BigInt(r.windows) })),
+      });
+    }),
+  };
+}

@@ -1,0 +1,153 @@
+// `netspectra query ...`: the API through its Connect client, printed as a table or JSON.
+import { create, toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
+import { timestampFromMs, type Timestamp } from '@bufbuild/protobuf/wkt';
+import { ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
+import { createConnectTransport } from '@connectrpc/connect-node';
+import {
+  AggregateFlowsRequestSchema, AggregateFlowsResponseSchema, FlowFilterSchema, FlowKeySchema, HealthResponseSchema, ListTasksResponseSchema,
+  QueryService, TimeRangeSchema, TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, TopSpreadersRequestSchema,
+  TopSpreadersResponseSchema, TraceFlowRequestSchema, TraceFlowResponseSchema, type FlowKey,
+} from '../gen/netspectra/v1/query_pb.js';
+import type { NetspectraConfig } from '../config/index.js';
+import { table } from '../report/table.js';
+import { bytes, grouped } from '../report/units.js';
+import { apiTokens } from './serve.js';
+
+export const QUERY_USAGE = `  query <what>        ask the API (netspectra serve): health | tasks | aggregate | trace | top | spreaders
+      --url URL         API (config api.url)   --token T  bearer token (NETSPECTRA_API_TOKEN)
+      --task NAME       task   --start/--end TIME  RFC 3339 or epoch ms   --live  the open window
+      --ip/--src-ip/--dst-ip IP|CIDR   --port/--src-port/--dst-port N   --protocol tcp|udp|N
+      --group-by F,..   --order-by packets|bytes|distinct|FIELD  --asc  --limit N  --page-token T
+      --by packets|bytes (top)   --both (trace: both directions)   --json`;
+
+export type QueryValues = Record<string, string | boolean | undefined>;
+
+class ArgError extends Error {}
+
+function time(v: string | boolean | undefined, name: string): Timestamp | undefined {
+  if (typeof v !== 'string') return undefined;
+  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (Number.isNaN(ms)) throw new ArgError(`--${name}: "${v}" is not an RFC 3339 time or epoch milliseconds`);
+  return timestampFromMs(ms);
+}
+
+function int(v: string | boolean | undefined, name: string): number | undefined {
+  if (typeof v !== 'string') return undefined;
+  if (!/^\d+$/.test(v)) throw new ArgError(`--${name}: "${v}" is not a non-negative integer`);
+  return Number(v);
+}
+
+function str(v: string | boolean | undefined): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function keyCells(k: FlowKey | undefined): string[] {
+  return [k?.srcIp ?? '', k?.dstIp ?? '', k?.srcPort ? String(k.srcPort) : '', k?.dstPort ? String(k.dstPort) : '', k?.protocolName ?? ''];
+}
+
+const KEY_HEADERS = ['src', 'dst', 'sport', 'dport', 'proto'];
+const KEY_NUMERIC = [false, false, true, true, false];
+
+function when(t: Timestamp | undefined): string {
+  return t ? new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)).toISOString() : '';
+}
+
+/** Drops the key columns no row fills (fields outside the task's key). */
+function keyTable(extraHeaders: string[], rows: { key?: FlowKey; cells: string[] }[], extraNumeric: boolean[]): string {
+  const keys = rows.map((r) => keyCells(r.key));
+  const used = KEY_HEADERS.map((_, i) => keys.some((k) => k[i] !== ''));
+  const pick = <T>(a: T[]) => a.filter((_, i) => used[i]);
+  return table([...pick(KEY_HEADERS), ...extraHeaders], rows.map((r, i) => [...pick(keys[i]), ...r.cells]), [...pick(KEY_NUMERIC), ...extraNumeric]);
+}
+
+export async function queryCommand(what: string | undefined, values: QueryValues, cfg: NetspectraConfig): Promise<number> {
+  const url = str(values.url) || cfg.api.url || `http://${cfg.api.host.includes(':') ? `[${cfg.api.host}]` : cfg.api.host}:${cfg.api.port}`;
+  const token = str(values.token) || process.env.NETSPECTRA_API_TOKEN || apiTokens(cfg)[0] || '';
+  const bearer: Interceptor = (next) => (req) => {
+    if (token) req.header.set('authorization', `Bearer ${token}`);
+    return next(req);
+  };
+  const client = createClient(QueryService, createConnectTransport({ baseUrl: url, httpVersion: '1.1', interceptors: [bearer] }));
+  const range = create(TimeRangeSchema, { start: time(values.start, 'start'), end: time(values.end, 'end') });
+  const filter = create(FlowFilterSchema, {
+    ip: str(values.ip), srcIp: str(values['src-ip']), dstIp: str(values['dst-ip']), port: int(values.port, 'port'),
+    srcPort: int(values['src-port'], 'src-port'), dstPort: int(values['dst-port'], 'dst-port'), protocol: str(values.protocol),
+  });
+  const out = <D extends DescMessage>(schema: D, msg: MessageShape<D>, text: () => string) => {
+    process.stdout.write(values.json ? JSON.stringify(toJson(schema, msg), null, 2) + '\n' : text() + '\n');
+  };
+  const common = { task: str(values.task), range, limit: int(values.limit, 'limit') ?? 0, live: Boolean(values.live) };
+  try {
+    switch (what) {
+      case 'health': {
+        const r = await client.health({});
+        out(HealthResponseSchema, r, () => (r.ok ? `ok: ${r.store}, ClickHouse ${r.version}, ${grouped(Number(r.windows))} windows stored${r.live ? ', live engine' : ''}` : `not ok: ${r.store}: ${r.error}`));
+        return r.ok ? 0 : 1;
+      }
+      case 'tasks': {
+        const r = await client.listTasks({});
+        out(ListTasksResponseSchema, r, () =>
+          table(['task', 'type', 'key', 'second', 'windows', 'from', 'to'],
+            r.tasks.map((t) => [t.name, t.type, t.key, t.second, grouped(Number(t.windows)), when(t.firstWindow), when(t.lastWindowEnd)]),
+            [false, false, false, false, true, false, false]));
+        return 0;
+      }
+      case 'aggregate': {
+        const r = await client.aggregateFlows(create(AggregateFlowsRequestSchema, {
+          ...common, filter, groupBy: str(values['group-by']).split(',').filter(Boolean), orderBy: str(values['order-by']),
+          ascending: Boolean(values.asc), pageToken: str(values['page-token']),
+        }));
+        out(AggregateFlowsResponseSchema, r, () =>
+          keyTable(['packets', 'bytes', 'windows'], r.rows.map((x) => ({ key: x.key, cells: [grouped(Number(x.packets)), bytes(Number(x.bytes)), grouped(Number(x.windows))] })), [true, true, true]) +
+          `\n${grouped(Number(r.totalGroups))} groups, ${grouped(Number(r.totalPackets))} packets, ${bytes(Number(r.totalBytes))} in all` +
+          (r.nextPageToken ? `\nnext page: --page-token ${r.nextPageToken}` : ''));
+        return 0;
+      }
+      case 'trace': {
+        const r = await client.traceFlow(create(TraceFlowRequestSchema, {
+          task: str(values.task), range, bothDirections: Boolean(values.both),
+          flow: create(FlowKeySchema, { srcIp: str(values['src-ip']), dstIp: str(values['dst-ip']), srcPort: int(values['src-port'], 'src-port') ?? 0, dstPort: int(values['dst-port'], 'dst-port') ?? 0, protocolName: str(values.protocol) }),
+        }));
+        out(TraceFlowResponseSchema, r, () =>
+          !r.found ? `flow not found in task ${r.task}` :
+            `task ${r.task}: first seen ${when(r.firstSeen)}, last seen ${when(r.lastSeen)}; ${grouped(Number(r.packets))} packets, ${bytes(Number(r.bytes))}` +
+            (values.both ? `; reverse ${grouped(Number(r.reversePackets))} packets, ${bytes(Number(r.reverseBytes))}` : '') + '\n' +
+            table(['window', 'packets', 'bytes', 'rev packets', 'rev bytes'],
+              r.windows.map((w) => [when(w.windowStart), grouped(Number(w.packets)), bytes(Number(w.bytes)), grouped(Number(w.reversePackets)), bytes(Number(w.reverseBytes))]),
+              [false, true, true, true, true]));
+        return 0;
+      }
+      case 'top': {
+        const r = await client.topHeavyHitters(create(TopHeavyHittersRequestSchema, { ...common, filter, by: str(values.by) }));
+        out(TopHeavyHittersResponseSchema, r, () =>
+          `${r.task} (${r.type}${r.type === 'countmin' ? ': sums of window estimates' : ''})\n` +
+          keyTable(['packets', 'bytes', 'windows'], r.rows.map((x) => ({ key: x.key, cells: [grouped(Number(x.packets)), bytes(Number(x.bytes)), grouped(Number(x.windows))] })), [true, true, true]));
+        return 0;
+      }
+      case 'spreaders': {
+        const r = await client.topSpreaders(create(TopSpreadersRequestSchema, { ...common, filter }));
+        out(TopSpreadersResponseSchema, r, () =>
+          `${r.task} (${r.type}: largest spread of one window)\n` +
+          keyTable(['spread', 'in window', 'windows'], r.rows.map((x) => ({ key: x.key, cells: [grouped(Number(x.maxSpread)), when(x.maxWindow), grouped(Number(x.windows))] })), [true, false, true]));
+        return 0;
+      }
+      default:
+        throw new ArgError(`query needs one of health, tasks, aggregate, trace, top, spreaders${what ? `, not "${what}"` : ''}`);
+    }
+  } catch (e) {
+    if (e instanceof ConnectError) {
+      process.stderr.write(`netspectra: query ${what}: ${e.rawMessage} (${url}: ${codeName(e)})\n`);
+      return e.code === 3 ? 2 : 1;
+    }
+    if (e instanceof ArgError) {
+      process.stderr.write(`netspectra: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+function codeName(e: ConnectError): string {
+  return ['ok', 'canceled', 'unknown', 'invalid argument', 'deadline exceeded', 'not found', 'already exists', 'permission denied', 'resource exhausted',
+    'failed precondition', 'aborted', 'out of range', 'unimplemented', 'internal', 'unavailable', 'data loss', 'unauthenticated'][e.code] ?? String(e.code);
+}

@@ -1,0 +1,80 @@
+// Storage of closed windows: the writer `storage.kind` asks for, fed with window snapshots.
+//   schema   tables and versioned migrations      store    embedded (chdb) or server client
+//   rows     the backends' rows buffer, JSON rows  writer   batching, retry, spill; JSON Lines
+//   queries  the parameterized queries the API runs
+import { join } from 'node:path';
+import { storageRows } from '../backend/index.js';
+import type { StorageConfig } from '../config/index.js';
+import { ROW_TABLES } from './schema.js';
+import { connectStore, storagePath, type Store } from './store.js';
+import { FileWriter, StoreWriter, type IngestStatsRow, type Log, type RowSink, type WriterStats } from './writer.js';
+import { migrate } from './schema.js';
+
+export { connectStore, defaultSource, openStore, storagePath, type Store } from './store.js';
+export type { IngestStatsRow, RowSink, WriterStats } from './writer.js';
+
+export interface WindowStorage {
+  readonly source: string;
+  readonly sink: RowSink;
+  /** Where rows go, for logs. */
+  readonly where: string;
+  /** A closed window's snapshot (NSWS). */
+  addWindow(snapshot: Uint8Array): void;
+  addStats(row: Omit<IngestStatsRow, 'source'>): void;
+  /** Writes what is buffered and releases the store; returns the writer's counters. */
+  close(): Promise<WriterStats>;
+}
+
+export interface WindowStorageOptions {
+  source: string;
+  /** Rows of this source already stored are deleted first (a re-run analysis replaces its rows). */
+  replaceSource?: boolean;
+  /** An open store to write to (kept open at close); else one is connected from the config. */
+  store?: Store;
+  log: Log;
+}
+
+/** The writer of `cfg.kind`, or null for `none`. */
+export function openWindowStorage(cfg: StorageConfig, opts: WindowStorageOptions): WindowStorage | null {
+  if (cfg.kind === 'none') return null;
+  let sink: RowSink;
+  let where: string;
+  let release = async () => {};
+  if (cfg.kind === 'file') {
+    where = storagePath(cfg);
+    sink = new FileWriter(where);
+  } else {
+    const store = opts.store ?? connectStore(cfg);
+    where = store.where;
+    if (!opts.store) release = () => store.close();
+    sink = new StoreWriter(store, {
+      batchRows: cfg.batchRows,
+      flushIntervalMs: cfg.flushInterval * 1000,
+      retryMaxMs: cfg.retryMax * 1000,
+      spillDir: cfg.spillDir || join(storagePath(cfg), 'spill'),
+      spillMaxBytes: cfg.spillMax,
+      deduplicate: cfg.kind === 'clickhouse',
+      log: opts.log,
+      prepare: async () => {
+        await migrate(store.client, store.database, cfg.retention);
+        if (opts.replaceSource) {
+          for (const t of [...ROW_TABLES, 'ingest_stats']) {
+            await store.client.command({ query: `DELETE FROM ${store.database}.${t} WHERE source = {source:String}`, query_params: { source: opts.source } });
+          }
+        }
+      },
+    });
+  }
+  return {
+    source: opts.source,
+    sink,
+    where,
+    addWindow: (snapshot) => sink.addRows(storageRows(snapshot, opts.source)),
+    addStats: (row) => sink.addStats({ ...row, source: opts.source }),
+    async close() {
+      await sink.close();
+      await release();
+      return sink.stats();
+    },
+  };
+}

@@ -1,0 +1,435 @@
+// The queries the API runs. Every value is a query parameter; the only text put into SQL is
+// the database name (checked by the config schema) and column names from the lists below.
+import { isIP } from 'node:net';
+import type { Store } from './store.js';
+import { addressText } from './rows.js';
+
+export class QueryError extends Error {}
+
+export const KEY_FIELDS = ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'] as const;
+export type KeyField = (typeof KEY_FIELDS)[number];
+const FIELD_COLUMN: Record<KeyField, string> = { SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto' };
+
+const PROTOCOLS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
+const PROTOCOL_NAMES: Record<number, string> = Object.fromEntries(Object.entries(PROTOCOLS).map(([k, v]) => [v, k.toUpperCase().replace('ICMPV6', 'ICMPv6')]));
+
+export interface Range {
+  /** Nanoseconds since the epoch, as decimal text (beyond 2^53). */
+  startNs?: bigint;
+  endNs?: bigint;
+}
+
+export interface Filter {
+  ip?: string;
+  srcIp?: string;
+  dstIp?: string;
+  port?: number;
+  srcPort?: number;
+  dstPort?: number;
+  protocol?: string;
+  source?: string;
+}
+
+export interface Key {
+  srcIp: string;
+  dstIp: string;
+  srcPort: number;
+  dstPort: number;
+  protocol: number;
+  protocolName: string;
+}
+
+export interface TaskInfo {
+  name: string;
+  type: 'exact' | 'countmin' | 'superspread';
+  key: KeyField[];
+  second: string;
+  firstWindowNs: bigint;
+  lastWindowEndNs: bigint;
+  windows: number;
+  sources: string[];
+}
+
+/** A query under construction: conditions and their parameters. */
+class Where {
+  readonly parts: string[] = [];
+  readonly params: Record<string, unknown> = {};
+  private n = 0;
+
+  param(value: unknown, type: string): string {
+    const name = `p${this.n++}`;
+    this.params[name] = value;
+    return `{${name}:${type}}`;
+  }
+
+  add(sql: string): void {
+    this.parts.push(sql);
+  }
+
+  get sql(): string {
+    return this.parts.length ? `WHERE ${this.parts.join(' AND ')}` : '';
+  }
+}
+
+/** An address or CIDR as (family, IPv6 network, prefix) over the stored IPv6 form. */
+export function parseCidr(text: string, what: string): { family: number; network: string; prefix: number } {
+  const [addr, bits, extra] = text.trim().split('/');
+  const v = isIP(addr);
+  if (!v || extra !== undefined) throw new QueryError(`${what}: "${text}" is not an IP address or CIDR`);
+  const max = v === 4 ? 32 : 128;
+  const prefix = bits === undefined ? max : /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+  if (!(prefix >= 0 && prefix <= max)) throw new QueryError(`${what}: prefix length in "${text}" must be 0..${max}`);
+  return v === 4 ? { family: 4, network: `::ffff:${addr}`, prefix: 96 + prefix } : { family: 6, network: addr, prefix };
+}
+
+function ipCondition(w: Where, column: string, text: string, what: string): string {
+  const c = parseCidr(text, what);
+  const net = w.param(c.network, 'String');
+  const prefix = w.param(c.prefix, 'UInt8');
+  return `(family = ${w.param(c.family, 'UInt8')} AND ${column} BETWEEN IPv6CIDRToRange(toIPv6(${net}), ${prefix}).1 AND IPv6CIDRToRange(toIPv6(${net}), ${prefix}).2)`;
+}
+
+export function protocolNumber(text: string): number {
+  const t = text.trim().toLowerCase();
+  if (/^\d+$/.test(t) && Number(t) <= 255) return Number(t);
+  const n = PROTOCOLS[t];
+  if (n === undefined) throw new QueryError(`protocol: "${text}" is not a protocol name (${Object.keys(PROTOCOLS).join(', ')}) or number 0..255`);
+  return n;
+}
+
+function port(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > 65535) throw new QueryError(`${what}: ${v} is not a port (0..65535)`);
+  return v;
+}
+
+function addFilter(w: Where, f: Filter | undefined, key: KeyField[]): void {
+  if (!f) return;
+  const need = (field: KeyField, what: string) => {
+    if (!key.includes(field)) throw new QueryError(`${what}: the task's key (${key.join(', ')}) has no ${field}`);
+  };
+  if (f.ip) {
+    const either = [key.includes('SrcIP') ? ipCondition(w, 'src_ip', f.ip, 'ip') : null, key.includes('DstIP') ? ipCondition(w, 'dst_ip', f.ip, 'ip') : null].filter(Boolean);
+    if (!either.length) throw new QueryError(`ip: the task's key (${key.join(', ')}) has no address`);
+    w.add(`(${either.join(' OR ')})`);
+  }
+  if (f.srcIp) {
+    need('SrcIP', 'srcIp');
+    w.add(ipCondition(w, 'src_ip', f.srcIp, 'srcIp'));
+  }
+  if (f.dstIp) {
+    need('DstIP', 'dstIp');
+    w.add(ipCondition(w, 'dst_ip', f.dstIp, 'dstIp'));
+  }
+  if (f.port !== undefined) {
+    const p = w.param(port(f.port, 'port'), 'UInt16');
+    const either = [key.includes('SrcPort') ? `src_port = ${p}` : null, key.includes('DstPort') ? `dst_port = ${p}` : null].filter(Boolean);
+    if (!either.length) throw new QueryError(`port: the task's key (${key.join(', ')}) has no port`);
+    w.add(`(${either.join(' OR ')})`);
+  }
+  if (f.srcPort !== undefined) {
+    need('SrcPort', 'srcPort');
+    w.add(`src_port = ${w.param(port(f.srcPort, 'srcPort'), 'UInt16')}`);
+  }
+  if (f.dstPort !== undefined) {
+    need('DstPort', 'dstPort');
+    w.add(`dst_port = ${w.param(port(f.dstPort, 'dstPort'), 'UInt16')}`);
+  }
+  if (f.protocol) {
+    need('Protocol', 'protocol');
+    w.add(`proto = ${w.param(protocolNumber(f.protocol), 'UInt8')}`);
+  }
+  if (f.source) w.add(`source = ${w.param(f.source, 'String')}`);
+}
+
+function addRange(w: Where, r: Range | undefined): void {
+  if (r?.startNs !== undefined && r.endNs !== undefined && r.endNs <= r.startNs) {
+    throw new QueryError('range: the end must be after the start');
+  }
+  if (r?.startNs !== undefined) w.add(`window_start >= fromUnixTimestamp64Nano(${w.param(r.startNs.toString(), 'Int64')}, 'UTC')`);
+  if (r?.endNs !== undefined) w.add(`window_start < fromUnixTimestamp64Nano(${w.param(r.endNs.toString(), 'Int64')}, 'UTC')`);
+}
+
+/** Rows as JSON with 64-bit integers as text (exact beyond 2^53). */
+async function rows<T>(store: Store, query: string, params: Record<string, unknown>): Promise<T[]> {
+  const r = await store.client.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: { output_format_json_quote_64bit_integers: 1 } });
+  return r.json<T>();
+}
+
+const NS = (column: string) => `toString(toUnixTimestamp64Nano(${column}))`;
+
+/** Key columns grouped by for the given fields (family too when an address is among them). */
+function keyColumns(fields: KeyField[]): string[] {
+  const cols = fields.map((f) => FIELD_COLUMN[f]);
+  return fields.includes('SrcIP') || fields.includes('DstIP') ? ['family', ...cols] : cols;
+}
+
+/** The key columns as selected: addresses as text, each under a k_ name (an alias named like
+ * its column would replace the column in WHERE). */
+function keySelect(columns: string[]): string {
+  return columns.map((c) => `${c === 'src_ip' || c === 'dst_ip' ? `toString(${c})` : c} AS k_${c}`).join(', ');
+}
+
+type KeyRow = { k_family?: string; k_src_ip?: string; k_dst_ip?: string; k_src_port?: string; k_dst_port?: string; k_proto?: string };
+
+export function keyOf(r: KeyRow): Key {
+  const family = Number(r.k_family ?? 0);
+  const protocol = Number(r.k_proto ?? 0);
+  // A key with an address field on a packet without IP (ARP, ...) has none: "-".
+  const address = (ip: string | undefined) => (ip === undefined ? '' : addressText(ip, family) || '-');
+  return {
+    srcIp: address(r.k_src_ip),
+    dstIp: address(r.k_dst_ip),
+    srcPort: Number(r.k_src_port ?? 0),
+    dstPort: Number(r.k_dst_port ?? 0),
+    protocol,
+    protocolName: r.k_proto !== undefined ? (PROTOCOL_NAMES[protocol] ?? String(protocol)) : '',
+  };
+}
+
+function parseFields(text: string): KeyField[] {
+  return text.split(',').filter(Boolean) as KeyField[];
+}
+
+export async function listTasks(store: Store, db = store.database): Promise<TaskInfo[]> {
+  const r = await rows<{ task: string; type: string; key: string; second: string; first: string; last: string; windows: string; sources: string[] }>(
+    store,
+    `SELECT task, any(type) AS type, any(key_fields) AS key, any(second_fields) AS second, ${NS('min(window_start)')} AS first,
+       ${NS('max(window_end)')} AS last, uniqExact(window_start) AS windows, groupUniqArray(100)(source) AS sources
+     FROM ${db}.window_tasks GROUP BY task ORDER BY task`,
+    {},
+  );
+  return r.map((t) => ({
+    name: t.task,
+    type: t.type as TaskInfo['type'],
+    key: parseFields(t.key),
+    second: t.second,
+    firstWindowNs: BigInt(t.first),
+    lastWindowEndNs: BigInt(t.last),
+    windows: Number(t.windows),
+    sources: [...t.sources].sort(),
+  }));
+}
+
+/** The task's description; an unknown task is an invalid argument naming the known ones. */
+export async function findTask(store: Store, name: string, db = store.database): Promise<TaskInfo> {
+  if (!name) throw new QueryError('task: required');
+  const tasks = await listTasks(store, db);
+  const t = tasks.find((x) => x.name === name);
+  if (!t) throw new QueryError(`task: unknown task "${name}"; stored tasks: ${tasks.map((x) => x.name).join(', ') || 'none'}`);
+  return t;
+}
+
+export interface AggregateRequest {
+  task: TaskInfo;
+  range?: Range;
+  filter?: Filter;
+  groupBy: KeyField[];
+  orderBy: string;
+  ascending: boolean;
+  limit: number;
+  offset: number;
+}
+
+export interface Aggregate {
+  key: Key;
+  packets: bigint;
+  bytes: bigint;
+  distinct: bigint;
+  windows: number;
+  firstWindowNs: bigint;
+  lastWindowEndNs: bigint;
+}
+
+export async function aggregateFlows(store: Store, q: AggregateRequest, db = store.database): Promise<{ rows: Aggregate[]; totals: { packets: bigint; bytes: bigint; groups: number } }> {
+  if (q.task.type !== 'exact') throw new QueryError(`task: "${q.task.name}" is a ${q.task.type} task; AggregateFlows reads exact tasks`);
+  for (const f of q.groupBy) {
+    if (!KEY_FIELDS.includes(f)) throw new QueryError(`groupBy: "${f}" is not a key field (${KEY_FIELDS.join(', ')})`);
+    if (!q.task.key.includes(f)) throw new QueryError(`groupBy: the task's key (${q.task.key.join(', ')}) has no ${f}`);
+  }
+  const group = keyColumns(q.groupBy.length ? q.groupBy : q.task.key);
+  const orders: Record<string, string> = { packets: 'packets', bytes: 'bytes', distinct: 'distinct_max', windows: 'windows' };
+  for (const f of q.groupBy.length ? q.groupBy : q.task.key) orders[f] = FIELD_COLUMN[f];
+  const order = orders[q.orderBy || 'packets'];
+  if (!order) throw new QueryError(`orderBy: "${q.orderBy}" is not one of ${Object.keys(orders).join(', ')}`);
+  const w = new Where();
+  w.add(`task = ${w.param(q.task.name, 'String')}`);
+  addRange(w, q.range);
+  addFilter(w, q.filter, q.task.key);
+  const from = `FROM ${db}.exact_rows ${w.sql}`;
+  const groupSql = group.length ? `GROUP BY ${group.join(', ')}` : '';
+  const dir = q.ascending ? 'ASC' : 'DESC';
+  const tie = group.length ? `, ${group.join(', ')}` : '';
+  const limit = w.param(q.limit, 'UInt32');
+  const offset = w.param(q.offset, 'UInt64');
+  const data = await rows<KeyRow & { packets: string; bytes: string; distinct_max: string; windows: string; first: string; last: string }>(
+    store,
+    `SELECT ${keySelect(group)}${group.length ? ',' : ''}
+       sum(packets) AS packets, sum(bytes) AS bytes, max(distinct_count) AS distinct_max, uniqExact(window_start) AS windows,
+       ${NS('min(window_start)')} AS first, ${NS('max(window_end)')} AS last
+     ${from} ${groupSql} ORDER BY ${order} ${dir}${tie} LIMIT ${limit} OFFSET ${offset}`,
+    w.params,
+  );
+  const [t] = await rows<{ packets: string; bytes: string; groups: string }>(
+    store,
+    `SELECT sum(packets) AS packets, sum(bytes) AS bytes, ${group.length ? `uniqExact(${group.join(', ')})` : 'if(count() > 0, 1, 0)'} AS groups ${from}`,
+    w.params,
+  );
+  return {
+    rows: data.map((r) => ({
+      key: keyOf(r),
+      packets: BigInt(r.packets),
+      bytes: BigInt(r.bytes),
+      distinct: BigInt(r.distinct_max),
+      windows: Number(r.windows),
+      firstWindowNs: BigInt(r.first),
+      lastWindowEndNs: BigInt(r.last),
+    })),
+    totals: { packets: BigInt(t.packets), bytes: BigInt(t.bytes), groups: Number(t.groups) },
+  };
+}
+
+export interface TraceRequest {
+  task: TaskInfo;
+  range?: Range;
+  flow: { srcIp?: string; dstIp?: string; srcPort?: number; dstPort?: number; protocol?: string };
+  bothDirections: boolean;
+  limit: number;
+}
+
+export interface TraceWindow {
+  startNs: bigint;
+  endNs: bigint;
+  packets: bigint;
+  bytes: bigint;
+  reversePackets: bigint;
+  reverseBytes: bigint;
+}
+
+/** The flow's rows window by window. Every field of the task's key must be given. */
+export async function traceFlow(store: Store, q: TraceRequest, db = store.database): Promise<TraceWindow[]> {
+  if (q.task.type !== 'exact') throw new QueryError(`task: "${q.task.name}" is a ${q.task.type} task; TraceFlow reads exact tasks`);
+  const w = new Where();
+  w.add(`task = ${w.param(q.task.name, 'String')}`);
+  addRange(w, q.range);
+  const match = (reverse: boolean): string => {
+    const parts: string[] = [];
+    const f = q.flow;
+    const [src, dst] = reverse ? [f.dstIp, f.srcIp] : [f.srcIp, f.dstIp];
+    const [sp, dp] = reverse ? [f.dstPort, f.srcPort] : [f.srcPort, f.dstPort];
+    const given: Record<KeyField, unknown> = { SrcIP: f.srcIp, DstIP: f.dstIp, SrcPort: f.srcPort, DstPort: f.dstPort, Protocol: f.protocol };
+    for (const field of q.task.key) {
+      if (given[field] === undefined || given[field] === '') throw new QueryError(`flow: the task's key (${q.task.key.join(', ')}) needs ${field}`);
+    }
+    const address = (column: string, text: string, what: string) => {
+      const c = parseCidr(text, what);
+      if (c.prefix !== 128) throw new QueryError(`${what}: "${text}" must be one address, not a network`);
+      parts.push(`family = ${w.param(c.family, 'UInt8')}`, `${column} = toIPv6(${w.param(c.network, 'String')})`);
+    };
+    if (q.task.key.includes('SrcIP')) address('src_ip', src!, reverse ? 'flow.dstIp' : 'flow.srcIp');
+    if (q.task.key.includes('DstIP')) address('dst_ip', dst!, reverse ? 'flow.srcIp' : 'flow.dstIp');
+    if (q.task.key.includes('SrcPort')) parts.push(`src_port = ${w.param(port(sp!, 'flow.srcPort'), 'UInt16')}`);
+    if (q.task.key.includes('DstPort')) parts.push(`dst_port = ${w.param(port(dp!, 'flow.dstPort'), 'UInt16')}`);
+    if (q.task.key.includes('Protocol')) parts.push(`proto = ${w.param(protocolNumber(f.protocol!), 'UInt8')}`);
+    return `(${parts.join(' AND ')})`;
+  };
+  const forward = match(false);
+  const reverse = q.bothDirections ? match(true) : 'false';
+  w.add(`(${forward} OR ${reverse})`);
+  const data = await rows<{ start: string; end: string; p: string; b: string; rp: string; rb: string }>(
+    store,
+    `SELECT ${NS('window_start')} AS start, ${NS('max(window_end)')} AS end,
+       sumIf(packets, ${forward}) AS p, sumIf(bytes, ${forward}) AS b, sumIf(packets, ${reverse}) AS rp, sumIf(bytes, ${reverse}) AS rb
+     FROM ${db}.exact_rows ${w.sql} GROUP BY window_start ORDER BY window_start LIMIT ${w.param(q.limit, 'UInt32')}`,
+    w.params,
+  );
+  return data.map((r) => ({ startNs: BigInt(r.start), endNs: BigInt(r.end), packets: BigInt(r.p), bytes: BigInt(r.b), reversePackets: BigInt(r.rp), reverseBytes: BigInt(r.rb) }));
+}
+
+export interface TopRequest {
+  task: TaskInfo;
+  range?: Range;
+  filter?: Filter;
+  by: 'packets' | 'bytes';
+  limit: number;
+}
+
+export async function topHeavyHitters(store: Store, q: TopRequest, db = store.database): Promise<{ key: Key; packets: bigint; bytes: bigint; windows: number }[]> {
+  const w = new Where();
+  w.add(`task = ${w.param(q.task.name, 'String')}`);
+  let table: string;
+  if (q.task.type === 'countmin') {
+    table = 'heavy_hitters';
+    w.add(`rank = ${w.param(q.by, 'String')}`);
+  } else if (q.task.type === 'exact') {
+    table = 'exact_rows';
+  } else {
+    throw new QueryError(`task: "${q.task.name}" is a superspread task; use TopSpreaders`);
+  }
+  addRange(w, q.range);
+  addFilter(w, q.filter, q.task.key);
+  const key = keyColumns(q.task.key);
+  const data = await rows<KeyRow & { packets: string; bytes: string; windows: string }>(
+    store,
+    `SELECT ${keySelect(key)},
+       sum(packets) AS packets, sum(bytes) AS bytes, count() AS windows
+     FROM ${db}.${table} ${w.sql} GROUP BY ${key.join(', ')} ORDER BY ${q.by} DESC, ${key.join(', ')} LIMIT ${w.param(q.limit, 'UInt32')}`,
+    w.params,
+  );
+  return data.map((r) => ({ key: keyOf(r), packets: BigInt(r.packets), bytes: BigInt(r.bytes), windows: Number(r.windows) }));
+}
+
+export async function topSpreaders(store: Store, q: Omit<TopRequest, 'by'>, db = store.database): Promise<{ key: Key; maxSpread: bigint; maxWindowNs: bigint; windows: number }[]> {
+  const w = new Where();
+  w.add(`task = ${w.param(q.task.name, 'String')}`);
+  let table: string;
+  let value: string;
+  if (q.task.type === 'superspread') {
+    [table, value] = ['spreaders', 'spread'];
+  } else if (q.task.type === 'exact' && q.task.second) {
+    [table, value] = ['exact_rows', 'distinct_count'];
+  } else {
+    throw new QueryError(`task: "${q.task.name}" is a ${q.task.type} task without a spread; use a superspread task or an exact task with distinct fields`);
+  }
+  addRange(w, q.range);
+  addFilter(w, q.filter, q.task.key);
+  const key = keyColumns(q.task.key);
+  const data = await rows<KeyRow & { m: string; mw: string; windows: string }>(
+    store,
+    `SELECT ${keySelect(key)},
+       max(${value}) AS m, ${NS(`argMax(window_start, ${value})`)} AS mw, count() AS windows
+     FROM ${db}.${table} ${w.sql} GROUP BY ${key.join(', ')} ORDER BY m DESC, ${key.join(', ')} LIMIT ${w.param(q.limit, 'UInt32')}`,
+    w.params,
+  );
+  return data.map((r) => ({ key: keyOf(r), maxSpread: BigInt(r.m), maxWindowNs: BigInt(r.mw), windows: Number(r.windows) }));
+}
+
+/** Per window totals of a task (or of all packets) over a range: Grafana's time series. */
+export async function windowSeries(
+  store: Store,
+  q: { task?: TaskInfo; range?: Range; metric: 'packets' | 'bytes'; filter?: Filter; limit: number },
+  db = store.database,
+): Promise<{ startNs: bigint; value: bigint }[]> {
+  const w = new Where();
+  let table = 'windows';
+  if (q.task) {
+    if (q.task.type !== 'exact') throw new QueryError(`target: "${q.task.name}" is a ${q.task.type} task; series come from exact tasks`);
+    table = 'exact_rows';
+    w.add(`task = ${w.param(q.task.name, 'String')}`);
+    addFilter(w, q.filter, q.task.key);
+  } else if (q.filter?.source) {
+    w.add(`source = ${w.param(q.filter.source, 'String')}`);
+  }
+  addRange(w, q.range);
+  const data = await rows<{ start: string; v: string }>(
+    store,
+    `SELECT ${NS('window_start')} AS start, sum(${q.metric}) AS v FROM ${db}.${table} ${w.sql}
+     GROUP BY window_start ORDER BY window_start LIMIT ${w.param(q.limit, 'UInt32')}`,
+    w.params,
+  );
+  return data.map((r) => ({ startNs: BigInt(r.start), value: BigInt(r.v) }));
+}
+
+export async function health(store: Store): Promise<{ version: string; windows: number }> {
+  const [r] = await rows<{ v: string; n: string }>(store, `SELECT version() AS v, (SELECT count() FROM ${store.database}.windows) AS n`, {});
+  return { version: r.v, windows: Number(r.n) };
+}

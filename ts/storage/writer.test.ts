@@ -1,0 +1,149 @@
+// Writers against real stores: an outage (a ClickHouse URL with nothing listening) spills to
+// disk, and the spill is replayed into a live embedded store; the JSON Lines writer.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analyzeFiles } from '../analyze/analyze-files.js';
+import { loadBackend } from '../backend/index.js';
+import { loadConfig } from '../config/index.js';
+import { connectStore, openStore, openWindowStorage, type Store } from './index.js';
+import { MIGRATIONS } from './schema.js';
+
+const capture = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap');
+
+/** Window snapshots of the capture in 60 s windows. */
+function snapshots(): Uint8Array[] {
+  const cfg = loadConfig({ overrides: { 'analyze.window': 60 } });
+  const out: Uint8Array[] = [];
+  analyzeFiles([capture], { backend: loadBackend(), config: cfg, onWindows: (s) => out.push(...s) });
+  return out;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function count(store: Store, table: string): Promise<number> {
+  const r = await store.client.query({ query: `SELECT count() AS n, sum(packets) AS p FROM ${store.database}.${table}`, format: 'JSONEachRow' });
+  return Number((await r.json<{ n: string }>())[0].n);
+}
+
+test('an unreachable store: rows spill to disk, are counted, and are replayed into a live store on recovery', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-outage-'));
+  try {
+    const windows = snapshots();
+    assert.ok(windows.length > 30, 'many windows');
+    const lines: string[] = [];
+    const down = loadConfig({
+      overrides: { 'storage.kind': 'clickhouse', 'storage.url': `http://127.0.0.1:${await freePort()}`, 'storage.spillDir': join(dir, 'spill'), 'storage.batchRows': 500, 'storage.retryMax': '200ms' },
+    });
+    const outage = openWindowStorage(down.storage, { source: 'outage', log: (l) => lines.push(l) })!;
+    for (const w of windows) outage.addWindow(w);
+    const s = await outage.close();
+    assert.equal(s.rowsWritten, 0);
+    assert.equal(s.rowsLost, 0, 'nothing lost');
+    assert.ok(s.spillRows > 0 && s.spillRows === s.rowsSpilled, 'every row is in the spill');
+    assert.ok(s.failedInserts > 0);
+    assert.match(s.lastError ?? '', /ECONNREFUSED|connect/i);
+    assert.ok(lines.some((l) => /cannot write to http:\/\/127\.0\.0\.1:\d+: .*spilling rows to/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /stay in .*spill; the next run replays them/.test(l)));
+    assert.ok(readdirSync(join(dir, 'spill')).length > 0);
+
+    // The store is back (a live embedded one, sharing the spill folder): the next writer replays.
+    const up = loadConfig({ overrides: { 'storage.path': join(dir, 'store'), 'storage.spillDir': join(dir, 'spill') } });
+    const recovered = openWindowStorage(up.storage, { source: 'outage', log: (l) => lines.push(l) })!;
+    const r = await recovered.close();
+    assert.equal(r.rowsReplayed, s.spillRows, 'every spilled row replayed');
+    assert.equal(r.spillRows, 0);
+    assert.deepEqual(readdirSync(join(dir, 'spill')), []);
+    const store = await openStore(up.storage);
+    try {
+      assert.equal(await count(store, 'windows'), windows.length, 'each window stored once');
+      const r2 = await store.client.query({ query: `SELECT sum(packets) AS p FROM ${store.database}.windows`, format: 'JSONEachRow' });
+      assert.equal(Number((await r2.json<{ p: string }>())[0].p), 62_781, 'every packet of the capture');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a store that fails mid-run recovers in the same writer: the spill is replayed in order', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-recover-'));
+  try {
+    const windows = snapshots();
+    const cfg = loadConfig({ overrides: { 'storage.path': join(dir, 'store'), 'storage.batchRows': 200, 'storage.retryMax': '100ms', 'storage.flushInterval': '50ms' } });
+    const live = await openStore(cfg.storage);
+    // The writer's store starts as a server URL with nothing listening, then becomes the live one.
+    const dead = connectStore({ ...cfg.storage, kind: 'clickhouse', url: `http://127.0.0.1:${await freePort()}` });
+    const store: Store = { ...dead, client: dead.client };
+    const storage = openWindowStorage(cfg.storage, { source: 'recover', log: () => {}, store })!;
+    for (const w of windows.slice(0, 10)) storage.addWindow(w);
+    await storage.sink.flush();
+    assert.ok(storage.sink.stats().spillRows > 0, 'spilled while down');
+    store.client = live.client;
+    for (const w of windows.slice(10)) storage.addWindow(w);
+    const deadline = Date.now() + 20_000;
+    while (storage.sink.stats().spillRows > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const s = await storage.close();
+    assert.equal(s.spillRows, 0);
+    assert.equal(s.rowsLost, 0);
+    assert.ok(s.rowsReplayed > 0);
+    assert.equal(await count(live, 'windows'), windows.length);
+    await dead.close();
+    await live.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migrations are versioned, applied once, and a changed retention becomes the tables TTL', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-migrate-'));
+  try {
+    const cfg = loadConfig({ overrides: { 'storage.path': dir, 'storage.retention': '7d' } });
+    await (await openStore(cfg.storage)).close();
+    const store = await openStore({ ...cfg.storage, retention: 90 * 86_400 });
+    try {
+      const v = await store.client.query({ query: `SELECT version FROM ${store.database}.schema_migrations ORDER BY version`, format: 'JSONEachRow' });
+      assert.deepEqual((await v.json<{ version: number }>()).map((r) => Number(r.version)), MIGRATIONS.map((m) => m.version));
+      const t = await store.client.query({ query: `SELECT create_table_query AS q FROM system.tables WHERE database = '${store.database}' AND name = 'exact_rows'`, format: 'JSONEachRow' });
+      const ddl = (await t.json<{ q: string }>())[0].q;
+      assert.match(ddl, /7776000/, 'the new retention');
+      assert.match(ddl, /IPv6/);
+      assert.match(ddl, /DateTime64\(9, 'UTC'\)/);
+      assert.match(ddl, /LowCardinality\(String\)/);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the file writer appends JSON Lines per table, addresses as people write them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-files-'));
+  try {
+    const cfg = loadConfig({ overrides: { 'storage.kind': 'file', 'storage.path': dir } });
+    const storage = openWindowStorage(cfg.storage, { source: 'files', log: () => {} })!;
+    for (const w of snapshots()) storage.addWindow(w);
+    storage.addStats({ atMs: Date.UTC(2024, 0, 1), kind: 'analyze', packets: 62_781, bytes: 1, windows: 1, rows: 0, details: { note: 'tab\there' } });
+    await storage.close();
+    const read = (t: string) => readFileSync(join(dir, `${t}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const windows = read('windows');
+    assert.equal(windows.reduce((a, w) => a + (w.packets as number), 0), 62_781);
+    assert.match(windows[0].window_start as string, /^2012-11-23T\d\d:\d\d:00\.000000000Z$/);
+    const exact = read('exact_rows').filter((r) => r.task === 'src_ip');
+    assert.ok(exact.some((r) => r.src_ip === '10.64.88.105' && r.family === 4 && r.dst_ip === ''));
+    assert.equal(read('ingest_stats')[0].kind, 'analyze');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
