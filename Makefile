@@ -3,8 +3,10 @@
 
 all: build
 
+# `npm install` honours the lock file; `npm ci` would refuse it, as optional platform packages
+# of chdb and buf for other systems cannot be resolved from every registry.
 node_modules: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	npm install --no-audit --no-fund
 	@touch node_modules
 
 deps: node_modules

@@ -11,9 +11,14 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { analyzeFiles } from '../analyze/analyze-files.js';
 import { loadBackend } from '../backend/index.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
-import { FlowFilterSchema, QueryService } from '../gen/netspectra/v1/query_pb.js';
+import { AggregateFlowsRequestSchema, FlowFilterSchema, QueryService, TopHeavyHittersRequestSchema } from '../gen/netspectra/v1/query_pb.js';
 import { openStore, openWindowStorage, type Store } from '../storage/index.js';
+import { taskOptions } from '../analyze/analyze-files.js';
+import { transportBackend } from '../backend/index.js';
+import { WindowedEngine } from '../engine/windowed-engine.js';
 import { createApiApp } from './http.js';
+import { LiveWindow } from './live.js';
+import { createQueryService } from './service.js';
 import { listen, type RunningServer } from './server.js';
 
 const shared = join(process.cwd(), '..', 'shared');
@@ -214,5 +219,38 @@ describe('query API over the embedded store', () => {
     assert.ok(series[1].datapoints.length > 0 && series[1].datapoints[0][1] >= Date.parse('2012-11-23T00:00:00Z'));
     const bad = await http('/grafana/query', { method: 'POST', body: JSON.stringify({ range: { from: 'x', to: 'y' }, targets: [] }) });
     assert.equal(bad.status, 400);
+  });
+
+  test('live queries read the window an engine has open, over its worker threads, while it keeps counting', async () => {
+    const name = 'debian-pathspider-real.pcap';
+    const batcher = transportBackend().createPacketBatcher({ probeId: 'p', interface: 'file', partitions: 1, batchPackets: 1000, seed: cfg.seed });
+    assert.equal(batcher.addCapture(readFileSync(join(pcaps, name))), null);
+    const messages = batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0).map((b) => b.message);
+    // One window for the whole stream: it stays open until the end.
+    const engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: 0, top: 10, tasks: cfg.tasks.map(taskOptions), workers: 2 });
+    try {
+      const half = Math.floor(messages.length / 2);
+      await Promise.all(messages.slice(0, half).map((m) => engine.submit(m)));
+      const live = new LiveWindow(store, async () => (await engine.peek())?.snapshot ?? null, 'live-test');
+      const service = createQueryService({ store, maxLimit: 10_000, live });
+      const first = await service.aggregateFlows(create(AggregateFlowsRequestSchema, { task: 'src_ip', live: true, limit: 3 }));
+      assert.ok(first.totalPackets > 0n && first.totalPackets < BigInt(oracle(name).packets), 'half the capture so far');
+      await Promise.all(messages.slice(half).map((m) => engine.submit(m)));
+      await new Promise((r) => setTimeout(r, 1100));
+      const all = await service.aggregateFlows(create(AggregateFlowsRequestSchema, { task: 'src_ip', live: true, limit: 3 }));
+      assert.equal(all.totalPackets, BigInt(oracle(name).packets), 'every packet once the rest arrived');
+      assert.equal(all.rows[0].key!.srcIp, '10.64.88.105');
+      const top = await service.topHeavyHitters(create(TopHeavyHittersRequestSchema, { task: 'heavy_flows', live: true, limit: 1 }));
+      assert.equal(top.type, 'countmin');
+      assert.equal(top.rows.length, 1);
+      const stored = await clients.connect.aggregateFlows({ task: 'src_ip', filter: { source: 'live-test' } });
+      assert.equal(stored.totalPackets, 0n, 'the live window is not among the stored ones');
+      await assert.rejects(
+        createQueryService({ store, maxLimit: 10, live: null }).aggregateFlows(create(AggregateFlowsRequestSchema, { task: 'src_ip', live: true })),
+        /no engine runs in this server/,
+      );
+    } finally {
+      await engine.stop();
+    }
   });
 });
