@@ -4,7 +4,7 @@
 import { Readable } from 'node:stream';
 import { storageRows } from '../backend/index.js';
 import type { Store } from '../storage/index.js';
-import { findTask, type TaskInfo } from '../storage/queries.js';
+import { findTask, QueryError, type TaskInfo } from '../storage/queries.js';
 import { splitRows } from '../storage/rows.js';
 import { COLUMNS, ROW_TABLES } from '../storage/schema.js';
 
@@ -15,6 +15,7 @@ export class LiveWindow {
   private loadedAt = 0;
   private loading: Promise<void> | null = null;
   private created = false;
+  private open = false;
 
   constructor(private readonly store: Store, private readonly peek: () => Promise<Uint8Array | null>, private readonly source: string) {
     this.database = `${store.database}_live`;
@@ -37,6 +38,7 @@ export class LiveWindow {
       this.created = true;
     }
     const snapshot = await this.peek();
+    this.open = snapshot !== null;
     for (const t of ROW_TABLES) await c.command({ query: `TRUNCATE TABLE ${this.database}.${t}` });
     if (snapshot) {
       for (const block of splitRows(storageRows(snapshot, this.source))) {
@@ -52,6 +54,7 @@ export class LiveWindow {
   }
 
   task(name: string): Promise<TaskInfo> {
+    if (!this.open) throw new QueryError('live: the engine has no open window yet (no packet since the last window closed)');
     return findTask(this.store, name, this.database);
   }
 }

@@ -166,11 +166,13 @@ async function analyzeAndStore(files: string[], cfg: NetspectraConfig, values: V
     if (o.error) process.stderr.write(`netspectra: ${o.file}: ${o.error}${o.unreadable ? '' : ' (packets before this point were analysed)'}\n`);
   }
   process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatText(report));
-  if (storage) await closeStorage(storage, windows, report.totals.packets, report.totals.bytes, { files: outcomes, backend: backend.name, problems: report.problems });
+  if (storage) await closeAnalysisStorage(storage, windows, report.totals.packets, report.totals.bytes, { files: outcomes, backend: backend.name, problems: report.problems });
   return !outcomes.some((o) => o.unreadable);
 }
 
-async function closeStorage(storage: WindowStorage, windows: number, packets: number, bytesIn: number, details: Record<string, unknown>): Promise<void> {
+async function closeAnalysisStorage(storage: WindowStorage, windows: number, packets: number, bytesIn: number, details: Record<string, unknown>): Promise<void> {
+  // Nothing could be read: nothing is stored, and rows stored earlier under this name stay.
+  if (windows === 0) return void (await storage.close());
   storage.addStats({ atMs: Date.now(), kind: 'analyze', packets, bytes: bytesIn, windows, rows: 0, details });
   const s = await storage.close();
   const waiting = s.spillRows ? `; ${grouped(s.spillRows)} rows wait in the spill (${s.lastError})` : '';
@@ -178,9 +180,10 @@ async function closeStorage(storage: WindowStorage, windows: number, packets: nu
   process.stderr.write(`stored ${grouped(windows)} window(s), ${grouped(s.rowsWritten)} rows as "${storage.source}" in ${storage.where}${waiting}${lost}\n`);
 }
 
-/** analyze:<file names>, so analysing the same files again replaces their rows. */
+/** analyze:<file names> (or analyze:<storage.source>), so analysing the same files again
+ * replaces their rows, and never an engine's. */
 function analysisSource(cfg: NetspectraConfig, files: string[]): string {
-  return cfg.storage.source || `analyze:${files.map((f) => basename(f)).join(',')}`;
+  return `analyze:${cfg.storage.source || files.map((f) => basename(f)).join(',')}`;
 }
 
 async function analyze(files: string[], values: Values): Promise<number> {
@@ -207,7 +210,7 @@ async function demo(values: Values): Promise<number> {
   const cfg = config(values);
   const size = writeSyntheticCapture(engine(), file, { packets, seed: 1 });
   process.stderr.write(`generated ${file}: ${grouped(packets)} packets, ${bytes(size)} (synthetic traffic: TCP/UDP/ICMP over IPv4 and IPv6, a scan, a heavy flow)\n`);
-  await analyzeAndStore([file], cfg, values, cfg.storage.source || 'demo');
+  await analyzeAndStore([file], cfg, values, `analyze:${cfg.storage.source || 'demo'}`);
   if (cfg.storage.kind === 'embedded') process.stderr.write('query it: netspectra serve, then netspectra query tasks (or curl http://127.0.0.1:7070/api/v1/tasks)\n');
   return 0;
 }
