@@ -156,11 +156,17 @@ function engine(): Backend {
  * earlier run stored under that name). */
 async function analyzeAndStore(files: string[], cfg: NetspectraConfig, values: Values, source: string): Promise<boolean> {
   const backend = engine();
-  const storage = openWindowStorage(cfg.storage, { source, replaceSource: true, log });
+  let storage: WindowStorage | null = null;
+  try {
+    storage = openWindowStorage(cfg.storage, { source, replaceSource: true, log });
+  } catch (e) {
+    // The report still matters without the store (e.g. `serve` holds the embedded folder).
+    process.stderr.write(`netspectra: windows not stored: ${(e as Error).message}\n`);
+  }
   let windows = 0;
   const { report, outcomes } = analyzeFiles(files, {
     backend, config: cfg, progress: !values.json,
-    onWindows: storage ? (snapshots) => snapshots.forEach((s) => (windows++, storage.addWindow(s))) : undefined,
+    onWindows: storage ? (snapshots) => snapshots.forEach((s) => (windows++, storage!.addWindow(s))) : undefined,
   });
   for (const o of outcomes) {
     if (o.error) process.stderr.write(`netspectra: ${o.file}: ${o.error}${o.unreadable ? '' : ' (packets before this point were analysed)'}\n`);

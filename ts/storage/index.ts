@@ -5,10 +5,9 @@
 import { join } from 'node:path';
 import { storageRows } from '../backend/index.js';
 import type { StorageConfig } from '../config/index.js';
-import { ROW_TABLES } from './schema.js';
+import { COLUMNS, migrate } from './schema.js';
 import { connectStore, storagePath, type Store } from './store.js';
 import { FileWriter, StoreWriter, type IngestStatsRow, type Log, type RowSink, type WriterStats } from './writer.js';
-import { migrate } from './schema.js';
 
 export { connectStore, defaultSource, openStore, storagePath, type Store } from './store.js';
 export type { IngestStatsRow, RowSink, WriterStats } from './writer.js';
@@ -58,7 +57,7 @@ export function openWindowStorage(cfg: StorageConfig, opts: WindowStorageOptions
       prepare: async () => {
         await migrate(store.client, store.database, cfg.retention);
         if (opts.replaceSource) {
-          for (const t of [...ROW_TABLES, 'ingest_stats']) {
+          for (const t of Object.keys(COLUMNS)) {
             await store.client.command({ query: `DELETE FROM ${store.database}.${t} WHERE source = {source:String}`, query_params: { source: opts.source } });
           }
         }

@@ -44,7 +44,7 @@ function chdbConnection(path: string): unknown {
   try {
     return factory({ path });
   } catch (e) {
-    throw new Error(`cannot open the embedded store in ${path}: ${(e as Error).message}`);
+    throw new Error(`cannot open the embedded store in ${path} (one process at a time: is \`netspectra serve\` running on it? --data DIR picks another folder): ${(e as Error).message}`);
   }
 }
 
