@@ -9,6 +9,7 @@
 pub mod addr;
 pub mod analysis;
 pub mod batch;
+pub mod bytes;
 pub mod capture;
 pub mod decode;
 pub mod engine;

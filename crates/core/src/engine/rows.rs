@@ -12,6 +12,7 @@
 
 use super::snapshot::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 use crate::addr::{Addr, Family};
+use crate::bytes::LeReader;
 use crate::json::epoch_text;
 use crate::sketch::countmin::CountMin;
 use crate::sketch::superspread::SuperSpread;
@@ -57,39 +58,6 @@ impl StorageRows {
     }
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        let s = self
-            .b
-            .get(self.at..self.at.saturating_add(n))
-            .ok_or_else(|| format!("window snapshot cut short: {what} needs {n} bytes at offset {}", self.at))?;
-        self.at += n;
-        Ok(s)
-    }
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
-        Ok(self.take(1, what)?[0])
-    }
-    fn u16(&mut self, what: &str) -> Result<u16, String> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
-        let b = self.take(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-}
-
 /// TabSeparated text of a string: backslash, tab and newline escaped.
 fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
@@ -124,7 +92,7 @@ fn push_key(out: &mut String, key: &PackedKey, fields: KeyFields) {
 
 /// Turns an NSWS window snapshot into storage rows; `source` names who wrote the window.
 pub fn storage_rows(snapshot: &[u8], source: &str) -> Result<StorageRows, String> {
-    let mut r = Reader { b: snapshot, at: 0 };
+    let mut r = LeReader::new(snapshot, "window snapshot");
     if r.take(4, "magic")? != SNAPSHOT_MAGIC {
         return Err("not a window snapshot (bad magic)".to_string());
     }
@@ -199,8 +167,8 @@ pub fn storage_rows(snapshot: &[u8], source: &str) -> Result<StorageRows, String
         push_escaped(row, name);
         let _ = writeln!(row, "\t{type_name}\t{key}\t{second}\t{keys}\t{}\t{}\t{len}", stream.0, stream.1);
     }
-    if r.at != snapshot.len() {
-        return Err(format!("window snapshot has {} bytes past its last task", snapshot.len() - r.at));
+    if r.remaining() > 0 {
+        return Err(format!("window snapshot has {} bytes past its last task", r.remaining()));
     }
     Ok(out)
 }
@@ -212,7 +180,7 @@ fn exact_rows(
     prefix: &str,
     out: &mut StorageRows,
 ) -> Result<(u64, (u64, u64)), String> {
-    let mut r = Reader { b: payload, at: 0 };
+    let mut r = LeReader::new(payload, "exact task payload");
     let rows = r.u32("exact row count")?;
     let (mut packets, mut bytes) = (0u64, 0u64);
     for _ in 0..rows {
@@ -225,7 +193,7 @@ fn exact_rows(
         push_key(row, &k, key);
         let _ = writeln!(row, "\t{p}\t{b}\t{d}");
     }
-    if r.at != payload.len() {
+    if r.remaining() > 0 {
         return Err("exact payload longer than its rows".to_string());
     }
     Ok((rows as u64, (packets, bytes)))

@@ -73,6 +73,7 @@
 //! ```
 
 use super::PackedKey;
+use crate::bytes::LeReader;
 use crate::hash::{derived_seed, fmix32, murmur3_32, reduce, width_magic};
 use std::borrow::Cow;
 
@@ -888,7 +889,7 @@ impl CountMin {
     /// Inverse of [`CountMin::encode`]; checks every field, length and invariant and returns Err
     /// with a message instead of panicking on any input.
     pub fn decode(input: &[u8]) -> Result<CountMin, String> {
-        let mut r = Reader { b: input, at: 0 };
+        let mut r = LeReader::new(input, "Count-Min snapshot");
         if r.take(4, "magic")? != MAGIC {
             return Err("not a Count-Min snapshot (bad magic)".to_string());
         }
@@ -984,46 +985,6 @@ impl CountMin {
             return Err(format!("{} trailing bytes after the Count-Min snapshot", r.remaining()));
         }
         Ok(cm)
-    }
-}
-
-/// Bounds-checked little-endian reader.
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn remaining(&self) -> usize {
-        self.b.len() - self.at
-    }
-
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        if n > self.remaining() {
-            return Err(format!("truncated Count-Min snapshot: {what} needs {n} bytes at offset {}", self.at));
-        }
-        let s = &self.b[self.at..self.at + n];
-        self.at += n;
-        Ok(s)
-    }
-
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
-        Ok(self.take(1, what)?[0])
-    }
-
-    fn u16(&mut self, what: &str) -> Result<u16, String> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
-        let b = self.take(8, what)?;
-        Ok(u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
     }
 }
 

@@ -130,6 +130,7 @@
 //!   and `p` the exact probability that a fresh pair raises a register.
 
 use super::{CounterRng, PackedKey};
+use crate::bytes::LeReader;
 use crate::hash::{derived_seed, fmix32, murmur3_32, reduce, width_magic};
 use crate::prefetch::prefetch;
 
@@ -658,7 +659,7 @@ impl SuperSpread {
 
     /// Rebuilds a sketch from [`SuperSpread::encode`] bytes, validating everything.
     pub fn decode(bytes: &[u8]) -> Result<SuperSpread, String> {
-        let mut r = Reader { bytes, pos: 0 };
+        let mut r = LeReader::new(bytes, "SuperSpread snapshot");
         if r.take(4, "magic")? != MAGIC {
             return Err("superspread decode: bad magic (expected \"NSSS\")".to_string());
         }
@@ -680,9 +681,9 @@ impl SuperSpread {
         let shape = Shape::of(&cfg);
         let buckets_at = r.pos;
         // Pass 1 validates without allocating, so garbage never costs a large allocation.
-        walk_buckets(&shape, &mut Reader { bytes, pos: buckets_at }, None)?;
+        walk_buckets(&shape, &mut LeReader::at(bytes, buckets_at, "SuperSpread snapshot"), None)?;
         let mut s = SuperSpread::new(cfg)?;
-        walk_buckets(&shape, &mut Reader { bytes, pos: buckets_at }, Some(&mut s))?;
+        walk_buckets(&shape, &mut LeReader::at(bytes, buckets_at, "SuperSpread snapshot"), Some(&mut s))?;
         s.rng = CounterRng::new(shape.rng_seed.wrapping_add(draws.wrapping_mul(GOLDEN)));
         s.draws_base = draws;
         Ok(s)
@@ -690,12 +691,12 @@ impl SuperSpread {
 }
 
 /// Reads the bucket section; with `fill`, stores it.
-fn walk_buckets(shape: &Shape, r: &mut Reader<'_>, mut fill: Option<&mut SuperSpread>) -> Result<(), String> {
+fn walk_buckets(shape: &Shape, r: &mut LeReader<'_>, mut fill: Option<&mut SuperSpread>) -> Result<(), String> {
     let n = shape.depth * shape.width;
-    if r.bytes.len().saturating_sub(r.pos) < n {
+    if r.remaining() < n {
         return Err(format!(
             "superspread decode: {} bytes left for {n} buckets (at least one byte each)",
-            r.bytes.len().saturating_sub(r.pos)
+            r.remaining()
         ));
     }
     for t in 0..n {
@@ -707,7 +708,7 @@ fn walk_buckets(shape: &Shape, r: &mut Reader<'_>, mut fill: Option<&mut SuperSp
             return Err(at(&format!("reserved flag bits set in {flags:#04x}")));
         }
         if flags & FLAG_HELD != 0 {
-            let cnt = r.varint()?;
+            let cnt = varint(r)?;
             if cnt == 0 {
                 return Err(at("held bucket with counter 0"));
             }
@@ -750,69 +751,31 @@ fn walk_buckets(shape: &Shape, r: &mut Reader<'_>, mut fill: Option<&mut SuperSp
             }
         }
     }
-    if r.pos != r.bytes.len() {
-        return Err(format!("superspread decode: {} trailing bytes after the buckets", r.bytes.len() - r.pos));
+    if r.remaining() > 0 {
+        return Err(format!("superspread decode: {} trailing bytes after the buckets", r.remaining()));
     }
     Ok(())
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        match end.and_then(|e| self.bytes.get(self.pos..e)) {
-            Some(s) => {
-                self.pos += n;
-                Ok(s)
+/// Minimal unsigned LEB128, at most 10 bytes, fitting u64.
+fn varint(r: &mut LeReader<'_>) -> Result<u64, String> {
+    let start = r.pos;
+    let mut x = 0u64;
+    for i in 0..10u32 {
+        let b = r.u8("counter")?;
+        let payload = (b & 0x7f) as u64;
+        if i == 9 && payload > 1 {
+            return Err(format!("superspread decode: counter at byte {start} overflows 64 bits"));
+        }
+        x |= payload << (7 * i);
+        if b & 0x80 == 0 {
+            if i > 0 && b == 0 {
+                return Err(format!("superspread decode: counter at byte {start} is not minimally encoded"));
             }
-            None => Err(format!(
-                "superspread decode: truncated at byte {} reading {what} ({n} bytes, {} left)",
-                self.pos,
-                self.bytes.len().saturating_sub(self.pos)
-            )),
+            return Ok(x);
         }
     }
-
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
-        Ok(self.take(1, what)?.first().copied().unwrap_or(0))
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        let mut a = [0u8; 4];
-        a.copy_from_slice(self.take(4, what)?);
-        Ok(u32::from_le_bytes(a))
-    }
-
-    fn u64(&mut self, what: &str) -> Result<u64, String> {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(self.take(8, what)?);
-        Ok(u64::from_le_bytes(a))
-    }
-
-    /// Minimal unsigned LEB128, at most 10 bytes, fitting u64.
-    fn varint(&mut self) -> Result<u64, String> {
-        let start = self.pos;
-        let mut x = 0u64;
-        for i in 0..10u32 {
-            let b = self.u8("counter")?;
-            let payload = (b & 0x7f) as u64;
-            if i == 9 && payload > 1 {
-                return Err(format!("superspread decode: counter at byte {start} overflows 64 bits"));
-            }
-            x |= payload << (7 * i);
-            if b & 0x80 == 0 {
-                if i > 0 && b == 0 {
-                    return Err(format!("superspread decode: counter at byte {start} is not minimally encoded"));
-                }
-                return Ok(x);
-            }
-        }
-        Err(format!("superspread decode: counter at byte {start} is longer than 10 bytes"))
-    }
+    Err(format!("superspread decode: counter at byte {start} is longer than 10 bytes"))
 }
 
 const _: () = assert!(HEADER_LEN == 53);
