@@ -52,7 +52,6 @@ export function openWindowStorage(cfg: StorageConfig, opts: WindowStorageOptions
       retryMaxMs: cfg.retryMax * 1000,
       spillDir: cfg.spillDir || join(storagePath(cfg), 'spill'),
       spillMaxBytes: cfg.spillMax,
-      deduplicate: cfg.kind === 'clickhouse',
       log: opts.log,
       prepare: async () => {
         await migrate(store.client, store.database, cfg.retention);

@@ -7,10 +7,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyzeFiles } from '../analyze/analyze-files.js';
-import { loadBackend } from '../backend/index.js';
+import { loadBackend, storageRows } from '../backend/index.js';
 import { loadConfig } from '../config/index.js';
 import { connectStore, openStore, openWindowStorage, type Store } from './index.js';
-import { MIGRATIONS } from './schema.js';
+import { migrate, MIGRATIONS } from './schema.js';
+import { splitRows } from './rows.js';
+import { StoreWriter } from './writer.js';
 
 const capture = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap');
 
@@ -85,7 +87,8 @@ test('a store that fails mid-run recovers in the same writer: the spill is repla
     // The writer's store starts as a server URL with nothing listening, then becomes the live one.
     const dead = connectStore({ ...cfg.storage, kind: 'clickhouse', url: `http://127.0.0.1:${await freePort()}` });
     const store: Store = { ...dead, client: dead.client };
-    const storage = openWindowStorage(cfg.storage, { source: 'recover', log: () => {}, store })!;
+    const lines: string[] = [];
+    const storage = openWindowStorage(cfg.storage, { source: 'recover', log: (l) => lines.push(l), store })!;
     for (const w of windows.slice(0, 10)) storage.addWindow(w);
     await storage.sink.flush();
     assert.ok(storage.sink.stats().spillRows > 0, 'spilled while down');
@@ -98,8 +101,57 @@ test('a store that fails mid-run recovers in the same writer: the spill is repla
     assert.equal(s.rowsLost, 0);
     assert.ok(s.rowsReplayed > 0);
     assert.equal(await count(live, 'windows'), windows.length);
+    assert.ok(lines.some((l) => /is writable again; the spill is replayed/.test(l)), lines.join('\n'));
     await dead.close();
     await live.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('rows beyond the memory bound go through the spill and are all stored, without an outage reported', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-memory-'));
+  try {
+    const cfg = loadConfig({ overrides: { 'storage.path': join(dir, 'store') } });
+    const store = await openStore(cfg.storage);
+    const lines: string[] = [];
+    const writer = new StoreWriter(store, {
+      batchRows: 1_000_000, flushIntervalMs: 3_600_000, retryMaxMs: 100, spillDir: join(dir, 'spill'), spillMaxBytes: 1024 ** 3,
+      maxPendingBytes: 4096, prepare: () => migrate(store.client, store.database, cfg.storage.retention).then(() => {}), log: (l) => lines.push(l),
+    });
+    const windows = snapshots();
+    // Added without yielding, as an offline analysis does: no insert can run meanwhile.
+    for (const w of windows) writer.addRows(storageRows(w, 'memory'));
+    assert.ok(writer.stats().rowsSpilled > 0, 'spilled for memory');
+    await writer.close();
+    const s = writer.stats();
+    assert.equal(s.rowsReplayed, s.rowsSpilled);
+    assert.deepEqual([s.spillRows, s.rowsLost, s.failedInserts], [0, 0, 0]);
+    assert.equal(await count(store, 'windows'), windows.length);
+    assert.deepEqual(lines, [], 'nothing to report: the store never failed');
+    await store.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a full spill: what cannot be written nor spilled is counted as lost and logged once', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-full-'));
+  try {
+    const cfg = loadConfig({
+      overrides: { 'storage.kind': 'clickhouse', 'storage.url': `http://127.0.0.1:${await freePort()}`, 'storage.spillDir': dir, 'storage.spillMax': '2KiB', 'storage.batchRows': 100 },
+    });
+    const lines: string[] = [];
+    const storage = openWindowStorage(cfg.storage, { source: 'full', log: (l) => lines.push(l) })!;
+    const windows = snapshots();
+    for (const w of windows) storage.addWindow(w);
+    const s = await storage.close();
+    assert.ok(s.rowsLost > 0, 'rows lost');
+    assert.ok(s.spillBytes <= 2048, 'the spill kept its limit');
+    const rows = windows.reduce((a, w) => a + splitRows(storageRows(w, 'full')).reduce((b, x) => b + x.rows, 0), 0);
+    assert.equal(s.rowsLost + s.rowsSpilled, rows, 'every row is either spilled or counted lost');
+    assert.equal(s.spillRows, s.rowsSpilled);
+    assert.equal(lines.filter((l) => /rows lost: the spill is full \(\d+ of 2048 bytes\); further losses are only counted/.test(l)).length, 1, lines.join('\n'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,6 @@
 // backoff, and spills blocks it cannot write to disk, replaying them (oldest first) once the
 // store answers again; what it could not even spill is counted as lost and logged. The file
 // writer appends JSON Lines, one file per table, for people without ClickHouse.
-import { createHash, randomUUID } from 'node:crypto';
 import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -67,9 +66,6 @@ export interface StoreWriterOptions {
   /** Rows kept in memory before they go to the spill without waiting for an insert (a caller
    * that adds without yielding, like an offline analysis, never lets an insert run). */
   maxPendingBytes?: number;
-  /** Tokens make a retried insert count once on a server (not used in process: nothing is
-   * ambiguous there, and chdb would keep the setting for the session). */
-  deduplicate: boolean;
   /** Brings the schema up to date; run before the first insert, and again after a failure. */
   prepare: () => Promise<void>;
   log: Log;
@@ -104,11 +100,12 @@ export class StoreWriter implements RowSink {
   private running: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs = RETRY_FIRST_MS;
-  /** The store failed and the spill holds blocks: new blocks queue behind them. */
+  /** The spill holds blocks: new blocks queue behind them. */
   private down = false;
+  /** An insert failed since the spill was last empty (as opposed to a spill for memory). */
+  private outage = false;
   private closed = false;
   private seq = 0;
-  private readonly writerId = randomUUID();
   private readonly stats_: IngestStatsRow[] = [];
   private prepared = false;
 
@@ -198,21 +195,20 @@ export class StoreWriter implements RowSink {
       await this.opts.prepare();
       this.prepared = true;
     }
-    const token = this.opts.deduplicate ? createHash('sha256').update(this.writerId).update(body).digest('hex') : undefined;
     await this.store.client.insert({
       table: `${this.store.database}.${table}`,
       columns: COLUMNS[table] as [string, ...string[]],
       format: 'TabSeparated',
       values: Readable.from([body], { objectMode: false }),
-      clickhouse_settings: token ? { insert_deduplication_token: token } : undefined,
     });
   }
 
   private failed(e: Error): void {
     this.counters.failedInserts++;
-    const first = !this.down;
+    const first = !this.outage;
     this.counters.lastError = e.message;
     this.down = true;
+    this.outage = true;
     if (first) this.opts.log(`storage: cannot write to ${this.store.where}: ${e.message}; spilling rows to ${this.opts.spillDir} and retrying`);
     this.scheduleRetry(this.retryMs);
   }
@@ -264,12 +260,12 @@ export class StoreWriter implements RowSink {
     if (this.retryTimer || this.closed) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      this.running = this.running.then(() => this.replay()).then(() => {});
+      this.running = this.running.then(() => this.replay());
     }, ms);
   }
 
   /** Replays the spill oldest first; on a failure waits longer (doubling up to retryMax). */
-  private async replay(): Promise<boolean> {
+  private async replay(): Promise<void> {
     for (const f of this.spillFiles()) {
       const path = join(this.opts.spillDir, f.name);
       try {
@@ -279,7 +275,7 @@ export class StoreWriter implements RowSink {
         this.counters.lastError = (e as Error).message;
         this.retryMs = Math.min(this.retryMs * 2, this.opts.retryMaxMs);
         this.scheduleRetry(this.retryMs);
-        return false;
+        return;
       }
       rmSync(path, { force: true });
       this.counters.rowsWritten += f.rows;
@@ -287,10 +283,10 @@ export class StoreWriter implements RowSink {
       this.counters.spillRows -= f.rows;
       this.counters.spillBytes -= f.size;
     }
-    if (this.down && this.counters.rowsReplayed > 0) this.opts.log(`storage: ${this.store.where} is writable again; the spill is replayed`);
+    if (this.outage) this.opts.log(`storage: ${this.store.where} is writable again; the spill is replayed`);
     this.down = false;
+    this.outage = false;
     this.retryMs = RETRY_FIRST_MS;
-    return true;
   }
 
   /** Flushes, then tries the spill once more; what stays there is replayed by the next run. */
@@ -301,7 +297,7 @@ export class StoreWriter implements RowSink {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
     }
-    if (this.down) await (this.running = this.running.then(() => this.replay()).then(() => {}));
+    if (this.down) await (this.running = this.running.then(() => this.replay()));
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.counters.spillRows > 0) {
