@@ -3,6 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect as connectHttp2 } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
@@ -171,6 +172,7 @@ describe('query API over the embedded store', () => {
       ['field outside the key', { task: 'src_ip', groupBy: ['DstPort'] }, /has no DstPort/],
       ['foreign page token', { task: 'src_ip', pageToken: 'eyJvIjo1LCJkIjoieCJ9' }, /pageToken: not a token this query returned/],
       ['sketch task', { task: 'heavy_flows' }, /countmin task; AggregateFlows reads exact tasks/],
+      ['unknown protocol', { task: 'heavy_flows_exact', filter: { protocol: 'tcpp' } }, /protocol: "tcpp" is not a protocol name \(.*TCP.*\) or number 0..255/],
     ];
     for (const [what, req, message] of cases) {
       for (const [proto, c] of Object.entries(clients)) {
@@ -203,6 +205,24 @@ describe('query API over the embedded store', () => {
     }
     assert.equal((await http('/api/v1/tasks', {}, 'wrong')).status, 401);
     assert.equal((await fetch(`${server.url}/grafana/search`, { method: 'POST' })).status, 401);
+  });
+
+  test('HTTP/2 without TLS (prior knowledge) reaches the HTTP routes on the same port', async () => {
+    const session = connectHttp2(server.url);
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = session.request({ ':path': '/api/v1/tasks', authorization: `Bearer ${TOKEN}` });
+        let text = '';
+        req.setEncoding('utf8');
+        req.on('response', (h) => (h[':status'] === 200 ? undefined : reject(new Error(`status ${h[':status']}`))));
+        req.on('data', (c: string) => (text += c));
+        req.on('end', () => resolve(text));
+        req.on('error', reject);
+      });
+      assert.ok((JSON.parse(body) as { tasks: { name: string }[] }).tasks.some((t) => t.name === 'src_ip'));
+    } finally {
+      session.close();
+    }
   });
 
   test('Grafana: search lists the series, query returns them per window over the range', async () => {

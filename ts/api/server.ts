@@ -56,7 +56,8 @@ export async function listen(api: ApiApp, host: string, port: number): Promise<R
     let seen = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       seen = Buffer.concat([seen, chunk]);
-      const isH2 = seen.subarray(0, Math.min(seen.length, PREFACE.length)).equals(PREFACE.subarray(0, Math.min(seen.length, PREFACE.length)));
+      const n = Math.min(seen.length, PREFACE.length);
+      const isH2 = seen.subarray(0, n).equals(PREFACE.subarray(0, n));
       if (isH2 && seen.length < PREFACE.length) return;
       socket.off('data', onData);
       socket.pause();

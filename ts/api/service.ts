@@ -6,25 +6,26 @@ import { TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import {
   AggregateFlowsResponseSchema, FlowAggregateSchema, FlowKeySchema, FlowWindowSchema, HealthResponseSchema, HeavyHitterSchema,
-  ListTasksResponseSchema, QueryService, SpreaderSchema, TaskInfoSchema, TopHeavyHittersResponseSchema, TopSpreadersResponseSchema,
+  ListTasksResponseSchema, SpreaderSchema, TaskInfoSchema, TopHeavyHittersResponseSchema, TopSpreadersResponseSchema,
   TraceFlowResponseSchema, type AggregateFlowsRequest, type AggregateFlowsResponse, type FlowFilter, type HealthResponse,
   type ListTasksResponse, type TimeRange, type TopHeavyHittersRequest, type TopHeavyHittersResponse, type TopSpreadersRequest,
   type TopSpreadersResponse, type TraceFlowRequest, type TraceFlowResponse,
 } from '../gen/netspectra/v1/query_pb.js';
+import { KEY_FIELDS, type KeyField } from '../config/index.js';
 import type { Store } from '../storage/index.js';
 import {
-  aggregateFlows, findTask, health, KEY_FIELDS, listTasks, QueryError, topHeavyHitters, topSpreaders, traceFlow,
-  type Filter, type Key, type KeyField, type Range, type TaskInfo,
+  aggregateFlows, findTask, health, listTasks, QueryError, topHeavyHitters, topSpreaders, traceFlow,
+  type Filter, type Key, type Range, type TaskInfo,
 } from '../storage/queries.js';
 import type { LiveWindow } from './live.js';
 
-export const DEFAULT_LIMIT = 100;
+const DEFAULT_LIMIT = 100;
 
-export function tsFromNs(ns: bigint): Timestamp {
+function tsFromNs(ns: bigint): Timestamp {
   return create(TimestampSchema, { seconds: ns / 1_000_000_000n, nanos: Number(ns % 1_000_000_000n) });
 }
 
-export function nsFromTs(t: Timestamp): bigint {
+function nsFromTs(t: Timestamp): bigint {
   return t.seconds * 1_000_000_000n + BigInt(t.nanos);
 }
 
@@ -80,7 +81,6 @@ export interface QueryHandlers {
   topSpreaders(req: TopSpreadersRequest): Promise<TopSpreadersResponse>;
 }
 
-export { QueryService };
 
 export function createQueryService(ctx: QueryContext): QueryHandlers {
   const limitOf = (limit: number) => {

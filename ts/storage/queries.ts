@@ -1,17 +1,15 @@
 // The queries the API runs. Every value is a query parameter; the only text put into SQL is
 // the database name (checked by the config schema) and column names from the lists below.
 import { isIP } from 'node:net';
+import { ipProtoName, ipProtoNames, ipProtoNumber } from '../backend/js/names.js';
+import { KEY_FIELDS, type KeyField } from '../config/index.js';
 import type { Store } from './store.js';
 import { addressText } from './rows.js';
 
 export class QueryError extends Error {}
 
-export const KEY_FIELDS = ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'] as const;
-export type KeyField = (typeof KEY_FIELDS)[number];
 const FIELD_COLUMN: Record<KeyField, string> = { SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto' };
 
-const PROTOCOLS: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
-const PROTOCOL_NAMES: Record<number, string> = Object.fromEntries(Object.entries(PROTOCOLS).map(([k, v]) => [v, k.toUpperCase().replace('ICMPV6', 'ICMPv6')]));
 
 export interface Range {
   /** Nanoseconds since the epoch, as decimal text (beyond 2^53). */
@@ -90,10 +88,10 @@ function ipCondition(w: Where, column: string, text: string, what: string): stri
 }
 
 export function protocolNumber(text: string): number {
-  const t = text.trim().toLowerCase();
+  const t = text.trim();
   if (/^\d+$/.test(t) && Number(t) <= 255) return Number(t);
-  const n = PROTOCOLS[t];
-  if (n === undefined) throw new QueryError(`protocol: "${text}" is not a protocol name (${Object.keys(PROTOCOLS).join(', ')}) or number 0..255`);
+  const n = ipProtoNumber(t);
+  if (n === undefined) throw new QueryError(`protocol: "${text}" is not a protocol name (${ipProtoNames().join(', ')}) or number 0..255`);
   return n;
 }
 
@@ -182,7 +180,7 @@ export function keyOf(r: KeyRow): Key {
     srcPort: Number(r.k_src_port ?? 0),
     dstPort: Number(r.k_dst_port ?? 0),
     protocol,
-    protocolName: r.k_proto !== undefined ? (PROTOCOL_NAMES[protocol] ?? String(protocol)) : '',
+    protocolName: r.k_proto !== undefined ? (ipProtoName(protocol) ?? String(protocol)) : '',
   };
 }
 

@@ -29,7 +29,7 @@ const NUMERIC = new Set(['packets', 'bytes', 'late_packets', 'keys', 'stream_pac
 const TIMES = new Set(['window_start', 'window_end', 'first_seen', 'last_seen']);
 
 /** "1700000000.123456789" (epoch seconds) as ISO 8601 with nanoseconds. */
-export function epochToIso(text: string): string {
+function epochToIso(text: string): string {
   const [sec, frac = '0'] = text.split('.');
   const iso = new Date(Number(sec) * 1000).toISOString();
   return `${iso.slice(0, 19)}.${frac.padEnd(9, '0')}Z`;

@@ -39,6 +39,17 @@ export function ipProtoName(p: number): string | undefined {
   return IP_PROTO[p];
 }
 
+const IP_PROTO_BY_NAME = new Map(Object.entries(IP_PROTO).map(([n, name]) => [name.toLowerCase(), Number(n)]));
+
+/** The protocol number of a name, any case ("tcp", "ICMPv6"); undefined when unknown. */
+export function ipProtoNumber(name: string): number | undefined {
+  return IP_PROTO_BY_NAME.get(name.toLowerCase());
+}
+
+export function ipProtoNames(): string[] {
+  return Object.values(IP_PROTO);
+}
+
 export function ethertypeName(et: number): string | undefined {
   return ETHERTYPE[et];
 }
