@@ -1,7 +1,7 @@
 // The command line end to end, as a user runs it: exit codes, one-line errors naming the file,
 // the offset and the problem, and never a crash or a hang on bad input.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -245,5 +245,52 @@ test('probe and engine refuse what they cannot run, saying why', () => {
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.stderr, message, args.join(' '));
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/, 'no stack trace');
+  }
+});
+
+test('analyze stores its windows; serve answers netspectra query, with a token, as table and JSON', async () => {
+  const data = join(dir, 'store');
+  const capture = join(pcaps, 'debian-pathspider-real.pcap');
+  const a = run('analyze', '--data', data, capture);
+  assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stderr, /stored 1 window\(s\), [\d,]+ rows as "analyze:debian-pathspider-real.pcap" in embedded /);
+  const env = { ...process.env, NETSPECTRA_API_TOKENS: 'cli-secret' };
+  const serve = spawn(process.execPath, [cli, 'serve', '--data', data, '--port', '0'], { cwd: dir, env });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      serve.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /API on (http:\/\/127\.0\.0\.1:\d+) .*1 bearer token\(s\) required/.exec(err);
+        if (m) resolve(m[1]);
+      });
+      serve.once('exit', (code) => reject(new Error(`serve exited (${code}): ${err}`)));
+    });
+    const query = (token: string, ...args: string[]) => {
+      const r = spawnSync(process.execPath, [cli, 'query', ...args, '--url', url], { encoding: 'utf8', timeout: 60_000, cwd: dir, env: { ...process.env, NETSPECTRA_API_TOKEN: token } });
+      return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+    };
+    const tasks = query('cli-secret', 'tasks');
+    assert.equal(tasks.code, 0, tasks.stderr);
+    assert.match(tasks.stdout, /^heavy_flows_exact\s+exact\s+SrcIP,DstIP,SrcPort,DstPort,Protocol\s+1\s/m);
+    const agg = query('cli-secret', 'aggregate', '--task', 'src_ip', '--limit', '2', '--json');
+    assert.equal(agg.code, 0, agg.stderr);
+    const j = JSON.parse(agg.stdout) as { rows: { key: { srcIp: string } }[]; totalPackets: string; nextPageToken: string };
+    assert.equal(j.totalPackets, '62781');
+    assert.equal(j.rows[0].key.srcIp, '10.64.88.105');
+    assert.ok(j.nextPageToken);
+    const top = query('cli-secret', 'top', '--task', 'heavy_flows', '--by', 'bytes', '--limit', '3');
+    assert.match(top.stdout, /heavy_flows \(countmin: sums of window estimates\)\n.*packets\s+bytes\s+windows/);
+    const bad = query('cli-secret', 'aggregate', '--task', 'nope');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /query aggregate: task: unknown task "nope"; stored tasks: .* \(http:\/\/127\.0\.0\.1:\d+: InvalidArgument\)/);
+    const denied = query('wrong', 'health');
+    assert.equal(denied.code, 1);
+    assert.match(denied.stderr, /a valid bearer token is required .*Unauthenticated/);
+    assert.match(query('cli-secret', 'nonsense').stderr, /query needs one of health, tasks, aggregate, trace, top, spreaders, not "nonsense"/);
+  } finally {
+    serve.kill('SIGTERM');
+    const code = await new Promise((resolve) => (serve.exitCode !== null ? resolve(serve.exitCode) : serve.once('exit', resolve)));
+    assert.equal(code, 0, 'serve stops cleanly on SIGTERM');
   }
 });

@@ -154,8 +154,7 @@ function engine(): Backend {
 
 /** Analyses files, prints the report, and stores the windows as `source` (replacing rows an
  * earlier run stored under that name). */
-async function analyzeAndStore(files: string[], cfg: NetspectraConfig, values: Values, source: string): Promise<boolean> {
-  const backend = engine();
+async function analyzeAndStore(backend: Backend, files: string[], cfg: NetspectraConfig, values: Values, source: string): Promise<boolean> {
   let storage: WindowStorage | null = null;
   try {
     storage = openWindowStorage(cfg.storage, { source, replaceSource: true, log });
@@ -199,7 +198,7 @@ async function analyze(files: string[], values: Values): Promise<number> {
     return 0;
   }
   if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
-  return (await analyzeAndStore(files, cfg, values, analysisSource(cfg, files))) ? 0 : 1;
+  return (await analyzeAndStore(engine(), files, cfg, values, analysisSource(cfg, files))) ? 0 : 1;
 }
 
 function generate(file: string | undefined, values: Values): number {
@@ -214,9 +213,10 @@ async function demo(values: Values): Promise<number> {
   const file = join('.netspectra', 'demo.pcap');
   const packets = positiveInt('--packets', values.packets as string | undefined, 200_000);
   const cfg = config(values);
-  const size = writeSyntheticCapture(engine(), file, { packets, seed: 1 });
+  const backend = engine();
+  const size = writeSyntheticCapture(backend, file, { packets, seed: 1 });
   process.stderr.write(`generated ${file}: ${grouped(packets)} packets, ${bytes(size)} (synthetic traffic: TCP/UDP/ICMP over IPv4 and IPv6, a scan, a heavy flow)\n`);
-  await analyzeAndStore([file], cfg, values, `analyze:${cfg.storage.source || 'demo'}`);
+  await analyzeAndStore(backend, [file], cfg, values, `analyze:${cfg.storage.source || 'demo'}`);
   if (cfg.storage.kind === 'embedded') process.stderr.write('query it: netspectra serve, then netspectra query tasks (or curl http://127.0.0.1:7070/api/v1/tasks)\n');
   return 0;
 }

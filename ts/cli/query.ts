@@ -1,7 +1,7 @@
 // `netspectra query ...`: the API through its Connect client, printed as a table or JSON.
 import { create, toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { timestampFromMs, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import {
   AggregateFlowsRequestSchema, AggregateFlowsResponseSchema, FlowFilterSchema, FlowKeySchema, HealthResponseSchema, ListTasksResponseSchema,
@@ -136,8 +136,8 @@ export async function queryCommand(what: string | undefined, values: QueryValues
     }
   } catch (e) {
     if (e instanceof ConnectError) {
-      process.stderr.write(`netspectra: query ${what}: ${e.rawMessage} (${url}: ${codeName(e)})\n`);
-      return e.code === 3 ? 2 : 1;
+      process.stderr.write(`netspectra: query ${what}: ${e.rawMessage} (${url}: ${Code[e.code]})\n`);
+      return e.code === Code.InvalidArgument ? 2 : 1;
     }
     if (e instanceof ArgError) {
       process.stderr.write(`netspectra: ${e.message}\n`);
@@ -147,7 +147,3 @@ export async function queryCommand(what: string | undefined, values: QueryValues
   }
 }
 
-function codeName(e: ConnectError): string {
-  return ['ok', 'canceled', 'unknown', 'invalid argument', 'deadline exceeded', 'not found', 'already exists', 'permission denied', 'resource exhausted',
-    'failed precondition', 'aborted', 'out of range', 'unimplemented', 'internal', 'unavailable', 'data loss', 'unauthenticated'][e.code] ?? String(e.code);
-}

@@ -70,7 +70,7 @@ class Where {
 }
 
 /** An address or CIDR as (family, IPv6 network, prefix) over the stored IPv6 form. */
-export function parseCidr(text: string, what: string): { family: number; network: string; prefix: number } {
+function parseCidr(text: string, what: string): { family: number; network: string; prefix: number } {
   const [addr, bits, extra] = text.trim().split('/');
   const v = isIP(addr);
   if (!v || extra !== undefined) throw new QueryError(`${what}: "${text}" is not an IP address or CIDR`);
@@ -87,7 +87,7 @@ function ipCondition(w: Where, column: string, text: string, what: string): stri
   return `(family = ${w.param(c.family, 'UInt8')} AND ${column} BETWEEN IPv6CIDRToRange(toIPv6(${net}), ${prefix}).1 AND IPv6CIDRToRange(toIPv6(${net}), ${prefix}).2)`;
 }
 
-export function protocolNumber(text: string): number {
+function protocolNumber(text: string): number {
   const t = text.trim();
   if (/^\d+$/.test(t) && Number(t) <= 255) return Number(t);
   const n = ipProtoNumber(t);
@@ -169,7 +169,7 @@ function keySelect(columns: string[]): string {
 
 type KeyRow = { k_family?: string; k_src_ip?: string; k_dst_ip?: string; k_src_port?: string; k_dst_port?: string; k_proto?: string };
 
-export function keyOf(r: KeyRow): Key {
+function keyOf(r: KeyRow): Key {
   const family = Number(r.k_family ?? 0);
   const protocol = Number(r.k_proto ?? 0);
   // A key with an address field on a packet without IP (ARP, ...) has none: "-".
