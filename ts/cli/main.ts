@@ -178,7 +178,7 @@ async function analyzeAndStore(backend: Backend, files: string[], cfg: Netspectr
 async function closeAnalysisStorage(storage: WindowStorage, windows: number, packets: number, bytesIn: number, details: Record<string, unknown>): Promise<void> {
   // Nothing could be read: nothing is stored, and rows stored earlier under this name stay.
   if (windows === 0) return void (await storage.close());
-  storage.addStats({ atMs: Date.now(), kind: 'analyze', packets, bytes: bytesIn, windows, rows: 0, details });
+  storage.addStats({ atMs: Date.now(), kind: 'analyze', packets, bytes: bytesIn, windows, details });
   const s = await storage.close();
   const waiting = s.spillRows ? `; ${grouped(s.spillRows)} rows wait in the spill (${s.lastError})` : '';
   const lost = s.rowsLost ? `; ${grouped(s.rowsLost)} rows LOST (${s.lastError})` : '';

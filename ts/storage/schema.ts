@@ -19,7 +19,7 @@ export const COLUMNS: Record<StoredTable, string[]> = {
   exact_rows: [...WINDOW, 'task', ...KEY, 'packets', 'bytes', 'distinct_count'],
   heavy_hitters: [...WINDOW, 'task', 'rank', ...KEY, 'packets', 'bytes'],
   spreaders: [...WINDOW, 'task', ...KEY, 'spread'],
-  ingest_stats: ['source', 'at', 'kind', 'packets', 'bytes', 'windows', 'rows', 'details'],
+  ingest_stats: ['source', 'at', 'kind', 'packets', 'bytes', 'windows', 'details'],
 };
 
 const TIME = "DateTime64(9, 'UTC')";
@@ -57,7 +57,7 @@ export const MIGRATIONS: Migration[] = [
         spread UInt64, ${WRITTEN})
         ENGINE = MergeTree ORDER BY (task, window_start, src_ip, dst_ip) {ttl}`,
       `CREATE TABLE IF NOT EXISTS {db}.ingest_stats (source LowCardinality(String), at ${TIME}, kind LowCardinality(String),
-        packets UInt64, bytes UInt64, windows UInt64, rows UInt64, details String, ${WRITTEN})
+        packets UInt64, bytes UInt64, windows UInt64, details String, ${WRITTEN})
         ENGINE = MergeTree ORDER BY (source, at) {ttl}`,
     ],
   },

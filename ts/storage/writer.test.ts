@@ -186,7 +186,7 @@ test('the file writer appends JSON Lines per table, addresses as people write th
     const cfg = loadConfig({ overrides: { 'storage.kind': 'file', 'storage.path': dir } });
     const storage = openWindowStorage(cfg.storage, { source: 'files', log: () => {} })!;
     for (const w of snapshots()) storage.addWindow(w);
-    storage.addStats({ atMs: Date.UTC(2024, 0, 1), kind: 'analyze', packets: 62_781, bytes: 1, windows: 1, rows: 0, details: { note: 'tab\there' } });
+    storage.addStats({ atMs: Date.UTC(2024, 0, 1), kind: 'analyze', packets: 62_781, bytes: 1, windows: 1, details: { note: 'tab\there' } });
     await storage.close();
     const read = (t: string) => readFileSync(join(dir, `${t}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const windows = read('windows');

@@ -49,7 +49,6 @@ export interface IngestStatsRow {
   packets: number;
   bytes: number;
   windows: number;
-  rows: number;
   details: Record<string, unknown>;
 }
 
@@ -312,7 +311,7 @@ function tsvText(s: string): string {
 
 function statsLine(r: IngestStatsRow): string {
   const at = `${Math.floor(r.atMs / 1000)}.${String(Math.round(r.atMs % 1000)).padStart(3, '0')}`;
-  return [tsvText(r.source), at, tsvText(r.kind), r.packets, r.bytes, r.windows, r.rows, tsvText(JSON.stringify(r.details))].join('\t') + '\n';
+  return [tsvText(r.source), at, tsvText(r.kind), r.packets, r.bytes, r.windows, tsvText(JSON.stringify(r.details))].join('\t') + '\n';
 }
 
 /** JSON Lines, one file per table, appended. */
@@ -340,7 +339,7 @@ export class FileWriter implements RowSink {
   }
 
   addStats(r: IngestStatsRow): void {
-    this.append('ingest_stats', [{ source: r.source, at: new Date(r.atMs).toISOString(), kind: r.kind, packets: r.packets, bytes: r.bytes, windows: r.windows, rows: r.rows, details: r.details }]);
+    this.append('ingest_stats', [{ source: r.source, at: new Date(r.atMs).toISOString(), kind: r.kind, packets: r.packets, bytes: r.bytes, windows: r.windows, details: r.details }]);
   }
 
   async flush(): Promise<void> {}
