@@ -48,27 +48,10 @@ export function loadBackend(forced = process.env.NETSPECTRA_BACKEND): Backend {
   throw new Error(`no backend could be loaded: ${JSON.stringify(loadFailures)}`);
 }
 
-/** The traffic generator of the first compiled backend that loads (the js backend has none). */
-export function createTrafficSource(options: TrafficOptions, preferred?: Backend): TrafficSource {
-  if (preferred?.createTrafficSource) return preferred.createTrafficSource(options);
-  for (const name of ['native', 'wasm'] as const) {
-    try {
-      const b = load(name);
-      if (b.createTrafficSource) return b.createTrafficSource(options);
-    } catch (e) {
-      loadFailures[name] = (e as Error).message;
-    }
-  }
-  throw new Error(`the traffic generator needs the native or wasm backend: ${JSON.stringify(loadFailures)}`);
-}
-
-type Transport = Backend & Required<Pick<Backend, 'createPacketBatcher' | 'createBatchEngine'>>;
-
-/** The backend of the live transport (probe batching, batch engine): the one `loadBackend`
- * picks when it carries it, else the first compiled backend that loads (js has none). */
-export function transportBackend(preferred: Backend = loadBackend()): Transport {
-  const has = (b: Backend): b is Transport => Boolean(b.createPacketBatcher && b.createBatchEngine);
-  if (has(preferred)) return preferred;
+/** `preferred` when it `has` what is needed, else the first compiled backend that loads and
+ * has it (the js backend carries neither the generator, the transport nor storage rows). */
+function withFeature<B extends Backend>(preferred: Backend | undefined, has: (b: Backend) => b is B, what: string): B {
+  if (preferred && has(preferred)) return preferred;
   for (const name of ['native', 'wasm'] as const) {
     try {
       const b = load(name);
@@ -77,22 +60,29 @@ export function transportBackend(preferred: Backend = loadBackend()): Transport 
       loadFailures[name] = (e as Error).message;
     }
   }
-  throw new Error(`probe and engine need the native or wasm backend: ${JSON.stringify(loadFailures)}`);
+  throw new Error(`${what} the native or wasm backend: ${JSON.stringify(loadFailures)}`);
 }
 
-/** Storage rows of window snapshots: from the backend `loadBackend` picks when it has them,
- * else from the first compiled backend that loads (js has none). */
+type Generator = Backend & Required<Pick<Backend, 'createTrafficSource'>>;
+type Transport = Backend & Required<Pick<Backend, 'createPacketBatcher' | 'createBatchEngine'>>;
+type RowMaker = Backend & Required<Pick<Backend, 'storageRows'>>;
+
+export function createTrafficSource(options: TrafficOptions, preferred?: Backend): TrafficSource {
+  const has = (b: Backend): b is Generator => Boolean(b.createTrafficSource);
+  return withFeature(preferred, has, 'the traffic generator needs').createTrafficSource(options);
+}
+
+/** The backend of the live transport (probe batching, batch engine): the one `loadBackend`
+ * picks when it carries it, else the first compiled backend that loads. */
+export function transportBackend(preferred: Backend = loadBackend()): Transport {
+  const has = (b: Backend): b is Transport => Boolean(b.createPacketBatcher && b.createBatchEngine);
+  return withFeature(preferred, has, 'probe and engine need');
+}
+
+/** Storage rows of a window snapshot (see `Backend.storageRows`). */
 export function storageRows(snapshot: Uint8Array, source: string, preferred: Backend = loadBackend()): Uint8Array {
-  if (preferred.storageRows) return preferred.storageRows(snapshot, source);
-  for (const name of ['native', 'wasm'] as const) {
-    try {
-      const b = load(name);
-      if (b.storageRows) return b.storageRows(snapshot, source);
-    } catch (e) {
-      loadFailures[name] = (e as Error).message;
-    }
-  }
-  throw new Error(`storing windows needs the native or wasm backend: ${JSON.stringify(loadFailures)}`);
+  const has = (b: Backend): b is RowMaker => Boolean(b.storageRows);
+  return withFeature(preferred, has, 'storing windows needs').storageRows(snapshot, source);
 }
 
 /** Live capture needs the native addon (libpcap is native code). */

@@ -66,6 +66,10 @@ function assertSame(n: Outcome, w: Outcome, what: string): void {
   assert.ok(w.pairs.equals(n.pairs), `${what}: address pairs`);
   assert.equal(w.snapshots.length, n.snapshots.length, `${what}: snapshots`);
   w.snapshots.forEach((s, i) => assert.ok(s.equals(n.snapshots[i]), `${what}: snapshot ${i}`));
+  // Storage rows of every window (source names with characters TabSeparated escapes).
+  w.snapshots.forEach((s, i) =>
+    assert.ok(Buffer.from(wasm.storageRows(s, `src\t${i}`)).equals(Buffer.from(native.storageRows!(s, `src\t${i}`))), `${what}: storage rows ${i}`),
+  );
 }
 
 /** The default task list (with the exact tasks beside the sketches), 1 s windows, snapshots kept. */
@@ -110,6 +114,44 @@ test('wasm matches native on truncated and corrupt input, with the same error te
     const w = compare(data, what);
     assert.notEqual(w.feedError ?? w.endError, null, `${what}: an error`);
   }
+});
+
+test('storage rows of a damaged snapshot fail with the same error text as native', () => {
+  const config = defaultConfig();
+  const good = run(createAnalyzer(native, config, true).analyzer, readFileSync(join(pcaps, 'debian-pathspider-real.pcap')), [1 << 20]).snapshots[0];
+  for (const bad of [good.subarray(0, 3), good.subarray(0, 200), Buffer.concat([good, Buffer.from([0])]), Buffer.from('NSWX')]) {
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    };
+    const n = message(() => native.storageRows!(bad, 's'));
+    assert.notEqual(n, 'no error');
+    assert.equal(message(() => wasm.storageRows(bad, 's')), n);
+  }
+});
+
+test('a peeked open window is the same on both backends, and the engine goes on counting', () => {
+  const config = defaultConfig();
+  const batcher = native.createPacketBatcher!({ probeId: 'p', interface: 'file', partitions: 1, batchPackets: 4096 });
+  assert.equal(batcher.addCapture(readFileSync(join(pcaps, 'debian-pathspider-real.pcap'))), null);
+  const messages = batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0).map((b) => b.message);
+  const options: AnalyzerOptions = { seed: config.seed, windowSeconds: 0, top: 10, tasks: config.tasks.map(taskOptions) };
+  const engines = [native.createBatchEngine!(options), wasm.createBatchEngine(options)];
+  const half = Math.floor(messages.length / 2);
+  for (const e of engines) for (const m of messages.slice(0, half)) e.apply(m);
+  const [n, w] = engines.map((e) => e.peekWindow());
+  assert.ok(n && w);
+  assert.ok(Buffer.from(w.snapshot).equals(Buffer.from(n.snapshot)), 'the same snapshot');
+  for (const e of engines) for (const m of messages.slice(half)) e.apply(m);
+  const [nAll, wAll] = engines.map((e) => e.peekWindow()!);
+  assert.ok(Buffer.from(wAll.snapshot).equals(Buffer.from(nAll.snapshot)));
+  assert.ok(nAll.snapshot.length > 0 && !Buffer.from(nAll.snapshot).equals(Buffer.from(n.snapshot)), 'the window went on counting');
+  for (const e of engines) e.closeWindow();
+  assert.deepEqual(engines.map((e) => e.peekWindow()), [null, null], 'nothing open after the close');
 });
 
 test('bad options fail with the same error text (and code) as native', () => {
