@@ -59,6 +59,87 @@ const superSpreadTask: Schema & { kind: 'object' } = {
   },
 };
 
+const ruleName = {
+  kind: 'string',
+  default: '',
+  pattern: /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/,
+  patternText: 'a name of letters, digits, _, . and - starting with a letter',
+  doc: 'unique name',
+} satisfies Schema;
+
+export const ALERT_METRICS = ['packets', 'bytes', 'pps', 'bps', 'flows', 'distinct', 'spread', 'protocol_share', 'new_conversations', 'drops'] as const;
+export type AlertMetric = (typeof ALERT_METRICS)[number];
+export const ALERT_OPS = ['>', '>=', '<', '<=', '==', '!='] as const;
+export type AlertOp = (typeof ALERT_OPS)[number];
+
+const alertRule: Schema & { kind: 'object' } = {
+  kind: 'object',
+  doc: 'a rule evaluated at every window close',
+  fields: {
+    name: ruleName,
+    task: { kind: 'string', default: '', doc: 'the task whose values the rule reads; empty: the whole window (packets, bytes, pps, bps, new_conversations, drops)' },
+    metric: { kind: 'enum', default: 'pps', values: ALERT_METRICS, doc: 'what is compared: packets, bytes, pps, bps (exact and countmin), flows (exact: keys), distinct (exact with distinct), spread (superspread), protocol_share (exact with Protocol in the key), new_conversations (TCP SYN without ACK per second), drops (packets lost by capture or transport)' },
+    per: { kind: 'enum', default: 'key', values: ['key', 'total'], doc: 'key: one alert per key (or group); total: one value for the task' },
+    groupBy: fieldList('per key: sum the values over these key fields (a subset of the task key); empty: the whole key', 0, []),
+    protocol: { kind: 'string', default: '', doc: 'protocol_share: the protocol (tcp, udp, icmp, icmpv6, sctp, or a number)' },
+    op: { kind: 'enum', default: '>', values: ALERT_OPS, doc: 'comparison of value against threshold' },
+    threshold: { kind: 'quantity', default: '0', doc: 'with units: 1GB, 50kpps, 10Mbps, 80%, 2k, 500/s' },
+    for: { kind: 'int', default: 1, min: 1, max: 10_000, doc: 'consecutive windows the condition must hold before the alert fires (pending until then)' },
+    cooldown: { kind: 'duration', default: 300, min: 0, max: 30 * 86_400, doc: 'a persisting alert is notified again after this long (window time)' },
+    severity: { kind: 'enum', default: 'warning', values: ['info', 'warning', 'critical'], doc: 'severity' },
+    labels: { kind: 'map', default: {}, doc: 'labels copied into every notification' },
+    description: { kind: 'string', default: '', doc: 'text for the notification' },
+    notify: { kind: 'list', item: { ...ruleName, doc: 'a notifier name' }, default: [], doc: 'notifiers by name; empty: all of them' },
+  },
+};
+
+const notifierCommon = {
+  name: ruleName,
+  minSeverity: { kind: 'enum', default: 'info', values: ['info', 'warning', 'critical'], doc: 'alerts below this severity are not sent here' },
+  timeout: { kind: 'duration', default: 10, min: 0.01, max: 600, doc: 'one attempt gives up after this long' },
+  retries: { kind: 'int', default: 3, min: 0, max: 100, doc: 'attempts after the first one fails' },
+  backoff: { kind: 'duration', default: 1, min: 0.001, max: 3600, doc: 'wait before the first retry; doubles every retry' },
+} satisfies Record<string, Schema>;
+
+const webhookNotifier: Schema & { kind: 'object' } = {
+  kind: 'object',
+  doc: 'POSTs the alert as JSON',
+  fields: {
+    ...notifierCommon,
+    type: { kind: 'enum', values: ['webhook'], default: 'webhook', doc: 'notifier type' },
+    url: { kind: 'string', default: '', pattern: /^https?:\/\/\S+$/, patternText: 'an http:// or https:// URL', doc: 'where the JSON is POSTed' },
+    secretEnv: { kind: 'string', default: '', pattern: /^([A-Za-z_][A-Za-z0-9_]*)?$/, patternText: 'an environment variable name', doc: 'environment variable holding the HMAC-SHA256 key; empty: unsigned' },
+    signatureHeader: { kind: 'string', default: 'X-NetSpectra-Signature', doc: 'header carrying sha256=<hex HMAC of the body>' },
+  },
+};
+
+const emailNotifier: Schema & { kind: 'object' } = {
+  kind: 'object',
+  doc: 'sends the alert by e-mail over SMTP',
+  fields: {
+    ...notifierCommon,
+    type: { kind: 'enum', values: ['email'], default: 'email', doc: 'notifier type' },
+    host: { kind: 'string', default: '127.0.0.1', doc: 'SMTP server' },
+    port: { kind: 'int', default: 587, min: 1, max: 65_535, doc: 'SMTP port (587 STARTTLS, 465 implicit TLS, 25 plain)' },
+    tls: { kind: 'enum', default: 'starttls', values: ['starttls', 'implicit', 'none'], doc: 'starttls: upgrade, required; implicit: TLS from the first byte; none: plain text' },
+    rejectUnauthorized: { kind: 'bool', default: true, doc: 'verify the server certificate' },
+    caFile: { kind: 'string', default: '', doc: 'PEM file of CA certificates trusted besides the system ones (an internal CA)' },
+    user: { kind: 'string', default: '', doc: 'SMTP user; empty: no authentication' },
+    passwordEnv: { kind: 'string', default: 'NETSPECTRA_SMTP_PASSWORD', pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: 'an environment variable name', doc: 'environment variable holding the SMTP password' },
+    from: { kind: 'string', default: 'netspectra@localhost', doc: 'sender address' },
+    to: { kind: 'list', item: { kind: 'string', default: '', pattern: /^[^\s@]+@[^\s@]+$/, patternText: 'an e-mail address', doc: 'a recipient' }, default: [], minItems: 1, doc: 'recipients' },
+  },
+};
+
+const logNotifier: Schema & { kind: 'object' } = {
+  kind: 'object',
+  doc: 'writes the alert to the process log',
+  fields: {
+    ...notifierCommon,
+    type: { kind: 'enum', values: ['log'], default: 'log', doc: 'notifier type' },
+  },
+};
+
 export const configSchema: Schema & { kind: 'object' } = {
   kind: 'object',
   doc: 'NetSpectra configuration',
@@ -162,6 +243,38 @@ export const configSchema: Schema & { kind: 'object' } = {
         maxLimit: { kind: 'int', default: 10_000, min: 1, max: 1_000_000, doc: 'largest number of rows one request may ask for' },
       },
     },
+    alerts: {
+      kind: 'object',
+      doc: 'alert rules over closed windows, and where notifications go',
+      fields: {
+        rules: { kind: 'list', item: alertRule, default: [], doc: 'alert rules' },
+        notifiers: {
+          kind: 'list',
+          item: { kind: 'union', tag: 'type', variants: { webhook: webhookNotifier, email: emailNotifier, log: logNotifier }, doc: 'a notifier' },
+          default: [],
+          doc: 'where notifications go; none configured: the log',
+        },
+        subject: { kind: 'string', default: 'netspectra.alerts', pattern: /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, patternText: 'a NATS subject without wildcards', doc: 'NATS subject alerts are published on (when nats.url is set)' },
+        maxActive: { kind: 'int', default: 1000, min: 1, max: 1_000_000, doc: 'alerts one rule may hold open (pending or firing); keys beyond it are counted and logged' },
+        queue: { kind: 'int', default: 1000, min: 1, max: 1_000_000, doc: 'notifications waiting per notifier; beyond this the oldest are dropped and counted' },
+      },
+    },
+    ai: {
+      kind: 'object',
+      doc: 'AI enrichment of alerts and `netspectra ai` / `netspectra ask` (any OpenAI-compatible chat-completions endpoint)',
+      fields: {
+        baseUrl: { kind: 'string', default: '', doc: 'endpoint base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1; empty: no AI' },
+        model: { kind: 'string', default: '', doc: 'model name' },
+        keyEnv: { kind: 'string', default: 'NETSPECTRA_AI_KEY', pattern: /^[A-Za-z_][A-Za-z0-9_]*$/, patternText: 'an environment variable name', doc: 'environment variable holding the API key (never put the key in this file)' },
+        timeout: { kind: 'duration', default: 60, min: 0.1, max: 3600, doc: 'a question (ask) gives up after this long' },
+        enrichTimeout: { kind: 'duration', default: 5, min: 0.01, max: 600, doc: 'an alert waits at most this long for its enrichment, then goes out without it' },
+        enrich: { kind: 'bool', default: true, doc: 'enrich firing alerts when baseUrl is set' },
+        maxTokens: { kind: 'int', default: 800, min: 16, max: 100_000, doc: 'longest answer' },
+        host: { kind: 'string', default: '127.0.0.1', doc: 'netspectra ai: address to listen on' },
+        port: { kind: 'int', default: 7071, min: 0, max: 65_535, doc: 'netspectra ai: port (0: any free port)' },
+        url: { kind: 'string', default: '', doc: 'netspectra ask: AI service URL; empty: http://<host>:<port>' },
+      },
+    },
     tasks: {
       kind: 'list',
       item: { kind: 'union', tag: 'type', variants: { exact: exactTask, countmin: countMinTask, superspread: superSpreadTask }, doc: 'an aggregation task' },
@@ -219,7 +332,84 @@ export interface NetspectraConfig {
   engine: EngineConfig;
   storage: StorageConfig;
   api: ApiConfig;
+  alerts: AlertsConfig;
+  ai: AiConfig;
   tasks: TaskConfig[];
+}
+
+export interface AlertRuleConfig {
+  name: string;
+  task: string;
+  metric: AlertMetric;
+  per: 'key' | 'total';
+  groupBy: KeyField[];
+  protocol: string;
+  op: AlertOp;
+  threshold: string;
+  for: number;
+  /** Seconds. */
+  cooldown: number;
+  severity: 'info' | 'warning' | 'critical';
+  labels: Record<string, string>;
+  description: string;
+  notify: string[];
+}
+
+interface NotifierCommon {
+  name: string;
+  minSeverity: 'info' | 'warning' | 'critical';
+  /** Seconds. */
+  timeout: number;
+  retries: number;
+  backoff: number;
+}
+
+export interface WebhookNotifierConfig extends NotifierCommon {
+  type: 'webhook';
+  url: string;
+  secretEnv: string;
+  signatureHeader: string;
+}
+
+export interface EmailNotifierConfig extends NotifierCommon {
+  type: 'email';
+  host: string;
+  port: number;
+  tls: 'starttls' | 'implicit' | 'none';
+  rejectUnauthorized: boolean;
+  caFile: string;
+  user: string;
+  passwordEnv: string;
+  from: string;
+  to: string[];
+}
+
+export interface LogNotifierConfig extends NotifierCommon {
+  type: 'log';
+}
+
+export type NotifierConfig = WebhookNotifierConfig | EmailNotifierConfig | LogNotifierConfig;
+
+export interface AlertsConfig {
+  rules: AlertRuleConfig[];
+  notifiers: NotifierConfig[];
+  subject: string;
+  maxActive: number;
+  queue: number;
+}
+
+export interface AiConfig {
+  baseUrl: string;
+  model: string;
+  keyEnv: string;
+  /** Seconds. */
+  timeout: number;
+  enrichTimeout: number;
+  enrich: boolean;
+  maxTokens: number;
+  host: string;
+  port: number;
+  url: string;
 }
 
 export interface StorageConfig {

@@ -11,6 +11,10 @@ export type Schema =
   | { kind: 'enum'; default: string; values: readonly string[]; doc: string }
   | { kind: 'bool'; default: boolean; doc: string }
   | { kind: 'list'; item: Schema; default: unknown[]; doc: string; minItems?: number }
+  /** A number or a text with units ("50kpps", "1GB", "80%"), kept as given for its user to parse. */
+  | { kind: 'quantity'; default: string; doc: string }
+  /** Names to strings (labels). */
+  | { kind: 'map'; default: Record<string, string>; doc: string }
   | { kind: 'object'; fields: Record<string, Schema>; doc: string }
   | { kind: 'union'; tag: string; variants: Record<string, Schema & { kind: 'object' }>; doc: string };
 
@@ -146,6 +150,25 @@ export function validate(s: Schema, v: unknown, path: string, problems: string[]
       }
       return v;
     }
+    case 'quantity': {
+      if ((typeof v !== 'number' || !Number.isFinite(v)) && (typeof v !== 'string' || v.trim() === '')) {
+        problems.push(`${at}: expected a number or a quantity such as "50kpps" or "1GB", got ${typeName(v)}`);
+        return s.default;
+      }
+      return String(v).trim();
+    }
+    case 'map': {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+        problems.push(`${at}: expected a mapping of names to strings, got ${typeName(v)}`);
+        return s.default;
+      }
+      const out: Record<string, string> = {};
+      for (const [k, x] of Object.entries(v)) {
+        if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
+        else problems.push(`${path}.${k}: expected a string, got ${typeName(x)}`);
+      }
+      return out;
+    }
     case 'list': {
       if (!Array.isArray(v)) {
         problems.push(`${at}: expected a list, got ${typeName(v)}`);
@@ -199,7 +222,7 @@ export function envPaths(s: Schema, prefix = 'NETSPECTRA', path: string[] = []):
   if (s.kind === 'object') {
     return Object.entries(s.fields).flatMap(([k, f]) => envPaths(f, prefix, [...path, k]));
   }
-  if (s.kind === 'list' || s.kind === 'union') return [];
+  if (s.kind === 'list' || s.kind === 'union' || s.kind === 'map') return [];
   const env = [prefix, ...path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase())].join('_');
   return [{ env, path, schema: s }];
 }
