@@ -2,8 +2,8 @@
 // part holding a share of the tasks. Task order is restored to the configured order.
 import type { ClosedWindow } from '../backend/index.js';
 
-/** NSWS header: magic, u16 version, seven u64 counters (crates/core/src/engine/snapshot.rs). */
-const HEADER = 4 + 2 + 7 * 8;
+/** NSWS header: magic, u16 version, eight u64 counters (crates/core/src/engine/snapshot.rs). */
+const HEADER = 4 + 2 + 8 * 8;
 
 function taskSections(snapshot: Uint8Array): { name: string; bytes: Uint8Array }[] {
   const view = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);

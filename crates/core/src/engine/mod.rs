@@ -17,6 +17,9 @@ use crate::record::PacketRecord;
 use crate::sketch::PackedKey;
 use crate::table::KeyFields;
 
+const TCP_SYN: u8 = 0x02;
+const TCP_ACK: u8 = 0x10;
+
 #[derive(Clone, Debug, Default)]
 pub struct EngineConfig {
     /// Window length in nanoseconds; 0 makes the whole stream one window.
@@ -33,6 +36,8 @@ pub struct WindowCounters {
     pub last_ns: u64,
     /// Packets older than the window they were counted in (out of order by more than the window).
     pub late: u64,
+    /// TCP packets with SYN and without ACK: connection attempts (SYN floods, scans).
+    pub syn: u64,
 }
 
 pub struct Engine {
@@ -108,6 +113,9 @@ impl Engine {
         }
         c.packets += 1;
         c.bytes += r.wire_len as u64;
+        if r.proto == 6 && r.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
+            c.syn += 1;
+        }
         if !self.tasks.is_empty() {
             let i = self.pending.len();
             for (f, &fields) in self.fields.iter().enumerate() {
@@ -271,6 +279,16 @@ mod tests {
     }
 
     #[test]
+    fn connection_attempts_are_syn_without_ack() {
+        let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks() }, 1).unwrap();
+        for (flags, proto) in [(0x02, 6), (0x12, 6), (0x10, 6), (0x02 | 0x08, 6), (0x02, 17), (0x04, 6)] {
+            e.add(&PacketRecord { tcp_flags: flags, proto, ..rec(1.0, 1, 1, 60) }, true);
+        }
+        let w = e.close_window().unwrap();
+        assert_eq!(w.counters.syn, 2, "SYN and SYN+PSH count; SYN-ACK, ACK, RST and a non-TCP flags byte do not");
+    }
+
+    #[test]
     fn window_zero_is_the_whole_stream() {
         let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks() }, 1).unwrap();
         for i in 0..100u32 {
@@ -293,9 +311,9 @@ mod tests {
         let mut buf = Vec::new();
         w.encode(&mut buf);
         assert_eq!(&buf[..4], b"NSWS");
-        assert_eq!(u16::from_le_bytes([buf[4], buf[5]]), 1);
+        assert_eq!(u16::from_le_bytes([buf[4], buf[5]]), 2);
         assert_eq!(u64::from_le_bytes(buf[22..30].try_into().unwrap()), 41, "packets");
-        let mut at = 6 + 7 * 8;
+        let mut at = 6 + 8 * 8;
         assert_eq!(u16::from_le_bytes([buf[at], buf[at + 1]]), 3);
         at += 2;
         let mut kinds = Vec::new();

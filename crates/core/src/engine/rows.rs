@@ -100,9 +100,9 @@ pub fn storage_rows(snapshot: &[u8], source: &str) -> Result<StorageRows, String
     if version != SNAPSHOT_VERSION {
         return Err(format!("unsupported window snapshot version {version} (expected {SNAPSHOT_VERSION})"));
     }
-    let [start, end, packets, bytes, late, first, last] = {
-        let mut v = [0u64; 7];
-        for (x, what) in v.iter_mut().zip(["start", "end", "packets", "bytes", "late", "first", "last"]) {
+    let [start, end, packets, bytes, late, first, last, _syn] = {
+        let mut v = [0u64; 8];
+        for (x, what) in v.iter_mut().zip(["start", "end", "packets", "bytes", "late", "first", "last", "syn"]) {
             *x = r.u64(what)?;
         }
         v

@@ -1,9 +1,9 @@
 //! Closed windows: what every task held when its window ended, as values, as JSON for reports,
 //! and as a compact buffer for storage and alerting.
 //!
-//! Buffer layout (little-endian), version 1:
+//! Buffer layout (little-endian), version 2:
 //!   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
-//!   u64 first_ns, u64 last_ns, u16 task count, then per task:
+//!   u64 first_ns, u64 last_ns, u64 syn, u16 task count, then per task:
 //!   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), u8 key fields,
 //!   u8 distinct/element fields, u32 payload length, payload:
 //!     exact: u32 rows, then per row u8 key length, key bytes, u64 packets, u64 bytes, u64 distinct
@@ -29,7 +29,7 @@ pub struct WindowSnapshot {
 }
 
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"NSWS";
-pub const SNAPSHOT_VERSION: u16 = 1;
+pub const SNAPSHOT_VERSION: u16 = 2;
 
 impl TaskSnapshot {
     pub fn exact(&self) -> Option<&ExactTable> {
@@ -75,7 +75,7 @@ impl WindowSnapshot {
         out.extend_from_slice(SNAPSHOT_MAGIC);
         out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
         let c = &self.counters;
-        for v in [self.start_ns, self.end_ns, c.packets, c.bytes, c.late, c.first_ns, c.last_ns] {
+        for v in [self.start_ns, self.end_ns, c.packets, c.bytes, c.late, c.first_ns, c.last_ns, c.syn] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&(self.tasks.len() as u16).to_le_bytes());
@@ -119,6 +119,7 @@ impl WindowSnapshot {
         j.u64("packets", self.counters.packets);
         j.u64("bytes", self.counters.bytes);
         j.u64("latePackets", self.counters.late);
+        j.u64("tcpSyn", self.counters.syn);
         j.begin_array(Some("tasks"));
         for t in &self.tasks {
             self.task_json(j, t, top_n);

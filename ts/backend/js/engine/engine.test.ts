@@ -90,9 +90,9 @@ test('the snapshot buffer carries every task', () => {
   e.add(rec(6n * SECOND, 8, 1, 1500), true);
   const buf = Buffer.from(e.closeWindow()!.encode());
   assert.equal(buf.subarray(0, 4).toString('latin1'), 'NSWS');
-  assert.equal(buf.readUInt16LE(4), 1);
+  assert.equal(buf.readUInt16LE(4), 2);
   assert.equal(buf.readBigUInt64LE(22), 41n, 'packets');
-  let at = 6 + 7 * 8;
+  let at = 6 + 8 * 8;
   assert.equal(buf.readUInt16LE(at), 3);
   at += 2;
   const kinds: number[] = [];

@@ -14,9 +14,11 @@ export interface EngineConfig {
 }
 
 const U64_MAX = (1n << 64n) - 1n;
+const TCP_SYN = 0x02;
+const TCP_ACK = 0x10;
 
 function emptyCounters(): WindowCounters {
-  return { packets: 0, bytes: 0, firstNs: 0n, lastNs: 0n, late: 0 };
+  return { packets: 0, bytes: 0, firstNs: 0n, lastNs: 0n, late: 0, syn: 0 };
 }
 
 export class Engine {
@@ -67,6 +69,7 @@ export class Engine {
     }
     c.packets += 1;
     c.bytes += r.wireLen;
+    if (r.proto === 6 && (r.tcpFlags & (TCP_SYN | TCP_ACK)) === TCP_SYN) c.syn += 1;
     const tasks = this.tasks;
     for (let i = 0; i < tasks.length; i++) tasks[i].add(r);
     return closed;

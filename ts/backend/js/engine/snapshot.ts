@@ -1,9 +1,9 @@
 // Closed windows (crates/core/src/engine/snapshot.rs): what every task held when its window
 // ended, as JSON for reports and as the compact NSWS buffer.
 //
-// Buffer layout (little-endian), version 1:
+// Buffer layout (little-endian), version 2:
 //   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
-//   u64 first_ns, u64 last_ns, u16 task count, then per task:
+//   u64 first_ns, u64 last_ns, u64 syn, u16 task count, then per task:
 //   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), u8 key fields,
 //   u8 distinct/element fields, u32 payload length, payload:
 //     exact: u32 rows, then per row u8 key length, key bytes, u64 packets, u64 bytes, u64 distinct
@@ -26,6 +26,8 @@ export interface WindowCounters {
   lastNs: bigint;
   /** Packets older than the window they were counted in. */
   late: number;
+  /** TCP packets with SYN and without ACK: connection attempts. */
+  syn: number;
 }
 
 const encoder = new TextEncoder();
@@ -48,9 +50,9 @@ export class WindowSnapshot {
   encode(): Uint8Array {
     const out = new ByteWriter(4096);
     for (const ch of 'NSWS') out.u8(ch.charCodeAt(0));
-    out.u16(1);
+    out.u16(2);
     const c = this.counters;
-    for (const v of [this.startNs, this.endNs, c.packets, c.bytes, c.late, c.firstNs, c.lastNs]) out.u64(v);
+    for (const v of [this.startNs, this.endNs, c.packets, c.bytes, c.late, c.firstNs, c.lastNs, c.syn]) out.u64(v);
     out.u16(this.tasks.length);
     for (const t of this.tasks) {
       const name = encoder.encode(t.spec.name);
@@ -89,6 +91,7 @@ export class WindowSnapshot {
     j.u64('packets', this.counters.packets);
     j.u64('bytes', this.counters.bytes);
     j.u64('latePackets', this.counters.late);
+    j.u64('tcpSyn', this.counters.syn);
     j.beginArray('tasks');
     for (const t of this.tasks) this.taskJson(j, t, topN);
     j.endArray();
