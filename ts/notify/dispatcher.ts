@@ -1,0 +1,226 @@
+// Alerts are raised on the window path, which must never wait for a mail server or a webhook:
+// dispatch() only queues. Each notifier has its own bounded FIFO and one worker, so a dead
+// endpoint delays nothing but itself, and a full queue loses its oldest notifications (counted
+// and logged) rather than growing without bound while the endpoint is down.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { severityRank, type AlertEvent } from '../alert/types.js';
+import { ConfigError, type NotifierConfig } from '../config/index.js';
+import { EmailNotifier } from './email.js';
+import { LogNotifier } from './log.js';
+import { oneLine, PermanentError, type Log, type Notifier } from './notifier.js';
+import { WebhookNotifier } from './webhook.js';
+
+export interface DispatcherOptions {
+  log: Log;
+  /** Notifications waiting per notifier (the one being sent not counted). */
+  queue: number;
+  /** Where secrets are read from; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface NotifierStats {
+  name: string;
+  type: NotifierConfig['type'];
+  /** Notifications delivered. */
+  sent: number;
+  failedAttempts: number;
+  /** Attempts made after a failed one. */
+  retries: number;
+  /** Notifications abandoned after a permanent failure or the last retry. */
+  gaveUp: number;
+  /** Notifications never tried to the end: pushed out of a full queue, or pending at close. */
+  dropped: number;
+  /** Waiting now. */
+  queued: number;
+  lastError: string | null;
+}
+
+/** Where notifications go when no notifier is configured. */
+const DEFAULT_NOTIFIER: NotifierConfig = { type: 'log', name: 'log', minSeverity: 'info', timeout: 10, retries: 0, backoff: 1 };
+
+interface Lane {
+  config: NotifierConfig;
+  notifier: Notifier;
+  queue: AlertEvent[];
+  /** A worker is delivering this lane's queue. */
+  busy: boolean;
+  stats: NotifierStats;
+}
+
+function createNotifier(config: NotifierConfig, env: NodeJS.ProcessEnv, log: Log): Notifier {
+  switch (config.type) {
+    case 'webhook':
+      return new WebhookNotifier(config, env, log);
+    case 'email':
+      return new EmailNotifier(config, env, log);
+    case 'log':
+      return new LogNotifier(log);
+  }
+}
+
+/**
+ * Aborted by close() or when the attempt's time is up. Made by hand rather than with
+ * AbortSignal.any: every attempt would stay linked to the long-lived close signal.
+ */
+function attemptSignal(closing: AbortSignal, ms: number): { signal: AbortSignal; release: () => void } {
+  const attempt = new AbortController();
+  const onClose = () => attempt.abort(closing.reason);
+  const timer = setTimeout(() => attempt.abort(new DOMException('the attempt timed out', 'TimeoutError')), ms);
+  closing.addEventListener('abort', onClose, { once: true });
+  return {
+    signal: attempt.signal,
+    release: () => {
+      clearTimeout(timer);
+      closing.removeEventListener('abort', onClose);
+    },
+  };
+}
+
+export class Dispatcher {
+  private readonly lanes: Lane[] = [];
+  private readonly closing = new AbortController();
+  private readonly workers = new Set<Promise<void>>();
+  private readonly drainWaiters = new Set<() => void>();
+  private readonly unknownNames = new Set<string>();
+
+  /** Throws a ConfigError naming every notifier whose secrets or files are missing. */
+  constructor(notifiers: NotifierConfig[], private readonly opts: DispatcherOptions) {
+    const env = opts.env ?? process.env;
+    const problems: string[] = [];
+    (notifiers.length ? notifiers : [DEFAULT_NOTIFIER]).forEach((config, i) => {
+      try {
+        const notifier = createNotifier(config, env, opts.log);
+        const stats = { name: config.name, type: config.type, sent: 0, failedAttempts: 0, retries: 0, gaveUp: 0, dropped: 0, queued: 0, lastError: null };
+        this.lanes.push({ config, notifier, queue: [], busy: false, stats });
+      } catch (e) {
+        problems.push(`alerts.notifiers[${i}] (${config.name}): ${(e as Error).message}`);
+      }
+    });
+    if (problems.length) {
+      for (const lane of this.lanes) lane.notifier.close();
+      throw new ConfigError(problems, 'notifiers');
+    }
+  }
+
+  /**
+   * Queues the event for the rule's notifiers (`names`; empty: all) whose minSeverity it
+   * reaches, and returns at once. The filter reads only the names and the severity, which a
+   * resolved event shares with its firing one, so the resolution reaches the same notifiers.
+   */
+  dispatch(event: AlertEvent, names: string[]): void {
+    for (const name of names) {
+      if (this.unknownNames.has(name) || this.lanes.some((l) => l.config.name === name)) continue;
+      this.unknownNames.add(name);
+      this.opts.log(`notify: rule ${event.rule} names notifier "${name}", which is not configured; ignored`);
+    }
+    const rank = severityRank(event.severity);
+    for (const lane of this.lanes) {
+      if (names.length && !names.includes(lane.config.name)) continue;
+      if (rank < severityRank(lane.config.minSeverity)) continue;
+      this.enqueue(lane, event);
+    }
+  }
+
+  private enqueue(lane: Lane, event: AlertEvent): void {
+    if (this.closing.signal.aborted) {
+      lane.stats.dropped++;
+      return;
+    }
+    if (lane.queue.length >= this.opts.queue) {
+      lane.queue.shift();
+      const dropped = ++lane.stats.dropped;
+      if (dropped === 1 || dropped % 100 === 0) {
+        this.opts.log(`notify: ${lane.config.name}: queue full (${this.opts.queue} waiting), dropped the oldest notification; ${dropped} dropped so far`);
+      }
+    }
+    lane.queue.push(event);
+    if (!lane.busy) {
+      const worker = this.work(lane).finally(() => this.workers.delete(worker));
+      this.workers.add(worker);
+    }
+  }
+
+  private async work(lane: Lane): Promise<void> {
+    lane.busy = true;
+    let event: AlertEvent | undefined;
+    while (!this.closing.signal.aborted && (event = lane.queue.shift())) await this.deliver(lane, event);
+    lane.busy = false;
+    if (this.idle()) for (const wake of this.drainWaiters) wake();
+  }
+
+  private async deliver(lane: Lane, event: AlertEvent): Promise<void> {
+    const { config, stats } = lane;
+    const closing = this.closing.signal;
+    for (let attempt = 1; ; attempt++) {
+      const wait = config.backoff * 2 ** (attempt - 1);
+      const { signal, release } = attemptSignal(closing, config.timeout * 1000);
+      try {
+        await lane.notifier.send(event, signal);
+        stats.sent++;
+        return;
+      } catch (e) {
+        if (closing.aborted) {
+          stats.dropped++;
+          return;
+        }
+        const error = signal.aborted ? `timed out after ${config.timeout} s` : oneLine(e instanceof Error ? e.message : String(e));
+        stats.failedAttempts++;
+        stats.lastError = error;
+        const permanent = e instanceof PermanentError;
+        const last = permanent || attempt > config.retries;
+        const next = permanent ? 'permanent failure, giving up' : last ? 'giving up' : `retrying in ${wait} s`;
+        this.opts.log(`notify: ${config.name}: attempt ${attempt} of ${config.retries + 1} failed for ${event.rule} ${event.state} ${event.id}: ${error}; ${next}`);
+        if (last) {
+          stats.gaveUp++;
+          return;
+        }
+      } finally {
+        release();
+      }
+      try {
+        await sleep(wait * 1000, undefined, { signal: closing });
+      } catch {
+        stats.dropped++;
+        return;
+      }
+      stats.retries++;
+    }
+  }
+
+  private idle(): boolean {
+    return this.lanes.every((l) => !l.busy && l.queue.length === 0);
+  }
+
+  stats(): NotifierStats[] {
+    return this.lanes.map((l) => ({ ...l.stats, queued: l.queue.length }));
+  }
+
+  /** Resolves true once every queue is empty and nothing is in flight, false after timeoutMs. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.idle()) return true;
+    let wake!: () => void;
+    let timer!: NodeJS.Timeout;
+    const drained = await Promise.race([
+      new Promise<boolean>((resolve) => this.drainWaiters.add((wake = () => resolve(true)))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(resolve, timeoutMs, false))),
+    ]);
+    clearTimeout(timer);
+    this.drainWaiters.delete(wake);
+    return drained;
+  }
+
+  /** Stops the workers: what is in flight is aborted, and it and what waits are counted as dropped. */
+  async close(): Promise<void> {
+    if (this.closing.signal.aborted) return;
+    const before = this.lanes.map((l) => l.stats.dropped);
+    this.closing.abort();
+    await Promise.all(this.workers);
+    this.lanes.forEach((lane, i) => {
+      lane.stats.dropped += lane.queue.splice(0).length;
+      const lost = lane.stats.dropped - before[i];
+      if (lost) this.opts.log(`notify: ${lane.config.name}: closed with ${lost} notification(s) undelivered`);
+      lane.notifier.close();
+    });
+    for (const wake of this.drainWaiters) wake();
+  }
+}
