@@ -9,7 +9,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
 import {
   AggregateFlowsRequestSchema, AggregateFlowsResponseSchema, HealthResponseSchema, ListTasksResponseSchema, QueryService,
-  TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, TopSpreadersRequestSchema, TopSpreadersResponseSchema,
+  TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, TopSpreadersRequestSchema, TopSpreadersResponseSchema, ListAlertsRequestSchema, ListAlertsResponseSchema,
   TraceFlowRequestSchema, TraceFlowResponseSchema,
 } from '../gen/netspectra/v1/query_pb.js';
 import { findTask, listTasks, QueryError, windowSeries } from '../storage/queries.js';
@@ -46,7 +46,7 @@ function number(v: string, name: string): number {
 }
 
 /** The request JSON of a GET route's query string. */
-function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 'top' | 'spreaders'): Record<string, unknown> {
+function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 'top' | 'spreaders' | 'alerts'): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const filter: Record<string, unknown> = {};
   const flow: Record<string, unknown> = {};
@@ -57,6 +57,7 @@ function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 't
     else if (k === 'limit') out.limit = number(v, k);
     else if (k === 'group_by') out.groupBy = v.split(',').filter(Boolean);
     else if (k === 'asc' || k === 'live' || k === 'both') out[k === 'asc' ? 'ascending' : k === 'both' ? 'bothDirections' : 'live'] = v === '' || v === 'true' || v === '1';
+    else if (kind === 'alerts' && (k === 'rule' || k === 'state' || k === 'min_severity' || k === 'source')) out[k === 'min_severity' ? 'minSeverity' : k] = v;
     else if (kind === 'trace' && k in FLOW_PARAMS) flow[FLOW_PARAMS[k]] = k.endsWith('port') ? number(v, k) : v;
     else if (kind !== 'trace' && k in FILTER_PARAMS) filter[FILTER_PARAMS[k]] = k.endsWith('port') ? number(v, k) : v;
     else throw new QueryError(`unknown parameter "${k}"`);
@@ -116,7 +117,7 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   /** A GET (query string) and POST (the request's JSON) route of one method. */
   const route = <I extends DescMessage, O extends DescMessage>(
     path: string,
-    kind: 'aggregate' | 'trace' | 'top' | 'spreaders',
+    kind: 'aggregate' | 'trace' | 'top' | 'spreaders' | 'alerts',
     input: I,
     output: O,
     call: (req: MessageShape<I>) => Promise<MessageShape<O>>,
@@ -170,6 +171,7 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   route('/api/v1/trace', 'trace', TraceFlowRequestSchema, TraceFlowResponseSchema, (r) => s.traceFlow(r));
   route('/api/v1/heavy-hitters', 'top', TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, (r) => s.topHeavyHitters(r));
   route('/api/v1/spreaders', 'spreaders', TopSpreadersRequestSchema, TopSpreadersResponseSchema, (r) => s.topSpreaders(r));
+  route('/api/v1/alerts', 'alerts', ListAlertsRequestSchema, ListAlertsResponseSchema, (r) => s.listAlerts(r));
 
   mountGrafana(app, opts);
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));

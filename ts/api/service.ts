@@ -5,18 +5,19 @@ import { create } from '@bufbuild/protobuf';
 import { TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError } from '@connectrpc/connect';
 import {
-  AggregateFlowsResponseSchema, FlowAggregateSchema, FlowKeySchema, FlowWindowSchema, HealthResponseSchema, HeavyHitterSchema,
+  AggregateFlowsResponseSchema, AlertSchema, EnrichmentSchema, ListAlertsResponseSchema, FlowAggregateSchema, FlowKeySchema, FlowWindowSchema, HealthResponseSchema, HeavyHitterSchema,
   ListTasksResponseSchema, SpreaderSchema, TaskInfoSchema, TopHeavyHittersResponseSchema, TopSpreadersResponseSchema,
   TraceFlowResponseSchema, type AggregateFlowsRequest, type AggregateFlowsResponse, type FlowFilter, type HealthResponse,
   type ListTasksResponse, type TimeRange, type TopHeavyHittersRequest, type TopHeavyHittersResponse, type TopSpreadersRequest,
-  type TopSpreadersResponse, type TraceFlowRequest, type TraceFlowResponse,
+  type TopSpreadersResponse, type TraceFlowRequest, type TraceFlowResponse, type ListAlertsRequest, type ListAlertsResponse,
 } from '../gen/netspectra/v1/query_pb.js';
 import { KEY_FIELDS, type KeyField } from '../config/index.js';
 import type { Store } from '../storage/index.js';
 import {
-  aggregateFlows, findTask, health, listTasks, QueryError, topHeavyHitters, topSpreaders, traceFlow,
+  aggregateFlows, findTask, health, listAlerts, listTasks, QueryError, topHeavyHitters, topSpreaders, traceFlow,
   type Filter, type Key, type Range, type TaskInfo,
 } from '../storage/queries.js';
+import type { AlertEvent } from '../alert/types.js';
 import type { LiveWindow } from './live.js';
 
 const DEFAULT_LIMIT = 100;
@@ -79,6 +80,24 @@ export interface QueryHandlers {
   traceFlow(req: TraceFlowRequest): Promise<TraceFlowResponse>;
   topHeavyHitters(req: TopHeavyHittersRequest): Promise<TopHeavyHittersResponse>;
   topSpreaders(req: TopSpreadersRequest): Promise<TopSpreadersResponse>;
+  listAlerts(req: ListAlertsRequest): Promise<ListAlertsResponse>;
+}
+
+function tsFromIso(t: string | null): Timestamp | undefined {
+  if (!t) return undefined;
+  const ms = Date.parse(t);
+  return create(TimestampSchema, { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 });
+}
+
+/** An alert event as the API's message. */
+export function alertMessage(e: AlertEvent) {
+  return create(AlertSchema, {
+    id: e.id, rule: e.rule, state: e.state, repeat: e.repeat, severity: e.severity, summary: e.summary, description: e.description,
+    task: e.task, metric: e.metric, op: e.op, threshold: e.threshold, thresholdText: e.thresholdText, value: e.value,
+    valueText: e.valueText, key: e.key, keyText: e.keyText, labels: e.labels, startsAt: tsFromIso(e.startsAt),
+    endsAt: tsFromIso(e.endsAt), at: tsFromIso(e.at), windowStart: tsFromIso(e.windowStart), windowEnd: tsFromIso(e.windowEnd),
+    source: e.source, enrichment: e.enrichment ? create(EnrichmentSchema, e.enrichment) : undefined, enrichmentNote: e.enrichmentNote ?? '',
+  });
 }
 
 
@@ -215,6 +234,13 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
         type: info.type,
         rows: rows.map((r) => create(SpreaderSchema, { key: flowKey(r.key), maxSpread: r.maxSpread, maxWindow: tsFromNs(r.maxWindowNs), windows: BigInt(r.windows) })),
       });
+    }),
+
+    listAlerts: guard(async (req: ListAlertsRequest) => {
+      const alerts = await listAlerts(ctx.store, {
+        range: range(req.range), rule: req.rule, state: req.state, minSeverity: req.minSeverity, source: req.source, limit: limitOf(req.limit),
+      });
+      return create(ListAlertsResponseSchema, { alerts: alerts.map(alertMessage) });
     }),
   };
 }

@@ -248,11 +248,14 @@ test('probe and engine refuse what they cannot run, saying why', () => {
   }
 });
 
-test('analyze stores its windows; serve answers netspectra query, with a token, as table and JSON', async () => {
+test('analyze stores its windows and alerts; serve answers netspectra query, with a token, as table and JSON', async () => {
   const data = join(dir, 'store');
   const capture = join(pcaps, 'debian-pathspider-real.pcap');
-  const a = run('analyze', '--data', data, capture);
+  const rules = join(dir, 'rules.yaml');
+  writeFileSync(rules, 'alerts:\n  rules:\n    - name: whole_capture\n      metric: packets\n      op: ">="\n      threshold: 62781\n      severity: critical\n');
+  const a = run('analyze', '--data', data, '--config', rules, capture);
   assert.equal(a.code, 0, a.stderr);
+  assert.match(a.stdout, /Alerts \(1 notification\(s\) from the rules\)[\s\S]*firing +critical +whole_capture: packets 62,781 >= 62,781/);
   // Nothing waits in the spill and nothing is lost: the line ends with the folder.
   assert.match(a.stderr, /stored 1 window\(s\), [\d,]+ rows as "analyze:debian-pathspider-real.pcap" in embedded \S+\n/);
   const env = { ...process.env, NETSPECTRA_API_TOKENS: 'cli-secret' };
@@ -288,7 +291,12 @@ test('analyze stores its windows; serve answers netspectra query, with a token, 
     const denied = query('wrong', 'health');
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /a valid bearer token is required .*Unauthenticated/);
-    assert.match(query('cli-secret', 'nonsense').stderr, /query needs one of health, tasks, aggregate, trace, top, spreaders, not "nonsense"/);
+    assert.match(query('cli-secret', 'nonsense').stderr, /query needs one of health, tasks, aggregate, trace, top, spreaders, alerts, not "nonsense"/);
+    const alerts = query('cli-secret', 'alerts', '--severity', 'critical');
+    assert.equal(alerts.code, 0, alerts.stderr);
+    assert.match(alerts.stdout, /2012-11-23T18:00:38.421Z +firing +critical +whole_capture: packets 62,781 >= 62,781/);
+    const none = query('cli-secret', 'alerts', '--rule', 'other', '--json');
+    assert.deepEqual(JSON.parse(none.stdout), {});
   } finally {
     serve.kill('SIGTERM');
     const code = await new Promise((resolve) => (serve.exitCode !== null ? resolve(serve.exitCode) : serve.once('exit', resolve)));

@@ -13,7 +13,10 @@ import { EnginePublisher, JetStreamPublisher, NatsPublisher, type Publisher } fr
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
 import { bytes, grouped } from '../report/units.js';
 import { defaultSource, openWindowStorage, type WindowStorage } from '../storage/index.js';
+import { Alerting } from '../alert/alerting.js';
+import type { AlertEvent } from '../alert/types.js';
 import { QUERY_USAGE, queryCommand } from './query.js';
+import { AI_USAGE, aiCommand, askCommand } from './ai.js';
 import { serveCommand } from './serve.js';
 
 const USAGE = `usage: netspectra <command> [options]
@@ -27,6 +30,7 @@ commands:
       --print-config    print the effective configuration and exit
       --store KIND      where windows are stored: embedded (default), clickhouse, file, none
       --data DIR        data folder of the store (config storage.path)
+      --notify          send alerts the rules raise to the notifiers (otherwise only reported and stored)
   generate <file>     write a synthetic capture made by NetSpectra's traffic generator
       --packets N       packets to write (default 200000)
       --seed N          generator seed (default 1)
@@ -48,6 +52,7 @@ commands:
   serve               the query API over the store (Connect, gRPC, gRPC-web, HTTP/JSON, Grafana)
       --port N  --host ADDR  (default 127.0.0.1:7070)   --nats URL  also run an engine (live queries)
 ${QUERY_USAGE}
+${AI_USAGE}
 
 environment: NETSPECTRA_BACKEND forces a backend; NETSPECTRA_<KEY> overrides a config key
 (for example NETSPECTRA_ANALYZE_TOP=20).`;
@@ -163,12 +168,24 @@ async function analyzeAndStore(backend: Backend, files: string[], cfg: Netspectr
     process.stderr.write(`netspectra: windows not stored: ${(e as Error).message}\n`);
   }
   let windows = 0;
+  // Rules run over the analysis's windows; notifiers only hear of them with --notify.
+  const alerting = Alerting.create(cfg, { source, log, record: storage ? (e) => storage!.addAlert(e) : undefined, notify: Boolean(values.notify) });
+  const alerts: AlertEvent[] = [];
+  alerting?.subscribe((e) => alerts.push(e));
   const { report, outcomes } = analyzeFiles(files, {
     backend, config: cfg, progress: !values.json,
-    onWindows: storage ? (snapshots) => snapshots.forEach((s) => (windows++, storage!.addWindow(s))) : undefined,
+    onWindows: storage || alerting ? (snapshots) => snapshots.forEach((s) => {
+      windows++;
+      storage?.addWindow(s);
+      alerting?.addWindow(s);
+    }) : undefined,
   });
   for (const o of outcomes) {
     if (o.error) process.stderr.write(`netspectra: ${o.file}: ${o.error}${o.unreadable ? '' : ' (packets before this point were analysed)'}\n`);
+  }
+  if (alerting) {
+    await alerting.close();
+    report.alerts = alerts;
   }
   process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatText(report));
   if (storage) await closeAnalysisStorage(storage, windows, report.totals.packets, report.totals.bytes, { files: outcomes, backend: backend.name, problems: report.problems });
@@ -234,6 +251,7 @@ export async function main(argv: string[]): Promise<number> {
         window: { type: 'string' },
         config: { type: 'string' },
         'print-config': { type: 'boolean' },
+        notify: { type: 'boolean' },
         packets: { type: 'string' },
         seed: { type: 'string' },
         iface: { type: 'string' },
@@ -258,6 +276,9 @@ export async function main(argv: string[]): Promise<number> {
         end: { type: 'string' },
         ip: { type: 'string' },
         'src-ip': { type: 'string' },
+        rule: { type: 'string' },
+        state: { type: 'string' },
+        severity: { type: 'string' },
         'dst-ip': { type: 'string' },
         'src-port': { type: 'string' },
         'dst-port': { type: 'string' },
@@ -288,6 +309,10 @@ export async function main(argv: string[]): Promise<number> {
         return await serveCommand(config(values, true), log, interrupted());
       case 'query':
         return await queryCommand(positionals[0], values, config({ config: values.config }));
+      case 'ai':
+        return await aiCommand(values, log, interrupted());
+      case 'ask':
+        return await askCommand(positionals, values, config({ config: values.config }));
       case 'probe':
         return await probe(positionals, values);
       case 'engine':

@@ -6,19 +6,20 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import {
   AggregateFlowsRequestSchema, AggregateFlowsResponseSchema, FlowFilterSchema, FlowKeySchema, HealthResponseSchema, ListTasksResponseSchema,
   QueryService, TimeRangeSchema, TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, TopSpreadersRequestSchema,
-  TopSpreadersResponseSchema, TraceFlowRequestSchema, TraceFlowResponseSchema, type FlowKey,
+  TopSpreadersResponseSchema, TraceFlowRequestSchema, TraceFlowResponseSchema, ListAlertsRequestSchema, ListAlertsResponseSchema, type FlowKey,
 } from '../gen/netspectra/v1/query_pb.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { table } from '../report/table.js';
 import { bytes, grouped } from '../report/units.js';
 import { apiTokens } from './serve.js';
 
-export const QUERY_USAGE = `  query <what>        ask the API (netspectra serve): health | tasks | aggregate | trace | top | spreaders
+export const QUERY_USAGE = `  query <what>        ask the API (netspectra serve): health | tasks | aggregate | trace | top | spreaders | alerts
       --url URL         API (config api.url)   --token T  bearer token (NETSPECTRA_API_TOKEN)
       --task NAME       task   --start/--end TIME  RFC 3339 or epoch ms   --live  the open window
       --ip/--src-ip/--dst-ip IP|CIDR   --port/--src-port/--dst-port N   --protocol tcp|udp|N
       --group-by F,..   --order-by packets|bytes|distinct|FIELD  --asc  --limit N  --page-token T
-      --by packets|bytes (top)   --both (trace: both directions)   --json`;
+      --by packets|bytes (top)   --both (trace: both directions)   --json
+      --rule NAME  --state firing|resolved  --severity info|warning|critical (alerts: at least)`;
 
 export type QueryValues = Record<string, string | boolean | undefined>;
 
@@ -131,8 +132,23 @@ export async function queryCommand(what: string | undefined, values: QueryValues
           keyTable(['spread', 'in window', 'windows'], r.rows.map((x) => ({ key: x.key, cells: [grouped(Number(x.maxSpread)), when(x.maxWindow), grouped(Number(x.windows))] })), [true, false, true]));
         return 0;
       }
+      case 'alerts': {
+        const r = await client.listAlerts(create(ListAlertsRequestSchema, {
+          range, rule: str(values.rule), state: str(values.state), minSeverity: str(values.severity), limit: common.limit,
+        }));
+        out(ListAlertsResponseSchema, r, () =>
+          r.alerts.length === 0
+            ? 'no alerts'
+            : table(
+                ['at', 'state', 'severity', 'alert'],
+                r.alerts.map((a) => [when(a.at), a.repeat ? 'firing (repeat)' : a.state, a.severity, a.summary]),
+                [false, false, false, false],
+              ),
+        );
+        return 0;
+      }
       default:
-        throw new ArgError(`query needs one of health, tasks, aggregate, trace, top, spreaders${what ? `, not "${what}"` : ''}`);
+        throw new ArgError(`query needs one of health, tasks, aggregate, trace, top, spreaders, alerts${what ? `, not "${what}"` : ''}`);
     }
   } catch (e) {
     if (e instanceof ConnectError) {

@@ -6,6 +6,7 @@ import { listen } from '../api/server.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { runEngine, type RunningEngine } from '../engine/run-engine.js';
 import { defaultSource, openStore, openWindowStorage } from '../storage/index.js';
+import { migrate } from '../storage/schema.js';
 import type { Log } from '../transport/nats.js';
 
 export function apiTokens(cfg: NetspectraConfig): string[] {
@@ -17,6 +18,8 @@ export async function serveCommand(cfg: NetspectraConfig, log: Log, stopped: Pro
     throw new Error(`serve queries a ClickHouse store: storage.kind is "${cfg.storage.kind}" (use embedded or clickhouse)`);
   }
   const store = await openStore(cfg.storage);
+  // A store written by an older version gets the tables this one queries (alert history).
+  await migrate(store.client, store.database, cfg.storage.retention).catch((e: Error) => log(`serve: the store's schema could not be brought up to date: ${e.message}`));
   let engine: RunningEngine | null = null;
   let live: LiveWindow | null = null;
   if (cfg.nats.url) {

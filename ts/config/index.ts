@@ -2,11 +2,12 @@
 // Every problem is reported together, each with its key path.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { compileRules } from '../alert/rules.js';
 import { configSchema, type NetspectraConfig } from './netspectra.js';
 import { ConfigError, defaults, envPaths, parseBytes, validate, type Schema } from './schema.js';
 
 export { ConfigError } from './schema.js';
-export { configSchema, KEY_FIELDS, type CountMinTaskConfig, type EngineConfig, type ExactTaskConfig, type NatsConfig, type ProbeConfig, type StorageConfig, type ApiConfig, type AlertsConfig, type AlertRuleConfig, type NotifierConfig, type WebhookNotifierConfig, type EmailNotifierConfig, type AiConfig, ALERT_METRICS, ALERT_OPS, type KeyField, type NetspectraConfig, type SuperSpreadTaskConfig, type TaskConfig } from './netspectra.js';
+export { configSchema, KEY_FIELDS, type CountMinTaskConfig, type EngineConfig, type ExactTaskConfig, type NatsConfig, type ProbeConfig, type StorageConfig, type ApiConfig, type AlertsConfig, type AlertRuleConfig, type NotifierConfig, type WebhookNotifierConfig, type EmailNotifierConfig, type AiConfig, type AlertMetric, type AlertOp, ALERT_METRICS, ALERT_OPS, type KeyField, type NetspectraConfig, type SuperSpreadTaskConfig, type TaskConfig } from './netspectra.js';
 
 export function defaultConfig(): NetspectraConfig {
   return defaults(configSchema) as NetspectraConfig;
@@ -92,6 +93,7 @@ export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
     if (t && names.has(t.name)) problems.push(`tasks[${i}].name: "${t.name}" is used by an earlier task`);
     if (t) names.add(t.name);
   });
+  if (!problems.length) problems.push(...compileRules(cfg).problems);
   if (problems.length) throw new ConfigError(problems, source);
   cfg.seed = BigInt(cfg.seed).toString();
   if (BigInt(cfg.seed) >= 1n << 64n) throw new ConfigError([`seed: ${cfg.seed} does not fit in 64 bits`], source);

@@ -9,6 +9,7 @@ import { taskOptions } from '../analyze/analyze-files.js';
 import { bytes, grouped } from '../report/units.js';
 import { allPartitions, connectNats, ensureConsumer, ensureStream, type Connection, type Log } from '../transport/nats.js';
 import type { WindowStorage } from '../storage/index.js';
+import { Alerting } from '../alert/alerting.js';
 import { WindowFile } from './window-file.js';
 import { defaultWorkers, WindowedEngine } from './windowed-engine.js';
 
@@ -26,6 +27,8 @@ export class EngineHost {
   onIdleClose: () => void = () => {};
   /** Settles when a worker dies: the engine cannot go on. */
   readonly failed: Promise<Error>;
+  /** The alert rules over this engine's windows; null without rules. */
+  readonly alerting: Alerting | null;
   windows = 0;
 
   constructor(
@@ -46,6 +49,19 @@ export class EngineHost {
     }));
     this.timer = setInterval(() => this.closeIfIdle(), Math.min(250, cfg.engine.idleClose * 500));
     this.timer.unref();
+    this.alerting = Alerting.create(cfg, {
+      source: storage?.source ?? this.id,
+      log,
+      record: storage ? (e) => storage.addAlert(e) : undefined,
+      drops: () => this.dropsSoFar(),
+      notify: true,
+    });
+  }
+
+  /** Packets the probes report lost (kernel, interface, their own queues), in total. */
+  private async dropsSoFar(): Promise<number> {
+    const s = (await this.engine.stats()) as { probes?: { kernelDropped: number; interfaceDropped: number; probeDropped: number }[] };
+    return (s.probes ?? []).reduce((n, p) => n + p.kernelDropped + p.interfaceDropped + p.probeDropped, 0);
   }
 
   /** In JetStream mode: skip packets of windows the file already holds. */
@@ -88,6 +104,7 @@ export class EngineHost {
     } catch (e) {
       this.log(`engine: window not stored: ${(e as Error).message}`);
     }
+    this.alerting?.addWindow(w.snapshot);
     this.windows++;
     const j = JSON.parse(w.json) as { packets: number; bytes: number; latePackets: number };
     this.log(`engine: window ${new Date(w.startMs).toISOString()} .. ${new Date(w.endMs).toISOString()}: ${grouped(j.packets)} packets, ${bytes(j.bytes)}${j.latePackets ? `, ${grouped(j.latePackets)} late` : ''}`);
@@ -112,6 +129,8 @@ export class EngineHost {
     clearInterval(this.timer);
     await this.closing;
     await this.engine.close().catch(() => {});
+    // Alerts read the engine's counters: evaluate the last windows before the workers stop.
+    await this.alerting?.close();
     await this.engine.stop();
     this.file?.close();
     if (this.storage) {
@@ -143,6 +162,7 @@ export async function runEngine(cfg: NetspectraConfig, log: Log, storage: Window
   if (!cfg.nats.url) throw new Error('the engine needs nats.url (or use `netspectra probe --engine` for one process)');
   const host = new EngineHost(cfg, log, undefined, storage);
   const conn = await connectNats(cfg.nats, `netspectra-engine ${host.id}`, log);
+  if (host.alerting) host.alerting.publish = (e) => conn.nc.publish(cfg.alerts.subject, JSON.stringify(e));
   log(`engine ${host.id} (${transportBackend().name} backend): ${host.engine.workers || 'no'} worker thread(s), ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
   const run = cfg.nats.jetstream ? await consumeJetStream(cfg, conn, host, log) : subscribeCore(cfg, conn, host, log);
   const statsLine = async () => (await host.statsLine()) + (run.dropped() ? `; ${grouped(run.dropped())} batches dropped while the workers were behind` : '');

@@ -186,6 +186,19 @@ export function formatText(r: AnalysisReport): string {
     }
   }
 
+  if (r.alerts) {
+    section(`Alerts (${grouped(r.alerts.length)} notification(s) from the rules)`);
+    out.push(
+      r.alerts.length === 0
+        ? 'none: no rule fired'
+        : table(
+            ['window end', 'state', 'severity', 'alert'],
+            r.alerts.map((a) => [a.at.replace('T', ' ').replace('Z', ' UTC'), a.repeat ? 'firing (repeat)' : a.state, a.severity, a.summary]),
+            [false, false, false, false],
+          ),
+    );
+  }
+
   section('Decode problems');
   const p = r.problems;
   if (p.details.length === 0) {

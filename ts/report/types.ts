@@ -1,5 +1,6 @@
 // The analysis report as produced by the engine (Rust builds the JSON; every backend emits the
 // same text), plus what the CLI adds around it.
+import type { AlertEvent } from '../alert/types.js';
 
 export interface FileReport {
   name: string;
@@ -109,6 +110,8 @@ export interface WindowReport {
   packets: number;
   bytes: number;
   latePackets: number;
+  /** TCP packets with SYN and without ACK: connection attempts. */
+  tcpSyn: number;
   tasks: TaskReport[];
 }
 
@@ -142,4 +145,6 @@ export interface AnalysisReport extends EngineReport {
   windowSeconds: number;
   /** Exact tasks added only to print true values beside sketch estimates. */
   besideTasks: string[];
+  /** Notifications the alert rules raised over the analysis's windows (when rules are set). */
+  alerts?: AlertEvent[];
 }

@@ -3,6 +3,7 @@
 //   rows     the backends' rows buffer, JSON rows  writer   batching, retry, spill; JSON Lines
 //   queries  the parameterized queries the API runs
 import { join } from 'node:path';
+import type { AlertEvent } from '../alert/types.js';
 import { storageRows } from '../backend/index.js';
 import type { StorageConfig } from '../config/index.js';
 import { COLUMNS, migrate } from './schema.js';
@@ -20,6 +21,8 @@ export interface WindowStorage {
   /** A closed window's snapshot (NSWS). */
   addWindow(snapshot: Uint8Array): void;
   addStats(row: Omit<IngestStatsRow, 'source'>): void;
+  /** An alert notification, for the history. */
+  addAlert(event: AlertEvent): void;
   /** Writes what is buffered and releases the store; returns the writer's counters. */
   close(): Promise<WriterStats>;
 }
@@ -69,6 +72,7 @@ export function openWindowStorage(cfg: StorageConfig, opts: WindowStorageOptions
     where,
     addWindow: (snapshot) => sink.addRows(storageRows(snapshot, opts.source)),
     addStats: (row) => sink.addStats({ ...row, source: opts.source }),
+    addAlert: (event) => sink.addAlert(event),
     async close() {
       await sink.close();
       await release();

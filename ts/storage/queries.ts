@@ -3,6 +3,7 @@
 import { isIP } from 'node:net';
 import { ipProtoName, ipProtoNames, ipProtoNumber } from '../backend/js/names.js';
 import { KEY_FIELDS, type KeyField } from '../config/index.js';
+import type { AlertEvent } from '../alert/types.js';
 import type { Store } from './store.js';
 import { addressText } from './rows.js';
 
@@ -430,4 +431,77 @@ export async function windowSeries(
 export async function health(store: Store): Promise<{ version: string; windows: number }> {
   const [r] = await rows<{ v: string; n: string }>(store, `SELECT version() AS v, (SELECT count() FROM ${store.database}.windows) AS n`, {});
   return { version: r.v, windows: Number(r.n) };
+}
+
+export interface AlertsRequest {
+  /** On the alert's event time (the end of its window). */
+  range?: Range;
+  rule?: string;
+  state?: string;
+  minSeverity?: string;
+  source?: string;
+  limit: number;
+}
+
+const SEVERITY_ORDER = ['info', 'warning', 'critical'];
+
+/** Alert history, newest first, as the notifiers sent it. */
+export async function listAlerts(store: Store, q: AlertsRequest, db = store.database): Promise<AlertEvent[]> {
+  const w = new Where();
+  if (q.range?.startNs !== undefined && q.range.endNs !== undefined && q.range.endNs <= q.range.startNs) {
+    throw new QueryError('range: the end must be after the start');
+  }
+  if (q.range?.startNs !== undefined) w.add(`at >= fromUnixTimestamp64Nano(${w.param(q.range.startNs.toString(), 'Int64')}, 'UTC')`);
+  if (q.range?.endNs !== undefined) w.add(`at < fromUnixTimestamp64Nano(${w.param(q.range.endNs.toString(), 'Int64')}, 'UTC')`);
+  if (q.rule) w.add(`rule = ${w.param(q.rule, 'String')}`);
+  if (q.state) {
+    if (q.state !== 'firing' && q.state !== 'resolved') throw new QueryError(`state: "${q.state}" is not firing or resolved`);
+    w.add(`state = ${w.param(q.state, 'String')}`);
+  }
+  if (q.minSeverity) {
+    const at = SEVERITY_ORDER.indexOf(q.minSeverity);
+    if (at < 0) throw new QueryError(`min_severity: "${q.minSeverity}" is not one of ${SEVERITY_ORDER.join(', ')}`);
+    w.add(`severity IN ${w.param(SEVERITY_ORDER.slice(at), 'Array(String)')}`);
+  }
+  if (q.source) w.add(`source = ${w.param(q.source, 'String')}`);
+  const iso = (c: string) => `formatDateTime(${c}, '%Y-%m-%dT%H:%i:%S.%fZ', 'UTC')`;
+  const data = await rows<Record<string, string>>(
+    store,
+    // Times under other names: an alias named like its column would replace it in WHERE.
+    `SELECT source, ${iso('at')} AS at_text, id, rule, state, repeat, severity, summary, description, task, metric, op, threshold,
+       threshold_text, value, value_text, key_text, key_json, labels_json, ${iso('starts_at')} AS starts_text,
+       if(isNull(ends_at), '', ${iso('assumeNotNull(ends_at)')}) AS ends_text, ${iso('window_start')} AS window_start_text,
+       ${iso('window_end')} AS window_end_text, enrichment_json, enrichment_note
+     FROM ${db}.alerts ${w.sql} ORDER BY at DESC, rule, id LIMIT ${w.param(q.limit, 'UInt32')}`,
+    w.params,
+  );
+  // %f prints microseconds: ISO text with millisecond precision, like the events.
+  const ms = (t: string) => new Date(Date.parse(t.replace(/(\.\d{3})\d*Z$/, '$1Z'))).toISOString();
+  return data.map((r) => ({
+    id: r.id,
+    rule: r.rule,
+    state: r.state as AlertEvent['state'],
+    repeat: Number(r.repeat) === 1,
+    severity: r.severity as AlertEvent['severity'],
+    summary: r.summary,
+    description: r.description,
+    task: r.task,
+    metric: r.metric,
+    op: r.op,
+    threshold: Number(r.threshold),
+    thresholdText: r.threshold_text,
+    value: Number(r.value),
+    valueText: r.value_text,
+    key: JSON.parse(r.key_json || '{}') as Record<string, string>,
+    keyText: r.key_text,
+    labels: JSON.parse(r.labels_json || '{}') as Record<string, string>,
+    startsAt: ms(r.starts_text),
+    endsAt: r.ends_text ? ms(r.ends_text) : null,
+    at: ms(r.at_text),
+    windowStart: ms(r.window_start_text),
+    windowEnd: ms(r.window_end_text),
+    source: r.source,
+    ...(r.enrichment_json ? { enrichment: JSON.parse(r.enrichment_json) as AlertEvent['enrichment'] } : {}),
+    ...(r.enrichment_note ? { enrichmentNote: r.enrichment_note } : {}),
+  }));
 }

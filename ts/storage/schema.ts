@@ -6,8 +6,8 @@ import type { ClickHouseClient } from '@clickhouse/client';
 /** Tables the window rows go to, in the order of the rows buffer (crates/core/src/engine/rows.rs). */
 export const ROW_TABLES = ['windows', 'window_tasks', 'exact_rows', 'heavy_hitters', 'spreaders'] as const;
 export type RowTable = (typeof ROW_TABLES)[number];
-/** Every table writers fill: the window rows and run/ingest statistics. */
-export type StoredTable = RowTable | 'ingest_stats';
+/** Every table writers fill: the window rows, run/ingest statistics and alert history. */
+export type StoredTable = RowTable | 'ingest_stats' | 'alerts';
 
 const KEY = ['family', 'src_ip', 'dst_ip', 'src_port', 'dst_port', 'proto'];
 const WINDOW = ['source', 'window_start', 'window_end'];
@@ -20,6 +20,11 @@ export const COLUMNS: Record<StoredTable, string[]> = {
   heavy_hitters: [...WINDOW, 'task', 'rank', ...KEY, 'packets', 'bytes'],
   spreaders: [...WINDOW, 'task', ...KEY, 'spread'],
   ingest_stats: ['source', 'at', 'kind', 'packets', 'bytes', 'windows', 'details'],
+  alerts: [
+    'source', 'at', 'id', 'rule', 'state', 'repeat', 'severity', 'summary', 'description', 'task', 'metric', 'op',
+    'threshold', 'threshold_text', 'value', 'value_text', 'key_text', 'key_json', 'labels_json', 'starts_at', 'ends_at',
+    'window_start', 'window_end', 'enrichment_json', 'enrichment_note',
+  ],
 };
 
 const TIME = "DateTime64(9, 'UTC')";
@@ -59,6 +64,20 @@ export const MIGRATIONS: Migration[] = [
       `CREATE TABLE IF NOT EXISTS {db}.ingest_stats (source LowCardinality(String), at ${TIME}, kind LowCardinality(String),
         packets UInt64, bytes UInt64, windows UInt64, details String, ${WRITTEN})
         ENGINE = MergeTree ORDER BY (source, at) {ttl}`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'alert history',
+    statements: [
+      // Key, labels and enrichment as JSON text: read back whole, never filtered inside.
+      `CREATE TABLE IF NOT EXISTS {db}.alerts (source LowCardinality(String), at ${TIME}, id String, rule LowCardinality(String),
+        state LowCardinality(String), repeat UInt8, severity LowCardinality(String), summary String, description String,
+        task LowCardinality(String), metric LowCardinality(String), op LowCardinality(String), threshold Float64,
+        threshold_text String, value Float64, value_text String, key_text String, key_json String, labels_json String,
+        starts_at ${TIME}, ends_at Nullable(${TIME}), window_start ${TIME}, window_end ${TIME}, enrichment_json String,
+        enrichment_note String, ${WRITTEN})
+        ENGINE = MergeTree ORDER BY (at, rule, id) {ttl}`,
     ],
   },
 ];

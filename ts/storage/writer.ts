@@ -5,6 +5,7 @@
 import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import type { AlertEvent } from '../alert/types.js';
 import { COLUMNS, type StoredTable } from './schema.js';
 import { blockToObjects, splitRows, type RowBlock } from './rows.js';
 import type { Store } from './store.js';
@@ -36,6 +37,8 @@ export interface RowSink {
   addRows(rows: Uint8Array): void;
   /** One run/ingest statistics row. */
   addStats(row: IngestStatsRow): void;
+  /** One alert notification (history). */
+  addAlert(event: AlertEvent): void;
   /** Writes everything buffered; resolves once it is written or spilled. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -105,7 +108,8 @@ export class StoreWriter implements RowSink {
   private outage = false;
   private closed = false;
   private seq = 0;
-  private readonly stats_: IngestStatsRow[] = [];
+  /** Rows made here rather than by the backend: statistics and alerts, as TabSeparated lines. */
+  private readonly lines = new Map<'ingest_stats' | 'alerts', string[]>();
   private prepared = false;
 
   constructor(private readonly store: Store, private readonly opts: StoreWriterOptions) {
@@ -128,7 +132,17 @@ export class StoreWriter implements RowSink {
   }
 
   addStats(row: IngestStatsRow): void {
-    this.stats_.push(row);
+    this.addLine('ingest_stats', statsLine(row));
+  }
+
+  addAlert(event: AlertEvent): void {
+    this.addLine('alerts', alertLine(event));
+  }
+
+  private addLine(table: 'ingest_stats' | 'alerts', line: string): void {
+    const held = this.lines.get(table);
+    if (held) held.push(line);
+    else this.lines.set(table, [line]);
   }
 
   private addBlock(block: RowBlock): void {
@@ -167,11 +181,11 @@ export class StoreWriter implements RowSink {
 
   private async flushNow(): Promise<void> {
     const blocks = this.takePending();
-    const stats = this.stats_.splice(0);
-    if (stats.length) {
-      const text = stats.map(statsLine).join('');
-      blocks.push(['ingest_stats', { chunks: [Buffer.from(text)], rows: stats.length, bytes: text.length }]);
+    for (const [table, lines] of this.lines) {
+      const text = Buffer.from(lines.join(''));
+      blocks.push([table, { chunks: [text], rows: lines.length, bytes: text.length }]);
     }
+    this.lines.clear();
     for (const [table, p] of blocks) {
       if (this.down) {
         this.spill(table, p);
@@ -309,9 +323,25 @@ function tsvText(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
 }
 
+/** Epoch seconds with milliseconds, as DateTime64 reads them. */
+function epochMs(ms: number): string {
+  const whole = Math.floor(ms);
+  return `${Math.floor(whole / 1000)}.${String(whole % 1000).padStart(3, '0')}`;
+}
+
 function statsLine(r: IngestStatsRow): string {
-  const at = `${Math.floor(r.atMs / 1000)}.${String(Math.round(r.atMs % 1000)).padStart(3, '0')}`;
-  return [tsvText(r.source), at, tsvText(r.kind), r.packets, r.bytes, r.windows, tsvText(JSON.stringify(r.details))].join('\t') + '\n';
+  return [tsvText(r.source), epochMs(r.atMs), tsvText(r.kind), r.packets, r.bytes, r.windows, tsvText(JSON.stringify(r.details))].join('\t') + '\n';
+}
+
+function alertLine(e: AlertEvent): string {
+  const time = (t: string | null) => (t === null ? '\\N' : epochMs(Date.parse(t)));
+  const text = (s: string) => tsvText(s);
+  return [
+    text(e.source), time(e.at), text(e.id), text(e.rule), e.state, e.repeat ? 1 : 0, e.severity, text(e.summary), text(e.description),
+    text(e.task), e.metric, text(e.op), e.threshold, text(e.thresholdText), e.value, text(e.valueText), text(e.keyText),
+    text(JSON.stringify(e.key)), text(JSON.stringify(e.labels)), time(e.startsAt), time(e.endsAt), time(e.windowStart),
+    time(e.windowEnd), text(e.enrichment ? JSON.stringify(e.enrichment) : ''), text(e.enrichmentNote ?? ''),
+  ].join('\t') + '\n';
 }
 
 /** JSON Lines, one file per table, appended. */
@@ -340,6 +370,10 @@ export class FileWriter implements RowSink {
 
   addStats(r: IngestStatsRow): void {
     this.append('ingest_stats', [{ source: r.source, at: new Date(r.atMs).toISOString(), kind: r.kind, packets: r.packets, bytes: r.bytes, windows: r.windows, details: r.details }]);
+  }
+
+  addAlert(e: AlertEvent): void {
+    this.append('alerts', [{ ...e }]);
   }
 
   async flush(): Promise<void> {}

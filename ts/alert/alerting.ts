@@ -1,0 +1,152 @@
+// Alerting beside an engine: closed windows in, notifications out. Evaluation runs off the
+// engine's path (the engine never waits for it); each notification is enriched by the model
+// when one is configured (for at most `ai.enrichTimeout`, then it goes without), recorded in
+// the history and on NATS, and handed to the notifiers, whose queues never block anything.
+import { createAlertAnalyzer, type AlertAnalyzer } from '../ai/enrich.js';
+import type { NetspectraConfig } from '../config/index.js';
+import { Dispatcher, type NotifierStats } from '../notify/index.js';
+import { AlertEvaluator, type ActiveAlert } from './evaluator.js';
+import { WindowView } from './metrics.js';
+import { compileRules } from './rules.js';
+import type { AlertEvent } from './types.js';
+
+/** Notifications kept in memory for consoles. */
+const RECENT = 200;
+
+export interface AlertingOptions {
+  /** Who raises the alerts (the engine's source name, or analyze:<files>). */
+  source: string;
+  log: (line: string) => void;
+  /** Where the history goes (the window storage's `addAlert`). */
+  record?: (event: AlertEvent) => void;
+  /** Packets lost so far by capture and transport (cumulative); the rules see each window's share. */
+  drops?: () => Promise<number>;
+  /** Send notifications to the configured notifiers (an offline analysis only records them). */
+  notify: boolean;
+  /** The model for enrichment; by default the one `ai` configures. */
+  analyzer?: AlertAnalyzer | null;
+}
+
+export interface AlertingStats {
+  windows: number;
+  events: number;
+  enriched: number;
+  enrichmentFailures: number;
+  evaluationErrors: number;
+  suppressedKeys: Record<string, number>;
+  notifiers: NotifierStats[];
+}
+
+export class Alerting {
+  readonly evaluator: AlertEvaluator;
+  private readonly dispatcher: Dispatcher | null;
+  private readonly analyzer: AlertAnalyzer | null;
+  private evaluation: Promise<void> = Promise.resolve();
+  /** Per alert id, its last notification in flight: an alert's notifications leave in order. */
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly recent_: AlertEvent[] = [];
+  private readonly listeners = new Set<(e: AlertEvent) => void>();
+  private lastDrops = 0;
+  private readonly counters = { windows: 0, events: 0, enriched: 0, enrichmentFailures: 0, evaluationErrors: 0 };
+  /** Publishes each notification (on NATS, once the engine is connected). */
+  publish: ((event: AlertEvent) => void) | null = null;
+
+  /** Alerting for a configuration; null when it has no rules. */
+  static create(cfg: NetspectraConfig, opts: AlertingOptions): Alerting | null {
+    return cfg.alerts.rules.length ? new Alerting(cfg, opts) : null;
+  }
+
+  private constructor(private readonly cfg: NetspectraConfig, private readonly opts: AlertingOptions) {
+    const { rules, problems } = compileRules(cfg);
+    if (problems.length) throw new Error(`alerts: ${problems.join('; ')}`);
+    this.evaluator = new AlertEvaluator(rules, { source: opts.source, maxActive: cfg.alerts.maxActive, log: opts.log });
+    this.dispatcher = opts.notify ? new Dispatcher(cfg.alerts.notifiers, { log: opts.log, queue: cfg.alerts.queue }) : null;
+    this.analyzer = opts.analyzer === undefined ? createAlertAnalyzer(cfg.ai) : opts.analyzer;
+  }
+
+  /** Evaluates a closed window (its NSWS snapshot) after the ones before it; returns at once. */
+  addWindow(snapshot: Uint8Array): void {
+    this.evaluation = this.evaluation.then(async () => {
+      try {
+        const total = this.opts.drops ? await this.opts.drops().catch(() => this.lastDrops) : 0;
+        const view = WindowView.fromSnapshot(snapshot, Math.max(0, total - this.lastDrops));
+        this.lastDrops = total;
+        this.counters.windows++;
+        for (const e of this.evaluator.evaluate(view)) this.deliver(e);
+      } catch (e) {
+        if (this.counters.evaluationErrors++ === 0) this.opts.log(`alerts: a window could not be evaluated: ${(e as Error).message}; further failures are only counted`);
+      }
+    });
+  }
+
+  /** Pending and firing alerts now. */
+  active(): ActiveAlert[] {
+    return this.evaluator.active();
+  }
+
+  /** The latest notifications, newest last. */
+  recent(): AlertEvent[] {
+    return [...this.recent_];
+  }
+
+  /** Called with every notification once it is enriched and recorded. */
+  subscribe(listener: (e: AlertEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  stats(): AlertingStats {
+    return { ...this.counters, suppressedKeys: this.evaluator.suppressedKeys(), notifiers: this.dispatcher?.stats() ?? [] };
+  }
+
+  private deliver(event: AlertEvent): void {
+    this.counters.events++;
+    const before = this.inFlight.get(event.id) ?? Promise.resolve();
+    const done = before.then(async () => {
+      if (event.state === 'firing' && this.analyzer) await this.enrich(event);
+      this.opts.record?.(event);
+      try {
+        this.publish?.(event);
+      } catch (e) {
+        this.opts.log(`alerts: not published: ${(e as Error).message}`);
+      }
+      this.recent_.push(event);
+      if (this.recent_.length > RECENT) this.recent_.shift();
+      for (const l of this.listeners) l(event);
+      const rule = this.evaluator.rules.find((r) => r.cfg.name === event.rule);
+      this.dispatcher?.dispatch(event, rule?.cfg.notify ?? []);
+    });
+    this.inFlight.set(event.id, done);
+    void done.finally(() => {
+      if (this.inFlight.get(event.id) === done) this.inFlight.delete(event.id);
+    });
+  }
+
+  private async enrich(event: AlertEvent): Promise<void> {
+    const seconds = this.cfg.ai.enrichTimeout;
+    const signal = AbortSignal.timeout(seconds * 1000);
+    // The deadline holds even if the model call ignores its signal.
+    const deadline = new Promise<never>((_, reject) =>
+      signal.addEventListener('abort', () => reject(new Error(`the model did not answer within ${seconds} s`)), { once: true }),
+    );
+    try {
+      event.enrichment = await Promise.race([this.analyzer!(event, signal), deadline]);
+      this.counters.enriched++;
+    } catch (e) {
+      this.counters.enrichmentFailures++;
+      event.enrichmentNote = `AI enrichment unavailable: ${(e as Error).message}; the alert was sent without it`;
+    }
+  }
+
+  /** Evaluates what is queued, waits for notifications in flight and for the notifiers'
+   * queues (at most `drainMs`), then stops the notifiers. */
+  async close(drainMs = 10_000): Promise<void> {
+    await this.evaluation;
+    await Promise.all([...this.inFlight.values()]);
+    if (this.dispatcher) {
+      const drained = await this.dispatcher.drain(drainMs);
+      if (!drained) this.opts.log(`alerts: notifications still queued after ${drainMs / 1000} s are dropped`);
+      await this.dispatcher.close();
+    }
+  }
+}
