@@ -23,12 +23,12 @@ test('closed windows come out as compact snapshot buffers, one per window', () =
   for (const s of snapshots) {
     const view = new DataView(s.buffer, s.byteOffset, s.byteLength);
     assert.equal(Buffer.from(s.subarray(0, 4)).toString('latin1'), 'NSWS');
-    assert.equal(view.getUint16(4, true), 1, 'version');
+    assert.equal(view.getUint16(4, true), 2, 'version');
     const start = view.getBigUint64(6, true);
     const end = view.getBigUint64(14, true);
     assert.equal(end - start, 10_000_000_000n);
     packets += Number(view.getBigUint64(22, true));
-    const tasks = view.getUint16(62, true);
+    const tasks = view.getUint16(70, true);
     assert.equal(tasks, config.tasks.length + 3, 'the configured tasks and one exact task beside each sketch');
   }
   assert.equal(packets, report.totals.packets);

@@ -303,3 +303,12 @@ test('analyze stores its windows and alerts; serve answers netspectra query, wit
     assert.equal(code, 0, 'serve stops cleanly on SIGTERM');
   }
 });
+
+test('demo generates its capture and shows the alerts its planted scan, SYN burst and elephant raise', () => {
+  const r = run('demo', '--store', 'none');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Alerts \(3 notification\(s\) from the rules\)/);
+  assert.match(r.stdout, /firing +warning +scanner: SrcIP=203\.0\.113\.250 spread/);
+  assert.match(r.stdout, /firing +critical +syn_rate: new_conversations [\d.]+ conn\/s > 50 conn\/s/);
+  assert.match(r.stdout, /firing +info +elephant: SrcIP=10\.0\.254\.40 DstIP=198\.51\.100\.200 bytes/);
+});

@@ -67,8 +67,8 @@ function positiveInt(name: string, v: string | undefined, fallback: number): num
 
 type Values = Record<string, string | boolean | undefined>;
 
-function config(values: Values, live = false): NetspectraConfig {
-  const overrides: Record<string, unknown> = {};
+function config(values: Values, live = false, extra: Record<string, unknown> = {}): NetspectraConfig {
+  const overrides: Record<string, unknown> = { ...extra };
   const str = (flag: string, key: string) => {
     if (typeof values[flag] === 'string') overrides[key] = values[flag];
   };
@@ -226,10 +226,19 @@ function generate(file: string | undefined, values: Values): number {
   return 0;
 }
 
+/** Rules the demo runs when the configuration has none: the generator plants a scan, a burst of
+ * connection attempts and an elephant flow, and the report shows the alerts they raise. */
+const DEMO_RULES = [
+  { name: 'scanner', task: 'scanners', metric: 'spread', threshold: 1000, severity: 'warning' },
+  { name: 'syn_rate', metric: 'new_conversations', threshold: '50/s', severity: 'critical' },
+  { name: 'elephant', task: 'heavy_flows', metric: 'bytes', groupBy: ['SrcIP', 'DstIP'], threshold: '5MB', severity: 'info' },
+];
+
 async function demo(values: Values): Promise<number> {
   const file = join('.netspectra', 'demo.pcap');
   const packets = positiveInt('--packets', values.packets as string | undefined, 200_000);
-  const cfg = config(values);
+  let cfg = config(values);
+  if (cfg.alerts.rules.length === 0) cfg = config(values, false, { 'alerts.rules': DEMO_RULES });
   const backend = engine();
   const size = writeSyntheticCapture(backend, file, { packets, seed: 1 });
   process.stderr.write(`generated ${file}: ${grouped(packets)} packets, ${bytes(size)} (synthetic traffic: TCP/UDP/ICMP over IPv4 and IPv6, a scan, a heavy flow)\n`);
