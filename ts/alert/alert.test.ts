@@ -210,11 +210,13 @@ describe('rule values equal tshark counts on shared captures', () => {
       { name: 'sent_above', task: 'src_ip', metric: 'bytes', op: '>', threshold: sent },
       { name: 'tcp_at', task: 'dst_port', metric: 'protocol_share', per: 'total', protocol: 'tcp', op: '>=', threshold: String(tcpShare - 1e-12) },
       { name: 'tcp_above', task: 'dst_port', metric: 'protocol_share', per: 'total', protocol: 'tcp', op: '>', threshold: String(tcpShare + 1e-12) },
+      { name: 'sketch_total', task: 'heavy_flows', metric: 'packets', per: 'total', op: '>=', threshold: o.packets },
     ];
     const cfg = config({ analyze: { window: 0 }, alerts: { rules } });
     const events = await alertsOfAnalysis(cfg, [join(pcaps, name)]);
     const by = new Map(events.map((e) => [e.rule, e]));
-    assert.deepEqual([...by.keys()].sort(), ['packets_at', 'sent_at', 'tcp_at']);
+    assert.deepEqual([...by.keys()].sort(), ['packets_at', 'sent_at', 'sketch_total', 'tcp_at']);
+    assert.equal(by.get('sketch_total')!.value, o.packets, 'a Count-Min task counts every packet');
     assert.equal(by.get('packets_at')!.value, o.packets);
     assert.equal(by.get('sent_at')!.value, sent);
     assert.deepEqual(by.get('sent_at')!.key, { SrcIP: host });

@@ -127,7 +127,9 @@ export function keyOfText(keyText: string): Record<string, string> {
 export function ruleValues(rule: CompiledRule, w: WindowView): KeyValue[] {
   const { cfg, task } = rule;
   const perSecond = (n: number) => n / w.seconds;
-  if (!task) {
+  // Every task sees every packet: a Count-Min task's total is the window's (its candidates
+  // alone would undercount).
+  if (!task || (task.type === 'countmin' && cfg.per === 'total')) {
     const value = {
       packets: w.packets,
       bytes: w.bytes,
