@@ -5,13 +5,10 @@
 import { createAlertAnalyzer, type AlertAnalyzer } from '../ai/enrich.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { Dispatcher, type NotifierStats } from '../notify/index.js';
-import { AlertEvaluator, type ActiveAlert } from './evaluator.js';
+import { AlertEvaluator } from './evaluator.js';
 import { WindowView } from './metrics.js';
 import { compileRules } from './rules.js';
 import type { AlertEvent } from './types.js';
-
-/** Notifications kept in memory for consoles. */
-const RECENT = 200;
 
 export interface AlertingOptions {
   /** Who raises the alerts (the engine's source name, or analyze:<files>). */
@@ -44,7 +41,6 @@ export class Alerting {
   private evaluation: Promise<void> = Promise.resolve();
   /** Per alert id, its last notification in flight: an alert's notifications leave in order. */
   private readonly inFlight = new Map<string, Promise<void>>();
-  private readonly recent_: AlertEvent[] = [];
   private readonly listeners = new Set<(e: AlertEvent) => void>();
   private lastDrops = 0;
   private readonly counters = { windows: 0, events: 0, enriched: 0, enrichmentFailures: 0, evaluationErrors: 0 };
@@ -79,16 +75,6 @@ export class Alerting {
     });
   }
 
-  /** Pending and firing alerts now. */
-  active(): ActiveAlert[] {
-    return this.evaluator.active();
-  }
-
-  /** The latest notifications, newest last. */
-  recent(): AlertEvent[] {
-    return [...this.recent_];
-  }
-
   /** Called with every notification once it is enriched and recorded. */
   subscribe(listener: (e: AlertEvent) => void): () => void {
     this.listeners.add(listener);
@@ -110,8 +96,6 @@ export class Alerting {
       } catch (e) {
         this.opts.log(`alerts: not published: ${(e as Error).message}`);
       }
-      this.recent_.push(event);
-      if (this.recent_.length > RECENT) this.recent_.shift();
       for (const l of this.listeners) l(event);
       const rule = this.evaluator.rules.find((r) => r.cfg.name === event.rule);
       this.dispatcher?.dispatch(event, rule?.cfg.notify ?? []);

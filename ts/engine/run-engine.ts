@@ -130,7 +130,12 @@ export class EngineHost {
     await this.closing;
     await this.engine.close().catch(() => {});
     // Alerts read the engine's counters: evaluate the last windows before the workers stop.
-    await this.alerting?.close();
+    if (this.alerting) {
+      await this.alerting.close();
+      const a = this.alerting.stats();
+      const sent = a.notifiers.map((n) => `${n.name} ${n.sent} sent${n.gaveUp ? `, ${n.gaveUp} given up` : ''}${n.dropped ? `, ${n.dropped} dropped` : ''}`).join('; ');
+      this.log(`alerts: ${grouped(a.windows)} windows evaluated, ${grouped(a.events)} notifications${a.enrichmentFailures ? ` (${a.enrichmentFailures} without enrichment)` : ''}${sent ? `: ${sent}` : ''}`);
+    }
     await this.engine.stop();
     this.file?.close();
     if (this.storage) {
