@@ -1,0 +1,213 @@
+//! What the flow cache hands out: one [`FlowRecord`] per finished flow (or per slice of a flow
+//! cut by the active timeout), its [`FlowState`] and [`EndReason`], and the [`FlowKey`] flows are
+//! found by.
+
+use super::community_id::CommunityId;
+use crate::addr::Addr;
+use crate::json::{epoch_text, Json};
+use crate::names;
+use core::hash::{Hash, Hasher};
+
+/// A flow's identity. Endpoints in canonical order (the smaller address, then port, is `a`), as
+/// in the conversation table, except one-way ICMP messages, which keep sender first. `ports` is
+/// false when the transport header was not read (cut, malformed, or a later fragment whose first
+/// fragment was not seen): such packets form their own flow with ports 0, apart from real port 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct FlowKey {
+    pub a: Addr,
+    pub b: Addr,
+    pub proto: u8,
+    pub port_a: u16,
+    pub port_b: u16,
+    pub ports: bool,
+}
+
+impl Hash for FlowKey {
+    /// Five words, as `ConvKey` hashes (both families share the 16-byte form).
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let w = |b: &[u8; 16], i: usize| {
+            u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
+        };
+        state.write_u64(w(&self.a.bytes, 0));
+        state.write_u64(w(&self.a.bytes, 8));
+        state.write_u64(w(&self.b.bytes, 0));
+        state.write_u64(w(&self.b.bytes, 8));
+        state.write_u64(
+            (self.a.family as u64)
+                | (self.proto as u64) << 8
+                | (self.port_a as u64) << 16
+                | (self.port_b as u64) << 32
+                | (self.ports as u64) << 48,
+        );
+    }
+}
+
+/// Where a flow stands. TCP flows move through the first six; every other protocol is `Active`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FlowState {
+    /// TCP without a SYN seen: picked up mid-connection.
+    New,
+    /// A SYN (or SYN-ACK) seen, the handshake not completed.
+    SynSent,
+    /// The handshake's final ACK seen.
+    Established,
+    /// A FIN seen in one direction.
+    Closing,
+    /// FINs seen in both directions.
+    Closed,
+    /// A RST seen (from either side).
+    Reset,
+    /// Not TCP: no state beyond having packets.
+    Active,
+}
+
+impl FlowState {
+    pub fn name(self) -> &'static str {
+        match self {
+            FlowState::New => "new",
+            FlowState::SynSent => "synSent",
+            FlowState::Established => "established",
+            FlowState::Closing => "closing",
+            FlowState::Closed => "closed",
+            FlowState::Reset => "reset",
+            FlowState::Active => "active",
+        }
+    }
+
+    /// The reason a flow in this state ends by itself (TCP closed or reset), if any.
+    pub fn end_reason(self) -> Option<EndReason> {
+        match self {
+            FlowState::Closed => Some(EndReason::Fin),
+            FlowState::Reset => Some(EndReason::Rst),
+            _ => None,
+        }
+    }
+}
+
+/// Why a record was finalized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum EndReason {
+    /// TCP FINs from both sides.
+    Fin,
+    /// TCP RST.
+    Rst,
+    /// No packet for the idle timeout of the flow's protocol.
+    IdleTimeout,
+    /// The record reached the active timeout; the flow continues in a new record.
+    ActiveTimeout,
+    /// The cache was full and this was the least recently seen flow.
+    Eviction,
+    /// Flushed at the end of the input.
+    EndOfInput,
+}
+
+impl EndReason {
+    pub const COUNT: usize = 6;
+    pub const ALL: [EndReason; EndReason::COUNT] = [
+        EndReason::Fin,
+        EndReason::Rst,
+        EndReason::IdleTimeout,
+        EndReason::ActiveTimeout,
+        EndReason::Eviction,
+        EndReason::EndOfInput,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::IdleTimeout => "idleTimeout",
+            EndReason::ActiveTimeout => "activeTimeout",
+            EndReason::Eviction => "eviction",
+            EndReason::EndOfInput => "endOfInput",
+        }
+    }
+}
+
+/// One finished flow, or one active-timeout slice of a long one. Endpoint A is the source of
+/// the flow's first packet (tshark's convention); for ICMP the ports are the Community ID's
+/// (type, counterpart type) or (type, code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowRecord {
+    pub a: Addr,
+    pub port_a: u16,
+    pub b: Addr,
+    pub port_b: u16,
+    pub proto: u8,
+    /// Time of the first and last timed packet; `None` when every packet lacked a time.
+    pub first_ns: Option<u64>,
+    pub last_ns: Option<u64>,
+    pub packets_ab: u64,
+    pub bytes_ab: u64,
+    pub packets_ba: u64,
+    pub bytes_ba: u64,
+    /// TCP flags seen from A and from B (OR of every packet of this record).
+    pub tcp_flags_ab: u8,
+    pub tcp_flags_ba: u8,
+    pub state: FlowState,
+    pub reason: EndReason,
+    /// With the cache's seed; `None` when the spec cannot hash the flow (ports not read).
+    pub community_id: Option<CommunityId>,
+    /// Capture interface and outermost VLAN of the flow's first packet.
+    pub interface: u16,
+    pub vlan: u16,
+}
+
+impl FlowRecord {
+    pub fn packets(&self) -> u64 {
+        self.packets_ab + self.packets_ba
+    }
+
+    pub fn bytes(&self) -> u64 {
+        self.bytes_ab + self.bytes_ba
+    }
+
+    /// The order records finalized together leave in: last time, then endpoints and protocol.
+    pub(crate) fn sort_key(&self) -> (Option<u64>, Addr, u16, Addr, u16, u8) {
+        (self.last_ns, self.a, self.port_a, self.b, self.port_b, self.proto)
+    }
+
+    /// The record as a JSON object (an element of the caller's current array, or the document);
+    /// `src` is endpoint A.
+    pub fn write_json(&self, j: &mut Json) {
+        j.begin_object(None);
+        match &self.community_id {
+            Some(id) => j.str("communityId", id.as_str()),
+            None => j.null("communityId"),
+        }
+        j.str("srcIp", &self.a.to_string());
+        j.u64("srcPort", self.port_a as u64);
+        j.str("dstIp", &self.b.to_string());
+        j.u64("dstPort", self.port_b as u64);
+        j.u64("proto", self.proto as u64);
+        j.str("protoName", names::ip_proto(self.proto).unwrap_or(""));
+        match (self.first_ns, self.last_ns) {
+            (Some(first), Some(last)) => {
+                j.str("firstTime", &epoch_text(first));
+                j.str("lastTime", &epoch_text(last));
+            }
+            _ => {
+                j.null("firstTime");
+                j.null("lastTime");
+            }
+        }
+        j.u64("packetsAtoB", self.packets_ab);
+        j.u64("bytesAtoB", self.bytes_ab);
+        j.u64("packetsBtoA", self.packets_ba);
+        j.u64("bytesBtoA", self.bytes_ba);
+        j.str("tcpFlagsAtoB", &names::tcp_flags(self.tcp_flags_ab));
+        j.str("tcpFlagsBtoA", &names::tcp_flags(self.tcp_flags_ba));
+        j.str("state", self.state.name());
+        j.str("reason", self.reason.name());
+        j.u64("interface", self.interface as u64);
+        j.u64("vlan", self.vlan as u64);
+        j.end_object();
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut j = Json::new();
+        self.write_json(&mut j);
+        j.finish()
+    }
+}
