@@ -60,6 +60,14 @@ impl Addr {
         }
     }
 
+    /// Feeds the 16 address bytes to a hasher as two words (both families share the form).
+    #[inline]
+    pub fn hash_words<H: std::hash::Hasher>(&self, state: &mut H) {
+        let w = |i: usize| u64::from_le_bytes(self.bytes[i..i + 8].try_into().unwrap_or([0; 8]));
+        state.write_u64(w(0));
+        state.write_u64(w(8));
+    }
+
     pub fn octets_v4(&self) -> [u8; 4] {
         [self.bytes[12], self.bytes[13], self.bytes[14], self.bytes[15]]
     }

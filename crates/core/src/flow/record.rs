@@ -26,13 +26,8 @@ impl Hash for FlowKey {
     /// Five words, as `ConvKey` hashes (both families share the 16-byte form).
     #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let w = |b: &[u8; 16], i: usize| {
-            u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]])
-        };
-        state.write_u64(w(&self.a.bytes, 0));
-        state.write_u64(w(&self.a.bytes, 8));
-        state.write_u64(w(&self.b.bytes, 0));
-        state.write_u64(w(&self.b.bytes, 8));
+        self.a.hash_words(state);
+        self.b.hash_words(state);
         state.write_u64(
             (self.a.family as u64)
                 | (self.proto as u64) << 8
