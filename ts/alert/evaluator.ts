@@ -18,7 +18,6 @@ export interface ActiveAlert {
   keyText: string;
   value: number;
   valueText: string;
-  thresholdText: string;
   /** Consecutive windows the condition held. */
   windows: number;
   startsAtMs: number;
@@ -106,7 +105,7 @@ export class AlertEvaluator {
       const id = createHash('sha256').update(`${this.opts.source}\0${rule.cfg.name}\0${kv.keyText}\0${w.startMs}`).digest('hex').slice(0, 16);
       a = {
         id, rule: rule.cfg.name, severity: rule.cfg.severity, state: 'pending', key: keyOfText(kv.keyText), keyText: kv.keyText,
-        value: 0, valueText: '', thresholdText: quantityText(rule.threshold, rule.dim), windows: 0, startsAtMs: w.startMs, lastNotifiedMs: 0,
+        value: 0, valueText: '', windows: 0, startsAtMs: w.startMs, lastNotifiedMs: 0,
       };
       open.set(kv.keyText, a);
     }
@@ -135,9 +134,10 @@ export class AlertEvaluator {
     const r = rule.cfg;
     const where = a.keyText ? ` ${a.keyText}` : '';
     const what = r.metric === 'protocol_share' ? `${r.protocol} share` : r.metric;
+    const threshold = quantityText(rule.threshold, rule.dim);
     const summary = state === 'firing'
-      ? `${r.name}:${where} ${what} ${a.valueText} ${r.op} ${a.thresholdText}${rule.task ? ` (task ${rule.task.name})` : ''}`
-      : `${r.name} resolved:${where} ${what} ${a.valueText}, no longer ${r.op} ${a.thresholdText}`;
+      ? `${r.name}:${where} ${what} ${a.valueText} ${r.op} ${threshold}${rule.task ? ` (task ${rule.task.name})` : ''}`
+      : `${r.name} resolved:${where} ${what} ${a.valueText}, no longer ${r.op} ${threshold}`;
     return {
       id: a.id,
       rule: r.name,

@@ -1,7 +1,7 @@
 // Alert rules checked against the tasks they read, once at start: every problem names the rule
 // and the field, and nothing a user writes is ever evaluated as code.
 import type { AlertRuleConfig, KeyField, NetspectraConfig, TaskConfig } from '../config/index.js';
-import { ipProtoNumber } from '../backend/js/names.js';
+import { ipProtoOf } from '../backend/js/names.js';
 import { METRIC_DIMENSION, parseQuantity, type Dimension } from './quantity.js';
 
 export interface CompiledRule {
@@ -23,11 +23,6 @@ const METRICS_OF = {
   countmin: ['packets', 'bytes', 'pps', 'bps'],
   superspread: ['spread'],
 } as const;
-
-function protocolNumber(text: string): number | undefined {
-  if (/^\d{1,3}$/.test(text) && Number(text) < 256) return Number(text);
-  return ipProtoNumber(text);
-}
 
 /** The rules of a configuration, and every problem found in them. */
 export function compileRules(cfg: NetspectraConfig): { rules: CompiledRule[]; problems: string[] } {
@@ -78,7 +73,7 @@ export function compileRules(cfg: NetspectraConfig): { rules: CompiledRule[]; pr
     if (r.metric === 'protocol_share') {
       if (task && !task.key.includes('Protocol')) problems.push(`${at('task')}: protocol_share needs Protocol in the task key (task "${task.name}" has ${task.key.join(', ')})`);
       if (!r.protocol) problems.push(`${at('protocol')}: required for protocol_share (tcp, udp, icmp, ... or a number)`);
-      else if ((protocol = protocolNumber(r.protocol)) === undefined) problems.push(`${at('protocol')}: unknown protocol "${r.protocol}"`);
+      else if ((protocol = ipProtoOf(r.protocol)) === undefined) problems.push(`${at('protocol')}: unknown protocol "${r.protocol}"`);
     } else if (r.protocol) {
       problems.push(`${at('protocol')}: only for protocol_share`);
     }

@@ -1,7 +1,7 @@
 // The queries the API runs. Every value is a query parameter; the only text put into SQL is
 // the database name (checked by the config schema) and column names from the lists below.
 import { isIP } from 'node:net';
-import { ipProtoName, ipProtoNames, ipProtoNumber } from '../backend/js/names.js';
+import { ipProtoName, ipProtoNames, ipProtoOf } from '../backend/js/names.js';
 import { KEY_FIELDS, type KeyField } from '../config/index.js';
 import type { AlertEvent } from '../alert/types.js';
 import type { Store } from './store.js';
@@ -89,9 +89,7 @@ function ipCondition(w: Where, column: string, text: string, what: string): stri
 }
 
 function protocolNumber(text: string): number {
-  const t = text.trim();
-  if (/^\d+$/.test(t) && Number(t) <= 255) return Number(t);
-  const n = ipProtoNumber(t);
+  const n = ipProtoOf(text);
   if (n === undefined) throw new QueryError(`protocol: "${text}" is not a protocol name (${ipProtoNames().join(', ')}) or number 0..255`);
   return n;
 }

@@ -46,6 +46,13 @@ export function ipProtoNumber(name: string): number | undefined {
   return IP_PROTO_BY_NAME.get(name.toLowerCase());
 }
 
+/** A protocol as people write it: a name (any case) or a number 0..255; undefined otherwise. */
+export function ipProtoOf(text: string): number | undefined {
+  const t = text.trim();
+  if (/^\d{1,3}$/.test(t)) return Number(t) <= 255 ? Number(t) : undefined;
+  return ipProtoNumber(t);
+}
+
 export function ipProtoNames(): string[] {
   return Object.values(IP_PROTO);
 }
