@@ -60,12 +60,13 @@ export class Alerting {
     this.analyzer = opts.analyzer === undefined ? createAlertAnalyzer(cfg.ai) : opts.analyzer;
   }
 
-  /** Evaluates a closed window (its NSWS snapshot) after the ones before it; returns at once. */
-  addWindow(snapshot: Uint8Array): void {
+  /** Evaluates a closed window (its NSWS snapshot, and its storage rows when the caller has
+   * made them) after the ones before it; returns at once. */
+  addWindow(snapshot: Uint8Array, rows: Uint8Array | null = null): void {
     this.evaluation = this.evaluation.then(async () => {
       try {
         const total = this.opts.drops ? await this.opts.drops().catch(() => this.lastDrops) : 0;
-        const view = WindowView.fromSnapshot(snapshot, Math.max(0, total - this.lastDrops));
+        const view = WindowView.fromSnapshot(snapshot, Math.max(0, total - this.lastDrops), rows);
         this.lastDrops = total;
         this.counters.windows++;
         for (const e of this.evaluator.evaluate(view)) this.deliver(e);

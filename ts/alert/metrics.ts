@@ -38,17 +38,19 @@ export class WindowView {
     /** Packets lost before the engine during the window (capture and transport). */
     readonly drops: number,
     private readonly snapshot: Uint8Array | null,
+    /** The snapshot's storage rows, when the caller made them already (for the store). */
+    private readonly rows: Uint8Array | null = null,
   ) {}
 
   /** NSWS header (crates/core/src/engine/snapshot.rs): magic, u16 version, u64 start, end,
    * packets, bytes, late, first, last, syn. */
-  static fromSnapshot(snapshot: Uint8Array, drops = 0): WindowView {
+  static fromSnapshot(snapshot: Uint8Array, drops = 0, rows: Uint8Array | null = null): WindowView {
     const v = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
     if (snapshot.byteLength < 72 || v.getUint32(0, true) !== 0x5357534e || v.getUint16(4, true) !== 2) {
       throw new Error('alerts: not a version 2 window snapshot');
     }
     const u = (i: number) => Number(v.getBigUint64(6 + 8 * i, true));
-    return new WindowView(u(0) / 1e6, u(1) / 1e6, u(2), u(3), u(7), drops, snapshot);
+    return new WindowView(u(0) / 1e6, u(1) / 1e6, u(2), u(3), u(7), drops, snapshot, rows);
   }
 
   /** A window in which nothing was seen (the gap between two windows). */
@@ -66,7 +68,8 @@ export class WindowView {
   keyRows(table: 'exact_rows' | 'heavy_hitters' | 'spreaders', task: string): KeyRow[] {
     if (!this.byTask) {
       this.byTask = new Map();
-      if (this.snapshot) for (const b of splitRows(storageRows(this.snapshot, ''))) this.byTask.set(b.table, tasksOf(b.text.toString('utf8')));
+      const rows = this.rows ?? (this.snapshot && storageRows(this.snapshot, ''));
+      if (rows) for (const b of splitRows(rows)) this.byTask.set(b.table, tasksOf(b.text.toString('utf8')));
     }
     const id = `${table}\t${task}`;
     let rows = this.parsed.get(id);

@@ -176,8 +176,7 @@ async function analyzeAndStore(backend: Backend, files: string[], cfg: Netspectr
     backend, config: cfg, progress: !values.json,
     onWindows: storage || alerting ? (snapshots) => snapshots.forEach((s) => {
       windows++;
-      storage?.addWindow(s);
-      alerting?.addWindow(s);
+      alerting?.addWindow(s, storage?.addWindow(s));
     }) : undefined,
   });
   for (const o of outcomes) {

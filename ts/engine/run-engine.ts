@@ -99,12 +99,13 @@ export class EngineHost {
 
   private written(w: ClosedWindow): void {
     this.file?.write(w);
+    let rows: Uint8Array | null = null;
     try {
-      this.storage?.addWindow(w.snapshot);
+      rows = this.storage?.addWindow(w.snapshot) ?? null;
     } catch (e) {
       this.log(`engine: window not stored: ${(e as Error).message}`);
     }
-    this.alerting?.addWindow(w.snapshot);
+    this.alerting?.addWindow(w.snapshot, rows);
     this.windows++;
     const j = JSON.parse(w.json) as { packets: number; bytes: number; latePackets: number };
     this.log(`engine: window ${new Date(w.startMs).toISOString()} .. ${new Date(w.endMs).toISOString()}: ${grouped(j.packets)} packets, ${bytes(j.bytes)}${j.latePackets ? `, ${grouped(j.latePackets)} late` : ''}`);

@@ -18,8 +18,8 @@ export interface WindowStorage {
   readonly sink: RowSink;
   /** Where rows go, for logs. */
   readonly where: string;
-  /** A closed window's snapshot (NSWS). */
-  addWindow(snapshot: Uint8Array): void;
+  /** A closed window's snapshot (NSWS); returns the rows made of it (for the alert rules). */
+  addWindow(snapshot: Uint8Array): Uint8Array;
   addStats(row: Omit<IngestStatsRow, 'source'>): void;
   /** An alert notification, for the history. */
   addAlert(event: AlertEvent): void;
@@ -70,7 +70,11 @@ export function openWindowStorage(cfg: StorageConfig, opts: WindowStorageOptions
     source: opts.source,
     sink,
     where,
-    addWindow: (snapshot) => sink.addRows(storageRows(snapshot, opts.source)),
+    addWindow(snapshot) {
+      const rows = storageRows(snapshot, opts.source);
+      sink.addRows(rows);
+      return rows;
+    },
     addStats: (row) => sink.addStats({ ...row, source: opts.source }),
     addAlert: (event) => sink.addAlert(event),
     async close() {
