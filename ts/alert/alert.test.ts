@@ -14,6 +14,7 @@ import { create } from '@bufbuild/protobuf';
 import { connect } from '@nats-io/transport-node';
 import { SMTPServer } from 'smtp-server';
 import { analyzeFiles } from '../analyze/analyze-files.js';
+import { createApiApp } from '../api/http.js';
 import { createQueryService } from '../api/service.js';
 import { loadBackend } from '../backend/index.js';
 import { ConfigError, loadConfig, type NetspectraConfig } from '../config/index.js';
@@ -389,6 +390,15 @@ describe('live: engine over NATS -> rules -> webhook, e-mail, NATS, history in C
       assert.equal(stored.id, scan[1].id);
       assert.equal(stored.summary, scan[1].summary);
       await assert.rejects(service.listAlerts(create(ListAlertsRequestSchema, { state: 'open', limit: 10 })), /state: "open" is not firing or resolved/);
+      // The same over HTTP/JSON, with a token.
+      const { app } = createApiApp({ store, maxLimit: 1000, live: null, tokens: ['t'], log: quiet });
+      const get = (q: string, token = 't') => app.request(`/api/v1/alerts?${q}`, { headers: { authorization: `Bearer ${token}` } });
+      const http = (await (await get('rule=scanner&state=resolved')).json()) as { alerts: { id: string; key: Record<string, string> }[] };
+      assert.equal(http.alerts.find((a) => a.key.SrcIP === '203.0.113.250')?.id, scan[1].id);
+      const bad = await get('min_severity=loud');
+      assert.equal(bad.status, 400);
+      assert.match(((await bad.json()) as { error: string }).error, /min_severity: "loud" is not one of info, warning, critical/);
+      assert.equal((await get('', 'wrong')).status, 401);
     } finally {
       await store.close();
     }

@@ -187,6 +187,12 @@ test('the file writer appends JSON Lines per table, addresses as people write th
     const storage = openWindowStorage(cfg.storage, { source: 'files', log: () => {} })!;
     for (const w of snapshots()) storage.addWindow(w);
     storage.addStats({ atMs: Date.UTC(2024, 0, 1), kind: 'analyze', packets: 62_781, bytes: 1, windows: 1, details: { note: 'tab\there' } });
+    const at = '2012-11-23T18:00:38.421Z';
+    storage.addAlert({
+      id: 'a1', rule: 'busy', state: 'firing', repeat: false, severity: 'critical', summary: 'busy: pps 2.00 kpps > 1.00 kpps', description: '',
+      task: '', metric: 'pps', op: '>', threshold: 1000, thresholdText: '1kpps', value: 2000, valueText: '2.00 kpps', key: {}, keyText: '',
+      labels: { team: 'noc' }, startsAt: at, endsAt: null, at, windowStart: at, windowEnd: at, source: 'files',
+    });
     await storage.close();
     const read = (t: string) => readFileSync(join(dir, `${t}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const windows = read('windows');
@@ -195,6 +201,7 @@ test('the file writer appends JSON Lines per table, addresses as people write th
     const exact = read('exact_rows').filter((r) => r.task === 'src_ip');
     assert.ok(exact.some((r) => r.src_ip === '10.64.88.105' && r.family === 4 && r.dst_ip === ''));
     assert.equal(read('ingest_stats')[0].kind, 'analyze');
+    assert.deepEqual(read('alerts').map((a) => [a.rule, a.state, a.severity, a.labels]), [['busy', 'firing', 'critical', { team: 'noc' }]]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
