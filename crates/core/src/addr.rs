@@ -92,6 +92,57 @@ impl fmt::Debug for Addr {
     }
 }
 
+/// A network: an address family, a prefix and its length ("10.0.0.0/8", "fe80::/10"; an address
+/// alone is a network of one address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub network: Addr,
+    /// Prefix bits of the family's address (0..=32 for IPv4, 0..=128 for IPv6).
+    pub bits: u8,
+}
+
+impl Cidr {
+    pub fn parse(text: &str) -> Result<Cidr, String> {
+        let text = text.trim();
+        let (addr, bits) = match text.split_once('/') {
+            Some((a, b)) => (a, Some(b)),
+            None => (text, None),
+        };
+        let network = if let Ok(v4) = addr.parse::<std::net::Ipv4Addr>() {
+            Addr::v4(v4.octets())
+        } else if let Ok(v6) = addr.parse::<std::net::Ipv6Addr>() {
+            Addr::v6(v6.octets())
+        } else {
+            return Err(format!("\"{text}\" is not an address or a network (such as 10.0.0.0/8 or 2001:db8::/32)"));
+        };
+        let max = if network.family == Family::V4 { 32 } else { 128 };
+        let bits = match bits {
+            None => max,
+            Some(b) => match b.parse::<u8>() {
+                Ok(n) if n <= max => n,
+                _ => return Err(format!("\"{text}\": the prefix length must be 0 to {max}")),
+            },
+        };
+        Ok(Cidr { network, bits })
+    }
+
+    /// Whether the address is in the network (never across families).
+    pub fn contains(&self, a: &Addr) -> bool {
+        if a.family != self.network.family {
+            return false;
+        }
+        // IPv4 lives in the last 4 bytes of the mapped form: its prefix starts at bit 96.
+        let skip = if a.family == Family::V4 { 96 } else { 0 };
+        let bits = skip + self.bits as usize;
+        let whole = bits / 8;
+        if a.bytes[skip / 8..whole] != self.network.bytes[skip / 8..whole] {
+            return false;
+        }
+        let rest = bits % 8;
+        rest == 0 || (a.bytes[whole] ^ self.network.bytes[whole]) & (0xffu8 << (8 - rest)) == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,5 +165,24 @@ mod tests {
         b[3] = 0xb8;
         b[15] = 1;
         assert_eq!(Addr::v6(b).to_string(), "2001:db8::1");
+    }
+
+    #[test]
+    fn networks_contain_their_addresses_only() {
+        let n = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(n.contains(&Addr::v4([10, 1, 200, 3])));
+        assert!(!n.contains(&Addr::v4([10, 2, 0, 1])));
+        assert!(!n.contains(&Addr::v6(Addr::v4([10, 1, 0, 1]).bytes)));
+        let odd = Cidr::parse("172.16.0.0/12").unwrap();
+        assert!(odd.contains(&Addr::v4([172, 31, 255, 255])));
+        assert!(!odd.contains(&Addr::v4([172, 32, 0, 0])));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(&Addr::v4([8, 8, 8, 8])));
+        let v6 = Cidr::parse("fe80::/10").unwrap();
+        assert!(v6.contains(&Addr::v6("fe80::1".parse::<std::net::Ipv6Addr>().unwrap().octets())));
+        assert!(!v6.contains(&Addr::v6("fec0::1".parse::<std::net::Ipv6Addr>().unwrap().octets())));
+        let host = Cidr::parse("192.0.2.7").unwrap();
+        assert!(host.contains(&Addr::v4([192, 0, 2, 7])) && !host.contains(&Addr::v4([192, 0, 2, 8])));
+        assert!(Cidr::parse("10.0.0.0/33").unwrap_err().contains("0 to 32"));
+        assert!(Cidr::parse("ten/8").unwrap_err().contains("not an address"));
     }
 }

@@ -6,6 +6,7 @@ use crate::addr::{Addr, Family};
 use crate::capture::{CaptureError, CaptureReader, Format, Frame};
 use crate::decode::{self, DecodeStats, Decoded, ProblemKind, TunnelKind};
 use crate::engine::{Engine, EngineConfig, WindowSnapshot};
+use crate::flow::{FlowMeter, FlowMeterConfig};
 use crate::json::{epoch_text, Json};
 use crate::names;
 use crate::record::{flag, PacketRecord};
@@ -22,6 +23,8 @@ pub struct AnalysisConfig {
     pub keep_snapshots: bool,
     /// Datagrams whose fragments are tracked at once.
     pub fragment_capacity: usize,
+    /// Flow records, when present.
+    pub flows: Option<FlowMeterConfig>,
 }
 
 impl Default for AnalysisConfig {
@@ -32,6 +35,7 @@ impl Default for AnalysisConfig {
             top_n: 10,
             keep_snapshots: false,
             fragment_capacity: 65_536,
+            flows: None,
         }
     }
 }
@@ -89,6 +93,33 @@ struct Tables {
     snapshots: Vec<Vec<u8>>,
     fragments: FragmentPorts,
     problems: DecodeStats,
+    flows: Option<FileFlows>,
+}
+
+/// Flow records of capture files: interface `n` of a file is named "<file>" (n = 0) or
+/// "<file>#n".
+struct FileFlows {
+    meter: FlowMeter,
+    probe: String,
+    file: String,
+    /// (interface index, origin) of the current file.
+    origins: Vec<(u16, u16)>,
+}
+
+impl FileFlows {
+    #[inline]
+    fn add(&mut self, r: &PacketRecord) {
+        let origin = match self.origins.iter().find(|(i, _)| *i == r.interface) {
+            Some(&(_, o)) => o,
+            None => {
+                let name = if r.interface == 0 { self.file.clone() } else { format!("{}#{}", self.file, r.interface) };
+                let o = self.meter.origin(&self.probe, &name);
+                self.origins.push((r.interface, o));
+                o
+            }
+        };
+        self.meter.add(r, origin);
+    }
 }
 
 pub struct Analysis {
@@ -120,6 +151,12 @@ impl Analysis {
                 snapshots: Vec::new(),
                 fragments: FragmentPorts::new(cfg.fragment_capacity.max(1), seed),
                 problems: DecodeStats::default(),
+                flows: cfg.flows.clone().map(|f| FileFlows {
+                    probe: f.probe.clone(),
+                    meter: FlowMeter::new(f),
+                    file: String::new(),
+                    origins: Vec::new(),
+                }),
             },
             files: Vec::new(),
         })
@@ -128,6 +165,10 @@ impl Analysis {
     /// Starts a new capture file; its packets add to the same tables as earlier files.
     pub fn begin_file(&mut self, name: &str) {
         self.reader = CaptureReader::new();
+        if let Some(f) = &mut self.tables.flows {
+            f.file = name.to_string();
+            f.origins.clear();
+        }
         self.files.push(FileSummary {
             name: name.to_string(),
             format: None,
@@ -170,6 +211,26 @@ impl Analysis {
         if let Some(f) = self.files.last_mut() {
             f.error.get_or_insert(e);
         }
+    }
+
+    /// Flow records finished since the last call, as a JSON array; with `flush` every flow
+    /// still open ends first (end of input). None without flow records.
+    pub fn take_flows_json(&mut self, flush: bool) -> Option<String> {
+        let f = self.tables.flows.as_mut()?;
+        if flush {
+            f.meter.flush();
+        }
+        Some(f.meter.take_json())
+    }
+
+    /// The flow cache's counters as a JSON object; None without flow records.
+    pub fn flow_counters_json(&self) -> Option<String> {
+        let f = self.tables.flows.as_ref()?;
+        let mut j = Json::new();
+        j.begin_object(None);
+        f.meter.write_counters(&mut j);
+        j.end_object();
+        Some(j.finish())
     }
 
     pub fn totals(&self) -> &Totals {
@@ -306,6 +367,9 @@ impl Tables {
         }
         if let Some(w) = self.engine.add(&r, f.has_ts) {
             self.closed(w);
+        }
+        if let Some(flows) = &mut self.flows {
+            flows.add(&r);
         }
         if let Some(p) = self.decoded.problem {
             self.problems.count(p);

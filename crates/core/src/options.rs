@@ -5,8 +5,10 @@
 //! and wasm bindings only convert their inputs into these structs, so every compiled backend
 //! accepts and rejects the same options with the same words.
 
+use crate::addr::Cidr;
 use crate::analysis::{Analysis, AnalysisConfig};
 use crate::engine::{TaskKind, TaskSpec};
+use crate::flow::{FlowConfig, FlowMeterConfig};
 use crate::sketch::countmin::CountMinConfig;
 use crate::sketch::superspread::SuperSpreadConfig;
 use crate::synth::TrafficConfig;
@@ -47,7 +49,63 @@ pub struct AnalyzerOptions {
     /// Keep compact window snapshots until taken.
     pub keep_snapshots: Option<bool>,
     pub tasks: Vec<TaskOptions>,
+    /// Flow records: a flow cache beside the tasks when present.
+    pub flows: Option<FlowOptions>,
+    /// Live engine: per-second counters kept for this many seconds (0 or absent: none).
+    pub seconds: Option<u32>,
 }
+
+/// The flow cache's options; times in seconds.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FlowOptions {
+    pub idle_tcp: Option<f64>,
+    pub idle_udp: Option<f64>,
+    pub idle_icmp: Option<f64>,
+    pub idle_other: Option<f64>,
+    pub active_timeout: Option<f64>,
+    pub closed_linger: Option<f64>,
+    pub max_flows: Option<u32>,
+    /// Local networks, comma separated ("10.0.0.0/8,fc00::/7"); absent: none.
+    pub local_networks: Option<String>,
+    /// Probe name of records made from capture files (the host's name).
+    pub probe: Option<String>,
+}
+
+impl FlowOptions {
+    pub fn config(&self, seed: u64) -> Result<FlowMeterConfig, String> {
+        let mut cache = FlowConfig { seed, ..FlowConfig::default() };
+        for (name, value, field) in [
+            ("idleTcp", self.idle_tcp, &mut cache.idle_tcp_ns),
+            ("idleUdp", self.idle_udp, &mut cache.idle_udp_ns),
+            ("idleIcmp", self.idle_icmp, &mut cache.idle_icmp_ns),
+            ("idleOther", self.idle_other, &mut cache.idle_other_ns),
+            ("activeTimeout", self.active_timeout, &mut cache.active_ns),
+            ("closedLinger", self.closed_linger, &mut cache.closed_linger_ns),
+        ] {
+            if let Some(v) = value {
+                if !(0.0..=MAX_FLOW_SECONDS).contains(&v) {
+                    return Err(format!("flows.{name}: {v} s is outside 0..{MAX_FLOW_SECONDS}"));
+                }
+                *field = (v * 1e9).round() as u64;
+            }
+        }
+        if let Some(n) = self.max_flows {
+            cache.max_flows = n.max(1) as usize;
+        }
+        let local = match self.local_networks.as_deref() {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .filter(|n| !n.trim().is_empty())
+                .map(|n| Cidr::parse(n).map_err(|e| format!("flows.localNetworks: {e}")))
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(FlowMeterConfig { cache, local, probe: self.probe.clone().unwrap_or_default() })
+    }
+}
+
+/// The longest flow timeout, in seconds (a week).
+pub const MAX_FLOW_SECONDS: f64 = 7.0 * 86_400.0;
 
 /// The synthetic traffic generator's options.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -121,6 +179,7 @@ impl AnalyzerOptions {
         for t in &self.tasks {
             cfg.engine.tasks.push(t.spec(cfg.seed)?);
         }
+        cfg.flows = self.flows.as_ref().map(|f| f.config(cfg.seed)).transpose()?;
         Ok(cfg)
     }
 
@@ -162,7 +221,14 @@ impl AnalyzerOptions {
     /// The live engine these options describe (the analysis's tasks, seed, window and top-N).
     pub fn batch_ingest(&self) -> Result<crate::batch::BatchIngest, String> {
         let cfg = self.config()?;
-        crate::batch::BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n)
+        let mut ingest = crate::batch::BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n)?;
+        if let Some(f) = cfg.flows {
+            ingest.keep_flows(f);
+        }
+        if let Some(n) = self.seconds.filter(|&n| n > 0) {
+            ingest.keep_seconds(n as u64);
+        }
+        Ok(ingest)
     }
 }
 
@@ -228,6 +294,14 @@ mod tests {
             top: Some(7),
             keep_snapshots: Some(true),
             tasks: vec![task("a", "exact", "SrcIP")],
+            flows: Some(FlowOptions {
+                idle_udp: Some(5.5),
+                max_flows: Some(100),
+                local_networks: Some("10.0.0.0/8, fc00::/7".into()),
+                probe: Some("host-1".into()),
+                ..FlowOptions::default()
+            }),
+            seconds: Some(60),
         };
         let cfg = o.config().unwrap();
         assert_eq!(cfg.seed, u64::MAX);
@@ -235,6 +309,24 @@ mod tests {
         assert_eq!(cfg.top_n, 7);
         assert!(cfg.keep_snapshots);
         assert_eq!(cfg.engine.tasks.len(), 1);
+        let flows = cfg.flows.unwrap();
+        assert_eq!(
+            (flows.cache.idle_udp_ns, flows.cache.idle_tcp_ns, flows.cache.max_flows),
+            (5_500_000_000, 120_000_000_000, 100)
+        );
+        assert_eq!((flows.local.len(), flows.probe.as_str(), flows.cache.seed), (2, "host-1", u64::MAX));
+    }
+
+    #[test]
+    fn bad_flow_options_are_named() {
+        let bad =
+            |f: FlowOptions| AnalyzerOptions { flows: Some(f), ..AnalyzerOptions::default() }.config().unwrap_err();
+        assert_eq!(
+            bad(FlowOptions { idle_tcp: Some(-1.0), ..FlowOptions::default() }),
+            "flows.idleTcp: -1 s is outside 0..604800"
+        );
+        let e = bad(FlowOptions { local_networks: Some("10.0.0.0/8,lan".into()), ..FlowOptions::default() });
+        assert!(e.starts_with("flows.localNetworks: \"lan\" is not an address or a network"), "{e}");
     }
 
     #[test]

@@ -45,6 +45,42 @@ pub struct AnalyzerOptions {
     /// Keep compact window snapshots until `takeSnapshots`.
     pub keep_snapshots: Option<bool>,
     pub tasks: Option<Vec<TaskOptions>>,
+    /// Flow records beside the tasks.
+    pub flows: Option<FlowOptions>,
+    /// Batch engine: per-second counters kept for this many seconds.
+    pub seconds: Option<u32>,
+}
+
+/// The flow cache; times in seconds.
+#[napi(object)]
+pub struct FlowOptions {
+    pub idle_tcp: Option<f64>,
+    pub idle_udp: Option<f64>,
+    pub idle_icmp: Option<f64>,
+    pub idle_other: Option<f64>,
+    pub active_timeout: Option<f64>,
+    pub closed_linger: Option<f64>,
+    pub max_flows: Option<u32>,
+    /// Comma separated CIDRs.
+    pub local_networks: Option<String>,
+    /// Probe name of records made from capture files.
+    pub probe: Option<String>,
+}
+
+impl From<FlowOptions> for options::FlowOptions {
+    fn from(f: FlowOptions) -> Self {
+        options::FlowOptions {
+            idle_tcp: f.idle_tcp,
+            idle_udp: f.idle_udp,
+            idle_icmp: f.idle_icmp,
+            idle_other: f.idle_other,
+            active_timeout: f.active_timeout,
+            closed_linger: f.closed_linger,
+            max_flows: f.max_flows,
+            local_networks: f.local_networks,
+            probe: f.probe,
+        }
+    }
 }
 
 impl From<TaskOptions> for options::TaskOptions {
@@ -75,6 +111,8 @@ impl From<AnalyzerOptions> for options::AnalyzerOptions {
             top: o.top,
             keep_snapshots: o.keep_snapshots,
             tasks: o.tasks.unwrap_or_default().into_iter().map(Into::into).collect(),
+            flows: o.flows.map(Into::into),
+            seconds: o.seconds,
         }
     }
 }
@@ -139,6 +177,18 @@ impl Analyzer {
     #[napi]
     pub fn export_conversations(&self, ip_pairs: bool) -> Buffer {
         self.inner.export_conversations(ip_pairs).into()
+    }
+
+    /// Flow records finished since the last call (JSON array); `flush` ends every open flow
+    /// first. Null without the `flows` option.
+    #[napi]
+    pub fn take_flows(&mut self, flush: bool) -> Option<String> {
+        self.inner.take_flows_json(flush)
+    }
+
+    #[napi]
+    pub fn flow_stats_json(&self) -> Option<String> {
+        self.inner.flow_counters_json()
     }
 }
 
@@ -315,6 +365,8 @@ pub struct ClosedWindow {
 pub struct PeekedWindow {
     pub start_ms: f64,
     pub end_ms: f64,
+    /// As a closed window's JSON.
+    pub json: String,
     /// The open window so far (NSWS).
     pub snapshot: Buffer,
 }
@@ -399,11 +451,39 @@ impl BatchEngine {
     /// A copy of the open window, which keeps counting (live queries).
     #[napi]
     pub fn peek_window(&mut self) -> Option<PeekedWindow> {
-        self.inner.peek_window().map(|(s, e, snapshot)| PeekedWindow {
-            start_ms: s as f64 / 1e6,
-            end_ms: e as f64 / 1e6,
-            snapshot: snapshot.into(),
+        self.inner.peek_window().map(|w| PeekedWindow {
+            start_ms: w.start_ns as f64 / 1e6,
+            end_ms: w.end_ns as f64 / 1e6,
+            json: w.json,
+            snapshot: w.snapshot.into(),
         })
+    }
+
+    /// Flow records finished since the last call (JSON array); `flush` ends every open flow
+    /// first. Null without the `flows` option.
+    #[napi]
+    pub fn take_flows(&mut self, flush: bool) -> Option<String> {
+        self.inner.take_flows_json(flush)
+    }
+
+    /// No batch came for this long (ms, wall clock): flows idle by then end.
+    #[napi]
+    pub fn flows_idle(&mut self, ms: f64) {
+        self.inner.flows_idle(options::ms_to_ns(ms));
+    }
+
+    /// A page of the open flows: query string `limit&offset&sort&dir&proto&ip&port`.
+    #[napi]
+    pub fn query_flows(&self, query: String) -> Result<Option<String>> {
+        let q = netspectra_core::flow::FlowQuery::parse(&query).map_err(invalid)?;
+        Ok(self.inner.query_flows(&q))
+    }
+
+    /// Per-second counters of seconds beginning in [from, to) ms (JSON array). Null without
+    /// the `seconds` option.
+    #[napi]
+    pub fn seconds_json(&self, from_ms: f64, to_ms: f64) -> Option<String> {
+        self.inner.seconds_json(options::ms_to_ns(from_ms), options::ms_to_ns(to_ms))
     }
 
     #[napi]

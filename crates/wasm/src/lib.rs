@@ -250,6 +250,27 @@ pub unsafe extern "C" fn ns_analyzer_report_json(h: *mut Analysis, top_n: u32) {
     put(unsafe { analyzer(h) }.report_json(top_n as usize).into_bytes());
 }
 
+/// 1 with the flow records finished since the last call (JSON array) in the slot; `flush`
+/// (non-zero) ends every open flow first. 0 without flow records.
+///
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_take_flows(h: *mut Analysis, flush: u32) -> u32 {
+    // SAFETY: the caller's handle.
+    put_some(unsafe { analyzer(h) }.take_flows_json(flush != 0))
+}
+
+/// 1 with the flow cache's counters (JSON) in the slot, 0 without flow records.
+///
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_flow_stats_json(h: *mut Analysis) -> u32 {
+    // SAFETY: the caller's handle.
+    put_some(unsafe { analyzer(h) }.flow_counters_json())
+}
+
 /// Fixed-width conversation rows (`netspectra_core::analysis::encode_conversation`), in the slot.
 ///
 /// # Safety
@@ -546,13 +567,67 @@ pub unsafe extern "C" fn ns_engine_open_window(h: *mut BatchIngest) -> u32 {
 pub unsafe extern "C" fn ns_engine_peek_window(h: *mut BatchIngest) -> u32 {
     // SAFETY: the caller's handle.
     match unsafe { &mut *h }.peek_window() {
-        Some((start, end, snapshot)) => {
-            let [ptr, len] = leak(snapshot);
-            put_table(&[ptr, len, start, end]);
+        Some(w) => {
+            let [ptr, len] = leak(w.snapshot);
+            let [json_ptr, json_len] = leak(w.json.into_bytes());
+            put_table(&[ptr, len, json_ptr, json_len, w.start_ns, w.end_ns]);
             1
         }
         None => 0,
     }
+}
+
+/// 1 with the flow records finished since the last call (JSON array) in the slot; `flush`
+/// (non-zero) ends every open flow first. 0 without flow records.
+///
+/// # Safety
+/// `h` is a live engine handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_take_flows(h: *mut BatchIngest, flush: u32) -> u32 {
+    // SAFETY: the caller's handle.
+    put_some(unsafe { &mut *h }.take_flows_json(flush != 0))
+}
+
+/// # Safety
+/// `h` is a live engine handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_flows_idle(h: *mut BatchIngest, ms: f64) {
+    // SAFETY: the caller's handle.
+    unsafe { &mut *h }.flows_idle(ms_to_ns(ms));
+}
+
+/// A page of the open flows for the query string in the input: 0 with the page in the slot,
+/// 1 with the error text, 2 without flow records.
+///
+/// # Safety
+/// `h` is a live engine handle; (`q`, `len`) a live input buffer.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_query_flows(h: *mut BatchIngest, q: *const u8, len: usize) -> u32 {
+    // SAFETY: the caller's input buffer and handle.
+    let text = String::from_utf8_lossy(unsafe { input(q, len) }).into_owned();
+    match netspectra_core::flow::FlowQuery::parse(&text) {
+        Err(e) => {
+            put(e.into_bytes());
+            1
+        }
+        Ok(q) => match unsafe { &*h }.query_flows(&q) {
+            Some(page) => {
+                put(page.into_bytes());
+                0
+            }
+            None => 2,
+        },
+    }
+}
+
+/// 1 with per-second counters of [from, to) ms (JSON array) in the slot, 0 without them.
+///
+/// # Safety
+/// `h` is a live engine handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_engine_seconds_json(h: *mut BatchIngest, from_ms: f64, to_ms: f64) -> u32 {
+    // SAFETY: the caller's handle.
+    put_some(unsafe { &*h }.seconds_json(ms_to_ns(from_ms), ms_to_ns(to_ms)))
 }
 
 /// Storage rows of a window snapshot (layout in `netspectra_core::engine::rows`) in the slot and

@@ -10,11 +10,13 @@
 //! Analyzer fields: `seed`, `window_seconds`, `top`, `keep_snapshots`, then per task `task`
 //! (its name; starts the task) followed by that task's `type`, `key`, `distinct`, `element`,
 //! `depth`, `width`, `conservative`, `heavy_hitters`, `registers`, `register_bits`, `decay_base`,
-//! `threshold`. Traffic fields: `seed`, `packets`, `hosts`, `duration_seconds`, `start_ms`.
+//! `threshold`. Flow records: `flows` (`true`) and its `flows.idle_tcp`, `flows.idle_udp`,
+//! `flows.idle_icmp`, `flows.idle_other`, `flows.active_timeout`, `flows.closed_linger`,
+//! `flows.max_flows`, `flows.local_networks`, `flows.probe`; `seconds`. Traffic fields: `seed`, `packets`, `hosts`, `duration_seconds`, `start_ms`.
 //!
 //! A malformed text is a bug in the TypeScript encoder; the error says where it broke.
 
-use netspectra_core::options::{AnalyzerOptions, BatcherOptions, TaskOptions, TrafficOptions};
+use netspectra_core::options::{AnalyzerOptions, BatcherOptions, FlowOptions, TaskOptions, TrafficOptions};
 
 /// The fields of an options text, in order.
 struct Fields<'a> {
@@ -78,6 +80,27 @@ pub fn analyzer_options(text: &[u8]) -> Result<AnalyzerOptions, String> {
             "window_seconds" => o.window_seconds = Some(number(name, v)?),
             "top" => o.top = Some(number(name, v)?),
             "keep_snapshots" => o.keep_snapshots = Some(boolean(name, v)?),
+            "seconds" => o.seconds = Some(number(name, v)?),
+            "flows" => {
+                if boolean(name, v)? {
+                    o.flows.get_or_insert_with(FlowOptions::default);
+                }
+            }
+            _ if name.starts_with("flows.") => {
+                let f = o.flows.get_or_insert_with(FlowOptions::default);
+                match &name[6..] {
+                    "idle_tcp" => f.idle_tcp = Some(number(name, v)?),
+                    "idle_udp" => f.idle_udp = Some(number(name, v)?),
+                    "idle_icmp" => f.idle_icmp = Some(number(name, v)?),
+                    "idle_other" => f.idle_other = Some(number(name, v)?),
+                    "active_timeout" => f.active_timeout = Some(number(name, v)?),
+                    "closed_linger" => f.closed_linger = Some(number(name, v)?),
+                    "max_flows" => f.max_flows = Some(number(name, v)?),
+                    "local_networks" => f.local_networks = Some(v.to_string()),
+                    "probe" => f.probe = Some(v.to_string()),
+                    _ => return Err(format!("wasm options: unknown field \"{name}\"")),
+                }
+            }
             "task" => o.tasks.push(TaskOptions { name: v.to_string(), ..TaskOptions::default() }),
             _ => {
                 let Some(t) = o.tasks.last_mut() else {

@@ -6,8 +6,10 @@
 
 use std::collections::HashMap;
 
+use super::seconds::SecondCounters;
 use super::wire::{CaptureStats, PacketBatch, WireError};
 use crate::engine::{Engine, EngineConfig, WindowSnapshot};
+use crate::flow::{FlowMeter, FlowMeterConfig, FlowQuery};
 use crate::json::Json;
 use crate::record::flag;
 
@@ -106,6 +108,17 @@ pub struct BatchIngest {
     probes: HashMap<String, ProbeState>,
     counters: Counters,
     closed: Vec<ClosedWindow>,
+    flows: Option<FlowMeter>,
+    seconds: Option<SecondCounters>,
+}
+
+/// The open window so far (a copy; counting goes on).
+pub struct PeekedWindow {
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// As a closed window's JSON.
+    pub json: String,
+    pub snapshot: Vec<u8>,
 }
 
 impl BatchIngest {
@@ -117,7 +130,20 @@ impl BatchIngest {
             probes: HashMap::new(),
             counters: Counters::default(),
             closed: Vec::new(),
+            flows: None,
+            seconds: None,
         })
+    }
+
+    /// Keeps a flow cache over every counted packet; records name the batch's probe and
+    /// interface.
+    pub fn keep_flows(&mut self, cfg: FlowMeterConfig) {
+        self.flows = Some(FlowMeter::new(cfg));
+    }
+
+    /// Keeps per-second counters of the last `history` seconds (packet time).
+    pub fn keep_seconds(&mut self, history: u64) {
+        self.seconds = Some(SecondCounters::new(history));
     }
 
     /// Packets with a time before this are not counted (their window was already written before
@@ -167,6 +193,7 @@ impl BatchIngest {
             }
         }
         self.counters.batches += 1;
+        let origin = self.flows.as_mut().map_or(0, |f| f.origin(batch.probe_id, batch.interface));
         for r in batch.iter_records() {
             let has_ts = !r.has(flag::NO_TIME);
             if has_ts && r.ts_ns < self.skip_before_ns {
@@ -175,6 +202,12 @@ impl BatchIngest {
             }
             if let Some(w) = self.engine.add(&r, has_ts) {
                 self.closed.push(close(w, self.top_n));
+            }
+            if let Some(s) = &mut self.seconds {
+                s.add(&r);
+            }
+            if let Some(f) = &mut self.flows {
+                f.add(&r, origin);
             }
         }
         self.counters.skipped_packets += applied.skipped as u64;
@@ -194,13 +227,39 @@ impl BatchIngest {
         std::mem::take(&mut self.closed)
     }
 
-    /// The open window so far as a snapshot (NSWS), which keeps counting: live queries.
-    pub fn peek_window(&mut self) -> Option<(u64, u64, Vec<u8>)> {
+    /// The open window so far, which keeps counting: live queries and the console.
+    pub fn peek_window(&mut self) -> Option<PeekedWindow> {
         self.engine.peek_window().map(|w| {
-            let mut snapshot = Vec::new();
-            w.encode(&mut snapshot);
-            (w.start_ns, w.end_ns, snapshot)
+            let c = close(w, self.top_n);
+            PeekedWindow { start_ns: c.start_ns, end_ns: c.end_ns, json: c.json, snapshot: c.snapshot }
         })
+    }
+
+    /// Flow records finished since the last call, as a JSON array; with `flush` every flow
+    /// still open ends first. None without flow records.
+    pub fn take_flows_json(&mut self, flush: bool) -> Option<String> {
+        let f = self.flows.as_mut()?;
+        if flush {
+            f.flush();
+        }
+        Some(f.take_json())
+    }
+
+    /// No batch came for `ns` of wall-clock time: flows idle by then end.
+    pub fn flows_idle(&mut self, ns: u64) {
+        if let Some(f) = &mut self.flows {
+            f.idle_for(ns);
+        }
+    }
+
+    /// A page of the flows held now (see [`FlowMeter::query_json`]). None without flow records.
+    pub fn query_flows(&self, q: &FlowQuery) -> Option<String> {
+        self.flows.as_ref().map(|f| f.query_json(q))
+    }
+
+    /// Per-second counters of seconds beginning in [from, to) ns, as JSON; None without them.
+    pub fn seconds_json(&self, from_ns: u64, to_ns: u64) -> Option<String> {
+        self.seconds.as_ref().map(|s| s.range_json(from_ns, to_ns))
     }
 
     /// Start and end of the open window, when it holds packets.
@@ -241,6 +300,11 @@ impl BatchIngest {
             j.end_object();
         }
         j.end_array();
+        if let Some(f) = &self.flows {
+            j.begin_object(Some("flows"));
+            f.write_counters(&mut j);
+            j.end_object();
+        }
         j.end_object();
         j.finish()
     }
@@ -330,6 +394,61 @@ mod tests {
             let total: u64 = windows.iter().map(|w| u64::from_le_bytes(w.snapshot[22..30].try_into().unwrap())).sum();
             assert_eq!(total, 20_000);
         }
+    }
+
+    #[test]
+    fn batches_give_the_flow_records_and_seconds_of_analyze() {
+        let file = capture();
+        let flows = || crate::options::FlowOptions {
+            idle_udp: Some(2.0),
+            max_flows: Some(500),
+            local_networks: Some("10.0.0.0/8".into()),
+            probe: Some("p".into()),
+            ..Default::default()
+        };
+        let opts = AnalyzerOptions { flows: Some(flows()), ..AnalyzerOptions::default() };
+        let mut analysis = opts.analysis().unwrap();
+        analysis.begin_file("file");
+        analysis.feed(&file).unwrap();
+        analysis.end_file().unwrap();
+        let offline = analysis.take_flows_json(true).unwrap();
+        assert!(offline.matches("\"communityId\"").count() > 100, "{}", &offline[..200]);
+
+        let mut b = BatchBuilder::new(BatchConfig {
+            probe_id: "p".into(),
+            interface: "file".into(),
+            partitions: 1,
+            batch_packets: 500,
+            seed: 1,
+        })
+        .unwrap();
+        b.add_capture(&file).unwrap();
+        let opts = AnalyzerOptions { flows: Some(flows()), seconds: Some(3600), ..AnalyzerOptions::default() };
+        let mut ingest = opts.batch_ingest().unwrap();
+        let mut live = Vec::new();
+        for m in b.take(true, &CaptureStats::default(), 0) {
+            ingest.apply(&m.message).unwrap();
+            // Taking records as they finish changes nothing but when they leave.
+            live.push(ingest.take_flows_json(false).unwrap());
+        }
+        live.push(ingest.take_flows_json(true).unwrap());
+        let live: Vec<&str> =
+            live.iter().map(|a| a.trim_start_matches('[').trim_end_matches(']')).filter(|a| !a.is_empty()).collect();
+        assert_eq!(format!("[{}]", live.join(",")), offline);
+        assert!(offline.contains(r#""probe":"p","interface":"file""#));
+        let stats = ingest.stats_json();
+        assert!(stats.contains(r#""flows":{"active":0,"#), "{stats}");
+
+        let seconds = ingest.seconds_json(0, u64::MAX).unwrap();
+        assert!(seconds.matches(r#"{"t":"#).count() > 1, "{seconds}");
+        let total: u64 = seconds
+            .split(r#""packets":"#)
+            .skip(1)
+            .step_by(5) // each second: its total, then TCP, UDP, ICMP, Other
+            .map(|t| t[..t.find(',').unwrap()].parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(total, 20_000);
+        assert!(ingest.query_flows(&FlowQuery::default()).unwrap().starts_with(r#"{"active":0,"matched":0"#));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 
 mod builder;
 mod ingest;
+pub mod seconds;
 mod wire;
 
 pub use builder::{BatchBuilder, BatchConfig, SealedBatch, FRAME_HEADER_LEN};
-pub use ingest::{Applied, BatchIngest, ClosedWindow};
+pub use ingest::{Applied, BatchIngest, ClosedWindow, PeekedWindow};
 pub use wire::{CaptureStats, PacketBatch, WireError, RECORD_VERSION};

@@ -133,8 +133,17 @@ struct Slot {
 impl Slot {
     /// The record so far, endpoint A first.
     fn record(&self, community_id_seed: u16, reason: EndReason) -> FlowRecord {
+        FlowRecord { community_id: self.community_id(community_id_seed), ..self.record_without_id(reason) }
+    }
+
+    fn community_id(&self, seed: u16) -> Option<super::CommunityId> {
         let k = &self.key;
-        let community_id = community_id(community_id_seed, k.a, k.b, k.proto, k.ports.then_some((k.port_a, k.port_b)));
+        community_id(seed, k.a, k.b, k.proto, k.ports.then_some((k.port_a, k.port_b)))
+    }
+
+    /// The record without its Community ID (a hash per record: made only for the rows shown).
+    fn record_without_id(&self, reason: EndReason) -> FlowRecord {
+        let k = &self.key;
         let (x, y) = if self.initiator == 0 { (0, 1) } else { (1, 0) };
         let ((a, port_a), (b, port_b)) =
             if x == 0 { ((k.a, k.port_a), (k.b, k.port_b)) } else { ((k.b, k.port_b), (k.a, k.port_a)) };
@@ -155,7 +164,7 @@ impl Slot {
             tcp_flags_ba: self.flags[y],
             state: self.state,
             reason,
-            community_id,
+            community_id: None,
             interface: self.interface,
             vlan: self.vlan,
         }
@@ -305,6 +314,32 @@ impl FlowCache {
     /// buffer's capacity).
     pub fn drain_finished(&mut self, out: &mut Vec<FlowRecord>) {
         out.append(&mut self.finished);
+    }
+
+    /// Moves the clock forward without a packet (no traffic for a while), finalizing the flows
+    /// idle by then. Before the first timed packet, or to a time not after the clock, nothing.
+    pub fn advance_to(&mut self, ts: u64) {
+        if self.clock.is_some_and(|now| ts > now) {
+            self.advance(ts);
+        }
+    }
+
+    /// The flows held now, as their records so far (reason `EndOfInput`, no Community ID),
+    /// each with its slot for [`FlowCache::community_id_of`].
+    pub fn open_records(&self) -> impl Iterator<Item = (u32, FlowRecord)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.class != FREE)
+            .map(|(i, s)| (i as u32, s.record_without_id(EndReason::EndOfInput)))
+    }
+
+    /// The Community ID of a held flow, by the slot `open_records` gave.
+    pub fn community_id_of(&self, slot: u32) -> Option<super::CommunityId> {
+        self.slots
+            .get(slot as usize)
+            .filter(|s| s.class != FREE)
+            .and_then(|s| s.community_id(self.cfg.community_id_seed))
     }
 
     fn now(&self) -> u64 {

@@ -45,8 +45,10 @@
 
 mod cache;
 pub mod community_id;
+mod meter;
 mod record;
 
 pub use cache::{FlowCache, FlowConfig, FlowCounters};
 pub use community_id::CommunityId;
-pub use record::{EndReason, FlowRecord, FlowState};
+pub use meter::{direction, FlowMeter, FlowMeterConfig, FlowQuery, FlowSort, MAX_FLOW_PAGE};
+pub use record::{EndReason, FlowRecord, FlowState, RecordContext};

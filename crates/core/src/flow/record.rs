@@ -120,6 +120,15 @@ impl EndReason {
     }
 }
 
+/// Names a record is written with outside the cache (see [`FlowRecord::write_json_in`]).
+pub struct RecordContext<'a> {
+    pub probe: &'a str,
+    pub interface: &'a str,
+    pub direction: &'a str,
+    /// The flow is still in the cache (a page of the live flow table).
+    pub open: bool,
+}
+
 /// One finished flow, or one active-timeout slice of a long one. Endpoint A is the source of
 /// the flow's first packet (tshark's convention); for ICMP the ports are the Community ID's
 /// (type, counterpart type) or (type, code).
@@ -164,8 +173,15 @@ impl FlowRecord {
     }
 
     /// The record as a JSON object (an element of the caller's current array, or the document);
-    /// `src` is endpoint A.
+    /// `src` is endpoint A. The interface is its index, as the record holds it.
     pub fn write_json(&self, j: &mut Json) {
+        self.write_json_in(j, None);
+    }
+
+    /// As [`FlowRecord::write_json`], with the names and direction a [`FlowMeter`](super::FlowMeter)
+    /// knows: the interface as its name, the probe, and the direction; `reason` is "open" for a
+    /// flow still in the cache.
+    pub fn write_json_in(&self, j: &mut Json, ctx: Option<&RecordContext<'_>>) {
         j.begin_object(None);
         match &self.community_id {
             Some(id) => j.str("communityId", id.as_str()),
@@ -194,9 +210,21 @@ impl FlowRecord {
         j.str("tcpFlagsAtoB", &names::tcp_flags(self.tcp_flags_ab));
         j.str("tcpFlagsBtoA", &names::tcp_flags(self.tcp_flags_ba));
         j.str("state", self.state.name());
-        j.str("reason", self.reason.name());
-        j.u64("interface", self.interface as u64);
+        match ctx {
+            None => {
+                j.str("reason", self.reason.name());
+                j.u64("interface", self.interface as u64);
+            }
+            Some(c) => {
+                j.str("reason", if c.open { "open" } else { self.reason.name() });
+                j.str("probe", c.probe);
+                j.str("interface", c.interface);
+            }
+        }
         j.u64("vlan", self.vlan as u64);
+        if let Some(c) = ctx {
+            j.str("direction", c.direction);
+        }
         j.end_object();
     }
 
