@@ -9,6 +9,7 @@ import { EmailNotifier } from './email.js';
 import { LogNotifier } from './log.js';
 import { oneLine, PermanentError, type Log, type Notifier } from './notifier.js';
 import { WebhookNotifier } from './webhook.js';
+import { attemptSignal, type DeliveryStats } from '../transport/http-post.js';
 
 export interface DispatcherOptions {
   log: Log;
@@ -18,21 +19,10 @@ export interface DispatcherOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export interface NotifierStats {
+/** Counts notifications (attempts for failedAttempts and retries). */
+export interface NotifierStats extends DeliveryStats {
   name: string;
   type: NotifierConfig['type'];
-  /** Notifications delivered. */
-  sent: number;
-  failedAttempts: number;
-  /** Attempts made after a failed one. */
-  retries: number;
-  /** Notifications abandoned after a permanent failure or the last retry. */
-  gaveUp: number;
-  /** Notifications never tried to the end: pushed out of a full queue, or pending at close. */
-  dropped: number;
-  /** Waiting now. */
-  queued: number;
-  lastError: string | null;
 }
 
 /** Where notifications go when no notifier is configured. */
@@ -56,24 +46,6 @@ function createNotifier(config: NotifierConfig, env: NodeJS.ProcessEnv, log: Log
     case 'log':
       return new LogNotifier(log);
   }
-}
-
-/**
- * Aborted by close() or when the attempt's time is up. Made by hand rather than with
- * AbortSignal.any: every attempt would stay linked to the long-lived close signal.
- */
-function attemptSignal(closing: AbortSignal, ms: number): { signal: AbortSignal; release: () => void } {
-  const attempt = new AbortController();
-  const onClose = () => attempt.abort(closing.reason);
-  const timer = setTimeout(() => attempt.abort(new DOMException('the attempt timed out', 'TimeoutError')), ms);
-  closing.addEventListener('abort', onClose, { once: true });
-  return {
-    signal: attempt.signal,
-    release: () => {
-      clearTimeout(timer);
-      closing.removeEventListener('abort', onClose);
-    },
-  };
 }
 
 export class Dispatcher {

@@ -14,8 +14,7 @@ export interface Notifier {
   close(): void;
 }
 
-/** A failure a retry cannot fix: a 4xx answer, a rejected login or recipient. */
-export class PermanentError extends Error {}
+export { PermanentError } from '../transport/http-post.js';
 
 /** An error text fit for one log line. */
 export function oneLine(text: string): string {
