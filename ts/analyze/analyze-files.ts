@@ -1,8 +1,12 @@
 // Offline analysis: reads capture files in large chunks and hands them to the engine. Packets
 // never cross into JavaScript; only the finished report does.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Analyzer, Backend, TaskOptions } from '../backend/index.js';
 import type { NetspectraConfig, TaskConfig } from '../config/index.js';
+import { flowOptions } from '../flows/options.js';
+import { FlowSummaryBuilder } from '../flows/summary.js';
+import type { FlowRecordJson } from '../flows/types.js';
 import type { AnalysisReport, EngineReport } from '../report/types.js';
 import { createProgress } from './progress.js';
 
@@ -27,6 +31,8 @@ export interface AnalyzeOptions {
   progress?: boolean;
   /** Called with the snapshots (NSWS) of windows as they close, to store them. */
   onWindows?: (snapshots: Uint8Array[]) => void;
+  /** Called with flow records as they finish, to store them. */
+  onFlows?: (records: FlowRecordJson[]) => void;
 }
 
 function systemMessage(e: unknown): string {
@@ -83,7 +89,9 @@ export function exactBesideTasks(tasks: TaskConfig[]): TaskOptions[] {
 export function createAnalyzer(backend: Backend, config: NetspectraConfig, keepSnapshots = false): { analyzer: Analyzer; besideTasks: string[] } {
   const beside = config.analyze.exactBeside ? exactBesideTasks(config.tasks) : [];
   const tasks = [...config.tasks.map(taskOptions), ...beside];
-  const analyzer = backend.createAnalyzer({ seed: config.seed, windowSeconds: config.analyze.window, top: config.analyze.top, keepSnapshots, tasks });
+  // Flow records come from the compiled core; the js backend analyses without them.
+  const flows = backend.name === 'js' ? undefined : flowOptions(config.flows, hostname());
+  const analyzer = backend.createAnalyzer({ seed: config.seed, windowSeconds: config.analyze.window, top: config.analyze.top, keepSnapshots, tasks, flows });
   return { analyzer, besideTasks: beside.map((t) => t.name) };
 }
 
@@ -132,13 +140,25 @@ export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, sh
 export function analyzeFiles(files: string[], opts: AnalyzeOptions): AnalyzeResult {
   const started = performance.now();
   const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config, Boolean(opts.onWindows));
-  const closed = opts.onWindows && (() => {
-    const snapshots = analyzer.takeSnapshots();
-    if (snapshots.length) opts.onWindows!(snapshots);
-  });
-  const outcomes = files.map((f) => feedFile(analyzer, f, opts.config.analyze.chunkSize, opts.progress, closed));
+  const flows = analyzer.takeFlows && opts.config.flows.enabled && opts.backend.name !== 'js' ? new FlowSummaryBuilder(opts.config.analyze.top) : null;
+  const takeFlows = (flush: boolean) => {
+    const text = flows && analyzer.takeFlows!(flush);
+    if (!text || text === '[]') return;
+    const records = JSON.parse(text) as FlowRecordJson[];
+    flows!.add(records);
+    opts.onFlows?.(records);
+  };
+  const afterChunk = () => {
+    if (opts.onWindows) {
+      const snapshots = analyzer.takeSnapshots();
+      if (snapshots.length) opts.onWindows(snapshots);
+    }
+    takeFlows(false);
+  };
+  const outcomes = files.map((f) => feedFile(analyzer, f, opts.config.analyze.chunkSize, opts.progress, afterChunk));
   analyzer.closeWindow();
-  closed?.();
+  takeFlows(true);
+  afterChunk();
   const engine = JSON.parse(analyzer.reportJson(opts.config.analyze.top)) as EngineReport;
   const report: AnalysisReport = {
     ...engine,
@@ -146,6 +166,7 @@ export function analyzeFiles(files: string[], opts: AnalyzeOptions): AnalyzeResu
     elapsedMs: Math.round(performance.now() - started),
     windowSeconds: opts.config.analyze.window,
     besideTasks,
+    ...(flows ? { flows: flows.summary() } : {}),
   };
   return { report, outcomes, analyzer };
 }

@@ -14,6 +14,8 @@ import { loadBackend } from '../backend/index.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { AggregateFlowsRequestSchema, FlowFilterSchema, QueryService, TopHeavyHittersRequestSchema } from '../gen/netspectra/v1/query_pb.js';
 import { openStore, openWindowStorage, type Store } from '../storage/index.js';
+import { listFlowRecords, QueryError, type FlowRecordsRequest } from '../storage/queries.js';
+import type { FlowRecordJson } from '../flows/types.js';
 import { taskOptions } from '../analyze/analyze-files.js';
 import { transportBackend } from '../backend/index.js';
 import { WindowedEngine } from '../engine/windowed-engine.js';
@@ -31,6 +33,51 @@ const TOKEN = 'test-token-8f2c';
 interface ConvRow { addrA: string; portA: number; addrB: string; portB: number; framesAtoB: number; bytesAtoB: number; framesBtoA: number; bytesBtoA: number }
 interface Oracle { packets: number; bytes: number; conv: { tcp: ConvRow[]; udp: ConvRow[] } }
 const oracle = (name: string) => JSON.parse(readFileSync(join(oracles, `${name}.json`), 'utf8')) as Oracle;
+
+/** A TCP conversation of the pathspider capture: TraceFlow follows it, in windows and records. */
+const traced = () => oracle('debian-pathspider-real.pcap').conv.tcp.find((x) => x.addrA === '10.64.94.141' && x.portA === 2182)!;
+
+let madeFlows: FlowRecordJson[] | undefined;
+/** The flow records the core makes of the pathspider capture (made once). */
+function realFlows(): FlowRecordJson[] {
+  if (madeFlows) return madeFlows;
+  const analyzer = loadBackend().createAnalyzer({ flows: { probe: 'api-test' } });
+  analyzer.beginFile('debian-pathspider-real.pcap');
+  assert.equal(analyzer.feed(readFileSync(join(pcaps, 'debian-pathspider-real.pcap'))), null);
+  assert.equal(analyzer.endFile(), null);
+  const text = analyzer.takeFlows?.(true);
+  assert.ok(text, 'the backend makes flow records');
+  return (madeFlows = JSON.parse(text) as FlowRecordJson[]);
+}
+
+/** Epoch seconds T + s as the core writes times. */
+const T = 1_800_000_000;
+const at = (s: number) => `${T + Math.floor(s)}.${String(Math.round((s % 1) * 1e9)).padStart(9, '0')}`;
+
+function flow(over: Partial<FlowRecordJson>): FlowRecordJson {
+  return {
+    communityId: null, srcIp: '10.1.0.5', srcPort: 40000, dstIp: '192.0.2.10', dstPort: 443, proto: 6, protoName: 'TCP', firstTime: at(0), lastTime: at(10),
+    packetsAtoB: 2, bytesAtoB: 100, packetsBtoA: 3, bytesBtoA: 1000, tcpFlagsAtoB: 'FIN,SYN,ACK', tcpFlagsBtoA: 'FIN,SYN,ACK', state: 'closed',
+    reason: 'fin', probe: 'probe-1', interface: 'eth0', vlan: 0, direction: 'outbound', ...over,
+  };
+}
+
+/** Stored flow records (source flows-test), each picked out by some filter of the tests. */
+function storedFlows(): FlowRecordJson[] {
+  const conv = { srcIp: '10.9.9.1', srcPort: 1111, dstIp: '10.9.9.2', dstPort: 2222, direction: 'local' as const, firstTime: at(100), lastTime: at(100.25) };
+  return [
+    flow({ communityId: '1:wCb3OG7yAFWelaUydu0D+125CLM=' }),
+    flow({ srcIp: '10.1.0.6', srcPort: 40001, dstIp: '10.1.0.5', dstPort: 22, firstTime: at(5), lastTime: at(6), packetsAtoB: 10, bytesAtoB: 5000, packetsBtoA: 5, bytesBtoA: 50, direction: 'local', communityId: '1:3o/t5wSjQbgGyDYnJMbXdfFm6cE=' }),
+    flow({ srcIp: '198.51.100.7', srcPort: 53, dstIp: '10.1.0.5', dstPort: 33333, proto: 17, protoName: 'UDP', firstTime: at(20), lastTime: at(20), packetsAtoB: 1, bytesAtoB: 80, packetsBtoA: 0, bytesBtoA: 0, tcpFlagsAtoB: '', tcpFlagsBtoA: '', state: 'active', reason: 'idleTimeout', direction: 'inbound' }),
+    flow({ srcIp: '2001:db8::1', srcPort: 5353, dstIp: '2001:db8:1::2', dstPort: 5353, proto: 17, protoName: 'UDP', firstTime: at(30), lastTime: at(90.5), packetsAtoB: 4, bytesAtoB: 300, packetsBtoA: 4, bytesBtoA: 301, tcpFlagsAtoB: '', tcpFlagsBtoA: '', state: 'active', reason: 'activeTimeout', direction: 'external', vlan: 12 }),
+    flow({ srcIp: '10.1.0.7', srcPort: 8, dstIp: '192.0.2.11', dstPort: 0, proto: 1, protoName: 'ICMP', firstTime: null, lastTime: null, packetsAtoB: 1, bytesAtoB: 64, packetsBtoA: 1, bytesBtoA: 64, tcpFlagsAtoB: '', tcpFlagsBtoA: '', state: 'active', reason: 'endOfInput' }),
+    flow({ ...conv, bytesAtoB: 7000 }),
+    // The same conversation's next slice, endpoint A the other side: TraceFlow finds it too.
+    flow({ ...conv, srcIp: conv.dstIp, srcPort: conv.dstPort, dstIp: conv.srcIp, dstPort: conv.srcPort, firstTime: at(101), lastTime: at(102), bytesAtoB: 150 }),
+    // Same addresses, another port: not the traced flow.
+    flow({ ...conv, srcPort: conv.srcPort + 1, bytesAtoB: 120 }),
+  ];
+}
 
 let dir: string;
 let cfg: NetspectraConfig;
@@ -56,6 +103,11 @@ describe('query API over the embedded store', () => {
       analyzeFiles([join(pcaps, name)], { backend, config: cfg, onWindows: (s) => s.forEach((w) => storage.addWindow(w)) });
       const stats = await storage.close();
       assert.equal(stats.spillRows + stats.rowsLost, 0, `${name}: every row written`);
+    }
+    for (const [source, records] of [['flows-test', storedFlows()], ['flows-real', realFlows()]] as const) {
+      const flows = openWindowStorage(cfg.storage, { source, replaceSource: true, log: () => {} })!;
+      flows.addFlows(records);
+      assert.equal((await flows.close()).rowsWritten, records.length, source);
     }
     store = await openStore(cfg.storage);
     server = await listen(createApiApp({ store, maxLimit: 10_000, live: null, tokens: [TOKEN], log: () => {} }), '127.0.0.1', 0);
@@ -144,6 +196,145 @@ describe('query API over the embedded store', () => {
       assert.equal(r.windows.length, 1);
       assert.ok(r.firstSeen!.seconds <= r.lastSeen!.seconds);
     }
+  });
+
+  test('stored flow records come back as the core emitted them, filtered, sorted and paged', async () => {
+    const all = storedFlows();
+    const q = (over: Partial<FlowRecordsRequest>) => listFlowRecords(store, { source: 'flows-test', sort: 'bytes', dir: 'desc', limit: 100, offset: 0, ...over });
+    const ports = async (over: Partial<FlowRecordsRequest>) => (await q(over)).flows.map((f) => f.srcPort);
+    const everything = await q({});
+    assert.equal(everything.total, all.length);
+    const total = (f: FlowRecordJson) => f.bytesAtoB + f.bytesBtoA;
+    assert.deepEqual(everything.flows, [...all].sort((a, b) => total(b) - total(a)), 'the same records, largest first');
+    assert.deepEqual(await ports({ ip: '10.1.0.0/24', sort: 'first', dir: 'asc' }), [40000, 40001, 53, 8], 'either endpoint in the network; no time sorts last');
+    assert.deepEqual(await ports({ ip: '2001:db8::/32' }), [5353]);
+    assert.deepEqual(await ports({ ip: '10.1.0.5', srcIp: '10.1.0.6' }), [40001]);
+    assert.deepEqual(await ports({ port: 53 }), [53]);
+    assert.deepEqual(await ports({ port: 33333 }), [53], 'either port');
+    assert.deepEqual(await ports({ dstPort: 22 }), [40001]);
+    assert.deepEqual(await ports({ proto: 17, sort: 'packets', dir: 'asc' }), [53, 5353]);
+    assert.deepEqual(await ports({ direction: 'inbound' }), [53]);
+    assert.deepEqual(await ports({ communityId: '1:3o/t5wSjQbgGyDYnJMbXdfFm6cE=' }), [40001]);
+    assert.deepEqual(await ports({ sort: 'duration', limit: 2 }), [5353, 40000]);
+    // Overlapping [T+5.5 s, T+25 s): ends at or after the start, begins before the end.
+    assert.deepEqual(await ports({ from: (T + 5.5) * 1000, to: (T + 25) * 1000, sort: 'first', dir: 'asc' }), [40000, 40001, 53]);
+    const page = await q({ sort: 'first', dir: 'asc', limit: 2, offset: 1 });
+    assert.equal(page.total, all.length, 'the total counts every match, not the page');
+    assert.deepEqual(page.flows.map((f) => [f.srcPort, f.firstTime]), [[40001, at(5)], [53, at(20)]]);
+    // Equal first times are ordered by the addresses and ports.
+    assert.deepEqual(await ports({ ip: '10.9.9.0/24', sort: 'first', dir: 'asc' }), [1111, 1112, 2222]);
+    assert.deepEqual((await q({ source: 'no-such-source' })).total, 0);
+  });
+
+  test('flow record queries refuse bad parameters, naming them', async () => {
+    const base: FlowRecordsRequest = { sort: 'bytes', dir: 'desc', limit: 10, offset: 0 };
+    for (const [over, message] of [
+      [{ ip: '10.1.0.0/33' }, /^ip: prefix length in "10.1.0.0\/33" must be 0..32$/],
+      [{ srcIp: 'example.com' }, /^srcIp: "example.com" is not an IP address or CIDR$/],
+      [{ port: 70_000 }, /^port: 70000 is not a port \(0..65535\)$/],
+      [{ proto: 300 }, /^proto: 300 is not a protocol number \(0..255\)$/],
+      [{ communityId: 'abc' }, /^communityId: "abc" is not a Community ID \(1:<base64>\)$/],
+      [{ direction: 'up' }, /^direction: "up" is not one of inbound, outbound, local, external$/],
+      [{ sort: 'size' }, /^sort: "size" is not one of bytes, packets, first, last, duration$/],
+      [{ dir: 'up' }, /^dir: "up" is not asc or desc$/],
+      [{ limit: 0 }, /^limit: 0 is not an integer of at least 1$/],
+      [{ offset: -1 }, /^offset: -1 is not an integer of at least 0$/],
+      [{ from: Number.NaN }, /^from: NaN is not a time \(epoch milliseconds\)$/],
+      [{ from: 2000, to: 1000 }, /^range: the end must be after the start$/],
+    ] as [Partial<FlowRecordsRequest>, RegExp][]) {
+      await assert.rejects(listFlowRecords(store, { ...base, ...over } as FlowRecordsRequest), (e: Error) => {
+        assert.ok(e instanceof QueryError, `${JSON.stringify(over)}: a QueryError`);
+        assert.match(e.message, message);
+        return true;
+      });
+    }
+  });
+
+  test('ListFlowRecords on every protocol and over HTTP: names, paging, bad requests', async () => {
+    for (const [proto, c] of Object.entries(clients)) {
+      const r = await c.listFlowRecords({ filter: { source: 'flows-test', protocol: 'udp' }, sort: 'first', dir: 'asc' });
+      assert.equal(r.total, 2n, proto);
+      assert.deepEqual(r.records.map((x) => [x.srcIp, x.srcPort, x.protoName, x.firstTime, x.packetsAToB, x.communityId]), [
+        ['198.51.100.7', 53, 'UDP', at(20), 1n, undefined],
+        ['2001:db8::1', 5353, 'UDP', at(30), 4n, undefined],
+      ], proto);
+    }
+    const pages: number[][] = [];
+    let pageToken = '';
+    do {
+      const r = await clients.connect.listFlowRecords({ filter: { source: 'flows-test' }, sort: 'first', dir: 'asc', limit: 3, pageToken });
+      pages.push(r.records.map((x) => x.srcPort));
+      pageToken = r.nextPageToken;
+    } while (pageToken);
+    assert.deepEqual(pages.map((p) => p.length), [3, 3, 2]);
+    const direct = await listFlowRecords(store, { source: 'flows-test', sort: 'first', dir: 'asc', limit: 100, offset: 0 });
+    assert.deepEqual(pages.flat(), direct.flows.map((f) => f.srcPort), 'every record once, in order');
+    await assert.rejects(clients.grpc.listFlowRecords({ direction: 'sideways' }), (e: ConnectError) => e.code === Code.InvalidArgument && /direction: "sideways" is not one of/.test(e.rawMessage));
+    await assert.rejects(clients.grpc.listFlowRecords({ filter: { protocol: 'tcpp' } }), (e: ConnectError) => e.code === Code.InvalidArgument && /protocol: "tcpp" is not a protocol name/.test(e.rawMessage));
+
+    const res = await http(`/api/v1/flow-records?source=flows-test&ip=${encodeURIComponent('10.1.0.0/24')}&sort=first&dir=asc&limit=2`);
+    assert.equal(res.status, 200);
+    const j = (await res.json()) as { total: string; nextPageToken: string; records: Record<string, unknown>[] };
+    assert.equal(j.total, '4');
+    assert.ok(j.nextPageToken);
+    // The core's JSON names (proto3 JSON: 64-bit counts as text, empty fields left out).
+    assert.deepEqual(j.records[0], {
+      communityId: '1:wCb3OG7yAFWelaUydu0D+125CLM=', srcIp: '10.1.0.5', srcPort: 40000, dstIp: '192.0.2.10', dstPort: 443, proto: 6, protoName: 'TCP',
+      firstTime: at(0), lastTime: at(10), packetsAtoB: '2', bytesAtoB: '100', packetsBtoA: '3', bytesBtoA: '1000', tcpFlagsAtoB: 'FIN,SYN,ACK',
+      tcpFlagsBtoA: 'FIN,SYN,ACK', state: 'closed', reason: 'fin', probe: 'probe-1', interface: 'eth0', direction: 'outbound',
+    });
+    const next = (await (await http(`/api/v1/flow-records?source=flows-test&ip=${encodeURIComponent('10.1.0.0/24')}&sort=first&dir=asc&limit=2&page_token=${j.nextPageToken}`)).json()) as typeof j;
+    assert.deepEqual(next.records.map((r) => r.srcPort), [53, 8]);
+    const byId = (await (await http('/api/v1/flow-records?community_id=1%3A3o%2Ft5wSjQbgGyDYnJMbXdfFm6cE%3D&direction=local')).json()) as typeof j;
+    assert.deepEqual(byId.records.map((r) => r.srcPort), [40001]);
+    const post = await http('/api/v1/flow-records', { method: 'POST', body: JSON.stringify({ filter: { source: 'flows-test', port: 22 } }) });
+    assert.deepEqual(((await post.json()) as typeof j).records.map((r) => r.dstPort), [22]);
+    for (const [path, message] of [
+      ['/api/v1/flow-records?direction=up', /direction: "up" is not one of inbound, outbound, local, external/],
+      ['/api/v1/flow-records?community_id=abc', /communityId: "abc" is not a Community ID/],
+      ['/api/v1/flow-records?sort=size', /sort: "size" is not one of bytes, packets, first, last, duration/],
+      ['/api/v1/flow-records?port=x', /port: "x" is not a non-negative integer/],
+      ['/api/v1/flow-records?task=src_ip', /unknown parameter "task"|request: /],
+    ] as const) {
+      const r = await http(path);
+      assert.equal(r.status, 400, path);
+      assert.match(((await r.json()) as { error: string }).error, message, path);
+    }
+  });
+
+  test('TraceFlow also returns the flow records of the traced flow, in either orientation', async () => {
+    const flow = { srcIp: '10.9.9.1', dstIp: '10.9.9.2', srcPort: 1111, dstPort: 2222, protocolName: 'tcp' };
+    for (const client of Object.values(clients)) {
+      const r = await client.traceFlow({ flow, bothDirections: true });
+      assert.equal(r.found, false, 'no window holds it');
+      assert.deepEqual(r.records.map((x) => [x.srcIp, x.srcPort, x.dstIp, x.dstPort, x.firstTime]), [
+        ['10.9.9.1', 1111, '10.9.9.2', 2222, at(100)],
+        ['10.9.9.2', 2222, '10.9.9.1', 1111, at(101)],
+      ]);
+    }
+    const later = await clients.connect.traceFlow({ flow, bothDirections: true, range: { start: { seconds: BigInt(T + 100), nanos: 500_000_000 } } });
+    assert.deepEqual(later.records.map((x) => x.firstTime), [at(101)], 'only records overlapping the range');
+    const res = await http('/api/v1/trace?src_ip=10.9.9.1&dst_ip=10.9.9.2&src_port=1111&dst_port=2222&protocol=tcp&both=1');
+    assert.equal(((await res.json()) as { records: unknown[] }).records.length, 2);
+  });
+
+  test('the core\'s flow records of a capture are stored and read back unchanged; TraceFlow\'s records add up to its windows and to tshark', async () => {
+    const made = realFlows();
+    const back = await listFlowRecords(store, { source: 'flows-real', sort: 'first', dir: 'asc', limit: 100_000, offset: 0 });
+    assert.equal(back.total, made.length);
+    const canonical = (rs: FlowRecordJson[]) => rs.map((r) => JSON.stringify(r)).sort();
+    assert.deepEqual(canonical(back.flows), canonical(made));
+    const c = traced();
+    const r = await clients.connect.traceFlow({ flow: { srcIp: c.addrA, dstIp: c.addrB, srcPort: c.portA, dstPort: c.portB, protocolName: 'tcp' }, bothDirections: true });
+    assert.ok(r.records.length > 0);
+    const sums = [0, 0, 0, 0];
+    for (const x of r.records) {
+      const forward = x.srcIp === c.addrA && x.srcPort === c.portA;
+      const counts = [x.packetsAToB, x.bytesAToB, x.packetsBToA, x.bytesBToA].map(Number);
+      (forward ? counts : [counts[2], counts[3], counts[0], counts[1]]).forEach((v, i) => (sums[i] += v));
+    }
+    assert.deepEqual(sums, [c.framesAtoB, c.bytesAtoB, c.framesBtoA, c.bytesBtoA], 'as tshark counts the conversation');
+    assert.deepEqual(sums, [r.packets, r.bytes, r.reversePackets, r.reverseBytes].map(Number), 'as the exact task counts it');
   });
 
   test('heavy hitters and spreaders agree with the exact tasks stored beside them', async () => {

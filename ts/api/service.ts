@@ -10,12 +10,14 @@ import {
   TraceFlowResponseSchema, type AggregateFlowsRequest, type AggregateFlowsResponse, type FlowFilter, type HealthResponse,
   type ListTasksResponse, type TimeRange, type TopHeavyHittersRequest, type TopHeavyHittersResponse, type TopSpreadersRequest,
   type TopSpreadersResponse, type TraceFlowRequest, type TraceFlowResponse, type ListAlertsRequest, type ListAlertsResponse,
+  FlowRecordSchema, ListFlowRecordsResponseSchema, type ListFlowRecordsRequest, type ListFlowRecordsResponse,
 } from '../gen/netspectra/v1/query_pb.js';
+import type { FlowRecordJson } from '../flows/types.js';
 import { KEY_FIELDS, type KeyField } from '../config/index.js';
 import type { Store } from '../storage/index.js';
 import {
-  aggregateFlows, findTask, health, listAlerts, listTasks, QueryError, topHeavyHitters, topSpreaders, traceFlow,
-  type Filter, type Key, type Range, type TaskInfo,
+  aggregateFlows, findTask, health, listAlerts, listFlowRecords, listTasks, protocolNumber, QueryError, topHeavyHitters, topSpreaders,
+  traceFlow, traceFlowRecords, type Filter, type FlowRecordsRequest, type Key, type Range, type TaskInfo,
 } from '../storage/queries.js';
 import type { AlertEvent } from '../alert/types.js';
 import type { LiveWindow } from './live.js';
@@ -37,6 +39,26 @@ function range(r: TimeRange | undefined): Range {
 function filter(f: FlowFilter | undefined): Filter | undefined {
   if (!f) return undefined;
   return { ip: f.ip, srcIp: f.srcIp, dstIp: f.dstIp, port: f.port, srcPort: f.srcPort, dstPort: f.dstPort, protocol: f.protocol, source: f.source };
+}
+
+/** A stored flow record as the API's message (the same names in JSON). */
+export function flowRecordMessage(r: FlowRecordJson) {
+  return create(FlowRecordSchema, {
+    communityId: r.communityId ?? undefined, srcIp: r.srcIp, srcPort: r.srcPort, dstIp: r.dstIp, dstPort: r.dstPort, proto: r.proto,
+    protoName: r.protoName, firstTime: r.firstTime ?? undefined, lastTime: r.lastTime ?? undefined, packetsAToB: BigInt(r.packetsAtoB),
+    bytesAToB: BigInt(r.bytesAtoB), packetsBToA: BigInt(r.packetsBtoA), bytesBToA: BigInt(r.bytesBtoA), tcpFlagsAToB: r.tcpFlagsAtoB,
+    tcpFlagsBToA: r.tcpFlagsBtoA, state: r.state, reason: r.reason, probe: r.probe, interface: r.interface, vlan: r.vlan, direction: r.direction,
+  });
+}
+
+/** Epoch milliseconds of a Timestamp (fractions kept: the query rounds to the microsecond). */
+function msFromTs(t: Timestamp | undefined): number | undefined {
+  return t ? Number(t.seconds) * 1000 + t.nanos / 1e6 : undefined;
+}
+
+/** A digest of the request without its paging, so a page token fits only its query. */
+function requestDigest(req: object): string {
+  return createHash('sha256').update(JSON.stringify({ ...req, pageToken: '', limit: 0 }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex').slice(0, 16);
 }
 
 function flowKey(k: Key) {
@@ -81,6 +103,7 @@ export interface QueryHandlers {
   topHeavyHitters(req: TopHeavyHittersRequest): Promise<TopHeavyHittersResponse>;
   topSpreaders(req: TopSpreadersRequest): Promise<TopSpreadersResponse>;
   listAlerts(req: ListAlertsRequest): Promise<ListAlertsResponse>;
+  listFlowRecords(req: ListFlowRecordsRequest): Promise<ListFlowRecordsResponse>;
 }
 
 function tsFromIso(t: string | null): Timestamp | undefined {
@@ -151,7 +174,7 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
       const db = await source(req.live);
       const info = await task(req.task, db, req.live);
       const limit = limitOf(req.limit);
-      const digest = createHash('sha256').update(JSON.stringify({ ...req, pageToken: '', limit: 0 }, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex').slice(0, 16);
+      const digest = requestDigest(req);
       const offset = readPageToken(req.pageToken, digest);
       const out = await aggregateFlows(ctx.store, {
         task: info, range: req.live ? undefined : range(req.range), filter: filter(req.filter), groupBy: req.groupBy as KeyField[],
@@ -182,7 +205,7 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
         if (!info) throw new QueryError('task: no exact task keyed by the flow fields is stored; name one');
       }
       const f = req.flow;
-      const windows = await traceFlow(ctx.store, {
+      const trace = {
         task: info,
         range: range(req.range),
         flow: {
@@ -191,7 +214,9 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
         },
         bothDirections: req.bothDirections,
         limit: ctx.maxLimit,
-      });
+      };
+      const windows = await traceFlow(ctx.store, trace);
+      const records = await traceFlowRecords(ctx.store, trace);
       const sum = (pick: (w: (typeof windows)[number]) => bigint) => windows.reduce((a, w) => a + pick(w), 0n);
       const seen = windows.filter((w) => w.packets > 0n || w.reversePackets > 0n);
       return create(TraceFlowResponseSchema, {
@@ -209,6 +234,7 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
             reversePackets: w.reversePackets, reverseBytes: w.reverseBytes,
           }),
         ),
+        records: records.map(flowRecordMessage),
       });
     }),
 
@@ -241,6 +267,25 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
         range: range(req.range), rule: req.rule, state: req.state, minSeverity: req.minSeverity, source: req.source, limit: limitOf(req.limit),
       });
       return create(ListAlertsResponseSchema, { alerts: alerts.map(alertMessage) });
+    }),
+
+    listFlowRecords: guard(async (req: ListFlowRecordsRequest) => {
+      const limit = limitOf(req.limit);
+      const digest = requestDigest(req);
+      const offset = readPageToken(req.pageToken, digest);
+      const f = req.filter;
+      const q: FlowRecordsRequest = {
+        from: msFromTs(req.range?.start), to: msFromTs(req.range?.end), source: f?.source || undefined, ip: f?.ip || undefined,
+        srcIp: f?.srcIp || undefined, dstIp: f?.dstIp || undefined, port: f?.port, srcPort: f?.srcPort, dstPort: f?.dstPort,
+        proto: f?.protocol ? protocolNumber(f.protocol) : undefined, communityId: req.communityId || undefined, direction: req.direction || undefined,
+        sort: (req.sort || 'bytes') as FlowRecordsRequest['sort'], dir: (req.dir || 'desc') as FlowRecordsRequest['dir'], limit, offset,
+      };
+      const out = await listFlowRecords(ctx.store, q);
+      return create(ListFlowRecordsResponseSchema, {
+        records: out.flows.map(flowRecordMessage),
+        total: BigInt(out.total),
+        nextPageToken: offset + out.flows.length < out.total ? pageToken(offset + out.flows.length, digest) : '',
+      });
     }),
   };
 }

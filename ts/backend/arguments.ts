@@ -3,7 +3,7 @@
 // are cut to 32 bits as napi_get_value_uint32 does, and a refusal is a TypeError carrying the
 // same `code` as napi's. The values' meaning (seed text, window range, task shapes) is the core's
 // to judge, with its own messages.
-import type { AnalyzerOptions, TaskOptions, TrafficOptions } from './types.js';
+import type { AnalyzerOptions, FlowOptions, TaskOptions, TrafficOptions } from './types.js';
 
 type Kind = 'string' | 'number' | 'boolean';
 const CODES: Record<Kind, string> = { string: 'StringExpected', number: 'NumberExpected', boolean: 'BooleanExpected' };
@@ -94,6 +94,23 @@ export function analyzerOptions(options: unknown): AnalyzerOptions | undefined {
     top: optional(o, 'top', expectU32, at),
     keepSnapshots: optional(o, 'keepSnapshots', expectBool, at),
     tasks: (o.tasks as unknown[] | undefined)?.map((t, i) => taskOptions(t, `${at}.tasks[${i}]`)),
+    flows: o.flows === undefined ? undefined : flowOptions(o.flows, `${at}.flows`),
+    seconds: optional(o, 'seconds', expectU32, at),
+  });
+}
+
+function flowOptions(options: unknown, at: string): FlowOptions {
+  const o = fieldsOf(options) ?? {};
+  return defined<FlowOptions>({
+    idleTcp: optional(o, 'idleTcp', expectNumber, at),
+    idleUdp: optional(o, 'idleUdp', expectNumber, at),
+    idleIcmp: optional(o, 'idleIcmp', expectNumber, at),
+    idleOther: optional(o, 'idleOther', expectNumber, at),
+    activeTimeout: optional(o, 'activeTimeout', expectNumber, at),
+    closedLinger: optional(o, 'closedLinger', expectNumber, at),
+    maxFlows: optional(o, 'maxFlows', expectU32, at),
+    localNetworks: optional(o, 'localNetworks', expectString, at),
+    probe: optional(o, 'probe', expectString, at),
   });
 }
 

@@ -6,7 +6,7 @@ import type { Backend, BackendName, LiveCapture, LiveCaptureOptions, TrafficOpti
 import { loadWasm } from './wasm.js';
 
 export type {
-  Analyzer, AnalyzerOptions, ApplyResult, Backend, BackendName, BatchEngine, CaptureStats, ClosedWindow, LiveCapture, PacketBatcher,
+  Analyzer, AnalyzerOptions, FlowOptions, ApplyResult, Backend, BackendName, BatchEngine, CaptureStats, ClosedWindow, LiveCapture, PacketBatcher,
   SealedBatch, TaskOptions, TrafficOptions, TrafficSource,
 } from './types.js';
 

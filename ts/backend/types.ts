@@ -28,6 +28,25 @@ export interface AnalyzerOptions {
   /** Keep compact window snapshots until takeSnapshots(). */
   keepSnapshots?: boolean;
   tasks?: TaskOptions[];
+  /** Flow records beside the tasks (the compiled backends). */
+  flows?: FlowOptions;
+  /** Batch engine: per-second counters kept for this many seconds. */
+  seconds?: number;
+}
+
+/** The flow cache (crates/core/src/flow); times in seconds. */
+export interface FlowOptions {
+  idleTcp?: number;
+  idleUdp?: number;
+  idleIcmp?: number;
+  idleOther?: number;
+  activeTimeout?: number;
+  closedLinger?: number;
+  maxFlows?: number;
+  /** Comma separated CIDRs. */
+  localNetworks?: string;
+  /** Probe name of records made from capture files. */
+  probe?: string;
 }
 
 export interface Analyzer {
@@ -44,6 +63,11 @@ export interface Analyzer {
   reportJson(topN: number): string;
   /** Fixed-width conversation rows (see ts/analyze/conversations.ts for the layout). */
   exportConversations(ipPairs: boolean): Uint8Array;
+  /** Flow records finished since the last call (JSON array text, ts/flows/types.ts); `flush`
+   * ends every open flow first. Null without the `flows` option. The compiled backends only. */
+  takeFlows?(flush: boolean): string | null;
+  /** The flow cache's counters (JSON); null without the `flows` option. */
+  flowStatsJson?(): string | null;
 }
 
 export interface TrafficOptions {
@@ -124,9 +148,21 @@ export interface BatchEngine {
   closeWindow(): void;
   takeWindows(): ClosedWindow[];
   openWindow(): { startMs: number; endMs: number } | null;
-  /** A copy of the open window (NSWS), which keeps counting: live queries. */
-  peekWindow(): { startMs: number; endMs: number; snapshot: Uint8Array } | null;
+  /** A copy of the open window, which keeps counting: live queries and the console. `json` is
+   * as a closed window's. */
+  peekWindow(): { startMs: number; endMs: number; json: string; snapshot: Uint8Array } | null;
   statsJson(): string;
+  /** Flow records finished since the last call (JSON array text); `flush` ends every open flow
+   * first. Null without the `flows` option. */
+  takeFlows(flush: boolean): string | null;
+  /** No batch came for this long (ms, wall clock): flows idle by then end. */
+  flowsIdle(ms: number): void;
+  /** A page of the open flows (JSON, FlowPage) for a query string
+   * (limit, offset, sort, dir, proto, ip, port); throws naming a bad parameter; null without flows. */
+  queryFlows(query: string): string | null;
+  /** Per-second counters of seconds beginning in [from, to) ms (JSON array); null without the
+   * `seconds` option. */
+  secondsJson(fromMs: number, toMs: number): string | null;
 }
 
 export interface LiveCaptureOptions {

@@ -28,6 +28,8 @@ interface Outcome {
   conversations: Buffer;
   pairs: Buffer;
   snapshots: Buffer[];
+  /** Flow records (JSON arrays): taken after every chunk, then flushed. */
+  flows: string;
 }
 
 /** Feeds like ts/analyze feedFile (stops at the first error), taking the closed windows'
@@ -36,7 +38,12 @@ function run(analyzer: Analyzer, data: Uint8Array, chunks: number[]): Outcome {
   analyzer.beginFile('capture');
   let feedError: string | null = null;
   const snapshots: Buffer[] = [];
-  const take = () => snapshots.push(...analyzer.takeSnapshots().map((s) => Buffer.from(s)));
+  const flows: string[] = [];
+  const takeFlows = (flush: boolean) => flows.push((analyzer.takeFlows?.(flush) ?? '[]').slice(1, -1));
+  const take = () => {
+    snapshots.push(...analyzer.takeSnapshots().map((s) => Buffer.from(s)));
+    takeFlows(false);
+  };
   for (let at = 0, i = 0; at < data.length && feedError === null; i++) {
     const n = chunks[i % chunks.length];
     feedError = analyzer.feed(data.subarray(at, at + n));
@@ -46,6 +53,7 @@ function run(analyzer: Analyzer, data: Uint8Array, chunks: number[]): Outcome {
   const endError = analyzer.endFile();
   analyzer.closeWindow();
   take();
+  takeFlows(true);
   return {
     feedError,
     endError,
@@ -54,6 +62,7 @@ function run(analyzer: Analyzer, data: Uint8Array, chunks: number[]): Outcome {
     conversations: Buffer.from(analyzer.exportConversations(false)),
     pairs: Buffer.from(analyzer.exportConversations(true)),
     snapshots,
+    flows: `[${flows.filter(Boolean).join(',')}]`,
   };
 }
 
@@ -65,6 +74,7 @@ function assertSame(n: Outcome, w: Outcome, what: string): void {
   assert.ok(w.conversations.equals(n.conversations), `${what}: conversations`);
   assert.ok(w.pairs.equals(n.pairs), `${what}: address pairs`);
   assert.equal(w.snapshots.length, n.snapshots.length, `${what}: snapshots`);
+  assert.equal(w.flows, n.flows, `${what}: flow records`);
   w.snapshots.forEach((s, i) => assert.ok(s.equals(n.snapshots[i]), `${what}: snapshot ${i}`));
   // Storage rows of every window (source names with characters TabSeparated escapes).
   w.snapshots.forEach((s, i) =>
@@ -146,12 +156,50 @@ test('a peeked open window is the same on both backends, and the engine goes on 
   const [n, w] = engines.map((e) => e.peekWindow());
   assert.ok(n && w);
   assert.ok(Buffer.from(w.snapshot).equals(Buffer.from(n.snapshot)), 'the same snapshot');
+  assert.equal(w.json, n.json, 'the same window JSON');
+  assert.ok(JSON.parse(n.json).packets > 0);
+  assert.deepEqual(engines.map((e) => [e.secondsJson(0, 1e15), e.takeFlows(false)]), [[null, null], [null, null]], 'nothing without the options');
   for (const e of engines) for (const m of messages.slice(half)) e.apply(m);
   const [nAll, wAll] = engines.map((e) => e.peekWindow()!);
   assert.ok(Buffer.from(wAll.snapshot).equals(Buffer.from(nAll.snapshot)));
   assert.ok(nAll.snapshot.length > 0 && !Buffer.from(nAll.snapshot).equals(Buffer.from(n.snapshot)), 'the window went on counting');
   for (const e of engines) e.closeWindow();
   assert.deepEqual(engines.map((e) => e.peekWindow()), [null, null], 'nothing open after the close');
+});
+
+test('flow records, the live flow table and per-second counters are the same on both backends', () => {
+  const batcher = native.createPacketBatcher!({ probeId: 'probe-1', interface: 'eth0', partitions: 1, batchPackets: 1024 });
+  assert.equal(batcher.addCapture(readFileSync(join(pcaps, 'debian-pathspider-real.pcap'))), null);
+  const messages = batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0).map((b) => b.message);
+  const options: AnalyzerOptions = { flows: { idleUdp: 5, localNetworks: '10.64.0.0/16' }, seconds: 3600 };
+  const engines = [native.createBatchEngine!(options), wasm.createBatchEngine(options)];
+  const finished = engines.map(() => [] as string[]);
+  const half = Math.floor(messages.length / 2);
+  messages.slice(0, half).forEach((m) => engines.forEach((e, i) => (e.apply(m), finished[i].push(e.takeFlows(false)!))));
+  type Page = { active: number; matched: number; flows: { srcIp: string; dstIp: string; dstPort: number; reason: string; probe: string; interface: string }[] };
+  const top = (JSON.parse(engines[0].queryFlows('limit=1')!) as Page).flows[0];
+  const pages = ['', 'limit=5&sort=packets&dir=asc', `ip=${top.dstIp}&port=${top.dstPort}&proto=6&limit=3&offset=1`, 'sort=duration'];
+  for (const q of pages) assert.equal(engines[1].queryFlows(q), engines[0].queryFlows(q), q);
+  const page = JSON.parse(engines[0].queryFlows(`ip=${top.srcIp}/32&limit=50`)!) as Page;
+  assert.ok(page.active > page.matched && page.matched > 0 && page.flows.length > 0);
+  for (const f of page.flows) {
+    assert.ok(f.srcIp === top.srcIp || f.dstIp === top.srcIp);
+    assert.deepEqual([f.reason, f.probe, f.interface], ['open', 'probe-1', 'eth0']);
+  }
+  for (const q of ['sort=size', 'ip=10.0.0.0/99', 'color=red']) {
+    const n = (() => { try { engines[0].queryFlows(q); return 'no error'; } catch (e) { return (e as Error).message; } })();
+    assert.notEqual(n, 'no error');
+    assert.throws(() => engines[1].queryFlows(q), (e: Error) => e.message === n);
+  }
+  engines.forEach((e) => e.flowsIdle(10 * 60_000));
+  assert.equal(engines[1].takeFlows(false), engines[0].takeFlows(false), 'idle flows end alike');
+  messages.slice(half).forEach((m) => engines.forEach((e, i) => (e.apply(m), finished[i].push(e.takeFlows(false)!))));
+  engines.forEach((e, i) => finished[i].push(e.takeFlows(true)!));
+  assert.equal(finished[1].join(''), finished[0].join(''));
+  assert.equal(engines[1].secondsJson(0, 1e15), engines[0].secondsJson(0, 1e15));
+  const seconds = JSON.parse(engines[0].secondsJson(0, 1e15)!) as { packets: number }[];
+  assert.equal(seconds.reduce((n, s) => n + s.packets, 0), 62_781, 'every packet in a second');
+  assert.ok(/"flows":\{"active":0,/.test(engines[0].statsJson()));
 });
 
 test('bad options fail with the same error text (and code) as native', () => {
@@ -179,6 +227,10 @@ test('bad options fail with the same error text (and code) as native', () => {
     { windowSeconds: NaN },
     { windowSeconds: Infinity },
     { tasks: [{ name: 'ü\n"x"', type: 'exact', key: 'SrcIP,Mac' }] },
+    { flows: { idleTcp: -1 } },
+    { flows: { activeTimeout: NaN } },
+    { flows: { localNetworks: '10.0.0.0/8,lan' } },
+    { flows: { localNetworks: '10.0.0.0/33' } },
   ];
   for (const options of bad) {
     const expected = (() => {

@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { analyzerOptions, expectBool, expectBytes, expectString, expectU32, trafficOptions } from './arguments.js';
 import type {
-  Analyzer, AnalyzerOptions, ApplyResult, Backend, BatchEngine, CaptureStats, ClosedWindow, PacketBatcher, PacketBatcherOptions,
-  SealedBatch, TrafficOptions, TrafficSource,
+  Analyzer, AnalyzerOptions, ApplyResult, Backend, BatchEngine, CaptureStats, ClosedWindow, FlowOptions, PacketBatcher,
+  PacketBatcherOptions, SealedBatch, TrafficOptions, TrafficSource,
 } from './types.js';
 
 interface Exports {
@@ -29,6 +29,8 @@ interface Exports {
   ns_analyzer_packets(h: number): number;
   ns_analyzer_report_json(h: number, topN: number): void;
   ns_analyzer_export_conversations(h: number, ipPairs: number): void;
+  ns_analyzer_take_flows(h: number, flush: number): number;
+  ns_analyzer_flow_stats_json(h: number): number;
   ns_traffic_new(opts: number, len: number): number;
   ns_traffic_free(h: number): void;
   ns_traffic_next_chunk(h: number, maxPackets: number): void;
@@ -49,6 +51,10 @@ interface Exports {
   ns_engine_open_window(h: number): number;
   ns_engine_stats_json(h: number): void;
   ns_engine_peek_window(h: number): number;
+  ns_engine_take_flows(h: number, flush: number): number;
+  ns_engine_flows_idle(h: number, ms: number): void;
+  ns_engine_query_flows(h: number, q: number, len: number): number;
+  ns_engine_seconds_json(h: number, fromMs: number, toMs: number): number;
   ns_storage_rows(data: number, len: number): number;
 }
 
@@ -223,7 +229,12 @@ function putAll(put: Field, values: object, names: Record<string, string>): void
   }
 }
 
-const ANALYZER_FIELDS = { seed: 'seed', windowSeconds: 'window_seconds', top: 'top', keepSnapshots: 'keep_snapshots' };
+const ANALYZER_FIELDS = { seed: 'seed', windowSeconds: 'window_seconds', top: 'top', keepSnapshots: 'keep_snapshots', seconds: 'seconds' };
+const FLOW_FIELDS: Record<keyof FlowOptions, string> = {
+  idleTcp: 'flows.idle_tcp', idleUdp: 'flows.idle_udp', idleIcmp: 'flows.idle_icmp', idleOther: 'flows.idle_other',
+  activeTimeout: 'flows.active_timeout', closedLinger: 'flows.closed_linger', maxFlows: 'flows.max_flows',
+  localNetworks: 'flows.local_networks', probe: 'flows.probe',
+};
 const TASK_FIELDS = {
   name: 'task', type: 'type', key: 'key', distinct: 'distinct', element: 'element', depth: 'depth', width: 'width',
   conservative: 'conservative', heavyHitters: 'heavy_hitters', registers: 'registers', registerBits: 'register_bits',
@@ -236,6 +247,10 @@ function analyzerOptionsText(options: unknown): Uint8Array {
   return optionsText((put) => {
     if (!o) return;
     putAll(put, o, ANALYZER_FIELDS);
+    if (o.flows) {
+      put('flows', 'true');
+      putAll(put, o.flows, FLOW_FIELDS);
+    }
     // `task` opens each task: the fields after it belong to it.
     for (const t of o.tasks ?? []) putAll(put, t, TASK_FIELDS);
   });
@@ -317,6 +332,17 @@ export class WasmAnalyzer implements Analyzer {
     const rt = this.own.rt;
     rt.call('exportConversations', () => rt.x.ns_analyzer_export_conversations(h, ipPairs ? 1 : 0));
     return rt.takeBytes('exportConversations');
+  }
+
+  takeFlows(flush: boolean): string | null {
+    expectBool(flush, 'takeFlows: flush');
+    const [h, rt] = [this.own.handle('takeFlows'), this.own.rt];
+    return rt.call('takeFlows', () => rt.x.ns_analyzer_take_flows(h, flush ? 1 : 0)) ? rt.takeText('takeFlows') : null;
+  }
+
+  flowStatsJson(): string | null {
+    const [h, rt] = [this.own.handle('flowStatsJson'), this.own.rt];
+    return rt.call('flowStatsJson', () => rt.x.ns_analyzer_flow_stats_json(h)) ? rt.takeText('flowStatsJson') : null;
   }
 
   /** Releases the analyzer's memory now; the analyzer cannot be used afterwards. */
@@ -469,11 +495,41 @@ export class WasmBatchEngine implements BatchEngine {
     return { startMs: start / 1e6, endMs: end / 1e6 };
   }
 
-  peekWindow(): { startMs: number; endMs: number; snapshot: Uint8Array } | null {
+  peekWindow(): { startMs: number; endMs: number; json: string; snapshot: Uint8Array } | null {
     const [h, rt] = [this.own.handle('peekWindow'), this.own.rt];
     if (!rt.call('peekWindow', () => rt.x.ns_engine_peek_window(h))) return null;
-    const [ptr, len, start, end] = words(rt.takeBytes('peekWindow'));
-    return { startMs: start / 1e6, endMs: end / 1e6, snapshot: rt.takeBytesAt('peekWindow', ptr, len) };
+    const [ptr, len, jsonPtr, jsonLen, start, end] = words(rt.takeBytes('peekWindow'));
+    const snapshot = rt.takeBytesAt('peekWindow', ptr, len);
+    const json = decoder.decode(rt.takeBytesAt('peekWindow', jsonPtr, jsonLen));
+    return { startMs: start / 1e6, endMs: end / 1e6, json, snapshot };
+  }
+
+  takeFlows(flush: boolean): string | null {
+    expectBool(flush, 'takeFlows: flush');
+    const [h, rt] = [this.own.handle('takeFlows'), this.own.rt];
+    return rt.call('takeFlows', () => rt.x.ns_engine_take_flows(h, flush ? 1 : 0)) ? rt.takeText('takeFlows') : null;
+  }
+
+  flowsIdle(ms: number): void {
+    const [h, rt] = [this.own.handle('flowsIdle'), this.own.rt];
+    rt.call('flowsIdle', () => rt.x.ns_engine_flows_idle(h, ms));
+  }
+
+  queryFlows(query: string): string | null {
+    expectString(query, 'queryFlows: query');
+    const [h, rt] = [this.own.handle('queryFlows'), this.own.rt];
+    const bytes = encoder.encode(query);
+    const ptr = rt.write('queryFlows', bytes);
+    const r = rt.call('queryFlows', () => rt.x.ns_engine_query_flows(h, ptr, bytes.length));
+    if (r === 2) return null;
+    const text = rt.takeText('queryFlows');
+    if (r === 1) throw new Error(text);
+    return text;
+  }
+
+  secondsJson(fromMs: number, toMs: number): string | null {
+    const [h, rt] = [this.own.handle('secondsJson'), this.own.rt];
+    return rt.call('secondsJson', () => rt.x.ns_engine_seconds_json(h, fromMs, toMs)) ? rt.takeText('secondsJson') : null;
   }
 
   statsJson(): string {

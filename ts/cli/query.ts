@@ -7,19 +7,22 @@ import {
   AggregateFlowsRequestSchema, AggregateFlowsResponseSchema, FlowFilterSchema, FlowKeySchema, HealthResponseSchema, ListTasksResponseSchema,
   QueryService, TimeRangeSchema, TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, TopSpreadersRequestSchema,
   TopSpreadersResponseSchema, TraceFlowRequestSchema, TraceFlowResponseSchema, ListAlertsRequestSchema, ListAlertsResponseSchema, type FlowKey,
+  ListFlowRecordsRequestSchema, ListFlowRecordsResponseSchema, type FlowRecord,
 } from '../gen/netspectra/v1/query_pb.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { table } from '../report/table.js';
-import { bytes, grouped } from '../report/units.js';
+import { bytes, duration, grouped } from '../report/units.js';
 import { apiTokens } from './serve.js';
 
-export const QUERY_USAGE = `  query <what>        ask the API (netspectra serve): health | tasks | aggregate | trace | top | spreaders | alerts
+export const QUERY_USAGE = `  query <what>        ask the API (netspectra serve): health | tasks | aggregate | trace | top | spreaders | alerts | flow-records
       --url URL         API (config api.url)   --token T  bearer token (NETSPECTRA_API_TOKEN)
       --task NAME       task   --start/--end TIME  RFC 3339 or epoch ms   --live  the open window
       --ip/--src-ip/--dst-ip IP|CIDR   --port/--src-port/--dst-port N   --protocol tcp|udp|N
       --group-by F,..   --order-by packets|bytes|distinct|FIELD  --asc  --limit N  --page-token T
       --by packets|bytes (top)   --both (trace: both directions)   --json
-      --rule NAME  --state firing|resolved  --severity info|warning|critical (alerts: at least)`;
+      --rule NAME  --state firing|resolved  --severity info|warning|critical (alerts: at least)
+      flow-records: --order-by bytes|packets|first|last|duration (largest first; --asc)
+                    --community-id ID  --direction inbound|outbound|local|external  --source NAME`;
 
 export type QueryValues = Record<string, string | boolean | undefined>;
 
@@ -44,6 +47,24 @@ function str(v: string | boolean | undefined): string {
 
 function keyCells(k: FlowKey | undefined): string[] {
   return [k?.srcIp ?? '', k?.dstIp ?? '', k?.srcPort ? String(k.srcPort) : '', k?.dstPort ? String(k.dstPort) : '', k?.protocolName ?? ''];
+}
+
+/** Stored flow records, one line each: A -> B with the counts of both directions. */
+function recordTable(records: FlowRecord[]): string {
+  const ns = (t: string | undefined) => (t ? BigInt(t.replace('.', '')) : null);
+  const span = (r: FlowRecord) => {
+    const [a, b] = [ns(r.firstTime), ns(r.lastTime)];
+    return a !== null && b !== null ? duration(Number(b - a)) : '';
+  };
+  const first = (r: FlowRecord) => (r.firstTime ? new Date(Number(ns(r.firstTime)! / 1_000_000n)).toISOString() : '');
+  return table(
+    ['first', 'duration', 'proto', 'src', 'sport', 'dst', 'dport', 'direction', 'packets a>b', 'bytes a>b', 'packets b>a', 'bytes b>a', 'state', 'end'],
+    records.map((r) => [
+      first(r), span(r), r.protoName || String(r.proto), r.srcIp, String(r.srcPort), r.dstIp, String(r.dstPort), r.direction,
+      grouped(Number(r.packetsAToB)), bytes(Number(r.bytesAToB)), grouped(Number(r.packetsBToA)), bytes(Number(r.bytesBToA)), r.state, r.reason,
+    ]),
+    [false, true, false, false, true, false, true, false, true, true, true, true, false, false],
+  );
 }
 
 const KEY_HEADERS = ['src', 'dst', 'sport', 'dport', 'proto'];
@@ -73,6 +94,7 @@ export async function queryCommand(what: string | undefined, values: QueryValues
   const filter = create(FlowFilterSchema, {
     ip: str(values.ip), srcIp: str(values['src-ip']), dstIp: str(values['dst-ip']), port: int(values.port, 'port'),
     srcPort: int(values['src-port'], 'src-port'), dstPort: int(values['dst-port'], 'dst-port'), protocol: str(values.protocol),
+    source: str(values.source),
   });
   const out = <D extends DescMessage>(schema: D, msg: MessageShape<D>, text: () => string) => {
     process.stdout.write(values.json ? JSON.stringify(toJson(schema, msg), null, 2) + '\n' : text() + '\n');
@@ -147,8 +169,18 @@ export async function queryCommand(what: string | undefined, values: QueryValues
         );
         return 0;
       }
+      case 'flow-records': {
+        const r = await client.listFlowRecords(create(ListFlowRecordsRequestSchema, {
+          range, filter, sort: str(values['order-by']), dir: values.asc ? 'asc' : 'desc', limit: common.limit, pageToken: str(values['page-token']),
+          communityId: str(values['community-id']), direction: str(values.direction),
+        }));
+        out(ListFlowRecordsResponseSchema, r, () =>
+          (r.records.length ? recordTable(r.records) + '\n' : '') + `${grouped(Number(r.total))} records match` +
+          (r.nextPageToken ? `\nnext page: --page-token ${r.nextPageToken}` : ''));
+        return 0;
+      }
       default:
-        throw new ArgError(`query needs one of health, tasks, aggregate, trace, top, spreaders, alerts${what ? `, not "${what}"` : ''}`);
+        throw new ArgError(`query needs one of health, tasks, aggregate, trace, top, spreaders, alerts, flow-records${what ? `, not "${what}"` : ''}`);
     }
   } catch (e) {
     if (e instanceof ConnectError) {

@@ -10,8 +10,35 @@ import { bytes, grouped } from '../report/units.js';
 import { allPartitions, connectNats, ensureConsumer, ensureStream, type Connection, type Log } from '../transport/nats.js';
 import type { WindowStorage } from '../storage/index.js';
 import { Alerting } from '../alert/alerting.js';
+import { ipProtoOf } from '../backend/js/names.js';
+import { createFlowExport, type FlowExport } from '../flows/export.js';
+import { flowOptions } from '../flows/options.js';
+import type { FlowPage, FlowRecordJson } from '../flows/types.js';
 import { WindowFile } from './window-file.js';
 import { defaultWorkers, WindowedEngine } from './windowed-engine.js';
+
+/** Per-second counters of the live stream (packet time). */
+export interface SecondCounters {
+  /** Start of the second, ms since the epoch. */
+  t: number;
+  packets: number;
+  bytes: number;
+  tcpSyn: number;
+  protocols: Record<'TCP' | 'UDP' | 'ICMP' | 'Other', { packets: number; bytes: number }>;
+}
+
+/** A page request over the live flow table. */
+export interface FlowQuery {
+  limit?: number;
+  offset?: number;
+  sort?: 'bytes' | 'packets' | 'first' | 'last' | 'duration';
+  dir?: 'asc' | 'desc';
+  /** A number or a name (tcp, udp, icmp, ...). */
+  proto?: number | string;
+  /** An address or a network in CIDR notation; either endpoint. */
+  ip?: string;
+  port?: number;
+}
 
 /** The windowed engine of a configuration, with its windows logged and written. */
 export class EngineHost {
@@ -29,20 +56,32 @@ export class EngineHost {
   readonly failed: Promise<Error>;
   /** The alert rules over this engine's windows; null without rules. */
   readonly alerting: Alerting | null;
+  /** Where finished flow records go; null when flow records are off. */
+  readonly flowExport: FlowExport | null;
+  private readonly flowTimer: NodeJS.Timeout | null = null;
+  private flowsTaking: Promise<void> | null = null;
   windows = 0;
+  /** From the batch (or idle close) that closed a window to the window written and handed to
+   * the alert rules: queueing in the workers, merging, storage rows. */
+  readonly windowLatency = { count: 0, sumMs: 0, lastMs: 0 };
 
   constructor(
     readonly cfg: NetspectraConfig,
     private readonly log: Log,
     readonly id = `${hostname()}-${process.pid}`,
-    /** Where closed windows are stored, besides the window file. */
+    /** Where closed windows (and flow records) are stored, besides the window file. */
     private readonly storage: WindowStorage | null = null,
+    /** Publishes on NATS (flow records); null without a connection. */
+    publish: ((subject: string, bytes: Uint8Array) => void) | null = null,
   ) {
     const tasks = cfg.tasks.map(taskOptions);
     const workers = cfg.engine.workers > 0 ? cfg.engine.workers : defaultWorkers(tasks);
-    this.engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks, workers });
+    this.engine = new WindowedEngine({
+      seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks, workers,
+      flows: flowOptions(cfg.flows), seconds: cfg.console.history,
+    });
     this.file = cfg.engine.output ? new WindowFile(cfg.engine.output, this.id, cfg.nats.jetstream) : null;
-    this.engine.onWindow = (w) => this.written(w);
+    this.engine.onWindow = (w, requestedAt) => this.written(w, requestedAt);
     this.failed = new Promise((resolve) => (this.engine.onFailure = (e) => {
       this.log(`engine: ${e.message}`);
       resolve(e);
@@ -56,6 +95,56 @@ export class EngineHost {
       drops: () => this.dropsSoFar(),
       notify: true,
     });
+    this.flowExport = createFlowExport(cfg.flows, { log, storage, publish, source: storage?.source ?? this.id });
+    if (cfg.flows.enabled) {
+      this.flowTimer = setInterval(() => void this.exportFlows(false), 1000);
+      this.flowTimer.unref();
+    }
+  }
+
+  /** Hands finished flows to the sinks; while no batch comes, lets idle flows end. */
+  private exportFlows(flush: boolean): Promise<void> {
+    this.flowsTaking ??= (async () => {
+      try {
+        const idle = Date.now() - this.lastSubmit;
+        if (idle >= 1000 && !flush) await this.engine.flowsIdle(idle);
+        // Taken also without sinks: finished records would pile up in the core.
+        const text = await this.engine.takeFlows(flush);
+        const records = text && this.flowExport ? (JSON.parse(text) as FlowRecordJson[]) : [];
+        if (records.length) this.flowExport!.add(records);
+      } catch {
+        // The engine failed or stopped: `failed` says so.
+      } finally {
+        this.flowsTaking = null;
+      }
+    })();
+    return this.flowsTaking;
+  }
+
+  /** Per-second counters kept in memory (console.history), oldest first. */
+  async seconds(fromMs = 0, toMs = Number.MAX_SAFE_INTEGER): Promise<SecondCounters[]> {
+    const text = await this.engine.seconds(fromMs, toMs);
+    return text ? (JSON.parse(text) as SecondCounters[]) : [];
+  }
+
+  /** A page of the live flow table; rejects naming a bad parameter. */
+  async flows(q: FlowQuery = {}): Promise<FlowPage> {
+    // The core reads `name=value&...` as is (no percent-decoding): a CIDR keeps its "/".
+    const params: string[] = [];
+    for (const [k, v] of Object.entries(q)) {
+      if (v === undefined || v === '') continue;
+      let text = String(v);
+      if (k === 'proto' && typeof v === 'string') {
+        const n = ipProtoOf(v);
+        if (n === undefined) throw new Error(`proto: "${v}" is not a protocol name or number`);
+        text = String(n);
+      }
+      if (/[&=]/.test(text)) throw new Error(`${k}: "${text}" is not a valid value`);
+      params.push(`${k}=${text}`);
+    }
+    const text = await this.engine.queryFlows(params.join('&'));
+    if (text === null) throw new Error('flow records are off (flows.enabled: false)');
+    return JSON.parse(text) as FlowPage;
   }
 
   /** Packets the probes report lost (kernel, interface, their own queues), in total. */
@@ -97,7 +186,7 @@ export class EngineHost {
     }
   }
 
-  private written(w: ClosedWindow): void {
+  private written(w: ClosedWindow, requestedAt: number): void {
     this.file?.write(w);
     let rows: Uint8Array | null = null;
     try {
@@ -107,6 +196,10 @@ export class EngineHost {
     }
     this.alerting?.addWindow(w.snapshot, rows);
     this.windows++;
+    const latency = Date.now() - requestedAt;
+    this.windowLatency.count++;
+    this.windowLatency.sumMs += latency;
+    this.windowLatency.lastMs = latency;
     const j = JSON.parse(w.json) as { packets: number; bytes: number; latePackets: number };
     this.log(`engine: window ${new Date(w.startMs).toISOString()} .. ${new Date(w.endMs).toISOString()}: ${grouped(j.packets)} packets, ${bytes(j.bytes)}${j.latePackets ? `, ${grouped(j.latePackets)} late` : ''}`);
     this.onWindow(w);
@@ -128,8 +221,18 @@ export class EngineHost {
   /** Closes the open window and stops the workers. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    if (this.flowTimer) clearInterval(this.flowTimer);
     await this.closing;
     await this.engine.close().catch(() => {});
+    if (this.flowTimer) {
+      await this.flowsTaking;
+      await this.exportFlows(true);
+    }
+    if (this.flowExport) {
+      const sinks = await this.flowExport.close();
+      const text = sinks.map((s) => `${s.sink} ${grouped(s.sent)} sent${s.gaveUp ? `, ${grouped(s.gaveUp)} given up` : ''}${s.dropped ? `, ${grouped(s.dropped)} dropped` : ''}`);
+      this.log(`flows: ${text.join('; ')}`);
+    }
     // Alerts read the engine's counters: evaluate the last windows before the workers stop.
     if (this.alerting) {
       await this.alerting.close();
@@ -166,8 +269,9 @@ export interface RunningEngine {
 /** Subscribes to the probes' subjects and runs until stopped. */
 export async function runEngine(cfg: NetspectraConfig, log: Log, storage: WindowStorage | null = null): Promise<RunningEngine> {
   if (!cfg.nats.url) throw new Error('the engine needs nats.url (or use `netspectra probe --engine` for one process)');
-  const host = new EngineHost(cfg, log, undefined, storage);
-  const conn = await connectNats(cfg.nats, `netspectra-engine ${host.id}`, log);
+  const id = `${hostname()}-${process.pid}`;
+  const conn = await connectNats(cfg.nats, `netspectra-engine ${id}`, log);
+  const host = new EngineHost(cfg, log, id, storage, (subject, bytes) => conn.nc.publish(subject, bytes));
   if (host.alerting) host.alerting.publish = (e) => conn.nc.publish(cfg.alerts.subject, JSON.stringify(e));
   log(`engine ${host.id} (${transportBackend().name} backend): ${host.engine.workers || 'no'} worker thread(s), ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
   const run = cfg.nats.jetstream ? await consumeJetStream(cfg, conn, host, log) : subscribeCore(cfg, conn, host, log);

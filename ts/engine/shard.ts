@@ -9,7 +9,11 @@ export type ShardRequest =
   | { t: 'close' }
   | { t: 'skip'; ms: number }
   | { t: 'stats' }
-  | { t: 'peek' };
+  | { t: 'peek' }
+  | { t: 'flows'; flush: boolean }
+  | { t: 'flowsIdle'; ms: number }
+  | { t: 'queryFlows'; query: string }
+  | { t: 'seconds'; fromMs: number; toMs: number };
 
 export interface ShardReply {
   result?: ApplyResult;
@@ -18,7 +22,12 @@ export interface ShardReply {
   openEnd: number | null;
   stats?: string;
   /** The open window so far (a `peek` request). */
-  peek?: { startMs: number; endMs: number; snapshot: Uint8Array } | null;
+  peek?: { startMs: number; endMs: number; json: string; snapshot: Uint8Array } | null;
+  /** JSON text of a `flows`, `queryFlows` or `seconds` request; null from a shard without
+   * flow records or per-second counters. */
+  text?: string | null;
+  /** A request refused (a bad flow query). */
+  error?: string;
 }
 
 /** Runs one request against a batch engine; shared by both kinds of shard. */
@@ -26,6 +35,8 @@ export function serve(engine: BatchEngine, req: ShardRequest): ShardReply {
   let result: ApplyResult | undefined;
   let stats: string | undefined;
   let peek: ShardReply['peek'];
+  let text: string | null | undefined;
+  let error: string | undefined;
   switch (req.t) {
     case 'apply':
       result = engine.apply(req.data);
@@ -42,9 +53,25 @@ export function serve(engine: BatchEngine, req: ShardRequest): ShardReply {
     case 'peek':
       peek = engine.peekWindow();
       break;
+    case 'flows':
+      text = engine.takeFlows(req.flush);
+      break;
+    case 'flowsIdle':
+      engine.flowsIdle(req.ms);
+      break;
+    case 'queryFlows':
+      try {
+        text = engine.queryFlows(req.query);
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      break;
+    case 'seconds':
+      text = engine.secondsJson(req.fromMs, req.toMs);
+      break;
   }
   const open = engine.openWindow();
-  return { result, windows: engine.takeWindows(), openEnd: open ? open.endMs : null, stats, peek };
+  return { result, windows: engine.takeWindows(), openEnd: open ? open.endMs : null, stats, peek, text, error };
 }
 
 export interface Shard {

@@ -188,3 +188,31 @@ test('a worker thread that dies fails the requests in flight and after, and says
   assert.equal(failures.length, 1);
   await engine.stop();
 });
+
+test('flow records: the engine publishes on NATS, as they finish, the records analyze makes of the capture', async () => {
+  // Two workers: the flow cache lives in the first shard, which sees every batch.
+  const cfg = config({ 'engine.workers': 2, 'flows.idleUdp': '5s' });
+  const { analyzer } = createAnalyzer(loadBackend('native'), { ...cfg, flows: { ...cfg.flows, idleUdp: 5 } });
+  feedFile(analyzer, CAPTURE, 1 << 20);
+  const offline = JSON.parse(analyzer.takeFlows!(true)!) as { communityId: string | null; packetsAtoB: number; bytesBtoA: number; interface: string; probe: string }[];
+  assert.ok(offline.length > 6000);
+
+  const listener = await connect({ servers: nats.url });
+  const received: typeof offline = [];
+  const sub = listener.subscribe(cfg.flows.subject, { callback: (_e, m) => void received.push(...(m.json() as typeof offline)) });
+  await listener.flush();
+  const engine = await runEngine(cfg, quiet);
+  await replay(cfg);
+  // Most records finish while the capture streams (FIN, idle by packet time); the rest at stop.
+  await until('records while the capture streams', () => received.length > 5000);
+  await engine.stop();
+  await until('every record', () => received.length >= offline.length);
+  await listener.flush();
+  sub.unsubscribe();
+  await listener.close();
+  assert.equal(received.length, offline.length);
+  assert.ok(received.every((r) => r.probe === 'test-probe' && r.interface === 'file'));
+  // The same flows, counted alike (only the names of where they were captured differ).
+  const key = (r: (typeof offline)[number]) => `${r.communityId} ${r.packetsAtoB} ${r.bytesBtoA}`;
+  assert.deepEqual(received.map(key).sort(), offline.map(key).sort());
+});

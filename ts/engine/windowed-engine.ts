@@ -3,7 +3,7 @@
 // subscriber and the in-process probe both feed `submit`.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
-import type { ApplyResult, ClosedWindow, TaskOptions } from '../backend/index.js';
+import type { ApplyResult, ClosedWindow, FlowOptions, TaskOptions } from '../backend/index.js';
 import { mergeWindowParts } from './merge.js';
 import { InlineShard, WorkerShard, type Shard, type ShardReply, type ShardRequest } from './shard.js';
 import { assignTasks } from './tasks.js';
@@ -15,6 +15,10 @@ export interface WindowedEngineOptions {
   tasks: TaskOptions[];
   /** Worker threads; 0 runs the tasks in this thread. */
   workers: number;
+  /** Flow records (kept by the first shard, which sees every packet as all shards do). */
+  flows?: FlowOptions;
+  /** Per-second counters kept for this many seconds (first shard). */
+  seconds?: number;
 }
 
 /** Workers for `engine.workers = 0`: one per core, at most one per task group; none (the tasks
@@ -43,16 +47,19 @@ export class WindowedEngine {
   /** End of the open window (ms), as the shards last reported it. */
   openEnd: number | null = null;
   /** Called with each closed window, in order, before the request that closed it resolves. */
-  onWindow: (w: ClosedWindow) => void = () => {};
+  onWindow: (w: ClosedWindow, requestedAt: number) => void = () => {};
   /** Called once if a worker dies; every request in flight and after it is rejected. */
   onFailure: (e: Error) => void = () => {};
 
   constructor(opts: WindowedEngineOptions) {
     this.order = opts.tasks.map((t) => t.name);
     const groups = opts.workers > 0 ? assignTasks(opts.tasks, opts.workers) : [opts.tasks];
-    const options = (tasks: TaskOptions[]) => ({ seed: opts.seed, windowSeconds: opts.windowSeconds, top: opts.top, tasks });
-    this.shards = groups.map((tasks) =>
-      opts.workers > 0 ? new WorkerShard(options(tasks), (e) => this.fail(e)) : new InlineShard(options(tasks)),
+    const options = (tasks: TaskOptions[], first: boolean) => ({
+      seed: opts.seed, windowSeconds: opts.windowSeconds, top: opts.top, tasks,
+      ...(first ? { flows: opts.flows, seconds: opts.seconds } : {}),
+    });
+    this.shards = groups.map((tasks, i) =>
+      opts.workers > 0 ? new WorkerShard(options(tasks, i === 0), (e) => this.fail(e)) : new InlineShard(options(tasks, i === 0)),
     );
     this.next = this.shards.map(() => 0);
     this.shards.forEach((s, i) => (s.onReply = (r) => this.reply(i, r)));
@@ -92,14 +99,45 @@ export class WindowedEngine {
     return JSON.parse(replies[0].stats ?? '{}') as Record<string, unknown>;
   }
 
-  /** The open window so far, as one snapshot (NSWS) of every task; null when nothing is open.
-   * Counting goes on: live queries read it. */
-  async peek(): Promise<{ startMs: number; endMs: number; snapshot: Uint8Array } | null> {
-    const replies = await new Promise<ShardReply[]>((resolve, reject) => this.enqueue({ t: 'peek' }, 0, resolve, reject));
+  /** The open window so far, as one snapshot (NSWS) of every task and its JSON (as a closed
+   * window's); null when nothing is open. Counting goes on: live queries read it. */
+  async peek(): Promise<ClosedWindow | null> {
+    const replies = await this.ask({ t: 'peek' });
     const parts = replies.map((r) => r.peek);
     if (parts.some((p) => !p)) return null;
-    const merged = mergeWindowParts(parts.map((p) => ({ ...p!, json: '{"tasks":[]}' })), this.order);
-    return { startMs: merged.startMs, endMs: merged.endMs, snapshot: merged.snapshot };
+    return mergeWindowParts(parts.map((p) => p!), this.order);
+  }
+
+  /** Flow records finished since the last call (JSON array text); `flush` ends every open flow
+   * first. Null without flow records. */
+  async takeFlows(flush = false): Promise<string | null> {
+    return this.text(await this.ask({ t: 'flows', flush }));
+  }
+
+  /** No batch came for this long (ms): flows idle by then end. */
+  async flowsIdle(ms: number): Promise<void> {
+    await this.ask({ t: 'flowsIdle', ms });
+  }
+
+  /** A page of the open flows (FlowPage JSON); rejects naming a bad parameter. */
+  async queryFlows(query: string): Promise<string | null> {
+    return this.text(await this.ask({ t: 'queryFlows', query }));
+  }
+
+  /** Per-second counters (JSON array) of seconds beginning in [from, to) ms. */
+  async seconds(fromMs: number, toMs: number): Promise<string | null> {
+    return this.text(await this.ask({ t: 'seconds', fromMs, toMs }));
+  }
+
+  private ask(req: ShardRequest): Promise<ShardReply[]> {
+    return new Promise<ShardReply[]>((resolve, reject) => this.enqueue(req, 0, resolve, reject));
+  }
+
+  /** The one answer of the shard that holds the flow cache and the counters. */
+  private text(replies: ShardReply[]): string | null {
+    const error = replies.find((r) => r.error)?.error;
+    if (error) throw new Error(error);
+    return replies.find((r) => r.text != null)?.text ?? null;
   }
 
   async stop(): Promise<void> {
@@ -109,7 +147,8 @@ export class WindowedEngine {
   }
 
   private request(req: ShardRequest, bytes: number): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
-    return new Promise((resolve, reject) => this.enqueue(req, bytes, (replies) => resolve(this.complete(replies)), reject));
+    const requestedAt = Date.now();
+    return new Promise((resolve, reject) => this.enqueue(req, bytes, (replies) => resolve(this.complete(replies, requestedAt)), reject));
   }
 
   private enqueue(req: ShardRequest, bytes: number, done: (replies: ShardReply[]) => void, failed: (e: Error) => void): void {
@@ -123,10 +162,11 @@ export class WindowedEngine {
     }
   }
 
-  private complete(replies: ShardReply[]): { result?: ApplyResult; windows: ClosedWindow[] } {
+  /** `requestedAt`: when the request that closed the windows was made (window latency). */
+  private complete(replies: ShardReply[], requestedAt: number): { result?: ApplyResult; windows: ClosedWindow[] } {
     const windows = replies[0].windows.map((_, w) => mergeWindowParts(replies.map((r) => r.windows[w]), this.order));
     this.openEnd = replies[0].openEnd;
-    for (const w of windows) this.onWindow(w);
+    for (const w of windows) this.onWindow(w, requestedAt);
     return { result: replies[0].result, windows };
   }
 

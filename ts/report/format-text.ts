@@ -199,6 +199,26 @@ export function formatText(r: AnalysisReport): string {
     );
   }
 
+  if (r.flows) {
+    const f = r.flows;
+    const counts = (m: Record<string, number>) => Object.entries(m).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${grouped(n)}`).join(', ');
+    section(`Flow records (${grouped(f.records)} records, ${grouped(f.packets)} packets, ${bytes(f.bytes)})`);
+    if (f.records) {
+      out.push(`ended by: ${counts(f.byReason)}`, `direction: ${counts(f.byDirection)}`, '');
+      out.push(
+        table(
+          ['A', 'B', 'proto', 'packets A→B', 'bytes A→B', 'packets B→A', 'bytes B→A', 'duration', 'state', 'direction', 'community id'],
+          f.top.map((x) => [
+            endpoint(x.srcIp, x.srcPort, x.protoName), endpoint(x.dstIp, x.dstPort, x.protoName), x.protoName || String(x.proto),
+            grouped(x.packetsAtoB), bytes(x.bytesAtoB), grouped(x.packetsBtoA), bytes(x.bytesBtoA),
+            x.firstTime && x.lastTime ? duration((Number(x.lastTime) - Number(x.firstTime)) * 1e9) : '-', x.state, x.direction, x.communityId ?? '-',
+          ]),
+          [false, false, false, true, true, true, true, true, false, false, false],
+        ),
+      );
+    }
+  }
+
   section('Decode problems');
   const p = r.problems;
   if (p.details.length === 0) {

@@ -1,6 +1,7 @@
 // The analysis report as produced by the engine (Rust builds the JSON; every backend emits the
 // same text), plus what the CLI adds around it.
 import type { AlertEvent } from '../alert/types.js';
+import type { FlowSummary } from '../flows/summary.js';
 
 export interface FileReport {
   name: string;
@@ -147,4 +148,6 @@ export interface AnalysisReport extends EngineReport {
   besideTasks: string[];
   /** Notifications the alert rules raised over the analysis's windows (when rules are set). */
   alerts?: AlertEvent[];
+  /** The flow records (flows.enabled, compiled backends). */
+  flows?: FlowSummary;
 }

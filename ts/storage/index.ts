@@ -2,10 +2,12 @@
 //   schema   tables and versioned migrations      store    embedded (chdb) or server client
 //   rows     the backends' rows buffer, JSON rows  writer   batching, retry, spill; JSON Lines
 //   queries  the parameterized queries the API runs
+//   flow-rows  flow records (ts/flows) as rows of the flows table and back
 import { join } from 'node:path';
 import type { AlertEvent } from '../alert/types.js';
 import { storageRows } from '../backend/index.js';
 import type { StorageConfig } from '../config/index.js';
+import type { FlowRecordJson } from '../flows/types.js';
 import { COLUMNS, migrate } from './schema.js';
 import { connectStore, storagePath, type Store } from './store.js';
 import { FileWriter, StoreWriter, type IngestStatsRow, type Log, type RowSink, type WriterStats } from './writer.js';
@@ -23,6 +25,9 @@ export interface WindowStorage {
   addStats(row: Omit<IngestStatsRow, 'source'>): void;
   /** An alert notification, for the history. */
   addAlert(event: AlertEvent): void;
+  /** Finished flow records (the core's JSON), batched, retried and spilled like window rows.
+   * Throws, taking none, when a record is malformed (the error names it and the field). */
+  addFlows(records: readonly FlowRecordJson[]): void;
   /** Writes what is buffered and releases the store; returns the writer's counters. */
   close(): Promise<WriterStats>;
 }
@@ -77,6 +82,7 @@ export function openWindowStorage(cfg: StorageConfig, opts: WindowStorageOptions
     },
     addStats: (row) => sink.addStats({ ...row, source: opts.source }),
     addAlert: (event) => sink.addAlert(event),
+    addFlows: (records) => sink.addFlows(opts.source, records),
     async close() {
       await sink.close();
       await release();

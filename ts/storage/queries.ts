@@ -4,8 +4,10 @@ import { isIP } from 'node:net';
 import { ipProtoName, ipProtoNames, ipProtoOf } from '../backend/js/names.js';
 import { KEY_FIELDS, type KeyField } from '../config/index.js';
 import type { AlertEvent } from '../alert/types.js';
+import type { FlowRecordJson } from '../flows/types.js';
 import type { Store } from './store.js';
 import { addressText } from './rows.js';
+import { FLOW_SELECT, flowRecordOf, type FlowRow } from './flow-rows.js';
 
 export class QueryError extends Error {}
 
@@ -88,7 +90,8 @@ function ipCondition(w: Where, column: string, text: string, what: string): stri
   return `(family = ${w.param(c.family, 'UInt8')} AND ${column} BETWEEN IPv6CIDRToRange(toIPv6(${net}), ${prefix}).1 AND IPv6CIDRToRange(toIPv6(${net}), ${prefix}).2)`;
 }
 
-function protocolNumber(text: string): number {
+/** A protocol name or number as people write it; refused naming the `protocol` parameter. */
+export function protocolNumber(text: string): number {
   const n = ipProtoOf(text);
   if (n === undefined) throw new QueryError(`protocol: "${text}" is not a protocol name (${ipProtoNames().join(', ')}) or number 0..255`);
   return n;
@@ -502,4 +505,111 @@ export async function listAlerts(store: Store, q: AlertsRequest, db = store.data
     ...(r.enrichment_json ? { enrichment: JSON.parse(r.enrichment_json) as AlertEvent['enrichment'] } : {}),
     ...(r.enrichment_note ? { enrichmentNote: r.enrichment_note } : {}),
   }));
+}
+
+export const FLOW_SORTS = ['bytes', 'packets', 'first', 'last', 'duration'] as const;
+export const FLOW_DIRECTIONS = ['inbound', 'outbound', 'local', 'external'] as const;
+
+/** The Filter's fields (ip and port: either endpoint; src*: endpoint A, dst*: B), with the
+ * protocol as a number. */
+export interface FlowRecordsRequest extends Omit<Filter, 'protocol'> {
+  /** Records whose time overlaps [from, to): epoch milliseconds. */
+  from?: number;
+  to?: number;
+  proto?: number;
+  communityId?: string;
+  direction?: string;
+  sort: (typeof FLOW_SORTS)[number];
+  dir: 'asc' | 'desc';
+  limit: number;
+  offset: number;
+}
+
+const FLOW_ORDER: Record<FlowRecordsRequest['sort'], string> = {
+  bytes: 'bytes_ab + bytes_ba',
+  packets: 'packets_ab + packets_ba',
+  first: 'first_seen',
+  last: 'last_seen',
+  duration: 'toUnixTimestamp64Nano(last_seen) - toUnixTimestamp64Nano(first_seen)',
+};
+/** After the sort: a total order, so pages neither repeat nor skip a record. */
+const FLOW_TIE = 'first_seen, src_ip, dst_ip, src_port, dst_port, proto, last_seen, probe, interface, vlan, bytes_ab, bytes_ba';
+
+/** Epoch milliseconds as nanoseconds, exactly to the microsecond. */
+function msToNs(ms: number | undefined, what: string): bigint | undefined {
+  if (ms === undefined) return undefined;
+  if (!Number.isFinite(ms) || ms < 0) throw new QueryError(`${what}: ${ms} is not a time (epoch milliseconds)`);
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+}
+
+/** Records that overlap the range: their last packet at or after the start, their first before the end. */
+function addFlowRange(w: Where, r: Range | undefined): void {
+  if (r?.startNs !== undefined && r.endNs !== undefined && r.endNs <= r.startNs) throw new QueryError('range: the end must be after the start');
+  if (r?.startNs !== undefined) w.add(`last_seen >= fromUnixTimestamp64Nano(${w.param(r.startNs.toString(), 'Int64')}, 'UTC')`);
+  if (r?.endNs !== undefined) w.add(`first_seen < fromUnixTimestamp64Nano(${w.param(r.endNs.toString(), 'Int64')}, 'UTC')`);
+}
+
+function wholeNumber(v: number, what: string, min: number): number {
+  if (!Number.isSafeInteger(v) || v < min) throw new QueryError(`${what}: ${v} is not an integer of at least ${min}`);
+  return v;
+}
+
+/** Stored flow records, filtered, sorted and paged, as the core emits them (ts/flows/types.ts). */
+export async function listFlowRecords(store: Store, q: FlowRecordsRequest, db = store.database): Promise<{ total: number; flows: FlowRecordJson[] }> {
+  if (!Object.hasOwn(FLOW_ORDER, q.sort)) throw new QueryError(`sort: "${q.sort}" is not one of ${FLOW_SORTS.join(', ')}`);
+  if (q.dir !== 'asc' && q.dir !== 'desc') throw new QueryError(`dir: "${q.dir}" is not asc or desc`);
+  const w = new Where();
+  addFlowRange(w, { startNs: msToNs(q.from, 'from'), endNs: msToNs(q.to, 'to') });
+  if (q.source) w.add(`source = ${w.param(q.source, 'String')}`);
+  if (q.ip) w.add(`(${ipCondition(w, 'src_ip', q.ip, 'ip')} OR ${ipCondition(w, 'dst_ip', q.ip, 'ip')})`);
+  if (q.srcIp) w.add(ipCondition(w, 'src_ip', q.srcIp, 'srcIp'));
+  if (q.dstIp) w.add(ipCondition(w, 'dst_ip', q.dstIp, 'dstIp'));
+  if (q.port !== undefined) {
+    const p = w.param(port(q.port, 'port'), 'UInt16');
+    w.add(`(src_port = ${p} OR dst_port = ${p})`);
+  }
+  if (q.srcPort !== undefined) w.add(`src_port = ${w.param(port(q.srcPort, 'srcPort'), 'UInt16')}`);
+  if (q.dstPort !== undefined) w.add(`dst_port = ${w.param(port(q.dstPort, 'dstPort'), 'UInt16')}`);
+  if (q.proto !== undefined) {
+    if (!Number.isInteger(q.proto) || q.proto < 0 || q.proto > 255) throw new QueryError(`proto: ${q.proto} is not a protocol number (0..255)`);
+    w.add(`proto = ${w.param(q.proto, 'UInt8')}`);
+  }
+  if (q.communityId) {
+    if (!/^\d+:[A-Za-z0-9+/]+=*$/.test(q.communityId)) throw new QueryError(`communityId: "${q.communityId}" is not a Community ID (1:<base64>)`);
+    w.add(`community_id = ${w.param(q.communityId, 'String')}`);
+  }
+  if (q.direction) {
+    if (!(FLOW_DIRECTIONS as readonly string[]).includes(q.direction)) throw new QueryError(`direction: "${q.direction}" is not one of ${FLOW_DIRECTIONS.join(', ')}`);
+    w.add(`direction = ${w.param(q.direction, 'String')}`);
+  }
+  const limit = w.param(wholeNumber(q.limit, 'limit', 1), 'UInt32');
+  const offset = w.param(wholeNumber(q.offset, 'offset', 0), 'UInt64');
+  const dir = q.dir === 'asc' ? 'ASC' : 'DESC';
+  const data = await rows<FlowRow>(store, `SELECT ${FLOW_SELECT} FROM ${db}.flows ${w.sql} ORDER BY ${FLOW_ORDER[q.sort]} ${dir}, ${FLOW_TIE} LIMIT ${limit} OFFSET ${offset}`, w.params);
+  const [t] = await rows<{ n: string }>(store, `SELECT count() AS n FROM ${db}.flows ${w.sql}`, w.params);
+  return { total: Number(t.n), flows: data.map(flowRecordOf) };
+}
+
+/** Stored records of the flow TraceFlow follows: the fields of its task's key, in either
+ * orientation (endpoint A is whichever sent first), overlapping the range; oldest first. */
+export async function traceFlowRecords(store: Store, q: TraceRequest, db = store.database): Promise<FlowRecordJson[]> {
+  const w = new Where();
+  addFlowRange(w, q.range);
+  const f = q.flow;
+  const key = q.task.key;
+  const side = (reverse: boolean): string => {
+    const parts: string[] = [];
+    const [a, b] = reverse ? [f.dstIp, f.srcIp] : [f.srcIp, f.dstIp];
+    const [pa, pb] = reverse ? [f.dstPort, f.srcPort] : [f.srcPort, f.dstPort];
+    if (key.includes('SrcIP') && a) parts.push(ipCondition(w, 'src_ip', a, 'flow.srcIp'));
+    if (key.includes('DstIP') && b) parts.push(ipCondition(w, 'dst_ip', b, 'flow.dstIp'));
+    if (key.includes('SrcPort') && pa !== undefined) parts.push(`src_port = ${w.param(port(pa, 'flow.srcPort'), 'UInt16')}`);
+    if (key.includes('DstPort') && pb !== undefined) parts.push(`dst_port = ${w.param(port(pb, 'flow.dstPort'), 'UInt16')}`);
+    return parts.length ? `(${parts.join(' AND ')})` : 'true';
+  };
+  w.add(`(${side(false)} OR ${side(true)})`);
+  if (key.includes('Protocol') && f.protocol) w.add(`proto = ${w.param(protocolNumber(f.protocol), 'UInt8')}`);
+  const data = await rows<FlowRow>(store, `SELECT ${FLOW_SELECT} FROM ${db}.flows ${w.sql} ORDER BY ${FLOW_TIE} LIMIT ${w.param(q.limit, 'UInt32')}`, w.params);
+  return data.map(flowRecordOf);
 }

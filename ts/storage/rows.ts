@@ -43,6 +43,11 @@ export function addressText(ip: string, family: number): string {
   return '';
 }
 
+/** Text as a TabSeparated field. */
+export function tsvText(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
+}
+
 function unescape(v: string): string {
   return v.includes('\\') ? v.replace(/\\(.)/g, (_, c: string) => (c === 't' ? '\t' : c === 'n' ? '\n' : c)) : v;
 }

@@ -11,6 +11,8 @@ import { loadBackend, storageRows } from '../backend/index.js';
 import { loadConfig } from '../config/index.js';
 import { connectStore, openStore, openWindowStorage, type Store } from './index.js';
 import { migrate, MIGRATIONS } from './schema.js';
+import { listFlowRecords } from './queries.js';
+import type { FlowRecordJson } from '../flows/types.js';
 import { splitRows } from './rows.js';
 import { StoreWriter } from './writer.js';
 
@@ -30,6 +32,16 @@ async function freePort(): Promise<number> {
   const port = (s.address() as { port: number }).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** Hand-made flow records of the core's shape, told apart by their source port. */
+function flowRecords(n: number): FlowRecordJson[] {
+  return Array.from({ length: n }, (_, i) => ({
+    communityId: i % 2 ? null : '1:9j2Dzwrw7T9E+IZi4b4IVT66HBI=', srcIp: i % 3 ? '10.0.0.1' : '2001:db8::1', srcPort: 1000 + i,
+    dstIp: i % 3 ? '192.0.2.1' : '2001:db8::2', dstPort: 53, proto: 17, protoName: 'UDP', firstTime: `1700000000.${String(i).padStart(9, '0')}`,
+    lastTime: '1700000010.000000000', packetsAtoB: 1, bytesAtoB: 80 + i, packetsBtoA: 1, bytesBtoA: 200, tcpFlagsAtoB: '', tcpFlagsBtoA: '',
+    state: 'active', reason: 'idleTimeout', probe: 'p\t1', interface: 'eth0', vlan: 7, direction: 'outbound',
+  }));
 }
 
 async function count(store: Store, table: string): Promise<number> {
@@ -157,6 +169,64 @@ test('a full spill: what cannot be written nor spilled is counted as lost and lo
   }
 });
 
+test('flow records share the window rows path: an outage spills them, the next run replays them into the store', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-flows-outage-'));
+  try {
+    const records = flowRecords(30);
+    const down = loadConfig({ overrides: { 'storage.kind': 'clickhouse', 'storage.url': `http://127.0.0.1:${await freePort()}`, 'storage.spillDir': join(dir, 'spill'), 'storage.batchRows': 10 } });
+    const outage = openWindowStorage(down.storage, { source: 'flows', log: () => {} })!;
+    outage.addFlows(records.slice(0, 20));
+    outage.addFlows(records.slice(20));
+    assert.throws(() => outage.addFlows([{ ...records[0], firstTime: '1700000000.5' }]), /^Error: flow record 0: firstTime "1700000000.5" is not null or epoch seconds with 9 decimals$/);
+    const s = await outage.close();
+    assert.deepEqual([s.rowsWritten, s.rowsLost, s.rowsSpilled, s.spillRows], [0, 0, 30, 30], 'every record spilled, the malformed one taken by none');
+    assert.ok(readdirSync(join(dir, 'spill')).every((f) => f.endsWith('-flows.tsv')));
+
+    const up = loadConfig({ overrides: { 'storage.path': join(dir, 'store'), 'storage.spillDir': join(dir, 'spill') } });
+    const r = await openWindowStorage(up.storage, { source: 'flows', log: () => {} })!.close();
+    assert.deepEqual([r.rowsReplayed, r.spillRows], [30, 0]);
+    const store = await openStore(up.storage);
+    try {
+      const got = await listFlowRecords(store, { sort: 'first', dir: 'asc', limit: 100, offset: 0 });
+      assert.equal(got.total, 30);
+      assert.deepEqual(got.flows, records, 'read back as the core emitted them (IPv4 and IPv6, nulls, nanoseconds, escapes)');
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('migration 3 on a store at version 2 adds the flows table and leaves the stored rows alone', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-migrate3-'));
+  try {
+    const cfg = loadConfig({ overrides: { 'storage.path': dir } });
+    const store = connectStore(cfg.storage);
+    try {
+      const db = store.database;
+      assert.deepEqual(await migrate(store.client, db, cfg.storage.retention, MIGRATIONS.filter((m) => m.version <= 2)), [1, 2]);
+      await store.client.command({ query: `INSERT INTO ${db}.windows (source, window_start, window_end, packets, bytes, late_packets) VALUES ('old', 0, 60, 5, 500, 0)` });
+      const tables = async () => (await (await store.client.query({ query: `SELECT name FROM system.tables WHERE database = '${db}' ORDER BY name`, format: 'JSONEachRow' })).json<{ name: string }>()).map((t) => t.name);
+      assert.ok(!(await tables()).includes('flows'));
+      assert.deepEqual(await migrate(store.client, db, cfg.storage.retention), [3]);
+      assert.deepEqual(await migrate(store.client, db, cfg.storage.retention), [], 'applied once');
+      assert.ok((await tables()).includes('flows'));
+      assert.equal(await count(store, 'windows'), 1, 'the old rows stay');
+      const t = await store.client.query({ query: `SELECT create_table_query AS q FROM system.tables WHERE database = '${db}' AND name = 'flows'`, format: 'JSONEachRow' });
+      const ddl = (await t.json<{ q: string }>())[0].q;
+      assert.match(ddl, new RegExp(`TTL toDateTime\\(written_at\\) \\+ toIntervalSecond\\(${cfg.storage.retention}\\)`));
+      assert.match(ddl, /`src_ip` IPv6/);
+      assert.match(ddl, /`first_seen` Nullable\(DateTime64\(9, 'UTC'\)\)/);
+      assert.match(ddl, /ORDER BY \(first_seen, src_ip, dst_ip\)/);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('migrations are versioned, applied once, and a changed retention becomes the tables TTL', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'netspectra-migrate-'));
   try {
@@ -193,6 +263,7 @@ test('the file writer appends JSON Lines per table, addresses as people write th
       task: '', metric: 'pps', op: '>', threshold: 1000, thresholdText: '1kpps', value: 2000, valueText: '2.00 kpps', key: {}, keyText: '',
       labels: { team: 'noc' }, startsAt: at, endsAt: null, at, windowStart: at, windowEnd: at, source: 'files',
     });
+    storage.addFlows(flowRecords(3));
     await storage.close();
     const read = (t: string) => readFileSync(join(dir, `${t}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const windows = read('windows');
@@ -202,6 +273,7 @@ test('the file writer appends JSON Lines per table, addresses as people write th
     assert.ok(exact.some((r) => r.src_ip === '10.64.88.105' && r.family === 4 && r.dst_ip === ''));
     assert.equal(read('ingest_stats')[0].kind, 'analyze');
     assert.deepEqual(read('alerts').map((a) => [a.rule, a.state, a.severity, a.labels]), [['busy', 'firing', 'critical', { team: 'noc' }]]);
+    assert.deepEqual(read('flows'), flowRecords(3).map((r) => ({ source: 'files', ...r })), 'flow records as the core emits them');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { AlertEvent } from '../alert/types.js';
 import { COLUMNS, type StoredTable } from './schema.js';
-import { blockToObjects, splitRows, type RowBlock } from './rows.js';
+import { blockToObjects, splitRows, tsvText } from './rows.js';
+import { checkFlowRecords, flowLines } from './flow-rows.js';
+import type { FlowRecordJson } from '../flows/types.js';
 import type { Store } from './store.js';
 
 export type Log = (line: string) => void;
@@ -39,6 +41,8 @@ export interface RowSink {
   addStats(row: IngestStatsRow): void;
   /** One alert notification (history). */
   addAlert(event: AlertEvent): void;
+  /** Finished flow records, batched like window rows; throws, taking none, when one is malformed. */
+  addFlows(source: string, records: readonly FlowRecordJson[]): void;
   /** Writes everything buffered; resolves once it is written or spilled. */
   flush(): Promise<void>;
   close(): Promise<void>;
@@ -139,17 +143,24 @@ export class StoreWriter implements RowSink {
     this.addLine('alerts', alertLine(event));
   }
 
+  addFlows(source: string, records: readonly FlowRecordJson[]): void {
+    if (records.length === 0) return;
+    checkFlowRecords(records);
+    // Through the blocks, not the lines: flows are many, and count toward batches and memory.
+    this.addBlock({ table: 'flows', rows: records.length, text: Buffer.from(flowLines(source, records)) }, true);
+  }
+
   private addLine(table: 'ingest_stats' | 'alerts', line: string): void {
     const held = this.lines.get(table);
     if (held) held.push(line);
     else this.lines.set(table, [line]);
   }
 
-  private addBlock(block: RowBlock): void {
+  /** `owned`: the text is the writer's already (else it may be a view the caller reuses). */
+  private addBlock(block: { table: StoredTable; rows: number; text: Buffer }, owned = false): void {
     let p = this.pending.get(block.table);
     if (!p) this.pending.set(block.table, (p = { chunks: [], rows: 0, bytes: 0 }));
-    // Copied: the text may be a view of a larger buffer the caller reuses.
-    p.chunks.push(Buffer.from(block.text));
+    p.chunks.push(owned ? block.text : Buffer.from(block.text));
     p.rows += block.rows;
     p.bytes += block.text.length;
     this.pendingRows += block.rows;
@@ -319,10 +330,6 @@ export class StoreWriter implements RowSink {
   }
 }
 
-function tsvText(s: string): string {
-  return s.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n');
-}
-
 /** Epoch seconds with milliseconds, as DateTime64 reads them. */
 function epochMs(ms: number): string {
   const whole = Math.floor(ms);
@@ -374,6 +381,13 @@ export class FileWriter implements RowSink {
 
   addAlert(e: AlertEvent): void {
     this.append('alerts', [{ ...e }]);
+  }
+
+  /** The records as the core emits them, with the writer's source. */
+  addFlows(source: string, records: readonly FlowRecordJson[]): void {
+    if (records.length === 0) return;
+    checkFlowRecords(records);
+    this.append('flows', records.map((r) => ({ source, ...r })));
   }
 
   async flush(): Promise<void> {}

@@ -5,10 +5,12 @@
 //! and the whole offline analysis (every table the report uses). Reading the file and building
 //! the synthetic capture happen before the timed loops.
 
+use netspectra_core::addr::Cidr;
 use netspectra_core::analysis::{Analysis, AnalysisConfig};
 use netspectra_core::capture::CaptureReader;
 use netspectra_core::decode::{decode, Decoded};
 use netspectra_core::engine::{Engine, EngineConfig, TaskKind, TaskSpec};
+use netspectra_core::flow::{FlowMeter, FlowMeterConfig};
 use netspectra_core::sketch::countmin::CountMinConfig;
 use netspectra_core::sketch::superspread::SuperSpreadConfig;
 use netspectra_core::synth::{TrafficConfig, TrafficGenerator};
@@ -98,16 +100,54 @@ fn bench(name: &str, data: &[u8]) {
         println!("  decode + engine: {label:<17}{:>8.2} Mpps", pps / 1e6);
     }
 
-    for (label, tasks) in
-        [("whole analysis, no tasks", Vec::new()), ("whole analysis, default task set", default_tasks())]
-    {
-        let cfg =
-            AnalysisConfig { engine: EngineConfig { window_ns: 10_000_000_000, tasks }, ..AnalysisConfig::default() };
+    // Flow records: each pass is shifted a day later, so every flow of a pass ends (idle) in the
+    // next one, as on a long-running probe. With JSON: the records as the engine hands them out.
+    for json in [false, true] {
+        let mut meter =
+            FlowMeter::new(FlowMeterConfig { local: vec![Cidr::parse("10.0.0.0/8").unwrap()], ..Default::default() });
+        let origin = meter.origin("bench", "eth0");
+        let mut shift = 0u64;
+        let mut records = 0usize;
+        let (pps, _) = measure(data, per_pass, |d| {
+            shift += 86_400_000_000_000;
+            let mut r = CaptureReader::new();
+            let _ = r.feed(d, |f| {
+                decode(f.data, f.link_type, &mut decoded);
+                let mut rec = decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, 0);
+                rec.ts_ns += shift;
+                meter.add(&rec, origin);
+            });
+            records = meter.cache().counters().started as usize;
+            if json {
+                black_box(meter.take_json());
+            } else {
+                meter.discard_finished();
+            }
+        });
+        let label = if json { "decode + flow records, as JSON" } else { "decode + flow cache" };
+        println!("  {label:<34}{:>8.2} Mpps  ({records} records)", pps / 1e6);
+    }
+
+    for (label, tasks) in [
+        ("whole analysis, no tasks", Vec::new()),
+        ("whole analysis, default task set", default_tasks()),
+        ("  + flow records (analyze's default)", default_tasks()),
+    ] {
+        // `analyze` keeps flow records by default; the records are taken (as JSON) every pass.
+        let flows = label
+            .contains("flow records")
+            .then(|| FlowMeterConfig { local: vec![Cidr::parse("10.0.0.0/8").unwrap()], ..Default::default() });
+        let cfg = AnalysisConfig {
+            engine: EngineConfig { window_ns: 10_000_000_000, tasks },
+            flows,
+            ..AnalysisConfig::default()
+        };
         let Ok(mut analysis) = Analysis::new(&cfg) else { return };
         let (pps, _) = measure(data, per_pass, |d| {
             analysis.begin_file("bench");
             let _ = analysis.feed(d);
             let _ = analysis.end_file();
+            black_box(analysis.take_flows_json(false));
         });
         println!("  {label:<34}{:>8.2} Mpps", pps / 1e6);
     }

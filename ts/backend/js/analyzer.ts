@@ -49,6 +49,8 @@ export class JsAnalyzer implements Analyzer {
     let topN = 10;
     let keepSnapshots = false;
     if (o) {
+      // The flow cache lives in the compiled core only; callers check `takeFlows` first.
+      if (o.flows) throw invalid('AnalyzerOptions.flows: flow records need the native or wasm backend');
       if (o.seed !== undefined) seed = parseSeed(o.seed);
       if (o.windowSeconds !== undefined) window = windowNs(o.windowSeconds);
       if (o.top !== undefined) topN = o.top;

@@ -92,6 +92,11 @@ impl FlowMeter {
         j.finish()
     }
 
+    /// Drops the finished records (the bench measures the cache without them).
+    pub fn discard_finished(&mut self) {
+        self.cache.take_finished();
+    }
+
     /// Counters as fields of the caller's open JSON object.
     pub fn write_counters(&self, j: &mut Json) {
         let c = self.cache.counters();

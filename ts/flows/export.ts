@@ -1,0 +1,162 @@
+// Where finished flow records go: the store (batched, retried and spilled by the window
+// storage's writer), a NATS subject (JSON arrays), and an HTTP receiver (its own bounded queue
+// and retries). `add` never waits: it is called on the packet path's side of the engine.
+import type { FlowsConfig } from '../config/index.js';
+import type { WindowStorage } from '../storage/index.js';
+import { emptySinkStats, HttpSink, type FlowSinkStats, type Log } from './http-sink.js';
+import type { FlowRecordJson } from './types.js';
+
+export type { FlowSinkStats } from './http-sink.js';
+
+/** One NATS message stays under this (the server's default limit is 1 MiB). */
+export const NATS_MAX_MESSAGE = 512 * 1024;
+
+export interface FlowExportDeps {
+  log: Log;
+  /** The store sink; null: records are not stored. */
+  storage: WindowStorage | null;
+  /** Publishes on core NATS (a connection's publish); null: not published. */
+  publish: ((subject: string, bytes: Uint8Array) => void) | null;
+  /** The writer's name, for logs. */
+  source: string;
+  /** Where flows.httpTokenEnv is read; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Sink {
+  add(records: readonly FlowRecordJson[]): void;
+  stats(): FlowSinkStats;
+  close(deadline: number): Promise<void>;
+}
+
+/** Records as JSON arrays of at most `max` bytes each (a record larger than that goes alone). */
+export function jsonArrays(records: readonly FlowRecordJson[], max: number): Buffer[] {
+  const out: Buffer[] = [];
+  let parts: string[] = [];
+  let size = 2;
+  const seal = () => {
+    if (parts.length) out.push(Buffer.from(`[${parts.join(',')}]`));
+    parts = [];
+    size = 2;
+  };
+  for (const r of records) {
+    const text = JSON.stringify(r);
+    const len = Buffer.byteLength(text);
+    if (parts.length && size + 1 + len > max) seal();
+    size += len + (parts.length ? 1 : 0);
+    parts.push(text);
+  }
+  seal();
+  return out;
+}
+
+/** A sink whose delivery is one synchronous call per add (the store's writer, NATS publish):
+ * nothing waits here, so failures are counted and the first one of a run logged. */
+class DirectSink implements Sink {
+  private readonly counters: FlowSinkStats;
+  private failing = false;
+
+  constructor(
+    name: 'store' | 'nats',
+    private readonly deliver: (records: readonly FlowRecordJson[]) => number,
+    private readonly where: string,
+    private readonly log: Log,
+  ) {
+    this.counters = emptySinkStats(name);
+  }
+
+  add(records: readonly FlowRecordJson[]): void {
+    if (records.length === 0) return;
+    const c = this.counters;
+    try {
+      c.posts += this.deliver(records);
+      c.sent += records.length;
+      if (this.failing) this.log(`flows: ${c.sink}: ${this.where} takes records again`);
+      this.failing = false;
+    } catch (e) {
+      c.failedAttempts++;
+      c.gaveUp += records.length;
+      c.lastError = (e as Error).message;
+      if (!this.failing) this.log(`flows: ${c.sink}: cannot hand ${records.length} records to ${this.where}: ${c.lastError}; further failures are only counted until one succeeds`);
+      this.failing = true;
+    }
+  }
+
+  stats(): FlowSinkStats {
+    return { ...this.counters };
+  }
+
+  async close(): Promise<void> {}
+}
+
+export class FlowExport {
+  private closed = false;
+  private droppedAfterClose = 0;
+
+  constructor(private readonly sinks: Sink[], private readonly log: Log) {}
+
+  /** Hands the records to every sink and returns at once. The records are not modified, and
+   * must not be modified after (the HTTP sink holds them until they are sent). */
+  add(records: readonly FlowRecordJson[]): void {
+    if (this.closed) {
+      if (this.droppedAfterClose === 0) this.log(`flows: ${records.length} records added after close; dropped and counted`);
+      this.droppedAfterClose += records.length;
+      return;
+    }
+    for (const s of this.sinks) s.add(records);
+  }
+
+  stats(): FlowSinkStats[] {
+    return this.sinks.map((s) => {
+      const st = s.stats();
+      return { ...st, dropped: st.dropped + this.droppedAfterClose };
+    });
+  }
+
+  /** Delivers what the HTTP sink holds until `deadlineMs` from now, then gives up on the rest
+   * (counted as dropped). The storage and the NATS connection are the caller's to close. */
+  async close(deadlineMs = 10_000): Promise<FlowSinkStats[]> {
+    this.closed = true;
+    const deadline = Date.now() + deadlineMs;
+    await Promise.all(this.sinks.map((s) => s.close(deadline)));
+    return this.stats();
+  }
+}
+
+/** The sinks `cfg` and `deps` give, or null when flows are off or go nowhere. Throws when
+ * flows.httpUrl cannot be POSTed to or flows.httpTokenEnv names an empty variable. */
+export function createFlowExport(cfg: FlowsConfig, deps: FlowExportDeps): FlowExport | null {
+  if (!cfg.enabled) return null;
+  const sinks: Sink[] = [];
+  const storage = deps.storage;
+  if (storage) sinks.push(new DirectSink('store', (r) => (storage.addFlows(r), 1), storage.where, deps.log));
+  const publish = deps.publish;
+  if (publish && cfg.subject) {
+    const subject = cfg.subject;
+    sinks.push(
+      new DirectSink('nats', (r) => {
+        const messages = jsonArrays(r, NATS_MAX_MESSAGE);
+        for (const m of messages) publish(subject, m);
+        return messages.length;
+      }, `subject ${subject}`, deps.log),
+    );
+  }
+  if (cfg.httpUrl) {
+    const env = deps.env ?? process.env;
+    const token = cfg.httpTokenEnv ? (env[cfg.httpTokenEnv] ?? '') : '';
+    if (cfg.httpTokenEnv && !token) throw new Error(`flows.httpTokenEnv: the environment variable ${cfg.httpTokenEnv} is empty or unset`);
+    try {
+      sinks.push(
+        new HttpSink({
+          url: cfg.httpUrl, token, batch: cfg.httpBatch, timeoutMs: cfg.httpTimeout * 1000, retries: cfg.httpRetries,
+          backoffMs: cfg.httpBackoff * 1000, queue: cfg.httpQueue, log: deps.log,
+        }),
+      );
+    } catch (e) {
+      throw new Error(`flows.httpUrl: ${(e as Error).message.replace(/^url: /, '')}`);
+    }
+  }
+  if (sinks.length === 0) return null;
+  deps.log(`flows: ${deps.source}: exporting finished flows to ${sinks.map((s) => s.stats().sink).join(', ')}`);
+  return new FlowExport(sinks, deps.log);
+}

@@ -1,0 +1,43 @@
+// Flow records as the core emits them (crates/core/src/flow/record.rs, FlowRecord::write_json).
+
+/** One finished flow, or one active-timeout slice of a long one. Endpoint A (src) is the
+ * source of the flow's first packet. Times are epoch seconds with nanoseconds as text
+ * ("1400000000.123456789"), null when no packet carried a time. */
+export interface FlowRecordJson {
+  /** Community ID v1 ("1:base64"), null when the flow cannot be hashed (ports not read). */
+  communityId: string | null;
+  srcIp: string;
+  srcPort: number;
+  dstIp: string;
+  dstPort: number;
+  proto: number;
+  protoName: string;
+  firstTime: string | null;
+  lastTime: string | null;
+  packetsAtoB: number;
+  bytesAtoB: number;
+  packetsBtoA: number;
+  bytesBtoA: number;
+  /** Flags seen, e.g. "SYN,ACK,FIN" (empty for non-TCP). */
+  tcpFlagsAtoB: string;
+  tcpFlagsBtoA: string;
+  state: 'new' | 'synSent' | 'established' | 'closing' | 'closed' | 'reset' | 'active';
+  /** Why the record ended; "open" for a flow still in the cache (live flow table). */
+  reason: 'fin' | 'rst' | 'idleTimeout' | 'activeTimeout' | 'eviction' | 'endOfInput' | 'open';
+  /** The probe (host name) or, offline, the analysing host. */
+  probe: string;
+  /** Capture interface name (live), or the capture file name (offline). */
+  interface: string;
+  vlan: number;
+  /** By the configured local networks: A local and B not: outbound; the reverse: inbound. */
+  direction: 'inbound' | 'outbound' | 'local' | 'external';
+}
+
+/** A page of the live flow table. */
+export interface FlowPage {
+  /** Flows in the cache. */
+  active: number;
+  /** Flows that pass the filter. */
+  matched: number;
+  flows: FlowRecordJson[];
+}
