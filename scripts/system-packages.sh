@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real: nats-server (transport tests),
 # libpcap (live capture, loaded at run time), tcpreplay, tcpdump and iproute2 (the live capture
-# test on a veth pair). Does nothing when they are present.
+# test on a veth pair), chromium (the web console test, driven by playwright-core). Does nothing
+# when they are present.
 set -euo pipefail
-PACKAGES="nats-server libpcap0.8 tcpreplay tcpdump iproute2"
+PACKAGES="nats-server libpcap0.8 tcpreplay tcpdump iproute2 chromium fonts-dejavu-core"
 missing=""
 for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0

@@ -10,7 +10,7 @@ import { Hono, type Context } from 'hono';
 import {
   AggregateFlowsRequestSchema, AggregateFlowsResponseSchema, HealthResponseSchema, ListTasksResponseSchema, QueryService,
   TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, TopSpreadersRequestSchema, TopSpreadersResponseSchema, ListAlertsRequestSchema, ListAlertsResponseSchema,
-  TraceFlowRequestSchema, TraceFlowResponseSchema,
+  ListFlowRecordsRequestSchema, ListFlowRecordsResponseSchema, TraceFlowRequestSchema, TraceFlowResponseSchema,
 } from '../gen/netspectra/v1/query_pb.js';
 import { findTask, listTasks, QueryError, windowSeries } from '../storage/queries.js';
 import { createQueryService, type QueryContext } from './service.js';
@@ -46,7 +46,7 @@ function number(v: string, name: string): number {
 }
 
 /** The request JSON of a GET route's query string. */
-function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 'top' | 'spreaders' | 'alerts'): Record<string, unknown> {
+function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 'top' | 'spreaders' | 'alerts' | 'records'): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const filter: Record<string, unknown> = {};
   const flow: Record<string, unknown> = {};
@@ -58,6 +58,7 @@ function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 't
     else if (k === 'group_by') out.groupBy = v.split(',').filter(Boolean);
     else if (k === 'asc' || k === 'live' || k === 'both') out[k === 'asc' ? 'ascending' : k === 'both' ? 'bothDirections' : 'live'] = v === '' || v === 'true' || v === '1';
     else if (kind === 'alerts' && (k === 'rule' || k === 'state' || k === 'min_severity' || k === 'source')) out[k === 'min_severity' ? 'minSeverity' : k] = v;
+    else if (kind === 'records' && (k === 'community_id' || k === 'direction' || k === 'sort' || k === 'dir')) out[k === 'community_id' ? 'communityId' : k] = v;
     else if (kind === 'trace' && k in FLOW_PARAMS) flow[FLOW_PARAMS[k]] = k.endsWith('port') ? number(v, k) : v;
     else if (kind !== 'trace' && k in FILTER_PARAMS) filter[FILTER_PARAMS[k]] = k.endsWith('port') ? number(v, k) : v;
     else throw new QueryError(`unknown parameter "${k}"`);
@@ -87,6 +88,8 @@ export interface ApiApp {
   /** The Connect handler (also mounted in the app), for HTTP/2 connections: see server.ts. */
   connect: ReturnType<typeof connectNodeAdapter>;
   servicePath: string;
+  /** Paths answered without a token: the console's page and assets (they hold no data). */
+  publicPaths: Set<string>;
 }
 
 export function createApiApp(opts: ApiAppOptions): ApiApp {
@@ -104,8 +107,9 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
     return RESPONSE_ALREADY_SENT;
   });
 
+  const publicPaths = new Set<string>();
   app.use('*', async (c, next) => {
-    if (!allowed(c.req.header('authorization'))) return c.json({ error: 'a valid bearer token is required' }, 401, { 'WWW-Authenticate': 'Bearer' });
+    if (!publicPaths.has(c.req.path) && !allowed(c.req.header('authorization'))) return c.json({ error: 'a valid bearer token is required' }, 401, { 'WWW-Authenticate': 'Bearer' });
     return next();
   });
 
@@ -117,7 +121,7 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   /** A GET (query string) and POST (the request's JSON) route of one method. */
   const route = <I extends DescMessage, O extends DescMessage>(
     path: string,
-    kind: 'aggregate' | 'trace' | 'top' | 'spreaders' | 'alerts',
+    kind: 'aggregate' | 'trace' | 'top' | 'spreaders' | 'alerts' | 'records',
     input: I,
     output: O,
     call: (req: MessageShape<I>) => Promise<MessageShape<O>>,
@@ -172,6 +176,7 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   route('/api/v1/heavy-hitters', 'top', TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, (r) => s.topHeavyHitters(r));
   route('/api/v1/spreaders', 'spreaders', TopSpreadersRequestSchema, TopSpreadersResponseSchema, (r) => s.topSpreaders(r));
   route('/api/v1/alerts', 'alerts', ListAlertsRequestSchema, ListAlertsResponseSchema, (r) => s.listAlerts(r));
+  route('/api/v1/flow-records', 'records', ListFlowRecordsRequestSchema, ListFlowRecordsResponseSchema, (r) => s.listFlowRecords(r));
 
   mountGrafana(app, opts);
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
@@ -179,7 +184,7 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
     opts.log(`api: ${c.req.method} ${c.req.path}: ${e.message}`);
     return c.json({ error: e.message }, 500);
   });
-  return { app, connect, servicePath: SERVICE_PATH };
+  return { app, connect, servicePath: SERVICE_PATH, publicPaths };
 }
 
 /** Grafana's JSON datasource: `/grafana` answers the connection test, `search`/`metrics` list

@@ -1,7 +1,8 @@
 // One port for every client: a connection opening with the HTTP/2 preface (gRPC, Connect over
 // h2c) goes to an HTTP/2 server, any other to an HTTP/1.1 server (curl, browsers, Grafana,
-// Connect and gRPC-web over HTTP/1.1). Both serve the same hono app.
-import { createServer as createHttp1Server } from 'node:http';
+// Connect and gRPC-web over HTTP/1.1). Both serve the same hono app; WebSocket upgrades (the
+// console's /ws) arrive on the HTTP/1.1 server and go to the handler given.
+import { createServer as createHttp1Server, type IncomingMessage } from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -9,6 +10,13 @@ import { getRequestListener } from '@hono/node-server';
 import type { ApiApp } from './http.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+/** Answers an HTTP/1.1 upgrade request: accepts it, or writes an HTTP error and ends the socket. */
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+export interface ListenOptions {
+  upgrade?: UpgradeHandler;
+}
 
 export interface RunningServer {
   host: string;
@@ -39,9 +47,15 @@ function relay(socket: Socket, head: Buffer): Duplex {
   return stream;
 }
 
-export async function listen(api: ApiApp, host: string, port: number): Promise<RunningServer> {
+function noUpgrade(_req: IncomingMessage, socket: Duplex): void {
+  const body = JSON.stringify({ error: 'this server takes no protocol upgrade here' });
+  socket.end(`HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+export async function listen(api: ApiApp, host: string, port: number, opts: ListenOptions = {}): Promise<RunningServer> {
   const listener = getRequestListener(api.app.fetch);
   const http1 = createHttp1Server(listener);
+  http1.on('upgrade', opts.upgrade ?? noUpgrade);
   // Over HTTP/2 the Connect handler answers its service itself: behind hono's listener on a
   // relayed stream, gRPC responses lose their trailers.
   const http2 = createHttp2Server((req, res) => {

@@ -291,7 +291,13 @@ test('analyze stores its windows and alerts; serve answers netspectra query, wit
     const denied = query('wrong', 'health');
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /a valid bearer token is required .*Unauthenticated/);
-    assert.match(query('cli-secret', 'nonsense').stderr, /query needs one of health, tasks, aggregate, trace, top, spreaders, alerts, not "nonsense"/);
+    assert.match(query('cli-secret', 'nonsense').stderr, /query needs one of health, tasks, aggregate, trace, top, spreaders, alerts, flow-records, not "nonsense"/);
+    const records = query('cli-secret', 'flow-records', '--protocol', 'tcp', '--order-by', 'first', '--asc', '--limit', '2');
+    assert.equal(records.code, 0, records.stderr);
+    assert.match(records.stdout, /\d+ records match\n/);
+    const badSort = query('cli-secret', 'flow-records', '--order-by', 'size');
+    assert.equal(badSort.code, 2);
+    assert.match(badSort.stderr, /query flow-records: sort: "size" is not one of bytes, packets, first, last, duration/);
     const alerts = query('cli-secret', 'alerts', '--severity', 'critical');
     assert.equal(alerts.code, 0, alerts.stderr);
     assert.match(alerts.stdout, /2012-11-23T18:00:38.421Z +firing +critical +whole_capture: packets 62,781 >= 62,781/);
@@ -301,6 +307,39 @@ test('analyze stores its windows and alerts; serve answers netspectra query, wit
     serve.kill('SIGTERM');
     const code = await new Promise((resolve) => (serve.exitCode !== null ? resolve(serve.exitCode) : serve.once('exit', resolve)));
     assert.equal(code, 0, 'serve stops cleanly on SIGTERM');
+  }
+});
+
+test('analyze --serve reports the flow records, then serves them and the console until SIGTERM', async () => {
+  const capture = join(pcaps, 'debian-pathspider-real.pcap');
+  const env = { ...process.env, NETSPECTRA_API_TOKENS: 'serve-secret' };
+  const p = spawn(process.execPath, [cli, 'analyze', '--serve', '--data', join(dir, 'served'), '--port', '0', capture], { cwd: dir, env });
+  let out = '';
+  p.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      p.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+        const m = /console on (http:\/\/127\.0\.0\.1:\d+)\/console\/ \(stored windows/.exec(err);
+        if (m) resolve(m[1]);
+      });
+      p.once('exit', (code) => reject(new Error(`analyze --serve exited (${code}): ${err}`)));
+    });
+    const m = /Flow records \(([\d,]+) records, ([\d,]+) packets/.exec(out);
+    assert.ok(m, out);
+    const records = Number(m[1].replace(/,/g, ''));
+    assert.ok(records > 6000);
+    const auth = { authorization: 'Bearer serve-secret' };
+    const page = (await (await fetch(`${url}/api/flows?limit=3&sort=bytes&dir=desc`, { headers: auth })).json()) as { matched: number; flows: { bytesAtoB: number; bytesBtoA: number }[] };
+    assert.equal(page.matched, records, 'every reported record is stored and served');
+    assert.equal(page.flows.length, 3);
+    assert.equal((await fetch(`${url}/console/`)).status, 200, 'the page needs no token');
+    assert.equal((await fetch(`${url}/api/flows`)).status, 401, 'the data does');
+  } finally {
+    p.kill('SIGTERM');
+    const code = await new Promise((resolve) => (p.exitCode !== null ? resolve(p.exitCode) : p.once('exit', resolve)));
+    assert.equal(code, 0, 'stops cleanly on SIGTERM');
   }
 });
 

@@ -12,12 +12,12 @@ import { Probe, probeId } from '../probe/probe.js';
 import { EnginePublisher, JetStreamPublisher, NatsPublisher, type Publisher } from '../probe/publisher.js';
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
 import { bytes, grouped } from '../report/units.js';
-import { defaultSource, openWindowStorage, type WindowStorage } from '../storage/index.js';
+import { defaultSource, openWindowStorage, type Store, type WindowStorage } from '../storage/index.js';
 import { Alerting } from '../alert/alerting.js';
 import type { AlertEvent } from '../alert/types.js';
 import { QUERY_USAGE, queryCommand } from './query.js';
 import { AI_USAGE, aiCommand, askCommand } from './ai.js';
-import { serveCommand } from './serve.js';
+import { openServedStore, serveCommand, startApiServer, type ApiServer } from './serve.js';
 
 const USAGE = `usage: netspectra <command> [options]
 
@@ -31,6 +31,7 @@ commands:
       --store KIND      where windows are stored: embedded (default), clickhouse, file, none
       --data DIR        data folder of the store (config storage.path)
       --notify          send alerts the rules raise to the notifiers (otherwise only reported and stored)
+      --serve           then serve the API and the web console over what was stored (until Ctrl-C)
   generate <file>     write a synthetic capture made by NetSpectra's traffic generator
       --packets N       packets to write (default 200000)
       --seed N          generator seed (default 1)
@@ -46,11 +47,13 @@ commands:
       --partitions N    subjects by address pair            --persist DIR  rotating pcap files
       --engine          no NATS: run the engine in this process
       --output FILE     (with --engine) closed windows as JSON Lines
+      --serve           (with --engine) serve the API and the live web console (api.host:api.port)
   engine              run the tasks over batches from NATS, in windows; stores them
       --nats URL  --jetstream  --workers N  --output FILE  --window DURATION  --store KIND
 
   serve               the query API over the store (Connect, gRPC, gRPC-web, HTTP/JSON, Grafana)
       --port N  --host ADDR  (default 127.0.0.1:7070)   --nats URL  also run an engine (live queries)
+      the web console: http://127.0.0.1:7070/console/ (live with an engine, else the stored windows)
 ${QUERY_USAGE}
 ${AI_USAGE}
 
@@ -108,12 +111,19 @@ async function probe(files: string[], values: Values): Promise<number> {
   const replay = Boolean(values.read);
   if (!replay && !cfg.probe.interface) throw new UsageError('probe needs --iface (or probe.interface), or --read FILE');
   if (!values.engine && !cfg.nats.url) throw new UsageError('probe needs --nats URL (or nats.url), or --engine to run the engine in this process');
+  if (values.serve && !values.engine) throw new UsageError('probe --serve needs --engine (the API and console of the engine in this process)');
   let host: EngineHost | null = null;
   let conn: Connection | null = null;
   let publisher: Publisher;
+  let store: Store | null = null;
+  let server: ApiServer | null = null;
   if (values.engine) {
-    host = new EngineHost(cfg, log, undefined, openWindowStorage(cfg.storage, { source: defaultSource(cfg.storage), log }));
+    const source = defaultSource(cfg.storage);
+    if (values.serve) store = await openServedStore(cfg, log, 'probe --serve');
+    const storage = openWindowStorage(cfg.storage, { source, log, store: store ?? undefined });
+    host = new EngineHost(cfg, log, undefined, storage);
     publisher = new EnginePublisher(host);
+    if (store) server = await startApiServer(cfg, log, 'probe', { store, host, storage, source });
   } else {
     conn = await connectNats(cfg.nats, `netspectra-probe ${probeId(cfg)}`, log);
     if (cfg.nats.jetstream) {
@@ -134,7 +144,13 @@ async function probe(files: string[], values: Values): Promise<number> {
     await Promise.race([done, interrupted()]);
     await p.stop();
   }
+  if (server) {
+    // A replay stays served until interrupted, so its windows can be looked at.
+    if (replay) await interrupted();
+    await server.close();
+  }
   if (host) await host.stop();
+  if (store) await store.close();
   if (conn) await conn.nc.drain().catch(() => {});
   return 0;
 }
@@ -159,10 +175,10 @@ function engine(): Backend {
 
 /** Analyses files, prints the report, and stores the windows as `source` (replacing rows an
  * earlier run stored under that name). */
-async function analyzeAndStore(backend: Backend, files: string[], cfg: NetspectraConfig, values: Values, source: string): Promise<boolean> {
+async function analyzeAndStore(backend: Backend, files: string[], cfg: NetspectraConfig, values: Values, source: string, store?: Store): Promise<boolean> {
   let storage: WindowStorage | null = null;
   try {
-    storage = openWindowStorage(cfg.storage, { source, replaceSource: true, log });
+    storage = openWindowStorage(cfg.storage, { source, replaceSource: true, log, store });
   } catch (e) {
     // The report still matters without the store (e.g. `serve` holds the embedded folder).
     process.stderr.write(`netspectra: windows not stored: ${(e as Error).message}\n`);
@@ -176,8 +192,12 @@ async function analyzeAndStore(backend: Backend, files: string[], cfg: Netspectr
     backend, config: cfg, progress: !values.json,
     onWindows: storage || alerting ? (snapshots) => snapshots.forEach((s) => {
       windows++;
-      alerting?.addWindow(s, storage?.addWindow(s));
+      // Stored first and on its own: `alerting?.addWindow(s, storage?.addWindow(s))` skips the
+      // store too when there are no rules.
+      const rows = storage?.addWindow(s) ?? null;
+      alerting?.addWindow(s, rows);
     }) : undefined,
+    onFlows: storage ? (records) => storage!.addFlows(records) : undefined,
   });
   for (const o of outcomes) {
     if (o.error) process.stderr.write(`netspectra: ${o.file}: ${o.error}${o.unreadable ? '' : ' (packets before this point were analysed)'}\n`);
@@ -214,7 +234,19 @@ async function analyze(files: string[], values: Values): Promise<number> {
     return 0;
   }
   if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
-  return (await analyzeAndStore(engine(), files, cfg, values, analysisSource(cfg, files))) ? 0 : 1;
+  const source = analysisSource(cfg, files);
+  if (!values.serve) return (await analyzeAndStore(engine(), files, cfg, values, source)) ? 0 : 1;
+  // The store stays open after the analysis: the API and the console show what was stored.
+  const store = await openServedStore(cfg, log, 'analyze --serve');
+  try {
+    const ok = await analyzeAndStore(engine(), files, cfg, values, source, store);
+    const server = await startApiServer(cfg, log, 'analyze', { store, source });
+    await interrupted();
+    await server.close();
+    return ok ? 0 : 1;
+  } finally {
+    await store.close();
+  }
 }
 
 function generate(file: string | undefined, values: Values): number {
@@ -296,6 +328,10 @@ export async function main(argv: string[]): Promise<number> {
         asc: { type: 'boolean' },
         limit: { type: 'string' },
         'page-token': { type: 'string' },
+        'community-id': { type: 'string' },
+        serve: { type: 'boolean' },
+        direction: { type: 'string' },
+        source: { type: 'string' },
         live: { type: 'boolean' },
         by: { type: 'string' },
         both: { type: 'boolean' },

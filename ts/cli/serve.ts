@@ -3,9 +3,10 @@
 import { createApiApp } from '../api/http.js';
 import { LiveWindow } from '../api/live.js';
 import { listen } from '../api/server.js';
+import { mountConsole } from '../console/index.js';
 import type { NetspectraConfig } from '../config/index.js';
-import { runEngine, type RunningEngine } from '../engine/run-engine.js';
-import { defaultSource, openStore, openWindowStorage } from '../storage/index.js';
+import { runEngine, type EngineHost, type RunningEngine } from '../engine/run-engine.js';
+import { defaultSource, openStore, openWindowStorage, type Store, type WindowStorage } from '../storage/index.js';
 import { migrate } from '../storage/schema.js';
 import type { Log } from '../transport/nats.js';
 
@@ -13,27 +14,64 @@ export function apiTokens(cfg: NetspectraConfig): string[] {
   return cfg.api.tokens.split(',').map((t) => t.trim()).filter(Boolean);
 }
 
-export async function serveCommand(cfg: NetspectraConfig, log: Log, stopped: Promise<void>): Promise<number> {
-  if (cfg.storage.kind !== 'embedded' && cfg.storage.kind !== 'clickhouse') {
-    throw new Error(`serve queries a ClickHouse store: storage.kind is "${cfg.storage.kind}" (use embedded or clickhouse)`);
-  }
-  const store = await openStore(cfg.storage);
-  // A store written by an older version gets the tables this one queries (alert history).
-  await migrate(store.client, store.database, cfg.storage.retention).catch((e: Error) => log(`serve: the store's schema could not be brought up to date: ${e.message}`));
-  let engine: RunningEngine | null = null;
-  let live: LiveWindow | null = null;
-  if (cfg.nats.url) {
-    const source = defaultSource(cfg.storage);
-    const storage = openWindowStorage(cfg.storage, { source, log, store });
-    engine = await runEngine(cfg, log, storage);
-    const host = engine.host;
-    live = new LiveWindow(store, async () => (await host.engine.peek())?.snapshot ?? null, source);
-  }
+export interface ApiServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+export interface ApiServerOptions {
+  store: Store;
+  /** An engine in this process: live queries and a live console. */
+  host?: EngineHost | null;
+  /** Where that engine's windows go (writer queue and spill on the console). */
+  storage?: WindowStorage | null;
+  /** The source the engine writes as, or the one the console shows (analyze --serve). */
+  source?: string;
+}
+
+/** The query API and, with console.enabled, the console, on api.host:api.port. `who` names the
+ * command in the log. */
+export async function startApiServer(cfg: NetspectraConfig, log: Log, who: string, opts: ApiServerOptions): Promise<ApiServer> {
+  const { store, host = null, storage = null } = opts;
+  const live = host ? new LiveWindow(store, async () => (await host.engine.peek())?.snapshot ?? null, opts.source ?? defaultSource(cfg.storage)) : null;
   const tokens = apiTokens(cfg);
   const app = createApiApp({ store, maxLimit: cfg.api.maxLimit, live, tokens, log });
-  const server = await listen(app, cfg.api.host, cfg.api.port);
-  log(`serve: API on ${server.url} (Connect, gRPC, gRPC-web, HTTP/JSON under /api/v1, Grafana under /grafana) over ${store.where}` +
+  const web = cfg.console.enabled ? mountConsole(app, { cfg, tokens, log, host, store, storage, source: host ? undefined : opts.source }) : null;
+  const server = await listen(app, cfg.api.host, cfg.api.port, { upgrade: web?.upgrade });
+  log(`${who}: API on ${server.url} (Connect, gRPC, gRPC-web, HTTP/JSON under /api/v1, Grafana under /grafana) over ${store.where}` +
     `${tokens.length ? `, ${tokens.length} bearer token(s) required` : ', no token required'}${live ? ', live window of the engine' : ''}`);
+  if (web) log(`${who}: console on ${server.url}${web.path} (${live ? 'live' : 'stored windows'}; /ws, /metrics)`);
+  return {
+    url: server.url,
+    async close() {
+      await web?.close();
+      await server.close();
+    },
+  };
+}
+
+/** A store for commands that also serve (probe --engine --serve, analyze --serve); it must be a
+ * ClickHouse store. */
+export async function openServedStore(cfg: NetspectraConfig, log: Log, who: string): Promise<Store> {
+  if (cfg.storage.kind !== 'embedded' && cfg.storage.kind !== 'clickhouse') {
+    throw new Error(`${who} queries a ClickHouse store: storage.kind is "${cfg.storage.kind}" (use embedded or clickhouse)`);
+  }
+  const store = await openStore(cfg.storage);
+  // A store written by an older version gets the tables this one queries (alerts, flows).
+  await migrate(store.client, store.database, cfg.storage.retention).catch((e: Error) => log(`${who}: the store's schema could not be brought up to date: ${e.message}`));
+  return store;
+}
+
+export async function serveCommand(cfg: NetspectraConfig, log: Log, stopped: Promise<void>): Promise<number> {
+  const store = await openServedStore(cfg, log, 'serve');
+  let engine: RunningEngine | null = null;
+  let storage: WindowStorage | null = null;
+  const source = defaultSource(cfg.storage);
+  if (cfg.nats.url) {
+    storage = openWindowStorage(cfg.storage, { source, log, store });
+    engine = await runEngine(cfg, log, storage);
+  }
+  const server = await startApiServer(cfg, log, 'serve', { store, host: engine?.host, storage, source });
   const failure = await Promise.race([stopped.then(() => null), engine ? engine.host.failed : new Promise<never>(() => {})]);
   log('serve: stopping');
   await server.close();

@@ -275,6 +275,45 @@ export const configSchema: Schema & { kind: 'object' } = {
         url: { kind: 'string', default: '', doc: 'netspectra ask: AI service URL; empty: http://<host>:<port>' },
       },
     },
+    flows: {
+      kind: 'object',
+      doc: 'flow records: bidirectional flows that end on FIN/RST, idle and active timeouts, exported with their Community ID',
+      fields: {
+        enabled: { kind: 'bool', default: true, doc: 'keep a flow cache and export finished flows' },
+        idleTcp: { kind: 'duration', default: 120, min: 0.001, max: 86_400, doc: 'a TCP flow without packets for this long ends' },
+        idleUdp: { kind: 'duration', default: 30, min: 0.001, max: 86_400, doc: 'a UDP flow without packets for this long ends' },
+        idleIcmp: { kind: 'duration', default: 10, min: 0.001, max: 86_400, doc: 'an ICMP flow without packets for this long ends' },
+        idleOther: { kind: 'duration', default: 30, min: 0.001, max: 86_400, doc: 'a flow of any other protocol without packets for this long ends' },
+        activeTimeout: { kind: 'duration', default: 1800, min: 1, max: 7 * 86_400, doc: 'a longer flow is exported in records of this length' },
+        closedLinger: { kind: 'duration', default: 5, min: 0, max: 3600, doc: 'a TCP flow closed by FIN or RST is kept this long for its last ACKs and retransmissions' },
+        maxFlows: { kind: 'int', default: 262_144, min: 16, max: 16_777_216, doc: 'flows held at once; beyond this a lingering closed flow, else the least recently seen one, is ended (counted)' },
+        localNetworks: {
+          kind: 'list',
+          item: { kind: 'string', default: '', doc: 'a network in CIDR notation' },
+          default: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '169.254.0.0/16', 'fc00::/7', 'fe80::/10'],
+          doc: 'networks that are "local": a record is inbound, outbound, local or external by its endpoints',
+        },
+        subject: { kind: 'string', default: 'netspectra.flows', pattern: /^([A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*)?$/, patternText: 'a NATS subject without wildcards', doc: 'NATS subject finished flows are published on as JSON arrays (when nats.url is set); empty: not published' },
+        httpUrl: { kind: 'string', default: '', pattern: /^(https?:\/\/\S+)?$/, patternText: 'an http:// or https:// URL', doc: 'finished flows are POSTed here as JSON arrays; empty: off' },
+        httpTokenEnv: { kind: 'string', default: '', pattern: /^([A-Za-z_][A-Za-z0-9_]*)?$/, patternText: 'an environment variable name', doc: 'environment variable holding a bearer token for httpUrl' },
+        httpBatch: { kind: 'int', default: 1000, min: 1, max: 100_000, doc: 'records per POST' },
+        httpTimeout: { kind: 'duration', default: 10, min: 0.01, max: 600, doc: 'one POST gives up after this long' },
+        httpRetries: { kind: 'int', default: 5, min: 0, max: 100, doc: 'attempts after the first one fails' },
+        httpBackoff: { kind: 'duration', default: 1, min: 0.001, max: 3600, doc: 'wait before the first retry; doubles every retry' },
+        httpQueue: { kind: 'int', default: 100_000, min: 1, max: 10_000_000, doc: 'records waiting for the HTTP sink; beyond this the oldest are dropped and counted' },
+      },
+    },
+    console: {
+      kind: 'object',
+      doc: 'the live web console (netspectra serve, probe --engine --console, analyze --serve)',
+      fields: {
+        enabled: { kind: 'bool', default: true, doc: 'serve the console page, /ws, /api/flows, /api/counters, /api/stats and /metrics beside the API' },
+        history: { kind: 'duration', default: 3600, min: 60, max: 7 * 86_400, doc: 'per-second counters kept in memory' },
+        top: { kind: 'int', default: 10, min: 1, max: 1000, doc: 'rows in each top list pushed to the page' },
+        maxClients: { kind: 'int', default: 64, min: 1, max: 10_000, doc: 'WebSocket clients at once; more are refused' },
+        maxBuffered: { kind: 'bytes', default: 4 * 1024 * 1024, min: 65_536, max: 1024 ** 3, doc: 'a client with more unsent bytes than this is skipped, and dropped after 10 s behind' },
+      },
+    },
     tasks: {
       kind: 'list',
       item: { kind: 'union', tag: 'type', variants: { exact: exactTask, countmin: countMinTask, superspread: superSpreadTask }, doc: 'an aggregation task' },
@@ -334,6 +373,8 @@ export interface NetspectraConfig {
   api: ApiConfig;
   alerts: AlertsConfig;
   ai: AiConfig;
+  flows: FlowsConfig;
+  console: ConsoleConfig;
   tasks: TaskConfig[];
 }
 
@@ -396,6 +437,36 @@ export interface AlertsConfig {
   subject: string;
   maxActive: number;
   queue: number;
+}
+
+export interface FlowsConfig {
+  enabled: boolean;
+  /** Seconds. */
+  idleTcp: number;
+  idleUdp: number;
+  idleIcmp: number;
+  idleOther: number;
+  activeTimeout: number;
+  closedLinger: number;
+  maxFlows: number;
+  localNetworks: string[];
+  subject: string;
+  httpUrl: string;
+  httpTokenEnv: string;
+  httpBatch: number;
+  httpTimeout: number;
+  httpRetries: number;
+  httpBackoff: number;
+  httpQueue: number;
+}
+
+export interface ConsoleConfig {
+  enabled: boolean;
+  /** Seconds of per-second counters kept. */
+  history: number;
+  top: number;
+  maxClients: number;
+  maxBuffered: number;
 }
 
 export interface AiConfig {
