@@ -90,8 +90,6 @@ export class ConsoleHub {
   private readonly recent: AlertEvent[] = [];
   private readonly unsubscribe: () => void = () => {};
   private readonly counters = { connections: 0, refused: 0, framesSent: 0, framesSkipped: 0, dropped: 0, ticks: 0, tickErrors: 0 };
-  /** Packets and bytes of closed windows, and of the open one at the last tick (/metrics). */
-  readonly traffic = { closedPackets: 0, closedBytes: 0, openPackets: 0, openBytes: 0, openStartMs: -Infinity };
 
   constructor(private readonly opts: HubOptions) {
     this.allowed = tokenCheck(opts.tokens);
@@ -203,13 +201,6 @@ export class ConsoleHub {
   private windowClosed(w: ClosedWindow): void {
     const json = JSON.parse(w.json) as WindowJson;
     this.lastClosed = { info: windowInfo(json, w.startMs, w.endMs, false), json };
-    this.traffic.closedPackets += json.packets;
-    this.traffic.closedBytes += json.bytes;
-    // The open window last peeked is this one: its counts are now in the closed totals.
-    if (this.traffic.openStartMs <= w.startMs) {
-      this.traffic.openPackets = 0;
-      this.traffic.openBytes = 0;
-    }
   }
 
   /** Reads the engine once and pushes the frames. Never overlaps itself. */
@@ -234,7 +225,6 @@ export class ConsoleHub {
     if (peeked && peeked.startMs >= (this.lastClosed?.info.endMs ?? -Infinity)) {
       const json = JSON.parse(peeked.json) as WindowJson;
       shown = { info: windowInfo(json, peeked.startMs, peeked.endMs, true), json };
-      Object.assign(this.traffic, { openPackets: json.packets, openBytes: json.bytes, openStartMs: peeked.startMs });
     }
     // The shown window's seconds (for its protocols) and every second since the last tick.
     const from = Math.min(shown?.info.startMs ?? Infinity, this.latestT ?? Infinity);

@@ -51,11 +51,10 @@ export async function metricsText(ctx: MetricsContext): Promise<string> {
   if (host) {
     type Probe = { id: string; interface: string; captured: number; kernelDropped: number; interfaceDropped: number; probeDropped: number };
     type Flows = { active: number; finished: Record<string, number> };
-    const s = (await host.engine.stats().catch(() => ({}))) as { batches?: number; packets?: number; duplicateBatches?: number; rejected?: Record<string, number>; probes?: Probe[]; flows?: Flows };
+    const s = (await host.engine.stats().catch(() => ({}))) as { batches?: number; packets?: number; bytes?: number; duplicateBatches?: number; rejected?: Record<string, number>; probes?: Probe[]; flows?: Flows };
     const probes = s.probes ?? [];
-    const t = hub.traffic;
     m.add('netspectra_engine_packets_total', 'counter', 'Packets the engine applied.', s.packets ?? 0);
-    m.add('netspectra_engine_bytes_total', 'counter', 'Bytes (on the wire) of the packets in closed windows and the open one at the last console tick.', t.closedBytes + t.openBytes);
+    m.add('netspectra_engine_bytes_total', 'counter', 'Bytes (on the wire) of the packets the engine applied.', s.bytes ?? 0);
     m.add('netspectra_engine_batches_total', 'counter', 'PacketBatch messages the engine applied.', s.batches ?? 0);
     m.add('netspectra_engine_duplicate_batches_total', 'counter', 'Batches skipped as already applied (same probe and sequence).', s.duplicateBatches ?? 0);
     m.add('netspectra_engine_rejected_messages_total', 'counter', 'Messages the engine could not read, by kind.', Object.entries(s.rejected ?? {}).map(([kind, n]) => [{ kind }, n]));

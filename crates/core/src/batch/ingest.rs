@@ -95,6 +95,8 @@ pub struct ClosedWindow {
 struct Counters {
     batches: u64,
     packets: u64,
+    /// Wire bytes of the counted packets.
+    bytes: u64,
     duplicates: u64,
     too_old_to_deduplicate: u64,
     skipped_packets: u64,
@@ -200,6 +202,7 @@ impl BatchIngest {
                 applied.skipped += 1;
                 continue;
             }
+            self.counters.bytes += r.wire_len as u64;
             if let Some(w) = self.engine.add(&r, has_ts) {
                 self.closed.push(close(w, self.top_n));
             }
@@ -274,6 +277,7 @@ impl BatchIngest {
         j.begin_object(None);
         j.u64("batches", c.batches);
         j.u64("packets", c.packets);
+        j.u64("bytes", c.bytes);
         j.u64("duplicateBatches", c.duplicates);
         j.u64("tooOldToDeduplicate", c.too_old_to_deduplicate);
         j.u64("skippedPackets", c.skipped_packets);
@@ -472,7 +476,12 @@ mod tests {
         for m in &batches[..5] {
             assert!(ingest.apply(&m.message).unwrap().duplicate);
         }
-        assert!(ingest.stats_json().contains("\"packets\":20000"));
+        // Duplicates add neither packets nor bytes: the bytes are the capture's.
+        let mut analysis = Analysis::new(&cfg).unwrap();
+        analysis.begin_file("x");
+        analysis.feed(&file).unwrap();
+        let bytes = analysis.totals().bytes;
+        assert!(ingest.stats_json().contains(&format!("\"packets\":20000,\"bytes\":{bytes},")));
         assert!(ingest.stats_json().contains("\"duplicateBatches\":5"));
         assert_eq!(ingest.apply(b"\x08\x02").unwrap_err(), WireError::Version(2));
         assert!(ingest.stats_json().contains("\"rejected\":{\"version\":1}"));
