@@ -4,17 +4,16 @@
 //   /api/stats     capture, engine, store and console health in one object
 //   /api/timeline  packets and bytes per stored window (the offline chart)
 //   /api/summary   top lists, protocols and alerts over a stored range (the offline tables)
-import { isIP } from 'node:net';
 import type { Context } from 'hono';
 import type { ApiApp } from '../api/http.js';
-import { ipProtoNames, ipProtoOf } from '../backend/js/names.js';
 import { transportBackend } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import type { Store, WindowStorage } from '../storage/index.js';
-import { aggregateFlows, health, listAlerts, listFlowRecords, listTasks, QueryError, topHeavyHitters, topSpreaders, windowSeries, type Key, type Range, type TaskInfo } from '../storage/queries.js';
+import { aggregateFlows, checkedCidr, health, listAlerts, listFlowRecords, listTasks, protocolNumber, QueryError, topHeavyHitters, topSpreaders, windowSeries, type Key, type Range, type TaskInfo } from '../storage/queries.js';
 import { bucketSeconds, emptyProtocols } from './frames.js';
+import { FLOW_SORTS, type FlowQuery, type FlowSort } from '../flows/types.js';
 import type { ConsoleHub } from './hub.js';
-import { FLOW_SORTS, type AlertsFrame, type FlowQuery, type FlowSort, type LiveEngine, type ProtocolsFrame, type TopFrame, type TopList, type TopRow } from './types.js';
+import type { AlertsFrame, LiveEngine, ProtocolsFrame, TopFrame, TopList, TopRow } from './types.js';
 
 export interface RouteContext {
   cfg: NetspectraConfig;
@@ -60,20 +59,6 @@ function timeRange(q: Record<string, string>): { from?: number; to?: number } {
   return { from, to };
 }
 
-/** An address, or a network in CIDR notation. */
-function cidr(v: string): string {
-  const [addr, bits, extra] = v.trim().split('/');
-  const family = isIP(addr);
-  if (!family || extra !== undefined) throw new QueryError(`ip: "${v}" is not an IP address or CIDR network`);
-  if (bits !== undefined) integer(bits, 'ip: prefix length', 0, family === 4 ? 32 : 128);
-  return v.trim();
-}
-
-function protocol(v: string): number {
-  const n = ipProtoOf(v);
-  if (n === undefined) throw new QueryError(`proto: "${v}" is not a protocol name (${ipProtoNames().slice(0, 8).join(', ')}, ...) or number 0..255`);
-  return n;
-}
 
 /** A flow query with its paging and order settled. */
 type FlowPageQuery = FlowQuery & Required<Pick<FlowQuery, 'limit' | 'offset' | 'sort' | 'dir'>>;
@@ -93,8 +78,8 @@ export function flowQuery(q: Record<string, string>, maxLimit: number): FlowPage
     if (q.dir !== 'asc' && q.dir !== 'desc') throw new QueryError(`dir: "${q.dir}" is not asc or desc`);
     f.dir = q.dir;
   }
-  if (q.proto) f.proto = protocol(q.proto);
-  if (q.ip) f.ip = cidr(q.ip);
+  if (q.proto) f.proto = protocolNumber(q.proto, 'proto');
+  if (q.ip) f.ip = checkedCidr(q.ip, 'ip');
   if (q.port) f.port = integer(q.port, 'port', 0, 65535);
   return f;
 }

@@ -4,38 +4,18 @@ import type { AlertEvent } from '../alert/types.js';
 import type { ActiveAlert } from '../alert/evaluator.js';
 import type { ClosedWindow } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
-import type { FlowPage } from '../flows/types.js';
+import type { SecondCounters } from '../engine/run-engine.js';
+import type { FlowPage, FlowQuery } from '../flows/types.js';
 
-export const PROTOCOL_GROUPS = ['TCP', 'UDP', 'ICMP', 'Other'] as const;
+export type { SecondCounters } from '../engine/run-engine.js';
+export type { FlowQuery } from '../flows/types.js';
+
+export const PROTOCOL_GROUPS = ['TCP', 'UDP', 'ICMP', 'Other'] as const satisfies readonly (keyof SecondCounters['protocols'])[];
 export type ProtocolGroup = (typeof PROTOCOL_GROUPS)[number];
 
 export interface Counts {
   packets: number;
   bytes: number;
-}
-
-/** One second of traffic by packet time. */
-export interface SecondCounters {
-  /** Start of the second, epoch ms. */
-  t: number;
-  packets: number;
-  bytes: number;
-  tcpSyn: number;
-  protocols: Partial<Record<ProtocolGroup, Counts>>;
-}
-
-export const FLOW_SORTS = ['bytes', 'packets', 'first', 'last', 'duration'] as const;
-export type FlowSort = (typeof FLOW_SORTS)[number];
-
-export interface FlowQuery {
-  limit?: number;
-  offset?: number;
-  sort?: FlowSort;
-  dir?: 'asc' | 'desc';
-  proto?: number;
-  /** An address or a CIDR network. */
-  ip?: string;
-  port?: number;
 }
 
 /** The open window as the engine peeks it; `json` is rendered like a closed window's. */

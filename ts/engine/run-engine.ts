@@ -10,10 +10,9 @@ import { bytes, grouped } from '../report/units.js';
 import { allPartitions, connectNats, ensureConsumer, ensureStream, type Connection, type Log } from '../transport/nats.js';
 import type { WindowStorage } from '../storage/index.js';
 import { Alerting } from '../alert/alerting.js';
-import { ipProtoOf } from '../backend/js/names.js';
 import { createFlowExport, type FlowExport } from '../flows/export.js';
 import { flowOptions } from '../flows/options.js';
-import type { FlowPage, FlowRecordJson } from '../flows/types.js';
+import type { FlowPage, FlowQuery, FlowRecordJson } from '../flows/types.js';
 import { WindowFile } from './window-file.js';
 import { defaultWorkers, WindowedEngine } from './windowed-engine.js';
 
@@ -27,18 +26,6 @@ export interface SecondCounters {
   protocols: Record<'TCP' | 'UDP' | 'ICMP' | 'Other', { packets: number; bytes: number }>;
 }
 
-/** A page request over the live flow table. */
-export interface FlowQuery {
-  limit?: number;
-  offset?: number;
-  sort?: 'bytes' | 'packets' | 'first' | 'last' | 'duration';
-  dir?: 'asc' | 'desc';
-  /** A number or a name (tcp, udp, icmp, ...). */
-  proto?: number | string;
-  /** An address or a network in CIDR notation; either endpoint. */
-  ip?: string;
-  port?: number;
-}
 
 /** The windowed engine of a configuration, with its windows logged and written. */
 export class EngineHost {
@@ -133,12 +120,7 @@ export class EngineHost {
     const params: string[] = [];
     for (const [k, v] of Object.entries(q)) {
       if (v === undefined || v === '') continue;
-      let text = String(v);
-      if (k === 'proto' && typeof v === 'string') {
-        const n = ipProtoOf(v);
-        if (n === undefined) throw new Error(`proto: "${v}" is not a protocol name or number`);
-        text = String(n);
-      }
+      const text = String(v);
       if (/[&=]/.test(text)) throw new Error(`${k}: "${text}" is not a valid value`);
       params.push(`${k}=${text}`);
     }

@@ -33,6 +33,23 @@ export interface FlowRecordJson {
   direction: 'inbound' | 'outbound' | 'local' | 'external';
 }
 
+/** Orders of a page of flows, live (the core's FlowQuery) or stored (listFlowRecords). */
+export const FLOW_SORTS = ['bytes', 'packets', 'first', 'last', 'duration'] as const;
+export type FlowSort = (typeof FLOW_SORTS)[number];
+export const FLOW_DIRECTIONS = ['inbound', 'outbound', 'local', 'external'] as const;
+
+/** A page request over the live flow table (EngineHost.flows). */
+export interface FlowQuery {
+  limit?: number;
+  offset?: number;
+  sort?: FlowSort;
+  dir?: 'asc' | 'desc';
+  proto?: number;
+  /** An address or a CIDR network; either endpoint. */
+  ip?: string;
+  port?: number;
+}
+
 /** A page of the live flow table. */
 export interface FlowPage {
   /** Flows in the cache. */

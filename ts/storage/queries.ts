@@ -4,7 +4,7 @@ import { isIP } from 'node:net';
 import { ipProtoName, ipProtoNames, ipProtoOf } from '../backend/js/names.js';
 import { KEY_FIELDS, type KeyField } from '../config/index.js';
 import type { AlertEvent } from '../alert/types.js';
-import type { FlowRecordJson } from '../flows/types.js';
+import { FLOW_DIRECTIONS, FLOW_SORTS, type FlowRecordJson, type FlowSort } from '../flows/types.js';
 import type { Store } from './store.js';
 import { addressText } from './rows.js';
 import { FLOW_SELECT, flowRecordOf, type FlowRow } from './flow-rows.js';
@@ -83,6 +83,12 @@ function parseCidr(text: string, what: string): { family: number; network: strin
   return v === 4 ? { family: 4, network: `::ffff:${addr}`, prefix: 96 + prefix } : { family: 6, network: addr, prefix };
 }
 
+/** An address or CIDR checked as the queries check it; refused naming `what`. */
+export function checkedCidr(text: string, what: string): string {
+  parseCidr(text, what);
+  return text.trim();
+}
+
 function ipCondition(w: Where, column: string, text: string, what: string): string {
   const c = parseCidr(text, what);
   const net = w.param(c.network, 'String');
@@ -90,10 +96,10 @@ function ipCondition(w: Where, column: string, text: string, what: string): stri
   return `(family = ${w.param(c.family, 'UInt8')} AND ${column} BETWEEN IPv6CIDRToRange(toIPv6(${net}), ${prefix}).1 AND IPv6CIDRToRange(toIPv6(${net}), ${prefix}).2)`;
 }
 
-/** A protocol name or number as people write it; refused naming the `protocol` parameter. */
-export function protocolNumber(text: string): number {
+/** A protocol name or number as people write it; refused naming the parameter (`what`). */
+export function protocolNumber(text: string, what = 'protocol'): number {
   const n = ipProtoOf(text);
-  if (n === undefined) throw new QueryError(`protocol: "${text}" is not a protocol name (${ipProtoNames().join(', ')}) or number 0..255`);
+  if (n === undefined) throw new QueryError(`${what}: "${text}" is not a protocol name (${ipProtoNames().join(', ')}) or number 0..255`);
   return n;
 }
 
@@ -507,8 +513,6 @@ export async function listAlerts(store: Store, q: AlertsRequest, db = store.data
   }));
 }
 
-export const FLOW_SORTS = ['bytes', 'packets', 'first', 'last', 'duration'] as const;
-export const FLOW_DIRECTIONS = ['inbound', 'outbound', 'local', 'external'] as const;
 
 /** The Filter's fields (ip and port: either endpoint; src*: endpoint A, dst*: B), with the
  * protocol as a number. */
@@ -519,7 +523,7 @@ export interface FlowRecordsRequest extends Omit<Filter, 'protocol'> {
   proto?: number;
   communityId?: string;
   direction?: string;
-  sort: (typeof FLOW_SORTS)[number];
+  sort: FlowSort;
   dir: 'asc' | 'desc';
   limit: number;
   offset: number;
