@@ -1,8 +1,7 @@
 // The HTTP sink of finished flows: records wait in a bounded queue (the oldest dropped, counted,
 // when it is full) and one worker POSTs them as JSON arrays of up to `batch` records, retrying
 // with doubling waits. The caller only queues: a slow or dead receiver delays nothing else.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { attemptSignal, checkPostUrl, PermanentError, postOnce, type DeliveryStats } from '../transport/http-post.js';
+import { checkPostUrl, postOnce, sendWithRetries, type DeliveryStats } from '../transport/http-post.js';
 import type { FlowRecordJson } from './types.js';
 
 export type Log = (line: string) => void;
@@ -137,47 +136,25 @@ export class HttpSink {
 
   private async deliver(batch: FlowRecordJson[]): Promise<void> {
     const c = this.counters;
-    const closing = this.closing.signal;
     const body = JSON.stringify(batch);
-    for (let attempt = 1; ; attempt++) {
-      const { signal, release } = attemptSignal(closing, this.opts.timeoutMs);
-      try {
-        await postOnce(this.opts.url, body, this.headers, signal);
-        c.sent += batch.length;
-        c.posts++;
-        if (this.failing) this.opts.log(`flows: http: ${this.opts.url} accepts records again`);
-        this.failing = false;
-        return;
-      } catch (e) {
-        if (closing.aborted) {
-          c.dropped += batch.length;
-          return;
-        }
-        const error = signal.aborted ? `timed out after ${this.opts.timeoutMs / 1000} s` : (e as Error).message;
-        c.failedAttempts++;
-        c.lastError = error;
-        const permanent = e instanceof PermanentError;
-        const last = permanent || attempt > this.opts.retries;
-        if (!this.failing) {
-          this.failing = true;
-          const next = permanent ? 'not retried (permanent)' : last ? 'giving up' : 'retrying';
-          this.opts.log(`flows: http: POST of ${batch.length} records to ${this.opts.url} failed: ${error}; ${next}; further failures are only counted until one succeeds`);
-        }
-        if (last) {
-          c.gaveUp += batch.length;
-          return;
-        }
-      } finally {
-        release();
-      }
-      try {
-        await sleep(this.opts.backoffMs * 2 ** (attempt - 1), undefined, { signal: closing });
-      } catch {
-        c.dropped += batch.length;
-        return;
-      }
-      c.retries++;
-    }
+    const outcome = await sendWithRetries((signal) => postOnce(this.opts.url, body, this.headers, signal), {
+      closing: this.closing.signal,
+      timeoutMs: this.opts.timeoutMs,
+      retries: this.opts.retries,
+      backoffMs: this.opts.backoffMs,
+      stats: c,
+      onFailure: (f) => {
+        if (this.failing) return;
+        this.failing = true;
+        const next = f.permanent ? 'not retried (permanent)' : f.last ? 'giving up' : 'retrying';
+        this.opts.log(`flows: http: POST of ${batch.length} records to ${this.opts.url} failed: ${f.error}; ${next}; further failures are only counted until one succeeds`);
+      },
+    });
+    c[outcome] += batch.length;
+    if (outcome !== 'sent') return;
+    c.posts++;
+    if (this.failing) this.opts.log(`flows: http: ${this.opts.url} accepts records again`);
+    this.failing = false;
   }
 
   stats(): FlowSinkStats {

@@ -2,14 +2,13 @@
 // dispatch() only queues. Each notifier has its own bounded FIFO and one worker, so a dead
 // endpoint delays nothing but itself, and a full queue loses its oldest notifications (counted
 // and logged) rather than growing without bound while the endpoint is down.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { severityRank, type AlertEvent } from '../alert/types.js';
 import { ConfigError, type NotifierConfig } from '../config/index.js';
 import { EmailNotifier } from './email.js';
 import { LogNotifier } from './log.js';
-import { oneLine, PermanentError, type Log, type Notifier } from './notifier.js';
+import type { Log, Notifier } from './notifier.js';
 import { WebhookNotifier } from './webhook.js';
-import { attemptSignal, type DeliveryStats } from '../transport/http-post.js';
+import { sendWithRetries, type DeliveryStats } from '../transport/http-post.js';
 
 export interface DispatcherOptions {
   log: Log;
@@ -122,41 +121,18 @@ export class Dispatcher {
 
   private async deliver(lane: Lane, event: AlertEvent): Promise<void> {
     const { config, stats } = lane;
-    const closing = this.closing.signal;
-    for (let attempt = 1; ; attempt++) {
-      const wait = config.backoff * 2 ** (attempt - 1);
-      const { signal, release } = attemptSignal(closing, config.timeout * 1000);
-      try {
-        await lane.notifier.send(event, signal);
-        stats.sent++;
-        return;
-      } catch (e) {
-        if (closing.aborted) {
-          stats.dropped++;
-          return;
-        }
-        const error = signal.aborted ? `timed out after ${config.timeout} s` : oneLine(e instanceof Error ? e.message : String(e));
-        stats.failedAttempts++;
-        stats.lastError = error;
-        const permanent = e instanceof PermanentError;
-        const last = permanent || attempt > config.retries;
-        const next = permanent ? 'permanent failure, giving up' : last ? 'giving up' : `retrying in ${wait} s`;
-        this.opts.log(`notify: ${config.name}: attempt ${attempt} of ${config.retries + 1} failed for ${event.rule} ${event.state} ${event.id}: ${error}; ${next}`);
-        if (last) {
-          stats.gaveUp++;
-          return;
-        }
-      } finally {
-        release();
-      }
-      try {
-        await sleep(wait * 1000, undefined, { signal: closing });
-      } catch {
-        stats.dropped++;
-        return;
-      }
-      stats.retries++;
-    }
+    const outcome = await sendWithRetries((signal) => lane.notifier.send(event, signal), {
+      closing: this.closing.signal,
+      timeoutMs: config.timeout * 1000,
+      retries: config.retries,
+      backoffMs: config.backoff * 1000,
+      stats,
+      onFailure: (f) => {
+        const next = f.permanent ? 'permanent failure, giving up' : f.last ? 'giving up' : `retrying in ${f.waitMs / 1000} s`;
+        this.opts.log(`notify: ${config.name}: attempt ${f.attempt} of ${config.retries + 1} failed for ${event.rule} ${event.state} ${event.id}: ${f.error}; ${next}`);
+      },
+    });
+    stats[outcome]++;
   }
 
   private idle(): boolean {

@@ -1,5 +1,6 @@
-// One HTTP POST attempt and whether trying again can help: shared by the alert webhook and the
-// flow export, which each keep their own queue and retry loop.
+// One HTTP POST attempt, whether trying again can help, and the retry loop: shared by the alert
+// notifiers and the flow export, which each keep their own queue.
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Counters of a queue delivered with retries (alert notifications, flow records): items,
  * except failedAttempts and retries, which count attempts. */
@@ -62,6 +63,59 @@ export function attemptSignal(closing: AbortSignal, ms: number): { signal: Abort
       closing.removeEventListener('abort', onClose);
     },
   };
+}
+
+export interface FailedAttempt {
+  attempt: number;
+  /** One line: the error, or "timed out after N s". */
+  error: string;
+  permanent: boolean;
+  /** No attempt follows. */
+  last: boolean;
+  /** Before the next attempt. */
+  waitMs: number;
+}
+
+export interface RetryOptions {
+  /** Aborts the attempt in flight and the wait: what was not delivered is dropped. */
+  closing: AbortSignal;
+  timeoutMs: number;
+  retries: number;
+  /** The first wait; it doubles every retry. */
+  backoffMs: number;
+  /** Counts failedAttempts and retries, and keeps lastError. */
+  stats: Pick<DeliveryStats, 'failedAttempts' | 'retries' | 'lastError'>;
+  onFailure(f: FailedAttempt): void;
+}
+
+/** Sends until an attempt succeeds ('sent'), fails for good or runs out of retries ('gaveUp'),
+ * or `closing` aborts ('dropped'). A PermanentError is never retried. */
+export async function sendWithRetries(send: (signal: AbortSignal) => Promise<void>, o: RetryOptions): Promise<'sent' | 'gaveUp' | 'dropped'> {
+  for (let attempt = 1; ; attempt++) {
+    const waitMs = o.backoffMs * 2 ** (attempt - 1);
+    const { signal, release } = attemptSignal(o.closing, o.timeoutMs);
+    try {
+      await send(signal);
+      return 'sent';
+    } catch (e) {
+      if (o.closing.aborted) return 'dropped';
+      const error = signal.aborted ? `timed out after ${o.timeoutMs / 1000} s` : (e instanceof Error ? e.message : String(e)).replace(/\s+/g, ' ').trim();
+      o.stats.failedAttempts++;
+      o.stats.lastError = error;
+      const permanent = e instanceof PermanentError;
+      const last = permanent || attempt > o.retries;
+      o.onFailure({ attempt, error, permanent, last, waitMs });
+      if (last) return 'gaveUp';
+    } finally {
+      release();
+    }
+    try {
+      await sleep(waitMs, undefined, { signal: o.closing });
+    } catch {
+      return 'dropped';
+    }
+    o.stats.retries++;
+  }
 }
 
 /** A URL fetch can POST to without putting credentials in its error messages. */
