@@ -140,7 +140,8 @@ export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, sh
 export function analyzeFiles(files: string[], opts: AnalyzeOptions): AnalyzeResult {
   const started = performance.now();
   const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config, Boolean(opts.onWindows));
-  const flows = analyzer.takeFlows && opts.config.flows.enabled && opts.backend.name !== 'js' ? new FlowSummaryBuilder(opts.config.analyze.top) : null;
+  // The js analyzer has no takeFlows: it has no flow cache.
+  const flows = opts.config.flows.enabled && analyzer.takeFlows ? new FlowSummaryBuilder(opts.config.analyze.top) : null;
   const takeFlows = (flush: boolean) => {
     const text = flows && analyzer.takeFlows!(flush);
     if (!text || text === '[]') return;

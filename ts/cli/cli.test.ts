@@ -343,6 +343,20 @@ test('analyze --serve reports the flow records, then serves them and the console
   }
 });
 
+test('analyze reports flow records unless flows.enabled is false, and refuses a bad local network', () => {
+  const capture = join(pcaps, 'debian-pathspider-real.pcap');
+  const on = run('analyze', '--store', 'none', capture);
+  assert.equal(on.code, 0, on.stderr);
+  // Every IP packet of the capture is in one record (743 of its 62,781 frames are not IP).
+  assert.match(on.stdout, /Flow records \(6,335 records, 62,038 packets, [\d.]+ MiB\)\n=+\nended by: fin 5,959, idleTimeout 376\n/);
+  const off = run('analyze', '--store', 'none', '--config', file('no-flows.yaml', 'flows:\n  enabled: false\n'), capture);
+  assert.equal(off.code, 0, off.stderr);
+  assert.doesNotMatch(off.stdout, /Flow records/);
+  const bad = run('analyze', '--store', 'none', '--config', file('bad-lan.yaml', 'flows:\n  localNetworks: [10.0.0.0/8, lan]\n'), capture);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /flows\.localNetworks: "lan" is not an address or a network \(such as 10\.0\.0\.0\/8 or 2001:db8::\/32\)/);
+});
+
 test('demo generates its capture and shows the alerts its planted scan, SYN burst and elephant raise', () => {
   const r = run('demo', '--store', 'none');
   assert.equal(r.code, 0, r.stderr);
