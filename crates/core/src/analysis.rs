@@ -70,6 +70,8 @@ pub struct FileSummary {
     pub packets: u64,
     pub bytes_read: u64,
     pub skipped_blocks: u64,
+    /// Packets whose time is outside what the core holds (before 1970, past 2554).
+    pub times_out_of_range: u64,
     pub error: Option<CaptureError>,
 }
 
@@ -176,6 +178,7 @@ impl Analysis {
             packets: 0,
             bytes_read: 0,
             skipped_blocks: 0,
+            times_out_of_range: 0,
             error: None,
         });
     }
@@ -203,6 +206,7 @@ impl Analysis {
             f.packets = stats.packets;
             f.bytes_read = stats.bytes_consumed;
             f.skipped_blocks = stats.skipped_blocks;
+            f.times_out_of_range = stats.times_out_of_range;
         }
         result
     }
@@ -439,6 +443,7 @@ impl Tables {
             j.u64("packets", f.packets);
             j.u64("bytesRead", f.bytes_read);
             j.u64("skippedBlocks", f.skipped_blocks);
+            j.u64("timesOutOfRange", f.times_out_of_range);
             match &f.error {
                 Some(e) => j.str("error", &e.to_string()),
                 None => j.null("error"),

@@ -20,6 +20,7 @@ pub mod names;
 pub mod options;
 mod prefetch;
 pub mod record;
+pub mod rows;
 pub mod sketch;
 pub mod synth;
 pub mod table;

@@ -371,11 +371,17 @@ pub struct PeekedWindow {
     pub snapshot: Buffer,
 }
 
-/// Storage rows of a window snapshot: per table, u32 rows, u32 length, TabSeparated text
-/// (tables and columns in `netspectra_core::engine::rows`). Throws on a damaged snapshot.
+/// Storage rows of a window snapshot (layout in `netspectra_core::rows`): RowBinary per table,
+/// then the rows kept out of their tables. Throws on a damaged snapshot.
 #[napi]
-pub fn storage_rows(snapshot: &[u8], source: String) -> Result<Buffer> {
-    netspectra_core::engine::storage_rows(snapshot, &source).map(|r| r.encode().into()).map_err(invalid)
+pub fn storage_rows(snapshot: &[u8], source: String, run: String) -> Result<Buffer> {
+    netspectra_core::rows::storage_rows(snapshot, &source, &run).map(|r| r.encode().into()).map_err(invalid)
+}
+
+/// The stored tables the core makes rows for, with their columns (JSON).
+#[napi]
+pub fn tables_json() -> String {
+    netspectra_core::rows::tables_json()
 }
 
 #[napi(object)]

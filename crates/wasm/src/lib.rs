@@ -630,8 +630,9 @@ pub unsafe extern "C" fn ns_engine_seconds_json(h: *mut BatchIngest, from_ms: f6
     put_some(unsafe { &*h }.seconds_json(ms_to_ns(from_ms), ms_to_ns(to_ms)))
 }
 
-/// Storage rows of a window snapshot (layout in `netspectra_core::engine::rows`) in the slot and
-/// 0, or the error text and 1. Input: u32 source length, the source (UTF-8), the snapshot.
+/// Storage rows of a window snapshot (layout in `netspectra_core::rows`) in the slot and 0, or
+/// the error text and 1. Input: u32 source length, the source, u32 run length, the run (both
+/// UTF-8), the snapshot.
 ///
 /// # Safety
 /// (`data`, `len`) is a live input buffer.
@@ -639,13 +640,19 @@ pub unsafe extern "C" fn ns_engine_seconds_json(h: *mut BatchIngest, from_ms: f6
 pub unsafe extern "C" fn ns_storage_rows(data: *const u8, len: usize) -> u32 {
     // SAFETY: the caller's input buffer.
     let data = unsafe { input(data, len) };
-    let split = data.get(..4).and_then(|n| {
+    let text = |at: usize| -> Option<(&[u8], usize)> {
+        let n = data.get(at..at + 4)?;
         let n = u32::from_le_bytes([n[0], n[1], n[2], n[3]]) as usize;
-        Some((data.get(4..4 + n)?, data.get(4 + n..)?))
-    });
+        Some((data.get(at + 4..at + 4 + n)?, at + 4 + n))
+    };
+    let split = text(0).and_then(|(source, at)| text(at).map(|(run, at)| (source, run, at)));
     let rows = match split {
-        Some((source, snapshot)) => netspectra_core::engine::storage_rows(snapshot, &String::from_utf8_lossy(source)),
-        None => Err("storage rows: input shorter than its source length".to_string()),
+        Some((source, run, at)) => netspectra_core::rows::storage_rows(
+            &data[at..],
+            &String::from_utf8_lossy(source),
+            &String::from_utf8_lossy(run),
+        ),
+        None => Err("storage rows: input shorter than its source and run".to_string()),
     };
     match rows {
         Ok(r) => {
@@ -657,6 +664,12 @@ pub unsafe extern "C" fn ns_storage_rows(data: *const u8, len: usize) -> u32 {
             1
         }
     }
+}
+
+/// The stored tables and their columns (JSON), in the slot.
+#[no_mangle]
+pub extern "C" fn ns_tables_json() {
+    put(netspectra_core::rows::tables_json().into_bytes());
 }
 
 /// The engine's counters as JSON, in the slot.

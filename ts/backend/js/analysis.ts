@@ -46,6 +46,7 @@ interface FileSummary {
   packets: number;
   bytesRead: number;
   skippedBlocks: number;
+  timesOutOfRange: number;
   error: CaptureError | null;
 }
 
@@ -114,7 +115,7 @@ export class Analysis {
   /** Starts a new capture file; its packets add to the same tables as earlier files. */
   beginFile(name: string): void {
     this.reader = new CaptureReader();
-    this.files.push({ name, format: null, linkTypes: [], packets: 0, bytesRead: 0, skippedBlocks: 0, error: null });
+    this.files.push({ name, format: null, linkTypes: [], packets: 0, bytesRead: 0, skippedBlocks: 0, timesOutOfRange: 0, error: null });
   }
 
   feed(chunk: Uint8Array): CaptureError | null {
@@ -135,6 +136,7 @@ export class Analysis {
       f.packets = stats.packets;
       f.bytesRead = stats.bytesConsumed;
       f.skippedBlocks = stats.skippedBlocks;
+      f.timesOutOfRange = stats.timesOutOfRange;
     }
     return e;
   }
@@ -309,6 +311,7 @@ export class Analysis {
       j.u64('packets', f.packets);
       j.u64('bytesRead', f.bytesRead);
       j.u64('skippedBlocks', f.skippedBlocks);
+      j.u64('timesOutOfRange', f.timesOutOfRange);
       if (f.error) j.str('error', f.error.message);
       else j.null('error');
       j.endObject();

@@ -109,10 +109,11 @@ struct Interface {
 }
 
 impl Interface {
-    fn ts_ns(&self, units: u64) -> u64 {
+    /// None for a time before 1970 or past u64 nanoseconds (2554): the frame has no usable time.
+    fn ts_ns(&self, units: u64) -> Option<u64> {
         // to_ns < 2^94 and |offset_ns| < 2^93: the sum cannot overflow i128.
         let ns = self.scale.to_ns(units) as i128 + self.offset_ns;
-        u64::try_from(ns.max(0)).unwrap_or(u64::MAX)
+        u64::try_from(ns).ok()
     }
 }
 
@@ -246,9 +247,13 @@ impl Section {
                         reason: "longer than the block body",
                     });
                 };
+                let ts = iface.ts_ns(units);
+                if ts.is_none() {
+                    stats.times_out_of_range += 1;
+                }
                 on_frame(&Frame {
-                    ts_ns: iface.ts_ns(units),
-                    has_ts: true,
+                    ts_ns: ts.unwrap_or(0),
+                    has_ts: ts.is_some(),
                     link_type: iface.link_type,
                     interface,
                     wire_len: orig_len.max(caplen),
@@ -353,11 +358,13 @@ mod tests {
         assert_eq!(TsScale::from_tsresol(0x80 | 10).to_ns(1024), 1_000_000_000);
         assert_eq!(TsScale::from_tsresol(0x80 | 127).to_ns(u64::MAX), 0);
         assert_eq!(TsScale::from_tsresol(127).to_ns(u64::MAX), 0);
-        // Counts past u64 ns saturate rather than wrap.
+        // Times past u64 ns, or before 1970, are not times the core can place.
         let iface = Interface { link_type: 1, snaplen: 0, scale: TsScale::from_tsresol(0), offset_ns: 0 };
-        assert_eq!(iface.ts_ns(u64::MAX), u64::MAX);
+        assert_eq!(iface.ts_ns(18_446_744_073), Some(18_446_744_073_000_000_000));
+        assert_eq!(iface.ts_ns(18_446_744_074), None);
         let back = Interface { offset_ns: -10_000_000_000, ..iface };
-        assert_eq!(back.ts_ns(3), 0);
+        assert_eq!(back.ts_ns(10), Some(0));
+        assert_eq!(back.ts_ns(3), None);
     }
 
     #[test]
@@ -368,7 +375,7 @@ mod tests {
         body.extend_from_slice(&[14, 0, 200, 0, 1, 2, 3, 4]);
         let iface = parse_idb(&body, false);
         assert_eq!(iface.link_type, 1);
-        assert_eq!(iface.ts_ns(7), 7);
+        assert_eq!(iface.ts_ns(7), Some(7));
         assert_eq!(iface.offset_ns, 0);
     }
 

@@ -25,6 +25,9 @@ pub struct CaptureStats {
     pub skipped_blocks: u64,
     /// Frames without a timestamp (pcapng Simple Packet Blocks).
     pub packets_without_timestamp: u64,
+    /// Frames whose time (units, resolution and offset of a pcapng interface) is before 1970 or
+    /// past 2554: delivered without a time.
+    pub times_out_of_range: u64,
 }
 
 /// Size of the next unit (file header, record or block) at a position.
@@ -530,6 +533,7 @@ mod tests {
                         interfaces: 1,
                         skipped_blocks: 0,
                         packets_without_timestamp: 0,
+                        times_out_of_range: 0,
                     }
                 );
                 assert_chunking_invariant("pcap fixture", &pcap_fixture(be, nanos));
@@ -652,6 +656,7 @@ mod tests {
                 interfaces: 4,
                 skipped_blocks: 5,
                 packets_without_timestamp: 2,
+                times_out_of_range: 0,
             }
         );
     }

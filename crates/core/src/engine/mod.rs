@@ -5,12 +5,10 @@
 //! no packet is counted in two windows and none is lost at a boundary. Windows are aligned to
 //! multiples of their length since the epoch; offline they follow packet time.
 
-mod rows;
 mod snapshot;
 mod task;
 
-pub use rows::{storage_rows, StorageRows, TABLES, TABLE_COLUMNS};
-pub use snapshot::{TaskSnapshot, WindowSnapshot};
+pub use snapshot::{TaskSnapshot, WindowSnapshot, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 pub use task::{Task, TaskKind, TaskSpec, BATCH};
 
 use crate::record::PacketRecord;
@@ -31,7 +29,8 @@ pub struct EngineConfig {
 pub struct WindowCounters {
     pub packets: u64,
     pub bytes: u64,
-    /// Time of the earliest and latest timed packet in the window (0 when none had a time).
+    /// Packets with a time, and the earliest and latest of their times (0 when none had one).
+    pub timed: u64,
     pub first_ns: u64,
     pub last_ns: u64,
     /// Packets older than the window they were counted in (out of order by more than the window).
@@ -106,10 +105,11 @@ impl Engine {
         }
         let c = &mut self.counters;
         if has_ts {
-            if c.packets == 0 || c.first_ns > r.ts_ns {
+            if c.timed == 0 || c.first_ns > r.ts_ns {
                 c.first_ns = r.ts_ns;
             }
             c.last_ns = c.last_ns.max(r.ts_ns);
+            c.timed += 1;
         }
         c.packets += 1;
         c.bytes += r.wire_len as u64;
@@ -185,7 +185,7 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::addr::Addr;
     use crate::sketch::countmin::{CountMin, CountMinConfig};
@@ -193,9 +193,9 @@ mod tests {
     use crate::sketch::PackedKey;
     use crate::table::KeyFields;
 
-    pub(super) const SECOND: u64 = 1_000_000_000;
+    pub(crate) const SECOND: u64 = 1_000_000_000;
 
-    pub(super) fn rec(ts_s: f64, src: u8, dst: u8, len: u32) -> PacketRecord {
+    pub(crate) fn rec(ts_s: f64, src: u8, dst: u8, len: u32) -> PacketRecord {
         PacketRecord {
             ts_ns: (ts_s * 1e9) as u64,
             src: Addr::v4([10, 0, 0, src]),
@@ -208,7 +208,7 @@ mod tests {
         }
     }
 
-    pub(super) fn tasks() -> Vec<TaskSpec> {
+    pub(crate) fn tasks() -> Vec<TaskSpec> {
         vec![
             TaskSpec {
                 name: "src".into(),

@@ -3,7 +3,8 @@
 //!
 //! Buffer layout (little-endian), version 2:
 //!   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
-//!   u64 first_ns, u64 last_ns, u64 syn, u16 task count, then per task:
+//!   u64 first_ns, u64 last_ns (of the timed packets; first_ns u64::MAX and last_ns 0 when no
+//!   packet had a time), u64 syn, u16 task count, then per task:
 //!   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), u8 key fields,
 //!   u8 distinct/element fields, u32 payload length, payload:
 //!     exact: u32 rows, then per row u8 key length, key bytes, u64 packets, u64 bytes, u64 distinct
@@ -75,7 +76,8 @@ impl WindowSnapshot {
         out.extend_from_slice(SNAPSHOT_MAGIC);
         out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
         let c = &self.counters;
-        for v in [self.start_ns, self.end_ns, c.packets, c.bytes, c.late, c.first_ns, c.last_ns, c.syn] {
+        let first = if c.timed > 0 { c.first_ns } else { u64::MAX };
+        for v in [self.start_ns, self.end_ns, c.packets, c.bytes, c.late, first, c.last_ns, c.syn] {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out.extend_from_slice(&(self.tasks.len() as u16).to_le_bytes());

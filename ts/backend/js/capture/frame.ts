@@ -40,6 +40,8 @@ export interface CaptureStats {
   skippedBlocks: number;
   /** Frames without a timestamp (pcapng Simple Packet Blocks). */
   packetsWithoutTimestamp: number;
+  /** Frames whose time is before 1970 or past 2554 (pcapng resolution and offset): no time. */
+  timesOutOfRange: number;
 }
 
 /** Size of the next unit (file header, record or block): reused, filled by the `need` functions. */

@@ -87,7 +87,8 @@ function setTsresol(iface: Interface, v: number): void {
   }
 }
 
-/** Time of `hi << 32 | lo` interface units, in the core's u128/i128 arithmetic, clamped to u64. */
+/** Time of `hi << 32 | lo` interface units, in the core's u128/i128 arithmetic; -1 when it is
+ * before 1970 or past u64 nanoseconds (no usable time). */
 function tsNs(iface: Interface, hi: number, lo: number): bigint {
   // Below 2^53 the count is exact as a number: one conversion instead of three.
   const units = hi < 0x200000 ? BigInt(hi * 4294967296 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
@@ -105,11 +106,8 @@ function tsNs(iface: Interface, hi: number, lo: number): bigint {
     default:
       ns = 0n;
   }
-  if (iface.offsetNs !== 0n) {
-    ns += iface.offsetNs;
-    if (ns < 0n) return 0n;
-  }
-  return ns > U64_MAX ? U64_MAX : ns;
+  ns += iface.offsetNs;
+  return ns < 0n || ns > U64_MAX ? -1n : ns;
 }
 
 /** Byte order of the SHB at `b[start..]` (at least 12 bytes); true for big-endian. */
@@ -206,8 +204,10 @@ export class Section {
         if (bodyEnd - (bs + 20) < caplen) {
           throw new CaptureError({ kind: 'BadField', offset, field: 'captured length', value: caplen, reason: 'longer than the block body' });
         }
-        frame.tsNs = tsNs(iface, u32At(b, bs, bodyEnd, 4, be), u32At(b, bs, bodyEnd, 8, be));
-        frame.hasTs = true;
+        const ts = tsNs(iface, u32At(b, bs, bodyEnd, 4, be), u32At(b, bs, bodyEnd, 8, be));
+        frame.hasTs = ts >= 0n;
+        frame.tsNs = frame.hasTs ? ts : 0n;
+        if (!frame.hasTs) stats.timesOutOfRange++;
         frame.linkType = iface.linkType;
         frame.interface = index;
         frame.wireLen = origLen > caplen ? origLen : caplen;

@@ -109,7 +109,7 @@ test('pcap in both byte orders, microseconds and nanoseconds', () => {
       );
       assert.deepEqual(r.frames[1].data, new Array(14).fill(0xbb));
       assert.ok(r.frames.every((f) => f.hasTs && f.interface === 0 && f.linkType === 1));
-      assert.deepEqual(r.stats, { packets: 4, bytesConsumed: 24 + 4 * 16 + 60 + 14 + 4, sections: 1, interfaces: 1, skippedBlocks: 0, packetsWithoutTimestamp: 0 });
+      assert.deepEqual(r.stats, { packets: 4, bytesConsumed: 24 + 4 * 16 + 60 + 14 + 4, sections: 1, interfaces: 1, skippedBlocks: 0, packetsWithoutTimestamp: 0, timesOutOfRange: 0 });
       assertChunkingInvariant('pcap fixture', input);
     }
   }
@@ -140,22 +140,26 @@ test('pcapng sections, interfaces, resolutions, offsets and skipped blocks', () 
     ],
   );
   assert.deepEqual(r.frames[3].data, new Array(10).fill(0x44), 'an SPB keeps at most its original length');
-  assert.deepEqual(r.stats, { packets: 7, bytesConsumed: input.length, sections: 2, interfaces: 4, skippedBlocks: 5, packetsWithoutTimestamp: 2 });
+  assert.deepEqual(r.stats, { packets: 7, bytesConsumed: input.length, sections: 2, interfaces: 4, skippedBlocks: 5, packetsWithoutTimestamp: 2, timesOutOfRange: 0 });
   assertChunkingInvariant('pcapng fixture', input);
   const cut = input.subarray(0, input.length - 5);
   assertChunkingInvariant('cut pcapng fixture', cut);
 });
 
 test('if_tsresol and if_tsoffset edge cases', () => {
-  const stamp = (options: [number, number[]][], units: bigint, be = false) =>
-    run(concat([shb(be), idb(be, 1, 0, options), epb(be, 0, units, [1])])).frames[0].tsNs;
+  const stamp = (options: [number, number[]][], units: bigint, be = false) => {
+    const r = run(concat([shb(be), idb(be, 1, 0, options), epb(be, 0, units, [1])]));
+    return r.frames[0].hasTs ? r.frames[0].tsNs : null;
+  };
   assert.equal(stamp([], 1_500_000n), 1_500_000_000n, 'microseconds by default');
   assert.equal(stamp([[9, [0]]], 2n), 2_000_000_000n);
   assert.equal(stamp([[9, [12]]], 5_000n), 5n);
   assert.equal(stamp([[9, [127]]], 0xffff_ffff_ffff_ffffn), 0n, 'finer than 1e-38 s: every count is 0 ns');
   assert.equal(stamp([[9, [0x80 | 127]]], 0xffff_ffff_ffff_ffffn), 0n);
-  assert.equal(stamp([[9, [0]]], 0xffff_ffff_ffff_ffffn), 0xffff_ffff_ffff_ffffn, 'saturates instead of wrapping');
-  assert.equal(stamp([[14, tsoffset(true, -10n)]], 3n, true), 0n, 'a negative time is clamped to 0');
+  assert.equal(stamp([[9, [0]]], 18_446_744_073n), 18_446_744_073_000_000_000n);
+  assert.equal(stamp([[9, [0]]], 18_446_744_074n), null, 'past u64 nanoseconds (2554): no time');
+  assert.equal(stamp([[14, tsoffset(true, -10n)]], 3n, true), null, 'before 1970: no time');
+  assert.equal(stamp([[14, tsoffset(true, -10n)]], 10_000_000n, true), 0n);
   assert.equal(stamp([[14, tsoffset(true, 7n)]], 3n, true), 7_000_003_000n);
   assert.equal(stamp([[9, []]], 2n), 2_000n, 'an empty if_tsresol changes nothing');
   // A malformed option ends the list; the ones before it still apply.

@@ -18,7 +18,7 @@ export class CaptureReader {
   private carryLen = 0;
   /** LINKTYPE of every interface seen, in file order across all pcapng sections. */
   readonly linkTypes: number[] = [];
-  readonly stats: CaptureStats = { packets: 0, bytesConsumed: 0, sections: 0, interfaces: 0, skippedBlocks: 0, packetsWithoutTimestamp: 0 };
+  readonly stats: CaptureStats = { packets: 0, bytesConsumed: 0, sections: 0, interfaces: 0, skippedBlocks: 0, packetsWithoutTimestamp: 0, timesOutOfRange: 0 };
   private error: CaptureError | null = null;
   private readonly need: Need = { len: 0, known: false, what: '' };
   private readonly frame = newFrame();

@@ -18,7 +18,7 @@ const TCP_SYN = 0x02;
 const TCP_ACK = 0x10;
 
 function emptyCounters(): WindowCounters {
-  return { packets: 0, bytes: 0, firstNs: 0n, lastNs: 0n, late: 0, syn: 0 };
+  return { packets: 0, bytes: 0, timed: 0, firstNs: 0n, lastNs: 0n, late: 0, syn: 0 };
 }
 
 export class Engine {
@@ -64,8 +64,9 @@ export class Engine {
     }
     const c = this.counters;
     if (hasTs) {
-      if (c.packets === 0 || c.firstNs > ts) c.firstNs = ts;
+      if (c.timed === 0 || c.firstNs > ts) c.firstNs = ts;
       if (ts > c.lastNs) c.lastNs = ts;
+      c.timed += 1;
     }
     c.packets += 1;
     c.bytes += r.wireLen;

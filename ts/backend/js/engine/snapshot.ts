@@ -21,7 +21,8 @@ import { secondFields, type TaskSnapshot } from './task.js';
 export interface WindowCounters {
   packets: number;
   bytes: number;
-  /** Time of the earliest and latest timed packet in the window (0 when none had a time). */
+  /** Packets with a time, and the earliest and latest of their times (0 when none had one). */
+  timed: number;
   firstNs: bigint;
   lastNs: bigint;
   /** Packets older than the window they were counted in. */
@@ -52,7 +53,9 @@ export class WindowSnapshot {
     for (const ch of 'NSWS') out.u8(ch.charCodeAt(0));
     out.u16(2);
     const c = this.counters;
-    for (const v of [this.startNs, this.endNs, c.packets, c.bytes, c.late, c.firstNs, c.lastNs, c.syn]) out.u64(v);
+    // No timed packet: the first time past the last, as the core writes it.
+    const first = c.timed > 0 ? c.firstNs : (1n << 64n) - 1n;
+    for (const v of [this.startNs, this.endNs, c.packets, c.bytes, c.late, first, c.lastNs, c.syn]) out.u64(v);
     out.u16(this.tasks.length);
     for (const t of this.tasks) {
       const name = encoder.encode(t.spec.name);

@@ -1,0 +1,359 @@
+//! Storage rows of a closed window, from its NSWS snapshot.
+//!
+//! Every row starts with the source (which engine or analysis wrote it), the run (an analysis
+//! run's id; empty for an engine) and the window's start and end. Key columns are always all
+//! present: family (4, 6, or 0 when the key has no address or the packet no IP layer), src_ip,
+//! dst_ip (IPv4 mapped), src_port, dst_port, proto; a field outside the task's key is `::` or 0.
+
+use super::{check_times, RowWriter, StorageRows};
+use crate::addr::{Addr, Family};
+use crate::bytes::LeReader;
+use crate::engine::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
+use crate::sketch::countmin::CountMin;
+use crate::sketch::superspread::SuperSpread;
+use crate::sketch::PackedKey;
+use crate::table::KeyFields;
+
+const WINDOWS: usize = 0;
+const WINDOW_TASKS: usize = 1;
+const EXACT_ROWS: usize = 2;
+const HEAVY_HITTERS: usize = 3;
+const SPREADERS: usize = 4;
+
+/// The columns every row of a window starts with.
+struct Prefix<'a> {
+    source: &'a str,
+    run: &'a str,
+    start: u64,
+    end: u64,
+}
+
+impl Prefix<'_> {
+    fn write(&self, w: &mut RowWriter) {
+        w.string(self.source);
+        w.string(self.run);
+        w.time(self.start);
+        w.time(self.end);
+    }
+
+    fn task(&self, w: &mut RowWriter, task: &str) {
+        self.write(w);
+        w.string(task);
+    }
+}
+
+const NO_ADDR: [u8; 16] = [0; 16];
+
+fn addr_bytes(a: &Option<Addr>) -> &[u8; 16] {
+    match a {
+        Some(a) if a.family != Family::None => &a.bytes,
+        _ => &NO_ADDR,
+    }
+}
+
+/// family, src_ip, dst_ip, src_port, dst_port, proto of a key.
+fn write_key(w: &mut RowWriter, key: &PackedKey, fields: KeyFields) {
+    let p = key.parts(fields);
+    w.u8(p.src.or(p.dst).map_or(0, |a| a.family as u8));
+    w.ipv6(addr_bytes(&p.src));
+    w.ipv6(addr_bytes(&p.dst));
+    w.u16(p.src_port.unwrap_or(0));
+    w.u16(p.dst_port.unwrap_or(0));
+    w.u8(p.proto.unwrap_or(0));
+}
+
+/// Turns an NSWS window snapshot into storage rows; `source` names who wrote the window, `run`
+/// the analysis run (empty for an engine).
+pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageRows, String> {
+    let mut r = LeReader::new(snapshot, "window snapshot");
+    if r.take(4, "magic")? != SNAPSHOT_MAGIC {
+        return Err("not a window snapshot (bad magic)".to_string());
+    }
+    let version = r.u16("version")?;
+    if version != SNAPSHOT_VERSION {
+        return Err(format!("unsupported window snapshot version {version} (expected {SNAPSHOT_VERSION})"));
+    }
+    let [start, end, packets, bytes, late, first, last, _syn] = {
+        let mut v = [0u64; 8];
+        for (x, what) in v.iter_mut().zip(["start", "end", "packets", "bytes", "late", "first", "last", "syn"]) {
+            *x = r.u64(what)?;
+        }
+        v
+    };
+    let mut out = StorageRows::default();
+    let prefix = Prefix { source, run, start, end };
+    // No timed packet in the window (pcapng simple packets only): no first or last time.
+    let timed = first <= last;
+    let seen = |ns: u64| timed.then_some(ns);
+    let w = &mut out.tables[WINDOWS];
+    prefix.write(w);
+    w.u64(packets);
+    w.u64(bytes);
+    w.u64(late);
+    w.nullable_time(seen(first));
+    w.nullable_time(seen(last));
+    w.end_row();
+
+    let tasks = r.u16("task count")?;
+    for _ in 0..tasks {
+        let name_len = r.u8("task name length")? as usize;
+        let name = std::str::from_utf8(r.take(name_len, "task name")?)
+            .map_err(|_| "window snapshot: task name is not UTF-8".to_string())?;
+        let kind = r.u8("task type")?;
+        let key = KeyFields(r.u8("key fields")?);
+        let second = KeyFields(r.u8("second fields")?);
+        let len = r.u32("task payload length")? as usize;
+        let payload = r.take(len, "task payload")?;
+        let context = |e: String| format!("task \"{name}\": {e}");
+        let (type_name, keys, stream) = match kind {
+            1 => {
+                let (keys, stream) = exact_rows(payload, key, name, &prefix, &mut out).map_err(context)?;
+                ("exact", keys, stream)
+            }
+            2 => {
+                let cm = CountMin::decode(payload).map_err(context)?;
+                let mut keys = 0;
+                let w = &mut out.tables[HEAVY_HITTERS];
+                for (rank, rows) in [("packets", cm.heavy_hitters_by_packets()), ("bytes", cm.heavy_hitters_by_bytes())]
+                {
+                    for (k, p, b) in rows {
+                        keys += 1;
+                        prefix.task(w, name);
+                        w.string(rank);
+                        write_key(w, &k, key);
+                        w.u64(p);
+                        w.u64(b);
+                        w.end_row();
+                    }
+                }
+                ("countmin", keys, cm.total())
+            }
+            3 => {
+                let ss = SuperSpread::decode(payload).map_err(context)?;
+                let spreaders = ss.spreaders();
+                let w = &mut out.tables[SPREADERS];
+                for (k, spread) in &spreaders {
+                    prefix.task(w, name);
+                    write_key(w, k, key);
+                    w.u64(*spread);
+                    w.end_row();
+                }
+                ("superspread", spreaders.len() as u64, (0, 0))
+            }
+            other => return Err(format!("task \"{name}\": unknown task type {other}")),
+        };
+        let w = &mut out.tables[WINDOW_TASKS];
+        prefix.task(w, name);
+        w.string(type_name);
+        w.string(&key.to_string());
+        w.string(&second.to_string());
+        w.u64(keys);
+        w.u64(stream.0);
+        w.u64(stream.1);
+        w.u64(len as u64);
+        w.end_row();
+    }
+    if r.remaining() > 0 {
+        return Err(format!("window snapshot has {} bytes past its last task", r.remaining()));
+    }
+    let mut times = vec![("window_start", start), ("window_end", end)];
+    if timed {
+        times.extend([("first_seen", first), ("last_seen", last)]);
+    }
+    if let Err(e) = check_times(&times) {
+        out.quarantine_all(&e.to_string())?;
+    }
+    Ok(out)
+}
+
+/// Rows of an exact task's payload; returns the number of keys and the packets and bytes summed.
+fn exact_rows(
+    payload: &[u8],
+    key: KeyFields,
+    task: &str,
+    prefix: &Prefix<'_>,
+    out: &mut StorageRows,
+) -> Result<(u64, (u64, u64)), String> {
+    let mut r = LeReader::new(payload, "exact task payload");
+    let rows = r.u32("exact row count")?;
+    let (mut packets, mut bytes) = (0u64, 0u64);
+    let w = &mut out.tables[EXACT_ROWS];
+    for _ in 0..rows {
+        let len = r.u8("key length")? as usize;
+        let k = PackedKey::from_bytes(r.take(len, "key")?).ok_or("key longer than any key")?;
+        let (p, b, d) = (r.u64("packets")?, r.u64("bytes")?, r.u64("distinct")?);
+        packets += p;
+        bytes += b;
+        prefix.task(w, task);
+        write_key(w, &k, key);
+        w.u64(p);
+        w.u64(b);
+        w.u64(d);
+        w.end_row();
+    }
+    if r.remaining() > 0 {
+        return Err("exact payload longer than its rows".to_string());
+    }
+    Ok((rows as u64, (packets, bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{row_json, TABLES};
+    use super::*;
+    use crate::engine::tests::{rec, tasks, SECOND};
+    use crate::engine::{Engine, EngineConfig};
+    use crate::record::PacketRecord;
+
+    fn window_snapshot_at(ts_s: f64, packets: &[(u8, u8, u32)]) -> Vec<u8> {
+        let mut e = Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks() }, 1).unwrap();
+        for &(src, dst, len) in packets {
+            e.add(&rec(ts_s, src, dst, len), true);
+        }
+        let mut out = Vec::new();
+        e.close_window().unwrap().encode(&mut out);
+        out
+    }
+
+    fn window_snapshot(packets: &[(u8, u8, u32)]) -> Vec<u8> {
+        window_snapshot_at(1_000_000_003.5, packets)
+    }
+
+    /// Every row of a table as JSON objects.
+    fn objects(rows: &StorageRows, table: &str) -> Vec<String> {
+        let i = TABLES.iter().position(|t| t.name == table).unwrap();
+        let w = &rows.tables[i];
+        let mut at = 0;
+        let mut out = Vec::new();
+        for _ in 0..w.rows {
+            let (json, used) = row_json(TABLES[i].columns, &w.buf[at..]).unwrap();
+            at += used;
+            out.push(json);
+        }
+        assert_eq!(at, w.buf.len(), "{table}: rows fill the buffer exactly");
+        out
+    }
+
+    #[test]
+    fn every_table_gets_its_rows() {
+        // 10.0.0.1 talks to 8 hosts (a spreader at threshold 5), 10.0.0.2 to one.
+        let mut packets: Vec<(u8, u8, u32)> = (1..=8).map(|d| (1, d, 100)).collect();
+        packets.push((2, 1, 60));
+        let rows = storage_rows(&window_snapshot(&packets), "probe\tA", "r1").unwrap();
+        assert!(rows.quarantined.is_empty());
+
+        let windows = objects(&rows, "windows");
+        assert_eq!(
+            windows,
+            [
+                r#"{"source":"probe\tA","run":"r1","window_start":"1000000000.000000000","window_end":"1000000010.000000000","packets":9,"bytes":860,"late_packets":0,"first_seen":"1000000003.500000000","last_seen":"1000000003.500000000"}"#
+            ]
+        );
+
+        let exact = objects(&rows, "exact_rows");
+        assert_eq!(exact.len(), 2);
+        assert!(
+            exact[0].contains(r#""task":"src","family":4,"src_ip":"::ffff:10.0.0.1","dst_ip":"::","src_port":0,"dst_port":0,"proto":0,"packets":8,"bytes":800,"distinct_count":8"#),
+            "{}",
+            exact[0]
+        );
+
+        let heavy = objects(&rows, "heavy_hitters");
+        assert!(heavy.iter().any(|r| r.contains(r#""rank":"packets","family":4,"src_ip":"::ffff:10.0.0.1""#)
+            && r.contains(r#""packets":8,"#)));
+        assert!(heavy
+            .iter()
+            .any(|r| r.contains(r#""rank":"bytes","family":4,"src_ip":"::ffff:10.0.0.2""#)
+                && r.contains(r#""bytes":60}"#)));
+
+        let spreaders = objects(&rows, "spreaders");
+        assert_eq!(spreaders.len(), 1);
+        assert!(spreaders[0].contains(r#""src_ip":"::ffff:10.0.0.1""#));
+
+        let per_task = objects(&rows, "window_tasks");
+        assert_eq!(per_task.len(), 3);
+        assert!(per_task[0].contains(
+            r#""task":"src","type":"exact","key_fields":"SrcIP","second_fields":"DstIP","keys":2,"stream_packets":9,"stream_bytes":860"#
+        ));
+        assert!(
+            per_task[1].contains(r#""task":"hh","type":"countmin""#)
+                && per_task[1].contains(r#""stream_packets":9,"stream_bytes":860"#)
+        );
+        assert!(per_task[2].contains(r#""task":"ss","type":"superspread""#));
+    }
+
+    #[test]
+    fn a_window_past_2262_is_quarantined_whole_with_its_reason() {
+        let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks() }, 1).unwrap();
+        e.add(&PacketRecord { ts_ns: u64::MAX - 5, ..rec(0.0, 1, 1, 64) }, true);
+        let mut snap = Vec::new();
+        e.close_window().unwrap().encode(&mut snap);
+        let rows = storage_rows(&snap, "s", "").unwrap();
+        assert!(rows.tables.iter().all(|t| t.rows == 0 && t.buf.is_empty()));
+        assert_eq!(rows.quarantined.len(), 1 + 3 + 1 + 2, "window, three tasks, one exact key, two candidates");
+        let q = &rows.quarantined[0];
+        assert_eq!(q.table, 0);
+        assert!(q.reason.starts_with("window_start 18446744073.709551610 s is past 2262-04-11"), "{}", q.reason);
+        assert!(q.json.contains(r#""window_start":"18446744073.709551610""#), "{}", q.json);
+    }
+
+    #[test]
+    fn time_zero_and_times_before_1973_are_stored_as_they_are() {
+        let rows = storage_rows(&window_snapshot_at(0.0, &[(1, 1, 64)]), "s", "").unwrap();
+        assert!(rows.quarantined.is_empty());
+        assert!(objects(&rows, "windows")[0].contains(r#""window_start":"0.000000000""#));
+        let rows = storage_rows(&window_snapshot_at(99_999_999.25, &[(1, 1, 64)]), "s", "").unwrap();
+        assert!(objects(&rows, "windows")[0].contains(r#""first_seen":"99999999.250000000""#));
+    }
+
+    #[test]
+    fn encode_frames_each_table_and_the_quarantine() {
+        let rows = storage_rows(&window_snapshot(&[(1, 1, 64)]), "s", "").unwrap();
+        let buf = rows.encode();
+        let mut at = 0;
+        for t in &rows.tables {
+            let n = u32::from_le_bytes(buf[at..at + 4].try_into().unwrap());
+            let len = u32::from_le_bytes(buf[at + 4..at + 8].try_into().unwrap()) as usize;
+            assert_eq!(n, t.rows);
+            assert_eq!(&buf[at + 8..at + 8 + len], &t.buf[..]);
+            at += 8 + len;
+        }
+        assert_eq!(&buf[at..], &[0, 0, 0, 0], "no quarantined row");
+    }
+
+    #[test]
+    fn damaged_snapshots_are_refused_without_panicking() {
+        let good = window_snapshot(&[(1, 1, 64), (1, 2, 64)]);
+        for cut in 0..good.len() {
+            assert!(storage_rows(&good[..cut], "s", "").is_err(), "cut at {cut}");
+        }
+        let mut bad = good.clone();
+        bad[0] = b'X';
+        assert_eq!(storage_rows(&bad, "s", "").err().unwrap(), "not a window snapshot (bad magic)");
+        let mut longer = good.clone();
+        longer.push(0);
+        assert!(storage_rows(&longer, "s", "").unwrap_err().contains("past its last task"));
+        // Flipped bytes anywhere: an error or rows, never a panic.
+        for i in 0..good.len() {
+            let mut b = good.clone();
+            b[i] ^= 0xa5;
+            let _ = storage_rows(&b, "s", "");
+        }
+    }
+
+    #[test]
+    fn a_peeked_window_keeps_counting() {
+        let mut e = Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks() }, 1).unwrap();
+        e.add(&rec(1_000_000_001.0, 1, 1, 100), true);
+        let peeked = e.peek_window().unwrap();
+        assert_eq!(peeked.counters.packets, 1);
+        e.add(&rec(1_000_000_002.0, 1, 2, 100), true);
+        let closed = e.close_window().unwrap();
+        assert_eq!(closed.counters.packets, 2);
+        let mut buf = Vec::new();
+        closed.encode(&mut buf);
+        let exact = objects(&storage_rows(&buf, "s", "").unwrap(), "exact_rows");
+        assert!(exact[0].contains(r#""packets":2,"bytes":200,"distinct_count":2"#), "{}", exact[0]);
+        assert!(e.peek_window().is_none(), "nothing open after the close");
+    }
+}
