@@ -25,7 +25,7 @@ import { createTrafficSource, loadBackend } from '../ts/backend/index.js';
 import { loadConfig } from '../ts/config/index.js';
 import { openStore, openWindowStorage, type Store, type WriterStats } from '../ts/storage/index.js';
 import { aggregateFlows, listTasks, topHeavyHitters, topSpreaders, traceFlow, windowSeries, type Range, type TaskInfo } from '../ts/storage/queries.js';
-import { ROW_TABLES } from '../ts/storage/schema.js';
+import { CORE_TABLES } from '../ts/storage/schema.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
@@ -151,7 +151,7 @@ async function tableStats(store: Store): Promise<Record<string, { rows: number; 
   });
   const parts = new Map((await r.json<{ table: string; rows: string; parts: string; disk: string; raw: string }>()).map((p) => [p.table, p]));
   const out: Record<string, { rows: number; parts: number; bytesOnDisk: number; uncompressedBytes: number }> = {};
-  for (const table of ROW_TABLES) {
+  for (const table of CORE_TABLES) {
     // count() is the row count; system.parts gives the parts and their size.
     const c = await store.client.query({ query: `SELECT count() AS n FROM ${store.database}.${table}`, format: 'JSONEachRow' });
     const [{ n }] = await c.json<{ n: string }>();

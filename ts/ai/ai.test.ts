@@ -338,7 +338,7 @@ describe('ai', () => {
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), 'netspectra-ai-'));
       const cfg = loadConfig({ overrides: { 'storage.path': dir, 'storage.source': '' } });
-      const storage = openWindowStorage(cfg.storage, { source: `analyze:${CAPTURE}`, replaceSource: true, log: () => {} })!;
+      const storage = openWindowStorage(cfg.storage, { source: `analyze:${CAPTURE}`, log: () => {} })!;
       analyzeFiles([join(pcaps, CAPTURE)], { backend: loadBackend(), config: cfg, onWindows: (s) => s.forEach((w) => storage.addWindow(w)) });
       const stats = await storage.close();
       assert.equal(stats.spillRows + stats.rowsLost, 0, 'every row written');

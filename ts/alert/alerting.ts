@@ -7,6 +7,7 @@ import type { NetspectraConfig } from '../config/index.js';
 import { Dispatcher, type NotifierStats } from '../notify/index.js';
 import { AlertEvaluator } from './evaluator.js';
 import { WindowView } from './metrics.js';
+import type { WindowRows } from '../storage/rows.js';
 import { compileRules } from './rules.js';
 import type { AlertEvent } from './types.js';
 
@@ -62,7 +63,7 @@ export class Alerting {
 
   /** Evaluates a closed window (its NSWS snapshot, and its storage rows when the caller has
    * made them) after the ones before it; returns at once. */
-  addWindow(snapshot: Uint8Array, rows: Uint8Array | null = null): void {
+  addWindow(snapshot: Uint8Array, rows: WindowRows | null = null): void {
     this.evaluation = this.evaluation.then(async () => {
       try {
         const total = this.opts.drops ? await this.opts.drops().catch(() => this.lastDrops) : 0;

@@ -1,11 +1,12 @@
 // The values a rule compares, read from a closed window's snapshot: the counters from its
-// header, and every key of its tasks from the backend's storage rows (all exact keys, every
+// header, and every key of its tasks from the core's storage rows (all exact keys, every
 // Count-Min candidate, every spreader over its threshold), not only a report's top N.
 import { storageRows } from '../backend/index.js';
 import { ipProtoName } from '../backend/js/names.js';
 import type { KeyField } from '../config/index.js';
-import { addressText, splitRows } from '../storage/rows.js';
-import type { RowTable } from '../storage/schema.js';
+import { decodeRows } from '../storage/row-binary.js';
+import { readStorageRows, type WindowRows } from '../storage/rows.js';
+import { columnsOf } from '../storage/schema.js';
 import type { CompiledRule } from './rules.js';
 
 export interface KeyValue {
@@ -23,10 +24,12 @@ interface KeyRow {
   count: number;
 }
 
+type KeyTable = 'exact_rows' | 'heavy_hitters' | 'spreaders';
+
 /** One closed window as the rules see it. */
 export class WindowView {
-  /** Per table, its lines by task. */
-  private byTask: Map<RowTable, Map<string, string[]>> | null = null;
+  /** Per table, its decoded rows by task. */
+  private byTask: Map<string, Map<string, Record<string, unknown>[]>> | null = null;
   private readonly parsed = new Map<string, KeyRow[]>();
 
   constructor(
@@ -39,12 +42,12 @@ export class WindowView {
     readonly drops: number,
     private readonly snapshot: Uint8Array | null,
     /** The snapshot's storage rows, when the caller made them already (for the store). */
-    private readonly rows: Uint8Array | null = null,
+    private readonly rows: WindowRows | null = null,
   ) {}
 
   /** NSWS header (crates/core/src/engine/snapshot.rs): magic, u16 version, u64 start, end,
    * packets, bytes, late, first, last, syn. */
-  static fromSnapshot(snapshot: Uint8Array, drops = 0, rows: Uint8Array | null = null): WindowView {
+  static fromSnapshot(snapshot: Uint8Array, drops = 0, rows: WindowRows | null = null): WindowView {
     const v = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
     if (snapshot.byteLength < 72 || v.getUint32(0, true) !== 0x5357534e || v.getUint16(4, true) !== 2) {
       throw new Error('alerts: not a version 2 window snapshot');
@@ -64,59 +67,52 @@ export class WindowView {
     return s > 0 ? s : 1;
   }
 
-  /** The keys of one task in a table, parsed once per window however many rules read them. */
-  keyRows(table: 'exact_rows' | 'heavy_hitters' | 'spreaders', task: string): KeyRow[] {
+  /** The keys of one task in a table, read once per window however many rules read them. */
+  keyRows(table: KeyTable, task: string): KeyRow[] {
     if (!this.byTask) {
       this.byTask = new Map();
-      const rows = this.rows ?? (this.snapshot && storageRows(this.snapshot, ''));
-      if (rows) for (const b of splitRows(rows)) this.byTask.set(b.table, tasksOf(b.text.toString('utf8')));
+      const rows = this.rows ?? (this.snapshot && readStorageRows(storageRows(this.snapshot, '', '')));
+      for (const b of rows?.blocks ?? []) {
+        const byTask = new Map<string, Record<string, unknown>[]>();
+        for (const r of decodeRows(columnsOf(b.table), b.data)) {
+          const list = byTask.get(r.task as string);
+          if (list) list.push(r);
+          else byTask.set(r.task as string, [r]);
+        }
+        this.byTask.set(b.table, byTask);
+      }
     }
     const id = `${table}\t${task}`;
     let rows = this.parsed.get(id);
-    if (!rows) this.parsed.set(id, (rows = parseKeyRows(table, this.byTask.get(table)?.get(task) ?? [])));
+    if (!rows) this.parsed.set(id, (rows = keyRowsOf(table, this.byTask.get(table)?.get(task) ?? [])));
     return rows;
   }
 }
 
-/** Lines of a table by task (the fourth column), unsplit. */
-function tasksOf(text: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    let at = -1;
-    for (let i = 0; i < 3; i++) at = line.indexOf('\t', at + 1);
-    const task = line.slice(at + 1, line.indexOf('\t', at + 1));
-    const lines = out.get(task);
-    if (lines) lines.push(line);
-    else out.set(task, [line]);
-  }
-  return out;
-}
-
-function parseKeyRows(table: 'exact_rows' | 'heavy_hitters' | 'spreaders', lines: string[]): KeyRow[] {
-  // Columns (storage/schema.ts): source, start, end, task, [rank,] family, src, dst, sport, dport, proto, values...
-  const at = table === 'heavy_hitters' ? 5 : 4;
+function keyRowsOf(table: KeyTable, decoded: Record<string, unknown>[]): KeyRow[] {
   const seen = new Set<string>();
   const rows: KeyRow[] = [];
-  for (const line of lines) {
-    const c = line.split('\t');
+  for (const r of decoded) {
+    const family = r.family as number;
+    const proto = r.proto as number;
+    const fields: Record<KeyField, string> = {
+      SrcIP: r.src_ip as string,
+      DstIP: r.dst_ip as string,
+      SrcPort: String(r.src_port),
+      DstPort: String(r.dst_port),
+      Protocol: ipProtoName(proto) ?? String(proto),
+    };
     // A Count-Min candidate may be listed by packets and by bytes: count it once.
     if (table === 'heavy_hitters') {
-      const k = c.slice(at, at + 6).join('\t');
+      const k = `${family}\t${fields.SrcIP}\t${fields.DstIP}\t${fields.SrcPort}\t${fields.DstPort}\t${proto}`;
       if (seen.has(k)) continue;
       seen.add(k);
     }
-    const family = Number(c[at]);
-    const proto = Number(c[at + 5]);
-    const fields: Record<KeyField, string> = {
-      SrcIP: addressText(c[at + 1], family),
-      DstIP: addressText(c[at + 2], family),
-      SrcPort: c[at + 3],
-      DstPort: c[at + 4],
-      Protocol: ipProtoName(proto) ?? String(proto),
-    };
-    const v = c.slice(at + 6).map(Number);
-    rows.push(table === 'spreaders' ? { fields, proto, packets: 0, bytes: 0, count: v[0] } : { fields, proto, packets: v[0], bytes: v[1], count: v[2] ?? 0 });
+    rows.push(
+      table === 'spreaders'
+        ? { fields, proto, packets: 0, bytes: 0, count: Number(r.spread) }
+        : { fields, proto, packets: Number(r.packets), bytes: Number(r.bytes), count: Number(r.distinct_count ?? 0) },
+    );
   }
   return rows;
 }

@@ -99,13 +99,13 @@ describe('query API over the embedded store', () => {
     cfg = loadConfig({ overrides: { 'storage.path': dir, 'storage.source': '' } });
     const backend = loadBackend();
     for (const name of captures) {
-      const storage = openWindowStorage(cfg.storage, { source: name, replaceSource: true, log: () => {} })!;
+      const storage = openWindowStorage(cfg.storage, { source: name, log: () => {} })!;
       analyzeFiles([join(pcaps, name)], { backend, config: cfg, onWindows: (s) => s.forEach((w) => storage.addWindow(w)) });
       const stats = await storage.close();
       assert.equal(stats.spillRows + stats.rowsLost, 0, `${name}: every row written`);
     }
     for (const [source, records] of [['flows-test', storedFlows()], ['flows-real', realFlows()]] as const) {
-      const flows = openWindowStorage(cfg.storage, { source, replaceSource: true, log: () => {} })!;
+      const flows = openWindowStorage(cfg.storage, { source, log: () => {} })!;
       flows.addFlows(records);
       assert.equal((await flows.close()).rowsWritten, records.length, source);
     }

@@ -1,12 +1,11 @@
 // The open window of an in-process engine, queried with the same SQL as stored windows: its
 // rows are loaded into in-memory copies of the tables (database <db>_live), at most once a
 // second, whenever a live query comes.
-import { Readable } from 'node:stream';
 import { storageRows } from '../backend/index.js';
 import type { Store } from '../storage/index.js';
 import { findTask, QueryError, type TaskInfo } from '../storage/queries.js';
-import { splitRows } from '../storage/rows.js';
-import { COLUMNS, ROW_TABLES } from '../storage/schema.js';
+import { readStorageRows } from '../storage/rows.js';
+import { columnsOf, CORE_TABLES } from '../storage/schema.js';
 
 const REFRESH_MS = 1000;
 
@@ -32,22 +31,18 @@ export class LiveWindow {
     const c = this.store.client;
     if (!this.created) {
       await c.command({ query: `CREATE DATABASE IF NOT EXISTS ${this.database}` });
-      for (const t of ROW_TABLES) {
+      // runs: empty, for the queries' condition on runs (the open window is no run's).
+      for (const t of [...CORE_TABLES, 'runs']) {
         await c.command({ query: `CREATE TABLE IF NOT EXISTS ${this.database}.${t} AS ${this.store.database}.${t} ENGINE = Memory` });
       }
       this.created = true;
     }
     const snapshot = await this.peek();
     this.open = snapshot !== null;
-    for (const t of ROW_TABLES) await c.command({ query: `TRUNCATE TABLE ${this.database}.${t}` });
+    for (const t of CORE_TABLES) await c.command({ query: `TRUNCATE TABLE ${this.database}.${t}` });
     if (snapshot) {
-      for (const block of splitRows(storageRows(snapshot, this.source))) {
-        await c.insert({
-          table: `${this.database}.${block.table}`,
-          columns: COLUMNS[block.table] as [string, ...string[]],
-          format: 'TabSeparated',
-          values: Readable.from([block.text], { objectMode: false }),
-        });
+      for (const block of readStorageRows(storageRows(snapshot, this.source, '')).blocks) {
+        await this.store.insert(block.table, columnsOf(block.table), block.data, this.database);
       }
     }
     this.loadedAt = Date.now();

@@ -65,7 +65,7 @@ function withFeature<B extends Backend>(preferred: Backend | undefined, has: (b:
 
 type Generator = Backend & Required<Pick<Backend, 'createTrafficSource'>>;
 type Transport = Backend & Required<Pick<Backend, 'createPacketBatcher' | 'createBatchEngine'>>;
-type RowMaker = Backend & Required<Pick<Backend, 'storageRows'>>;
+type RowMaker = Backend & Required<Pick<Backend, 'storageRows' | 'tablesJson'>>;
 
 export function createTrafficSource(options: TrafficOptions, preferred?: Backend): TrafficSource {
   const has = (b: Backend): b is Generator => Boolean(b.createTrafficSource);
@@ -79,10 +79,16 @@ export function transportBackend(preferred: Backend = loadBackend()): Transport 
   return withFeature(preferred, has, 'probe and engine need');
 }
 
+const rowMaker = (b: Backend): b is RowMaker => Boolean(b.storageRows && b.tablesJson);
+
 /** Storage rows of a window snapshot (see `Backend.storageRows`). */
-export function storageRows(snapshot: Uint8Array, source: string, preferred: Backend = loadBackend()): Uint8Array {
-  const has = (b: Backend): b is RowMaker => Boolean(b.storageRows);
-  return withFeature(preferred, has, 'storing windows needs').storageRows(snapshot, source);
+export function storageRows(snapshot: Uint8Array, source: string, run: string, preferred: Backend = loadBackend()): Uint8Array {
+  return withFeature(preferred, rowMaker, 'storing windows needs').storageRows(snapshot, source, run);
+}
+
+/** The core's stored tables and columns (see `Backend.tablesJson`). */
+export function tablesJson(preferred: Backend = loadBackend()): string {
+  return withFeature(preferred, rowMaker, 'storing windows needs').tablesJson();
 }
 
 /** Live capture needs the native addon (libpcap is native code). */

@@ -13,7 +13,8 @@ interface NativeBinding {
   PacketBatcher: new (options: PacketBatcherOptions) => PacketBatcher;
   BatchEngine: new (options?: AnalyzerOptions) => BatchEngine;
   LiveCapture: new (options: LiveCaptureOptions) => LiveCapture;
-  storageRows(snapshot: Uint8Array, source: string): Uint8Array;
+  storageRows(snapshot: Uint8Array, source: string, run: string): Uint8Array;
+  tablesJson(): string;
 }
 
 /** napi-rs platform names this process could load, best first (libc is only asked when both
@@ -57,6 +58,7 @@ export function loadNative(): Backend {
     createPacketBatcher: (options) => new binding.PacketBatcher(options),
     createBatchEngine: (options) => new binding.BatchEngine(options),
     openLiveCapture: (options) => new binding.LiveCapture(options),
-    storageRows: (snapshot, source) => binding.storageRows(snapshot, source),
+    storageRows: (snapshot, source, run) => binding.storageRows(snapshot, source, run),
+    tablesJson: () => binding.tablesJson(),
   };
 }

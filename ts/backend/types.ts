@@ -192,8 +192,10 @@ export interface Backend {
   createPacketBatcher?(options: PacketBatcherOptions): PacketBatcher;
   createBatchEngine?(options?: AnalyzerOptions): BatchEngine;
   openLiveCapture?(options: LiveCaptureOptions): LiveCapture;
-  /** Storage rows of a window snapshot: per table (windows, window_tasks, exact_rows,
-   * heavy_hitters, spreaders) u32 rows, u32 length, TabSeparated text. Throws on a damaged
-   * snapshot. The compiled backends carry it. */
-  storageRows?(snapshot: Uint8Array, source: string): Uint8Array;
+  /** Storage rows of a window snapshot (crates/core/src/rows: RowBinary per table, then the
+   * rows kept out of their tables), read by ts/storage/rows.ts. Throws on a damaged snapshot.
+   * The compiled backends carry it. */
+  storageRows?(snapshot: Uint8Array, source: string, run: string): Uint8Array;
+  /** The core's stored tables and their columns (JSON: table -> [[name, type], ...]). */
+  tablesJson?(): string;
 }

@@ -76,9 +76,9 @@ function assertSame(n: Outcome, w: Outcome, what: string): void {
   assert.equal(w.snapshots.length, n.snapshots.length, `${what}: snapshots`);
   assert.equal(w.flows, n.flows, `${what}: flow records`);
   w.snapshots.forEach((s, i) => assert.ok(s.equals(n.snapshots[i]), `${what}: snapshot ${i}`));
-  // Storage rows of every window (source names with characters TabSeparated escapes).
+  // Storage rows of every window (source and run names of any length and character).
   w.snapshots.forEach((s, i) =>
-    assert.ok(Buffer.from(wasm.storageRows(s, `src\t${i}`)).equals(Buffer.from(native.storageRows!(s, `src\t${i}`))), `${what}: storage rows ${i}`),
+    assert.ok(Buffer.from(wasm.storageRows(s, `src\t${i}`, `r${'é'.repeat(i)}`)).equals(Buffer.from(native.storageRows!(s, `src\t${i}`, `r${'é'.repeat(i)}`))), `${what}: storage rows ${i}`),
   );
 }
 
@@ -138,9 +138,9 @@ test('storage rows of a damaged snapshot fail with the same error text as native
       }
       return 'no error';
     };
-    const n = message(() => native.storageRows!(bad, 's'));
+    const n = message(() => native.storageRows!(bad, 's', ''));
     assert.notEqual(n, 'no error');
-    assert.equal(message(() => wasm.storageRows(bad, 's')), n);
+    assert.equal(message(() => wasm.storageRows(bad, 's', '')), n);
   }
 });
 

@@ -56,6 +56,7 @@ interface Exports {
   ns_engine_query_flows(h: number, q: number, len: number): number;
   ns_engine_seconds_json(h: number, fromMs: number, toMs: number): number;
   ns_storage_rows(data: number, len: number): number;
+  ns_tables_json(): void;
 }
 
 /** The input buffer's size is a multiple of this (it is reused for every call, and grown to the
@@ -559,7 +560,8 @@ export interface WasmBackend extends Backend {
   createTrafficSource(options?: TrafficOptions): WasmTrafficSource;
   createPacketBatcher(options: PacketBatcherOptions): WasmPacketBatcher;
   createBatchEngine(options?: AnalyzerOptions): WasmBatchEngine;
-  storageRows(snapshot: Uint8Array, source: string): Uint8Array;
+  storageRows(snapshot: Uint8Array, source: string, run: string): Uint8Array;
+  tablesJson(): string;
 }
 
 /** Loads wasm/netspectra.wasm (built by `npm run build:wasm`); throws with the path it tried.
@@ -581,18 +583,28 @@ export function loadWasm(): WasmBackend {
     createTrafficSource: (options) => new WasmTrafficSource(runtime(), options),
     createPacketBatcher: (options) => new WasmPacketBatcher(runtime(), options),
     createBatchEngine: (options) => new WasmBatchEngine(runtime(), options),
-    storageRows: (snapshot, source) => storageRows(runtime(), snapshot, source),
+    storageRows: (snapshot, source, run) => storageRows(runtime(), snapshot, source, run),
+    tablesJson: () => {
+      const rt = runtime();
+      rt.call('tablesJson', () => rt.x.ns_tables_json());
+      return rt.takeText('tablesJson');
+    },
   };
 }
 
-function storageRows(rt: Runtime, snapshot: Uint8Array, source: string): Uint8Array {
+function storageRows(rt: Runtime, snapshot: Uint8Array, source: string, run: string): Uint8Array {
   expectBytes(snapshot, 'storageRows: snapshot');
   expectString(source, 'storageRows: source');
+  expectString(run, 'storageRows: run');
   const name = encoder.encode(source);
-  const input = new Uint8Array(4 + name.length + snapshot.length);
-  new DataView(input.buffer).setUint32(0, name.length, true);
+  const id = encoder.encode(run);
+  const input = new Uint8Array(8 + name.length + id.length + snapshot.length);
+  const view = new DataView(input.buffer);
+  view.setUint32(0, name.length, true);
   input.set(name, 4);
-  input.set(snapshot, 4 + name.length);
+  view.setUint32(4 + name.length, id.length, true);
+  input.set(id, 8 + name.length);
+  input.set(snapshot, 8 + name.length + id.length);
   const ptr = rt.write('storageRows', input);
   const failed = rt.call('storageRows', () => rt.x.ns_storage_rows(ptr, input.length));
   if (failed) throw Object.assign(new Error(rt.takeText('storageRows')), { code: 'InvalidArg' });

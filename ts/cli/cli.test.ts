@@ -42,6 +42,26 @@ function pcapRecord(caplen: number, wirelen = caplen, data = Buffer.alloc(caplen
   return Buffer.concat([h, data.subarray(0, Math.min(data.length, caplen))]);
 }
 
+test('the exit status says what became of the rows: 3 when some were quarantined, 4 when they wait in the spill', async () => {
+  const data = join(dir, 'exit-store');
+  // A pcapng packet 2^63 ns after the epoch: past the last time the store's DateTime64(9) holds.
+  const { concat, epb, idb, shb } = await import('../backend/js/test-captures.js');
+  const frame = Buffer.alloc(60);
+  frame.writeUInt16BE(0x0800, 12);
+  const late = file('2262.pcapng', concat([shb(false), idb(false, 1, 0, [[9, [9]]]), epb(false, 0, 1n << 63n, frame)]));
+  const q = run('analyze', '--data', data, late);
+  assert.equal(q.code, 3, q.stderr);
+  assert.match(q.stderr, /rows QUARANTINED \(window_start 9223372036\.854775808 s is past 2262-04-11T23:47:16\.854775807Z/);
+  assert.match(q.stdout, /Storage\n=======\n.*\n[\d,]+ rows QUARANTINED \(kept out of their tables, in the store's quarantine\):\n  [\d,]+: window_start 9223372036/);
+  const json = JSON.parse(run('analyze', '--data', data, '--json', late).stdout) as AnalysisReport;
+  assert.ok(json.storage!.rowsQuarantined > 0 && json.storage!.error === null);
+  // A ClickHouse server that does not answer: every row waits in the spill, and the run is not visible.
+  const down = run('analyze', '--store', 'clickhouse', '--config', file('down.yaml', `storage:\n  url: http://127.0.0.1:9\n  spillDir: ${join(dir, 'down-spill')}\n  retryMax: 100ms\n`), join(pcaps, 'ndpi-KakaoTalk_talk.pcap'));
+  assert.equal(down.code, 4, down.stderr);
+  assert.match(down.stderr, /rows WAIT IN THE SPILL \(.*ECONNREFUSED.*\): the run is not visible until they are written/);
+  assert.match(down.stdout, /rows WAIT IN THE SPILL: this run is not visible until they are written/);
+});
+
 test('a missing file is a one-line error and exit 1', () => {
   const r = run('analyze', join(dir, 'nope.pcap'));
   assert.equal(r.code, 1);
@@ -303,6 +323,26 @@ test('analyze stores its windows and alerts; serve answers netspectra query, wit
     assert.match(alerts.stdout, /2012-11-23T18:00:38.421Z +firing +critical +whole_capture: packets 62,781 >= 62,781/);
     const none = query('cli-secret', 'alerts', '--rule', 'other', '--json');
     assert.deepEqual(JSON.parse(none.stdout), {});
+
+    // analyze while serve holds the embedded store: the rows go to serve and are queried through
+    // it; a second run replaces the first.
+    const kakao = join(pcaps, 'ndpi-KakaoTalk_talk.pcap');
+    const source = 'analyze:ndpi-KakaoTalk_talk.pcap';
+    for (let i = 1; i <= 2; i++) {
+      const h = spawnSync(process.execPath, [cli, 'analyze', '--data', data, kakao], { encoding: 'utf8', timeout: 120_000, cwd: dir, env });
+      assert.equal(h.status, 0, h.stderr);
+      assert.match(h.stderr, /the embedded store is held by netspectra serve \(pid \d+\); handing the rows to it at http:\/\/127\.0\.0\.1:\d+/);
+      assert.match(h.stderr, /stored 1 window\(s\), [\d,]+ rows as "analyze:ndpi-KakaoTalk_talk\.pcap" in the store of netspectra serve \(pid \d+/);
+      assert.doesNotMatch(h.stderr, /Code: 76|Cannot lock/, 'no raw ClickHouse error');
+      const k = query('cli-secret', 'aggregate', '--task', 'src_ip', '--source', source, '--json');
+      assert.equal(k.code, 0, k.stderr);
+      assert.equal((JSON.parse(k.stdout) as { totalPackets: string }).totalPackets, '3203', `run ${i}: the packets of one run (tshark: 3,203)`);
+    }
+    // Without the token serve wants: not stored, said so, exit 4.
+    const refused = spawnSync(process.execPath, [cli, 'analyze', '--data', data, kakao], { encoding: 'utf8', timeout: 120_000, cwd: dir });
+    assert.equal(refused.status, 4, refused.stderr);
+    assert.match(refused.stderr, /windows NOT stored: the store of netspectra serve \(pid \d+, http:\S+\) refused this process's token/);
+    assert.match(refused.stdout, /NOT STORED: /);
   } finally {
     serve.kill('SIGTERM');
     const code = await new Promise((resolve) => (serve.exitCode !== null ? resolve(serve.exitCode) : serve.once('exit', resolve)));

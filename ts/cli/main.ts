@@ -12,7 +12,10 @@ import { Probe, probeId } from '../probe/probe.js';
 import { EnginePublisher, JetStreamPublisher, NatsPublisher, type Publisher } from '../probe/publisher.js';
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
 import { bytes, grouped } from '../report/units.js';
-import { defaultSource, openWindowStorage, type Store, type WindowStorage } from '../storage/index.js';
+import { defaultSource, newRunId, openWindowStorage, type Store, type WindowStorage } from '../storage/index.js';
+import type { StorageReport } from '../report/types.js';
+import { EXIT } from './exit-codes.js';
+import { openAnalysisStorage } from './analysis-storage.js';
 import { Alerting } from '../alert/alerting.js';
 import type { AlertEvent } from '../alert/types.js';
 import { QUERY_USAGE, queryCommand } from './query.js';
@@ -173,15 +176,19 @@ function engine(): Backend {
   return backend;
 }
 
-/** Analyses files, prints the report, and stores the windows as `source` (replacing rows an
- * earlier run stored under that name). */
-async function analyzeAndStore(backend: Backend, files: string[], cfg: NetspectraConfig, values: Values, source: string, store?: Store): Promise<boolean> {
+/** Analyses files, stores the windows as a new run of `source` (which replaces, for queries,
+ * what an earlier run stored under that name once it is whole), prints the report; returns the
+ * exit status. */
+async function analyzeAndStore(backend: Backend, files: string[], cfg: NetspectraConfig, values: Values, source: string, store?: Store): Promise<number> {
+  const started = Date.now();
+  const run = newRunId(started);
   let storage: WindowStorage | null = null;
+  let storeError: string | null = null;
   try {
-    storage = openWindowStorage(cfg.storage, { source, replaceSource: true, log, store });
+    storage = await openAnalysisStorage(cfg, { source, run, log, store });
   } catch (e) {
-    // The report still matters without the store (e.g. `serve` holds the embedded folder).
-    process.stderr.write(`netspectra: windows not stored: ${(e as Error).message}\n`);
+    // The report still matters without the store; the exit status says it is not stored.
+    storeError = (e as Error).message;
   }
   let windows = 0;
   // Rules run over the analysis's windows; notifiers only hear of them with --notify.
@@ -206,19 +213,45 @@ async function analyzeAndStore(backend: Backend, files: string[], cfg: Netspectr
     await alerting.close();
     report.alerts = alerts;
   }
+  const details = { files: outcomes, backend: backend.name, problems: report.problems };
+  if (storage) report.storage = await closeAnalysisStorage(storage, windows, report.totals.packets, report.totals.bytes, started, details);
+  else if (storeError) report.storage = { where: cfg.storage.kind, source, run, windows: 0, rowsWritten: 0, rowsQuarantined: 0, quarantineReasons: {}, spillRows: 0, rowsLost: 0, error: storeError };
   process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatText(report));
-  if (storage) await closeAnalysisStorage(storage, windows, report.totals.packets, report.totals.bytes, { files: outcomes, backend: backend.name, problems: report.problems });
-  return !outcomes.some((o) => o.unreadable);
+  if (outcomes.some((o) => o.unreadable)) return EXIT.failed;
+  return storageExit(report.storage);
 }
 
-async function closeAnalysisStorage(storage: WindowStorage, windows: number, packets: number, bytesIn: number, details: Record<string, unknown>): Promise<void> {
-  // Nothing could be read: nothing is stored, and rows stored earlier under this name stay.
-  if (windows === 0) return void (await storage.close());
-  storage.addStats({ atMs: Date.now(), kind: 'analyze', packets, bytes: bytesIn, windows, details });
+/** Completes the run (when something was read), closes the writer, and says on stderr what was
+ * stored and what was not. */
+async function closeAnalysisStorage(storage: WindowStorage, windows: number, packets: number, bytesIn: number, started: number, details: Record<string, unknown>): Promise<StorageReport> {
+  if (windows > 0) {
+    storage.addStats({ atMs: Date.now(), kind: 'analyze', packets, bytes: bytesIn, windows, details });
+    storage.complete(started, { packets, bytes: bytesIn, windows });
+  }
+  // Nothing could be read: nothing is stored, and what earlier runs stored stays.
   const s = await storage.close();
-  const waiting = s.spillRows ? `; ${grouped(s.spillRows)} rows wait in the spill (${s.lastError})` : '';
-  const lost = s.rowsLost ? `; ${grouped(s.rowsLost)} rows LOST (${s.lastError})` : '';
-  process.stderr.write(`stored ${grouped(windows)} window(s), ${grouped(s.rowsWritten)} rows as "${storage.source}" in ${storage.where}${waiting}${lost}\n`);
+  const r: StorageReport = {
+    where: storage.where, source: storage.source, run: storage.run, windows, rowsWritten: s.rowsWritten, rowsQuarantined: s.rowsQuarantined,
+    quarantineReasons: s.quarantineReasons, spillRows: s.spillRows, rowsLost: s.rowsLost, error: null,
+  };
+  if (windows > 0) {
+    const waiting = s.spillRows ? `; ${grouped(s.spillRows)} rows WAIT IN THE SPILL (${s.lastError}): the run is not visible until they are written` : '';
+    const quarantined = s.rowsQuarantined ? `; ${grouped(s.rowsQuarantined)} rows QUARANTINED (${Object.keys(s.quarantineReasons).join('; ')})` : '';
+    const lost = s.rowsLost ? `; ${grouped(s.rowsLost)} rows LOST (${s.lastError})` : '';
+    process.stderr.write(`stored ${grouped(windows)} window(s), ${grouped(s.rowsWritten)} rows as "${storage.source}" in ${storage.where}${quarantined}${waiting}${lost}\n`);
+  }
+  return r;
+}
+
+/** The exit status of a run by what became of its rows. */
+function storageExit(s: StorageReport | undefined): number {
+  if (!s) return EXIT.ok;
+  if (s.error) {
+    process.stderr.write(`netspectra: windows NOT stored: ${s.error}\n`);
+    return EXIT.notStored;
+  }
+  if (s.spillRows || s.rowsLost) return EXIT.notStored;
+  return s.rowsQuarantined ? EXIT.quarantined : EXIT.ok;
 }
 
 /** analyze:<file names> (or analyze:<storage.source>), so analysing the same files again
@@ -235,15 +268,15 @@ async function analyze(files: string[], values: Values): Promise<number> {
   }
   if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
   const source = analysisSource(cfg, files);
-  if (!values.serve) return (await analyzeAndStore(engine(), files, cfg, values, source)) ? 0 : 1;
+  if (!values.serve) return await analyzeAndStore(engine(), files, cfg, values, source);
   // The store stays open after the analysis: the API and the console show what was stored.
   const store = await openServedStore(cfg, log, 'analyze --serve');
   try {
-    const ok = await analyzeAndStore(engine(), files, cfg, values, source, store);
+    const code = await analyzeAndStore(engine(), files, cfg, values, source, store);
     const server = await startApiServer(cfg, log, 'analyze', { store, source });
     await interrupted();
     await server.close();
-    return ok ? 0 : 1;
+    return code;
   } finally {
     await store.close();
   }
@@ -273,9 +306,9 @@ async function demo(values: Values): Promise<number> {
   const backend = engine();
   const size = writeSyntheticCapture(backend, file, { packets, seed: 1 });
   process.stderr.write(`generated ${file}: ${grouped(packets)} packets, ${bytes(size)} (synthetic traffic: TCP/UDP/ICMP over IPv4 and IPv6, a scan, a heavy flow)\n`);
-  await analyzeAndStore(backend, [file], cfg, values, `analyze:${cfg.storage.source || 'demo'}`);
+  const code = await analyzeAndStore(backend, [file], cfg, values, `analyze:${cfg.storage.source || 'demo'}`);
   if (cfg.storage.kind === 'embedded') process.stderr.write('query it: netspectra serve, then netspectra query tasks (or curl http://127.0.0.1:7070/api/v1/tasks)\n');
-  return 0;
+  return code;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,7 +6,8 @@ import { listen } from '../api/server.js';
 import { mountConsole } from '../console/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { runEngine, type EngineHost, type RunningEngine } from '../engine/run-engine.js';
-import { defaultSource, openStore, openWindowStorage, type Store, type WindowStorage } from '../storage/index.js';
+import { claimServeLease, createStoreWriter, defaultSource, openStore, openWindowStorage, type Store, type WindowStorage } from '../storage/index.js';
+import { mountIngest } from '../api/ingest.js';
 import { migrate } from '../storage/schema.js';
 import type { Log } from '../transport/nats.js';
 
@@ -36,16 +37,23 @@ export async function startApiServer(cfg: NetspectraConfig, log: Log, who: strin
   const live = host ? new LiveWindow(store, async () => (await host.engine.peek())?.snapshot ?? null, opts.source ?? defaultSource(cfg.storage)) : null;
   const tokens = apiTokens(cfg);
   const app = createApiApp({ store, maxLimit: cfg.api.maxLimit, live, tokens, log });
-  const web = cfg.console.enabled ? mountConsole(app, { cfg, tokens, log, host, store, storage, source: host ? undefined : opts.source }) : null;
+  // Rows of processes that cannot open the store themselves, through the writer of this one.
+  const ingest = storage?.sink ?? createStoreWriter(cfg.storage, store, log);
+  mountIngest(app.app, ingest);
+  const written = storage ?? { where: store.where, sink: ingest };
+  const web = cfg.console.enabled ? mountConsole(app, { cfg, tokens, log, host, store, storage: written, source: host ? undefined : opts.source }) : null;
   const server = await listen(app, cfg.api.host, cfg.api.port, { upgrade: web?.upgrade });
+  const release = cfg.storage.kind === 'embedded' ? claimServeLease(cfg.storage, server.url) : () => {};
   log(`${who}: API on ${server.url} (Connect, gRPC, gRPC-web, HTTP/JSON under /api/v1, Grafana under /grafana) over ${store.where}` +
     `${tokens.length ? `, ${tokens.length} bearer token(s) required` : ', no token required'}${live ? ', live window of the engine' : ''}`);
   if (web) log(`${who}: console on ${server.url}${web.path} (${live ? 'live' : 'stored windows'}; /ws, /metrics)`);
   return {
     url: server.url,
     async close() {
+      release();
       await web?.close();
       await server.close();
+      if (!storage) await ingest.close();
     },
   };
 }

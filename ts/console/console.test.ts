@@ -544,7 +544,7 @@ describe('web console over the store after an offline analysis', () => {
     dir = mkdtempSync(join(tmpdir(), 'netspectra-console-offline-'));
     const cfg = loadConfig({ env: {}, overrides: { 'storage.path': dir, 'analyze.window': '10s', 'analyze.exactBeside': false } });
     store = await openStore(cfg.storage);
-    const storage = openWindowStorage(cfg.storage, { source: 'kakao-offline', store, replaceSource: true, log: quiet })!;
+    const storage = openWindowStorage(cfg.storage, { source: 'kakao-offline', store, log: quiet })!;
     analyzeFiles([CAPTURE], { backend: loadBackend(), config: cfg, onWindows: (s) => s.forEach((w) => storage.addWindow(w)), onFlows: (r) => storage.addFlows(r) });
     const written = await storage.close();
     assert.equal(written.rowsLost + written.spillRows, 0);

@@ -8,6 +8,9 @@ import { tokenCheck, type ApiApp } from '../api/http.js';
 import type { UpgradeHandler } from '../api/server.js';
 import type { NetspectraConfig } from '../config/index.js';
 import type { Store, WindowStorage } from '../storage/index.js';
+
+/** The writer rows go through, and where. */
+type StoredBy = Pick<WindowStorage, 'where' | 'sink'>;
 import { ConsoleHub, type HubStats } from './hub.js';
 import { METRICS_CONTENT_TYPE, metricsText } from './metrics.js';
 import { mountPage, PAGE_PATH } from './page.js';
@@ -27,7 +30,7 @@ export interface ConsoleOptions {
   host: LiveEngine | null;
   store: Store | null;
   /** Where the engine's windows are written (writer queue and spill in /api/stats, /metrics). */
-  storage?: WindowStorage | null;
+  storage?: StoredBy | null;
   /** Store mode: the source the page shows (analyze --serve: the analysis). */
   source?: string;
   /** Tests: a faster tick, a sooner drop. */

@@ -3,6 +3,9 @@
 // the flow cache and the flow export, the store writer's queue and spill, and the console's
 // WebSocket clients.
 import type { Store, WindowStorage } from '../storage/index.js';
+
+/** The writer rows go through, and where. */
+type StoredBy = Pick<WindowStorage, 'where' | 'sink'>;
 import { health } from '../storage/queries.js';
 import type { ConsoleHub } from './hub.js';
 import type { LiveEngine } from './types.js';
@@ -41,7 +44,7 @@ class Exposition {
 export interface MetricsContext {
   host: LiveEngine | null;
   store: Store | null;
-  storage: WindowStorage | null;
+  storage: StoredBy | null;
   hub: ConsoleHub;
 }
 
@@ -94,6 +97,7 @@ export async function metricsText(ctx: MetricsContext): Promise<string> {
     m.add('netspectra_writer_rows_written_total', 'counter', 'Rows the store acknowledged.', w.rowsWritten);
     m.add('netspectra_writer_failed_inserts_total', 'counter', 'Inserts that failed (their rows went to the spill).', w.failedInserts);
     m.add('netspectra_writer_rows_lost_total', 'counter', 'Rows neither written nor spilled.', w.rowsLost);
+    m.add('netspectra_writer_rows_quarantined_total', 'counter', 'Rows kept out of their tables (refused by the store, or holding values it cannot hold), by reason.', Object.entries(w.quarantineReasons).map(([reason, n]) => [{ reason: reason.slice(0, 200) }, n]));
     m.add('netspectra_writer_queue_rows', 'gauge', 'Rows waiting in memory for an insert.', w.pendingRows);
     m.add('netspectra_writer_spill_rows', 'gauge', 'Rows waiting in the spill folder.', w.spillRows);
     m.add('netspectra_writer_spill_bytes', 'gauge', 'Bytes in the spill folder.', w.spillBytes);

@@ -9,6 +9,9 @@ import type { ApiApp } from '../api/http.js';
 import { transportBackend } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import type { Store, WindowStorage } from '../storage/index.js';
+
+/** The writer rows go through, and where. */
+type StoredBy = Pick<WindowStorage, 'where' | 'sink'>;
 import { aggregateFlows, checkedCidr, health, listAlerts, listFlowRecords, listTasks, protocolNumber, QueryError, topHeavyHitters, topSpreaders, windowSeries, type Key, type Range, type TaskInfo } from '../storage/queries.js';
 import { bucketSeconds, emptyProtocols } from './frames.js';
 import { FLOW_SORTS, type FlowQuery, type FlowSort } from '../flows/types.js';
@@ -19,7 +22,7 @@ export interface RouteContext {
   cfg: NetspectraConfig;
   host: LiveEngine | null;
   store: Store | null;
-  storage: WindowStorage | null;
+  storage: StoredBy | null;
   hub: ConsoleHub;
   /** Store mode: the source shown when the page names none. */
   source?: string;

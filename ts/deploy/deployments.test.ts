@@ -839,7 +839,7 @@ describe('Grafana: the provisioned datasource and the dashboard against the quer
     writeFileSync(file, String(obj(cm.data)['netspectra.yaml']));
     const deployed = loadConfig({ file, env: {} });
     const cfg = loadConfig({ file, env: {}, overrides: { 'storage.kind': 'embedded', 'storage.path': join(dir, 'store'), 'analyze.window': deployed.window } });
-    const storage = openWindowStorage(cfg.storage, { source: 'probe-1', replaceSource: true, log: () => {} })!;
+    const storage = openWindowStorage(cfg.storage, { source: 'probe-1', log: () => {} })!;
     analyzeFiles([pcap], { backend: loadBackend(), config: cfg, onWindows: (s) => s.forEach((w) => storage.addWindow(w)) });
     const stats = await storage.close();
     assert.equal(stats.spillRows + stats.rowsLost, 0, 'every row written');

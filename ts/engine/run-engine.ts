@@ -8,7 +8,7 @@ import type { NetspectraConfig } from '../config/index.js';
 import { taskOptions } from '../analyze/analyze-files.js';
 import { bytes, grouped } from '../report/units.js';
 import { allPartitions, connectNats, ensureConsumer, ensureStream, type Connection, type Log } from '../transport/nats.js';
-import type { WindowStorage } from '../storage/index.js';
+import type { WindowRows, WindowStorage } from '../storage/index.js';
 import { Alerting } from '../alert/alerting.js';
 import { createFlowExport, type FlowExport } from '../flows/export.js';
 import { flowOptions } from '../flows/options.js';
@@ -170,7 +170,7 @@ export class EngineHost {
 
   private written(w: ClosedWindow, requestedAt: number): void {
     this.file?.write(w);
-    let rows: Uint8Array | null = null;
+    let rows: WindowRows | null = null;
     try {
       rows = this.storage?.addWindow(w.snapshot) ?? null;
     } catch (e) {

@@ -1,6 +1,6 @@
 // The human-readable report of `netspectra analyze`.
 import { table } from './table.js';
-import type { AnalysisReport, ConversationRow, KeyColumns, TaskReport } from './types.js';
+import type { AnalysisReport, ConversationRow, KeyColumns, StorageReport, TaskReport } from './types.js';
 import { bytes, duration, epochText, grouped, percent, si } from './units.js';
 
 function endpoint(addr: string, port: number, proto: string): string {
@@ -113,7 +113,7 @@ export function formatText(r: AnalysisReport): string {
   out.push(`NetSpectra analysis (backend: ${r.backend}, ${(r.elapsedMs / 1000).toFixed(2)} s)`);
   for (const f of r.files) {
     const fmt = f.format === 'pcap' ? `pcap ${f.byteOrder}, ${f.resolution}` : f.format;
-    out.push(`  ${f.name}: ${fmt}, link type ${[...new Set(f.linkTypes)].join('/') || '-'}, ${grouped(f.packets)} packets${f.error ? `  [WARNING: ${f.error}]` : ''}`);
+    out.push(`  ${f.name}: ${fmt}, link type ${[...new Set(f.linkTypes)].join('/') || '-'}, ${grouped(f.packets)} packets${f.timesOutOfRange ? ` (${grouped(f.timesOutOfRange)} with a time before 1970 or past 2554: counted without one)` : ''}${f.error ? `  [WARNING: ${f.error}]` : ''}`);
   }
 
   section('Totals');
@@ -219,6 +219,8 @@ export function formatText(r: AnalysisReport): string {
     }
   }
 
+  if (r.storage) out.push(...storageSection(r.storage));
+
   section('Decode problems');
   const p = r.problems;
   if (p.details.length === 0) {
@@ -228,4 +230,18 @@ export function formatText(r: AnalysisReport): string {
     out.push(table(['packets', 'problem'], p.details.map((d) => [grouped(d.packets), d.text]), [true, false]));
   }
   return out.join('\n') + '\n';
+}
+
+/** Where the rows went, and every row that did not reach its table. */
+function storageSection(s: StorageReport): string[] {
+  const out = ['', 'Storage', '======='];
+  if (s.error) return [...out, `NOT STORED: ${s.error}`];
+  out.push(`${grouped(s.windows)} window(s), ${grouped(s.rowsWritten)} rows as "${s.source}" (run ${s.run}) in ${s.where}`);
+  if (s.rowsQuarantined) {
+    out.push(`${grouped(s.rowsQuarantined)} rows QUARANTINED (kept out of their tables, in the store's quarantine):`);
+    for (const [reason, n] of Object.entries(s.quarantineReasons)) out.push(`  ${grouped(n)}: ${reason}`);
+  }
+  if (s.spillRows) out.push(`${grouped(s.spillRows)} rows WAIT IN THE SPILL: this run is not visible until they are written (the next run replays them)`);
+  if (s.rowsLost) out.push(`${grouped(s.rowsLost)} rows LOST (the spill was full or could not be written)`);
+  return out;
 }

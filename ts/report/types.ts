@@ -12,6 +12,8 @@ export interface FileReport {
   packets: number;
   bytesRead: number;
   skippedBlocks: number;
+  /** Packets whose time is before 1970 or past 2554: counted without a time. */
+  timesOutOfRange: number;
   error: string | null;
 }
 
@@ -150,4 +152,23 @@ export interface AnalysisReport extends EngineReport {
   alerts?: AlertEvent[];
   /** The flow records (flows.enabled, compiled backends). */
   flows?: FlowSummary;
+  /** What became of the rows, when they were stored. */
+  storage?: StorageReport;
+}
+
+export interface StorageReport {
+  /** The store (or folder) and the name and run the rows carry. */
+  where: string;
+  source: string;
+  run: string;
+  windows: number;
+  rowsWritten: number;
+  /** Rows kept out of their tables, per reason (the store's quarantine table or file). */
+  rowsQuarantined: number;
+  quarantineReasons: Record<string, number>;
+  /** Rows waiting in the spill for the store: the run is not visible until they are written. */
+  spillRows: number;
+  rowsLost: number;
+  /** Why nothing was stored, when nothing was. */
+  error: string | null;
 }

@@ -1,10 +1,9 @@
-// Flow records (ts/flows/types.ts) as rows of the `flows` table and back. Records are checked
-// before they are queued: one bad record would otherwise fail its whole insert again at every
-// replay of the spill.
+// Flow records (ts/flows/types.ts) checked before they become rows of the `flows` table
+// (local-rows.ts), and stored rows made into records again.
 import { isIP } from 'node:net';
 import { ipProtoName } from '../backend/js/names.js';
 import type { FlowRecordJson } from '../flows/types.js';
-import { addressText, tsvText as tsv } from './rows.js';
+import { addressText } from './row-binary.js';
 
 const EPOCH_TEXT = /^\d{1,11}\.\d{9}$/;
 
@@ -37,26 +36,6 @@ export function checkFlowRecords(records: readonly FlowRecordJson[]): void {
 
 function familyOf(ip: string): number {
   return ip === '-' ? 0 : isIP(ip);
-}
-
-/** The stored IPv6 form: IPv4 mapped, `::` for a flow without addresses. */
-function storedAddress(ip: string): string {
-  const family = familyOf(ip);
-  return family === 4 ? `::ffff:${ip}` : family === 6 ? ip : '::';
-}
-
-/** TabSeparated rows in the column order of COLUMNS.flows, for checked records. */
-export function flowLines(source: string, records: readonly FlowRecordJson[]): string {
-  let out = '';
-  for (const r of records) {
-    out += [
-      tsv(source), tsv(r.probe), tsv(r.interface), r.communityId === null ? '\\N' : tsv(r.communityId), familyOf(r.srcIp),
-      storedAddress(r.srcIp), storedAddress(r.dstIp), r.srcPort, r.dstPort, r.proto, r.firstTime ?? '\\N', r.lastTime ?? '\\N',
-      r.packetsAtoB, r.bytesAtoB, r.packetsBtoA, r.bytesBtoA, tsv(r.tcpFlagsAtoB), tsv(r.tcpFlagsBtoA), tsv(r.state), tsv(r.reason),
-      r.vlan, tsv(r.direction),
-    ].join('\t') + '\n';
-  }
-  return out;
 }
 
 /** The columns a query selects to make records again (aliases unlike the column names: an alias

@@ -1,44 +1,76 @@
 // Storage of closed windows: the writer `storage.kind` asks for, fed with window snapshots.
-//   schema   tables and versioned migrations      store    embedded (chdb) or server client
-//   rows     the backends' rows buffer, JSON rows  writer   batching, retry, spill; JSON Lines
-//   queries  the parameterized queries the API runs
-//   flow-rows  flow records (ts/flows) as rows of the flows table and back
+//   schema      tables, columns and versioned migrations    store   embedded (chdb) or server
+//   row-binary  the rows' encoding                          rows    the core's rows of a window
+//   local-rows  rows made here (stats, alerts, flows, quarantine, runs)
+//   writer      batching, bad rows quarantined, spill and replay; JSON Lines
+//   queries     the parameterized queries the API runs      flow-rows  stored flows as records
 import { join } from 'node:path';
 import type { AlertEvent } from '../alert/types.js';
 import { storageRows } from '../backend/index.js';
 import type { StorageConfig } from '../config/index.js';
 import type { FlowRecordJson } from '../flows/types.js';
-import { COLUMNS, migrate } from './schema.js';
+import { alertRows, flowRows, runRow, statsRows, type IngestStatsRow, type LocalRows, type RowOrigin } from './local-rows.js';
+import { readStorageRows, type WindowRows } from './rows.js';
+import { migrate } from './schema.js';
 import { connectStore, storagePath, type Store } from './store.js';
-import { FileWriter, StoreWriter, type IngestStatsRow, type Log, type RowSink, type WriterStats } from './writer.js';
+import { FileWriter, StoreWriter, type Log, type RowSink, type WriterStats } from './writer.js';
 
-export { connectStore, defaultSource, openStore, storagePath, type Store } from './store.js';
-export type { IngestStatsRow, RowSink, WriterStats } from './writer.js';
+export { connectStore, defaultSource, embeddedWhere, openStore, storagePath, storeIdentity, StoreHeldError, type Store } from './store.js';
+export { claimServeLease, HandoffSink, readServeLease } from './handoff.js';
+export { spillBlock } from './writer.js';
+export { newRunId, type IngestStatsRow } from './local-rows.js';
+export type { WindowRows } from './rows.js';
+export type { RowSink, WriterStats } from './writer.js';
 
 export interface WindowStorage {
   readonly source: string;
+  /** The analysis run the rows belong to; empty for an engine. */
+  readonly run: string;
   readonly sink: RowSink;
   /** Where rows go, for logs. */
   readonly where: string;
-  /** A closed window's snapshot (NSWS); returns the rows made of it (for the alert rules). */
-  addWindow(snapshot: Uint8Array): Uint8Array;
-  addStats(row: Omit<IngestStatsRow, 'source'>): void;
+  /** A closed window's snapshot (NSWS); returns its rows (the alert rules read them). */
+  addWindow(snapshot: Uint8Array): WindowRows;
+  addStats(row: IngestStatsRow): void;
   /** An alert notification, for the history. */
   addAlert(event: AlertEvent): void;
-  /** Finished flow records (the core's JSON), batched, retried and spilled like window rows.
-   * Throws, taking none, when a record is malformed (the error names it and the field). */
+  /** Finished flow records (the core's JSON). Throws, taking none, when a record is malformed
+   * (the error names it and the field). */
   addFlows(records: readonly FlowRecordJson[]): void;
+  /** The run is whole: from the moment its last row is stored, queries read this run of the
+   * source instead of an earlier one, whose rows are then dropped. */
+  complete(startedMs: number, details: Record<string, unknown>): void;
   /** Writes what is buffered and releases the store; returns the writer's counters. */
   close(): Promise<WriterStats>;
 }
 
 export interface WindowStorageOptions {
   source: string;
-  /** Rows of this source already stored are deleted first (a re-run analysis replaces its rows). */
-  replaceSource?: boolean;
+  /** An analysis run id (newRunId); empty for an engine, whose rows are always read. */
+  run?: string;
   /** An open store to write to (kept open at close); else one is connected from the config. */
   store?: Store;
+  /** Where rows go instead of a store of the config (a running serve that holds it). */
+  sink?: RowSink & { where: string };
   log: Log;
+}
+
+/** The writer of rows into `store`, with the batching, retries and spill of the configuration.
+ * One per store in a process: writers of one store share its spill. */
+export function createStoreWriter(cfg: StorageConfig, store: Store, log: Log): StoreWriter {
+  return new StoreWriter(store, {
+    batchRows: cfg.batchRows,
+    flushIntervalMs: cfg.flushInterval * 1000,
+    retryMaxMs: cfg.retryMax * 1000,
+    spillDir: spillDir(cfg),
+    spillMaxBytes: cfg.spillMax,
+    log,
+    prepare: () => migrate(store.client, store.database, cfg.retention).then(() => {}),
+  });
+}
+
+export function spillDir(cfg: StorageConfig): string {
+  return cfg.spillDir || join(storagePath(cfg), 'spill');
 }
 
 /** The writer of `cfg.kind`, or null for `none`. */
@@ -47,42 +79,43 @@ export function openWindowStorage(cfg: StorageConfig, opts: WindowStorageOptions
   let sink: RowSink;
   let where: string;
   let release = async () => {};
-  if (cfg.kind === 'file') {
+  if (opts.sink) {
+    sink = opts.sink;
+    where = opts.sink.where;
+  } else if (cfg.kind === 'file') {
     where = storagePath(cfg);
     sink = new FileWriter(where);
   } else {
     const store = opts.store ?? connectStore(cfg);
     where = store.where;
     if (!opts.store) release = () => store.close();
-    sink = new StoreWriter(store, {
-      batchRows: cfg.batchRows,
-      flushIntervalMs: cfg.flushInterval * 1000,
-      retryMaxMs: cfg.retryMax * 1000,
-      spillDir: cfg.spillDir || join(storagePath(cfg), 'spill'),
-      spillMaxBytes: cfg.spillMax,
-      log: opts.log,
-      prepare: async () => {
-        await migrate(store.client, store.database, cfg.retention);
-        if (opts.replaceSource) {
-          for (const t of Object.keys(COLUMNS)) {
-            await store.client.command({ query: `DELETE FROM ${store.database}.${t} WHERE source = {source:String}`, query_params: { source: opts.source } });
-          }
-        }
-      },
-    });
+    sink = createStoreWriter(cfg, store, opts.log);
   }
+  const origin: RowOrigin = { source: opts.source, run: opts.run ?? '' };
+  const add = (rows: LocalRows) => {
+    if (rows.block) sink.addBlock(rows.block);
+    sink.addQuarantined(origin, rows.quarantined);
+  };
   return {
-    source: opts.source,
+    source: origin.source,
+    run: origin.run,
     sink,
     where,
     addWindow(snapshot) {
-      const rows = storageRows(snapshot, opts.source);
-      sink.addRows(rows);
+      const rows = readStorageRows(storageRows(snapshot, origin.source, origin.run));
+      for (const b of rows.blocks) sink.addBlock(b);
+      sink.addQuarantined(origin, rows.quarantined);
       return rows;
     },
-    addStats: (row) => sink.addStats({ ...row, source: opts.source }),
-    addAlert: (event) => sink.addAlert(event),
-    addFlows: (records) => sink.addFlows(opts.source, records),
+    addStats: (row) => add(statsRows(origin, [row])),
+    addAlert: (event) => add(alertRows(origin, [event])),
+    addFlows: (records) => {
+      if (records.length) add(flowRows(origin, records));
+    },
+    complete(startedMs, details) {
+      if (!origin.run) throw new Error('storage: only an analysis run can be completed');
+      sink.addBlock(runRow(origin, startedMs, Date.now(), details));
+    },
     async close() {
       await sink.close();
       await release();

@@ -6,8 +6,9 @@ import { KEY_FIELDS, type KeyField } from '../config/index.js';
 import type { AlertEvent } from '../alert/types.js';
 import { FLOW_DIRECTIONS, FLOW_SORTS, type FlowRecordJson, type FlowSort } from '../flows/types.js';
 import type { Store } from './store.js';
-import { addressText } from './rows.js';
+import { addressText } from './row-binary.js';
 import { FLOW_SELECT, flowRecordOf, type FlowRow } from './flow-rows.js';
+import { visibleRuns } from './schema.js';
 
 export class QueryError extends Error {}
 
@@ -56,6 +57,11 @@ class Where {
   readonly parts: string[] = [];
   readonly params: Record<string, unknown> = {};
   private n = 0;
+
+  /** With `db`, only rows queries should see: the current run of each source (schema.ts). */
+  constructor(db?: string) {
+    if (db) this.parts.push(visibleRuns(db));
+  }
 
   param(value: unknown, type: string): string {
     const name = `p${this.n++}`;
@@ -201,7 +207,7 @@ export async function listTasks(store: Store, db = store.database): Promise<Task
     store,
     `SELECT task, any(type) AS type, any(key_fields) AS key, any(second_fields) AS second, ${NS('min(window_start)')} AS first,
        ${NS('max(window_end)')} AS last, uniqExact(window_start) AS windows, groupUniqArray(100)(source) AS sources
-     FROM ${db}.window_tasks GROUP BY task ORDER BY task`,
+     FROM ${db}.window_tasks WHERE ${visibleRuns(db)} GROUP BY task ORDER BY task`,
     {},
   );
   return r.map((t) => ({
@@ -257,7 +263,7 @@ export async function aggregateFlows(store: Store, q: AggregateRequest, db = sto
   for (const f of q.groupBy.length ? q.groupBy : q.task.key) orders[f] = FIELD_COLUMN[f];
   const order = orders[q.orderBy || 'packets'];
   if (!order) throw new QueryError(`orderBy: "${q.orderBy}" is not one of ${Object.keys(orders).join(', ')}`);
-  const w = new Where();
+  const w = new Where(db);
   w.add(`task = ${w.param(q.task.name, 'String')}`);
   addRange(w, q.range);
   addFilter(w, q.filter, q.task.key);
@@ -314,7 +320,7 @@ export interface TraceWindow {
 /** The flow's rows window by window. Every field of the task's key must be given. */
 export async function traceFlow(store: Store, q: TraceRequest, db = store.database): Promise<TraceWindow[]> {
   if (q.task.type !== 'exact') throw new QueryError(`task: "${q.task.name}" is a ${q.task.type} task; TraceFlow reads exact tasks`);
-  const w = new Where();
+  const w = new Where(db);
   w.add(`task = ${w.param(q.task.name, 'String')}`);
   addRange(w, q.range);
   const match = (reverse: boolean): string => {
@@ -360,7 +366,7 @@ export interface TopRequest {
 }
 
 export async function topHeavyHitters(store: Store, q: TopRequest, db = store.database): Promise<{ key: Key; packets: bigint; bytes: bigint; windows: number }[]> {
-  const w = new Where();
+  const w = new Where(db);
   w.add(`task = ${w.param(q.task.name, 'String')}`);
   let table: string;
   if (q.task.type === 'countmin') {
@@ -385,7 +391,7 @@ export async function topHeavyHitters(store: Store, q: TopRequest, db = store.da
 }
 
 export async function topSpreaders(store: Store, q: Omit<TopRequest, 'by'>, db = store.database): Promise<{ key: Key; maxSpread: bigint; maxWindowNs: bigint; windows: number }[]> {
-  const w = new Where();
+  const w = new Where(db);
   w.add(`task = ${w.param(q.task.name, 'String')}`);
   let table: string;
   let value: string;
@@ -415,7 +421,7 @@ export async function windowSeries(
   q: { task?: TaskInfo; range?: Range; metric: 'packets' | 'bytes'; filter?: Filter; limit: number },
   db = store.database,
 ): Promise<{ startNs: bigint; value: bigint }[]> {
-  const w = new Where();
+  const w = new Where(db);
   let table = 'windows';
   if (q.task) {
     if (q.task.type !== 'exact') throw new QueryError(`target: "${q.task.name}" is a ${q.task.type} task; series come from exact tasks`);
@@ -436,7 +442,7 @@ export async function windowSeries(
 }
 
 export async function health(store: Store): Promise<{ version: string; windows: number }> {
-  const [r] = await rows<{ v: string; n: string }>(store, `SELECT version() AS v, (SELECT count() FROM ${store.database}.windows) AS n`, {});
+  const [r] = await rows<{ v: string; n: string }>(store, `SELECT version() AS v, (SELECT count() FROM ${store.database}.windows WHERE ${visibleRuns(store.database)}) AS n`, {});
   return { version: r.v, windows: Number(r.n) };
 }
 
@@ -454,7 +460,7 @@ const SEVERITY_ORDER = ['info', 'warning', 'critical'];
 
 /** Alert history, newest first, as the notifiers sent it. */
 export async function listAlerts(store: Store, q: AlertsRequest, db = store.database): Promise<AlertEvent[]> {
-  const w = new Where();
+  const w = new Where(db);
   if (q.range?.startNs !== undefined && q.range.endNs !== undefined && q.range.endNs <= q.range.startNs) {
     throw new QueryError('range: the end must be after the start');
   }
@@ -563,7 +569,7 @@ function wholeNumber(v: number, what: string, min: number): number {
 export async function listFlowRecords(store: Store, q: FlowRecordsRequest, db = store.database): Promise<{ total: number; flows: FlowRecordJson[] }> {
   if (!Object.hasOwn(FLOW_ORDER, q.sort)) throw new QueryError(`sort: "${q.sort}" is not one of ${FLOW_SORTS.join(', ')}`);
   if (q.dir !== 'asc' && q.dir !== 'desc') throw new QueryError(`dir: "${q.dir}" is not asc or desc`);
-  const w = new Where();
+  const w = new Where(db);
   addFlowRange(w, { startNs: msToNs(q.from, 'from'), endNs: msToNs(q.to, 'to') });
   if (q.source) w.add(`source = ${w.param(q.source, 'String')}`);
   if (q.ip) w.add(`(${ipCondition(w, 'src_ip', q.ip, 'ip')} OR ${ipCondition(w, 'dst_ip', q.ip, 'ip')})`);
@@ -598,7 +604,7 @@ export async function listFlowRecords(store: Store, q: FlowRecordsRequest, db = 
 /** Stored records of the flow TraceFlow follows: the fields of its task's key, in either
  * orientation (endpoint A is whichever sent first), overlapping the range; oldest first. */
 export async function traceFlowRecords(store: Store, q: TraceRequest, db = store.database): Promise<FlowRecordJson[]> {
-  const w = new Where();
+  const w = new Where(db);
   addFlowRange(w, q.range);
   const f = q.flow;
   const key = q.task.key;

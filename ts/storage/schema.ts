@@ -1,35 +1,74 @@
 // The stored tables and their versioned migrations. Rows are per window, never re-written:
 // queries sum windows over a time range. Times are DateTime64 in UTC, addresses IPv6 (IPv4
-// mapped, with the family beside them so IPv4 prints as a dotted quad again).
+// mapped, with the family beside them so IPv4 prints as a dotted quad again). Rows are written
+// in RowBinary with the columns below: the core's tables list theirs in the core
+// (crates/core/src/rows), the rest are made here.
 import type { ClickHouseClient } from '@clickhouse/client';
+import { tablesJson } from '../backend/index.js';
+import { isColumnType, type Column } from './row-binary.js';
 
-/** Tables the window rows go to, in the order of the rows buffer (crates/core/src/engine/rows.rs). */
-export const ROW_TABLES = ['windows', 'window_tasks', 'exact_rows', 'heavy_hitters', 'spreaders'] as const;
-export type RowTable = (typeof ROW_TABLES)[number];
-/** Every table writers fill: the window rows, run/ingest statistics, alert history and flow records. */
-export type StoredTable = RowTable | 'ingest_stats' | 'alerts' | 'flows';
+/** Tables the core makes rows for (crates/core/src/rows). */
+export const CORE_TABLES = ['windows', 'window_tasks', 'exact_rows', 'heavy_hitters', 'spreaders'] as const;
+export type CoreTable = (typeof CORE_TABLES)[number];
+/** Tables whose rows are made here. */
+export type LocalTable = 'ingest_stats' | 'alerts' | 'flows' | 'quarantine' | 'runs';
+/** Every table writers fill. */
+export type StoredTable = CoreTable | LocalTable;
 
-const KEY = ['family', 'src_ip', 'dst_ip', 'src_port', 'dst_port', 'proto'];
-const WINDOW = ['source', 'window_start', 'window_end'];
+const KEY: Column[] = [['family', 'UInt8'], ['src_ip', 'IPv6'], ['dst_ip', 'IPv6'], ['src_port', 'UInt16'], ['dst_port', 'UInt16'], ['proto', 'UInt8']];
+const NS = "DateTime64(9, 'UTC')";
+const NULL_NS = "Nullable(DateTime64(9, 'UTC'))";
+const MS = "DateTime64(3, 'UTC')";
+const LC = 'LowCardinality(String)';
 
-/** Columns of each table in the order the rows carry them. */
-export const COLUMNS: Record<StoredTable, string[]> = {
-  windows: [...WINDOW, 'packets', 'bytes', 'late_packets', 'first_seen', 'last_seen'],
-  window_tasks: [...WINDOW, 'task', 'type', 'key_fields', 'second_fields', 'keys', 'stream_packets', 'stream_bytes', 'payload_bytes'],
-  exact_rows: [...WINDOW, 'task', ...KEY, 'packets', 'bytes', 'distinct_count'],
-  heavy_hitters: [...WINDOW, 'task', 'rank', ...KEY, 'packets', 'bytes'],
-  spreaders: [...WINDOW, 'task', ...KEY, 'spread'],
-  ingest_stats: ['source', 'at', 'kind', 'packets', 'bytes', 'windows', 'details'],
+const LOCAL_COLUMNS: Record<LocalTable, Column[]> = {
+  ingest_stats: [['source', LC], ['run', LC], ['at', NS], ['kind', LC], ['packets', 'UInt64'], ['bytes', 'UInt64'], ['windows', 'UInt64'], ['details', 'String']],
   alerts: [
-    'source', 'at', 'id', 'rule', 'state', 'repeat', 'severity', 'summary', 'description', 'task', 'metric', 'op',
-    'threshold', 'threshold_text', 'value', 'value_text', 'key_text', 'key_json', 'labels_json', 'starts_at', 'ends_at',
-    'window_start', 'window_end', 'enrichment_json', 'enrichment_note',
+    ['source', LC], ['run', LC], ['at', NS], ['id', 'String'], ['rule', LC], ['state', LC], ['repeat', 'UInt8'], ['severity', LC],
+    ['summary', 'String'], ['description', 'String'], ['task', LC], ['metric', LC], ['op', LC], ['threshold', 'Float64'],
+    ['threshold_text', 'String'], ['value', 'Float64'], ['value_text', 'String'], ['key_text', 'String'], ['key_json', 'String'],
+    ['labels_json', 'String'], ['starts_at', NS], ['ends_at', NULL_NS], ['window_start', NS], ['window_end', NS],
+    ['enrichment_json', 'String'], ['enrichment_note', 'String'],
   ],
   flows: [
-    'source', 'probe', 'interface', 'community_id', ...KEY, 'first_seen', 'last_seen', 'packets_ab', 'bytes_ab', 'packets_ba',
-    'bytes_ba', 'tcp_flags_ab', 'tcp_flags_ba', 'state', 'reason', 'vlan', 'direction',
+    ['source', LC], ['run', LC], ['probe', LC], ['interface', LC], ['community_id', 'Nullable(String)'], ...KEY, ['first_seen', NULL_NS],
+    ['last_seen', NULL_NS], ['packets_ab', 'UInt64'], ['bytes_ab', 'UInt64'], ['packets_ba', 'UInt64'], ['bytes_ba', 'UInt64'],
+    ['tcp_flags_ab', LC], ['tcp_flags_ba', LC], ['state', LC], ['reason', LC], ['vlan', 'UInt16'], ['direction', LC],
   ],
+  quarantine: [['source', LC], ['run', LC], ['at', MS], ['table', LC], ['reason', 'String'], ['row', 'String']],
+  runs: [['source', LC], ['run', 'String'], ['started_at', MS], ['finished_at', MS], ['details', 'String']],
 };
+
+let coreColumns: Record<CoreTable, Column[]> | null = null;
+
+/** The core's tables and columns, as its rows carry them. */
+function core(): Record<CoreTable, Column[]> {
+  if (!coreColumns) {
+    const parsed = JSON.parse(tablesJson()) as Record<string, [string, string][]>;
+    const out = {} as Record<CoreTable, Column[]>;
+    for (const t of CORE_TABLES) {
+      const cols = parsed[t];
+      if (!cols) throw new Error(`storage: the backend makes no rows for table ${t}`);
+      out[t] = cols.map(([name, type]) => {
+        if (!isColumnType(type)) throw new Error(`storage: table ${t} column ${name} has type ${type}, which the writer cannot read`);
+        return [name, type] as Column;
+      });
+    }
+    coreColumns = out;
+  }
+  return coreColumns;
+}
+
+/** Columns of a table in the order its rows carry them. */
+export function columnsOf(table: StoredTable): readonly Column[] {
+  return (CORE_TABLES as readonly string[]).includes(table) ? core()[table as CoreTable] : LOCAL_COLUMNS[table as LocalTable];
+}
+
+export const STORED_TABLES: readonly StoredTable[] = [...CORE_TABLES, 'ingest_stats', 'alerts', 'flows', 'quarantine', 'runs'];
+
+export function isStoredTable(t: string): t is StoredTable {
+  return (STORED_TABLES as readonly string[]).includes(t);
+}
 
 const TIME = "DateTime64(9, 'UTC')";
 const KEY_COLUMNS = `family UInt8, src_ip IPv6, dst_ip IPv6, src_port UInt16, dst_port UInt16, proto UInt8`;
@@ -98,10 +137,42 @@ export const MIGRATIONS: Migration[] = [
         ENGINE = MergeTree ORDER BY (first_seen, src_ip, dst_ip) {ttl} SETTINGS allow_nullable_key = 1`,
     ],
   },
+  {
+    version: 4,
+    name: 'analysis runs and the quarantine',
+    statements: [
+      // A re-run of an analysis writes under a new run id and becomes visible at once when its
+      // run row is written (queries read the latest run of each source; engines write run '').
+      ...(['windows', 'window_tasks', 'exact_rows', 'heavy_hitters', 'spreaders', 'ingest_stats', 'alerts', 'flows'] as const).map(
+        (t) => `ALTER TABLE {db}.${t} ADD COLUMN IF NOT EXISTS run LowCardinality(String) DEFAULT '' AFTER source`,
+      ),
+      `CREATE TABLE IF NOT EXISTS {db}.runs (source LowCardinality(String), run String, started_at DateTime64(3, 'UTC'),
+        finished_at DateTime64(3, 'UTC'), details String, ${WRITTEN})
+        ENGINE = MergeTree ORDER BY (source, run) {ttl}`,
+      // Rows the store refused, or that it cannot hold, with the reason; the row as JSON.
+      `CREATE TABLE IF NOT EXISTS {db}.quarantine (source LowCardinality(String), run LowCardinality(String),
+        at DateTime64(3, 'UTC'), \`table\` LowCardinality(String), reason String, row String, ${WRITTEN})
+        ENGINE = MergeTree ORDER BY at {ttl}`,
+    ],
+  },
 ];
 
+/** The rows queries see: each analysed source's latest complete run (run ids begin with their
+ * start time, so the greatest is the latest), and rows of no run (engines, and analyses stored
+ * before runs existed) of sources that have none. */
+export function visibleRuns(db: string): string {
+  const runs = `${db}.runs`;
+  return `((source, run) IN (SELECT source, max(run) FROM ${runs} GROUP BY source) OR (run = '' AND source NOT IN (SELECT source FROM ${runs})))`;
+}
+
+/** Statements (parameters source and run) that drop the rows of a source's runs before `run`
+ * (and its rows of no run), once `run` is the one queries read. */
+export function visibleRunsCleanup(db: string): string[] {
+  return STORED_TABLES.filter((t) => t !== 'quarantine').map((t) => `DELETE FROM ${db}.${t} WHERE source = {source:String} AND run < {run:String}`);
+}
+
 /** Tables whose retention follows `storage.retention`. */
-const RETAINED = Object.keys(COLUMNS);
+const RETAINED: readonly string[] = STORED_TABLES;
 
 /** Creates the database, applies the migrations it has not seen yet, and sets the retention
  * (which may change between runs). Returns the versions applied now. `migrations` is for tests

@@ -1,11 +1,13 @@
 // Opens the store: ClickHouse in process (chdb) in a data folder, or a ClickHouse server by
 // URL. Both speak through @clickhouse/client with the same schema and the same queries.
 import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { StorageConfig } from '../config/index.js';
+import type { Column } from './row-binary.js';
 import { migrate } from './schema.js';
 
 export interface Store {
@@ -13,7 +15,42 @@ export interface Store {
   database: string;
   /** "embedded <folder>" or the server URL: for logs and health. */
   where: string;
+  /** Inserts RowBinary rows with these columns into a table of the database. */
+  insert(table: string, columns: readonly Column[], data: Buffer, database?: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Which store and database rows are meant for: a spill is replayed only there. */
+export function storeIdentity(store: Pick<Store, 'where' | 'database'>): string {
+  return `${store.where} ${store.database}`;
+}
+
+function insertQuery(db: string, table: string, columns: readonly Column[]): string {
+  return `INSERT INTO ${db}.\`${table}\` (${columns.map(([c]) => `\`${c}\``).join(', ')})`;
+}
+
+let staged = 0;
+
+/** chdb takes inserted bodies as text; RowBinary goes through a file ClickHouse reads itself. */
+function embeddedInsert(client: ClickHouseClient, db: string, staging: string) {
+  return async (table: string, columns: readonly Column[], data: Buffer, database = db): Promise<void> => {
+    mkdirSync(staging, { recursive: true });
+    const file = join(staging, `${process.pid}-${staged++}.bin`);
+    writeFileSync(file, data);
+    try {
+      await client.command({ query: `${insertQuery(database, table, columns)} FROM INFILE '${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' FORMAT RowBinary` });
+    } finally {
+      rmSync(file, { force: true });
+    }
+  };
+}
+
+function serverInsert(client: ClickHouseClient, db: string) {
+  return async (table: string, columns: readonly Column[], data: Buffer, database = db): Promise<void> => {
+    const r = await client.exec({ query: `${insertQuery(database, table, columns)} FORMAT RowBinary`, values: Readable.from([data], { objectMode: false }) });
+    r.stream.resume();
+    await new Promise<void>((resolve, reject) => r.stream.on('end', resolve).on('error', reject));
+  };
 }
 
 /** The data folder when `storage.path` is empty: $XDG_DATA_HOME/netspectra or ~/.local/share/netspectra. */
@@ -48,14 +85,49 @@ function chdbConnection(path: string): unknown {
   }
 }
 
-/** Connects (without touching the schema). Throws for `file` and `none`, which are not stores. */
+/** The embedded store's folder is held by another process (one at a time may open it). */
+export class StoreHeldError extends Error {
+  constructor(readonly path: string, readonly pid: number) {
+    super(`the embedded store in ${path} is held by another process (pid ${pid}); one process at a time may open it: stop that one, or pick another folder with --data DIR`);
+  }
+}
+
+/** The process holding the embedded store in `path`, from the status file ClickHouse keeps
+ * there while it runs (checked first: chdb would print its own error). */
+function holderOf(path: string): number | null {
+  let text: string;
+  try {
+    text = readFileSync(join(path, 'status'), 'utf8');
+  } catch {
+    return null;
+  }
+  const pid = Number(/^PID:\s*(\d+)/m.exec(text)?.[1]);
+  if (!Number.isInteger(pid) || pid === process.pid) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+  }
+}
+
+/** The embedded store's name in logs (and, with the database, its identity). */
+export function embeddedWhere(cfg: StorageConfig): string {
+  return `embedded ${join(storagePath(cfg), 'clickhouse')}`;
+}
+
+/** Connects (without touching the schema). Throws for `file` and `none`, which are not stores;
+ * StoreHeldError when another process holds the embedded store. */
 export function connectStore(cfg: StorageConfig): Store {
   if (cfg.kind === 'embedded') {
     const path = join(storagePath(cfg), 'clickhouse');
     mkdirSync(path, { recursive: true });
+    const holder = holderOf(path);
+    if (holder !== null) throw new StoreHeldError(path, holder);
     // The client's own type for a custom connection is not exported; chdb implements it.
     const client = createClient({ connection: chdbConnection(path) } as unknown as Parameters<typeof createClient>[0]);
-    return { client, database: cfg.database, where: `embedded ${path}`, close: () => client.close() };
+    const insert = embeddedInsert(client, cfg.database, join(storagePath(cfg), 'staging'));
+    return { client, database: cfg.database, where: embeddedWhere(cfg), insert, close: () => client.close() };
   }
   if (cfg.kind === 'clickhouse') {
     const client = createClient({
@@ -64,8 +136,10 @@ export function connectStore(cfg: StorageConfig): Store {
       password: cfg.password,
       request_timeout: 30_000,
       max_open_connections: 4,
+      // The writer and the API report failures themselves, once, with what they mean.
+      log: { level: ClickHouseLogLevel.OFF },
     });
-    return { client, database: cfg.database, where: cfg.url, close: () => client.close() };
+    return { client, database: cfg.database, where: cfg.url, insert: serverInsert(client, cfg.database), close: () => client.close() };
   }
   throw new Error(`storage.kind "${cfg.kind}" is not a ClickHouse store`);
 }

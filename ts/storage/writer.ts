@@ -1,16 +1,20 @@
-// Writers of window rows. The store writer batches rows (by count or time), retries with
-// backoff, and spills blocks it cannot write to disk, replaying them (oldest first) once the
-// store answers again; what it could not even spill is counted as lost and logged. The file
-// writer appends JSON Lines, one file per table, for people without ClickHouse.
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
-import type { AlertEvent } from '../alert/types.js';
-import { COLUMNS, type StoredTable } from './schema.js';
-import { blockToObjects, splitRows, tsvText } from './rows.js';
-import { checkFlowRecords, flowLines } from './flow-rows.js';
-import type { FlowRecordJson } from '../flows/types.js';
-import type { Store } from './store.js';
+// Writers of rows. The store writer batches rows (by count or time) and tells bad data from an
+// unreachable store:
+// - the store refuses a block for what is in it (a value it cannot parse or hold): the block is
+//   bisected down to the rows at fault, the others are stored, the refused rows go to the
+//   quarantine table with the store's reason (counted, logged once per reason), never retried;
+// - the store cannot be reached or is not taking writes: blocks are spilled to disk, marked with
+//   the store and database they are for, and replayed in order (oldest first) once it answers
+//   again, by this writer or the next one of that store; what could not even be spilled is
+//   counted as lost and logged.
+// The file writer appends JSON Lines, one file per table, for people without ClickHouse.
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { quarantineRows, type RowOrigin } from './local-rows.js';
+import { decodeRows, rowEnds, type Column } from './row-binary.js';
+import type { QuarantinedRow, RowBlock } from './rows.js';
+import { columnsOf, isStoredTable, visibleRunsCleanup, type StoredTable } from './schema.js';
+import { storeIdentity, type Store } from './store.js';
 
 export type Log = (line: string) => void;
 
@@ -18,49 +22,56 @@ export interface WriterStats {
   /** Rows the store acknowledged (replayed ones included). */
   rowsWritten: number;
   inserts: number;
-  /** Inserts that failed (each is retried from the spill). */
+  /** Inserts that failed because the store could not take them (each is retried from the spill). */
   failedInserts: number;
   /** Rows put in the spill, and rows replayed from it. */
   rowsSpilled: number;
   rowsReplayed: number;
   /** Rows neither written nor spilled (the spill was full or unwritable). */
   rowsLost: number;
-  /** Rows waiting in memory, and rows waiting in the spill. */
+  /** Rows kept out of their table (refused by the store, or holding a value it cannot hold). */
+  rowsQuarantined: number;
+  /** Why, with the rows per reason. */
+  quarantineReasons: Record<string, number>;
+  /** Rows waiting in memory, and rows waiting in the spill (for this store). */
   pendingRows: number;
   spillRows: number;
   spillBytes: number;
+  /** Rows in the spill folder meant for another store or database (left for it). */
+  foreignSpillRows: number;
   lastError: string | null;
 }
 
-/** Where closed windows' rows go. */
+/** Where rows go. */
 export interface RowSink {
   readonly kind: string;
-  /** A rows buffer from the backend's `storageRows`. */
-  addRows(rows: Uint8Array): void;
-  /** One run/ingest statistics row. */
-  addStats(row: IngestStatsRow): void;
-  /** One alert notification (history). */
-  addAlert(event: AlertEvent): void;
-  /** Finished flow records, batched like window rows; throws, taking none, when one is malformed. */
-  addFlows(source: string, records: readonly FlowRecordJson[]): void;
-  /** Writes everything buffered; resolves once it is written or spilled. */
+  /** RowBinary rows of one table (columnsOf order). */
+  addBlock(block: RowBlock): void;
+  /** Rows kept out of their tables, with their reasons. */
+  addQuarantined(origin: RowOrigin, rows: readonly QuarantinedRow[]): void;
+  /** Writes everything buffered; resolves once it is written, quarantined or spilled. */
   flush(): Promise<void>;
   close(): Promise<void>;
   stats(): WriterStats;
 }
 
-export interface IngestStatsRow {
-  source: string;
-  atMs: number;
-  kind: string;
-  packets: number;
-  bytes: number;
-  windows: number;
-  details: Record<string, unknown>;
+function emptyStats(): WriterStats {
+  return {
+    rowsWritten: 0, inserts: 0, failedInserts: 0, rowsSpilled: 0, rowsReplayed: 0, rowsLost: 0, rowsQuarantined: 0, quarantineReasons: {},
+    pendingRows: 0, spillRows: 0, spillBytes: 0, foreignSpillRows: 0, lastError: null,
+  };
 }
 
-function emptyStats(): WriterStats {
-  return { rowsWritten: 0, inserts: 0, failedInserts: 0, rowsSpilled: 0, rowsReplayed: 0, rowsLost: 0, pendingRows: 0, spillRows: 0, spillBytes: 0, lastError: null };
+/** ClickHouse error codes that mean the rows themselves are at fault (the store is fine): parse
+ * and type errors, values out of range, constraint violations. Anything else (network errors,
+ * a full disk, too many parts, a missing table, memory) is the store's state: spill and retry. */
+const BAD_DATA_CODES = new Set([
+  6, 25, 26, 27, 32, 33, 38, 41, 53, 69, 70, 72, 117, 131, 321, 349, 407, 440, 441, 469, 1001,
+]);
+
+export function isBadData(e: unknown): boolean {
+  const code = Number((e as { code?: unknown }).code);
+  return Number.isInteger(code) && BAD_DATA_CODES.has(code);
 }
 
 export interface StoreWriterOptions {
@@ -78,6 +89,9 @@ export interface StoreWriterOptions {
 }
 
 const RETRY_FIRST_MS = 250;
+/** Distinct quarantine reasons logged; further ones are only counted. */
+const LOGGED_REASONS = 10;
+const SPILL_SUFFIX = '.spill';
 
 interface Pending {
   chunks: Buffer[];
@@ -85,16 +99,72 @@ interface Pending {
   bytes: number;
 }
 
-/** A spill file name: time, sequence, rows, table; sorted by name is oldest first. */
-function spillName(seq: number, rows: number, table: StoredTable): string {
-  return `${Date.now().toString().padStart(15, '0')}-${String(seq).padStart(9, '0')}-${rows}-${table}.tsv`;
+/** What heads a spill file, as one line of JSON before the RowBinary rows. */
+interface SpillHeader {
+  /** The store and database the rows are for (storeIdentity). */
+  store: string;
+  table: StoredTable;
+  columns: Column[];
+  rows: number;
 }
 
-function parseSpillName(name: string): { rows: number; table: StoredTable } | null {
-  const m = /^\d+-\d+-(\d+)-([a-z_]+)\.tsv$/.exec(name);
-  if (!m || !(m[2] in COLUMNS)) return null;
-  return { rows: Number(m[1]), table: m[2] as StoredTable };
+interface SpillFile {
+  name: string;
+  header: SpillHeader | null;
+  size: number;
 }
+
+let spillSeq = 0;
+
+/** A spill file name: time, process, sequence, rows, table; sorted by name is oldest first. */
+function spillName(rows: number, table: StoredTable): string {
+  return `${Date.now().toString().padStart(15, '0')}-${process.pid}.${String(spillSeq++).padStart(9, '0')}-${rows}-${table}${SPILL_SUFFIX}`;
+}
+
+function spillHeader(identity: string, table: StoredTable, rows: number): Buffer {
+  const header: SpillHeader = { store: identity, table, columns: [...columnsOf(table)], rows };
+  return Buffer.from(JSON.stringify(header) + '\n');
+}
+
+/** Writes rows meant for the store `identity` to the spill (synced); returns the file's size. */
+function writeSpill(dir: string, identity: string, table: StoredTable, chunks: Buffer[], rows: number): number {
+  const head = spillHeader(identity, table, rows);
+  mkdirSync(dir, { recursive: true });
+  writeDurably(join(dir, spillName(rows, table)), [head, ...chunks]);
+  return head.length + chunks.reduce((n, c) => n + c.length, 0);
+}
+
+/** Puts a block in the spill of a store this process does not hold (the next one to open it
+ * replays it). */
+export function spillBlock(dir: string, identity: string, block: RowBlock): void {
+  writeSpill(dir, identity, block.table, [block.data], block.rows);
+}
+
+function readSpill(path: string): { header: SpillHeader; data: Buffer } {
+  const raw = readFileSync(path);
+  const nl = raw.indexOf(10);
+  const header = JSON.parse(raw.toString('utf8', 0, nl)) as SpillHeader;
+  return { header, data: raw.subarray(nl + 1) };
+}
+
+function spillHeaderOf(path: string): SpillHeader | null {
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      const buf = Buffer.alloc(64 * 1024);
+      const n = readSync(fd, buf);
+      const nl = buf.subarray(0, n).indexOf(10);
+      if (nl < 0) return null;
+      const h = JSON.parse(buf.toString('utf8', 0, nl)) as SpillHeader;
+      return typeof h.store === 'string' && isStoredTable(h.table) && Array.isArray(h.columns) && Number.isInteger(h.rows) ? h : null;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+}
+
 
 export class StoreWriter implements RowSink {
   readonly kind = 'clickhouse';
@@ -106,21 +176,31 @@ export class StoreWriter implements RowSink {
   private running: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs = RETRY_FIRST_MS;
-  /** The spill holds blocks: new blocks queue behind them. */
+  /** The spill holds blocks of this store: new blocks queue behind them. */
   private down = false;
   /** An insert failed since the spill was last empty (as opposed to a spill for memory). */
   private outage = false;
   private closed = false;
-  private seq = 0;
-  /** Rows made here rather than by the backend: statistics and alerts, as TabSeparated lines. */
-  private readonly lines = new Map<'ingest_stats' | 'alerts', string[]>();
   private prepared = false;
+  private readonly identity: string;
+  /** Where rows go when even the quarantine table refuses them. */
+  private readonly quarantineFile: string;
 
   constructor(private readonly store: Store, private readonly opts: StoreWriterOptions) {
+    this.identity = storeIdentity(store);
+    this.quarantineFile = join(dirname(opts.spillDir), 'quarantine.jsonl');
     mkdirSync(opts.spillDir, { recursive: true });
+    this.setAsideLegacySpill();
     for (const f of this.spillFiles()) {
-      this.counters.spillRows += f.rows;
-      this.counters.spillBytes += f.size;
+      if (f.header?.store === this.identity) {
+        this.counters.spillRows += f.header.rows;
+        this.counters.spillBytes += f.size;
+      } else if (f.header) {
+        this.counters.foreignSpillRows += f.header.rows;
+      }
+    }
+    if (this.counters.foreignSpillRows > 0) {
+      opts.log(`storage: ${this.counters.foreignSpillRows} rows in ${opts.spillDir} are meant for another store or database; they are left for it`);
     }
     if (this.counters.spillRows > 0) {
       opts.log(`storage: ${this.counters.spillRows} rows from an earlier run wait in ${opts.spillDir}; replaying them`);
@@ -131,44 +211,54 @@ export class StoreWriter implements RowSink {
     this.timer.unref();
   }
 
-  addRows(rows: Uint8Array): void {
-    for (const block of splitRows(rows)) this.addBlock(block);
+  /** Spill files of an earlier version (TabSeparated text, no store named) are moved aside:
+   * their rows cannot be told apart from this store's, nor trusted to parse. */
+  private setAsideLegacySpill(): void {
+    const legacy = readdirSync(this.opts.spillDir).filter((n) => n.endsWith('.tsv'));
+    if (!legacy.length) return;
+    const aside = join(dirname(this.opts.spillDir), 'spill-unreplayable');
+    mkdirSync(aside, { recursive: true });
+    let rows = 0;
+    for (const name of legacy) {
+      rows += Number(/^\d+-\d+-(\d+)-/.exec(name)?.[1] ?? 0);
+      renameSync(join(this.opts.spillDir, name), join(aside, name));
+    }
+    this.counters.rowsQuarantined += rows;
+    const reason = 'spill file of an earlier version (no store named, text times)';
+    this.counters.quarantineReasons[reason] = (this.counters.quarantineReasons[reason] ?? 0) + rows;
+    this.opts.log(`storage: ${legacy.length} spill file(s) of an earlier version (${rows} rows) moved to ${aside}: they name no store and are not replayed`);
   }
 
-  addStats(row: IngestStatsRow): void {
-    this.addLine('ingest_stats', statsLine(row));
-  }
-
-  addAlert(event: AlertEvent): void {
-    this.addLine('alerts', alertLine(event));
-  }
-
-  addFlows(source: string, records: readonly FlowRecordJson[]): void {
-    if (records.length === 0) return;
-    checkFlowRecords(records);
-    // Through the blocks, not the lines: flows are many, and count toward batches and memory.
-    this.addBlock({ table: 'flows', rows: records.length, text: Buffer.from(flowLines(source, records)) }, true);
-  }
-
-  private addLine(table: 'ingest_stats' | 'alerts', line: string): void {
-    const held = this.lines.get(table);
-    if (held) held.push(line);
-    else this.lines.set(table, [line]);
-  }
-
-  /** `owned`: the text is the writer's already (else it may be a view the caller reuses). */
-  private addBlock(block: { table: StoredTable; rows: number; text: Buffer }, owned = false): void {
+  addBlock(block: RowBlock): void {
     let p = this.pending.get(block.table);
     if (!p) this.pending.set(block.table, (p = { chunks: [], rows: 0, bytes: 0 }));
-    p.chunks.push(owned ? block.text : Buffer.from(block.text));
+    // A copy: the caller's buffer may be a view it reuses.
+    p.chunks.push(Buffer.from(block.data));
     p.rows += block.rows;
-    p.bytes += block.text.length;
+    p.bytes += block.data.length;
     this.pendingRows += block.rows;
-    this.pendingBytes += block.text.length;
+    this.pendingBytes += block.data.length;
     if (this.pendingBytes > (this.opts.maxPendingBytes ?? 64 * 1024 * 1024)) {
-      for (const [table, held] of this.takePending()) this.spill(table, held);
+      for (const [table, held] of this.takePending()) this.spill(table, held.chunks, held.rows, held.bytes);
     } else if (this.pendingRows >= this.opts.batchRows) {
       void this.flush();
+    }
+  }
+
+  addQuarantined(origin: RowOrigin, rows: readonly QuarantinedRow[]): void {
+    if (!rows.length) return;
+    for (const q of rows) this.countQuarantined(q.reason, 1, q.table);
+    const block = quarantineRows(origin, Date.now(), rows);
+    if (block) this.addBlock(block);
+  }
+
+  private countQuarantined(reason: string, rows: number, table: string): void {
+    const reasons = this.counters.quarantineReasons;
+    const known = reason in reasons;
+    reasons[reason] = (reasons[reason] ?? 0) + rows;
+    this.counters.rowsQuarantined += rows;
+    if (!known && Object.keys(reasons).length <= LOGGED_REASONS) {
+      this.opts.log(`storage: ${table} rows quarantined (kept in ${this.store.database}.quarantine, not in ${table}): ${reason}; more for this reason are only counted`);
     }
   }
 
@@ -181,7 +271,7 @@ export class StoreWriter implements RowSink {
   }
 
   stats(): WriterStats {
-    return { ...this.counters, pendingRows: this.pendingRows };
+    return { ...this.counters, quarantineReasons: { ...this.counters.quarantineReasons }, pendingRows: this.pendingRows };
   }
 
   /** Sends what is buffered; flushes run one at a time, in order. */
@@ -191,40 +281,103 @@ export class StoreWriter implements RowSink {
   }
 
   private async flushNow(): Promise<void> {
-    const blocks = this.takePending();
-    for (const [table, lines] of this.lines) {
-      const text = Buffer.from(lines.join(''));
-      blocks.push([table, { chunks: [text], rows: lines.length, bytes: text.length }]);
-    }
-    this.lines.clear();
-    for (const [table, p] of blocks) {
+    for (const [table, p] of this.takePending()) {
+      const body = p.chunks.length === 1 ? p.chunks[0] : Buffer.concat(p.chunks);
       if (this.down) {
-        this.spill(table, p);
+        this.spill(table, [body], p.rows, body.length);
         continue;
       }
-      const body = Buffer.concat(p.chunks);
-      try {
-        await this.insert(table, body);
-        this.counters.rowsWritten += p.rows;
-      } catch (e) {
+      const left = await this.put(table, columnsOf(table), body, p.rows);
+      if (left) this.spill(table, [left.data], left.rows, left.data.length);
+    }
+  }
+
+  /** Stores rows, bisecting a block the store refuses for its content. Returns what is left
+   * unwritten because the store stopped taking writes (null when nothing is). */
+  private async put(table: StoredTable, columns: readonly Column[], data: Buffer, rows: number): Promise<{ data: Buffer; rows: number } | null> {
+    try {
+      await this.insert(table, columns, data);
+      this.counters.rowsWritten += rows;
+      if (table === 'runs') await this.afterRuns(columns, data);
+      return null;
+    } catch (e) {
+      if (!isBadData(e)) {
         this.failed(e as Error);
-        this.spill(table, { chunks: [body], rows: p.rows, bytes: body.length });
+        return { data, rows };
+      }
+      return this.bisect(table, columns, data, e as Error);
+    }
+  }
+
+  private async bisect(table: StoredTable, columns: readonly Column[], data: Buffer, e: Error): Promise<{ data: Buffer; rows: number } | null> {
+    let ends: number[];
+    try {
+      ends = rowEnds(columns, data);
+    } catch (err) {
+      // The bytes stop being rows somewhere (a damaged spill): what follows the last whole row
+      // is kept as it is, the whole rows before it are tried again.
+      ends = (err as { complete?: number[] }).complete ?? [];
+      const at = ends.length ? ends[ends.length - 1] : 0;
+      this.quarantine(table, columns, data.subarray(at), `damaged rows: ${(err as Error).message}`);
+      return ends.length ? this.put(table, columns, data.subarray(0, at), ends.length) : null;
+    }
+    if (ends.length === 1) {
+      this.quarantine(table, columns, data, `the store refused the row: ${storeReason(e.message)}`);
+      return null;
+    }
+    const half = Math.floor(ends.length / 2);
+    const mid = ends[half - 1];
+    const left = await this.put(table, columns, data.subarray(0, mid), half);
+    const right = { data: data.subarray(mid), rows: ends.length - half };
+    if (left) return { data: Buffer.concat([left.data, right.data]), rows: left.rows + right.rows };
+    return this.put(table, columns, right.data, right.rows);
+  }
+
+  /** A refused row (or damaged bytes) to the quarantine table; the quarantine's own refused rows
+   * go to a file. */
+  private quarantine(table: StoredTable, columns: readonly Column[], bytes: Buffer, reason: string): void {
+    if (!bytes.length) return;
+    let row: string;
+    let origin: RowOrigin = { source: '', run: '' };
+    try {
+      const [o] = decodeRows(columns, bytes);
+      row = JSON.stringify(o, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+      origin = { source: String(o.source ?? ''), run: String(o.run ?? '') };
+    } catch {
+      row = JSON.stringify({ hex: bytes.toString('hex') });
+    }
+    if (table === 'quarantine') {
+      try {
+        appendFileSync(this.quarantineFile, JSON.stringify({ at: new Date().toISOString(), reason, row }) + '\n');
+        this.countQuarantined(reason, 1, table);
+      } catch (err) {
+        this.lost(1, `cannot write ${this.quarantineFile}: ${(err as Error).message}`);
+      }
+      return;
+    }
+    this.addQuarantined(origin, [{ table, reason, row }]);
+  }
+
+  /** A run became the one queries read: the rows of the source's earlier runs go. */
+  private async afterRuns(columns: readonly Column[], data: Buffer): Promise<void> {
+    for (const r of decodeRows(columns, data)) {
+      for (const q of visibleRunsCleanup(this.store.database)) {
+        // Not waited for: queries stopped reading those rows when the run row was written.
+        const settings = { lightweight_deletes_sync: '0' };
+        await this.store.client.command({ query: q, query_params: { source: String(r.source), run: String(r.run) }, clickhouse_settings: settings }).catch((e: Error) => {
+          this.opts.log(`storage: rows of runs before ${String(r.run)} of ${String(r.source)} stay (hidden from queries): ${e.message}`);
+        });
       }
     }
   }
 
-  private async insert(table: StoredTable, body: Buffer): Promise<void> {
+  private async insert(table: StoredTable, columns: readonly Column[], data: Buffer): Promise<void> {
     this.counters.inserts++;
     if (!this.prepared) {
       await this.opts.prepare();
       this.prepared = true;
     }
-    await this.store.client.insert({
-      table: `${this.store.database}.${table}`,
-      columns: COLUMNS[table] as [string, ...string[]],
-      format: 'TabSeparated',
-      values: Readable.from([body], { objectMode: false }),
-    });
+    await this.store.insert(table, columns, data);
   }
 
   private failed(e: Error): void {
@@ -233,32 +386,26 @@ export class StoreWriter implements RowSink {
     this.counters.lastError = e.message;
     this.down = true;
     this.outage = true;
-    if (first) this.opts.log(`storage: cannot write to ${this.store.where}: ${e.message}; spilling rows to ${this.opts.spillDir} and retrying`);
+    if (first) this.opts.log(`storage: cannot write to ${this.store.where}: ${firstLine(e.message)}; spilling rows to ${this.opts.spillDir} and retrying`);
     this.scheduleRetry(this.retryMs);
   }
 
-  private spill(table: StoredTable, p: Pending): void {
-    if (p.rows === 0) return;
-    if (this.counters.spillBytes + p.bytes > this.opts.spillMaxBytes) {
-      this.lost(p.rows, `the spill is full (${this.counters.spillBytes} of ${this.opts.spillMaxBytes} bytes)`);
+  private spill(table: StoredTable, chunks: Buffer[], rows: number, bytes: number): void {
+    if (rows === 0) return;
+    if (this.counters.spillBytes + bytes + spillHeader(this.identity, table, rows).length > this.opts.spillMaxBytes) {
+      this.lost(rows, `the spill is full (${this.counters.spillBytes} of ${this.opts.spillMaxBytes} bytes)`);
       return;
     }
-    const name = spillName(this.seq++, p.rows, table);
+    let size: number;
     try {
-      const fd = openSync(join(this.opts.spillDir, name), 'w');
-      try {
-        for (const c of p.chunks) writeSync(fd, c);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      size = writeSpill(this.opts.spillDir, this.identity, table, chunks, rows);
     } catch (e) {
-      this.lost(p.rows, `cannot write the spill: ${(e as Error).message}`);
+      this.lost(rows, `cannot write the spill: ${(e as Error).message}`);
       return;
     }
-    this.counters.rowsSpilled += p.rows;
-    this.counters.spillRows += p.rows;
-    this.counters.spillBytes += p.bytes;
+    this.counters.rowsSpilled += rows;
+    this.counters.spillRows += rows;
+    this.counters.spillBytes += size;
     if (!this.down) {
       // Spilled for memory, not for an outage: replay as soon as the caller yields.
       this.down = true;
@@ -271,12 +418,13 @@ export class StoreWriter implements RowSink {
     this.counters.rowsLost += rows;
   }
 
-  private spillFiles(): { name: string; rows: number; table: StoredTable; size: number }[] {
+  private spillFiles(): SpillFile[] {
     return readdirSync(this.opts.spillDir)
+      .filter((n) => n.endsWith(SPILL_SUFFIX))
       .sort()
-      .flatMap((name) => {
-        const p = parseSpillName(name);
-        return p ? [{ name, ...p, size: statSync(join(this.opts.spillDir, name)).size }] : [];
+      .map((name) => {
+        const path = join(this.opts.spillDir, name);
+        return { name, header: spillHeaderOf(path), size: statSync(path).size };
       });
   }
 
@@ -288,35 +436,57 @@ export class StoreWriter implements RowSink {
     }, ms);
   }
 
-  /** Replays the spill oldest first; on a failure waits longer (doubling up to retryMax). */
+  /** Replays this store's spill oldest first, until it is empty (a replay may spill again: rows
+   * it quarantined, held back for memory); on a failure waits longer (doubling up to
+   * retryMax). A file partly written keeps only what is left. */
   private async replay(): Promise<void> {
-    for (const f of this.spillFiles()) {
-      const path = join(this.opts.spillDir, f.name);
-      try {
-        await this.insert(f.table, readFileSync(path));
-      } catch (e) {
-        this.counters.failedInserts++;
-        this.counters.lastError = (e as Error).message;
-        this.retryMs = Math.min(this.retryMs * 2, this.opts.retryMaxMs);
-        this.scheduleRetry(this.retryMs);
-        return;
+    for (let files = this.ownSpill(); files.length; files = this.ownSpill()) {
+      for (const f of files) {
+        const path = join(this.opts.spillDir, f.name);
+        let spilled: { header: SpillHeader; data: Buffer };
+        try {
+          spilled = readSpill(path);
+        } catch (e) {
+          this.lost(f.header!.rows, `cannot read the spill file ${path}: ${(e as Error).message}`);
+          rmSync(path, { force: true });
+          continue;
+        }
+        const written = this.counters.rowsWritten;
+        const left = await this.put(spilled.header.table, spilled.header.columns, spilled.data, spilled.header.rows);
+        const done = spilled.header.rows - (left?.rows ?? 0);
+        this.counters.rowsReplayed += Math.min(done, this.counters.rowsWritten - written);
+        this.counters.spillRows -= done;
+        if (left) {
+          const head = Buffer.from(JSON.stringify({ ...spilled.header, rows: left.rows }) + '\n');
+          writeDurably(path, [head, left.data]);
+          this.counters.spillBytes -= f.size - head.length - left.data.length;
+          this.retryMs = Math.min(this.retryMs * 2, this.opts.retryMaxMs);
+          this.scheduleRetry(this.retryMs);
+          return;
+        }
+        rmSync(path, { force: true });
+        this.counters.spillBytes -= f.size;
       }
-      rmSync(path, { force: true });
-      this.counters.rowsWritten += f.rows;
-      this.counters.rowsReplayed += f.rows;
-      this.counters.spillRows -= f.rows;
-      this.counters.spillBytes -= f.size;
+      // Rows the replay made (quarantined ones) go behind it.
+      if (this.pendingRows) for (const [table, p] of this.takePending()) this.spill(table, p.chunks, p.rows, p.bytes);
     }
     if (this.outage) this.opts.log(`storage: ${this.store.where} is writable again; the spill is replayed`);
+    this.counters.spillBytes = 0;
     this.down = false;
     this.outage = false;
     this.retryMs = RETRY_FIRST_MS;
   }
 
+  private ownSpill(): SpillFile[] {
+    return this.spillFiles().filter((f) => f.header?.store === this.identity);
+  }
+
   /** Flushes, then tries the spill once more; what stays there is replayed by the next run. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.flush();
+    // A flush may add rows (the ones it quarantined): flush until none wait.
+    do await this.flush();
+    while (this.pendingRows > 0 && !this.down);
     if (this.retryTimer) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
@@ -330,25 +500,31 @@ export class StoreWriter implements RowSink {
   }
 }
 
-/** Epoch seconds with milliseconds, as DateTime64 reads them. */
-function epochMs(ms: number): string {
-  const whole = Math.floor(ms);
-  return `${Math.floor(whole / 1000)}.${String(whole % 1000).padStart(3, '0')}`;
+function firstLine(text: string): string {
+  return text.split('\n')[0].trim();
 }
 
-function statsLine(r: IngestStatsRow): string {
-  return [tsvText(r.source), epochMs(r.atMs), tsvText(r.kind), r.packets, r.bytes, r.windows, tsvText(JSON.stringify(r.details))].join('\t') + '\n';
+/** The store's reason for refusing a row, without what differs from row to row (its position,
+ * its values, table UUIDs), so that rows refused for one reason count under one. */
+function storeReason(text: string): string {
+  return firstLine(text)
+    .replace(/^Code: \d+\. DB::Exception: (?=Code: \d+\.)/, '')
+    .replace(/ \([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\)/g, '')
+    .replace(/ at row \d+/g, '')
+    .replace(/\.?\s*Column values:.*$/, '');
 }
 
-function alertLine(e: AlertEvent): string {
-  const time = (t: string | null) => (t === null ? '\\N' : epochMs(Date.parse(t)));
-  const text = (s: string) => tsvText(s);
-  return [
-    text(e.source), time(e.at), text(e.id), text(e.rule), e.state, e.repeat ? 1 : 0, e.severity, text(e.summary), text(e.description),
-    text(e.task), e.metric, text(e.op), e.threshold, text(e.thresholdText), e.value, text(e.valueText), text(e.keyText),
-    text(JSON.stringify(e.key)), text(JSON.stringify(e.labels)), time(e.startsAt), time(e.endsAt), time(e.windowStart),
-    time(e.windowEnd), text(e.enrichment ? JSON.stringify(e.enrichment) : ''), text(e.enrichmentNote ?? ''),
-  ].join('\t') + '\n';
+/** Writes a file and syncs it to disk before returning. */
+function writeDurably(path: string, chunks: Buffer[]): void {
+  const tmp = `${path}.part`;
+  const fd = openSync(tmp, 'w');
+  try {
+    for (const c of chunks) writeSync(fd, c);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
 }
 
 /** JSON Lines, one file per table, appended. */
@@ -361,39 +537,34 @@ export class FileWriter implements RowSink {
   }
 
   private append(table: string, objects: Record<string, unknown>[]): void {
+    const file = join(this.dir, `${table}.jsonl`);
     try {
-      appendFileSync(join(this.dir, `${table}.jsonl`), objects.map((o) => JSON.stringify(o) + '\n').join(''));
+      appendFileSync(file, objects.map((o) => JSON.stringify(o, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) + '\n').join(''));
       this.counters.rowsWritten += objects.length;
     } catch (e) {
       this.counters.rowsLost += objects.length;
       this.counters.lastError = `${table}.jsonl: ${(e as Error).message}`;
-      throw new Error(`storage: cannot append to ${join(this.dir, `${table}.jsonl`)}: ${(e as Error).message}`);
+      throw new Error(`storage: cannot append to ${file}: ${(e as Error).message}`);
     }
   }
 
-  addRows(rows: Uint8Array): void {
-    for (const block of splitRows(rows)) this.append(block.table, blockToObjects(block));
+  addBlock(block: RowBlock): void {
+    this.append(block.table, decodeRows(columnsOf(block.table), block.data));
   }
 
-  addStats(r: IngestStatsRow): void {
-    this.append('ingest_stats', [{ source: r.source, at: new Date(r.atMs).toISOString(), kind: r.kind, packets: r.packets, bytes: r.bytes, windows: r.windows, details: r.details }]);
-  }
-
-  addAlert(e: AlertEvent): void {
-    this.append('alerts', [{ ...e }]);
-  }
-
-  /** The records as the core emits them, with the writer's source. */
-  addFlows(source: string, records: readonly FlowRecordJson[]): void {
-    if (records.length === 0) return;
-    checkFlowRecords(records);
-    this.append('flows', records.map((r) => ({ source, ...r })));
+  addQuarantined(origin: RowOrigin, rows: readonly QuarantinedRow[]): void {
+    if (!rows.length) return;
+    for (const q of rows) {
+      this.counters.quarantineReasons[q.reason] = (this.counters.quarantineReasons[q.reason] ?? 0) + 1;
+    }
+    this.counters.rowsQuarantined += rows.length;
+    this.append('quarantine', rows.map((q) => ({ ...origin, at: new Date().toISOString(), table: q.table, reason: q.reason, row: q.row })));
   }
 
   async flush(): Promise<void> {}
   async close(): Promise<void> {}
 
   stats(): WriterStats {
-    return { ...this.counters };
+    return { ...this.counters, quarantineReasons: { ...this.counters.quarantineReasons } };
   }
 }
