@@ -21,7 +21,7 @@ import { AlertEvaluator } from '../ts/alert/evaluator.js';
 import { WindowView } from '../ts/alert/metrics.js';
 import { compileRules } from '../ts/alert/rules.js';
 import { createAnalyzer } from '../ts/analyze/analyze-files.js';
-import { createTrafficSource, loadBackend } from '../ts/backend/index.js';
+import { createTrafficSource, loadBackend, readClosedWindow, type ClosedWindow } from '../ts/backend/index.js';
 import { loadConfig } from '../ts/config/index.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -70,29 +70,29 @@ async function main(): Promise<void> {
   });
 
   const backend = loadBackend();
-  const { analyzer } = createAnalyzer(backend, cfg, true);
+  const { analyzer } = createAnalyzer(backend, cfg, true, { source: 'bench', run: '' });
   const source = createTrafficSource({ seed: 11, packets: PACKETS, hosts: HOSTS, durationSeconds: SECONDS }, backend);
-  const snapshots: Uint8Array[] = [];
+  const windows: ClosedWindow[] = [];
   analyzer.beginFile('bench');
   for (;;) {
     const chunk = source.nextChunk(65_536);
     if (chunk.length === 0) break;
     const error = analyzer.feed(chunk);
     if (error) throw new Error(error);
-    snapshots.push(...analyzer.takeSnapshots());
+    windows.push(...analyzer.takeWindows().map(readClosedWindow));
   }
   analyzer.endFile();
   analyzer.closeWindow();
-  snapshots.push(...analyzer.takeSnapshots());
+  windows.push(...analyzer.takeWindows().map(readClosedWindow));
 
   // Evaluation alone, window by window.
   const evaluator = new AlertEvaluator(compileRules(cfg).rules, { source: 'bench', maxActive: cfg.alerts.maxActive, log });
   const times: number[] = [];
   let events = 0;
   let keys = 0;
-  for (const s of snapshots) {
+  for (const w of windows) {
     const t = performance.now();
-    const view = WindowView.fromSnapshot(s);
+    const view = WindowView.of(w, 0, w.rows!);
     events += evaluator.evaluate(view).length;
     times.push(performance.now() - t);
     keys += view.keyRows('exact_rows', 'flows').length;
@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   // Window close -> webhook received, through Alerting (evaluation, recording, dispatch).
   const alerting = Alerting.create(cfg, { source: 'bench', log, notify: true, analyzer: null })!;
   const handedOver = performance.now();
-  for (const s of snapshots) alerting.addWindow(s);
+  for (const w of windows) alerting.addWindow(w, w.rows!);
   await alerting.close(60_000);
   hook.close();
   const notified = alerting.stats().notifiers[0];
@@ -111,9 +111,9 @@ async function main(): Promise<void> {
     machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 1024 ** 3) },
     backend: backend.name,
     packets: PACKETS,
-    windows: snapshots.length,
+    windows: windows.length,
     rules: cfg.alerts.rules.length,
-    meanExactKeysPerWindow: Math.round(keys / snapshots.length),
+    meanExactKeysPerWindow: Math.round(keys / windows.length),
     notifications: events,
     evaluationMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1], total: times.reduce((a, b) => a + b, 0) },
     webhook: { sent: notified.sent, failedAttempts: notified.failedAttempts, dropped: notified.dropped, received: received.length },

@@ -21,7 +21,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createAnalyzer } from '../ts/analyze/analyze-files.js';
-import { createTrafficSource, loadBackend } from '../ts/backend/index.js';
+import { createTrafficSource, loadBackend, readClosedWindow } from '../ts/backend/index.js';
 import { loadConfig } from '../ts/config/index.js';
 import { openStore, openWindowStorage, type Store, type WriterStats } from '../ts/storage/index.js';
 import { aggregateFlows, listTasks, topHeavyHitters, topSpreaders, traceFlow, windowSeries, type Range, type TaskInfo } from '../ts/storage/queries.js';
@@ -73,11 +73,11 @@ async function ingest(dataPath: string): Promise<IngestResult> {
   let runs = 0;
   const started = now();
 
-  const store = (snapshots: Uint8Array[]) => {
+  const store = (closed: Uint8Array[]) => {
     const t = now();
-    for (const s of snapshots) storage.addWindow(s);
+    for (const c of closed) storage.addRows(readClosedWindow(c).rows!);
     ms.addWindow += now() - t;
-    windows += snapshots.length;
+    windows += closed.length;
   };
   const insertFull = async () => {
     if (storage.sink.stats().pendingRows < cfg.storage.batchRows) return;
@@ -91,7 +91,7 @@ async function ingest(dataPath: string): Promise<IngestResult> {
   };
 
   while (stored() < TARGET_ROWS && runs < MAX_RUNS) {
-    const { analyzer } = createAnalyzer(backend, cfg, true);
+    const { analyzer } = createAnalyzer(backend, cfg, true, { source: SOURCE, run: '' });
     const source = createTrafficSource({ seed: runs + 1, packets: PACKETS_PER_RUN, hosts: HOSTS, durationSeconds: RUN_SECONDS, startMs: FIRST_START_MS + runs * RUN_SPACING_MS }, backend);
     analyzer.beginFile(`run-${runs + 1}`);
     for (;;) {
@@ -101,7 +101,7 @@ async function ingest(dataPath: string): Promise<IngestResult> {
       if (chunk.length === 0) break;
       t = now();
       const error = analyzer.feed(chunk);
-      const snapshots = analyzer.takeSnapshots();
+      const snapshots = analyzer.takeWindows();
       ms.analyze += now() - t;
       if (error) throw new Error(`run ${runs + 1}: ${error}`);
       store(snapshots);
@@ -110,7 +110,7 @@ async function ingest(dataPath: string): Promise<IngestResult> {
     let t = now();
     const error = analyzer.endFile();
     analyzer.closeWindow();
-    const snapshots = analyzer.takeSnapshots();
+    const snapshots = analyzer.takeWindows();
     packets += analyzer.packets();
     ms.analyze += now() - t;
     if (error) throw new Error(`run ${runs + 1}: ${error}`);

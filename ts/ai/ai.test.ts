@@ -13,8 +13,6 @@ import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
 import type { AlertEvent } from '../alert/types.js';
-import { analyzeFiles } from '../analyze/analyze-files.js';
-import { loadBackend } from '../backend/index.js';
 import { defaultConfig, loadConfig, type AiConfig } from '../config/index.js';
 import { AiService, type AskResponse } from '../gen/netspectra/v1/ai_pb.js';
 import { createApiApp } from '../api/http.js';
@@ -24,6 +22,7 @@ import { createAlertAnalyzer, parseEnrichment } from './enrich.js';
 import { createQueryClient } from './grounding.js';
 import { createChatModel, ModelError, sseEvents, type ChatMessage } from './openai.js';
 import { createAiApp, createAiService, type AiServiceOptions } from './service.js';
+import { storeCapture } from '../testing/captures.js';
 
 const cli = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
 const pcaps = join(process.cwd(), '..', 'shared', 'pcaps');
@@ -339,7 +338,7 @@ describe('ai', () => {
       dir = mkdtempSync(join(tmpdir(), 'netspectra-ai-'));
       const cfg = loadConfig({ overrides: { 'storage.path': dir, 'storage.source': '' } });
       const storage = openWindowStorage(cfg.storage, { source: `analyze:${CAPTURE}`, log: () => {} })!;
-      analyzeFiles([join(pcaps, CAPTURE)], { backend: loadBackend(), config: cfg, onWindows: (s) => s.forEach((w) => storage.addWindow(w)) });
+      await storeCapture(join(pcaps, CAPTURE), cfg, storage);
       const stats = await storage.close();
       assert.equal(stats.spillRows + stats.rowsLost, 0, 'every row written');
       store = await openStore(cfg.storage);

@@ -32,6 +32,7 @@ import { WindowView } from './metrics.js';
 import { parseQuantity } from './quantity.js';
 import { compileRules } from './rules.js';
 import type { AlertEvent } from './types.js';
+import { WindowSink } from '../sink/index.js';
 
 const quiet = () => {};
 const pcaps = join(process.cwd(), '..', 'shared', 'pcaps');
@@ -191,7 +192,8 @@ async function alertsOfAnalysis(cfg: NetspectraConfig, files: string[], log: (l:
   const alerting = Alerting.create(cfg, { source: 'analysis', log, notify: false, ...(withModel ? {} : { analyzer: null }) })!;
   const events: AlertEvent[] = [];
   alerting.subscribe((e) => events.push(e));
-  analyzeFiles(files, { backend: loadBackend(), config: cfg, progress: false, onWindows: (snapshots) => snapshots.forEach((s) => alerting.addWindow(s)) });
+  const sink = new WindowSink({ storage: null, alerting, file: null, flowExport: null, log });
+  await analyzeFiles(files, { backend: loadBackend(), config: cfg, progress: false, sink });
   await alerting.close();
   return events;
 }

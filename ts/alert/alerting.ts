@@ -7,7 +7,7 @@ import type { NetspectraConfig } from '../config/index.js';
 import { Dispatcher, type NotifierStats } from '../notify/index.js';
 import { AlertEvaluator } from './evaluator.js';
 import { WindowView } from './metrics.js';
-import type { WindowRows } from '../storage/rows.js';
+import type { ClosedWindow, CoreRows } from '../backend/index.js';
 import { compileRules } from './rules.js';
 import type { AlertEvent } from './types.js';
 
@@ -47,6 +47,9 @@ export class Alerting {
   private readonly counters = { windows: 0, events: 0, enriched: 0, enrichmentFailures: 0, evaluationErrors: 0 };
   /** Publishes each notification (on NATS, once the engine is connected). */
   publish: ((event: AlertEvent) => void) | null = null;
+  /** Packets lost so far by capture and transport (cumulative); the rules see each window's
+   * share. Set by the engine that knows them. */
+  drops: (() => Promise<number>) | null = null;
 
   /** Alerting for a configuration; null when it has no rules. */
   static create(cfg: NetspectraConfig, opts: AlertingOptions): Alerting | null {
@@ -61,13 +64,14 @@ export class Alerting {
     this.analyzer = opts.analyzer === undefined ? createAlertAnalyzer(cfg.ai) : opts.analyzer;
   }
 
-  /** Evaluates a closed window (its NSWS snapshot, and its storage rows when the caller has
-   * made them) after the ones before it; returns at once. */
-  addWindow(snapshot: Uint8Array, rows: WindowRows | null = null): void {
+  /** Evaluates a closed window (with its storage rows) after the ones before it; returns at
+   * once. */
+  addWindow(w: ClosedWindow, rows: CoreRows): void {
     this.evaluation = this.evaluation.then(async () => {
       try {
-        const total = this.opts.drops ? await this.opts.drops().catch(() => this.lastDrops) : 0;
-        const view = WindowView.fromSnapshot(snapshot, Math.max(0, total - this.lastDrops), rows);
+        const drops = this.drops ?? this.opts.drops;
+        const total = drops ? await drops().catch(() => this.lastDrops) : 0;
+        const view = WindowView.of(w, Math.max(0, total - this.lastDrops), rows);
         this.lastDrops = total;
         this.counters.windows++;
         for (const e of this.evaluator.evaluate(view)) this.deliver(e);

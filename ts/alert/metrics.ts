@@ -1,11 +1,10 @@
-// The values a rule compares, read from a closed window's snapshot: the counters from its
-// header, and every key of its tasks from the core's storage rows (all exact keys, every
-// Count-Min candidate, every spreader over its threshold), not only a report's top N.
-import { storageRows } from '../backend/index.js';
+// The values a rule compares, read from a closed window: its counters, and every key of its
+// tasks from the core's storage rows (all exact keys, every Count-Min candidate, every spreader
+// over its threshold), not only a report's top N.
+import type { ClosedWindow, CoreRows } from '../backend/index.js';
 import { ipProtoName } from '../backend/js/names.js';
 import type { KeyField } from '../config/index.js';
 import { decodeRows } from '../storage/row-binary.js';
-import { readStorageRows, type WindowRows } from '../storage/rows.js';
 import { columnsOf } from '../storage/schema.js';
 import type { CompiledRule } from './rules.js';
 
@@ -40,20 +39,12 @@ export class WindowView {
     readonly tcpSyn: number,
     /** Packets lost before the engine during the window (capture and transport). */
     readonly drops: number,
-    private readonly snapshot: Uint8Array | null,
-    /** The snapshot's storage rows, when the caller made them already (for the store). */
-    private readonly rows: WindowRows | null = null,
+    /** The window's storage rows. */
+    private readonly rows: CoreRows | null,
   ) {}
 
-  /** NSWS header (crates/core/src/engine/snapshot.rs): magic, u16 version, u64 start, end,
-   * packets, bytes, late, first, last, syn. */
-  static fromSnapshot(snapshot: Uint8Array, drops = 0, rows: WindowRows | null = null): WindowView {
-    const v = new DataView(snapshot.buffer, snapshot.byteOffset, snapshot.byteLength);
-    if (snapshot.byteLength < 72 || v.getUint32(0, true) !== 0x5357534e || v.getUint16(4, true) !== 2) {
-      throw new Error('alerts: not a version 2 window snapshot');
-    }
-    const u = (i: number) => Number(v.getBigUint64(6 + 8 * i, true));
-    return new WindowView(u(0) / 1e6, u(1) / 1e6, u(2), u(3), u(7), drops, snapshot, rows);
+  static of(w: ClosedWindow, drops: number, rows: CoreRows): WindowView {
+    return new WindowView(w.startMs, w.endMs, w.packets, w.bytes, w.tcpSyn, drops, rows);
   }
 
   /** A window in which nothing was seen (the gap between two windows). */
@@ -71,8 +62,7 @@ export class WindowView {
   keyRows(table: KeyTable, task: string): KeyRow[] {
     if (!this.byTask) {
       this.byTask = new Map();
-      const rows = this.rows ?? (this.snapshot && readStorageRows(storageRows(this.snapshot, '', '')));
-      for (const b of rows?.blocks ?? []) {
+      for (const b of this.rows?.blocks ?? []) {
         const byTask = new Map<string, Record<string, unknown>[]>();
         for (const r of decodeRows(columnsOf(b.table), b.data)) {
           const list = byTask.get(r.task as string);

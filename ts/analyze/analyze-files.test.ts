@@ -5,34 +5,35 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadBackend } from '../backend/index.js';
 import { defaultConfig, type TaskConfig } from '../config/index.js';
+import { readClosedWindow } from '../backend/index.js';
 import { createAnalyzer, exactBesideTasks, feedFile } from './analyze-files.js';
 
 const capture = join(process.cwd(), '..', 'shared', 'pcaps', 'ndpi-1kxun.pcap');
 
-test('closed windows come out as compact snapshot buffers, one per window', () => {
+test('closed windows come out whole, one per window: counters, JSON, snapshot and storage rows', async () => {
   const config = { ...defaultConfig(), analyze: { ...defaultConfig().analyze, window: 10 } };
-  const { analyzer } = createAnalyzer(loadBackend(), config, true);
-  const outcome = feedFile(analyzer, capture, config.analyze.chunkSize);
+  const { analyzer } = createAnalyzer(loadBackend(), config, true, { source: 'analyze:x', run: 'r1' });
+  const outcome = await feedFile(analyzer, capture, config.analyze.chunkSize);
   assert.equal(outcome.error, undefined);
   analyzer.closeWindow();
-  const snapshots = analyzer.takeSnapshots();
-  const report = JSON.parse(analyzer.reportJson(5));
-  assert.equal(snapshots.length, report.windows.length);
-  assert.ok(snapshots.length > 1, 'the capture spans several 10 s windows');
+  const windows = analyzer.takeWindows().map(readClosedWindow);
+  const report = JSON.parse(analyzer.reportJson(5)) as { totals: { packets: number }; windows: { packets: number; tasks: unknown[] }[] };
+  assert.equal(windows.length, report.windows.length);
+  assert.ok(windows.length > 1, 'the capture spans several 10 s windows');
   let packets = 0;
-  for (const s of snapshots) {
-    const view = new DataView(s.buffer, s.byteOffset, s.byteLength);
-    assert.equal(Buffer.from(s.subarray(0, 4)).toString('latin1'), 'NSWS');
-    assert.equal(view.getUint16(4, true), 2, 'version');
-    const start = view.getBigUint64(6, true);
-    const end = view.getBigUint64(14, true);
-    assert.equal(end - start, 10_000_000_000n);
-    packets += Number(view.getBigUint64(22, true));
-    const tasks = view.getUint16(70, true);
-    assert.equal(tasks, config.tasks.length + 3, 'the configured tasks and one exact task beside each sketch');
-  }
+  windows.forEach((w, i) => {
+    assert.equal(w.endNs - w.startNs, 10_000_000_000n);
+    assert.equal(w.packets, report.windows[i].packets);
+    assert.deepEqual(JSON.parse(w.json), report.windows[i], 'the JSON the report holds');
+    assert.equal(Buffer.from(w.snapshot.subarray(0, 4)).toString('latin1'), 'NSWS');
+    assert.equal(report.windows[i].tasks.length, config.tasks.length + 3, 'the configured tasks and one exact task beside each sketch');
+    const tables: string[] = w.rows!.blocks.map((b) => b.table);
+    assert.deepEqual(tables, ['windows', 'window_tasks', 'exact_rows', 'heavy_hitters', 'spreaders'].filter((t) => tables.includes(t)));
+    assert.equal(w.rows!.blocks[0].rows, 1, 'one row of the window');
+    packets += w.packets;
+  });
   assert.equal(packets, report.totals.packets);
-  assert.deepEqual(analyzer.takeSnapshots(), [], 'taken once');
+  assert.deepEqual(analyzer.takeWindows(), [], 'taken once');
 });
 
 test('an exact task is added beside each sketch that has none', () => {

@@ -1,13 +1,15 @@
 // Offline analysis: reads capture files in large chunks and hands them to the engine. Packets
-// never cross into JavaScript; only the finished report does.
+// never cross into JavaScript: closed windows and finished flows come out in the core's binary
+// formats and go to the sink, the report as JSON at the end.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Analyzer, Backend, TaskOptions } from '../backend/index.js';
 import type { NetspectraConfig, TaskConfig } from '../config/index.js';
+import { readClosedWindow } from '../backend/index.js';
 import { flowOptions } from '../flows/options.js';
-import { FlowSummaryBuilder } from '../flows/summary.js';
-import type { FlowRecordJson } from '../flows/types.js';
+import type { FlowSummary } from '../flows/types.js';
 import type { AnalysisReport, EngineReport } from '../report/types.js';
+import type { WindowSink } from '../sink/index.js';
 import { createProgress } from './progress.js';
 
 export interface FileOutcome {
@@ -29,10 +31,11 @@ export interface AnalyzeOptions {
   config: NetspectraConfig;
   /** Show a progress bar on stderr (only drawn when stderr is a terminal). */
   progress?: boolean;
-  /** Called with the snapshots (NSWS) of windows as they close, to store them. */
-  onWindows?: (snapshots: Uint8Array[]) => void;
-  /** Called with flow records as they finish, to store them. */
-  onFlows?: (records: FlowRecordJson[]) => void;
+  /** Where closed windows and finished flows go (store, alerts); none: only the report. */
+  sink?: WindowSink | null;
+  /** The storage rows' source and run (with a sink). */
+  source?: string;
+  run?: string;
 }
 
 function systemMessage(e: unknown): string {
@@ -86,17 +89,22 @@ export function exactBesideTasks(tasks: TaskConfig[]): TaskOptions[] {
   return extra;
 }
 
-export function createAnalyzer(backend: Backend, config: NetspectraConfig, keepSnapshots = false): { analyzer: Analyzer; besideTasks: string[] } {
+/** An analyzer of the configuration; with `rows`, closed windows are kept and they and flow
+ * records come with storage rows written as that source and run. */
+export function createAnalyzer(backend: Backend, config: NetspectraConfig, keepWindows = false, rows?: { source: string; run: string }): { analyzer: Analyzer; besideTasks: string[] } {
   const beside = config.analyze.exactBeside ? exactBesideTasks(config.tasks) : [];
   const tasks = [...config.tasks.map(taskOptions), ...beside];
   // Flow records come from the compiled core; the js backend analyses without them.
   const flows = backend.name === 'js' ? undefined : flowOptions(config.flows, hostname());
-  const analyzer = backend.createAnalyzer({ seed: config.seed, windowSeconds: config.analyze.window, top: config.analyze.top, keepSnapshots, tasks, flows });
+  const analyzer = backend.createAnalyzer({
+    seed: config.seed, windowSeconds: config.analyze.window, top: config.analyze.top, keepWindows, tasks, flows, source: rows?.source, run: rows?.run,
+  });
   return { analyzer, besideTasks: beside.map((t) => t.name) };
 }
 
-/** Feeds one file to the analyzer; returns the outcome (never throws for file problems). */
-export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, showProgress = false, afterChunk?: () => void): FileOutcome {
+/** Feeds one file to the analyzer; returns the outcome (never throws for file problems).
+ * Between chunks it lets other work run (the store's inserts) and calls `afterChunk`. */
+export async function feedFile(analyzer: Analyzer, file: string, chunkSize: number, showProgress = false, afterChunk?: () => void): Promise<FileOutcome> {
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -126,6 +134,8 @@ export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, sh
       done += n;
       progress.update(done);
       if (error) break;
+      // The store's inserts (on their own threads) are started and finished between chunks.
+      await new Promise<void>((r) => setImmediate(r));
     }
     progress.finish();
     const end = analyzer.endFile();
@@ -137,37 +147,34 @@ export function feedFile(analyzer: Analyzer, file: string, chunkSize: number, sh
   return { file, error: error ?? undefined, unreadable: error !== null && read === 0 };
 }
 
-export function analyzeFiles(files: string[], opts: AnalyzeOptions): AnalyzeResult {
+export async function analyzeFiles(files: string[], opts: AnalyzeOptions): Promise<AnalyzeResult> {
   const started = performance.now();
-  const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config, Boolean(opts.onWindows));
-  // The js analyzer has no takeFlows: it has no flow cache.
-  const flows = opts.config.flows.enabled && analyzer.takeFlows ? new FlowSummaryBuilder(opts.config.analyze.top) : null;
-  const takeFlows = (flush: boolean) => {
-    const text = flows && analyzer.takeFlows!(flush);
-    if (!text || text === '[]') return;
-    const records = JSON.parse(text) as FlowRecordJson[];
-    flows!.add(records);
-    opts.onFlows?.(records);
-  };
+  const sink = opts.sink ?? null;
+  const rows = sink && opts.source !== undefined ? { source: opts.source, run: opts.run ?? '' } : undefined;
+  const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config, Boolean(sink), rows);
+  // The js analyzer has no flow records.
+  const flows = opts.config.flows.enabled && Boolean(analyzer.takeFlowRows);
   const afterChunk = () => {
-    if (opts.onWindows) {
-      const snapshots = analyzer.takeSnapshots();
-      if (snapshots.length) opts.onWindows(snapshots);
-    }
-    takeFlows(false);
+    if (!sink) return;
+    for (const w of analyzer.takeWindows()) sink.window(readClosedWindow(w));
+    if (flows) sink.flows({ rows: analyzer.takeFlowRows!(false), json: null });
   };
-  const outcomes = files.map((f) => feedFile(analyzer, f, opts.config.analyze.chunkSize, opts.progress, afterChunk));
+  const outcomes: FileOutcome[] = [];
+  for (const f of files) outcomes.push(await feedFile(analyzer, f, opts.config.analyze.chunkSize, opts.progress, afterChunk));
   analyzer.closeWindow();
-  takeFlows(true);
   afterChunk();
+  // The flows still open end with the input.
+  if (sink && flows) sink.flows({ rows: analyzer.takeFlowRows!(true), json: null });
+  else if (flows) analyzer.takeFlowRows!(true);
   const engine = JSON.parse(analyzer.reportJson(opts.config.analyze.top)) as EngineReport;
+  const summary = flows ? analyzer.flowSummaryJson!() : null;
   const report: AnalysisReport = {
     ...engine,
     backend: opts.backend.name,
     elapsedMs: Math.round(performance.now() - started),
     windowSeconds: opts.config.analyze.window,
     besideTasks,
-    ...(flows ? { flows: flows.summary() } : {}),
+    ...(summary ? { flows: JSON.parse(summary) as FlowSummary } : {}),
   };
   return { report, outcomes, analyzer };
 }

@@ -101,9 +101,9 @@ test('the shared captures and their oracles are present', () => {
 const backend = loadBackend();
 
 for (const name of captures) {
-  test(`${name} agrees with tshark`, () => {
+  test(`${name} agrees with tshark`, async () => {
     const oracle = JSON.parse(readFileSync(join(oracles, `${name}.json`), 'utf8')) as Oracle;
-    const { report, outcomes, analyzer } = analyzeFiles([join(pcaps, name)], { backend, config: defaultConfig() });
+    const { report, outcomes, analyzer } = await analyzeFiles([join(pcaps, name)], { backend, config: defaultConfig() });
     const t = report.totals;
 
     assert.equal(t.packets, oracle.packets, 'packets');

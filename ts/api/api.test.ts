@@ -4,17 +4,17 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect as connectHttp2 } from 'node:http2';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createClient, type Client, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
-import { analyzeFiles } from '../analyze/analyze-files.js';
 import { loadBackend } from '../backend/index.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { AggregateFlowsRequestSchema, FlowFilterSchema, QueryService, TopHeavyHittersRequestSchema } from '../gen/netspectra/v1/query_pb.js';
 import { openStore, openWindowStorage, type Store } from '../storage/index.js';
 import { listFlowRecords, QueryError, type FlowRecordsRequest } from '../storage/queries.js';
+import { flowOptions } from '../flows/options.js';
 import type { FlowRecordJson } from '../flows/types.js';
 import { taskOptions } from '../analyze/analyze-files.js';
 import { transportBackend } from '../backend/index.js';
@@ -23,6 +23,7 @@ import { createApiApp } from './http.js';
 import { LiveWindow } from './live.js';
 import { createQueryService } from './service.js';
 import { listen, type RunningServer } from './server.js';
+import { flowRecordRows, storeCapture } from '../testing/captures.js';
 
 const shared = join(process.cwd(), '..', 'shared');
 const pcaps = join(shared, 'pcaps');
@@ -41,8 +42,9 @@ let madeFlows: FlowRecordJson[] | undefined;
 /** The flow records the core makes of the pathspider capture (made once). */
 function realFlows(): FlowRecordJson[] {
   if (madeFlows) return madeFlows;
-  const analyzer = loadBackend().createAnalyzer({ flows: { probe: 'api-test' } });
-  analyzer.beginFile('debian-pathspider-real.pcap');
+  // As analyze makes them, so they match the records stored with the capture's windows.
+  const analyzer = loadBackend().createAnalyzer({ flows: flowOptions(cfg.flows, hostname()) });
+  analyzer.beginFile(join(pcaps, 'debian-pathspider-real.pcap'));
   assert.equal(analyzer.feed(readFileSync(join(pcaps, 'debian-pathspider-real.pcap'))), null);
   assert.equal(analyzer.endFile(), null);
   const text = analyzer.takeFlows?.(true);
@@ -100,15 +102,13 @@ describe('query API over the embedded store', () => {
     const backend = loadBackend();
     for (const name of captures) {
       const storage = openWindowStorage(cfg.storage, { source: name, log: () => {} })!;
-      analyzeFiles([join(pcaps, name)], { backend, config: cfg, onWindows: (s) => s.forEach((w) => storage.addWindow(w)) });
+      await storeCapture(join(pcaps, name), cfg, storage, backend);
       const stats = await storage.close();
       assert.equal(stats.spillRows + stats.rowsLost, 0, `${name}: every row written`);
     }
-    for (const [source, records] of [['flows-test', storedFlows()], ['flows-real', realFlows()]] as const) {
-      const flows = openWindowStorage(cfg.storage, { source, log: () => {} })!;
-      flows.addFlows(records);
-      assert.equal((await flows.close()).rowsWritten, records.length, source);
-    }
+    const flows = openWindowStorage(cfg.storage, { source: 'flows-test', log: () => {} })!;
+    flows.addRows(flowRecordRows('flows-test', storedFlows()));
+    assert.equal((await flows.close()).rowsWritten, storedFlows().length);
     store = await openStore(cfg.storage);
     server = await listen(createApiApp({ store, maxLimit: 10_000, live: null, tokens: [TOKEN], log: () => {} }), '127.0.0.1', 0);
     const auth = [bearer(TOKEN)];
@@ -318,9 +318,9 @@ describe('query API over the embedded store', () => {
     assert.equal(((await res.json()) as { records: unknown[] }).records.length, 2);
   });
 
-  test('the core\'s flow records of a capture are stored and read back unchanged; TraceFlow\'s records add up to its windows and to tshark', async () => {
+  test('the flow records analyze stores with a capture come back as the core made them; TraceFlow\'s records add up to its windows and to tshark', async () => {
     const made = realFlows();
-    const back = await listFlowRecords(store, { source: 'flows-real', sort: 'first', dir: 'asc', limit: 100_000, offset: 0 });
+    const back = await listFlowRecords(store, { source: 'debian-pathspider-real.pcap', sort: 'first', dir: 'asc', limit: 100_000, offset: 0 });
     assert.equal(back.total, made.length);
     const canonical = (rs: FlowRecordJson[]) => rs.map((r) => JSON.stringify(r)).sort();
     assert.deepEqual(canonical(back.flows), canonical(made));
@@ -438,11 +438,11 @@ describe('query API over the embedded store', () => {
     assert.equal(batcher.addCapture(readFileSync(join(pcaps, name))), null);
     const messages = batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0).map((b) => b.message);
     // One window for the whole stream: it stays open until the end.
-    const engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: 0, top: 10, tasks: cfg.tasks.map(taskOptions), workers: 2 });
+    const engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: 0, top: 10, tasks: cfg.tasks.map(taskOptions), workers: 2, source: 'live-test' });
     try {
       const half = Math.floor(messages.length / 2);
       await Promise.all(messages.slice(0, half).map((m) => engine.submit(m)));
-      const live = new LiveWindow(store, async () => (await engine.peek())?.snapshot ?? null, 'live-test');
+      const live = new LiveWindow(store, () => engine.peek(), 'live-test');
       const service = createQueryService({ store, maxLimit: 10_000, live });
       const first = await service.aggregateFlows(create(AggregateFlowsRequestSchema, { task: 'src_ip', live: true, limit: 3 }));
       assert.ok(first.totalPackets > 0n && first.totalPackets < BigInt(oracle(name).packets), 'half the capture so far');

@@ -1,10 +1,9 @@
 // The open window of an in-process engine, queried with the same SQL as stored windows: its
 // rows are loaded into in-memory copies of the tables (database <db>_live), at most once a
 // second, whenever a live query comes.
-import { storageRows } from '../backend/index.js';
+import { readRows, storageRows, type ClosedWindow } from '../backend/index.js';
 import type { Store } from '../storage/index.js';
 import { findTask, QueryError, type TaskInfo } from '../storage/queries.js';
-import { readStorageRows } from '../storage/rows.js';
 import { columnsOf, CORE_TABLES } from '../storage/schema.js';
 
 const REFRESH_MS = 1000;
@@ -16,7 +15,7 @@ export class LiveWindow {
   private created = false;
   private open = false;
 
-  constructor(private readonly store: Store, private readonly peek: () => Promise<Uint8Array | null>, private readonly source: string) {
+  constructor(private readonly store: Store, private readonly peek: () => Promise<ClosedWindow | null>, private readonly source: string) {
     this.database = `${store.database}_live`;
   }
 
@@ -37,11 +36,12 @@ export class LiveWindow {
       }
       this.created = true;
     }
-    const snapshot = await this.peek();
-    this.open = snapshot !== null;
+    const peeked = await this.peek();
+    this.open = peeked !== null;
     for (const t of CORE_TABLES) await c.command({ query: `TRUNCATE TABLE ${this.database}.${t}` });
-    if (snapshot) {
-      for (const block of readStorageRows(storageRows(snapshot, this.source, '')).blocks) {
+    if (peeked) {
+      const rows = peeked.rows ?? readRows(storageRows(peeked.snapshot, this.source, ''));
+      for (const block of rows.blocks) {
         await this.store.insert(block.table, columnsOf(block.table), block.data, this.database);
       }
     }

@@ -92,10 +92,12 @@ export function analyzerOptions(options: unknown): AnalyzerOptions | undefined {
     seed: optional(o, 'seed', expectString, at),
     windowSeconds: optional(o, 'windowSeconds', expectNumber, at),
     top: optional(o, 'top', expectU32, at),
-    keepSnapshots: optional(o, 'keepSnapshots', expectBool, at),
+    keepWindows: optional(o, 'keepWindows', expectBool, at),
     tasks: (o.tasks as unknown[] | undefined)?.map((t, i) => taskOptions(t, `${at}.tasks[${i}]`)),
     flows: o.flows === undefined ? undefined : flowOptions(o.flows, `${at}.flows`),
     seconds: optional(o, 'seconds', expectU32, at),
+    source: optional(o, 'source', expectString, at),
+    run: optional(o, 'run', expectString, at),
   });
 }
 

@@ -6,9 +6,13 @@ import type { Backend, BackendName, LiveCapture, LiveCaptureOptions, TrafficOpti
 import { loadWasm } from './wasm.js';
 
 export type {
-  Analyzer, AnalyzerOptions, FlowOptions, ApplyResult, Backend, BackendName, BatchEngine, CaptureStats, ClosedWindow, LiveCapture, PacketBatcher,
-  SealedBatch, TaskOptions, TrafficOptions, TrafficSource,
+  Analyzer, AnalyzerOptions, FlowOptions, ApplyResult, Backend, BackendName, BatchEngine, CaptureStats, LiveCapture, PacketBatcher,
+  SealedBatch, TakenFlows, TaskOptions, TrafficOptions, TrafficSource,
 } from './types.js';
+export {
+  closedWindowBuffer, CORE_TABLES, readClosedWindow, readRows, type ClosedWindow, type CoreRowBlock, type CoreRows, type CoreTable,
+  type QuarantinedRow,
+} from './closed-window.js';
 
 const loaders: Record<BackendName, () => Backend> = { native: loadNative, wasm: loadWasm, js: loadJs };
 const ORDER: BackendName[] = ['native', 'wasm', 'js'];

@@ -1,5 +1,6 @@
 // The engine API every backend implements. Bytes go in as whole chunks; results come back as
-// JSON text or compact buffers, never one object per packet.
+// JSON text or compact buffers in the core's formats (read by closed-window.ts), never one
+// object per packet.
 
 /** One task as the engine takes it: field lists as "SrcIP,DstPort" text. */
 export interface TaskOptions {
@@ -25,13 +26,17 @@ export interface AnalyzerOptions {
   windowSeconds?: number;
   /** Rows per top-N list in window reports. */
   top?: number;
-  /** Keep compact window snapshots until takeSnapshots(). */
-  keepSnapshots?: boolean;
+  /** Keep closed windows until takeWindows(). */
+  keepWindows?: boolean;
   tasks?: TaskOptions[];
   /** Flow records beside the tasks (the compiled backends). */
   flows?: FlowOptions;
   /** Batch engine: per-second counters kept for this many seconds. */
   seconds?: number;
+  /** Closed windows and flow records also as storage rows written as this source and run
+   * (the compiled backends). */
+  source?: string;
+  run?: string;
 }
 
 /** The flow cache (crates/core/src/flow); times in seconds. */
@@ -57,8 +62,9 @@ export interface Analyzer {
   endFile(): string | null;
   /** Ends the open window: its tasks are snapshotted into the report. */
   closeWindow(): void;
-  /** Compact snapshots of windows closed since the last call (with keepSnapshots). */
-  takeSnapshots(): Uint8Array[];
+  /** Windows closed since the last call (with keepWindows), each in the core's closed window
+   * format (readClosedWindow). */
+  takeWindows(): Uint8Array[];
   packets(): number;
   reportJson(topN: number): string;
   /** Fixed-width conversation rows (see ts/analyze/conversations.ts for the layout). */
@@ -66,6 +72,11 @@ export interface Analyzer {
   /** Flow records finished since the last call (JSON array text, ts/flows/types.ts); `flush`
    * ends every open flow first. Null without the `flows` option. The compiled backends only. */
   takeFlows?(flush: boolean): string | null;
+  /** Flow records finished since the last call as rows of the `flows` table (the core's rows
+   * buffer, readStorageRows); null without the `flows` option or a `source`. */
+  takeFlowRows?(flush: boolean): Uint8Array | null;
+  /** What the report says of the flow records taken so far (JSON, FlowSummary). */
+  flowSummaryJson?(): string | null;
   /** The flow cache's counters (JSON); null without the `flows` option. */
   flowStatsJson?(): string | null;
 }
@@ -132,13 +143,10 @@ export interface ApplyResult {
   error?: string | null;
 }
 
-export interface ClosedWindow {
-  startMs: number;
-  endMs: number;
-  /** The window as analyze reports it. */
-  json: string;
-  /** Compact snapshot (NSWS). */
-  snapshot: Uint8Array;
+/** Finished flow records: rows of the `flows` table (with a `source`), JSON (when asked). */
+export interface TakenFlows {
+  rows: Uint8Array | null;
+  json: string | null;
 }
 
 /** Engine side of the transport: PacketBatch messages in, closed windows out. */
@@ -146,15 +154,16 @@ export interface BatchEngine {
   apply(message: Uint8Array): ApplyResult;
   skipBefore(ms: number): void;
   closeWindow(): void;
-  takeWindows(): ClosedWindow[];
+  /** Windows closed since the last call, each in the core's closed window format. */
+  takeWindows(): Uint8Array[];
   openWindow(): { startMs: number; endMs: number } | null;
-  /** A copy of the open window, which keeps counting: live queries and the console. `json` is
-   * as a closed window's. */
-  peekWindow(): { startMs: number; endMs: number; json: string; snapshot: Uint8Array } | null;
+  /** A copy of the open window (closed window format), which keeps counting: live queries and
+   * the console. */
+  peekWindow(): Uint8Array | null;
   statsJson(): string;
-  /** Flow records finished since the last call (JSON array text); `flush` ends every open flow
-   * first. Null without the `flows` option. */
-  takeFlows(flush: boolean): string | null;
+  /** Flow records finished since the last call: rows (with a `source`) and, with `json`, JSON
+   * array text; `flush` ends every open flow first. Null without the `flows` option. */
+  takeFlows(flush: boolean, json: boolean): TakenFlows | null;
   /** No batch came for this long (ms, wall clock): flows idle by then end. */
   flowsIdle(ms: number): void;
   /** A page of the open flows (JSON, FlowPage) for a query string

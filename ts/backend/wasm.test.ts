@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { createAnalyzer, taskOptions } from '../analyze/analyze-files.js';
 import { defaultConfig } from '../config/index.js';
 import { loadNative } from './native.js';
-import type { Analyzer, AnalyzerOptions, TaskOptions, TrafficOptions } from './types.js';
+import type { Analyzer, AnalyzerOptions, BatchEngine, TaskOptions, TrafficOptions } from './types.js';
+import { readClosedWindow, readRows } from './closed-window.js';
 import { loadWasm, type WasmAnalyzer } from './wasm.js';
 
 const pcaps = join(process.cwd(), '..', 'shared', 'pcaps');
@@ -41,7 +42,7 @@ function run(analyzer: Analyzer, data: Uint8Array, chunks: number[]): Outcome {
   const flows: string[] = [];
   const takeFlows = (flush: boolean) => flows.push((analyzer.takeFlows?.(flush) ?? '[]').slice(1, -1));
   const take = () => {
-    snapshots.push(...analyzer.takeSnapshots().map((s) => Buffer.from(s)));
+    snapshots.push(...analyzer.takeWindows().map((s) => Buffer.from(s)));
     takeFlows(false);
   };
   for (let at = 0, i = 0; at < data.length && feedError === null; i++) {
@@ -75,22 +76,33 @@ function assertSame(n: Outcome, w: Outcome, what: string): void {
   assert.ok(w.pairs.equals(n.pairs), `${what}: address pairs`);
   assert.equal(w.snapshots.length, n.snapshots.length, `${what}: snapshots`);
   assert.equal(w.flows, n.flows, `${what}: flow records`);
-  w.snapshots.forEach((s, i) => assert.ok(s.equals(n.snapshots[i]), `${what}: snapshot ${i}`));
-  // Storage rows of every window (source and run names of any length and character).
-  w.snapshots.forEach((s, i) =>
-    assert.ok(Buffer.from(wasm.storageRows(s, `src\t${i}`, `r${'é'.repeat(i)}`)).equals(Buffer.from(native.storageRows!(s, `src\t${i}`, `r${'é'.repeat(i)}`))), `${what}: storage rows ${i}`),
-  );
+  // Closed windows: counters, JSON, snapshot and the storage rows the core made.
+  w.snapshots.forEach((s, i) => assert.ok(s.equals(n.snapshots[i]), `${what}: window ${i}`));
+  // Storage rows made from the snapshots (source and run names of any length and character),
+  // as the ones made when the window closed.
+  w.snapshots.forEach((s, i) => {
+    const snapshot = readClosedWindow(s).snapshot;
+    const rows = Buffer.from(wasm.storageRows(snapshot, SOURCE, RUN));
+    assert.ok(rows.equals(Buffer.from(native.storageRows!(snapshot, SOURCE, RUN))), `${what}: storage rows ${i}`);
+    const made = readClosedWindow(s).rows;
+    if (made) assert.deepEqual(readRows(rows), made, `${what}: rows of window ${i} as made when it closed`);
+  });
 }
 
 /** The default task list (with the exact tasks beside the sketches), 1 s windows, snapshots kept. */
+const SOURCE = 'src\té';
+const RUN = 'r1';
+
 function compare(data: Uint8Array, what: string): Outcome {
   const config = defaultConfig();
   config.analyze.window = 1;
-  const n = run(createAnalyzer(native, config, true).analyzer, data, [data.length || 1]);
-  const wasmAnalyzer = createAnalyzer(wasm, config, true).analyzer as WasmAnalyzer;
+  const rows = { source: SOURCE, run: RUN };
+  const n = run(createAnalyzer(native, config, true, rows).analyzer, data, [data.length || 1]);
+  const wasmAnalyzer = createAnalyzer(wasm, config, true, rows).analyzer as WasmAnalyzer;
   const w = run(wasmAnalyzer, data, ODD_CHUNKS);
   wasmAnalyzer.free();
   assertSame(n, w, what);
+  for (const s of w.snapshots) assert.ok(readClosedWindow(s).rows, `${what}: a closed window carries its rows`);
   return w;
 }
 
@@ -155,14 +167,13 @@ test('a peeked open window is the same on both backends, and the engine goes on 
   for (const e of engines) for (const m of messages.slice(0, half)) e.apply(m);
   const [n, w] = engines.map((e) => e.peekWindow());
   assert.ok(n && w);
-  assert.ok(Buffer.from(w.snapshot).equals(Buffer.from(n.snapshot)), 'the same snapshot');
-  assert.equal(w.json, n.json, 'the same window JSON');
-  assert.ok(JSON.parse(n.json).packets > 0);
-  assert.deepEqual(engines.map((e) => [e.secondsJson(0, 1e15), e.takeFlows(false)]), [[null, null], [null, null]], 'nothing without the options');
+  assert.ok(Buffer.from(w).equals(Buffer.from(n)), 'the same window, snapshot and JSON');
+  assert.ok(readClosedWindow(n).packets > 0);
+  assert.deepEqual(engines.map((e) => [e.secondsJson(0, 1e15), e.takeFlows(false, true)]), [[null, null], [null, null]], 'nothing without the options');
   for (const e of engines) for (const m of messages.slice(half)) e.apply(m);
   const [nAll, wAll] = engines.map((e) => e.peekWindow()!);
-  assert.ok(Buffer.from(wAll.snapshot).equals(Buffer.from(nAll.snapshot)));
-  assert.ok(nAll.snapshot.length > 0 && !Buffer.from(nAll.snapshot).equals(Buffer.from(n.snapshot)), 'the window went on counting');
+  assert.ok(Buffer.from(wAll).equals(Buffer.from(nAll)));
+  assert.ok(!Buffer.from(readClosedWindow(nAll).snapshot).equals(Buffer.from(readClosedWindow(n).snapshot)), 'the window went on counting');
   for (const e of engines) e.closeWindow();
   assert.deepEqual(engines.map((e) => e.peekWindow()), [null, null], 'nothing open after the close');
 });
@@ -171,11 +182,16 @@ test('flow records, the live flow table and per-second counters are the same on 
   const batcher = native.createPacketBatcher!({ probeId: 'probe-1', interface: 'eth0', partitions: 1, batchPackets: 1024 });
   assert.equal(batcher.addCapture(readFileSync(join(pcaps, 'debian-pathspider-real.pcap'))), null);
   const messages = batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0).map((b) => b.message);
-  const options: AnalyzerOptions = { flows: { idleUdp: 5, localNetworks: '10.64.0.0/16' }, seconds: 3600 };
+  const options: AnalyzerOptions = { flows: { idleUdp: 5, localNetworks: '10.64.0.0/16' }, seconds: 3600, source: 'probe-1' };
   const engines = [native.createBatchEngine!(options), wasm.createBatchEngine(options)];
   const finished = engines.map(() => [] as string[]);
+  /** Both outputs of a take: the JSON, and the rows (as hex). */
+  const taken = (e: BatchEngine, flush: boolean) => {
+    const t = e.takeFlows(flush, true)!;
+    return `${t.json}|${Buffer.from(t.rows!).toString('hex')}`;
+  };
   const half = Math.floor(messages.length / 2);
-  messages.slice(0, half).forEach((m) => engines.forEach((e, i) => (e.apply(m), finished[i].push(e.takeFlows(false)!))));
+  messages.slice(0, half).forEach((m) => engines.forEach((e, i) => (e.apply(m), finished[i].push(taken(e, false)))));
   type Page = { active: number; matched: number; flows: { srcIp: string; dstIp: string; dstPort: number; reason: string; probe: string; interface: string }[] };
   const top = (JSON.parse(engines[0].queryFlows('limit=1')!) as Page).flows[0];
   const pages = ['', 'limit=5&sort=packets&dir=asc', `ip=${top.dstIp}&port=${top.dstPort}&proto=6&limit=3&offset=1`, 'sort=duration'];
@@ -192,9 +208,9 @@ test('flow records, the live flow table and per-second counters are the same on 
     assert.throws(() => engines[1].queryFlows(q), (e: Error) => e.message === n);
   }
   engines.forEach((e) => e.flowsIdle(10 * 60_000));
-  assert.equal(engines[1].takeFlows(false), engines[0].takeFlows(false), 'idle flows end alike');
-  messages.slice(half).forEach((m) => engines.forEach((e, i) => (e.apply(m), finished[i].push(e.takeFlows(false)!))));
-  engines.forEach((e, i) => finished[i].push(e.takeFlows(true)!));
+  assert.equal(taken(engines[1], false), taken(engines[0], false), 'idle flows end alike');
+  messages.slice(half).forEach((m) => engines.forEach((e, i) => (e.apply(m), finished[i].push(taken(e, false)))));
+  engines.forEach((e, i) => finished[i].push(taken(e, true)));
   assert.equal(finished[1].join(''), finished[0].join(''));
   assert.equal(engines[1].secondsJson(0, 1e15), engines[0].secondsJson(0, 1e15));
   const seconds = JSON.parse(engines[0].secondsJson(0, 1e15)!) as { packets: number }[];
@@ -258,7 +274,7 @@ test('numbers convert as Node-API converts them', () => {
     { top: -1, windowSeconds: 0.5 },
     { top: 2 ** 32 + 3, seed: '0' },
     { top: 1.9, windowSeconds: 1e-9 },
-    { top: NaN, keepSnapshots: true, windowSeconds: 86_400 },
+    { top: NaN, keepWindows: true, windowSeconds: 86_400 },
     { tasks: [{ name: 'cm', type: 'countmin', key: 'SrcIP', width: 100.7, depth: 2 ** 32 + 2, heavyHitters: 3.2, conservative: false }] },
     { tasks: [{ name: 'ss', type: 'superspread', key: 'DstIP', element: 'SrcIP', threshold: 0.3, decayBase: 1.5, registers: 64.9 }] },
     { tasks: [{ name: 'ex', type: 'exact', key: ' SrcIP , DstPort,', distinct: 'Protocol' }] },
@@ -271,7 +287,7 @@ test('numbers convert as Node-API converts them', () => {
 });
 
 test('wrong option types are refused, as native refuses them', () => {
-  const wrong = [{ seed: 5 }, { seed: null }, { top: '3' }, { keepSnapshots: 1 }, { tasks: 5 }, { tasks: [{ type: 'exact', key: 'SrcIP' }] }];
+  const wrong = [{ seed: 5 }, { seed: null }, { top: '3' }, { keepWindows: 1 }, { tasks: 5 }, { tasks: [{ type: 'exact', key: 'SrcIP' }] }];
   for (const o of wrong) {
     assert.throws(() => native.createAnalyzer(o as unknown as AnalyzerOptions));
     assert.throws(() => wasm.createAnalyzer(o as unknown as AnalyzerOptions), TypeError);
@@ -383,7 +399,7 @@ test('transport: the wasm batcher and batch engine give the native bytes on ever
       results.push(engine.apply(Buffer.from('not a batch')));
       const open = engine.openWindow();
       engine.closeWindow();
-      return { results, open, windows: engine.takeWindows().map((w) => ({ ...w, snapshot: Buffer.from(w.snapshot).toString('hex') })), stats: engine.statsJson() };
+      return { results, open, windows: engine.takeWindows().map((w) => Buffer.from(w).toString('hex')), stats: engine.statsJson() };
     });
     assert.deepEqual(windows[1], windows[0], file);
   }

@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { analyzerOptions, expectBool, expectBytes, expectString, expectU32, trafficOptions } from './arguments.js';
 import type {
-  Analyzer, AnalyzerOptions, ApplyResult, Backend, BatchEngine, CaptureStats, ClosedWindow, FlowOptions, PacketBatcher,
-  PacketBatcherOptions, SealedBatch, TrafficOptions, TrafficSource,
+  Analyzer, AnalyzerOptions, ApplyResult, Backend, BatchEngine, CaptureStats, FlowOptions, PacketBatcher,
+  PacketBatcherOptions, SealedBatch, TakenFlows, TrafficOptions, TrafficSource,
 } from './types.js';
 
 interface Exports {
@@ -25,7 +25,9 @@ interface Exports {
   ns_analyzer_feed(h: number, chunk: number, len: number): number;
   ns_analyzer_end_file(h: number): number;
   ns_analyzer_close_window(h: number): void;
-  ns_analyzer_take_snapshots(h: number): number;
+  ns_analyzer_take_windows(h: number): number;
+  ns_analyzer_take_flow_rows(h: number, flush: number): number;
+  ns_analyzer_flow_summary_json(h: number): number;
   ns_analyzer_packets(h: number): number;
   ns_analyzer_report_json(h: number, topN: number): void;
   ns_analyzer_export_conversations(h: number, ipPairs: number): void;
@@ -51,7 +53,7 @@ interface Exports {
   ns_engine_open_window(h: number): number;
   ns_engine_stats_json(h: number): void;
   ns_engine_peek_window(h: number): number;
-  ns_engine_take_flows(h: number, flush: number): number;
+  ns_engine_take_flows(h: number, flush: number, json: number): number;
   ns_engine_flows_idle(h: number, ms: number): void;
   ns_engine_query_flows(h: number, q: number, len: number): number;
   ns_engine_seconds_json(h: number, fromMs: number, toMs: number): number;
@@ -230,7 +232,7 @@ function putAll(put: Field, values: object, names: Record<string, string>): void
   }
 }
 
-const ANALYZER_FIELDS = { seed: 'seed', windowSeconds: 'window_seconds', top: 'top', keepSnapshots: 'keep_snapshots', seconds: 'seconds' };
+const ANALYZER_FIELDS = { seed: 'seed', windowSeconds: 'window_seconds', top: 'top', keepWindows: 'keep_windows', seconds: 'seconds', source: 'source', run: 'run' };
 const FLOW_FIELDS: Record<keyof FlowOptions, string> = {
   idleTcp: 'flows.idle_tcp', idleUdp: 'flows.idle_udp', idleIcmp: 'flows.idle_icmp', idleOther: 'flows.idle_other',
   activeTimeout: 'flows.active_timeout', closedLinger: 'flows.closed_linger', maxFlows: 'flows.max_flows',
@@ -302,15 +304,9 @@ export class WasmAnalyzer implements Analyzer {
     rt.call('closeWindow', () => rt.x.ns_analyzer_close_window(h));
   }
 
-  takeSnapshots(): Uint8Array[] {
-    const h = this.own.handle('takeSnapshots');
-    const rt = this.own.rt;
-    const count = rt.call('takeSnapshots', () => rt.x.ns_analyzer_take_snapshots(h)) >>> 0;
-    // The slot holds a table of (pointer, length) pairs, one per snapshot; all are results.
-    const table = rt.takeBytes('takeSnapshots');
-    const out: Buffer[] = [];
-    for (let i = 0; i < count; i++) out.push(rt.takeBytesAt('takeSnapshots', table.readUInt32LE(8 * i), table.readUInt32LE(8 * i + 4)));
-    return out;
+  takeWindows(): Uint8Array[] {
+    const [h, rt] = [this.own.handle('takeWindows'), this.own.rt];
+    return takeBuffers(rt, 'takeWindows', rt.call('takeWindows', () => rt.x.ns_analyzer_take_windows(h)));
   }
 
   packets(): number {
@@ -339,6 +335,17 @@ export class WasmAnalyzer implements Analyzer {
     expectBool(flush, 'takeFlows: flush');
     const [h, rt] = [this.own.handle('takeFlows'), this.own.rt];
     return rt.call('takeFlows', () => rt.x.ns_analyzer_take_flows(h, flush ? 1 : 0)) ? rt.takeText('takeFlows') : null;
+  }
+
+  takeFlowRows(flush: boolean): Uint8Array | null {
+    expectBool(flush, 'takeFlowRows: flush');
+    const [h, rt] = [this.own.handle('takeFlowRows'), this.own.rt];
+    return rt.call('takeFlowRows', () => rt.x.ns_analyzer_take_flow_rows(h, flush ? 1 : 0)) ? rt.takeBytes('takeFlowRows') : null;
+  }
+
+  flowSummaryJson(): string | null {
+    const [h, rt] = [this.own.handle('flowSummaryJson'), this.own.rt];
+    return rt.call('flowSummaryJson', () => rt.x.ns_analyzer_flow_summary_json(h)) ? rt.takeText('flowSummaryJson') : null;
   }
 
   flowStatsJson(): string | null {
@@ -380,6 +387,17 @@ function words(table: Buffer): number[] {
   for (let i = 0; i + 8 <= table.length; i += 8) out.push(Number(table.readBigUInt64LE(i)));
   return out;
 }
+
+/** `count` buffers whose (pointer, length) pairs the slot holds, each a result of its own. */
+function takeBuffers(rt: Runtime, name: string, count: number): Buffer[] {
+  const w = words(rt.takeBytes(name));
+  const out: Buffer[] = [];
+  for (let i = 0; i < count >>> 0; i++) out.push(rt.takeBytesAt(name, w[2 * i], w[2 * i + 1]));
+  return out;
+}
+
+/** A missing part of a table is one of length u64::MAX. */
+const MISSING = 2 ** 64;
 
 const BATCHER_FIELDS = { probeId: 'probe_id', interface: 'interface', partitions: 'partitions', batchPackets: 'batch_packets', seed: 'seed' };
 
@@ -476,17 +494,9 @@ export class WasmBatchEngine implements BatchEngine {
     rt.call('closeWindow', () => rt.x.ns_engine_close_window(h));
   }
 
-  takeWindows(): ClosedWindow[] {
+  takeWindows(): Uint8Array[] {
     const [h, rt] = [this.own.handle('takeWindows'), this.own.rt];
-    const count = rt.call('takeWindows', () => rt.x.ns_engine_take_windows(h)) >>> 0;
-    const w = words(rt.takeBytes('takeWindows'));
-    const out: ClosedWindow[] = [];
-    for (let i = 0; i < count; i++) {
-      const [jsonPtr, jsonLen, snapPtr, snapLen, startNs, endNs] = w.slice(6 * i, 6 * i + 6);
-      const json = decoder.decode(rt.takeBytesAt('takeWindows', jsonPtr, jsonLen));
-      out.push({ startMs: startNs / 1e6, endMs: endNs / 1e6, json, snapshot: rt.takeBytesAt('takeWindows', snapPtr, snapLen) });
-    }
-    return out;
+    return takeBuffers(rt, 'takeWindows', rt.call('takeWindows', () => rt.x.ns_engine_take_windows(h)));
   }
 
   openWindow(): { startMs: number; endMs: number } | null {
@@ -496,19 +506,21 @@ export class WasmBatchEngine implements BatchEngine {
     return { startMs: start / 1e6, endMs: end / 1e6 };
   }
 
-  peekWindow(): { startMs: number; endMs: number; json: string; snapshot: Uint8Array } | null {
+  peekWindow(): Uint8Array | null {
     const [h, rt] = [this.own.handle('peekWindow'), this.own.rt];
-    if (!rt.call('peekWindow', () => rt.x.ns_engine_peek_window(h))) return null;
-    const [ptr, len, jsonPtr, jsonLen, start, end] = words(rt.takeBytes('peekWindow'));
-    const snapshot = rt.takeBytesAt('peekWindow', ptr, len);
-    const json = decoder.decode(rt.takeBytesAt('peekWindow', jsonPtr, jsonLen));
-    return { startMs: start / 1e6, endMs: end / 1e6, json, snapshot };
+    return rt.call('peekWindow', () => rt.x.ns_engine_peek_window(h)) ? rt.takeBytes('peekWindow') : null;
   }
 
-  takeFlows(flush: boolean): string | null {
+  takeFlows(flush: boolean, json: boolean): TakenFlows | null {
     expectBool(flush, 'takeFlows: flush');
+    expectBool(json, 'takeFlows: json');
     const [h, rt] = [this.own.handle('takeFlows'), this.own.rt];
-    return rt.call('takeFlows', () => rt.x.ns_engine_take_flows(h, flush ? 1 : 0)) ? rt.takeText('takeFlows') : null;
+    if (!rt.call('takeFlows', () => rt.x.ns_engine_take_flows(h, flush ? 1 : 0, json ? 1 : 0))) return null;
+    const [rowsPtr, rowsLen, jsonPtr, jsonLen] = words(rt.takeBytes('takeFlows'));
+    return {
+      rows: rowsLen === MISSING ? null : rt.takeBytesAt('takeFlows', rowsPtr, rowsLen),
+      json: jsonLen === MISSING ? null : decoder.decode(rt.takeBytesAt('takeFlows', jsonPtr, jsonLen)),
+    };
   }
 
   flowsIdle(ms: number): void {

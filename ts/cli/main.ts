@@ -7,7 +7,7 @@ import { loadBackend, loadFailures, type Backend } from '../backend/index.js';
 import { ConfigError, loadConfig, type NetspectraConfig } from '../config/index.js';
 import { writeSyntheticCapture } from '../generate/write-capture.js';
 import { formatText } from '../report/format-text.js';
-import { EngineHost, runEngine } from '../engine/run-engine.js';
+import { EngineHost, engineId, engineSink, runEngine } from '../engine/run-engine.js';
 import { Probe, probeId } from '../probe/probe.js';
 import { EnginePublisher, JetStreamPublisher, NatsPublisher, type Publisher } from '../probe/publisher.js';
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
@@ -16,7 +16,7 @@ import { defaultSource, newRunId, openWindowStorage, type Store, type WindowStor
 import type { StorageReport } from '../report/types.js';
 import { EXIT } from './exit-codes.js';
 import { openAnalysisStorage } from './analysis-storage.js';
-import { Alerting } from '../alert/alerting.js';
+import { WindowSink } from '../sink/index.js';
 import type { AlertEvent } from '../alert/types.js';
 import { QUERY_USAGE, queryCommand } from './query.js';
 import { AI_USAGE, aiCommand, askCommand } from './ai.js';
@@ -124,7 +124,8 @@ async function probe(files: string[], values: Values): Promise<number> {
     const source = defaultSource(cfg.storage);
     if (values.serve) store = await openServedStore(cfg, log, 'probe --serve');
     const storage = openWindowStorage(cfg.storage, { source, log, store: store ?? undefined });
-    host = new EngineHost(cfg, log, undefined, storage);
+    const id = engineId();
+    host = new EngineHost(cfg, log, id, engineSink(cfg, log, id, storage), storage);
     publisher = new EnginePublisher(host);
     if (store) server = await startApiServer(cfg, log, 'probe', { store, host, storage, source });
   } else {
@@ -190,29 +191,17 @@ async function analyzeAndStore(backend: Backend, files: string[], cfg: Netspectr
     // The report still matters without the store; the exit status says it is not stored.
     storeError = (e as Error).message;
   }
-  let windows = 0;
   // Rules run over the analysis's windows; notifiers only hear of them with --notify.
-  const alerting = Alerting.create(cfg, { source, log, record: storage ? (e) => storage!.addAlert(e) : undefined, notify: Boolean(values.notify) });
+  const sink = WindowSink.create(cfg, { log, storage, source, notify: Boolean(values.notify) });
   const alerts: AlertEvent[] = [];
-  alerting?.subscribe((e) => alerts.push(e));
-  const { report, outcomes } = analyzeFiles(files, {
-    backend, config: cfg, progress: !values.json,
-    onWindows: storage || alerting ? (snapshots) => snapshots.forEach((s) => {
-      windows++;
-      // Stored first and on its own: `alerting?.addWindow(s, storage?.addWindow(s))` skips the
-      // store too when there are no rules.
-      const rows = storage?.addWindow(s) ?? null;
-      alerting?.addWindow(s, rows);
-    }) : undefined,
-    onFlows: storage ? (records) => storage!.addFlows(records) : undefined,
-  });
+  sink.onAlert((e) => alerts.push(e));
+  const { report, outcomes } = await analyzeFiles(files, { backend, config: cfg, progress: !values.json, sink, source, run });
   for (const o of outcomes) {
     if (o.error) process.stderr.write(`netspectra: ${o.file}: ${o.error}${o.unreadable ? '' : ' (packets before this point were analysed)'}\n`);
   }
-  if (alerting) {
-    await alerting.close();
-    report.alerts = alerts;
-  }
+  await sink.close();
+  if (sink.alerting) report.alerts = alerts;
+  const windows = sink.stats().windows;
   const details = { files: outcomes, backend: backend.name, problems: report.problems };
   if (storage) report.storage = await closeAnalysisStorage(storage, windows, report.totals.packets, report.totals.bytes, started, details);
   else if (storeError) report.storage = { where: cfg.storage.kind, source, run, windows: 0, rowsWritten: 0, rowsQuarantined: 0, quarantineReasons: {}, spillRows: 0, rowsLost: 0, error: storeError };

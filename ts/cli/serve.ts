@@ -34,7 +34,7 @@ export interface ApiServerOptions {
  * command in the log. */
 export async function startApiServer(cfg: NetspectraConfig, log: Log, who: string, opts: ApiServerOptions): Promise<ApiServer> {
   const { store, host = null, storage = null } = opts;
-  const live = host ? new LiveWindow(store, async () => (await host.engine.peek())?.snapshot ?? null, opts.source ?? defaultSource(cfg.storage)) : null;
+  const live = host ? new LiveWindow(store, () => host.engine.peek(), opts.source ?? defaultSource(cfg.storage)) : null;
   const tokens = apiTokens(cfg);
   const app = createApiApp({ store, maxLimit: cfg.api.maxLimit, live, tokens, log });
   // Rows of processes that cannot open the store themselves, through the writer of this one.

@@ -12,17 +12,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { WebSocket } from 'ws';
-import { analyzeFiles } from '../analyze/analyze-files.js';
 import { createApiApp } from '../api/http.js';
 import { listen, type RunningServer } from '../api/server.js';
-import { loadBackend, transportBackend, type SealedBatch } from '../backend/index.js';
+import { transportBackend, type SealedBatch } from '../backend/index.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
-import { EngineHost } from '../engine/run-engine.js';
+import { engineSink, EngineHost } from '../engine/run-engine.js';
 import { openStore, openWindowStorage, type Store, type WindowStorage } from '../storage/index.js';
 import { bucketSeconds, protocolTotals, topLists } from './frames.js';
 import { mountConsole, type MountedConsole } from './index.js';
 import { flowQuery } from './routes.js';
 import { CHANNELS, type SecondCounters } from './types.js';
+import { storeCapture } from '../testing/captures.js';
 
 const shared = join(process.cwd(), '..', 'shared');
 const CAPTURE = join(shared, 'pcaps', 'ndpi-KakaoTalk_talk.pcap');
@@ -203,7 +203,7 @@ describe('web console over a live engine', () => {
     });
     store = await openStore(cfg.storage);
     storage = openWindowStorage(cfg.storage, { source: 'console-test', store, log: quiet })!;
-    host = new EngineHost(cfg, quiet, 'console-test', storage);
+    host = new EngineHost(cfg, quiet, 'console-test', engineSink(cfg, quiet, 'console-test', storage), storage);
     const api = createApiApp({ store, maxLimit: cfg.api.maxLimit, live: null, tokens: [TOKEN], log: quiet });
     web = mountConsole(api, { cfg, tokens: [TOKEN], log: quiet, host, store, storage });
     server = await listen(api, '127.0.0.1', 0, { upgrade: web.upgrade });
@@ -469,7 +469,7 @@ describe('a WebSocket client that never reads', () => {
       },
     });
     store = await openStore(cfg.storage);
-    host = new EngineHost(cfg, quiet, 'slow-test');
+    host = new EngineHost(cfg, quiet, 'slow-test', engineSink(cfg, quiet, 'slow-test', null));
     const api = createApiApp({ store, maxLimit: 10_000, live: null, tokens: [TOKEN], log: quiet });
     web = mountConsole(api, { cfg, tokens: [TOKEN], log: (l) => logged.push(l), host, store, intervalMs: 25, dropAfterMs: 1500 });
     server = await listen(api, '127.0.0.1', 0, { upgrade: web.upgrade });
@@ -545,7 +545,7 @@ describe('web console over the store after an offline analysis', () => {
     const cfg = loadConfig({ env: {}, overrides: { 'storage.path': dir, 'analyze.window': '10s', 'analyze.exactBeside': false } });
     store = await openStore(cfg.storage);
     const storage = openWindowStorage(cfg.storage, { source: 'kakao-offline', store, log: quiet })!;
-    analyzeFiles([CAPTURE], { backend: loadBackend(), config: cfg, onWindows: (s) => s.forEach((w) => storage.addWindow(w)), onFlows: (r) => storage.addFlows(r) });
+    await storeCapture(CAPTURE, cfg, storage);
     const written = await storage.close();
     assert.equal(written.rowsLost + written.spillRows, 0);
     const api = createApiApp({ store, maxLimit: cfg.api.maxLimit, live: null, tokens: [TOKEN], log: quiet });

@@ -13,13 +13,12 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parse as parseYaml, stringify as yamlText } from 'yaml';
-import { analyzeFiles } from '../analyze/analyze-files.js';
 import { createApiApp } from '../api/http.js';
 import { listen, type RunningServer } from '../api/server.js';
-import { loadBackend } from '../backend/index.js';
 import { configSchema, loadConfig, type NetspectraConfig } from '../config/index.js';
 import { envPaths, type Schema } from '../config/schema.js';
 import { openStore, openWindowStorage, type Store } from '../storage/index.js';
+import { storeCapture } from '../testing/captures.js';
 
 const root = process.cwd();
 const deployments = join(root, 'deployments');
@@ -840,7 +839,7 @@ describe('Grafana: the provisioned datasource and the dashboard against the quer
     const deployed = loadConfig({ file, env: {} });
     const cfg = loadConfig({ file, env: {}, overrides: { 'storage.kind': 'embedded', 'storage.path': join(dir, 'store'), 'analyze.window': deployed.window } });
     const storage = openWindowStorage(cfg.storage, { source: 'probe-1', log: () => {} })!;
-    analyzeFiles([pcap], { backend: loadBackend(), config: cfg, onWindows: (s) => s.forEach((w) => storage.addWindow(w)) });
+    await storeCapture(pcap, cfg, storage);
     const stats = await storage.close();
     assert.equal(stats.spillRows + stats.rowsLost, 0, 'every row written');
     store = await openStore(cfg.storage);

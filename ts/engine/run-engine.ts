@@ -8,13 +8,14 @@ import type { NetspectraConfig } from '../config/index.js';
 import { taskOptions } from '../analyze/analyze-files.js';
 import { bytes, grouped } from '../report/units.js';
 import { allPartitions, connectNats, ensureConsumer, ensureStream, type Connection, type Log } from '../transport/nats.js';
-import type { WindowRows, WindowStorage } from '../storage/index.js';
-import { Alerting } from '../alert/alerting.js';
-import { createFlowExport, type FlowExport } from '../flows/export.js';
+import type { WindowStorage } from '../storage/index.js';
+import type { Alerting } from '../alert/alerting.js';
+import type { FlowExport } from '../flows/export.js';
 import { flowOptions } from '../flows/options.js';
-import type { FlowPage, FlowQuery, FlowRecordJson } from '../flows/types.js';
+import type { FlowPage, FlowQuery } from '../flows/types.js';
+import { WindowSink } from '../sink/index.js';
 import { WindowFile } from './window-file.js';
-import { defaultWorkers, WindowedEngine } from './windowed-engine.js';
+import { WindowedEngine } from './windowed-engine.js';
 
 /** Per-second counters of the live stream (packet time). */
 export interface SecondCounters {
@@ -27,10 +28,16 @@ export interface SecondCounters {
 }
 
 
-/** The windowed engine of a configuration, with its windows logged and written. */
+/** The closed-window sink of an engine: its window file, alert rules and flow export, over
+ * the storage given. */
+export function engineSink(cfg: NetspectraConfig, log: Log, id: string, storage: WindowStorage | null, publish: ((subject: string, bytes: Uint8Array) => void) | null = null): WindowSink {
+  const file = cfg.engine.output ? new WindowFile(cfg.engine.output, id, cfg.nats.jetstream) : null;
+  return WindowSink.create(cfg, { log, storage, source: storage?.source ?? id, notify: true, publish, file });
+}
+
+/** The windowed engine of a configuration; closed windows go to its sink, and are logged. */
 export class EngineHost {
   readonly engine: WindowedEngine;
-  private readonly file: WindowFile | null;
   private readonly rejected = new Map<string, number>();
   private lastSubmit = Date.now();
   private readonly timer: NodeJS.Timeout;
@@ -39,66 +46,58 @@ export class EngineHost {
   onWindow: (w: ClosedWindow) => void = () => {};
   /** Called after an idle close completed (every earlier batch is in a written window). */
   onIdleClose: () => void = () => {};
-  /** Settles when a worker dies: the engine cannot go on. */
+  /** Settles when the engine fails: it cannot go on. */
   readonly failed: Promise<Error>;
-  /** The alert rules over this engine's windows; null without rules. */
-  readonly alerting: Alerting | null;
-  /** Where finished flow records go; null when flow records are off. */
-  readonly flowExport: FlowExport | null;
   private readonly flowTimer: NodeJS.Timeout | null = null;
   private flowsTaking: Promise<void> | null = null;
   windows = 0;
   /** From the batch (or idle close) that closed a window to the window written and handed to
-   * the alert rules: queueing in the workers, merging, storage rows. */
+   * the alert rules: the core's close, storage rows, the sink. */
   readonly windowLatency = { count: 0, sumMs: 0, lastMs: 0 };
 
   constructor(
     readonly cfg: NetspectraConfig,
     private readonly log: Log,
-    readonly id = `${hostname()}-${process.pid}`,
-    /** Where closed windows (and flow records) are stored, besides the window file. */
+    readonly id: string,
+    /** Where closed windows and finished flows go. */
+    readonly sink: WindowSink,
+    /** The sink's storage, closed with the engine. */
     private readonly storage: WindowStorage | null = null,
-    /** Publishes on NATS (flow records); null without a connection. */
-    publish: ((subject: string, bytes: Uint8Array) => void) | null = null,
   ) {
-    const tasks = cfg.tasks.map(taskOptions);
-    const workers = cfg.engine.workers > 0 ? cfg.engine.workers : defaultWorkers(tasks);
     this.engine = new WindowedEngine({
-      seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks, workers,
-      flows: flowOptions(cfg.flows), seconds: cfg.console.history,
+      seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks: cfg.tasks.map(taskOptions), workers: cfg.engine.workers,
+      flows: flowOptions(cfg.flows), seconds: cfg.console.history, source: storage?.source,
     });
-    this.file = cfg.engine.output ? new WindowFile(cfg.engine.output, this.id, cfg.nats.jetstream) : null;
     this.engine.onWindow = (w, requestedAt) => this.written(w, requestedAt);
     this.failed = new Promise((resolve) => (this.engine.onFailure = (e) => {
       this.log(`engine: ${e.message}`);
       resolve(e);
     }));
+    if (sink.alerting) sink.alerting.drops = () => this.dropsSoFar();
     this.timer = setInterval(() => this.closeIfIdle(), Math.min(250, cfg.engine.idleClose * 500));
     this.timer.unref();
-    this.alerting = Alerting.create(cfg, {
-      source: storage?.source ?? this.id,
-      log,
-      record: storage ? (e) => storage.addAlert(e) : undefined,
-      drops: () => this.dropsSoFar(),
-      notify: true,
-    });
-    this.flowExport = createFlowExport(cfg.flows, { log, storage, publish, source: storage?.source ?? this.id });
     if (cfg.flows.enabled) {
       this.flowTimer = setInterval(() => void this.exportFlows(false), 1000);
       this.flowTimer.unref();
     }
   }
 
-  /** Hands finished flows to the sinks; while no batch comes, lets idle flows end. */
+  get alerting(): Alerting | null {
+    return this.sink.alerting;
+  }
+
+  get flowExport(): FlowExport | null {
+    return this.sink.flowExport;
+  }
+
+  /** Hands finished flows to the sink; while no batch comes, lets idle flows end. */
   private exportFlows(flush: boolean): Promise<void> {
     this.flowsTaking ??= (async () => {
       try {
         const idle = Date.now() - this.lastSubmit;
         if (idle >= 1000 && !flush) await this.engine.flowsIdle(idle);
         // Taken also without sinks: finished records would pile up in the core.
-        const text = await this.engine.takeFlows(flush);
-        const records = text && this.flowExport ? (JSON.parse(text) as FlowRecordJson[]) : [];
-        if (records.length) this.flowExport!.add(records);
+        this.sink.flows(await this.engine.takeFlows(flush, this.sink.wantsFlowJson));
       } catch {
         // The engine failed or stopped: `failed` says so.
       } finally {
@@ -137,8 +136,8 @@ export class EngineHost {
 
   /** In JetStream mode: skip packets of windows the file already holds. */
   async resume(): Promise<void> {
-    if (!this.file) return;
-    const end = WindowFile.lastEnd(this.file.path);
+    if (!this.cfg.engine.output) return;
+    const end = WindowFile.lastEnd(this.cfg.engine.output);
     if (end > 0) {
       await this.engine.skipBefore(end);
       this.log(`engine: resuming after the last written window, which ended ${new Date(end).toISOString()}`);
@@ -169,21 +168,13 @@ export class EngineHost {
   }
 
   private written(w: ClosedWindow, requestedAt: number): void {
-    this.file?.write(w);
-    let rows: WindowRows | null = null;
-    try {
-      rows = this.storage?.addWindow(w.snapshot) ?? null;
-    } catch (e) {
-      this.log(`engine: window not stored: ${(e as Error).message}`);
-    }
-    this.alerting?.addWindow(w.snapshot, rows);
+    this.sink.window(w);
     this.windows++;
     const latency = Date.now() - requestedAt;
     this.windowLatency.count++;
     this.windowLatency.sumMs += latency;
     this.windowLatency.lastMs = latency;
-    const j = JSON.parse(w.json) as { packets: number; bytes: number; latePackets: number };
-    this.log(`engine: window ${new Date(w.startMs).toISOString()} .. ${new Date(w.endMs).toISOString()}: ${grouped(j.packets)} packets, ${bytes(j.bytes)}${j.latePackets ? `, ${grouped(j.latePackets)} late` : ''}`);
+    this.log(`engine: window ${new Date(w.startMs).toISOString()} .. ${new Date(w.endMs).toISOString()}: ${grouped(w.packets)} packets, ${bytes(w.bytes)}${w.latePackets ? `, ${grouped(w.latePackets)} late` : ''}`);
     this.onWindow(w);
   }
 
@@ -200,7 +191,7 @@ export class EngineHost {
     );
   }
 
-  /** Closes the open window and stops the workers. */
+  /** Closes the open window, ends every flow, and closes the sink and the storage. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     if (this.flowTimer) clearInterval(this.flowTimer);
@@ -210,23 +201,12 @@ export class EngineHost {
       await this.flowsTaking;
       await this.exportFlows(true);
     }
-    if (this.flowExport) {
-      const sinks = await this.flowExport.close();
-      const text = sinks.map((s) => `${s.sink} ${grouped(s.sent)} sent${s.gaveUp ? `, ${grouped(s.gaveUp)} given up` : ''}${s.dropped ? `, ${grouped(s.dropped)} dropped` : ''}`);
-      this.log(`flows: ${text.join('; ')}`);
-    }
-    // Alerts read the engine's counters: evaluate the last windows before the workers stop.
-    if (this.alerting) {
-      await this.alerting.close();
-      const a = this.alerting.stats();
-      const sent = a.notifiers.map((n) => `${n.name} ${n.sent} sent${n.gaveUp ? `, ${n.gaveUp} given up` : ''}${n.dropped ? `, ${n.dropped} dropped` : ''}`).join('; ');
-      this.log(`alerts: ${grouped(a.windows)} windows evaluated, ${grouped(a.events)} notifications${a.enrichmentFailures ? ` (${a.enrichmentFailures} without enrichment)` : ''}${sent ? `: ${sent}` : ''}`);
-    }
+    // Alerts read the engine's counters: the last windows are evaluated before the engine stops.
+    await this.sink.close();
     await this.engine.stop();
-    this.file?.close();
     if (this.storage) {
       const s = await this.storage.close();
-      this.log(`engine: stored ${grouped(s.rowsWritten)} rows in ${this.storage.where}${s.spillRows ? `; ${grouped(s.spillRows)} wait in the spill` : ''}${s.rowsLost ? `; ${grouped(s.rowsLost)} lost` : ''}`);
+      this.log(`engine: stored ${grouped(s.rowsWritten)} rows in ${this.storage.where}${s.rowsQuarantined ? `; ${grouped(s.rowsQuarantined)} quarantined` : ''}${s.spillRows ? `; ${grouped(s.spillRows)} wait in the spill` : ''}${s.rowsLost ? `; ${grouped(s.rowsLost)} lost` : ''}`);
     }
   }
 
@@ -248,14 +228,19 @@ export interface RunningEngine {
   stop(): Promise<void>;
 }
 
+/** This process's engine id. */
+export function engineId(): string {
+  return `${hostname()}-${process.pid}`;
+}
+
 /** Subscribes to the probes' subjects and runs until stopped. */
 export async function runEngine(cfg: NetspectraConfig, log: Log, storage: WindowStorage | null = null): Promise<RunningEngine> {
   if (!cfg.nats.url) throw new Error('the engine needs nats.url (or use `netspectra probe --engine` for one process)');
-  const id = `${hostname()}-${process.pid}`;
+  const id = engineId();
   const conn = await connectNats(cfg.nats, `netspectra-engine ${id}`, log);
-  const host = new EngineHost(cfg, log, id, storage, (subject, bytes) => conn.nc.publish(subject, bytes));
-  if (host.alerting) host.alerting.publish = (e) => conn.nc.publish(cfg.alerts.subject, JSON.stringify(e));
-  log(`engine ${host.id} (${transportBackend().name} backend): ${host.engine.workers || 'no'} worker thread(s), ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
+  const sink = engineSink(cfg, log, id, storage, (subject, bytes) => conn.nc.publish(subject, bytes));
+  const host = new EngineHost(cfg, log, id, sink, storage);
+  log(`engine ${host.id} (${transportBackend().name} backend): ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
   const run = cfg.nats.jetstream ? await consumeJetStream(cfg, conn, host, log) : subscribeCore(cfg, conn, host, log);
   const statsLine = async () => (await host.statsLine()) + (run.dropped() ? `; ${grouped(run.dropped())} batches dropped while the workers were behind` : '');
   const stats = setInterval(() => void statsLine().then(log), 10_000);

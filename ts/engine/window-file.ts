@@ -39,7 +39,7 @@ export class WindowFile {
     return 0;
   }
 
-  write(w: ClosedWindow): void {
+  write(w: Pick<ClosedWindow, 'startMs' | 'endMs' | 'json'>): void {
     const line = JSON.stringify({ engine: this.engineId, startMs: w.startMs, endMs: w.endMs, window: JSON.parse(w.json) }) + '\n';
     writeSync(this.fd, line);
     if (this.durable) fsyncSync(this.fd);

@@ -1,195 +1,125 @@
 // The engine of `netspectra engine` and `probe --engine`: PacketBatch messages in, closed
-// windows out, with the tasks spread over worker threads. Transport-agnostic: the NATS
-// subscriber and the in-process probe both feed `submit`.
-import { availableParallelism } from 'node:os';
-import type { Worker } from 'node:worker_threads';
-import type { ApplyResult, ClosedWindow, FlowOptions, TaskOptions } from '../backend/index.js';
-import { mergeWindowParts } from './merge.js';
-import { InlineShard, WorkerShard, type Shard, type ShardReply, type ShardRequest } from './shard.js';
-import { assignTasks } from './tasks.js';
+// windows out. Transport-agnostic: the NATS subscriber and the in-process probe both feed
+// `submit`. The work runs in the core (one flow lookup per packet; the core runs the sketches
+// on a thread of their own when `workers` allows); this class only keeps the order of requests
+// and says when the engine failed.
+import type { ApplyResult, FlowOptions, TakenFlows, TaskOptions } from '../backend/index.js';
+import { readClosedWindow, transportBackend, type BatchEngine, type ClosedWindow } from '../backend/index.js';
 
 export interface WindowedEngineOptions {
   seed: string;
   windowSeconds: number;
   top: number;
   tasks: TaskOptions[];
-  /** Worker threads; 0 runs the tasks in this thread. */
+  /** Threads of the core's engine: 1 runs everything in this thread; 0 one per core. */
   workers: number;
-  /** Flow records (kept by the first shard, which sees every packet as all shards do). */
+  /** Flow records. */
   flows?: FlowOptions;
-  /** Per-second counters kept for this many seconds (first shard). */
+  /** Per-second counters kept for this many seconds. */
   seconds?: number;
-}
-
-/** Workers for `engine.workers = 0`: one per core, at most one per task group; none (the tasks
- * run in this thread) on a single core, where a worker would only add copying. */
-export function defaultWorkers(tasks: TaskOptions[], cores = availableParallelism()): number {
-  return cores > 1 ? assignTasks(tasks, cores).length : 0;
-}
-
-interface Pending {
-  replies: ShardReply[];
-  answered: number;
-  bytes: number;
-  done: (replies: ShardReply[]) => void;
-  failed: (e: Error) => void;
+  /** Closed windows and flow records also as storage rows, written as this source. */
+  source?: string;
 }
 
 export class WindowedEngine {
-  private readonly shards: Shard[];
-  private readonly order: string[];
-  /** Requests in flight, oldest first; every shard answers in this order. */
-  private readonly pending: Pending[] = [];
-  /** Per shard: the index in `pending` its next reply answers. */
-  private readonly next: number[];
-  private queued = 0;
+  private readonly engine: BatchEngine;
   private failure: Error | null = null;
-  /** End of the open window (ms), as the shards last reported it. */
+  /** End of the open window (ms), after the last request. */
   openEnd: number | null = null;
   /** Called with each closed window, in order, before the request that closed it resolves. */
   onWindow: (w: ClosedWindow, requestedAt: number) => void = () => {};
-  /** Called once if a worker dies; every request in flight and after it is rejected. */
+  /** Called once if the engine fails; every request after it is rejected. */
   onFailure: (e: Error) => void = () => {};
 
   constructor(opts: WindowedEngineOptions) {
-    this.order = opts.tasks.map((t) => t.name);
-    const groups = opts.workers > 0 ? assignTasks(opts.tasks, opts.workers) : [opts.tasks];
-    const options = (tasks: TaskOptions[], first: boolean) => ({
-      seed: opts.seed, windowSeconds: opts.windowSeconds, top: opts.top, tasks,
-      ...(first ? { flows: opts.flows, seconds: opts.seconds } : {}),
+    this.engine = transportBackend().createBatchEngine({
+      seed: opts.seed, windowSeconds: opts.windowSeconds, top: opts.top, tasks: opts.tasks, flows: opts.flows, seconds: opts.seconds,
+      source: opts.source,
     });
-    this.shards = groups.map((tasks, i) =>
-      opts.workers > 0 ? new WorkerShard(options(tasks, i === 0), (e) => this.fail(e)) : new InlineShard(options(tasks, i === 0)),
-    );
-    this.next = this.shards.map(() => 0);
-    this.shards.forEach((s, i) => (s.onReply = (r) => this.reply(i, r)));
   }
 
-  /** The worker threads (for tests that kill one). */
-  get threads(): Worker[] {
-    return this.shards.flatMap((s) => (s instanceof WorkerShard ? [s.thread] : []));
-  }
-
-  get workers(): number {
-    return this.shards[0] instanceof WorkerShard ? this.shards.length : 0;
-  }
-
-  /** Bytes of batches submitted and not yet applied by every shard. */
+  /** Bytes of batches submitted and not yet applied (the core applies each as it comes). */
   get queuedBytes(): number {
-    return this.queued;
+    return 0;
   }
 
   /** Applies one message; resolves with the result and the windows it closed. */
-  submit(data: Uint8Array): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
-    return this.request({ t: 'apply', data }, data.byteLength);
+  async submit(data: Uint8Array): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
+    const requestedAt = Date.now();
+    const result = this.run(() => this.engine.apply(data));
+    return { result, windows: this.windows(requestedAt) };
   }
 
   /** Closes the open window (idle, or end of input). */
-  close(): Promise<{ windows: ClosedWindow[] }> {
-    return this.request({ t: 'close' }, 0);
+  async close(): Promise<{ windows: ClosedWindow[] }> {
+    const requestedAt = Date.now();
+    this.run(() => this.engine.closeWindow());
+    return { windows: this.windows(requestedAt) };
   }
 
-  skipBefore(ms: number): Promise<unknown> {
-    return this.request({ t: 'skip', ms }, 0);
+  async skipBefore(ms: number): Promise<void> {
+    this.run(() => this.engine.skipBefore(ms));
   }
 
   async stats(): Promise<Record<string, unknown>> {
-    const p = new Promise<ShardReply[]>((resolve, reject) => this.enqueue({ t: 'stats' }, 0, resolve, reject));
-    const replies = await p;
-    return JSON.parse(replies[0].stats ?? '{}') as Record<string, unknown>;
+    return JSON.parse(this.run(() => this.engine.statsJson())) as Record<string, unknown>;
   }
 
-  /** The open window so far, as one snapshot (NSWS) of every task and its JSON (as a closed
-   * window's); null when nothing is open. Counting goes on: live queries read it. */
+  /** The open window so far; null when nothing is open. Counting goes on: live queries read it. */
   async peek(): Promise<ClosedWindow | null> {
-    const replies = await this.ask({ t: 'peek' });
-    const parts = replies.map((r) => r.peek);
-    if (parts.some((p) => !p)) return null;
-    return mergeWindowParts(parts.map((p) => p!), this.order);
+    const w = this.run(() => this.engine.peekWindow());
+    return w ? readClosedWindow(w) : null;
   }
 
-  /** Flow records finished since the last call (JSON array text); `flush` ends every open flow
-   * first. Null without flow records. */
-  async takeFlows(flush = false): Promise<string | null> {
-    return this.text(await this.ask({ t: 'flows', flush }));
+  /** Flow records finished since the last call: rows (with a `source`), and JSON when asked;
+   * `flush` ends every open flow first. Null without flow records. */
+  async takeFlows(flush: boolean, json: boolean): Promise<TakenFlows | null> {
+    return this.run(() => this.engine.takeFlows(flush, json));
   }
 
   /** No batch came for this long (ms): flows idle by then end. */
   async flowsIdle(ms: number): Promise<void> {
-    await this.ask({ t: 'flowsIdle', ms });
+    this.run(() => this.engine.flowsIdle(ms));
   }
 
   /** A page of the open flows (FlowPage JSON); rejects naming a bad parameter. */
   async queryFlows(query: string): Promise<string | null> {
-    return this.text(await this.ask({ t: 'queryFlows', query }));
+    if (this.failure) throw this.failure;
+    return this.engine.queryFlows(query);
   }
 
   /** Per-second counters (JSON array) of seconds beginning in [from, to) ms. */
   async seconds(fromMs: number, toMs: number): Promise<string | null> {
-    return this.text(await this.ask({ t: 'seconds', fromMs, toMs }));
-  }
-
-  private ask(req: ShardRequest): Promise<ShardReply[]> {
-    return new Promise<ShardReply[]>((resolve, reject) => this.enqueue(req, 0, resolve, reject));
-  }
-
-  /** The one answer of the shard that holds the flow cache and the counters. */
-  private text(replies: ShardReply[]): string | null {
-    const error = replies.find((r) => r.error)?.error;
-    if (error) throw new Error(error);
-    return replies.find((r) => r.text != null)?.text ?? null;
+    return this.run(() => this.engine.secondsJson(fromMs, toMs));
   }
 
   async stop(): Promise<void> {
     this.failure ??= new Error('the engine is stopped');
-    for (const p of this.pending.splice(0)) p.failed(this.failure);
-    await Promise.all(this.shards.map((s) => s.stop()));
   }
 
-  private request(req: ShardRequest, bytes: number): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
-    const requestedAt = Date.now();
-    return new Promise((resolve, reject) => this.enqueue(req, bytes, (replies) => resolve(this.complete(replies, requestedAt)), reject));
-  }
-
-  private enqueue(req: ShardRequest, bytes: number, done: (replies: ShardReply[]) => void, failed: (e: Error) => void): void {
-    if (this.failure) return failed(this.failure);
-    this.pending.push({ replies: [], answered: 0, bytes, done, failed });
-    this.queued += bytes;
-    for (const s of this.shards) {
-      // Each worker gets its own copy, handed over rather than cloned again (new Uint8Array
-      // copies; a Buffer's slice would share the NATS client's read buffer).
-      s.send(req.t === 'apply' && s instanceof WorkerShard ? { t: 'apply', data: new Uint8Array(req.data) } : req);
+  /** Runs a call into the core; after a failure, or when the call fails (the core lost a
+   * thread), nothing more runs and the failure is reported once. */
+  private run<T>(call: () => T): T {
+    if (this.failure) throw this.failure;
+    try {
+      return call();
+    } catch (e) {
+      this.fail(e as Error);
+      throw this.failure!;
     }
   }
 
-  /** `requestedAt`: when the request that closed the windows was made (window latency). */
-  private complete(replies: ShardReply[], requestedAt: number): { result?: ApplyResult; windows: ClosedWindow[] } {
-    const windows = replies[0].windows.map((_, w) => mergeWindowParts(replies.map((r) => r.windows[w]), this.order));
-    this.openEnd = replies[0].openEnd;
+  private windows(requestedAt: number): ClosedWindow[] {
+    const windows = this.run(() => this.engine.takeWindows()).map(readClosedWindow);
+    const open = this.engine.openWindow();
+    this.openEnd = open ? open.endMs : null;
     for (const w of windows) this.onWindow(w, requestedAt);
-    return { result: replies[0].result, windows };
-  }
-
-  private reply(shard: number, r: ShardReply): void {
-    // After a failure the surviving shards still answer requests that were already failed.
-    if (this.failure) return;
-    const p = this.pending[this.next[shard]++];
-    p.replies[shard] = r;
-    p.answered++;
-    // Requests complete in order: the oldest once every shard has answered it.
-    while (this.pending.length && this.pending[0].answered === this.shards.length) {
-      const done = this.pending.shift()!;
-      for (let s = 0; s < this.next.length; s++) this.next[s]--;
-      this.queued -= done.bytes;
-      done.done(done.replies);
-    }
+    return windows;
   }
 
   private fail(e: Error): void {
     if (this.failure) return;
-    this.failure = new Error(`engine worker failed: ${e.message}`);
-    for (const p of this.pending.splice(0)) p.failed(this.failure);
-    this.queued = 0;
+    this.failure = new Error(`engine failed: ${e.message}`);
     this.onFailure(this.failure);
   }
 }

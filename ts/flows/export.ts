@@ -1,6 +1,7 @@
 // Where finished flow records go: the store (batched, retried and spilled by the window
 // storage's writer), a NATS subject (JSON arrays), and an HTTP receiver (its own bounded queue
 // and retries). `add` never waits: it is called on the packet path's side of the engine.
+import type { CoreRows } from '../backend/index.js';
 import type { FlowsConfig } from '../config/index.js';
 import type { WindowStorage } from '../storage/index.js';
 import { emptySinkStats, HttpSink, type FlowSinkStats, type Log } from './http-sink.js';
@@ -23,8 +24,16 @@ export interface FlowExportDeps {
   env?: NodeJS.ProcessEnv;
 }
 
+/** What finished flows are handed over as: the store takes the core's rows, the others JSON. */
+export interface FlowBatch {
+  rows: CoreRows | null;
+  records: readonly FlowRecordJson[] | null;
+}
+
 interface Sink {
-  add(records: readonly FlowRecordJson[]): void;
+  /** Takes records as JSON (else as rows). */
+  readonly json: boolean;
+  add(batch: FlowBatch): void;
   stats(): FlowSinkStats;
   close(deadline: number): Promise<void>;
 }
@@ -50,6 +59,10 @@ export function jsonArrays(records: readonly FlowRecordJson[], max: number): Buf
   return out;
 }
 
+function recordsOf(batch: FlowBatch, json: boolean): number {
+  return json ? (batch.records?.length ?? 0) : (batch.rows?.blocks.reduce((n, b) => n + b.rows, 0) ?? 0) + (batch.rows?.quarantined.length ?? 0);
+}
+
 /** A sink whose delivery is one synchronous call per add (the store's writer, NATS publish):
  * nothing waits here, so failures are counted and the first one of a run logged. */
 class DirectSink implements Sink {
@@ -58,26 +71,28 @@ class DirectSink implements Sink {
 
   constructor(
     name: 'store' | 'nats',
-    private readonly deliver: (records: readonly FlowRecordJson[]) => number,
+    readonly json: boolean,
+    private readonly deliver: (batch: FlowBatch) => number,
     private readonly where: string,
     private readonly log: Log,
   ) {
     this.counters = emptySinkStats(name);
   }
 
-  add(records: readonly FlowRecordJson[]): void {
-    if (records.length === 0) return;
+  add(batch: FlowBatch): void {
+    const n = recordsOf(batch, this.json);
+    if (n === 0) return;
     const c = this.counters;
     try {
-      c.posts += this.deliver(records);
-      c.sent += records.length;
+      c.posts += this.deliver(batch);
+      c.sent += n;
       if (this.failing) this.log(`flows: ${c.sink}: ${this.where} takes records again`);
       this.failing = false;
     } catch (e) {
       c.failedAttempts++;
-      c.gaveUp += records.length;
+      c.gaveUp += n;
       c.lastError = (e as Error).message;
-      if (!this.failing) this.log(`flows: ${c.sink}: cannot hand ${records.length} records to ${this.where}: ${c.lastError}; further failures are only counted until one succeeds`);
+      if (!this.failing) this.log(`flows: ${c.sink}: cannot hand ${n} records to ${this.where}: ${c.lastError}; further failures are only counted until one succeeds`);
       this.failing = true;
     }
   }
@@ -95,15 +110,22 @@ export class FlowExport {
 
   constructor(private readonly sinks: Sink[], private readonly log: Log) {}
 
-  /** Hands the records to every sink and returns at once. The records are not modified, and
-   * must not be modified after (the HTTP sink holds them until they are sent). */
-  add(records: readonly FlowRecordJson[]): void {
+  /** Whether a sink takes records as JSON (the engine then hands them over as JSON too). */
+  get wantsJson(): boolean {
+    return this.sinks.some((s) => s.json);
+  }
+
+  /** Hands the records to every sink and returns at once: the store takes the rows, the others
+   * the JSON records, which must not be modified after (the HTTP sink holds them until sent). */
+  add(rows: CoreRows | null, records: readonly FlowRecordJson[] | null): void {
+    const batch = { rows, records };
     if (this.closed) {
-      if (this.droppedAfterClose === 0) this.log(`flows: ${records.length} records added after close; dropped and counted`);
-      this.droppedAfterClose += records.length;
+      const n = Math.max(recordsOf(batch, true), recordsOf(batch, false));
+      if (this.droppedAfterClose === 0) this.log(`flows: ${n} records added after close; dropped and counted`);
+      this.droppedAfterClose += n;
       return;
     }
-    for (const s of this.sinks) s.add(records);
+    for (const s of this.sinks) s.add(batch);
   }
 
   stats(): FlowSinkStats[] {
@@ -129,13 +151,13 @@ export function createFlowExport(cfg: FlowsConfig, deps: FlowExportDeps): FlowEx
   if (!cfg.enabled) return null;
   const sinks: Sink[] = [];
   const storage = deps.storage;
-  if (storage) sinks.push(new DirectSink('store', (r) => (storage.addFlows(r), 1), storage.where, deps.log));
+  if (storage) sinks.push(new DirectSink('store', false, (b) => (b.rows && storage.addRows(b.rows), 1), storage.where, deps.log));
   const publish = deps.publish;
   if (publish && cfg.subject) {
     const subject = cfg.subject;
     sinks.push(
-      new DirectSink('nats', (r) => {
-        const messages = jsonArrays(r, NATS_MAX_MESSAGE);
+      new DirectSink('nats', true, (b) => {
+        const messages = jsonArrays(b.records ?? [], NATS_MAX_MESSAGE);
         for (const m of messages) publish(subject, m);
         return messages.length;
       }, `subject ${subject}`, deps.log),
@@ -157,6 +179,7 @@ export function createFlowExport(cfg: FlowsConfig, deps: FlowExportDeps): FlowEx
     }
   }
   if (sinks.length === 0) return null;
-  deps.log(`flows: ${deps.source}: exporting finished flows to ${sinks.map((s) => s.stats().sink).join(', ')}`);
+  // The store alone is what analyze always does: nothing to announce.
+  if (sinks.length > (storage ? 1 : 0)) deps.log(`flows: ${deps.source}: exporting finished flows to ${sinks.map((s) => s.stats().sink).join(', ')}`);
   return new FlowExport(sinks, deps.log);
 }

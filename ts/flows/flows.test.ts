@@ -14,6 +14,7 @@ import { openWindowStorage } from '../storage/index.js';
 import { NatsServer } from '../transport/nats-server.js';
 import { createFlowExport, FlowExport, jsonArrays, NATS_MAX_MESSAGE, type FlowExportDeps } from './export.js';
 import type { FlowRecordJson } from './types.js';
+import { flowRecordRows } from '../testing/captures.js';
 
 /** A record told apart by its source port. */
 function record(i: number, over: Partial<FlowRecordJson> = {}): FlowRecordJson {
@@ -106,8 +107,8 @@ describe('HTTP sink', () => {
       else rx.accept(res, body);
     };
     const { exp, logs } = exporter({ httpUrl: rx.url, httpBatch: 3 });
-    exp.add(records(5));
-    exp.add(records(2, 5));
+    exp.add(null, records(5));
+    exp.add(null, records(2, 5));
     const [s] = await exp.close();
     assert.deepEqual(rx.received.map((r) => r.srcPort), records(7).map((r) => r.srcPort));
     assert.deepEqual(rx.bodies.map((b) => b.length), [3, 3, 1], 'batches of httpBatch records');
@@ -130,7 +131,7 @@ describe('HTTP sink', () => {
       } else rx.accept(res, body);
     };
     const { exp, logs } = exporter({ httpUrl: rx.url, httpBatch: 4, httpRetries: 5 });
-    exp.add(records(6));
+    exp.add(null, records(6));
     const [s] = await exp.close();
     assert.deepEqual([s.sent, s.posts, s.failedAttempts, s.retries, s.gaveUp], [2, 1, 1, 0, 4]);
     assert.equal(s.lastError, 'HTTP 400: bad records');
@@ -147,7 +148,7 @@ describe('HTTP sink', () => {
       else rx.accept(res, body);
     };
     const { exp } = exporter({ httpUrl: rx.url });
-    exp.add(records(3));
+    exp.add(null, records(3));
     const [s] = await exp.close();
     assert.deepEqual([s.sent, s.failedAttempts, s.retries, s.gaveUp], [3, 2, 2, 0]);
   });
@@ -156,7 +157,7 @@ describe('HTTP sink', () => {
     rx.handler = () => {};
     const { exp } = exporter({ httpUrl: rx.url, httpTimeout: 0.1, httpRetries: 1 });
     const started = Date.now();
-    exp.add(records(3));
+    exp.add(null, records(3));
     await until(() => exp.stats()[0].gaveUp === 3, 'the records given up');
     const [s] = await exp.close();
     assert.deepEqual([s.sent, s.failedAttempts, s.retries, s.gaveUp, s.dropped, s.queued], [0, 2, 1, 3, 0, 0]);
@@ -169,11 +170,11 @@ describe('HTTP sink', () => {
     const held: (() => void)[] = [];
     rx.handler = (_q, res, body) => held.push(() => rx.accept(res, body));
     const { exp, logs } = exporter({ httpUrl: rx.url, httpBatch: 1, httpQueue: 5 });
-    exp.add([record(0)]);
+    exp.add(null, [record(0)]);
     await until(() => held.length === 1, 'the first POST');
     // The first record is in flight; of the next 12 the queue keeps the newest 5.
-    exp.add(records(4, 1));
-    exp.add(records(8, 5));
+    exp.add(null, records(4, 1));
+    exp.add(null, records(8, 5));
     let s = exp.stats()[0];
     assert.deepEqual([s.dropped, s.queued], [7, 6]);
     rx.handler = (_q, res, body) => rx.accept(res, body);
@@ -188,11 +189,11 @@ describe('HTTP sink', () => {
     rx.auth.length = 0;
     rx.handler = (_q, res, body) => rx.accept(res, body);
     const { exp } = exporter({ httpUrl: rx.url, httpTokenEnv: 'FLOWS_TOKEN' }, { env: { FLOWS_TOKEN: 's3cret' } });
-    exp.add(records(2));
+    exp.add(null, records(2));
     await exp.close();
     assert.deepEqual(rx.auth, ['Bearer s3cret']);
     const none = exporter({ httpUrl: rx.url });
-    none.exp.add(records(1));
+    none.exp.add(null, records(1));
     await none.exp.close();
     assert.deepEqual(rx.auth, ['Bearer s3cret', undefined], 'no header without httpTokenEnv');
     const deps = { log: () => {}, storage: null, publish: null, source: 'test', env: {} };
@@ -214,7 +215,7 @@ describe('HTTP sink', () => {
     rx.bodies.length = 0;
     rx.handler = (_q, res, body) => rx.accept(res, body);
     const { exp } = exporter({ httpUrl: rx.url, httpBatch: 500 });
-    exp.add(made);
+    exp.add(null, made);
     const [s] = await exp.close();
     assert.deepEqual(rx.received, made);
     assert.deepEqual([s.sent, s.posts, s.dropped], [made.length, Math.ceil(made.length / 500), 0]);
@@ -223,14 +224,14 @@ describe('HTTP sink', () => {
   test('close drains until its deadline, then drops what is left, counted and logged', async () => {
     rx.handler = () => {};
     const { exp, logs } = exporter({ httpUrl: rx.url, httpBatch: 2, httpTimeout: 60 });
-    exp.add(records(5));
+    exp.add(null, records(5));
     const started = Date.now();
     const [s] = await exp.close(200);
     const took = Date.now() - started;
     assert.ok(took >= 190 && took < 2000, `closed after its deadline (${took} ms)`);
     assert.deepEqual([s.sent, s.dropped, s.queued], [0, 5, 0]);
     assert.ok(logs.some((l) => /closed with 5 records undelivered/.test(l)), logs.join('\n'));
-    exp.add(records(2));
+    exp.add(null, records(2));
     assert.equal(exp.stats()[0].dropped, 7, 'records added after close are counted');
   });
 });
@@ -259,8 +260,8 @@ describe('NATS sink', () => {
     const { exp } = exporter({ subject: 'test.flows' }, { publish: (s, b) => nc.publish(s, b) });
     // Long interface names make the records large enough to need several messages.
     const many = records(3000).map((r) => ({ ...r, interface: 'x'.repeat(300) }));
-    exp.add(many);
-    exp.add([record(9999)]);
+    exp.add(null, many);
+    exp.add(null, [record(9999)]);
     await nc.flush();
     await until(() => got.length === 3001, 'every record');
     sub.unsubscribe();
@@ -273,8 +274,8 @@ describe('NATS sink', () => {
 
   test('a publish that throws is counted and logged once', () => {
     const { exp, logs } = exporter({ subject: 'test.flows' }, { publish: () => { throw new Error('connection closed'); } });
-    exp.add(records(2));
-    exp.add(records(3));
+    exp.add(null, records(2));
+    exp.add(null, records(3));
     const [s] = exp.stats();
     assert.deepEqual([s.sent, s.failedAttempts, s.gaveUp, s.lastError], [0, 2, 5, 'connection closed']);
     assert.equal(logs.filter((l) => /flows: nats: cannot hand 2 records to subject test.flows: connection closed/.test(l)).length, 1, logs.join('\n'));
@@ -298,24 +299,27 @@ describe('store sink', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('records go to the window storage (flows.jsonl); a malformed batch is refused with the field named', async () => {
+  test('the store takes the rows of the records (flows.jsonl); a store that fails is counted and logged once', async () => {
     const cfg = defaultConfig();
     const storage = openWindowStorage({ ...cfg.storage, kind: 'file', path: dir }, { source: 'flows-test', log: () => {} })!;
-    const { exp, logs } = exporter({}, { storage });
-    exp.add(records(3));
-    exp.add([record(3), record(4, { srcIp: '10.0.0.300' })]);
-    exp.add([record(5, { dstIp: '2001:db8::1' })]);
+    const { exp } = exporter({}, { storage });
+    exp.add(flowRecordRows('flows-test', records(3)), null);
     const [s] = await exp.close();
     await storage.close();
-    assert.deepEqual([s.sink, s.sent, s.posts, s.failedAttempts, s.gaveUp], ['store', 3, 1, 2, 3]);
-    assert.equal(s.lastError, 'flow record 0: dstIp "2001:db8::1" is not of the family of srcIp "10.0.0.1"');
-    assert.ok(logs.some((l) => /cannot hand 2 records to .*: flow record 1: srcIp "10.0.0.300" is not an IP address/.test(l)), logs.join('\n'));
+    assert.deepEqual([s.sink, s.sent, s.posts, s.failedAttempts, s.gaveUp], ['store', 3, 1, 0, 0]);
     const lines = readFileSync(join(dir, 'flows.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     // Rows of the flows table, as the store holds them.
     assert.deepEqual(
       lines.map((l) => [l.source, l.src_ip, l.src_port, l.dst_ip, l.bytes_ab, l.community_id, l.first_seen]),
       records(3).map((r) => ['flows-test', r.srcIp, r.srcPort, r.dstIp, r.bytesAtoB, r.communityId, `${new Date(Number(r.firstTime!.split('.')[0]) * 1000).toISOString().slice(0, 19)}.${r.firstTime!.split('.')[1]}Z`]),
     );
+    const failing = { ...storage, where: 'a full disk', addRows: () => { throw new Error('no space left'); } };
+    const broken = exporter({}, { storage: failing });
+    broken.exp.add(flowRecordRows('flows-test', records(2)), null);
+    broken.exp.add(flowRecordRows('flows-test', records(3)), null);
+    const [b] = await broken.exp.close();
+    assert.deepEqual([b.sent, b.failedAttempts, b.gaveUp, b.lastError], [0, 2, 5, 'no space left']);
+    assert.equal(broken.logs.filter((l) => /cannot hand 2 records to a full disk: no space left/.test(l)).length, 1, broken.logs.join('\n'));
   });
 
   test('flows disabled, or no sink configured: no export', () => {

@@ -84,6 +84,8 @@ class RecordQueue {
 }
 
 export class HttpSink {
+  /** Takes records as JSON. */
+  readonly json = true;
   private readonly queue = new RecordQueue();
   private readonly counters = emptySinkStats('http');
   private readonly closing = new AbortController();
@@ -105,7 +107,8 @@ export class HttpSink {
     if (opts.token) this.headers.authorization = `Bearer ${opts.token}`;
   }
 
-  add(records: readonly FlowRecordJson[]): void {
+  add(batch: { records: readonly FlowRecordJson[] | null }): void {
+    const records = batch.records ?? [];
     if (records.length === 0) return;
     if (this.closed) {
       this.counters.dropped += records.length;

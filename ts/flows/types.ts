@@ -33,6 +33,17 @@ export interface FlowRecordJson {
   direction: 'inbound' | 'outbound' | 'local' | 'external';
 }
 
+/** What `analyze` reports of its flow records (the core's summary): counts by end reason and
+ * direction, and the largest records by bytes (ties: the one finished first). */
+export interface FlowSummary {
+  records: number;
+  packets: number;
+  bytes: number;
+  byReason: Record<string, number>;
+  byDirection: Record<string, number>;
+  top: FlowRecordJson[];
+}
+
 /** Orders of a page of flows, live (the core's FlowQuery) or stored (listFlowRecords). */
 export const FLOW_SORTS = ['bytes', 'packets', 'first', 'last', 'duration'] as const;
 export type FlowSort = (typeof FLOW_SORTS)[number];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { loadBackend, type ClosedWindow } from '../backend/index.js';
 import { feedFile } from '../analyze/analyze-files.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
-import { EngineHost } from '../engine/run-engine.js';
+import { engineSink, EngineHost } from '../engine/run-engine.js';
 import { Probe } from './probe.js';
 import { EnginePublisher } from './publisher.js';
 import { VethPair } from './veth.js';
@@ -41,7 +41,7 @@ function sentBy(output: string): number {
 const replayArgs = (extra: string[]) => veth.command('tcpreplay', '-i', veth.far, ...extra, CAPTURE);
 
 async function capture(cfg: NetspectraConfig, send: () => Promise<string> | string) {
-  const host = new EngineHost(cfg, quiet);
+  const host = new EngineHost(cfg, quiet, 'live-test', engineSink(cfg, quiet, 'live-test', null));
   const windows: ClosedWindow[] = [];
   host.onWindow = (w) => windows.push(w);
   const probe = new Probe(cfg, new EnginePublisher(host), quiet, cfg.probe.interface);
@@ -77,7 +77,7 @@ test('live capture counts exactly what tcpreplay sent, and keeps rotating pcap f
   assert.equal(files.length, 3, files.join(' '));
   for (const f of files) {
     const analyzer = loadBackend('native').createAnalyzer({});
-    const outcome = feedFile(analyzer, join(persist, f), 1 << 20);
+    const outcome = await feedFile(analyzer, join(persist, f), 1 << 20);
     assert.equal(outcome.error, undefined, `${f}: ${outcome.error}`);
     assert.ok(analyzer.packets() > 1000, `${f} holds ${analyzer.packets()} packets`);
   }

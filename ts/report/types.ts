@@ -1,7 +1,7 @@
 // The analysis report as produced by the engine (Rust builds the JSON; every backend emits the
 // same text), plus what the CLI adds around it.
 import type { AlertEvent } from '../alert/types.js';
-import type { FlowSummary } from '../flows/summary.js';
+import type { FlowSummary } from '../flows/types.js';
 
 export interface FileReport {
   name: string;

@@ -1,42 +1,8 @@
-// Flow records (ts/flows/types.ts) checked before they become rows of the `flows` table
-// (local-rows.ts), and stored rows made into records again.
-import { isIP } from 'node:net';
+// Stored rows of the `flows` table (the core writes them) made into records again, as the core
+// emits them (ts/flows/types.ts).
 import { ipProtoName } from '../backend/js/names.js';
 import type { FlowRecordJson } from '../flows/types.js';
 import { addressText } from './row-binary.js';
-
-const EPOCH_TEXT = /^\d{1,11}\.\d{9}$/;
-
-/** Throws an error naming the record (by index) and the field that is not what the core emits. */
-export function checkFlowRecords(records: readonly FlowRecordJson[]): void {
-  records.forEach((r, i) => {
-    const bad = (field: string, rule: string) => new Error(`flow record ${i}: ${field} ${JSON.stringify((r as unknown as Record<string, unknown>)?.[field])} ${rule}`);
-    if (typeof r !== 'object' || r === null) throw new Error(`flow record ${i}: not an object`);
-    for (const f of ['srcIp', 'dstIp'] as const) {
-      if (typeof r[f] !== 'string' || (r[f] !== '-' && !isIP(r[f]))) throw bad(f, 'is not an IP address');
-    }
-    if (familyOf(r.srcIp) !== familyOf(r.dstIp)) throw bad('dstIp', `is not of the family of srcIp ${JSON.stringify(r.srcIp)}`);
-    const ints: [keyof FlowRecordJson, number][] = [
-      ['srcPort', 65_535], ['dstPort', 65_535], ['proto', 255], ['vlan', 65_535],
-      ['packetsAtoB', Number.MAX_SAFE_INTEGER], ['bytesAtoB', Number.MAX_SAFE_INTEGER], ['packetsBtoA', Number.MAX_SAFE_INTEGER], ['bytesBtoA', Number.MAX_SAFE_INTEGER],
-    ];
-    for (const [f, max] of ints) {
-      const v = r[f];
-      if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > max) throw bad(f, `is not an integer 0..${max}`);
-    }
-    for (const f of ['firstTime', 'lastTime'] as const) {
-      if (r[f] !== null && (typeof r[f] !== 'string' || !EPOCH_TEXT.test(r[f]))) throw bad(f, 'is not null or epoch seconds with 9 decimals');
-    }
-    if (r.communityId !== null && typeof r.communityId !== 'string') throw bad('communityId', 'is not null or text');
-    for (const f of ['probe', 'interface', 'tcpFlagsAtoB', 'tcpFlagsBtoA', 'state', 'reason', 'direction'] as const) {
-      if (typeof r[f] !== 'string') throw bad(f, 'is not text');
-    }
-  });
-}
-
-function familyOf(ip: string): number {
-  return ip === '-' ? 0 : isIP(ip);
-}
 
 /** The columns a query selects to make records again (aliases unlike the column names: an alias
  * named like its column would replace it in WHERE). */

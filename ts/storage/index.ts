@@ -6,11 +6,9 @@
 //   queries     the parameterized queries the API runs      flow-rows  stored flows as records
 import { join } from 'node:path';
 import type { AlertEvent } from '../alert/types.js';
-import { storageRows } from '../backend/index.js';
+import type { CoreRows } from '../backend/index.js';
 import type { StorageConfig } from '../config/index.js';
-import type { FlowRecordJson } from '../flows/types.js';
-import { alertRows, flowRows, runRow, statsRows, type IngestStatsRow, type LocalRows, type RowOrigin } from './local-rows.js';
-import { readStorageRows, type WindowRows } from './rows.js';
+import { alertRows, runRow, statsRows, type IngestStatsRow, type LocalRows, type RowOrigin } from './local-rows.js';
 import { migrate } from './schema.js';
 import { connectStore, storagePath, type Store } from './store.js';
 import { FileWriter, StoreWriter, type Log, type RowSink, type WriterStats } from './writer.js';
@@ -19,7 +17,6 @@ export { connectStore, defaultSource, embeddedWhere, openStore, storagePath, sto
 export { claimServeLease, HandoffSink, readServeLease } from './handoff.js';
 export { spillBlock } from './writer.js';
 export { newRunId, type IngestStatsRow } from './local-rows.js';
-export type { WindowRows } from './rows.js';
 export type { RowSink, WriterStats } from './writer.js';
 
 export interface WindowStorage {
@@ -29,14 +26,12 @@ export interface WindowStorage {
   readonly sink: RowSink;
   /** Where rows go, for logs. */
   readonly where: string;
-  /** A closed window's snapshot (NSWS); returns its rows (the alert rules read them). */
-  addWindow(snapshot: Uint8Array): WindowRows;
+  /** The core's rows (of a closed window, or of finished flows), written as this storage's
+   * source and run. */
+  addRows(rows: CoreRows): void;
   addStats(row: IngestStatsRow): void;
   /** An alert notification, for the history. */
   addAlert(event: AlertEvent): void;
-  /** Finished flow records (the core's JSON). Throws, taking none, when a record is malformed
-   * (the error names it and the field). */
-  addFlows(records: readonly FlowRecordJson[]): void;
   /** The run is whole: from the moment its last row is stored, queries read this run of the
    * source instead of an earlier one, whose rows are then dropped. */
   complete(startedMs: number, details: Record<string, unknown>): void;
@@ -101,17 +96,12 @@ export function openWindowStorage(cfg: StorageConfig, opts: WindowStorageOptions
     run: origin.run,
     sink,
     where,
-    addWindow(snapshot) {
-      const rows = readStorageRows(storageRows(snapshot, origin.source, origin.run));
+    addRows(rows) {
       for (const b of rows.blocks) sink.addBlock(b);
       sink.addQuarantined(origin, rows.quarantined);
-      return rows;
     },
     addStats: (row) => add(statsRows(origin, [row])),
     addAlert: (event) => add(alertRows(origin, [event])),
-    addFlows: (records) => {
-      if (records.length) add(flowRows(origin, records));
-    },
     complete(startedMs, details) {
       if (!origin.run) throw new Error('storage: only an analysis run can be completed');
       sink.addBlock(runRow(origin, startedMs, Date.now(), details));

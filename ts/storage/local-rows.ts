@@ -1,11 +1,9 @@
 // Rows of the tables filled from here rather than by the core: run statistics, alert history,
-// flow records (from the core's JSON), the quarantine and runs; RowBinary in the column order
-// of schema.ts. A value the store cannot hold makes its row a quarantined one, with the reason.
+// the quarantine and runs; RowBinary in the column order of schema.ts. A value the store cannot
+// hold makes its row a quarantined one, with the reason.
 import type { AlertEvent } from '../alert/types.js';
-import type { FlowRecordJson } from '../flows/types.js';
-import { checkFlowRecords } from './flow-rows.js';
 import type { QuarantinedRow, RowBlock } from './rows.js';
-import { addressBytes, OutOfRange, RowEncoder } from './row-binary.js';
+import { OutOfRange, RowEncoder } from './row-binary.js';
 import type { LocalTable } from './schema.js';
 
 export interface IngestStatsRow {
@@ -75,29 +73,6 @@ export function alertRows(o: RowOrigin, events: readonly AlertEvent[]): LocalRow
     e.nullableTimeNs(a.endsAt === null ? null : isoNs(a.endsAt, 'ends_at'), 'ends_at');
     e.timeNs(isoNs(a.windowStart, 'window_start'), 'window_start').timeNs(isoNs(a.windowEnd, 'window_end'), 'window_end');
     e.string(a.enrichment ? JSON.stringify(a.enrichment) : '').string(a.enrichmentNote ?? '');
-  });
-}
-
-/** "seconds.nanoseconds" as nanoseconds. */
-function epochNs(text: string | null): bigint | null {
-  if (text === null) return null;
-  const [s, f] = text.split('.');
-  return BigInt(s) * 1_000_000_000n + BigInt(f);
-}
-
-function family(ip: string): number {
-  return ip === '-' ? 0 : ip.includes(':') ? 6 : 4;
-}
-
-/** Flow records as the core emits them; throws, taking none, when one is malformed. */
-export function flowRows(o: RowOrigin, records: readonly FlowRecordJson[]): LocalRows {
-  checkFlowRecords(records);
-  return encode('flows', records, (e, r) => {
-    e.string(o.source).string(o.run).string(r.probe).string(r.interface).nullableString(r.communityId).u8(family(r.srcIp));
-    e.ipv6(addressBytes(r.srcIp)).ipv6(addressBytes(r.dstIp)).u16(r.srcPort).u16(r.dstPort).u8(r.proto);
-    e.nullableTimeNs(epochNs(r.firstTime), 'first_seen').nullableTimeNs(epochNs(r.lastTime), 'last_seen');
-    e.u64(r.packetsAtoB).u64(r.bytesAtoB).u64(r.packetsBtoA).u64(r.bytesBtoA).string(r.tcpFlagsAtoB).string(r.tcpFlagsBtoA);
-    e.string(r.state).string(r.reason).u16(r.vlan).string(r.direction);
   });
 }
 

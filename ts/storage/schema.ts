@@ -4,18 +4,15 @@
 // in RowBinary with the columns below: the core's tables list theirs in the core
 // (crates/core/src/rows), the rest are made here.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { tablesJson } from '../backend/index.js';
+import { CORE_TABLES, tablesJson, type CoreTable } from '../backend/index.js';
 import { isColumnType, type Column } from './row-binary.js';
 
-/** Tables the core makes rows for (crates/core/src/rows). */
-export const CORE_TABLES = ['windows', 'window_tasks', 'exact_rows', 'heavy_hitters', 'spreaders'] as const;
-export type CoreTable = (typeof CORE_TABLES)[number];
+export { CORE_TABLES, type CoreTable } from '../backend/index.js';
 /** Tables whose rows are made here. */
-export type LocalTable = 'ingest_stats' | 'alerts' | 'flows' | 'quarantine' | 'runs';
+export type LocalTable = 'ingest_stats' | 'alerts' | 'quarantine' | 'runs';
 /** Every table writers fill. */
 export type StoredTable = CoreTable | LocalTable;
 
-const KEY: Column[] = [['family', 'UInt8'], ['src_ip', 'IPv6'], ['dst_ip', 'IPv6'], ['src_port', 'UInt16'], ['dst_port', 'UInt16'], ['proto', 'UInt8']];
 const NS = "DateTime64(9, 'UTC')";
 const NULL_NS = "Nullable(DateTime64(9, 'UTC'))";
 const MS = "DateTime64(3, 'UTC')";
@@ -29,11 +26,6 @@ const LOCAL_COLUMNS: Record<LocalTable, Column[]> = {
     ['threshold_text', 'String'], ['value', 'Float64'], ['value_text', 'String'], ['key_text', 'String'], ['key_json', 'String'],
     ['labels_json', 'String'], ['starts_at', NS], ['ends_at', NULL_NS], ['window_start', NS], ['window_end', NS],
     ['enrichment_json', 'String'], ['enrichment_note', 'String'],
-  ],
-  flows: [
-    ['source', LC], ['run', LC], ['probe', LC], ['interface', LC], ['community_id', 'Nullable(String)'], ...KEY, ['first_seen', NULL_NS],
-    ['last_seen', NULL_NS], ['packets_ab', 'UInt64'], ['bytes_ab', 'UInt64'], ['packets_ba', 'UInt64'], ['bytes_ba', 'UInt64'],
-    ['tcp_flags_ab', LC], ['tcp_flags_ba', LC], ['state', LC], ['reason', LC], ['vlan', 'UInt16'], ['direction', LC],
   ],
   quarantine: [['source', LC], ['run', LC], ['at', MS], ['table', LC], ['reason', 'String'], ['row', 'String']],
   runs: [['source', LC], ['run', 'String'], ['started_at', MS], ['finished_at', MS], ['details', 'String']],
@@ -64,7 +56,7 @@ export function columnsOf(table: StoredTable): readonly Column[] {
   return (CORE_TABLES as readonly string[]).includes(table) ? core()[table as CoreTable] : LOCAL_COLUMNS[table as LocalTable];
 }
 
-export const STORED_TABLES: readonly StoredTable[] = [...CORE_TABLES, 'ingest_stats', 'alerts', 'flows', 'quarantine', 'runs'];
+export const STORED_TABLES: readonly StoredTable[] = [...CORE_TABLES, 'ingest_stats', 'alerts', 'quarantine', 'runs'];
 
 export function isStoredTable(t: string): t is StoredTable {
   return (STORED_TABLES as readonly string[]).includes(t);

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyzeFiles } from '../analyze/analyze-files.js';
-import { loadBackend, storageRows } from '../backend/index.js';
+import { readRows, storageRows, type CoreRows } from '../backend/index.js';
+import { closedWindows, flowRecordRows, storeCapture } from '../testing/captures.js';
 import { concat, epb, frameOf, idb, pcapFile, Rng, shb, spb, tsoffset } from '../backend/js/test-captures.js';
 import { emptyRecord } from '../backend/js/record.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
@@ -18,18 +18,20 @@ import { connectStore, newRunId, openStore, openWindowStorage, type Store, type 
 import { migrate, MIGRATIONS, visibleRuns } from './schema.js';
 import { aggregateFlows, findTask, listFlowRecords } from './queries.js';
 import type { FlowRecordJson } from '../flows/types.js';
-import { readStorageRows } from './rows.js';
 import { StoreWriter } from './writer.js';
 
 const pathspider = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap');
 const kakao = join(process.cwd(), '..', 'shared', 'pcaps', 'ndpi-KakaoTalk_talk.pcap');
 
-/** Window snapshots of a capture in 60 s windows. */
-function snapshots(file = pathspider): Uint8Array[] {
+/** Window snapshots (NSWS) of a capture in 60 s windows. */
+async function snapshots(file = pathspider): Promise<Uint8Array[]> {
   const cfg = loadConfig({ overrides: { 'analyze.window': 60 } });
-  const out: Uint8Array[] = [];
-  analyzeFiles([file], { backend: loadBackend(), config: cfg, onWindows: (s) => out.push(...s) });
-  return out;
+  return (await closedWindows(file, cfg)).map((w) => w.snapshot);
+}
+
+/** The storage rows of a window snapshot, written as `source`. */
+function rowsOf(snapshot: Uint8Array, source: string, run = ''): CoreRows {
+  return readRows(storageRows(snapshot, source, run));
 }
 
 /** Hand-made flow records of the core's shape, told apart by their source port. */
@@ -55,12 +57,7 @@ async function count(store: Store, table: string, where = ''): Promise<number> {
 async function analyzeInto(cfg: NetspectraConfig, file: string, source: string, store?: Store, log: (l: string) => void = () => {}): Promise<WriterStats & { windows: number }> {
   const started = Date.now();
   const storage = openWindowStorage(cfg.storage, { source, run: newRunId(started), store, log })!;
-  let windows = 0;
-  analyzeFiles([file], {
-    backend: loadBackend(), config: cfg,
-    onWindows: (s) => s.forEach((w) => (windows++, storage.addWindow(w))),
-    onFlows: (r) => storage.addFlows(r),
-  });
+  const windows = await storeCapture(file, cfg, storage);
   if (windows) storage.complete(started, {});
   return { ...(await storage.close()), windows };
 }
@@ -96,7 +93,7 @@ describe('the server client through a store that goes down and comes back', () =
     cfg = loadConfig({
       overrides: { 'storage.kind': 'clickhouse', 'storage.url': ch.url, 'storage.spillDir': join(dir, 'spill'), 'storage.batchRows': 500, 'storage.retryMax': '200ms', 'storage.flushInterval': '50ms' },
     });
-    windows = snapshots();
+    windows = await snapshots();
     assert.ok(windows.length > 30, 'many windows');
   });
   after(async () => {
@@ -108,7 +105,7 @@ describe('the server client through a store that goes down and comes back', () =
     ch.down();
     const lines: string[] = [];
     const outage = openWindowStorage(cfg.storage, { source: 'outage', log: (l) => lines.push(l) })!;
-    for (const w of windows) outage.addWindow(w);
+    for (const w of windows) outage.addRows(rowsOf(w, outage.source));
     const s = await outage.close();
     assert.deepEqual([s.rowsWritten, s.rowsLost, s.rowsQuarantined], [0, 0, 0], 'nothing written, lost or quarantined');
     assert.ok(s.spillRows > 0 && s.spillRows === s.rowsSpilled, 'every row is in the spill');
@@ -137,11 +134,11 @@ describe('the server client through a store that goes down and comes back', () =
     const lines: string[] = [];
     const storage = openWindowStorage(cfg.storage, { source: 'recover', log: (l) => lines.push(l) })!;
     ch.down();
-    for (const w of windows.slice(0, 10)) storage.addWindow(w);
+    for (const w of windows.slice(0, 10)) storage.addRows(rowsOf(w, storage.source));
     await storage.sink.flush();
     assert.ok(storage.sink.stats().spillRows > 0, 'spilled while down');
     ch.up();
-    for (const w of windows.slice(10)) storage.addWindow(w);
+    for (const w of windows.slice(10)) storage.addRows(rowsOf(w, storage.source));
     const deadline = Date.now() + 20_000;
     while (storage.sink.stats().spillRows > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const s = await storage.close();
@@ -163,7 +160,7 @@ describe('the server client through a store that goes down and comes back', () =
   test('a spill is replayed only into the store and database it was meant for', async () => {
     ch.down();
     const theirs = openWindowStorage(cfg.storage, { source: 'theirs', log: () => {} })!;
-    for (const w of windows.slice(0, 5)) theirs.addWindow(w);
+    for (const w of windows.slice(0, 5)) theirs.addRows(rowsOf(w, theirs.source));
     const spilled = (await theirs.close()).spillRows;
     assert.ok(spilled > 0);
     ch.up();
@@ -181,11 +178,10 @@ describe('the server client through a store that goes down and comes back', () =
     const records = flowRecords(30);
     ch.down();
     const outage = openWindowStorage(cfg.storage, { source: 'flows', log: () => {} })!;
-    outage.addFlows(records.slice(0, 20));
-    outage.addFlows(records.slice(20));
-    assert.throws(() => outage.addFlows([{ ...records[0], firstTime: '1700000000.5' }]), /^Error: flow record 0: firstTime "1700000000.5" is not null or epoch seconds with 9 decimals$/);
+    outage.addRows(flowRecordRows('flows', records.slice(0, 20)));
+    outage.addRows(flowRecordRows('flows', records.slice(20)));
     const s = await outage.close();
-    assert.deepEqual([s.rowsWritten, s.rowsLost, s.rowsSpilled, s.spillRows], [0, 0, 30, 30], 'every record spilled, the malformed one taken by none');
+    assert.deepEqual([s.rowsWritten, s.rowsLost, s.rowsSpilled, s.spillRows], [0, 0, 30, 30], 'every record spilled');
     assert.ok(readdirSync(join(dir, 'spill')).every((f) => f.endsWith('-flows.spill')));
     ch.up();
     const r = await openWindowStorage(cfg.storage, { source: 'flows', log: () => {} })!.close();
@@ -246,12 +242,12 @@ describe('the server client through a store that goes down and comes back', () =
     const small = loadConfig({ overrides: { ...overridesOf(cfg), 'storage.spillDir': join(dir, 'full'), 'storage.spillMax': '4KiB', 'storage.batchRows': 100 } });
     const lines: string[] = [];
     const storage = openWindowStorage(small.storage, { source: 'full', log: (l) => lines.push(l) })!;
-    for (const w of windows) storage.addWindow(w);
+    for (const w of windows) storage.addRows(rowsOf(w, storage.source));
     const s = await storage.close();
     ch.up();
     assert.ok(s.rowsLost > 0, 'rows lost');
     assert.ok(s.spillBytes <= 4096, 'the spill kept its limit');
-    const rows = windows.reduce((a, w) => a + readStorageRows(storageRows(w, 'full', '')).blocks.reduce((b, x) => b + x.rows, 0), 0);
+    const rows = windows.reduce((a, w) => a + rowsOf(w, 'full').blocks.reduce((b, x) => b + x.rows, 0), 0);
     assert.equal(s.rowsLost + s.rowsSpilled, rows, 'every row is either spilled or counted lost');
     assert.equal(lines.filter((l) => /rows lost: the spill is full \(\d+ of 4096 bytes\); further losses are only counted/.test(l)).length, 1, lines.join('\n'));
   });
@@ -349,7 +345,7 @@ describe('the embedded store', () => {
       batchRows: 1_000_000, flushIntervalMs: 3_600_000, retryMaxMs: 100, spillDir: spill, spillMaxBytes: 1024 ** 3, maxPendingBytes: 1,
       prepare: async () => {}, log: () => {},
     });
-    const rows = readStorageRows(storageRows(snapshots(kakao)[0], 'damaged', ''));
+    const rows = rowsOf((await snapshots(kakao))[0], 'damaged');
     const exact = rows.blocks.find((b) => b.table === 'exact_rows')!;
     writer.addBlock(exact);
     const [file] = readdirSync(spill).filter((f) => f.endsWith('.spill'));
@@ -404,9 +400,9 @@ describe('the embedded store', () => {
       batchRows: 1_000_000, flushIntervalMs: 3_600_000, retryMaxMs: 100, spillDir: join(dir, 'memory-spill'), spillMaxBytes: 1024 ** 3,
       maxPendingBytes: 4096, prepare: async () => {}, log: (l) => lines.push(l),
     });
-    const windows = snapshots();
+    const windows = await snapshots();
     // Added without yielding, as an offline analysis does: no insert can run meanwhile.
-    for (const w of windows) for (const b of readStorageRows(storageRows(w, 'memory', '')).blocks) writer.addBlock(b);
+    for (const w of windows) for (const b of rowsOf(w, 'memory').blocks) writer.addBlock(b);
     assert.ok(writer.stats().rowsSpilled > 0, 'spilled for memory');
     await writer.close();
     const s = writer.stats();
@@ -486,7 +482,7 @@ test('the file writer appends JSON Lines per table, addresses and times as peopl
   try {
     const cfg = loadConfig({ overrides: { 'storage.kind': 'file', 'storage.path': dir } });
     const storage = openWindowStorage(cfg.storage, { source: 'files', log: () => {} })!;
-    for (const w of snapshots()) storage.addWindow(w);
+    for (const w of await snapshots()) storage.addRows(rowsOf(w, storage.source));
     storage.addStats({ atMs: Date.UTC(2024, 0, 1), kind: 'analyze', packets: 62_781, bytes: 1, windows: 1, details: { note: 'tab\there' } });
     const at = '2012-11-23T18:00:38.421Z';
     storage.addAlert({
@@ -494,7 +490,7 @@ test('the file writer appends JSON Lines per table, addresses and times as peopl
       task: '', metric: 'pps', op: '>', threshold: 1000, thresholdText: '1kpps', value: 2000, valueText: '2.00 kpps', key: {}, keyText: '',
       labels: { team: 'noc' }, startsAt: at, endsAt: null, at, windowStart: at, windowEnd: at, source: 'files',
     });
-    storage.addFlows(flowRecords(3));
+    storage.addRows(flowRecordRows('files', flowRecords(3)));
     await storage.close();
     const read = (t: string) => readFileSync(join(dir, `${t}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     const windows = read('windows');

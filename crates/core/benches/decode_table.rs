@@ -88,13 +88,16 @@ fn bench(name: &str, data: &[u8]) {
         .chain(default_tasks().into_iter().map(|t| (t.name.clone(), vec![t])))
         .collect();
     for (label, tasks) in engine_sets {
-        let Ok(mut engine) = Engine::new(&EngineConfig { window_ns: 10_000_000_000, tasks }, 1) else { return };
+        let Ok(mut engine) = Engine::new(&EngineConfig { window_ns: 10_000_000_000, tasks, ..Default::default() }, 1)
+        else {
+            return;
+        };
         let (pps, _) = measure(data, per_pass, |d| {
             let mut r = CaptureReader::new();
             let _ = r.feed(d, |f| {
                 decode(f.data, f.link_type, &mut decoded);
                 let rec = decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, 0);
-                black_box(engine.add(&rec, f.has_ts));
+                black_box(engine.add(&rec, f.has_ts, 0));
             });
         });
         println!("  decode + engine: {label:<17}{:>8.2} Mpps", pps / 1e6);
@@ -138,7 +141,7 @@ fn bench(name: &str, data: &[u8]) {
             .contains("flow records")
             .then(|| FlowMeterConfig { local: vec![Cidr::parse("10.0.0.0/8").unwrap()], ..Default::default() });
         let cfg = AnalysisConfig {
-            engine: EngineConfig { window_ns: 10_000_000_000, tasks },
+            engine: EngineConfig { window_ns: 10_000_000_000, tasks, ..Default::default() },
             flows,
             ..AnalysisConfig::default()
         };
@@ -153,7 +156,7 @@ fn bench(name: &str, data: &[u8]) {
     }
     for spec in default_tasks() {
         let cfg = AnalysisConfig {
-            engine: EngineConfig { window_ns: 10_000_000_000, tasks: vec![spec.clone()] },
+            engine: EngineConfig { window_ns: 10_000_000_000, tasks: vec![spec.clone()], ..Default::default() },
             ..AnalysisConfig::default()
         };
         let Ok(mut analysis) = Analysis::new(&cfg) else { return };

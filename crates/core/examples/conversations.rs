@@ -21,7 +21,7 @@ fn main() {
             eprintln!("{path}: {e}");
         }
         println!("# {path} packets={} bytes={}", a.totals().packets, a.totals().bytes);
-        for (name, table) in [("ip", &a.ip_pairs()), ("l4", a.conversations())] {
+        for (name, table) in [("ip", &a.ip_pairs()), ("l4", &a.conversations())] {
             for (k, s) in table.sorted() {
                 println!(
                     "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",

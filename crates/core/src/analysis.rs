@@ -5,8 +5,8 @@
 use crate::addr::{Addr, Family};
 use crate::capture::{CaptureError, CaptureReader, Format, Frame};
 use crate::decode::{self, DecodeStats, Decoded, ProblemKind, TunnelKind};
-use crate::engine::{Engine, EngineConfig, WindowSnapshot};
-use crate::flow::{FlowMeter, FlowMeterConfig};
+use crate::engine::{ClosedWindow, Engine, EngineConfig, WindowSnapshot};
+use crate::flow::{FlowMeterConfig, FlowOut, TakenFlows};
 use crate::json::{epoch_text, Json};
 use crate::names;
 use crate::record::{flag, PacketRecord};
@@ -19,11 +19,13 @@ pub struct AnalysisConfig {
     pub engine: EngineConfig,
     /// Rows per top-N list in the report (windows are rendered when they close).
     pub top_n: usize,
-    /// Keep each closed window's compact snapshot until taken (for storage).
-    pub keep_snapshots: bool,
+    /// Keep each closed window ([`ClosedWindow`], encoded) until taken (for storage, alerts).
+    pub keep_windows: bool,
+    /// Closed windows and flow records also as storage rows written as (source, run).
+    pub rows_as: Option<(String, String)>,
     /// Datagrams whose fragments are tracked at once.
     pub fragment_capacity: usize,
-    /// Flow records, when present.
+    /// Flow records, when present (the flow cache runs either way, with its defaults).
     pub flows: Option<FlowMeterConfig>,
 }
 
@@ -33,7 +35,8 @@ impl Default for AnalysisConfig {
             seed: 0x6e65_7473_7065_6374,
             engine: EngineConfig::default(),
             top_n: 10,
-            keep_snapshots: false,
+            keep_windows: false,
+            rows_as: None,
             fragment_capacity: 65_536,
             flows: None,
         }
@@ -82,45 +85,48 @@ struct Tables {
     totals: Totals,
     protocols: Vec<(ProtocolClass, u64, u64)>,
     tunnels: [(u64, u64); 8],
-    conversations: ConversationTable,
+    /// Conversations of the IP layers that carry a tunnel (the innermost layer's are the
+    /// engine's, derived from its flows).
+    outer: ConversationTable,
     /// Layers whose flow goes past the header's destination (IPv6 routing header): by header
     /// destination and by flow destination, to correct the derived address pairs.
     routed_by_header: ConversationTable,
     routed_by_flow: ConversationTable,
     engine: Engine,
     top_n: usize,
-    keep_snapshots: bool,
-    /// Closed windows rendered as report JSON, and (when kept) as compact snapshots.
+    keep_windows: bool,
+    rows_as: Option<(String, String)>,
+    /// Closed windows rendered as report JSON, and (when kept) whole, encoded.
     window_reports: Vec<String>,
-    snapshots: Vec<Vec<u8>>,
+    closed: Vec<Vec<u8>>,
     fragments: FragmentPorts,
     problems: DecodeStats,
-    flows: Option<FileFlows>,
+    /// Where records come from: this host (the probe) and the capture file; interface `n` of a
+    /// file is named "<file>" (n = 0) or "<file>#n". None without flow records.
+    origins: Option<FileOrigins>,
 }
 
-/// Flow records of capture files: interface `n` of a file is named "<file>" (n = 0) or
-/// "<file>#n".
-struct FileFlows {
-    meter: FlowMeter,
+struct FileOrigins {
     probe: String,
     file: String,
     /// (interface index, origin) of the current file.
-    origins: Vec<(u16, u16)>,
+    known: Vec<(u16, u16)>,
 }
 
-impl FileFlows {
+impl Tables {
+    /// The flow meter's origin of a packet's interface.
     #[inline]
-    fn add(&mut self, r: &PacketRecord) {
-        let origin = match self.origins.iter().find(|(i, _)| *i == r.interface) {
-            Some(&(_, o)) => o,
+    fn origin(&mut self, interface: u16) -> u16 {
+        let Some(o) = &mut self.origins else { return 0 };
+        match o.known.iter().find(|(i, _)| *i == interface) {
+            Some(&(_, origin)) => origin,
             None => {
-                let name = if r.interface == 0 { self.file.clone() } else { format!("{}#{}", self.file, r.interface) };
-                let o = self.meter.origin(&self.probe, &name);
-                self.origins.push((r.interface, o));
-                o
+                let name = if interface == 0 { o.file.clone() } else { format!("{}#{}", o.file, interface) };
+                let origin = self.engine.flows_mut().origin(&o.probe, &name);
+                o.known.push((interface, origin));
+                origin
             }
-        };
-        self.meter.add(r, origin);
+        }
     }
 }
 
@@ -134,7 +140,19 @@ impl Analysis {
     /// Fails when a task's configuration is invalid (the message names the task).
     pub fn new(cfg: &AnalysisConfig) -> Result<Analysis, String> {
         let seed = cfg.seed;
-        let engine = Engine::new(&cfg.engine, seed)?;
+        let engine = Engine::new(
+            &EngineConfig {
+                flows: cfg.flows.clone().unwrap_or_default(),
+                records: cfg.flows.is_some(),
+                conversations: true,
+                ..cfg.engine.clone()
+            },
+            seed,
+        )?;
+        let mut engine = engine;
+        if cfg.flows.is_some() {
+            engine.flows_mut().summarize(cfg.top_n);
+        }
         Ok(Analysis {
             reader: CaptureReader::new(),
             tables: Tables {
@@ -143,21 +161,21 @@ impl Analysis {
                 totals: Totals::default(),
                 protocols: Vec::new(),
                 tunnels: [(0, 0); 8],
-                conversations: ConversationTable::new(seed),
+                outer: ConversationTable::new(seed),
                 routed_by_header: ConversationTable::new(seed),
                 routed_by_flow: ConversationTable::new(seed),
                 engine,
                 top_n: cfg.top_n,
-                keep_snapshots: cfg.keep_snapshots,
+                keep_windows: cfg.keep_windows,
+                rows_as: cfg.rows_as.clone(),
                 window_reports: Vec::new(),
-                snapshots: Vec::new(),
+                closed: Vec::new(),
                 fragments: FragmentPorts::new(cfg.fragment_capacity.max(1), seed),
                 problems: DecodeStats::default(),
-                flows: cfg.flows.clone().map(|f| FileFlows {
+                origins: cfg.flows.as_ref().map(|f| FileOrigins {
                     probe: f.probe.clone(),
-                    meter: FlowMeter::new(f),
                     file: String::new(),
-                    origins: Vec::new(),
+                    known: Vec::new(),
                 }),
             },
             files: Vec::new(),
@@ -167,9 +185,9 @@ impl Analysis {
     /// Starts a new capture file; its packets add to the same tables as earlier files.
     pub fn begin_file(&mut self, name: &str) {
         self.reader = CaptureReader::new();
-        if let Some(f) = &mut self.tables.flows {
-            f.file = name.to_string();
-            f.origins.clear();
+        if let Some(o) = &mut self.tables.origins {
+            o.file = name.to_string();
+            o.known.clear();
         }
         self.files.push(FileSummary {
             name: name.to_string(),
@@ -220,19 +238,40 @@ impl Analysis {
     /// Flow records finished since the last call, as a JSON array; with `flush` every flow
     /// still open ends first (end of input). None without flow records.
     pub fn take_flows_json(&mut self, flush: bool) -> Option<String> {
-        let f = self.tables.flows.as_mut()?;
+        self.take_flows(flush, FlowOut { rows: None, json: true }).and_then(|t| t.json)
+    }
+
+    /// Flow records finished since the last call, as rows of the `flows` table and/or JSON; with
+    /// `flush` every flow still open ends first. None without flow records.
+    pub fn take_flows(&mut self, flush: bool, out: FlowOut<'_>) -> Option<TakenFlows> {
+        self.tables.origins.as_ref()?;
+        let meter = self.tables.engine.flows_mut();
         if flush {
-            f.meter.flush();
+            meter.flush();
         }
-        Some(f.meter.take_json())
+        Some(meter.take(out))
+    }
+
+    /// Flow records finished since the last call as the rows of the `flows` table (the buffer
+    /// of [`crate::rows::StorageRows::encode`]), written as the configured source and run.
+    /// None without flow records or a source.
+    pub fn take_flow_rows(&mut self, flush: bool) -> Option<Vec<u8>> {
+        let (source, run) = self.tables.rows_as.clone()?;
+        self.take_flows(flush, FlowOut { rows: Some((&source, &run)), json: false })?.rows.map(|r| r.encode())
+    }
+
+    /// What the report says of the flow records taken so far (JSON); None without them.
+    pub fn flow_summary_json(&self) -> Option<String> {
+        self.tables.origins.as_ref()?;
+        self.tables.engine.flows().summary().map(|s| s.json())
     }
 
     /// The flow cache's counters as a JSON object; None without flow records.
     pub fn flow_counters_json(&self) -> Option<String> {
-        let f = self.tables.flows.as_ref()?;
+        self.tables.origins.as_ref()?;
         let mut j = Json::new();
         j.begin_object(None);
-        f.meter.write_counters(&mut j);
+        self.tables.engine.flows().write_counters(&mut j);
         j.end_object();
         Some(j.finish())
     }
@@ -249,14 +288,16 @@ impl Analysis {
         &self.tables.problems
     }
 
-    pub fn conversations(&self) -> &ConversationTable {
-        &self.tables.conversations
+    /// Conversations of every IP layer (tshark's TCP/UDP tables, and the rest).
+    pub fn conversations(&mut self) -> ConversationTable {
+        self.tables.conversations()
     }
 
     /// Conversations per address pair (tshark's IP/IPv6 tables), derived from the 5-tuple
     /// conversations: each packet was added there once per IP layer.
-    pub fn ip_pairs(&self) -> ConversationTable {
-        self.tables.ip_pairs()
+    pub fn ip_pairs(&mut self) -> ConversationTable {
+        let conversations = self.tables.conversations();
+        self.tables.ip_pairs(&conversations)
     }
 
     /// Closes the open window (end of the input): its tasks are snapshotted and reported.
@@ -266,15 +307,15 @@ impl Analysis {
         }
     }
 
-    /// Compact snapshots of the windows closed since the last call (when kept).
-    pub fn take_snapshots(&mut self) -> Vec<Vec<u8>> {
-        std::mem::take(&mut self.tables.snapshots)
+    /// The windows closed since the last call (when kept), each encoded as a [`ClosedWindow`].
+    pub fn take_windows(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.tables.closed)
     }
 
     /// All rows of the 5-tuple conversation table (`ip_pairs` false) or of the address-pair
     /// table (true) as fixed-width records, see [`encode_conversation`].
-    pub fn export_conversations(&self, ip_pairs: bool) -> Vec<u8> {
-        let rows = if ip_pairs { self.ip_pairs().sorted() } else { self.tables.conversations.sorted() };
+    pub fn export_conversations(&mut self, ip_pairs: bool) -> Vec<u8> {
+        let rows = if ip_pairs { self.ip_pairs().sorted() } else { self.conversations().sorted() };
         let mut out = vec![0u8; rows.len() * CONVERSATION_RECORD_LEN];
         for (i, (k, s)) in rows.iter().enumerate() {
             encode_conversation(k, s, &mut out[i * CONVERSATION_RECORD_LEN..(i + 1) * CONVERSATION_RECORD_LEN]);
@@ -282,7 +323,7 @@ impl Analysis {
         out
     }
 
-    pub fn report_json(&self, top_n: usize) -> String {
+    pub fn report_json(&mut self, top_n: usize) -> String {
         self.tables.report(&self.files, top_n)
     }
 }
@@ -316,19 +357,28 @@ pub fn encode_conversation(k: &ConvKey, s: &ConvStats, out: &mut [u8]) {
 
 impl Tables {
     fn closed(&mut self, w: WindowSnapshot) {
-        let mut j = Json::new();
-        w.write_json(&mut j, self.top_n);
-        self.window_reports.push(j.finish());
-        if self.keep_snapshots {
-            let mut buf = Vec::new();
-            w.encode(&mut buf);
-            self.snapshots.push(buf);
+        if self.keep_windows {
+            let rows = self.rows_as.as_ref().map(|(s, r)| (s.as_str(), r.as_str()));
+            let c = ClosedWindow::new(w, self.top_n, rows);
+            self.closed.push(c.encode());
+            self.window_reports.push(c.json);
+        } else {
+            let mut j = Json::new();
+            w.write_json(&mut j, self.top_n);
+            self.window_reports.push(j.finish());
         }
     }
 
+    /// Conversations of every layer: the engine's (innermost layers) and the tunnels'.
+    fn conversations(&mut self) -> ConversationTable {
+        let mut all = self.engine.conversations().unwrap_or_else(|| ConversationTable::new(self.seed));
+        all.merge(&self.outer);
+        all
+    }
+
     /// Address pairs of every IP layer, as the IP header names them.
-    fn ip_pairs(&self) -> ConversationTable {
-        let mut pairs = self.conversations.by_address_pair(self.seed);
+    fn ip_pairs(&self, conversations: &ConversationTable) -> ConversationTable {
+        let mut pairs = conversations.by_address_pair(self.seed);
         if !self.routed_by_flow.is_empty() {
             pairs.subtract(&self.routed_by_flow);
             pairs.merge(&self.routed_by_header);
@@ -340,6 +390,9 @@ impl Tables {
     fn add_frame(&mut self, f: &Frame<'_>) {
         decode::decode(f.data, f.link_type, &mut self.decoded);
         let mut r = self.decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
+        if !f.has_ts {
+            r.flags |= flag::NO_TIME;
+        }
         self.fragments.fill(&self.decoded, &mut r);
         self.count_totals(&r, f.has_ts);
         self.count_protocol(&r);
@@ -348,32 +401,26 @@ impl Tables {
         let layers = self.decoded.layers();
         let innermost = layers.len().saturating_sub(1);
         for (i, l) in layers.iter().enumerate() {
-            // The innermost layer uses the record, which may have ports learned from an earlier
-            // fragment.
-            let (sport, dport, has_ports, tcp_flags) = if i == innermost {
-                (r.src_port, r.dst_port, r.has(flag::HAS_PORTS), r.tcp_flags)
-            } else {
-                (l.src_port, l.dst_port, l.flags & flag::HAS_PORTS != 0, l.tcp_flags)
-            };
             let carries = l.carries as u8;
             if l.flow_dst != l.dst {
                 self.routed_by_header.add(&conv_update(l.src, 0, l.dst, 0, 0, bytes, ts, 0, carries));
                 self.routed_by_flow.add(&conv_update(l.src, 0, l.flow_dst, 0, 0, bytes, ts, 0, carries));
             }
-            let (sport, dport) = if has_ports { (sport, dport) } else { (0, 0) };
-            self.conversations
-                .add(&conv_update(l.src, sport, l.flow_dst, dport, l.proto, bytes, ts, tcp_flags, carries));
+            // The innermost layer is the packet's flow: the engine counts it.
+            if i == innermost {
+                continue;
+            }
+            let (sport, dport) = if l.flags & flag::HAS_PORTS != 0 { (l.src_port, l.dst_port) } else { (0, 0) };
+            self.outer.add(&conv_update(l.src, sport, l.flow_dst, dport, l.proto, bytes, ts, l.tcp_flags, carries));
         }
         if layers.len() > 1 {
             let t = &mut self.tunnels[layers[0].carries as usize & 7];
             t.0 += 1;
             t.1 += bytes;
         }
-        if let Some(w) = self.engine.add(&r, f.has_ts) {
+        let origin = self.origin(r.interface);
+        if let Some(w) = self.engine.add(&r, f.has_ts, origin) {
             self.closed(w);
-        }
-        if let Some(flows) = &mut self.flows {
-            flows.add(&r);
         }
         if let Some(p) = self.decoded.problem {
             self.problems.count(p);
@@ -414,7 +461,8 @@ impl Tables {
         }
     }
 
-    fn report(&self, files: &[FileSummary], top_n: usize) -> String {
+    fn report(&mut self, files: &[FileSummary], top_n: usize) -> String {
+        let conversations = self.conversations();
         let t = &self.totals;
         let mut j = Json::new();
         j.begin_object(None);
@@ -495,7 +543,7 @@ impl Tables {
         }
         j.end_array();
 
-        let hosts = HostTable::from_conversations(&self.conversations, self.seed);
+        let hosts = HostTable::from_conversations(&conversations, self.seed);
         j.begin_array(Some("topTalkers"));
         for (addr, s) in hosts.top(top_n) {
             j.begin_object(None);
@@ -509,7 +557,7 @@ impl Tables {
         j.end_array();
 
         j.begin_array(Some("topConversations"));
-        for (k, s) in self.conversations.sorted().into_iter().take(top_n) {
+        for (k, s) in conversations.sorted().into_iter().take(top_n) {
             conversation_json(&mut j, &k, &s);
         }
         j.end_array();
@@ -553,8 +601,8 @@ impl Tables {
         j.end_object();
 
         j.begin_object(Some("tables"));
-        j.u64("conversations", self.conversations.len() as u64);
-        j.u64("ipPairs", self.ip_pairs().len() as u64);
+        j.u64("conversations", conversations.len() as u64);
+        j.u64("ipPairs", self.ip_pairs(&conversations).len() as u64);
         j.u64("hosts", hosts.len() as u64);
         j.u64("seed", self.seed);
         j.u64("fragmentTableResets", self.fragments.resets);

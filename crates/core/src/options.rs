@@ -47,12 +47,16 @@ pub struct AnalyzerOptions {
     /// Rows per top-N list.
     pub top: Option<u32>,
     /// Keep compact window snapshots until taken.
-    pub keep_snapshots: Option<bool>,
+    pub keep_windows: Option<bool>,
     pub tasks: Vec<TaskOptions>,
     /// Flow records: a flow cache beside the tasks when present.
     pub flows: Option<FlowOptions>,
     /// Live engine: per-second counters kept for this many seconds (0 or absent: none).
     pub seconds: Option<u32>,
+    /// Closed windows and flow records also as storage rows written as this source (and `run`,
+    /// an analysis run; empty for an engine).
+    pub source: Option<String>,
+    pub run: Option<String>,
 }
 
 /// The flow cache's options; times in seconds.
@@ -175,11 +179,12 @@ impl AnalyzerOptions {
         if let Some(top) = self.top {
             cfg.top_n = top as usize;
         }
-        cfg.keep_snapshots = self.keep_snapshots.unwrap_or(false);
+        cfg.keep_windows = self.keep_windows.unwrap_or(false);
         for t in &self.tasks {
             cfg.engine.tasks.push(t.spec(cfg.seed)?);
         }
         cfg.flows = self.flows.as_ref().map(|f| f.config(cfg.seed)).transpose()?;
+        cfg.rows_as = self.source.clone().map(|s| (s, self.run.clone().unwrap_or_default()));
         Ok(cfg)
     }
 
@@ -221,10 +226,12 @@ impl AnalyzerOptions {
     /// The live engine these options describe (the analysis's tasks, seed, window and top-N).
     pub fn batch_ingest(&self) -> Result<crate::batch::BatchIngest, String> {
         let cfg = self.config()?;
-        let mut ingest = crate::batch::BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n)?;
-        if let Some(f) = cfg.flows {
-            ingest.keep_flows(f);
-        }
+        let engine = crate::engine::EngineConfig {
+            records: cfg.flows.is_some(),
+            flows: cfg.flows.unwrap_or_default(),
+            ..cfg.engine
+        };
+        let mut ingest = crate::batch::BatchIngest::new(&engine, cfg.seed, cfg.top_n, cfg.rows_as)?;
         if let Some(n) = self.seconds.filter(|&n| n > 0) {
             ingest.keep_seconds(n as u64);
         }
@@ -282,7 +289,7 @@ mod tests {
         assert_eq!(cfg.seed, d.seed);
         assert_eq!(cfg.top_n, d.top_n);
         assert_eq!(cfg.engine.window_ns, 0);
-        assert!(!cfg.keep_snapshots);
+        assert!(!cfg.keep_windows);
         assert!(cfg.engine.tasks.is_empty());
     }
 
@@ -292,7 +299,7 @@ mod tests {
             seed: Some("18446744073709551615".into()),
             window_seconds: Some(1.5),
             top: Some(7),
-            keep_snapshots: Some(true),
+            keep_windows: Some(true),
             tasks: vec![task("a", "exact", "SrcIP")],
             flows: Some(FlowOptions {
                 idle_udp: Some(5.5),
@@ -302,12 +309,15 @@ mod tests {
                 ..FlowOptions::default()
             }),
             seconds: Some(60),
+            source: Some("analyze:x".into()),
+            run: None,
         };
         let cfg = o.config().unwrap();
+        assert_eq!(cfg.rows_as, Some(("analyze:x".to_string(), String::new())));
         assert_eq!(cfg.seed, u64::MAX);
         assert_eq!(cfg.engine.window_ns, 1_500_000_000);
         assert_eq!(cfg.top_n, 7);
-        assert!(cfg.keep_snapshots);
+        assert!(cfg.keep_windows);
         assert_eq!(cfg.engine.tasks.len(), 1);
         let flows = cfg.flows.unwrap();
         assert_eq!(

@@ -42,13 +42,16 @@ pub struct AnalyzerOptions {
     pub window_seconds: Option<f64>,
     /// Rows per top-N list.
     pub top: Option<u32>,
-    /// Keep compact window snapshots until `takeSnapshots`.
-    pub keep_snapshots: Option<bool>,
+    /// Keep closed windows until `takeWindows`.
+    pub keep_windows: Option<bool>,
     pub tasks: Option<Vec<TaskOptions>>,
     /// Flow records beside the tasks.
     pub flows: Option<FlowOptions>,
     /// Batch engine: per-second counters kept for this many seconds.
     pub seconds: Option<u32>,
+    /// Closed windows and flow records also as storage rows, written as this source and run.
+    pub source: Option<String>,
+    pub run: Option<String>,
 }
 
 /// The flow cache; times in seconds.
@@ -109,10 +112,12 @@ impl From<AnalyzerOptions> for options::AnalyzerOptions {
             seed: o.seed,
             window_seconds: o.window_seconds,
             top: o.top,
-            keep_snapshots: o.keep_snapshots,
+            keep_windows: o.keep_windows,
             tasks: o.tasks.unwrap_or_default().into_iter().map(Into::into).collect(),
             flows: o.flows.map(Into::into),
             seconds: o.seconds,
+            source: o.source,
+            run: o.run,
         }
     }
 }
@@ -157,10 +162,11 @@ impl Analyzer {
         self.inner.close_window();
     }
 
-    /// Compact snapshots of the windows closed since the last call (with `keepSnapshots`).
+    /// The windows closed since the last call (with `keepWindows`), each in the core's closed
+    /// window format (`netspectra_core::engine::ClosedWindow`).
     #[napi]
-    pub fn take_snapshots(&mut self) -> Vec<Buffer> {
-        self.inner.take_snapshots().into_iter().map(Buffer::from).collect()
+    pub fn take_windows(&mut self) -> Vec<Buffer> {
+        self.inner.take_windows().into_iter().map(Buffer::from).collect()
     }
 
     #[napi]
@@ -169,13 +175,13 @@ impl Analyzer {
     }
 
     #[napi]
-    pub fn report_json(&self, top_n: u32) -> String {
+    pub fn report_json(&mut self, top_n: u32) -> String {
         self.inner.report_json(top_n as usize)
     }
 
     /// Fixed-width rows, see `netspectra_core::analysis::encode_conversation`.
     #[napi]
-    pub fn export_conversations(&self, ip_pairs: bool) -> Buffer {
+    pub fn export_conversations(&mut self, ip_pairs: bool) -> Buffer {
         self.inner.export_conversations(ip_pairs).into()
     }
 
@@ -184,6 +190,19 @@ impl Analyzer {
     #[napi]
     pub fn take_flows(&mut self, flush: bool) -> Option<String> {
         self.inner.take_flows_json(flush)
+    }
+
+    /// Flow records finished since the last call as rows of the `flows` table (the core's rows
+    /// buffer); null without flow records or a `source`.
+    #[napi]
+    pub fn take_flow_rows(&mut self, flush: bool) -> Option<Buffer> {
+        self.inner.take_flow_rows(flush).map(Into::into)
+    }
+
+    /// What the report says of the flow records taken so far (JSON).
+    #[napi]
+    pub fn flow_summary_json(&self) -> Option<String> {
+        self.inner.flow_summary_json()
     }
 
     #[napi]
@@ -351,24 +370,11 @@ pub struct ApplyResult {
     pub error: Option<String>,
 }
 
+/// Finished flow records: rows of the `flows` table (with a `source`) and JSON (when asked).
 #[napi(object)]
-pub struct ClosedWindow {
-    pub start_ms: f64,
-    pub end_ms: f64,
-    /// The window as `analyze` reports it.
-    pub json: String,
-    /// The compact snapshot (NSWS).
-    pub snapshot: Buffer,
-}
-
-#[napi(object)]
-pub struct PeekedWindow {
-    pub start_ms: f64,
-    pub end_ms: f64,
-    /// As a closed window's JSON.
-    pub json: String,
-    /// The open window so far (NSWS).
-    pub snapshot: Buffer,
+pub struct TakenFlows {
+    pub rows: Option<Buffer>,
+    pub json: Option<String>,
 }
 
 /// Storage rows of a window snapshot (layout in `netspectra_core::rows`): RowBinary per table,
@@ -440,36 +446,23 @@ impl BatchEngine {
         self.inner.close_window();
     }
 
+    /// The windows closed since the last call, each in the core's closed window format.
     #[napi]
-    pub fn take_windows(&mut self) -> Vec<ClosedWindow> {
-        self.inner
-            .take_windows()
-            .into_iter()
-            .map(|w| ClosedWindow {
-                start_ms: w.start_ns as f64 / 1e6,
-                end_ms: w.end_ns as f64 / 1e6,
-                json: w.json,
-                snapshot: w.snapshot.into(),
-            })
-            .collect()
+    pub fn take_windows(&mut self) -> Vec<Buffer> {
+        self.inner.take_windows().into_iter().map(|w| w.encode().into()).collect()
     }
 
-    /// A copy of the open window, which keeps counting (live queries).
+    /// A copy of the open window (closed window format), which keeps counting (live queries).
     #[napi]
-    pub fn peek_window(&mut self) -> Option<PeekedWindow> {
-        self.inner.peek_window().map(|w| PeekedWindow {
-            start_ms: w.start_ns as f64 / 1e6,
-            end_ms: w.end_ns as f64 / 1e6,
-            json: w.json,
-            snapshot: w.snapshot.into(),
-        })
+    pub fn peek_window(&mut self) -> Option<Buffer> {
+        self.inner.peek_window().map(|w| w.encode().into())
     }
 
-    /// Flow records finished since the last call (JSON array); `flush` ends every open flow
-    /// first. Null without the `flows` option.
+    /// Flow records finished since the last call: rows (with a `source`) and, with `json`, a
+    /// JSON array; `flush` ends every open flow first. Null without the `flows` option.
     #[napi]
-    pub fn take_flows(&mut self, flush: bool) -> Option<String> {
-        self.inner.take_flows_json(flush)
+    pub fn take_flows(&mut self, flush: bool, json: bool) -> Option<TakenFlows> {
+        self.inner.take_flows(flush, json).map(|t| TakenFlows { rows: t.rows.map(|r| r.encode().into()), json: t.json })
     }
 
     /// No batch came for this long (ms, wall clock): flows idle by then end.

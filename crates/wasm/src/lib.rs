@@ -208,25 +208,24 @@ pub unsafe extern "C" fn ns_analyzer_close_window(h: *mut Analysis) {
     unsafe { analyzer(h) }.close_window();
 }
 
-/// The snapshots closed since the last call, each a result of its own, and in the slot a table
-/// of their (pointer, length) word pairs (a result too). Returns how many. Each snapshot is
-/// copied out once, straight from where the core encoded it.
+/// The windows closed since the last call (closed window format), each a result of its own,
+/// and in the slot a table of their (pointer, length) u64 word pairs (a result too). Returns
+/// how many.
 ///
 /// # Safety
 /// `h` is a live analyzer handle.
 #[no_mangle]
-pub unsafe extern "C" fn ns_analyzer_take_snapshots(h: *mut Analysis) -> u32 {
+pub unsafe extern "C" fn ns_analyzer_take_windows(h: *mut Analysis) -> u32 {
     // SAFETY: the caller's handle.
-    let snapshots = unsafe { analyzer(h) }.take_snapshots();
-    let count = snapshots.len() as u32;
-    let mut table = Vec::with_capacity(snapshots.len() * 2 * core::mem::size_of::<usize>());
-    for s in snapshots {
-        let len = s.len();
-        let ptr = Box::into_raw(s.into_boxed_slice()) as *mut u8 as usize;
-        table.extend_from_slice(&ptr.to_le_bytes());
-        table.extend_from_slice(&len.to_le_bytes());
-    }
-    put(table);
+    put_buffers(unsafe { analyzer(h) }.take_windows())
+}
+
+/// Leaks each buffer as a result of its own and puts the table of their (pointer, length) u64
+/// word pairs in the slot; returns how many.
+fn put_buffers(buffers: Vec<Vec<u8>>) -> u32 {
+    let count = buffers.len() as u32;
+    let table: Vec<u64> = buffers.into_iter().flat_map(leak).collect();
+    put_table(&table);
     count
 }
 
@@ -259,6 +258,33 @@ pub unsafe extern "C" fn ns_analyzer_report_json(h: *mut Analysis, top_n: u32) {
 pub unsafe extern "C" fn ns_analyzer_take_flows(h: *mut Analysis, flush: u32) -> u32 {
     // SAFETY: the caller's handle.
     put_some(unsafe { analyzer(h) }.take_flows_json(flush != 0))
+}
+
+/// 1 with the flow records finished since the last call as `flows` rows (the core's rows
+/// buffer) in the slot; 0 without flow records or a `source`.
+///
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_take_flow_rows(h: *mut Analysis, flush: u32) -> u32 {
+    // SAFETY: the caller's handle.
+    match unsafe { analyzer(h) }.take_flow_rows(flush != 0) {
+        Some(rows) => {
+            put(rows);
+            1
+        }
+        None => 0,
+    }
+}
+
+/// 1 with the summary of the flow records taken (JSON) in the slot; 0 without flow records.
+///
+/// # Safety
+/// `h` is a live analyzer handle.
+#[no_mangle]
+pub unsafe extern "C" fn ns_analyzer_flow_summary_json(h: *mut Analysis) -> u32 {
+    // SAFETY: the caller's handle.
+    put_some(unsafe { analyzer(h) }.flow_summary_json())
 }
 
 /// 1 with the flow cache's counters (JSON) in the slot, 0 without flow records.
@@ -521,25 +547,15 @@ pub unsafe extern "C" fn ns_engine_close_window(h: *mut BatchIngest) {
     unsafe { &mut *h }.close_window();
 }
 
-/// The windows closed since the last call; the slot holds a table of six u64 words per window:
-/// JSON pointer, JSON length, snapshot pointer, snapshot length, start ns, end ns (the JSON and
-/// the snapshot are results of their own). Returns how many.
+/// The windows closed since the last call (closed window format), as
+/// [`ns_analyzer_take_windows`] hands them out. Returns how many.
 ///
 /// # Safety
 /// `h` is a live engine handle.
 #[no_mangle]
 pub unsafe extern "C" fn ns_engine_take_windows(h: *mut BatchIngest) -> u32 {
     // SAFETY: the caller's handle.
-    let windows = unsafe { &mut *h }.take_windows();
-    let count = windows.len() as u32;
-    let mut table = Vec::with_capacity(windows.len() * 6);
-    for w in windows {
-        table.extend_from_slice(&leak(w.json.into_bytes()));
-        table.extend_from_slice(&leak(w.snapshot));
-        table.extend_from_slice(&[w.start_ns, w.end_ns]);
-    }
-    put_table(&table);
-    count
+    put_buffers(unsafe { &mut *h }.take_windows().into_iter().map(|w| w.encode()).collect())
 }
 
 /// 1 with the open window's start and end (two u64 ns words) in the slot, or 0.
@@ -558,8 +574,8 @@ pub unsafe extern "C" fn ns_engine_open_window(h: *mut BatchIngest) -> u32 {
     }
 }
 
-/// 1 with a copy of the open window in the slot (snapshot address and length, start and end
-/// ns, four u64 words; the snapshot is a result of its own), or 0 when nothing is open.
+/// 1 with a copy of the open window (closed window format) in the slot, or 0 when nothing is
+/// open.
 ///
 /// # Safety
 /// `h` is a live engine handle.
@@ -568,24 +584,33 @@ pub unsafe extern "C" fn ns_engine_peek_window(h: *mut BatchIngest) -> u32 {
     // SAFETY: the caller's handle.
     match unsafe { &mut *h }.peek_window() {
         Some(w) => {
-            let [ptr, len] = leak(w.snapshot);
-            let [json_ptr, json_len] = leak(w.json.into_bytes());
-            put_table(&[ptr, len, json_ptr, json_len, w.start_ns, w.end_ns]);
+            put(w.encode());
             1
         }
         None => 0,
     }
 }
 
-/// 1 with the flow records finished since the last call (JSON array) in the slot; `flush`
-/// (non-zero) ends every open flow first. 0 without flow records.
+/// The flow records finished since the last call; `flush` (non-zero) ends every open flow
+/// first. 1 with a table in the slot: rows pointer and length (the `flows` rows, with a
+/// `source`), JSON pointer and length (with `json` non-zero), each a result of its own, a
+/// missing one with length u64::MAX; 0 without flow records.
 ///
 /// # Safety
 /// `h` is a live engine handle.
 #[no_mangle]
-pub unsafe extern "C" fn ns_engine_take_flows(h: *mut BatchIngest, flush: u32) -> u32 {
+pub unsafe extern "C" fn ns_engine_take_flows(h: *mut BatchIngest, flush: u32, json: u32) -> u32 {
     // SAFETY: the caller's handle.
-    put_some(unsafe { &mut *h }.take_flows_json(flush != 0))
+    match unsafe { &mut *h }.take_flows(flush != 0, json != 0) {
+        Some(t) => {
+            let part = |b: Option<Vec<u8>>| b.map_or([0, u64::MAX], leak);
+            let [rp, rl] = part(t.rows.map(|r| r.encode()));
+            let [jp, jl] = part(t.json.map(String::into_bytes));
+            put_table(&[rp, rl, jp, jl]);
+            1
+        }
+        None => 0,
+    }
 }
 
 /// # Safety
@@ -708,7 +733,7 @@ mod tests {
         assert!(e.starts_with("task \"k\": key: unknown key field \"SrcMac\""), "{e}");
         unsafe { ns_free(p, n) };
 
-        let (p, n) = options("keep_snapshots 4:true\ntask 1:k\ntype 5:exact\nkey 5:SrcIP\n");
+        let (p, n) = options("keep_windows 4:true\ntask 1:k\ntype 5:exact\nkey 5:SrcIP\n");
         let h = unsafe { ns_analyzer_new(p, n) };
         unsafe { ns_free(p, n) };
         assert!(!h.is_null());
@@ -736,15 +761,14 @@ mod tests {
             assert!(!take().is_empty());
             assert_eq!(ns_analyzer_packets(h), 50.0);
             ns_analyzer_close_window(h);
-            assert_eq!(ns_analyzer_take_snapshots(h), 1);
+            assert_eq!(ns_analyzer_take_windows(h), 1);
             let table = take();
-            let word = |i: usize| usize::from_le_bytes(table[i * W..(i + 1) * W].try_into().unwrap());
-            const W: usize = core::mem::size_of::<usize>();
-            assert_eq!(table.len(), 2 * W);
-            let snapshot = core::slice::from_raw_parts(word(0) as *const u8, word(1));
-            assert_eq!(&snapshot[..4], b"NSWS");
+            let word = |i: usize| u64::from_le_bytes(table[i * 8..(i + 1) * 8].try_into().unwrap()) as usize;
+            assert_eq!(table.len(), 16);
+            let window = core::slice::from_raw_parts(word(0) as *const u8, word(1));
+            assert_eq!(&window[..4], b"NSCW");
             ns_free(word(0) as *mut u8, word(1));
-            assert_eq!(ns_analyzer_take_snapshots(h), 0);
+            assert_eq!(ns_analyzer_take_windows(h), 0);
             assert!(take().is_empty());
             ns_analyzer_report_json(h, 10);
             assert!(take().starts_with(b"{"));

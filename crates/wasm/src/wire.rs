@@ -7,12 +7,13 @@
 //! them (ToUint32), and f64 fields round-trip exactly (including `NaN` and `Infinity`).
 //! Booleans are `true` or `false`. An absent field is an absent option.
 //!
-//! Analyzer fields: `seed`, `window_seconds`, `top`, `keep_snapshots`, then per task `task`
+//! Analyzer fields: `seed`, `window_seconds`, `top`, `keep_windows`, then per task `task`
 //! (its name; starts the task) followed by that task's `type`, `key`, `distinct`, `element`,
 //! `depth`, `width`, `conservative`, `heavy_hitters`, `registers`, `register_bits`, `decay_base`,
 //! `threshold`. Flow records: `flows` (`true`) and its `flows.idle_tcp`, `flows.idle_udp`,
 //! `flows.idle_icmp`, `flows.idle_other`, `flows.active_timeout`, `flows.closed_linger`,
-//! `flows.max_flows`, `flows.local_networks`, `flows.probe`; `seconds`. Traffic fields: `seed`, `packets`, `hosts`, `duration_seconds`, `start_ms`.
+//! `flows.max_flows`, `flows.local_networks`, `flows.probe`; `seconds`; `source` and `run` (storage
+//! rows). Traffic fields: `seed`, `packets`, `hosts`, `duration_seconds`, `start_ms`.
 //!
 //! A malformed text is a bug in the TypeScript encoder; the error says where it broke.
 
@@ -79,8 +80,10 @@ pub fn analyzer_options(text: &[u8]) -> Result<AnalyzerOptions, String> {
             "seed" => o.seed = Some(v.to_string()),
             "window_seconds" => o.window_seconds = Some(number(name, v)?),
             "top" => o.top = Some(number(name, v)?),
-            "keep_snapshots" => o.keep_snapshots = Some(boolean(name, v)?),
+            "keep_windows" => o.keep_windows = Some(boolean(name, v)?),
             "seconds" => o.seconds = Some(number(name, v)?),
+            "source" => o.source = Some(v.to_string()),
+            "run" => o.run = Some(v.to_string()),
             "flows" => {
                 if boolean(name, v)? {
                     o.flows.get_or_insert_with(FlowOptions::default);
@@ -180,7 +183,7 @@ mod tests {
             ("seed", "42"),
             ("window_seconds", "0.25"),
             ("top", "4294967295"),
-            ("keep_snapshots", "true"),
+            ("keep_windows", "true"),
             ("task", "line\nbreak: and spaces"),
             ("type", "countmin"),
             ("key", "SrcIP,DstIP"),
@@ -197,7 +200,7 @@ mod tests {
         assert_eq!(o.seed.as_deref(), Some("42"));
         assert_eq!(o.window_seconds, Some(0.25));
         assert_eq!(o.top, Some(u32::MAX));
-        assert_eq!(o.keep_snapshots, Some(true));
+        assert_eq!(o.keep_windows, Some(true));
         assert_eq!(o.tasks.len(), 2);
         assert_eq!(o.tasks[0].name, "line\nbreak: and spaces");
         assert_eq!(
@@ -282,8 +285,8 @@ mod tests {
             "wasm options: top = \"-1\" is not a number of its type"
         );
         assert_eq!(
-            analyzer_options(&text(&[("keep_snapshots", "1")])).unwrap_err(),
-            "wasm options: keep_snapshots = \"1\" is not true or false"
+            analyzer_options(&text(&[("keep_windows", "1")])).unwrap_err(),
+            "wasm options: keep_windows = \"1\" is not true or false"
         );
         assert_eq!(
             analyzer_options(&text(&[("depth", "1")])).unwrap_err(),

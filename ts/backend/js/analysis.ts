@@ -13,9 +13,13 @@ import { emptyRecord, RecordFlag, type PacketRecord } from './record.js';
 import { ConversationTable, U64_MAX, type ConvRow } from './table/conversation.js';
 import { FragmentPorts } from './table/fragments.js';
 import { HostTable } from './table/hosts.js';
+import { closedWindowBuffer } from '../closed-window.js';
 
 /** A closed window as the engine hands it over (ts/backend/js/engine WindowSnapshot). */
 export interface ClosedWindow {
+  readonly startNs: bigint;
+  readonly endNs: bigint;
+  readonly counters: { packets: number; bytes: number; late: number; syn: number; timed: number; firstNs: bigint; lastNs: bigint };
   encode(): Uint8Array;
   writeJson(j: Json, topN: number): void;
 }
@@ -30,8 +34,8 @@ export interface AnalysisConfig {
   seed: bigint;
   /** Rows per top-N list in window reports (rendered when the window closes). */
   topN: number;
-  /** Keep each closed window's compact snapshot until taken. */
-  keepSnapshots: boolean;
+  /** Keep each closed window (closed window format) until taken. */
+  keepWindows: boolean;
   /** Datagrams whose fragments are tracked at once. */
   fragmentCapacity: number;
 }
@@ -156,8 +160,8 @@ export class Analysis {
     if (w) this.closed(w);
   }
 
-  /** Compact snapshots of the windows closed since the last call (when kept). */
-  takeSnapshots(): Uint8Array[] {
+  /** The windows closed since the last call (when kept), in the core's closed window format. */
+  takeWindows(): Uint8Array[] {
     const s = this.snapshots;
     this.snapshots = [];
     return s;
@@ -166,8 +170,14 @@ export class Analysis {
   private closed(w: ClosedWindow): void {
     const j = new Json();
     w.writeJson(j, this.config.topN);
-    this.windowReports.push(j.finish());
-    if (this.config.keepSnapshots) this.snapshots.push(w.encode());
+    const json = j.finish();
+    this.windowReports.push(json);
+    if (this.config.keepWindows) {
+      const c = w.counters;
+      // No timed packet: the first time past the last, as the core writes it.
+      const [firstNs, lastNs] = c.timed > 0 ? [c.firstNs, c.lastNs] : [(1n << 64n) - 1n, 0n];
+      this.snapshots.push(closedWindowBuffer({ startNs: w.startNs, endNs: w.endNs, ...c, firstNs, lastNs, json, snapshot: w.encode() }));
+    }
   }
 
   /** Address pairs of every IP layer, as the IP header names them. */

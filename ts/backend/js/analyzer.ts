@@ -47,17 +47,17 @@ export class JsAnalyzer implements Analyzer {
     let seed = DEFAULT_SEED;
     let window = 0n;
     let topN = 10;
-    let keepSnapshots = false;
+    let keepWindows = false;
     if (o) {
       // The flow cache lives in the compiled core only; callers check `takeFlows` first.
       if (o.flows) throw invalid('AnalyzerOptions.flows: flow records need the native or wasm backend');
       if (o.seed !== undefined) seed = parseSeed(o.seed);
       if (o.windowSeconds !== undefined) window = windowNs(o.windowSeconds);
       if (o.top !== undefined) topN = o.top;
-      keepSnapshots = o.keepSnapshots ?? false;
+      keepWindows = o.keepWindows ?? false;
     }
     const engine = invalidArg(() => new Engine({ windowNs: window, tasks: taskSpecs(o?.tasks, seed) }, seed));
-    this.analysis = new Analysis({ seed, topN, keepSnapshots, fragmentCapacity: 65_536 }, engine);
+    this.analysis = new Analysis({ seed, topN, keepWindows, fragmentCapacity: 65_536 }, engine);
   }
 
   beginFile(name: string): void {
@@ -76,8 +76,8 @@ export class JsAnalyzer implements Analyzer {
     this.analysis.closeWindow();
   }
 
-  takeSnapshots(): Uint8Array[] {
-    return this.analysis.takeSnapshots();
+  takeWindows(): Uint8Array[] {
+    return this.analysis.takeWindows();
   }
 
   packets(): number {

@@ -38,7 +38,7 @@ export function analyze(analyzer: Analyzer, inputs: Input[], chunk: number): Out
     reportTop3: analyzer.reportJson(3),
     conversations: Buffer.from(analyzer.exportConversations(false)),
     ipPairs: Buffer.from(analyzer.exportConversations(true)),
-    snapshots: analyzer.takeSnapshots().map((s) => Buffer.from(s)),
+    snapshots: analyzer.takeWindows().map((s) => Buffer.from(s)),
   };
 }
 

@@ -14,7 +14,7 @@ import { randomCapture, Rng } from './test-captures.js';
 
 const native: Backend = loadNative();
 const js: Backend = loadJs();
-const options = { windowSeconds: 1, keepSnapshots: true };
+const options = { windowSeconds: 1, keepWindows: true };
 
 test('generated pcap and pcapng captures: identical outputs', () => {
   for (let seed = 1; seed <= 1500; seed++) {

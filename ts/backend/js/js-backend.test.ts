@@ -39,7 +39,7 @@ function configOptions(tasks: TaskConfig[], windowSeconds: number): AnalyzerOpti
     seed: config.seed,
     windowSeconds,
     top: config.analyze.top,
-    keepSnapshots: true,
+    keepWindows: true,
     tasks: [...tasks.map(taskOptions), ...exactBesideTasks(tasks)],
   };
 }
@@ -49,7 +49,7 @@ test('there are captures to compare', () => {
 });
 
 test('every capture without tasks, in 1 s windows: identical outputs', () => {
-  for (const c of captures) compareBackends(native, js, { windowSeconds: 1, keepSnapshots: true }, [c], CHUNK, c.name);
+  for (const c of captures) compareBackends(native, js, { windowSeconds: 1, keepWindows: true }, [c], CHUNK, c.name);
 });
 
 test('every capture with the default tasks, one window: identical outputs', () => {
@@ -110,7 +110,7 @@ test('cut and corrupted captures: identical errors and partial results', () => {
   for (const [what, data] of cases) {
     for (const chunk of [CHUNK, 4097, 7]) {
       if (chunk === 7 && data.length > 200_000) continue;
-      compareBackends(native, js, { windowSeconds: 1, keepSnapshots: true }, [{ name: what, data }], chunk, `${what} (chunks of ${chunk})`);
+      compareBackends(native, js, { windowSeconds: 1, keepWindows: true }, [{ name: what, data }], chunk, `${what} (chunks of ${chunk})`);
     }
   }
 });
@@ -123,7 +123,7 @@ test('several files add to one analysis, a damaged one included', () => {
     { name: 'b.pcapng', data: capture('ndpi-quic-v2.pcapng') },
     { name: 'name with "quotes"\n', data: capture('tcpdump-ipv6-routing-header.pcap') },
   ];
-  compareBackends(native, js, { windowSeconds: 1, keepSnapshots: true }, inputs, CHUNK, 'several files');
+  compareBackends(native, js, { windowSeconds: 1, keepWindows: true }, inputs, CHUNK, 'several files');
   compareBackends(native, js, configOptions(defaultConfig().tasks, 0), inputs, 4097, 'several files with tasks');
 });
 
@@ -180,7 +180,7 @@ test('bad options and arguments fail like the native binding', () => {
     { top: null },
     { top: 'x' },
     { top: -1 },
-    { keepSnapshots: 1 },
+    { keepWindows: 1 },
     { tasks: {} },
     { tasks: null },
     { tasks: [null] },
@@ -238,5 +238,5 @@ test('frames at 16 MiB, empty frames and wire lengths under the captured length'
   const big = new Uint8Array(max);
   big.set([0x45, 0, 0, 0, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0, 80, 0, 81, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02]);
   const data = concat([pcapFile(true, true, 101, [{ sec: 1, frac: 5, data: [] }, { sec: 2, frac: 0, data: [0x45], origLen: 0 }]), new Bytes(true).u32(3).u32(0).u32(max).u32(10).out, big]);
-  compareBackends(native, js, { windowSeconds: 1, keepSnapshots: true }, [{ name: 'big', data }], 1 << 20, 'a 16 MiB frame');
+  compareBackends(native, js, { windowSeconds: 1, keepWindows: true }, [{ name: 'big', data }], 1 << 20, 'a 16 MiB frame');
 });

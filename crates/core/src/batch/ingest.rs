@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use super::seconds::SecondCounters;
 use super::wire::{CaptureStats, PacketBatch, WireError};
-use crate::engine::{Engine, EngineConfig, WindowSnapshot};
-use crate::flow::{FlowMeter, FlowMeterConfig, FlowQuery};
+use crate::engine::{ClosedWindow, Engine, EngineConfig, WindowSnapshot};
+use crate::flow::{FlowOut, FlowQuery, TakenFlows};
 use crate::json::Json;
 use crate::record::flag;
 
@@ -83,14 +83,6 @@ pub struct Applied {
     pub skipped: u32,
 }
 
-/// A closed window: its JSON (as in `analyze` reports) and its compact snapshot.
-pub struct ClosedWindow {
-    pub start_ns: u64,
-    pub end_ns: u64,
-    pub json: String,
-    pub snapshot: Vec<u8>,
-}
-
 #[derive(Default)]
 struct Counters {
     batches: u64,
@@ -106,41 +98,35 @@ struct Counters {
 pub struct BatchIngest {
     engine: Engine,
     top_n: usize,
+    /// Closed windows and flow records also as storage rows written as (source, run).
+    rows_as: Option<(String, String)>,
     skip_before_ns: u64,
     probes: HashMap<String, ProbeState>,
     counters: Counters,
     closed: Vec<ClosedWindow>,
-    flows: Option<FlowMeter>,
+    /// Flow records are kept (the engine's flow cache runs either way).
+    records: bool,
     seconds: Option<SecondCounters>,
 }
 
-/// The open window so far (a copy; counting goes on).
-pub struct PeekedWindow {
-    pub start_ns: u64,
-    pub end_ns: u64,
-    /// As a closed window's JSON.
-    pub json: String,
-    pub snapshot: Vec<u8>,
-}
-
 impl BatchIngest {
-    pub fn new(cfg: &EngineConfig, seed: u64, top_n: usize) -> Result<BatchIngest, String> {
+    pub fn new(
+        cfg: &EngineConfig,
+        seed: u64,
+        top_n: usize,
+        rows_as: Option<(String, String)>,
+    ) -> Result<BatchIngest, String> {
         Ok(BatchIngest {
             engine: Engine::new(cfg, seed)?,
             top_n,
+            rows_as,
             skip_before_ns: 0,
             probes: HashMap::new(),
             counters: Counters::default(),
             closed: Vec::new(),
-            flows: None,
+            records: cfg.records,
             seconds: None,
         })
-    }
-
-    /// Keeps a flow cache over every counted packet; records name the batch's probe and
-    /// interface.
-    pub fn keep_flows(&mut self, cfg: FlowMeterConfig) {
-        self.flows = Some(FlowMeter::new(cfg));
     }
 
     /// Keeps per-second counters of the last `history` seconds (packet time).
@@ -195,7 +181,8 @@ impl BatchIngest {
             }
         }
         self.counters.batches += 1;
-        let origin = self.flows.as_mut().map_or(0, |f| f.origin(batch.probe_id, batch.interface));
+        // Records name the batch's probe and interface.
+        let origin = if self.records { self.engine.flows_mut().origin(batch.probe_id, batch.interface) } else { 0 };
         for r in batch.iter_records() {
             let has_ts = !r.has(flag::NO_TIME);
             if has_ts && r.ts_ns < self.skip_before_ns {
@@ -203,14 +190,12 @@ impl BatchIngest {
                 continue;
             }
             self.counters.bytes += r.wire_len as u64;
-            if let Some(w) = self.engine.add(&r, has_ts) {
-                self.closed.push(close(w, self.top_n));
+            if let Some(w) = self.engine.add(&r, has_ts, origin) {
+                let c = self.close(w);
+                self.closed.push(c);
             }
             if let Some(s) = &mut self.seconds {
                 s.add(&r);
-            }
-            if let Some(f) = &mut self.flows {
-                f.add(&r, origin);
             }
         }
         self.counters.skipped_packets += applied.skipped as u64;
@@ -221,8 +206,13 @@ impl BatchIngest {
     /// Ends the open window (wall clock passed it, or the stream is over).
     pub fn close_window(&mut self) {
         if let Some(w) = self.engine.close_window() {
-            self.closed.push(close(w, self.top_n));
+            let c = self.close(w);
+            self.closed.push(c);
         }
+    }
+
+    fn close(&self, w: WindowSnapshot) -> ClosedWindow {
+        ClosedWindow::new(w, self.top_n, self.rows_as.as_ref().map(|(s, r)| (s.as_str(), r.as_str())))
     }
 
     /// Windows closed since the last call, oldest first.
@@ -231,33 +221,41 @@ impl BatchIngest {
     }
 
     /// The open window so far, which keeps counting: live queries and the console.
-    pub fn peek_window(&mut self) -> Option<PeekedWindow> {
-        self.engine.peek_window().map(|w| {
-            let c = close(w, self.top_n);
-            PeekedWindow { start_ns: c.start_ns, end_ns: c.end_ns, json: c.json, snapshot: c.snapshot }
-        })
+    pub fn peek_window(&mut self) -> Option<ClosedWindow> {
+        self.engine.peek_window().map(|w| self.close(w))
     }
 
     /// Flow records finished since the last call, as a JSON array; with `flush` every flow
     /// still open ends first. None without flow records.
     pub fn take_flows_json(&mut self, flush: bool) -> Option<String> {
-        let f = self.flows.as_mut()?;
+        self.take_flows(flush, true).and_then(|t| t.json)
+    }
+
+    /// Flow records finished since the last call: as rows of the `flows` table when the engine
+    /// has a source, and as JSON when asked. None without flow records.
+    pub fn take_flows(&mut self, flush: bool, json: bool) -> Option<TakenFlows> {
+        if !self.records {
+            return None;
+        }
+        let rows_as = self.rows_as.as_ref().map(|(s, r)| (s.as_str(), r.as_str()));
+        let f = self.engine.flows_mut();
         if flush {
             f.flush();
         }
-        Some(f.take_json())
+        Some(f.take(FlowOut { rows: rows_as, json }))
     }
 
     /// No batch came for `ns` of wall-clock time: flows idle by then end.
     pub fn flows_idle(&mut self, ns: u64) {
-        if let Some(f) = &mut self.flows {
-            f.idle_for(ns);
+        if self.records {
+            self.engine.flows_mut().idle_for(ns);
         }
     }
 
-    /// A page of the flows held now (see [`FlowMeter::query_json`]). None without flow records.
+    /// A page of the flows held now (see [`crate::flow::FlowMeter::query_json`]). None without
+    /// flow records.
     pub fn query_flows(&self, q: &FlowQuery) -> Option<String> {
-        self.flows.as_ref().map(|f| f.query_json(q))
+        self.records.then(|| self.engine.flows().query_json(q))
     }
 
     /// Per-second counters of seconds beginning in [from, to) ns, as JSON; None without them.
@@ -304,22 +302,14 @@ impl BatchIngest {
             j.end_object();
         }
         j.end_array();
-        if let Some(f) = &self.flows {
+        if self.records {
             j.begin_object(Some("flows"));
-            f.write_counters(&mut j);
+            self.engine.flows().write_counters(&mut j);
             j.end_object();
         }
         j.end_object();
         j.finish()
     }
-}
-
-fn close(w: WindowSnapshot, top_n: usize) -> ClosedWindow {
-    let mut j = Json::new();
-    w.write_json(&mut j, top_n);
-    let mut snapshot = Vec::new();
-    w.encode(&mut snapshot);
-    ClosedWindow { start_ns: w.start_ns, end_ns: w.end_ns, json: j.finish(), snapshot }
 }
 
 #[cfg(test)]
@@ -373,7 +363,7 @@ mod tests {
                 seed: cfg.seed,
             })
             .unwrap();
-            let mut ingest = BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n).unwrap();
+            let mut ingest = BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n, None).unwrap();
             let mut windows = Vec::new();
             for chunk in file.chunks(7_777) {
                 b.add_capture(chunk).unwrap();
@@ -469,7 +459,7 @@ mod tests {
         .unwrap();
         b.add_capture(&file).unwrap();
         let batches = b.take(true, &CaptureStats::default(), 0);
-        let mut ingest = BatchIngest::new(&cfg.engine, cfg.seed, 5).unwrap();
+        let mut ingest = BatchIngest::new(&cfg.engine, cfg.seed, 5, None).unwrap();
         for m in &batches {
             assert!(!ingest.apply(&m.message).unwrap().duplicate);
         }
@@ -487,7 +477,7 @@ mod tests {
         assert!(ingest.stats_json().contains("\"rejected\":{\"version\":1}"));
 
         // A restarted engine that already wrote the windows before `t` skips their packets.
-        let mut restarted = BatchIngest::new(&cfg.engine, cfg.seed, 5).unwrap();
+        let mut restarted = BatchIngest::new(&cfg.engine, cfg.seed, 5, None).unwrap();
         let t = PacketBatch::parse(&batches[10].message).unwrap().iter_records().next().unwrap().ts_ns;
         restarted.skip_before(t);
         let skipped: u32 = batches.iter().map(|m| restarted.apply(&m.message).unwrap().skipped).sum();

@@ -8,5 +8,5 @@ pub mod seconds;
 mod wire;
 
 pub use builder::{BatchBuilder, BatchConfig, SealedBatch, FRAME_HEADER_LEN};
-pub use ingest::{Applied, BatchIngest, ClosedWindow, PeekedWindow};
+pub use ingest::{Applied, BatchIngest};
 pub use wire::{CaptureStats, PacketBatch, WireError, RECORD_VERSION};

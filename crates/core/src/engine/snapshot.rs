@@ -32,6 +32,52 @@ pub struct WindowSnapshot {
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"NSWS";
 pub const SNAPSHOT_VERSION: u16 = 2;
 
+/// A closed (or peeked) window as it leaves the core: its counters, its JSON as reports show
+/// it, its snapshot (NSWS), and its storage rows when the engine knows who it writes as.
+///
+/// The bindings' buffer, little-endian: "NSCW", then u64 start_ns, end_ns, packets, bytes,
+/// late, syn, timed, first_ns, last_ns (u64::MAX and 0 when no packet had a time); then u32 length and bytes of the JSON, of the snapshot,
+/// and of the rows ([`crate::rows::StorageRows::encode`]; length 0 without rows).
+pub struct ClosedWindow {
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub counters: WindowCounters,
+    pub json: String,
+    pub snapshot: Vec<u8>,
+    pub rows: Option<crate::rows::StorageRows>,
+}
+
+pub const CLOSED_WINDOW_MAGIC: &[u8; 4] = b"NSCW";
+
+impl ClosedWindow {
+    /// `top_n`: rows per top list in the JSON; `rows`: the source and run to write rows as.
+    pub fn new(w: WindowSnapshot, top_n: usize, rows: Option<(&str, &str)>) -> ClosedWindow {
+        let mut j = Json::new();
+        w.write_json(&mut j, top_n);
+        let mut snapshot = Vec::new();
+        let payloads = w.encode(&mut snapshot);
+        let rows = rows.map(|(source, run)| crate::rows::window_rows(&w, &payloads, source, run));
+        ClosedWindow { start_ns: w.start_ns, end_ns: w.end_ns, counters: w.counters, json: j.finish(), snapshot, rows }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let rows = self.rows.as_ref().map(|r| r.encode()).unwrap_or_default();
+        let mut out = Vec::with_capacity(4 + 9 * 8 + 12 + self.json.len() + self.snapshot.len() + rows.len());
+        out.extend_from_slice(CLOSED_WINDOW_MAGIC);
+        let c = &self.counters;
+        // As in the snapshot: no timed packet, first past last.
+        let (first, last) = if c.timed > 0 { (c.first_ns, c.last_ns) } else { (u64::MAX, 0) };
+        for v in [self.start_ns, self.end_ns, c.packets, c.bytes, c.late, c.syn, c.timed, first, last] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for part in [self.json.as_bytes(), &self.snapshot, &rows] {
+            out.extend_from_slice(&(part.len() as u32).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        out
+    }
+}
+
 impl TaskSnapshot {
     pub fn exact(&self) -> Option<&ExactTable> {
         match &self.state {
@@ -54,7 +100,25 @@ impl TaskSnapshot {
         }
     }
 
-    fn second_fields(&self) -> KeyFields {
+    fn encode_payload(&self, out: &mut Vec<u8>) {
+        match &self.state {
+            TaskState::Exact(table) => {
+                let rows = table.top(table.len());
+                out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
+                for (k, s) in rows {
+                    out.push(k.as_bytes().len() as u8);
+                    out.extend_from_slice(k.as_bytes());
+                    for v in [s.packets, s.bytes, s.distinct] {
+                        out.extend_from_slice(&v.to_le_bytes());
+                    }
+                }
+            }
+            TaskState::CountMin(cm) => cm.encode(out),
+            TaskState::SuperSpread(ss) => ss.encode(out),
+        }
+    }
+
+    pub fn second_fields(&self) -> KeyFields {
         match &self.spec.kind {
             TaskKind::Exact { distinct } => *distinct,
             TaskKind::SuperSpread { element, .. } => *element,
@@ -72,7 +136,10 @@ impl WindowSnapshot {
         })
     }
 
-    pub fn encode(&self, out: &mut Vec<u8>) {
+    /// Appends the NSWS buffer; returns the length of each task's payload (what `window_tasks`
+    /// stores as payload_bytes).
+    pub fn encode(&self, out: &mut Vec<u8>) -> Vec<u64> {
+        let mut lens = Vec::with_capacity(self.tasks.len());
         out.extend_from_slice(SNAPSHOT_MAGIC);
         out.extend_from_slice(&SNAPSHOT_VERSION.to_le_bytes());
         let c = &self.counters;
@@ -94,24 +161,12 @@ impl WindowSnapshot {
             out.push(t.second_fields().0);
             let len_at = out.len();
             out.extend_from_slice(&[0; 4]);
-            match &t.state {
-                TaskState::Exact(table) => {
-                    let rows = table.top(table.len());
-                    out.extend_from_slice(&(rows.len() as u32).to_le_bytes());
-                    for (k, s) in rows {
-                        out.push(k.as_bytes().len() as u8);
-                        out.extend_from_slice(k.as_bytes());
-                        for v in [s.packets, s.bytes, s.distinct] {
-                            out.extend_from_slice(&v.to_le_bytes());
-                        }
-                    }
-                }
-                TaskState::CountMin(cm) => cm.encode(out),
-                TaskState::SuperSpread(ss) => ss.encode(out),
-            }
+            t.encode_payload(out);
             let payload = (out.len() - len_at - 4) as u32;
             out[len_at..len_at + 4].copy_from_slice(&payload.to_le_bytes());
+            lens.push(payload as u64);
         }
+        lens
     }
 
     pub fn write_json(&self, j: &mut Json, top_n: usize) {

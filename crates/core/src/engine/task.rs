@@ -1,10 +1,7 @@
 //! One aggregation task: its configuration and its state for the open window.
 
-use super::snapshot::TaskSnapshot;
-use crate::record::PacketRecord;
 use crate::sketch::countmin::{CountMin, CountMinConfig};
 use crate::sketch::superspread::{SuperSpread, SuperSpreadConfig};
-use crate::sketch::PackedKey;
 use crate::table::{ExactTable, KeyFields};
 
 #[derive(Clone, Debug, PartialEq)]
@@ -39,9 +36,6 @@ impl TaskSpec {
     }
 }
 
-/// Packets the engine hands to its tasks at a time.
-pub const BATCH: usize = 64;
-
 #[derive(Clone)]
 pub(super) enum TaskState {
     Exact(ExactTable),
@@ -49,65 +43,29 @@ pub(super) enum TaskState {
     SuperSpread(SuperSpread),
 }
 
-pub struct Task {
-    spec: TaskSpec,
-    seed: u64,
-    pub(super) state: TaskState,
-}
-
-impl Task {
-    pub fn new(spec: &TaskSpec, seed: u64) -> Result<Task, String> {
+impl TaskState {
+    /// An empty state; fails when the task's configuration is invalid (the message names it).
+    pub(super) fn new(spec: &TaskSpec, seed: u64) -> Result<TaskState, String> {
+        let named = |e: String| format!("task \"{}\": {e}", spec.name);
         if spec.key.is_empty() {
-            return Err(format!("task \"{}\": the key needs at least one field", spec.name));
+            return Err(named("the key needs at least one field".into()));
         }
-        let state = Task::fresh(spec, seed).map_err(|e| format!("task \"{}\": {e}", spec.name))?;
-        Ok(Task { spec: spec.clone(), seed, state })
-    }
-
-    fn fresh(spec: &TaskSpec, seed: u64) -> Result<TaskState, String> {
         Ok(match &spec.kind {
             TaskKind::Exact { distinct } => TaskState::Exact(ExactTable::new(spec.key, *distinct, seed)),
-            TaskKind::CountMin(cfg) => TaskState::CountMin(CountMin::new(cfg.clone())?),
+            TaskKind::CountMin(cfg) => TaskState::CountMin(CountMin::new(cfg.clone()).map_err(named)?),
             TaskKind::SuperSpread { element, config } => {
                 if element.is_empty() {
-                    return Err("the element needs at least one field".into());
+                    return Err(named("the element needs at least one field".into()));
                 }
-                TaskState::SuperSpread(SuperSpread::new(config.clone())?)
+                TaskState::SuperSpread(SuperSpread::new(config.clone()).map_err(named)?)
             }
         })
     }
 
-    pub fn spec(&self) -> &TaskSpec {
-        &self.spec
-    }
-
-    /// The fields of the second key a task packs per packet: a sketch's element, or none.
-    pub fn element_fields(&self) -> Option<KeyFields> {
-        match self.spec.kind {
-            TaskKind::SuperSpread { element, .. } => Some(element),
-            _ => None,
-        }
-    }
-
-    /// Counts packets in order, with their keys (and elements, for SuperSpread) packed by the
-    /// engine: tasks that share fields share the packing.
-    pub fn add_batch(&mut self, records: &[PacketRecord], keys: &[PackedKey], elements: &[PackedKey]) {
-        match &mut self.state {
-            TaskState::Exact(t) => records.iter().zip(keys).for_each(|(r, k)| t.add_key(*k, r)),
-            TaskState::CountMin(cm) => records.iter().zip(keys).for_each(|(r, k)| cm.add(k, r.wire_len as u64)),
-            TaskState::SuperSpread(ss) => ss.add_batch(keys, elements),
-        }
-    }
-
     /// Hands over the window's state and starts an empty one.
-    /// A copy of the task's state; the task keeps counting.
-    pub(super) fn snapshot(&self) -> TaskSnapshot {
-        TaskSnapshot { spec: self.spec.clone(), state: self.state.clone() }
-    }
-
-    pub(super) fn snapshot_and_reset(&mut self) -> TaskSnapshot {
-        let fresh = match &self.state {
-            TaskState::Exact(t) => TaskState::Exact(ExactTable::new(t.fields(), t.distinct_fields(), self.seed)),
+    pub(super) fn take(&mut self, seed: u64) -> TaskState {
+        let fresh = match &*self {
+            TaskState::Exact(t) => TaskState::Exact(ExactTable::new(t.fields(), t.distinct_fields(), seed)),
             TaskState::CountMin(cm) => {
                 let mut next = cm.clone();
                 next.reset();
@@ -119,6 +77,6 @@ impl Task {
                 TaskState::SuperSpread(next)
             }
         };
-        TaskSnapshot { spec: self.spec.clone(), state: std::mem::replace(&mut self.state, fresh) }
+        std::mem::replace(self, fresh)
     }
 }

@@ -9,6 +9,14 @@
 //! exactly a run at its tail. Expiry pops tails while they are idle and stops at the first that
 //! is not: O(1) per packet plus O(1) per finished flow. The least recently seen flow of the
 //! whole cache is the oldest of the five tails, so eviction is O(1) too.
+//!
+//! The cache is also the engine's one per-packet table: beside a record's counts, a slot keeps
+//! what the open window needs of its flow (a *segment*: packets, bytes, TCP flags per direction,
+//! first and last time), so that the window's exact tasks and conversations are derived from
+//! the segments when the window closes, or when the flow ends before. A segment counts only the
+//! packets whose task key is the flow's: per direction, the ports of the direction's first packet
+//! ([`Touch::keyed`]); the others (an ICMP code that differs from the first one of its flow) are
+//! left to the caller to count on their own.
 
 use super::community_id::{community_id, icmp_ports};
 use super::record::{EndReason, FlowKey, FlowRecord, FlowState};
@@ -128,12 +136,115 @@ struct Slot {
     seen: [u8; 2],
     interface: u16,
     vlan: u16,
+    /// The record's ports of each direction's first packet (bit `d` of `raw_set`: known).
+    raw_ports: [(u16, u16); 2],
+    raw_set: u8,
+    /// The open window's share of the flow (packets whose key is the flow's).
+    seg_packets: [u64; 2],
+    seg_bytes: [u64; 2],
+    seg_flags: [u8; 2],
+    /// Times of the timed packets of the segment; `seg_first` u64::MAX when none.
+    seg_first: u64,
+    seg_last: u64,
+    /// The segment holds packets; the slot is on the window's list (kept across a reuse of the
+    /// slot, so that it is listed once).
+    dirty: bool,
+    listed: bool,
+}
+
+/// One packet's flow: its slot, direction, and what the caller needs to know of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Touch {
+    pub slot: u32,
+    pub dir: u8,
+    /// The first packet of this direction of the flow: its key fields are the direction's from
+    /// now on (cached hashes of the key stay valid as long as the slot holds this flow).
+    pub fresh: bool,
+    /// The packet's key fields are the direction's (counted in the segment); false for the
+    /// rare packet whose ports differ (an ICMP code other than the first one's).
+    pub keyed: bool,
+}
+
+/// A flow's share of a window, for deriving the window's tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub(crate) key: FlowKey,
+    /// Ports of the packets of each direction, as the packet records carry them.
+    pub raw_ports: [(u16, u16); 2],
+    pub packets: [u64; 2],
+    pub bytes: [u64; 2],
+    pub tcp_flags: [u8; 2],
+    /// Time of the first and last timed packet; `first_ns` u64::MAX when none had a time.
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+/// A segment's identity: its flow and the ports its packets carried; segments of flows that
+/// ended in one window add up by it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SegmentKey(FlowKey, [(u16, u16); 2]);
+
+impl Segment {
+    pub fn key(&self) -> SegmentKey {
+        SegmentKey(self.key, self.raw_ports)
+    }
+
+    /// Adds another share of the same flow (same [`SegmentKey`]).
+    pub fn merge(&mut self, o: &Segment) {
+        for d in 0..2 {
+            self.packets[d] += o.packets[d];
+            self.bytes[d] += o.bytes[d];
+            self.tcp_flags[d] |= o.tcp_flags[d];
+        }
+        self.first_ns = self.first_ns.min(o.first_ns);
+        self.last_ns = self.last_ns.max(o.last_ns);
+    }
+
+    /// Source, destination and ports of direction `dir` (0: `a` to `b`).
+    pub fn endpoints(&self, dir: usize) -> (crate::addr::Addr, crate::addr::Addr, u16, u16) {
+        let k = &self.key;
+        let (sport, dport) = self.raw_ports[dir];
+        if dir == 0 {
+            (k.a, k.b, sport, dport)
+        } else {
+            (k.b, k.a, sport, dport)
+        }
+    }
+
+    pub fn proto(&self) -> u8 {
+        self.key.proto
+    }
+
+    /// The conversation table's key and whether direction 0 is its A to B: the flow's endpoints,
+    /// with ports only when the transport header gave them (never for ICMP, as in tshark).
+    pub fn conversation(&self) -> (ConvKey, bool) {
+        let k = &self.key;
+        let icmp = k.proto == PROTO_ICMP || k.proto == PROTO_ICMPV6;
+        let (pa, pb) = if icmp { (0, 0) } else { (k.port_a, k.port_b) };
+        ConvKey::canonical(k.a, pa, k.b, pb, k.proto)
+    }
 }
 
 impl Slot {
-    /// The record so far, endpoint A first.
-    fn record(&self, community_id_seed: u16, reason: EndReason) -> FlowRecord {
-        FlowRecord { community_id: self.community_id(community_id_seed), ..self.record_without_id(reason) }
+    fn segment(&self) -> Segment {
+        Segment {
+            key: self.key,
+            raw_ports: self.raw_ports,
+            packets: self.seg_packets,
+            bytes: self.seg_bytes,
+            tcp_flags: self.seg_flags,
+            first_ns: self.seg_first,
+            last_ns: self.seg_last,
+        }
+    }
+
+    fn reset_segment(&mut self) {
+        self.seg_packets = [0; 2];
+        self.seg_bytes = [0; 2];
+        self.seg_flags = [0; 2];
+        self.seg_first = u64::MAX;
+        self.seg_last = 0;
+        self.dirty = false;
     }
 
     fn community_id(&self, seed: u16) -> Option<super::CommunityId> {
@@ -167,6 +278,7 @@ impl Slot {
             community_id: None,
             interface: self.interface,
             vlan: self.vlan,
+            ports: k.ports,
         }
     }
 }
@@ -191,6 +303,13 @@ pub struct FlowCache {
     clock: Option<u64>,
     finished: Vec<FlowRecord>,
     counters: FlowCounters,
+    /// Whether finished records are kept (else only counted: the engine without flow records).
+    keep_records: bool,
+    /// Slots whose segment holds packets of the open window (a slot may appear twice when it
+    /// was freed and reused; `dirty` tells).
+    window: Vec<u32>,
+    /// Segments of flows that ended while the window was open, not yet taken.
+    ended: Vec<Segment>,
 }
 
 impl FlowCache {
@@ -207,8 +326,16 @@ impl FlowCache {
             clock: None,
             finished: Vec::new(),
             counters: FlowCounters::default(),
+            keep_records: true,
+            window: Vec::new(),
+            ended: Vec::new(),
             cfg,
         }
+    }
+
+    /// Finished records are counted but not kept (nothing reads them).
+    pub fn discard_records(&mut self) {
+        self.keep_records = false;
     }
 
     pub fn config(&self) -> &FlowConfig {
@@ -230,8 +357,8 @@ impl FlowCache {
     }
 
     /// Counts one packet: first its time moves the clock (finalizing what became idle), then it
-    /// is added to its flow, which may finish with it.
-    pub fn add(&mut self, r: &PacketRecord) {
+    /// is added to its flow, which may finish with it. None for a packet without IP.
+    pub fn add(&mut self, r: &PacketRecord) -> Option<Touch> {
         self.counters.packets += 1;
         let timed = !r.has(flag::NO_TIME);
         if timed {
@@ -241,7 +368,7 @@ impl FlowCache {
         }
         if r.family() == Family::None {
             self.counters.non_ip += 1;
-            return;
+            return None;
         }
         let (key, dir) = flow_key(r);
         let tcp_flags = if r.proto == PROTO_TCP { r.tcp_flags } else { 0 };
@@ -272,6 +399,29 @@ impl FlowCache {
             s.first_ns = s.first_ns.min(r.ts_ns);
             s.last_ns = s.last_ns.max(r.ts_ns);
         }
+        let fresh = s.raw_set & (1 << d) == 0;
+        if fresh {
+            s.raw_ports[d] = (r.src_port, r.dst_port);
+            s.raw_set |= 1 << d;
+        }
+        let keyed = s.raw_ports[d] == (r.src_port, r.dst_port);
+        if keyed {
+            s.seg_packets[d] += 1;
+            s.seg_bytes[d] += r.wire_len as u64;
+            s.seg_flags[d] |= tcp_flags;
+            if timed {
+                s.seg_first = s.seg_first.min(r.ts_ns);
+                s.seg_last = s.seg_last.max(r.ts_ns);
+            }
+            if !s.dirty {
+                s.dirty = true;
+                if !s.listed {
+                    s.listed = true;
+                    self.window.push(i);
+                }
+            }
+        }
+        let s = &mut self.slots[i as usize];
         s.touched = now;
         if r.proto == PROTO_TCP {
             s.state = tcp_next(s.state, d, tcp_flags, s.seen);
@@ -284,6 +434,47 @@ impl FlowCache {
         if class == CLOSED && self.cfg.closed_linger_ns == 0 {
             self.finish(i, closed_reason(self.slots[i as usize].state));
         }
+        Some(Touch { slot: i, dir, fresh, keyed })
+    }
+
+    /// Whether flows ended with a share of the open window not yet taken.
+    #[inline]
+    pub fn has_ended(&self) -> bool {
+        !self.ended.is_empty()
+    }
+
+    /// Segments of the flows that ended since the last call (their share of the open window).
+    pub fn take_ended(&mut self, out: &mut Vec<Segment>) {
+        out.append(&mut self.ended);
+    }
+
+    /// The open window's segments of the flows still held; with `reset`, the window is over
+    /// and they start again empty (else a copy: the window goes on).
+    pub fn window_segments(&mut self, reset: bool, out: &mut Vec<Segment>) {
+        for &i in &self.window {
+            let s = &mut self.slots[i as usize];
+            if s.dirty && s.class != FREE {
+                out.push(s.segment());
+                if reset {
+                    s.reset_segment();
+                }
+            }
+            if reset {
+                s.listed = false;
+            }
+        }
+        if reset {
+            self.window.clear();
+        }
+    }
+
+    /// Key fields of a held flow's direction, as a packet of it carries them (for the hashes the
+    /// engine caches per direction).
+    pub fn key_record(&self, slot: u32, dir: u8) -> PacketRecord {
+        let s = &self.slots[slot as usize];
+        let (src, dst) = if dir == 0 { (s.key.a, s.key.b) } else { (s.key.b, s.key.a) };
+        let (src_port, dst_port) = s.raw_ports[dir as usize];
+        PacketRecord { src, dst, src_port, dst_port, proto: s.key.proto, ..PacketRecord::default() }
     }
 
     /// Finalizes every flow (end of input), ordered by last time, then endpoints. The clock
@@ -292,9 +483,15 @@ impl FlowCache {
         let start = self.finished.len();
         for s in self.slots.iter().filter(|s| s.class != FREE) {
             let reason = s.state.end_reason().unwrap_or(EndReason::EndOfInput);
-            self.finished.push(s.record(self.cfg.community_id_seed, reason));
+            if self.keep_records {
+                self.finished.push(s.record_without_id(reason));
+            }
             self.counters.finished[reason as usize] += 1;
+            if s.dirty {
+                self.ended.push(s.segment());
+            }
         }
+        self.window.clear();
         self.map.clear();
         self.slots.clear();
         self.free.clear();
@@ -307,13 +504,18 @@ impl FlowCache {
     /// packet itself ends: the closed flow its SYN replaces, the flow evicted to make room for
     /// it, its flow's record cut by the active timeout, or its flow closing without linger.
     pub fn take_finished(&mut self) -> Vec<FlowRecord> {
+        let seed = self.cfg.community_id_seed;
+        std::mem::take(&mut self.finished).into_iter().map(|r| r.with_community_id(seed)).collect()
+    }
+
+    /// As [`FlowCache::take_finished`], without the Community IDs (for callers that hash only
+    /// the records they show or store: [`FlowRecord::with_community_id`]).
+    pub fn take_finished_unhashed(&mut self) -> Vec<FlowRecord> {
         std::mem::take(&mut self.finished)
     }
 
-    /// As [`FlowCache::take_finished`], appending to the caller's buffer (the cache keeps its own
-    /// buffer's capacity).
-    pub fn drain_finished(&mut self, out: &mut Vec<FlowRecord>) {
-        out.append(&mut self.finished);
+    pub fn community_id_seed(&self) -> u16 {
+        self.cfg.community_id_seed
     }
 
     /// Moves the clock forward without a packet (no traffic for a while), finalizing the flows
@@ -406,10 +608,20 @@ impl FlowCache {
             seen: [0; 2],
             interface: r.interface,
             vlan: r.vlan,
+            raw_ports: [(0, 0); 2],
+            raw_set: 0,
+            seg_packets: [0; 2],
+            seg_bytes: [0; 2],
+            seg_flags: [0; 2],
+            seg_first: u64::MAX,
+            seg_last: 0,
+            dirty: false,
+            listed: false,
         };
         let i = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize] = slot;
+                let listed = self.slots[i as usize].listed;
+                self.slots[i as usize] = Slot { listed, ..slot };
                 i
             }
             None => {
@@ -444,7 +656,9 @@ impl FlowCache {
     /// same endpoint A, state and slot.
     fn cut(&mut self, i: u32) {
         let s = &self.slots[i as usize];
-        self.finished.push(s.record(self.cfg.community_id_seed, EndReason::ActiveTimeout));
+        if self.keep_records {
+            self.finished.push(s.record_without_id(EndReason::ActiveTimeout));
+        }
         self.counters.finished[EndReason::ActiveTimeout as usize] += 1;
         self.counters.started += 1;
         let now = self.now();
@@ -459,9 +673,16 @@ impl FlowCache {
 
     fn finish(&mut self, i: u32, reason: EndReason) {
         let s = &self.slots[i as usize];
-        self.finished.push(s.record(self.cfg.community_id_seed, reason));
+        if self.keep_records {
+            self.finished.push(s.record_without_id(reason));
+        }
         self.counters.finished[reason as usize] += 1;
-        self.map.remove(&s.key);
+        if s.dirty {
+            self.ended.push(s.segment());
+        }
+        let key = s.key;
+        self.slots[i as usize].dirty = false;
+        self.map.remove(&key);
         self.unlink(i);
         self.slots[i as usize].class = FREE;
         self.free.push(i);
@@ -988,11 +1209,11 @@ mod tests {
                 let mut r = d.record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
                 frags.fill(&d, &mut r);
                 c.add(&r);
-                c.drain_finished(&mut out);
+                out.extend(c.take_finished());
             })
             .unwrap();
         c.flush();
-        c.drain_finished(&mut out);
+        out.extend(c.take_finished());
         (out, *c.counters())
     }
 

@@ -156,6 +156,8 @@ pub struct FlowRecord {
     /// Capture interface and outermost VLAN of the flow's first packet.
     pub interface: u16,
     pub vlan: u16,
+    /// The transport header gave the ports (the Community ID needs them).
+    pub(crate) ports: bool,
 }
 
 impl FlowRecord {
@@ -168,6 +170,16 @@ impl FlowRecord {
     }
 
     /// The order records finalized together leave in: last time, then endpoints and protocol.
+    /// The record's Community ID, hashed now (a SHA-1: only for records that are shown or
+    /// stored).
+    pub fn with_community_id(self, seed: u16) -> FlowRecord {
+        let (a, b, pa, pb) = (self.a, self.b, self.port_a, self.port_b);
+        FlowRecord {
+            community_id: super::community_id::community_id(seed, a, b, self.proto, self.ports.then_some((pa, pb))),
+            ..self
+        }
+    }
+
     pub(crate) fn sort_key(&self) -> (Option<u64>, Addr, u16, Addr, u16, u8) {
         (self.last_ns, self.a, self.port_a, self.b, self.port_b, self.proto)
     }

@@ -1,6 +1,7 @@
 //! Rows of the stored tables, made here so that their columns and encoding exist in one place.
 //!
-//! Every table the core fills is listed in [`TABLES`] with its columns (name and ClickHouse
+//! Every table the core fills (the window tables, and the flow records') is listed in
+//! [`TABLES`] with its columns (name and ClickHouse
 //! type, the order rows carry them); the bindings export the list, and the store's tests check
 //! it against the tables the migrations made. Rows are RowBinary ([`binary`]). A row whose
 //! values the store cannot hold (a time past 2262) is not written to its table: it is kept in
@@ -14,7 +15,7 @@ pub mod binary;
 mod window;
 
 pub use binary::{check_times, row_json, ColumnType, RowWriter, TimeOutOfRange, MAX_TIME_NS};
-pub use window::storage_rows;
+pub use window::{storage_rows, window_rows};
 
 /// A table the core makes rows for, and its columns.
 pub struct Table {
@@ -35,7 +36,10 @@ macro_rules! columns {
     };
 }
 
-pub const TABLES: [Table; 5] = [
+/// Index in [`TABLES`] of the flow records' table.
+pub const FLOWS: usize = 5;
+
+pub const TABLES: [Table; 6] = [
     Table {
         name: "windows",
         columns: columns!(WINDOW; "packets": UInt64, "bytes": UInt64, "late_packets": UInt64,
@@ -63,6 +67,34 @@ pub const TABLES: [Table; 5] = [
         name: "spreaders",
         columns: columns!(WINDOW; "task": LowCardinalityString, "family": UInt8, "src_ip": IPv6, "dst_ip": IPv6,
             "src_port": UInt16, "dst_port": UInt16, "proto": UInt8, "spread": UInt64),
+    },
+    Table {
+        name: "flows",
+        columns: &[
+            ("source", ColumnType::LowCardinalityString),
+            ("run", ColumnType::LowCardinalityString),
+            ("probe", ColumnType::LowCardinalityString),
+            ("interface", ColumnType::LowCardinalityString),
+            ("community_id", ColumnType::NullableString),
+            ("family", ColumnType::UInt8),
+            ("src_ip", ColumnType::IPv6),
+            ("dst_ip", ColumnType::IPv6),
+            ("src_port", ColumnType::UInt16),
+            ("dst_port", ColumnType::UInt16),
+            ("proto", ColumnType::UInt8),
+            ("first_seen", ColumnType::NullableTime),
+            ("last_seen", ColumnType::NullableTime),
+            ("packets_ab", ColumnType::UInt64),
+            ("bytes_ab", ColumnType::UInt64),
+            ("packets_ba", ColumnType::UInt64),
+            ("bytes_ba", ColumnType::UInt64),
+            ("tcp_flags_ab", ColumnType::LowCardinalityString),
+            ("tcp_flags_ba", ColumnType::LowCardinalityString),
+            ("state", ColumnType::LowCardinalityString),
+            ("reason", ColumnType::LowCardinalityString),
+            ("vlan", ColumnType::UInt16),
+            ("direction", ColumnType::LowCardinalityString),
+        ],
     },
 ];
 
@@ -97,7 +129,7 @@ pub struct Quarantined {
 /// The rows of one window (or of finished flows), per table of [`TABLES`].
 #[derive(Debug, Default)]
 pub struct StorageRows {
-    pub tables: [RowWriter; 5],
+    pub tables: [RowWriter; 6],
     pub quarantined: Vec<Quarantined>,
 }
 
@@ -142,7 +174,7 @@ mod tests {
 
     #[test]
     fn every_table_starts_with_source_run_and_window() {
-        for t in &TABLES {
+        for t in TABLES.iter().take(FLOWS) {
             let names: Vec<&str> = t.columns.iter().take(4).map(|c| c.0).collect();
             assert_eq!(names, ["source", "run", "window_start", "window_end"], "{}", t.name);
         }

@@ -8,7 +8,7 @@
 use super::{check_times, RowWriter, StorageRows};
 use crate::addr::{Addr, Family};
 use crate::bytes::LeReader;
-use crate::engine::{SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
+use crate::engine::{WindowSnapshot, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 use crate::sketch::countmin::CountMin;
 use crate::sketch::superspread::SuperSpread;
 use crate::sketch::PackedKey;
@@ -62,6 +62,144 @@ fn write_key(w: &mut RowWriter, key: &PackedKey, fields: KeyFields) {
     w.u8(p.proto.unwrap_or(0));
 }
 
+/// The rows of a window being written: the window's own row, then each task's.
+struct WindowRows<'a> {
+    out: StorageRows,
+    prefix: Prefix<'a>,
+}
+
+impl<'a> WindowRows<'a> {
+    fn new(source: &'a str, run: &'a str, start: u64, end: u64) -> WindowRows<'a> {
+        WindowRows { out: StorageRows::default(), prefix: Prefix { source, run, start, end } }
+    }
+
+    /// The `windows` row; `first`/`last` are the timed packets' times (None: no timed packet).
+    fn window(&mut self, packets: u64, bytes: u64, late: u64, first: Option<u64>, last: Option<u64>) {
+        let w = &mut self.out.tables[WINDOWS];
+        self.prefix.write(w);
+        w.u64(packets);
+        w.u64(bytes);
+        w.u64(late);
+        w.nullable_time(first);
+        w.nullable_time(last);
+        w.end_row();
+    }
+
+    /// Rows of an exact task's keys (in the order given); returns their packets and bytes.
+    fn exact(
+        &mut self,
+        task: &str,
+        key: KeyFields,
+        rows: impl Iterator<Item = (PackedKey, u64, u64, u64)>,
+    ) -> (u64, (u64, u64)) {
+        let (mut n, mut packets, mut bytes) = (0u64, 0u64, 0u64);
+        let w = &mut self.out.tables[EXACT_ROWS];
+        for (k, p, b, d) in rows {
+            n += 1;
+            packets += p;
+            bytes += b;
+            self.prefix.task(w, task);
+            write_key(w, &k, key);
+            w.u64(p);
+            w.u64(b);
+            w.u64(d);
+            w.end_row();
+        }
+        (n, (packets, bytes))
+    }
+
+    fn countmin(&mut self, task: &str, key: KeyFields, cm: &CountMin) -> (u64, (u64, u64)) {
+        let mut keys = 0;
+        let w = &mut self.out.tables[HEAVY_HITTERS];
+        for (rank, rows) in [("packets", cm.heavy_hitters_by_packets()), ("bytes", cm.heavy_hitters_by_bytes())] {
+            for (k, p, b) in rows {
+                keys += 1;
+                self.prefix.task(w, task);
+                w.string(rank);
+                write_key(w, &k, key);
+                w.u64(p);
+                w.u64(b);
+                w.end_row();
+            }
+        }
+        (keys, cm.total())
+    }
+
+    fn superspread(&mut self, task: &str, key: KeyFields, ss: &SuperSpread) -> (u64, (u64, u64)) {
+        let spreaders = ss.spreaders();
+        let w = &mut self.out.tables[SPREADERS];
+        for (k, spread) in &spreaders {
+            self.prefix.task(w, task);
+            write_key(w, k, key);
+            w.u64(*spread);
+            w.end_row();
+        }
+        (spreaders.len() as u64, (0, 0))
+    }
+
+    /// The `window_tasks` row of a task.
+    #[allow(clippy::too_many_arguments)]
+    fn task(
+        &mut self,
+        name: &str,
+        type_name: &str,
+        key: KeyFields,
+        second: KeyFields,
+        keys: u64,
+        stream: (u64, u64),
+        payload: u64,
+    ) {
+        let w = &mut self.out.tables[WINDOW_TASKS];
+        self.prefix.task(w, name);
+        w.string(type_name);
+        w.string(&key.to_string());
+        w.string(&second.to_string());
+        w.u64(keys);
+        w.u64(stream.0);
+        w.u64(stream.1);
+        w.u64(payload);
+        w.end_row();
+    }
+
+    /// The rows, or all of them in the quarantine when a time is past what the store holds.
+    fn finish(mut self, first: Option<u64>, last: Option<u64>) -> Result<StorageRows, String> {
+        let p = &self.prefix;
+        let mut times = vec![("window_start", p.start), ("window_end", p.end)];
+        times.extend(first.map(|t| ("first_seen", t)));
+        times.extend(last.map(|t| ("last_seen", t)));
+        if let Err(e) = check_times(&times) {
+            self.out.quarantine_all(&e.to_string())?;
+        }
+        Ok(self.out)
+    }
+}
+
+/// Storage rows of a closed (or peeked) window; `payloads`: the task payload lengths its NSWS
+/// encoding gave; `source` names who wrote it, `run` the analysis run (empty for an engine).
+/// The same rows [`storage_rows`] makes of its snapshot.
+pub fn window_rows(w: &WindowSnapshot, payloads: &[u64], source: &str, run: &str) -> StorageRows {
+    let c = &w.counters;
+    let (first, last) = if c.timed > 0 { (Some(c.first_ns), Some(c.last_ns)) } else { (None, None) };
+    let mut rows = WindowRows::new(source, run, w.start_ns, w.end_ns);
+    rows.window(c.packets, c.bytes, c.late, first, last);
+    for (t, &payload) in w.tasks.iter().zip(payloads) {
+        let name = t.spec.name.as_str();
+        let key = t.spec.key;
+        let (keys, stream) = if let Some(table) = t.exact() {
+            rows.exact(name, key, table.top(table.len()).into_iter().map(|(k, s)| (k, s.packets, s.bytes, s.distinct)))
+        } else if let Some(cm) = t.countmin() {
+            rows.countmin(name, key, cm)
+        } else if let Some(ss) = t.superspread() {
+            rows.superspread(name, key, ss)
+        } else {
+            continue;
+        };
+        rows.task(name, t.spec.type_name(), key, t.second_fields(), keys, stream, payload);
+    }
+    // Only a time past 2262 can be refused, and a window's rows always decode.
+    rows.finish(first, last).unwrap_or_default()
+}
+
 /// Turns an NSWS window snapshot into storage rows; `source` names who wrote the window, `run`
 /// the analysis run (empty for an engine).
 pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageRows, String> {
@@ -80,20 +218,11 @@ pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageR
         }
         v
     };
-    let mut out = StorageRows::default();
-    let prefix = Prefix { source, run, start, end };
     // No timed packet in the window (pcapng simple packets only): no first or last time.
     let timed = first <= last;
-    let seen = |ns: u64| timed.then_some(ns);
-    let w = &mut out.tables[WINDOWS];
-    prefix.write(w);
-    w.u64(packets);
-    w.u64(bytes);
-    w.u64(late);
-    w.nullable_time(seen(first));
-    w.nullable_time(seen(last));
-    w.end_row();
-
+    let (first, last) = if timed { (Some(first), Some(last)) } else { (None, None) };
+    let mut rows = WindowRows::new(source, run, start, end);
+    rows.window(packets, bytes, late, first, last);
     let tasks = r.u16("task count")?;
     for _ in 0..tasks {
         let name_len = r.u8("task name length")? as usize;
@@ -105,96 +234,34 @@ pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageR
         let len = r.u32("task payload length")? as usize;
         let payload = r.take(len, "task payload")?;
         let context = |e: String| format!("task \"{name}\": {e}");
-        let (type_name, keys, stream) = match kind {
-            1 => {
-                let (keys, stream) = exact_rows(payload, key, name, &prefix, &mut out).map_err(context)?;
-                ("exact", keys, stream)
-            }
-            2 => {
-                let cm = CountMin::decode(payload).map_err(context)?;
-                let mut keys = 0;
-                let w = &mut out.tables[HEAVY_HITTERS];
-                for (rank, rows) in [("packets", cm.heavy_hitters_by_packets()), ("bytes", cm.heavy_hitters_by_bytes())]
-                {
-                    for (k, p, b) in rows {
-                        keys += 1;
-                        prefix.task(w, name);
-                        w.string(rank);
-                        write_key(w, &k, key);
-                        w.u64(p);
-                        w.u64(b);
-                        w.end_row();
-                    }
-                }
-                ("countmin", keys, cm.total())
-            }
-            3 => {
-                let ss = SuperSpread::decode(payload).map_err(context)?;
-                let spreaders = ss.spreaders();
-                let w = &mut out.tables[SPREADERS];
-                for (k, spread) in &spreaders {
-                    prefix.task(w, name);
-                    write_key(w, k, key);
-                    w.u64(*spread);
-                    w.end_row();
-                }
-                ("superspread", spreaders.len() as u64, (0, 0))
-            }
+        let (type_name, (keys, stream)) = match kind {
+            1 => ("exact", rows.exact(name, key, exact_payload(payload).map_err(context)?.into_iter())),
+            2 => ("countmin", rows.countmin(name, key, &CountMin::decode(payload).map_err(context)?)),
+            3 => ("superspread", rows.superspread(name, key, &SuperSpread::decode(payload).map_err(context)?)),
             other => return Err(format!("task \"{name}\": unknown task type {other}")),
         };
-        let w = &mut out.tables[WINDOW_TASKS];
-        prefix.task(w, name);
-        w.string(type_name);
-        w.string(&key.to_string());
-        w.string(&second.to_string());
-        w.u64(keys);
-        w.u64(stream.0);
-        w.u64(stream.1);
-        w.u64(len as u64);
-        w.end_row();
+        rows.task(name, type_name, key, second, keys, stream, len as u64);
     }
     if r.remaining() > 0 {
         return Err(format!("window snapshot has {} bytes past its last task", r.remaining()));
     }
-    let mut times = vec![("window_start", start), ("window_end", end)];
-    if timed {
-        times.extend([("first_seen", first), ("last_seen", last)]);
-    }
-    if let Err(e) = check_times(&times) {
-        out.quarantine_all(&e.to_string())?;
-    }
-    Ok(out)
+    rows.finish(first, last)
 }
 
-/// Rows of an exact task's payload; returns the number of keys and the packets and bytes summed.
-fn exact_rows(
-    payload: &[u8],
-    key: KeyFields,
-    task: &str,
-    prefix: &Prefix<'_>,
-    out: &mut StorageRows,
-) -> Result<(u64, (u64, u64)), String> {
+/// The keys of an exact task's payload: key, packets, bytes, distinct.
+fn exact_payload(payload: &[u8]) -> Result<Vec<(PackedKey, u64, u64, u64)>, String> {
     let mut r = LeReader::new(payload, "exact task payload");
     let rows = r.u32("exact row count")?;
-    let (mut packets, mut bytes) = (0u64, 0u64);
-    let w = &mut out.tables[EXACT_ROWS];
+    let mut out = Vec::with_capacity((rows as usize).min(payload.len() / 25));
     for _ in 0..rows {
         let len = r.u8("key length")? as usize;
         let k = PackedKey::from_bytes(r.take(len, "key")?).ok_or("key longer than any key")?;
-        let (p, b, d) = (r.u64("packets")?, r.u64("bytes")?, r.u64("distinct")?);
-        packets += p;
-        bytes += b;
-        prefix.task(w, task);
-        write_key(w, &k, key);
-        w.u64(p);
-        w.u64(b);
-        w.u64(d);
-        w.end_row();
+        out.push((k, r.u64("packets")?, r.u64("bytes")?, r.u64("distinct")?));
     }
     if r.remaining() > 0 {
         return Err("exact payload longer than its rows".to_string());
     }
-    Ok((rows as u64, (packets, bytes)))
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -206,9 +273,10 @@ mod tests {
     use crate::record::PacketRecord;
 
     fn window_snapshot_at(ts_s: f64, packets: &[(u8, u8, u32)]) -> Vec<u8> {
-        let mut e = Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks() }, 1).unwrap();
+        let mut e =
+            Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks(), ..Default::default() }, 1).unwrap();
         for &(src, dst, len) in packets {
-            e.add(&rec(ts_s, src, dst, len), true);
+            e.add(&rec(ts_s, src, dst, len), true, 0);
         }
         let mut out = Vec::new();
         e.close_window().unwrap().encode(&mut out);
@@ -283,9 +351,24 @@ mod tests {
     }
 
     #[test]
+    fn rows_of_a_window_equal_the_rows_of_its_snapshot() {
+        let mut packets: Vec<(u8, u8, u32)> = (1..=8).map(|d| (1, d, 100)).collect();
+        packets.push((2, 1, 60));
+        let mut e =
+            Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks(), ..Default::default() }, 1).unwrap();
+        for &(src, dst, len) in &packets {
+            e.add(&rec(1_000_000_003.5, src, dst, len), true, 0);
+        }
+        let w = e.close_window().unwrap();
+        let mut snap = Vec::new();
+        let payloads = w.encode(&mut snap);
+        assert_eq!(window_rows(&w, &payloads, "s", "r").encode(), storage_rows(&snap, "s", "r").unwrap().encode());
+    }
+
+    #[test]
     fn a_window_past_2262_is_quarantined_whole_with_its_reason() {
-        let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks() }, 1).unwrap();
-        e.add(&PacketRecord { ts_ns: u64::MAX - 5, ..rec(0.0, 1, 1, 64) }, true);
+        let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks(), ..Default::default() }, 1).unwrap();
+        e.add(&PacketRecord { ts_ns: u64::MAX - 5, ..rec(0.0, 1, 1, 64) }, true, 0);
         let mut snap = Vec::new();
         e.close_window().unwrap().encode(&mut snap);
         let rows = storage_rows(&snap, "s", "").unwrap();
@@ -343,11 +426,12 @@ mod tests {
 
     #[test]
     fn a_peeked_window_keeps_counting() {
-        let mut e = Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks() }, 1).unwrap();
-        e.add(&rec(1_000_000_001.0, 1, 1, 100), true);
+        let mut e =
+            Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks(), ..Default::default() }, 1).unwrap();
+        e.add(&rec(1_000_000_001.0, 1, 1, 100), true, 0);
         let peeked = e.peek_window().unwrap();
         assert_eq!(peeked.counters.packets, 1);
-        e.add(&rec(1_000_000_002.0, 1, 2, 100), true);
+        e.add(&rec(1_000_000_002.0, 1, 2, 100), true, 0);
         let closed = e.close_window().unwrap();
         assert_eq!(closed.counters.packets, 2);
         let mut buf = Vec::new();

@@ -629,6 +629,52 @@ impl CountMin {
         i * self.cfg.width as usize + self.reduce(fmix32(h ^ self.row_seeds[i]))
     }
 
+    /// Words [`CountMin::add_hashed`] needs for a key: its hash, then its counter in every row.
+    /// A caller that sees the same key again (the engine, per flow) keeps them instead of
+    /// hashing it per packet.
+    pub fn hash_words(&self) -> usize {
+        1 + self.cfg.depth as usize
+    }
+
+    /// Fills `out` (of `hash_words` words) for `key`.
+    pub fn hash_key(&self, key: &PackedKey, out: &mut [u32]) {
+        let h = self.key_hash(key);
+        if let Some((first, cells)) = out.split_first_mut() {
+            *first = h;
+            for (i, c) in cells.iter_mut().enumerate() {
+                *c = self.cell(h, i) as u32;
+            }
+        }
+    }
+
+    /// As [`CountMin::add`], with the key's words from [`CountMin::hash_key`]; `key` is asked for
+    /// only when the packet may change a candidate set.
+    #[inline]
+    pub fn add_hashed(&mut self, words: &[u32], bytes: u64, key: impl FnOnce() -> PackedKey) {
+        let Some((&h, cells)) = words.split_first() else { return };
+        self.total_packets = self.total_packets.saturating_add(1);
+        self.total_bytes = self.total_bytes.saturating_add(bytes);
+        let mut at = [0usize; MAX_DEPTH as usize];
+        let d = cells.len().min(at.len());
+        for (a, &c) in at.iter_mut().zip(cells) {
+            *a = c as usize;
+        }
+        let (ep, eb) = self.update_cells(&at[..d], bytes);
+        if self.cfg.heavy_hitters != 0 {
+            let gate = self.cand.gate;
+            if ep > gate[PACKETS] || eb > gate[BYTES] {
+                let n = self.n_pending;
+                if let Some(p) = self.pending.get_mut(n) {
+                    *p = Pending { key: key(), h, e: [ep, eb] };
+                }
+                self.n_pending = n + 1;
+                if self.n_pending >= PENDING {
+                    self.settle();
+                }
+            }
+        }
+    }
+
     /// One packet of `bytes` bytes for `key`: +1 to the packet counters, +bytes to the byte counters.
     #[inline]
     pub fn add(&mut self, key: &PackedKey, bytes: u64) {

@@ -457,6 +457,46 @@ impl SuperSpread {
         self.apply(key, &pair);
     }
 
+    /// Words [`SuperSpread::add_hashed`] needs for a pair: the register index and value, then
+    /// the bucket of every row. A caller that sees the same pair again (the engine, per flow)
+    /// keeps them instead of hashing it per packet.
+    pub fn hash_words(&self) -> usize {
+        2 + self.shape.depth
+    }
+
+    /// Fills `out` (of `hash_words` words) for the pair.
+    pub fn hash_pair(&self, key: &PackedKey, element: &[u8], out: &mut [u32]) {
+        let p = self.prepare(key, element);
+        if let [j, v, buckets @ ..] = out {
+            *j = p.j as u32;
+            *v = p.v;
+            for (b, &t) in buckets.iter_mut().zip(&p.buckets) {
+                *b = t as u32;
+            }
+        }
+    }
+
+    /// As [`SuperSpread::add`], with the pair's words from [`SuperSpread::hash_pair`]; `key` is
+    /// asked for only when a register rises (a new pair in a row).
+    #[inline]
+    pub fn add_hashed(&mut self, words: &[u32], key: impl FnOnce() -> PackedKey) {
+        let [j, v, buckets @ ..] = words else { return };
+        let (j, v) = (*j as usize, *v);
+        let (bits, block) = (self.shape.bits, self.shape.block);
+        let mut key = Some(key);
+        let mut packed = self.empty;
+        for &t in buckets.iter().take(self.shape.depth) {
+            let t = t as usize;
+            let r = self.regs.get(t * block..(t + 1) * block).map_or(u32::MAX, |b| reg_get(b, j, bits));
+            if v > r {
+                if let Some(k) = key.take() {
+                    packed = k();
+                }
+                self.update(t, &packed, j, v, r);
+            }
+        }
+    }
+
     /// Pairs seen in this order, with the same result as `add` for each. The whole batch is
     /// hashed first and its buckets prefetched, so that their cache misses overlap; the updates
     /// then run in order.

@@ -144,6 +144,12 @@ impl ConversationTable {
         s.carries = s.carries.max(u.carries);
     }
 
+    /// Counts already in the key's orientation (a flow's share of a window).
+    #[inline]
+    pub fn add_stats(&mut self, key: ConvKey, s: &ConvStats) {
+        self.map.entry(key).or_default().merge(s);
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }

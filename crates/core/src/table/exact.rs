@@ -113,6 +113,7 @@ impl ExactTable {
 
     /// As [`ExactTable::add`] with the key already packed (callers that share it across tasks).
     #[inline]
+    #[allow(clippy::map_entry)] // `entry` reserves first: a full set would grow for a known pair
     pub fn add_key(&mut self, key: PackedKey, r: &PacketRecord) {
         // Look up before inserting: `entry` would move the 40-byte key on every packet.
         let s = match self.map.get_mut(&key) {
@@ -122,8 +123,28 @@ impl ExactTable {
         s.packets += 1;
         s.bytes += r.wire_len as u64;
         if !self.distinct_fields.is_empty() {
-            let element = PackedKey::of(r, self.distinct_fields);
-            if self.pairs.insert((key, element), ()).is_none() {
+            let pair = (key, PackedKey::of(r, self.distinct_fields));
+            if !self.pairs.contains_key(&pair) {
+                self.pairs.insert(pair, ());
+                s.distinct += 1;
+            }
+        }
+    }
+
+    /// Packets and bytes of a key at once (a flow's share of a window), and with distinct
+    /// counting, the element they came with.
+    #[inline]
+    #[allow(clippy::map_entry)] // as in add_key
+    pub fn add_counts(&mut self, key: PackedKey, packets: u64, bytes: u64, element: Option<PackedKey>) {
+        let s = match self.map.get_mut(&key) {
+            Some(s) => s,
+            None => self.map.entry(key).or_default(),
+        };
+        s.packets += packets;
+        s.bytes += bytes;
+        if let Some(e) = element {
+            if !self.pairs.contains_key(&(key, e)) {
+                self.pairs.insert((key, e), ());
                 s.distinct += 1;
             }
         }

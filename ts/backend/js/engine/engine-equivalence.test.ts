@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { exactBesideTasks, taskOptions } from '../../../analyze/analyze-files.js';
 import { loadConfig } from '../../../config/index.js';
+import { readClosedWindow } from '../../closed-window.js';
 import { loadNative } from '../../native.js';
 import type { TaskOptions } from '../../types.js';
 import { Json } from '../json.js';
@@ -32,13 +33,13 @@ function firstDifference(a: string, b: string): string {
 
 /** Runs both engines; asserts identical windows; returns the number of windows compared. */
 function compare(stream: TimedRecord[], run: Run): number {
-  const native = loadNative().createAnalyzer({ seed: run.seed, windowSeconds: run.windowSeconds, top: run.top, keepSnapshots: true, tasks: run.tasks });
+  const native = loadNative().createAnalyzer({ seed: run.seed, windowSeconds: run.windowSeconds, top: run.top, keepWindows: true, tasks: run.tasks });
   native.beginFile('stream.pcapng');
   assert.equal(native.feed(pcapngOf(stream)), null);
   assert.equal(native.endFile(), null);
   native.closeWindow();
   assert.equal(native.packets(), stream.length, 'every frame decoded as one packet');
-  const nativeSnapshots = native.takeSnapshots();
+  const nativeSnapshots = native.takeWindows().map((w) => readClosedWindow(w).snapshot);
   const nativeWindows = windowsText(native.reportJson(run.top));
 
   const seed = BigInt(run.seed);

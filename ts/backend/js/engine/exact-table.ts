@@ -27,7 +27,7 @@ export class ExactTable {
   readonly keyLen: number;
   private readonly index: KeyIndex;
   private readonly pairs: KeyIndex | null;
-  /** The core's `pairs.capacity()`: its `insert` grows a full table even for a known pair. */
+  /** The core's `pairs.capacity()` (a new pair into a full table grows it). */
   private pairCapacity = 0;
   /** The key, packed per packet. */
   private readonly scratch: Uint8Array;
@@ -71,9 +71,11 @@ export class ExactTable {
       p[2] = (e >>> 16) & 0xff;
       p[3] = e >>> 24;
       packKey(r, this.distinctFields, p, 4);
-      if (pairs.size === this.pairCapacity) this.pairCapacity = grownCapacity(this.pairCapacity);
       pairs.findOrInsert(p, 0, pairs.hash(p, 0));
-      if (pairs.inserted) this.distinct[e] += 1;
+      if (pairs.inserted) {
+        if (pairs.size - 1 === this.pairCapacity) this.pairCapacity = grownCapacity(this.pairCapacity);
+        this.distinct[e] += 1;
+      }
     }
   }
 
