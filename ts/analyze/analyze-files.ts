@@ -5,7 +5,7 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Analyzer, Backend, TaskOptions } from '../backend/index.js';
 import type { NetspectraConfig, TaskConfig } from '../config/index.js';
-import { readClosedWindow } from '../backend/index.js';
+import { coreThreads, readClosedWindow } from '../backend/index.js';
 import { flowOptions } from '../flows/options.js';
 import type { FlowSummary } from '../flows/types.js';
 import type { AnalysisReport, EngineReport } from '../report/types.js';
@@ -98,6 +98,7 @@ export function createAnalyzer(backend: Backend, config: NetspectraConfig, keepW
   const flows = backend.name === 'js' ? undefined : flowOptions(config.flows, hostname());
   const analyzer = backend.createAnalyzer({
     seed: config.seed, windowSeconds: config.analyze.window, top: config.analyze.top, keepWindows, tasks, flows, source: rows?.source, run: rows?.run,
+    threads: coreThreads(config.analyze.threads, backend),
   });
   return { analyzer, besideTasks: beside.map((t) => t.name) };
 }
@@ -150,22 +151,25 @@ export async function feedFile(analyzer: Analyzer, file: string, chunkSize: numb
 export async function analyzeFiles(files: string[], opts: AnalyzeOptions): Promise<AnalyzeResult> {
   const started = performance.now();
   const sink = opts.sink ?? null;
-  const rows = sink && opts.source !== undefined ? { source: opts.source, run: opts.run ?? '' } : undefined;
+  const rows = sink?.wantsRows && opts.source !== undefined ? { source: opts.source, run: opts.run ?? '' } : undefined;
   const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config, Boolean(sink), rows);
   // The js analyzer has no flow records.
   const flows = opts.config.flows.enabled && Boolean(analyzer.takeFlowRows);
   const afterChunk = () => {
+    // Taken even without a sink: the core drops what nobody stores, so nothing piles up.
+    const windows = analyzer.takeWindows();
+    const flowRows = flows ? analyzer.takeFlowRows!(false) : null;
     if (!sink) return;
-    for (const w of analyzer.takeWindows()) sink.window(readClosedWindow(w));
-    if (flows) sink.flows({ rows: analyzer.takeFlowRows!(false), json: null });
+    for (const w of windows) sink.window(readClosedWindow(w));
+    if (flowRows) sink.flows({ rows: flowRows, json: null });
   };
   const outcomes: FileOutcome[] = [];
   for (const f of files) outcomes.push(await feedFile(analyzer, f, opts.config.analyze.chunkSize, opts.progress, afterChunk));
   analyzer.closeWindow();
   afterChunk();
   // The flows still open end with the input.
-  if (sink && flows) sink.flows({ rows: analyzer.takeFlowRows!(true), json: null });
-  else if (flows) analyzer.takeFlowRows!(true);
+  const lastRows = flows ? analyzer.takeFlowRows!(true) : null;
+  if (sink && lastRows) sink.flows({ rows: lastRows, json: null });
   const engine = JSON.parse(analyzer.reportJson(opts.config.analyze.top)) as EngineReport;
   const summary = flows ? analyzer.flowSummaryJson!() : null;
   const report: AnalysisReport = {

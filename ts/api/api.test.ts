@@ -438,7 +438,7 @@ describe('query API over the embedded store', () => {
     assert.equal(batcher.addCapture(readFileSync(join(pcaps, name))), null);
     const messages = batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0).map((b) => b.message);
     // One window for the whole stream: it stays open until the end.
-    const engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: 0, top: 10, tasks: cfg.tasks.map(taskOptions), workers: 2, source: 'live-test' });
+    const engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: 0, top: 10, tasks: cfg.tasks.map(taskOptions), threads: 2, source: 'live-test' });
     try {
       const half = Math.floor(messages.length / 2);
       await Promise.all(messages.slice(0, half).map((m) => engine.submit(m)));

@@ -98,6 +98,7 @@ export function analyzerOptions(options: unknown): AnalyzerOptions | undefined {
     seconds: optional(o, 'seconds', expectU32, at),
     source: optional(o, 'source', expectString, at),
     run: optional(o, 'run', expectString, at),
+    threads: optional(o, 'threads', expectU32, at),
   });
 }
 

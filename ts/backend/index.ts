@@ -1,5 +1,6 @@
 // Picks the engine backend: native (napi-rs addon), then wasm (the same core compiled to
 // WebAssembly), then js (pure TypeScript). NETSPECTRA_BACKEND forces one by name.
+import { availableParallelism } from 'node:os';
 import { loadJs } from './js/index.js';
 import { loadNative } from './native.js';
 import type { Backend, BackendName, LiveCapture, LiveCaptureOptions, TrafficOptions, TrafficSource } from './types.js';
@@ -74,6 +75,13 @@ type RowMaker = Backend & Required<Pick<Backend, 'storageRows' | 'tablesJson'>>;
 export function createTrafficSource(options: TrafficOptions, preferred?: Backend): TrafficSource {
   const has = (b: Backend): b is Generator => Boolean(b.createTrafficSource);
   return withFeature(preferred, has, 'the traffic generator needs').createTrafficSource(options);
+}
+
+/** The threads the core engine runs on, for a configured `threads` (0: two when the machine
+ * has two cores or more); undefined where the backend runs one thread (wasm, js). */
+export function coreThreads(configured: number, backend: Backend): number | undefined {
+  if (backend.name !== 'native') return undefined;
+  return configured > 0 ? configured : availableParallelism() >= 2 ? 2 : 1;
 }
 
 /** The backend of the live transport (probe batching, batch engine): the one `loadBackend`

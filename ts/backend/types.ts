@@ -37,6 +37,9 @@ export interface AnalyzerOptions {
    * (the compiled backends). */
   source?: string;
   run?: string;
+  /** 2: the core runs its sketches and makes windows and flow records on a second thread (the
+   * same results); 1 (the default): one thread. The wasm backend runs one thread. */
+  threads?: number;
 }
 
 /** The flow cache (crates/core/src/flow); times in seconds. */

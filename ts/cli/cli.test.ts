@@ -241,7 +241,7 @@ test('tasks run in windows and sketches find what the generator planted', () => 
 
 test('probe --engine --read runs the engine in process and writes every window', () => {
   const output = join(dir, 'embedded.jsonl');
-  const r = run('probe', '--engine', '--read', join(pcaps, 'debian-pathspider-real.pcap'), '--output', output, '--window', '1m', '--workers', '2');
+  const r = run('probe', '--engine', '--read', join(pcaps, 'debian-pathspider-real.pcap'), '--output', output, '--window', '1m', '--threads', '2');
   assert.equal(r.code, 0, r.stderr);
   const windows = readFileSync(output, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { window: { packets: number; start: string } });
   assert.equal(windows.reduce((s, w) => s + w.window.packets, 0), 62_781);

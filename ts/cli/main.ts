@@ -33,6 +33,7 @@ commands:
       --print-config    print the effective configuration and exit
       --store KIND      where windows are stored: embedded (default), clickhouse, file, none
       --data DIR        data folder of the store (config storage.path)
+      --threads N       threads of the core engine: 1 or 2 (config analyze.threads; default 2 on two cores)
       --notify          send alerts the rules raise to the notifiers (otherwise only reported and stored)
       --serve           then serve the API and the web console over what was stored (until Ctrl-C)
   generate <file>     write a synthetic capture made by NetSpectra's traffic generator
@@ -52,7 +53,7 @@ commands:
       --output FILE     (with --engine) closed windows as JSON Lines
       --serve           (with --engine) serve the API and the live web console (api.host:api.port)
   engine              run the tasks over batches from NATS, in windows; stores them
-      --nats URL  --jetstream  --workers N  --output FILE  --window DURATION  --store KIND
+      --nats URL  --jetstream  --threads N  --output FILE  --window DURATION  --store KIND
 
   serve               the query API over the store (Connect, gRPC, gRPC-web, HTTP/JSON, Grafana)
       --port N  --host ADDR  (default 127.0.0.1:7070)   --nats URL  also run an engine (live queries)
@@ -91,7 +92,7 @@ function config(values: Values, live = false, extra: Record<string, unknown> = {
   int('partitions', 'probe.partitions');
   str('persist', 'probe.persist.dir');
   str('output', 'engine.output');
-  int('workers', 'engine.workers');
+  int('threads', live ? 'engine.threads' : 'analyze.threads');
   str('store', 'storage.kind');
   str('data', 'storage.path');
   str('host', 'api.host');
@@ -326,7 +327,7 @@ export async function main(argv: string[]): Promise<number> {
         persist: { type: 'string' },
         engine: { type: 'boolean' },
         output: { type: 'string' },
-        workers: { type: 'string' },
+        threads: { type: 'string' },
         store: { type: 'string' },
         data: { type: 'string' },
         host: { type: 'string' },

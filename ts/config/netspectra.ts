@@ -160,6 +160,7 @@ export const configSchema: Schema & { kind: 'object' } = {
         chunkSize: { kind: 'bytes', default: 4 * 1024 * 1024, min: 4096, max: 1024 * 1024 * 1024, doc: 'bytes read from the file per call into the engine' },
         window: { kind: 'duration', default: 0, min: 0, max: 86_400, doc: 'window length for offline analysis; 0 = the whole capture is one window' },
         exactBeside: { kind: 'bool', default: true, doc: 'run an exact task beside every sketch so the report shows the true value next to each estimate' },
+        threads: { kind: 'int', default: 0, min: 0, max: 2, doc: 'threads of the core engine: 1, or 2 (its sketches and the making of windows and flow records on a second core; the same results); 0: 2 on a machine with two or more cores' },
       },
     },
     nats: {
@@ -206,7 +207,7 @@ export const configSchema: Schema & { kind: 'object' } = {
       kind: 'object',
       doc: 'the windowed engine (netspectra engine, probe --engine)',
       fields: {
-        workers: { kind: 'int', default: 0, min: 0, max: 256, doc: 'worker threads; 0: one per core (at most one per group of tasks sharing a key), none on one core' },
+        threads: { kind: 'int', default: 0, min: 0, max: 2, doc: 'threads of the core engine: 1, or 2 (its sketches and the making of windows and flow records on a second core; the same results); 0: 2 on a machine with two or more cores' },
         idleClose: { kind: 'duration', default: 2, min: 0.01, max: 3600, doc: 'close the open window when no batch came for this long and the clock is past its end' },
         output: { kind: 'string', default: '', doc: 'JSON Lines file of closed windows (appended); JetStream restarts resume after its last window' },
         top: { kind: 'int', default: 10, min: 1, max: 10000, doc: 'rows in each top-N list of a window' },
@@ -365,7 +366,7 @@ export interface NetspectraConfig {
   seed: string;
   /** Seconds. */
   window: number;
-  analyze: { top: number; chunkSize: number; window: number; exactBeside: boolean };
+  analyze: { top: number; chunkSize: number; window: number; exactBeside: boolean; threads: number };
   nats: NatsConfig;
   probe: ProbeConfig;
   engine: EngineConfig;
@@ -537,7 +538,8 @@ export interface ProbeConfig {
 }
 
 export interface EngineConfig {
-  workers: number;
+  /** 0: chosen by the machine's cores (coreThreads). */
+  threads: number;
   /** Seconds. */
   idleClose: number;
   output: string;

@@ -31,7 +31,7 @@ after(async () => {
 });
 
 function config(overrides: Record<string, unknown>): NetspectraConfig {
-  return loadConfig({ env: {}, overrides: { 'nats.url': nats.url, window: '10s', 'engine.idleClose': '200ms', 'engine.workers': 1, 'probe.id': 'fault-probe', ...overrides } });
+  return loadConfig({ env: {}, overrides: { 'nats.url': nats.url, window: '10s', 'engine.idleClose': '200ms', 'engine.threads': 1, 'probe.id': 'fault-probe', ...overrides } });
 }
 
 async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
@@ -114,7 +114,7 @@ function startEngine(args: string[]): ChildProcess {
 test('JetStream: an engine killed with SIGKILL and restarted neither loses nor double counts', async () => {
   const cfg = config({ 'nats.jetstream': true, 'nats.stream': 'FAULT_ENGINE', 'nats.subject': 'engine.fault', 'probe.batchPackets': 100, window: '1s' });
   const output = join(dir, 'windows.jsonl');
-  const args = ['--nats', nats.url, '--jetstream', '--output', output, '--window', '1s', '--workers', '1'];
+  const args = ['--nats', nats.url, '--jetstream', '--output', output, '--window', '1s', '--threads', '1'];
   const env = { NETSPECTRA_NATS_STREAM: 'FAULT_ENGINE', NETSPECTRA_NATS_SUBJECT: 'engine.fault', NETSPECTRA_NATS_ACK_WAIT: '2s', NETSPECTRA_ENGINE_IDLE_CLOSE: '300ms' };
   Object.assign(process.env, env);
   const children: ChildProcess[] = [];

@@ -65,7 +65,7 @@ export class EngineHost {
     private readonly storage: WindowStorage | null = null,
   ) {
     this.engine = new WindowedEngine({
-      seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks: cfg.tasks.map(taskOptions), workers: cfg.engine.workers,
+      seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks: cfg.tasks.map(taskOptions), threads: cfg.engine.threads,
       flows: flowOptions(cfg.flows), seconds: cfg.console.history, source: storage?.source,
     });
     this.engine.onWindow = (w, requestedAt) => this.written(w, requestedAt);

@@ -71,10 +71,10 @@ async function throughEngine(cfg: NetspectraConfig): Promise<ClosedWindow[]> {
 }
 
 for (const [name, overrides, backend] of [
-  ['core NATS, 1 worker', { 'engine.workers': 1 }, 'native'],
-  ['core NATS, 3 workers, 500-packet batches', { 'engine.workers': 3, 'probe.batchPackets': 500 }, 'native'],
-  ['JetStream, 2 workers', { 'engine.workers': 2, 'nats.jetstream': true, 'nats.stream': 'PARITY', 'nats.subject': 'parity.packets' }, 'native'],
-  ['core NATS on the wasm backend, 2 workers', { 'engine.workers': 2, 'nats.subject': 'wasm.packets' }, 'wasm'],
+  ['core NATS, 1 thread', { 'engine.threads': 1 }, 'native'],
+  ['core NATS, 2 threads, 500-packet batches', { 'engine.threads': 2, 'probe.batchPackets': 500 }, 'native'],
+  ['JetStream, 2 threads', { 'engine.threads': 2, 'nats.jetstream': true, 'nats.stream': 'PARITY', 'nats.subject': 'parity.packets' }, 'native'],
+  ['core NATS on the wasm backend (one thread)', { 'engine.threads': 2, 'nats.subject': 'wasm.packets' }, 'wasm'],
 ] as const) {
   test(`${name}: the engine's windows equal analyze of the same capture`, async () => {
     process.env.NETSPECTRA_BACKEND = backend;
@@ -92,7 +92,7 @@ for (const [name, overrides, backend] of [
 }
 
 test('two engines in a queue group count every packet exactly once', async () => {
-  const cfg = config({ 'engine.workers': 1, 'probe.partitions': 8, 'probe.batchPackets': 200, 'nats.subject': 'pair.packets' });
+  const cfg = config({ 'engine.threads': 1, 'probe.partitions': 8, 'probe.batchPackets': 200, 'nats.subject': 'pair.packets' });
   const engines = [await runEngine(cfg, quiet), await runEngine(cfg, quiet)];
   const windows: ClosedWindow[][] = [[], []];
   engines.forEach((e, i) => (e.host.onWindow = (w) => windows[i].push(w)));
@@ -105,7 +105,7 @@ test('two engines in a queue group count every packet exactly once', async () =>
 });
 
 test('garbage, truncated and wrong-version messages are counted and skipped; the engine keeps running', async () => {
-  const cfg = config({ 'engine.workers': 2, 'nats.subject': 'bad.packets' });
+  const cfg = config({ 'engine.threads': 2, 'nats.subject': 'bad.packets' });
   const lines: string[] = [];
   const engine = await runEngine(cfg, (l) => lines.push(l));
   const windows: ClosedWindow[] = [];
@@ -130,8 +130,8 @@ test('in one thread or two, the engine gives the same windows, snapshots byte fo
   const batcher = transportBackend().createPacketBatcher({ probeId: 'p', interface: 'file', partitions: 1, batchPackets: 700, seed: cfg.seed });
   assert.equal(batcher.addCapture(readFileSync(CAPTURE)), null);
   const messages = batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0).map((b) => b.message);
-  const run = async (workers: number) => {
-    const engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: 60, top: 10, tasks: cfg.tasks.map(taskOptions), workers });
+  const run = async (threads: number) => {
+    const engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: 60, top: 10, tasks: cfg.tasks.map(taskOptions), threads });
     const windows: ClosedWindow[] = [];
     engine.onWindow = (w) => windows.push(w);
     await Promise.all(messages.map((m) => engine.submit(m)));
@@ -140,17 +140,17 @@ test('in one thread or two, the engine gives the same windows, snapshots byte fo
     return windows;
   };
   const inline = await run(1);
-  const workers = await run(2);
+  const two = await run(2);
   assert.equal(inline.length, 61);
-  assert.equal(workers.length, inline.length);
+  assert.equal(two.length, inline.length);
   inline.forEach((w, i) => {
-    assert.deepEqual(JSON.parse(workers[i].json), JSON.parse(w.json));
-    assert.ok(Buffer.from(workers[i].snapshot).equals(Buffer.from(w.snapshot)), `window ${i} snapshot differs`);
+    assert.equal(two[i].json, w.json);
+    assert.ok(Buffer.from(two[i].snapshot).equals(Buffer.from(w.snapshot)), `window ${i} snapshot differs`);
   });
 });
 
 test('flow records: the engine publishes on NATS, as they finish, the records analyze makes of the capture', async () => {
-  const cfg = config({ 'engine.workers': 2, 'flows.idleUdp': '5s' });
+  const cfg = config({ 'engine.threads': 2, 'flows.idleUdp': '5s' });
   const { analyzer } = createAnalyzer(loadBackend('native'), { ...cfg, flows: { ...cfg.flows, idleUdp: 5 } });
   await feedFile(analyzer, CAPTURE, 1 << 20);
   const offline = JSON.parse(analyzer.takeFlows!(true)!) as { communityId: string | null; packetsAtoB: number; bytesBtoA: number; interface: string; probe: string }[];

@@ -1,18 +1,18 @@
 // The engine of `netspectra engine` and `probe --engine`: PacketBatch messages in, closed
 // windows out. Transport-agnostic: the NATS subscriber and the in-process probe both feed
-// `submit`. The work runs in the core (one flow lookup per packet; the core runs the sketches
-// on a thread of their own when `workers` allows); this class only keeps the order of requests
-// and says when the engine failed.
+// `submit`. The work runs in the core (one flow lookup per packet; with two `threads` the
+// sketches and the making of windows and records run on a second core); this class only keeps
+// the order of requests and says when the engine failed.
 import type { ApplyResult, FlowOptions, TakenFlows, TaskOptions } from '../backend/index.js';
-import { readClosedWindow, transportBackend, type BatchEngine, type ClosedWindow } from '../backend/index.js';
+import { coreThreads, readClosedWindow, transportBackend, type BatchEngine, type ClosedWindow } from '../backend/index.js';
 
 export interface WindowedEngineOptions {
   seed: string;
   windowSeconds: number;
   top: number;
   tasks: TaskOptions[];
-  /** Threads of the core's engine: 1 runs everything in this thread; 0 one per core. */
-  workers: number;
+  /** Threads of the core's engine: 1 or 2; 0: 2 on two cores or more. */
+  threads: number;
   /** Flow records. */
   flows?: FlowOptions;
   /** Per-second counters kept for this many seconds. */
@@ -32,9 +32,10 @@ export class WindowedEngine {
   onFailure: (e: Error) => void = () => {};
 
   constructor(opts: WindowedEngineOptions) {
-    this.engine = transportBackend().createBatchEngine({
+    const backend = transportBackend();
+    this.engine = backend.createBatchEngine({
       seed: opts.seed, windowSeconds: opts.windowSeconds, top: opts.top, tasks: opts.tasks, flows: opts.flows, seconds: opts.seconds,
-      source: opts.source,
+      source: opts.source, threads: coreThreads(opts.threads, backend),
     });
   }
 

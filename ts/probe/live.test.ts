@@ -28,7 +28,7 @@ after(() => {
 });
 
 function config(overrides: Record<string, unknown>): NetspectraConfig {
-  return loadConfig({ env: {}, overrides: { window: '1s', 'engine.idleClose': '300ms', 'engine.workers': 1, 'probe.interface': veth.near, 'probe.bpf': '', 'probe.id': 'live-probe', ...overrides } });
+  return loadConfig({ env: {}, overrides: { window: '1s', 'engine.idleClose': '300ms', 'engine.threads': 1, 'probe.interface': veth.near, 'probe.bpf': '', 'probe.id': 'live-probe', ...overrides } });
 }
 
 /** tcpreplay's count of packets sent, from its summary. */

@@ -91,6 +91,12 @@ export class WindowSink {
     (file as { close?: () => void } | null)?.close?.();
   }
 
+  /** Whether closed windows and flow records should come with storage rows (a store or alert
+   * rules read them); else the core does not make them. */
+  get wantsRows(): boolean {
+    return Boolean(this.deps.storage || this.deps.alerting);
+  }
+
   /** Whether finished flows should come with their JSON (a sink other than the store wants it). */
   get wantsFlowJson(): boolean {
     return this.deps.flowExport?.wantsJson ?? false;

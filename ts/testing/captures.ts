@@ -11,9 +11,16 @@ import { addressBytes, RowEncoder } from '../storage/row-binary.js';
 /** The closed windows of the capture (their storage rows written as `source` and `run`). */
 export async function closedWindows(file: string, config: NetspectraConfig, source = '', run = '', backend: Backend = loadBackend()): Promise<ClosedWindow[]> {
   const out: ClosedWindow[] = [];
-  const sink = new WindowSink({ storage: null, alerting: null, file: null, flowExport: null, log: () => {} });
-  const window = sink.window.bind(sink);
-  sink.window = (w) => (out.push(w), window(w));
+  // A sink that only collects, and wants the rows.
+  const sink = new (class extends WindowSink {
+    override get wantsRows(): boolean {
+      return true;
+    }
+
+    override window(w: ClosedWindow): void {
+      out.push(w);
+    }
+  })({ storage: null, alerting: null, file: null, flowExport: null, log: () => {} });
   await analyzeFiles([file], { backend, config, sink, source, run });
   return out;
 }

@@ -97,8 +97,10 @@ fn bench(name: &str, data: &[u8]) {
             let _ = r.feed(d, |f| {
                 decode(f.data, f.link_type, &mut decoded);
                 let rec = decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, 0);
-                black_box(engine.add(&rec, f.has_ts, 0));
+                engine.add(&rec, f.has_ts, 0);
             });
+            let _ = engine.sync();
+            black_box(engine.take_snapshots());
         });
         println!("  decode + engine: {label:<17}{:>8.2} Mpps", pps / 1e6);
     }
@@ -131,18 +133,22 @@ fn bench(name: &str, data: &[u8]) {
         println!("  {label:<34}{:>8.2} Mpps  ({records} records)", pps / 1e6);
     }
 
-    for (label, tasks) in [
-        ("whole analysis, no tasks", Vec::new()),
-        ("whole analysis, default task set", default_tasks()),
-        ("  + flow records (analyze's default)", default_tasks()),
+    for (label, tasks, threads) in [
+        ("whole analysis, no tasks", Vec::new(), 1),
+        ("whole analysis, default task set", default_tasks(), 1),
+        ("  + flow records and rows", default_tasks(), 1),
+        ("  + flow records and rows, 2 threads", default_tasks(), 2),
     ] {
-        // `analyze` keeps flow records by default; the records are taken (as JSON) every pass.
+        // `analyze` keeps flow records by default and stores them: their rows are taken every
+        // pass, as analyze takes them after every chunk.
         let flows = label
             .contains("flow records")
             .then(|| FlowMeterConfig { local: vec![Cidr::parse("10.0.0.0/8").unwrap()], ..Default::default() });
         let cfg = AnalysisConfig {
             engine: EngineConfig { window_ns: 10_000_000_000, tasks, ..Default::default() },
+            rows_as: flows.as_ref().map(|_| ("bench".to_string(), "run".to_string())),
             flows,
+            threads,
             ..AnalysisConfig::default()
         };
         let Ok(mut analysis) = Analysis::new(&cfg) else { return };
@@ -150,7 +156,8 @@ fn bench(name: &str, data: &[u8]) {
             analysis.begin_file("bench");
             let _ = analysis.feed(d);
             let _ = analysis.end_file();
-            black_box(analysis.take_flows_json(false));
+            analysis.sync();
+            black_box(analysis.take_flow_rows(false));
         });
         println!("  {label:<34}{:>8.2} Mpps", pps / 1e6);
     }

@@ -5,7 +5,7 @@
 use crate::addr::{Addr, Family};
 use crate::capture::{CaptureError, CaptureReader, Format, Frame};
 use crate::decode::{self, DecodeStats, Decoded, ProblemKind, TunnelKind};
-use crate::engine::{ClosedWindow, Engine, EngineConfig, WindowSnapshot};
+use crate::engine::{Engine, EngineConfig, WindowOut};
 use crate::flow::{FlowMeterConfig, FlowOut, TakenFlows};
 use crate::json::{epoch_text, Json};
 use crate::names;
@@ -27,6 +27,8 @@ pub struct AnalysisConfig {
     pub fragment_capacity: usize,
     /// Flow records, when present (the flow cache runs either way, with its defaults).
     pub flows: Option<FlowMeterConfig>,
+    /// 2: the engine's derived half (sketches, window and record outputs) on a second thread.
+    pub threads: usize,
 }
 
 impl Default for AnalysisConfig {
@@ -39,6 +41,7 @@ impl Default for AnalysisConfig {
             rows_as: None,
             fragment_capacity: 65_536,
             flows: None,
+            threads: 1,
         }
     }
 }
@@ -93,7 +96,6 @@ struct Tables {
     routed_by_header: ConversationTable,
     routed_by_flow: ConversationTable,
     engine: Engine,
-    top_n: usize,
     keep_windows: bool,
     rows_as: Option<(String, String)>,
     /// Closed windows rendered as report JSON, and (when kept) whole, encoded.
@@ -122,7 +124,7 @@ impl Tables {
             Some(&(_, origin)) => origin,
             None => {
                 let name = if interface == 0 { o.file.clone() } else { format!("{}#{}", o.file, interface) };
-                let origin = self.engine.flows_mut().origin(&o.probe, &name);
+                let origin = self.engine.origin(&o.probe, &name);
                 o.known.push((interface, origin));
                 origin
             }
@@ -140,18 +142,24 @@ impl Analysis {
     /// Fails when a task's configuration is invalid (the message names the task).
     pub fn new(cfg: &AnalysisConfig) -> Result<Analysis, String> {
         let seed = cfg.seed;
-        let engine = Engine::new(
+        let mut engine = Engine::new(
             &EngineConfig {
                 flows: cfg.flows.clone().unwrap_or_default(),
                 records: cfg.flows.is_some(),
                 conversations: true,
+                window_out: WindowOut::Closed {
+                    top_n: cfg.top_n,
+                    snapshot: cfg.keep_windows,
+                    rows_as: if cfg.keep_windows { cfg.rows_as.clone() } else { None },
+                },
+                threads: cfg.threads,
+                flow_rows_as: cfg.rows_as.clone(),
                 ..cfg.engine.clone()
             },
             seed,
         )?;
-        let mut engine = engine;
         if cfg.flows.is_some() {
-            engine.flows_mut().summarize(cfg.top_n);
+            engine.summarize_flows(cfg.top_n);
         }
         Ok(Analysis {
             reader: CaptureReader::new(),
@@ -165,7 +173,6 @@ impl Analysis {
                 routed_by_header: ConversationTable::new(seed),
                 routed_by_flow: ConversationTable::new(seed),
                 engine,
-                top_n: cfg.top_n,
                 keep_windows: cfg.keep_windows,
                 rows_as: cfg.rows_as.clone(),
                 window_reports: Vec::new(),
@@ -204,6 +211,7 @@ impl Analysis {
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), CaptureError> {
         let tables = &mut self.tables;
         let result = self.reader.feed(chunk, |f| tables.add_frame(f));
+        tables.engine.flush();
         if let Err(e) = &result {
             self.note_error(e.clone());
         }
@@ -242,28 +250,45 @@ impl Analysis {
     }
 
     /// Flow records finished since the last call, as rows of the `flows` table and/or JSON; with
-    /// `flush` every flow still open ends first. None without flow records.
+    /// `flush` every flow still open ends first. None without flow records (or after a
+    /// failure, see [`Analysis::failure`]).
     pub fn take_flows(&mut self, flush: bool, out: FlowOut<'_>) -> Option<TakenFlows> {
         self.tables.origins.as_ref()?;
-        let meter = self.tables.engine.flows_mut();
-        if flush {
-            meter.flush();
-        }
-        Some(meter.take(out))
+        self.tables.engine.take_flows(flush, out).ok().flatten()
     }
 
     /// Flow records finished since the last call as the rows of the `flows` table (the buffer
     /// of [`crate::rows::StorageRows::encode`]), written as the configured source and run.
-    /// None without flow records or a source.
+    /// None without flow records or a source; without a source the records taken are dropped
+    /// (the summary has counted them), so they never pile up.
     pub fn take_flow_rows(&mut self, flush: bool) -> Option<Vec<u8>> {
-        let (source, run) = self.tables.rows_as.clone()?;
-        self.take_flows(flush, FlowOut { rows: Some((&source, &run)), json: false })?.rows.map(|r| r.encode())
+        let rows_as = self.tables.rows_as.clone();
+        let rows = rows_as.as_ref().map(|(s, r)| (s.as_str(), r.as_str()));
+        self.take_flows(flush, FlowOut { rows, json: false })?.rows.map(|r| r.encode())
     }
 
-    /// What the report says of the flow records taken so far (JSON); None without them.
-    pub fn flow_summary_json(&self) -> Option<String> {
+    /// What the report says of the flow records finished so far (JSON); None without them.
+    pub fn flow_summary_json(&mut self) -> Option<String> {
         self.tables.origins.as_ref()?;
-        self.tables.engine.flows().summary().map(|s| s.json())
+        self.tables.engine.sync().ok()?;
+        self.tables.engine.flow_summary_json()
+    }
+
+    /// Why the analysis stopped counting (the engine's second thread failed): every later
+    /// result is incomplete.
+    pub fn failure(&self) -> Option<&str> {
+        self.tables.engine.failure()
+    }
+
+    /// Waits until the engine's second thread has made everything so far (a failure stays in
+    /// [`Analysis::failure`]).
+    pub fn sync(&mut self) {
+        let _ = self.tables.engine.sync();
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inject_failure(&mut self) {
+        self.tables.engine.inject_failure();
     }
 
     /// The flow cache's counters as a JSON object; None without flow records.
@@ -302,13 +327,14 @@ impl Analysis {
 
     /// Closes the open window (end of the input): its tasks are snapshotted and reported.
     pub fn close_window(&mut self) {
-        if let Some(w) = self.tables.engine.close_window() {
-            self.tables.closed(w);
-        }
+        // A failure stays in `failure`.
+        let _ = self.tables.engine.close_window();
     }
 
-    /// The windows closed since the last call (when kept), each encoded as a [`ClosedWindow`].
+    /// The windows closed since the last call and made so far (when kept), each encoded as a
+    /// [`crate::engine::ClosedWindow`].
     pub fn take_windows(&mut self) -> Vec<Vec<u8>> {
+        self.tables.collect_windows();
         std::mem::take(&mut self.tables.closed)
     }
 
@@ -356,22 +382,20 @@ pub fn encode_conversation(k: &ConvKey, s: &ConvStats, out: &mut [u8]) {
 }
 
 impl Tables {
-    fn closed(&mut self, w: WindowSnapshot) {
-        if self.keep_windows {
-            let rows = self.rows_as.as_ref().map(|(s, r)| (s.as_str(), r.as_str()));
-            let c = ClosedWindow::new(w, self.top_n, rows);
-            self.closed.push(c.encode());
-            self.window_reports.push(c.json);
-        } else {
-            let mut j = Json::new();
-            w.write_json(&mut j, self.top_n);
-            self.window_reports.push(j.finish());
+    /// The windows the engine made since the last call: their JSON for the report, and the
+    /// windows whole when kept.
+    fn collect_windows(&mut self) {
+        for w in self.engine.take_windows() {
+            if self.keep_windows {
+                self.closed.push(w.encode());
+            }
+            self.window_reports.push(w.json);
         }
     }
 
     /// Conversations of every layer: the engine's (innermost layers) and the tunnels'.
     fn conversations(&mut self) -> ConversationTable {
-        let mut all = self.engine.conversations().unwrap_or_else(|| ConversationTable::new(self.seed));
+        let mut all = self.engine.conversations().ok().flatten().unwrap_or_else(|| ConversationTable::new(self.seed));
         all.merge(&self.outer);
         all
     }
@@ -419,9 +443,7 @@ impl Tables {
             t.1 += bytes;
         }
         let origin = self.origin(r.interface);
-        if let Some(w) = self.engine.add(&r, f.has_ts, origin) {
-            self.closed(w);
-        }
+        self.engine.add(&r, f.has_ts, origin);
         if let Some(p) = self.decoded.problem {
             self.problems.count(p);
         }
@@ -462,7 +484,9 @@ impl Tables {
     }
 
     fn report(&mut self, files: &[FileSummary], top_n: usize) -> String {
+        // Every window made (the conversations wait for the engine to catch up).
         let conversations = self.conversations();
+        self.collect_windows();
         let t = &self.totals;
         let mut j = Json::new();
         j.begin_object(None);

@@ -57,6 +57,9 @@ pub struct AnalyzerOptions {
     /// an analysis run; empty for an engine).
     pub source: Option<String>,
     pub run: Option<String>,
+    /// Threads the engine runs on: 1 (the default) or 2 (its derived half on a second thread;
+    /// the results are the same bytes).
+    pub threads: Option<u32>,
 }
 
 /// The flow cache's options; times in seconds.
@@ -185,6 +188,11 @@ impl AnalyzerOptions {
         }
         cfg.flows = self.flows.as_ref().map(|f| f.config(cfg.seed)).transpose()?;
         cfg.rows_as = self.source.clone().map(|s| (s, self.run.clone().unwrap_or_default()));
+        cfg.threads = match self.threads {
+            None | Some(1) => 1,
+            Some(2) => 2,
+            Some(n) => return Err(format!("threads = {n}: the engine runs on 1 or 2 threads")),
+        };
         Ok(cfg)
     }
 
@@ -229,6 +237,7 @@ impl AnalyzerOptions {
         let engine = crate::engine::EngineConfig {
             records: cfg.flows.is_some(),
             flows: cfg.flows.unwrap_or_default(),
+            threads: cfg.threads,
             ..cfg.engine
         };
         let mut ingest = crate::batch::BatchIngest::new(&engine, cfg.seed, cfg.top_n, cfg.rows_as)?;
@@ -311,9 +320,15 @@ mod tests {
             seconds: Some(60),
             source: Some("analyze:x".into()),
             run: None,
+            threads: Some(2),
         };
         let cfg = o.config().unwrap();
         assert_eq!(cfg.rows_as, Some(("analyze:x".to_string(), String::new())));
+        assert_eq!(cfg.threads, 2);
+        assert_eq!(
+            AnalyzerOptions { threads: Some(3), ..AnalyzerOptions::default() }.config().err().unwrap(),
+            "threads = 3: the engine runs on 1 or 2 threads"
+        );
         assert_eq!(cfg.seed, u64::MAX);
         assert_eq!(cfg.engine.window_ns, 1_500_000_000);
         assert_eq!(cfg.top_n, 7);

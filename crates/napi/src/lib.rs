@@ -52,6 +52,8 @@ pub struct AnalyzerOptions {
     /// Closed windows and flow records also as storage rows, written as this source and run.
     pub source: Option<String>,
     pub run: Option<String>,
+    /// 2: the engine's derived half (sketches, windows and records made) on a second thread.
+    pub threads: Option<u32>,
 }
 
 /// The flow cache; times in seconds.
@@ -118,7 +120,17 @@ impl From<AnalyzerOptions> for options::AnalyzerOptions {
             seconds: o.seconds,
             source: o.source,
             run: o.run,
+            threads: o.threads,
         }
+    }
+}
+
+/// `v`, or the error that stopped the engine (its second thread failed): never a silently
+/// partial result.
+fn whole<T>(failure: Option<&str>, v: T) -> Result<T> {
+    match failure {
+        Some(why) => Err(Error::from_reason(why.to_string())),
+        None => Ok(v),
     }
 }
 
@@ -147,26 +159,30 @@ impl Analyzer {
 
     /// Parses a chunk; returns the capture error text when the file cannot be read further.
     #[napi]
-    pub fn feed(&mut self, chunk: &[u8]) -> Option<String> {
-        self.inner.feed(chunk).err().map(|e| e.to_string())
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Option<String>> {
+        let r = self.inner.feed(chunk).err().map(|e| e.to_string());
+        whole(self.inner.failure(), r)
     }
 
     #[napi]
-    pub fn end_file(&mut self) -> Option<String> {
-        self.inner.end_file().err().map(|e| e.to_string())
+    pub fn end_file(&mut self) -> Result<Option<String>> {
+        let r = self.inner.end_file().err().map(|e| e.to_string());
+        whole(self.inner.failure(), r)
     }
 
     /// Ends the open window (the input is over): its tasks are snapshotted into the report.
     #[napi]
-    pub fn close_window(&mut self) {
+    pub fn close_window(&mut self) -> Result<()> {
         self.inner.close_window();
+        whole(self.inner.failure(), ())
     }
 
-    /// The windows closed since the last call (with `keepWindows`), each in the core's closed
-    /// window format (`netspectra_core::engine::ClosedWindow`).
+    /// The windows closed since the last call and made so far (with `keepWindows`), each in
+    /// the core's closed window format (`netspectra_core::engine::ClosedWindow`).
     #[napi]
-    pub fn take_windows(&mut self) -> Vec<Buffer> {
-        self.inner.take_windows().into_iter().map(Buffer::from).collect()
+    pub fn take_windows(&mut self) -> Result<Vec<Buffer>> {
+        let r = self.inner.take_windows().into_iter().map(Buffer::from).collect();
+        whole(self.inner.failure(), r)
     }
 
     #[napi]
@@ -175,34 +191,39 @@ impl Analyzer {
     }
 
     #[napi]
-    pub fn report_json(&mut self, top_n: u32) -> String {
-        self.inner.report_json(top_n as usize)
+    pub fn report_json(&mut self, top_n: u32) -> Result<String> {
+        let r = self.inner.report_json(top_n as usize);
+        whole(self.inner.failure(), r)
     }
 
     /// Fixed-width rows, see `netspectra_core::analysis::encode_conversation`.
     #[napi]
-    pub fn export_conversations(&mut self, ip_pairs: bool) -> Buffer {
-        self.inner.export_conversations(ip_pairs).into()
+    pub fn export_conversations(&mut self, ip_pairs: bool) -> Result<Buffer> {
+        let r = self.inner.export_conversations(ip_pairs).into();
+        whole(self.inner.failure(), r)
     }
 
     /// Flow records finished since the last call (JSON array); `flush` ends every open flow
     /// first. Null without the `flows` option.
     #[napi]
-    pub fn take_flows(&mut self, flush: bool) -> Option<String> {
-        self.inner.take_flows_json(flush)
+    pub fn take_flows(&mut self, flush: bool) -> Result<Option<String>> {
+        let r = self.inner.take_flows_json(flush);
+        whole(self.inner.failure(), r)
     }
 
     /// Flow records finished since the last call as rows of the `flows` table (the core's rows
     /// buffer); null without flow records or a `source`.
     #[napi]
-    pub fn take_flow_rows(&mut self, flush: bool) -> Option<Buffer> {
-        self.inner.take_flow_rows(flush).map(Into::into)
+    pub fn take_flow_rows(&mut self, flush: bool) -> Result<Option<Buffer>> {
+        let r = self.inner.take_flow_rows(flush).map(Into::into);
+        whole(self.inner.failure(), r)
     }
 
-    /// What the report says of the flow records taken so far (JSON).
+    /// What the report says of the flow records finished so far (JSON).
     #[napi]
-    pub fn flow_summary_json(&self) -> Option<String> {
-        self.inner.flow_summary_json()
+    pub fn flow_summary_json(&mut self) -> Result<Option<String>> {
+        let r = self.inner.flow_summary_json();
+        whole(self.inner.failure(), r)
     }
 
     #[napi]
@@ -412,8 +433,8 @@ impl BatchEngine {
 
     /// Applies one message; a message that is not a batch is counted and described, not thrown.
     #[napi]
-    pub fn apply(&mut self, message: &[u8]) -> ApplyResult {
-        match self.inner.apply(message) {
+    pub fn apply(&mut self, message: &[u8]) -> Result<ApplyResult> {
+        let r = match self.inner.apply(message) {
             Ok(a) => ApplyResult {
                 probe_id: a.probe_id,
                 sequence: a.sequence as f64,
@@ -432,7 +453,8 @@ impl BatchEngine {
                 error_kind: Some(e.kind().to_string()),
                 error: Some(e.to_string()),
             },
-        }
+        };
+        whole(self.inner.failure(), r)
     }
 
     /// Packets before this time (ms since the epoch) are not counted.
@@ -442,33 +464,42 @@ impl BatchEngine {
     }
 
     #[napi]
-    pub fn close_window(&mut self) {
+    pub fn close_window(&mut self) -> Result<()> {
         self.inner.close_window();
+        whole(self.inner.failure(), ())
     }
 
-    /// The windows closed since the last call, each in the core's closed window format.
+    /// The windows closed since the last call and made so far, each in the core's closed
+    /// window format.
     #[napi]
-    pub fn take_windows(&mut self) -> Vec<Buffer> {
-        self.inner.take_windows().into_iter().map(|w| w.encode().into()).collect()
+    pub fn take_windows(&mut self) -> Result<Vec<Buffer>> {
+        let r = self.inner.take_windows().into_iter().map(|w| w.encode().into()).collect();
+        whole(self.inner.failure(), r)
     }
 
     /// A copy of the open window (closed window format), which keeps counting (live queries).
     #[napi]
-    pub fn peek_window(&mut self) -> Option<Buffer> {
-        self.inner.peek_window().map(|w| w.encode().into())
+    pub fn peek_window(&mut self) -> Result<Option<Buffer>> {
+        let r = self.inner.peek_window().map(|w| w.encode().into());
+        whole(self.inner.failure(), r)
     }
 
     /// Flow records finished since the last call: rows (with a `source`) and, with `json`, a
     /// JSON array; `flush` ends every open flow first. Null without the `flows` option.
     #[napi]
-    pub fn take_flows(&mut self, flush: bool, json: bool) -> Option<TakenFlows> {
-        self.inner.take_flows(flush, json).map(|t| TakenFlows { rows: t.rows.map(|r| r.encode().into()), json: t.json })
+    pub fn take_flows(&mut self, flush: bool, json: bool) -> Result<Option<TakenFlows>> {
+        let r = self
+            .inner
+            .take_flows(flush, json)
+            .map(|t| TakenFlows { rows: t.rows.map(|r| r.encode().into()), json: t.json });
+        whole(self.inner.failure(), r)
     }
 
     /// No batch came for this long (ms, wall clock): flows idle by then end.
     #[napi]
-    pub fn flows_idle(&mut self, ms: f64) {
+    pub fn flows_idle(&mut self, ms: f64) -> Result<()> {
         self.inner.flows_idle(options::ms_to_ns(ms));
+        whole(self.inner.failure(), ())
     }
 
     /// A page of the open flows: query string `limit&offset&sort&dir&proto&ip&port`.

@@ -84,6 +84,7 @@ pub fn analyzer_options(text: &[u8]) -> Result<AnalyzerOptions, String> {
             "seconds" => o.seconds = Some(number(name, v)?),
             "source" => o.source = Some(v.to_string()),
             "run" => o.run = Some(v.to_string()),
+            "threads" => o.threads = Some(number(name, v)?),
             "flows" => {
                 if boolean(name, v)? {
                     o.flows.get_or_insert_with(FlowOptions::default);

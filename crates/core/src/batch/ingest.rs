@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use super::seconds::SecondCounters;
 use super::wire::{CaptureStats, PacketBatch, WireError};
-use crate::engine::{ClosedWindow, Engine, EngineConfig, WindowSnapshot};
+use crate::engine::{ClosedWindow, Engine, EngineConfig, WindowOut};
 use crate::flow::{FlowOut, FlowQuery, TakenFlows};
 use crate::json::Json;
 use crate::record::flag;
@@ -97,13 +97,11 @@ struct Counters {
 
 pub struct BatchIngest {
     engine: Engine,
-    top_n: usize,
-    /// Closed windows and flow records also as storage rows written as (source, run).
+    /// Flow records also as storage rows written as (source, run).
     rows_as: Option<(String, String)>,
     skip_before_ns: u64,
     probes: HashMap<String, ProbeState>,
     counters: Counters,
-    closed: Vec<ClosedWindow>,
     /// Flow records are kept (the engine's flow cache runs either way).
     records: bool,
     seconds: Option<SecondCounters>,
@@ -116,14 +114,14 @@ impl BatchIngest {
         top_n: usize,
         rows_as: Option<(String, String)>,
     ) -> Result<BatchIngest, String> {
+        let window_out = WindowOut::Closed { top_n, snapshot: true, rows_as: rows_as.clone() };
+        let flow_rows_as = rows_as.clone();
         Ok(BatchIngest {
-            engine: Engine::new(cfg, seed)?,
-            top_n,
+            engine: Engine::new(&EngineConfig { window_out, flow_rows_as, ..cfg.clone() }, seed)?,
             rows_as,
             skip_before_ns: 0,
             probes: HashMap::new(),
             counters: Counters::default(),
-            closed: Vec::new(),
             records: cfg.records,
             seconds: None,
         })
@@ -181,8 +179,9 @@ impl BatchIngest {
             }
         }
         self.counters.batches += 1;
+        let windows_before = self.engine.windows_ended();
         // Records name the batch's probe and interface.
-        let origin = if self.records { self.engine.flows_mut().origin(batch.probe_id, batch.interface) } else { 0 };
+        let origin = if self.records { self.engine.origin(batch.probe_id, batch.interface) } else { 0 };
         for r in batch.iter_records() {
             let has_ts = !r.has(flag::NO_TIME);
             if has_ts && r.ts_ns < self.skip_before_ns {
@@ -190,39 +189,43 @@ impl BatchIngest {
                 continue;
             }
             self.counters.bytes += r.wire_len as u64;
-            if let Some(w) = self.engine.add(&r, has_ts, origin) {
-                let c = self.close(w);
-                self.closed.push(c);
-            }
+            self.engine.add(&r, has_ts, origin);
             if let Some(s) = &mut self.seconds {
                 s.add(&r);
             }
+        }
+        if self.engine.windows_ended() == windows_before {
+            self.engine.flush();
+        } else {
+            // The windows this batch closed are made before it returns: JetStream acknowledges
+            // a batch once the windows it touched are written. A failure stays in `failure`.
+            let _ = self.engine.sync();
         }
         self.counters.skipped_packets += applied.skipped as u64;
         self.counters.packets += (applied.packets - applied.skipped) as u64;
         Ok(applied)
     }
 
-    /// Ends the open window (wall clock passed it, or the stream is over).
+    /// Ends the open window (wall clock passed it, or the stream is over) and waits until it
+    /// is made.
     pub fn close_window(&mut self) {
-        if let Some(w) = self.engine.close_window() {
-            let c = self.close(w);
-            self.closed.push(c);
-        }
+        // A failure stays in `failure`.
+        let _ = self.engine.close_window();
     }
 
-    fn close(&self, w: WindowSnapshot) -> ClosedWindow {
-        ClosedWindow::new(w, self.top_n, self.rows_as.as_ref().map(|(s, r)| (s.as_str(), r.as_str())))
-    }
-
-    /// Windows closed since the last call, oldest first.
+    /// Windows closed since the last call and made so far, oldest first.
     pub fn take_windows(&mut self) -> Vec<ClosedWindow> {
-        std::mem::take(&mut self.closed)
+        self.engine.take_windows()
     }
 
     /// The open window so far, which keeps counting: live queries and the console.
     pub fn peek_window(&mut self) -> Option<ClosedWindow> {
-        self.engine.peek_window().map(|w| self.close(w))
+        self.engine.peek_window().ok().flatten()
+    }
+
+    /// Why the engine stopped counting (its second thread failed), if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.engine.failure()
     }
 
     /// Flow records finished since the last call, as a JSON array; with `flush` every flow
@@ -238,17 +241,14 @@ impl BatchIngest {
             return None;
         }
         let rows_as = self.rows_as.as_ref().map(|(s, r)| (s.as_str(), r.as_str()));
-        let f = self.engine.flows_mut();
-        if flush {
-            f.flush();
-        }
-        Some(f.take(FlowOut { rows: rows_as, json }))
+        self.engine.take_flows(flush, FlowOut { rows: rows_as, json }).ok().flatten()
     }
 
     /// No batch came for `ns` of wall-clock time: flows idle by then end.
     pub fn flows_idle(&mut self, ns: u64) {
         if self.records {
-            self.engine.flows_mut().idle_for(ns);
+            // A failure stays in `failure`.
+            let _ = self.engine.flows_idle(ns);
         }
     }
 
@@ -354,7 +354,7 @@ mod tests {
         analysis.close_window();
         let report: String = analysis.report_json(cfg.top_n);
 
-        for partitions in [1, 3] {
+        for (partitions, threads) in [(1, 1), (3, 1), (1, 2)] {
             let mut b = BatchBuilder::new(BatchConfig {
                 probe_id: "p".into(),
                 interface: "file".into(),
@@ -363,12 +363,18 @@ mod tests {
                 seed: cfg.seed,
             })
             .unwrap();
-            let mut ingest = BatchIngest::new(&cfg.engine, cfg.seed, cfg.top_n, None).unwrap();
+            let engine = EngineConfig { threads, ..cfg.engine.clone() };
+            let mut ingest = BatchIngest::new(&engine, cfg.seed, cfg.top_n, None).unwrap();
             let mut windows = Vec::new();
             for chunk in file.chunks(7_777) {
                 b.add_capture(chunk).unwrap();
                 for m in b.take(false, &CaptureStats::default(), 0) {
+                    let ended = ingest.engine.windows_ended();
                     ingest.apply(&m.message).unwrap();
+                    let made = ingest.take_windows();
+                    // The windows a batch closed come out with it (JetStream acknowledges by them).
+                    assert_eq!(made.len() as u64, ingest.engine.windows_ended() - ended);
+                    windows.extend(made);
                 }
             }
             b.end_capture().unwrap();
@@ -380,7 +386,7 @@ mod tests {
             windows.extend(ingest.take_windows());
             assert!(windows.len() > 3);
             if partitions == 1 {
-                // Same packets in the same order: every window as analyze reported it.
+                // Same packets in the same order (on one thread or two): every window as analyze reported it.
                 for w in &windows {
                     assert!(report.contains(&w.json), "window {} differs from analyze", w.start_ns);
                 }

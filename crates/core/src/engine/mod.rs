@@ -11,23 +11,35 @@
 //! direction, and a packet only reads them. A packet whose key is not its flow's (no IP, or an
 //! ICMP code other than its flow's first) is counted on its own, as before the flow cache.
 //!
+//! The engine is two halves. The packet path (here) keeps the window's bounds and counters and
+//! the flow cache; the derived half (`derive`) keeps the tasks' state and makes the outputs:
+//! closed windows (JSON, snapshot, storage rows) and finished flow records. The packet path
+//! hands the derived half its work as ops, in order, on the same thread or on a second one
+//! (`threads: 2`, `pipeline`); the outputs are the same bytes either way. Closed windows and
+//! records are taken when ready ([`Engine::take_windows`], [`Engine::take_flows`]); a close,
+//! a peek, a flush and a query wait for the derived half to catch up.
+//!
 //! When a packet's time passes the window's end (or the caller closes the window, live), every
 //! task is snapshotted and reset in the same step, so no packet is counted in two windows and
 //! none is lost at a boundary. Windows are aligned to multiples of their length since the epoch;
 //! offline they follow packet time.
 
+mod derive;
+mod pipeline;
 mod snapshot;
 mod task;
 
+pub use derive::WindowOut;
 pub use snapshot::{ClosedWindow, TaskSnapshot, WindowSnapshot, CLOSED_WINDOW_MAGIC, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
 pub use task::{TaskKind, TaskSpec};
 
-use crate::flow::{FlowMeter, FlowMeterConfig, Segment, SegmentKey, Touch};
-use crate::hash::{flow_map, FlowMap};
-use crate::record::{flag, PacketRecord};
-use crate::sketch::PackedKey;
-use crate::table::{ConvKey, ConvStats, ConvUpdate, ConversationTable, KeyFields};
-use task::TaskState;
+use std::sync::{Arc, Mutex};
+
+use crate::flow::{FlowMeter, FlowMeterConfig, FlowOut, FlowOutput, Segment, TakenFlows};
+use crate::record::PacketRecord;
+use crate::table::ConversationTable;
+use derive::{lock, Derive, Op, PeekedWindow, SharedOutputs};
+use pipeline::Back;
 
 const TCP_SYN: u8 = 0x02;
 const TCP_ACK: u8 = 0x10;
@@ -43,6 +55,13 @@ pub struct EngineConfig {
     pub records: bool,
     /// Keep the conversation table of the whole stream (offline analysis).
     pub conversations: bool,
+    /// How closed windows leave.
+    pub window_out: WindowOut,
+    /// Flow records also as rows of the `flows` table written as (source, run), made as they
+    /// finish.
+    pub flow_rows_as: Option<(String, String)>,
+    /// 2: the derived half runs on a thread of its own; 0 or 1: on the caller's.
+    pub threads: usize,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -59,80 +78,49 @@ pub struct WindowCounters {
     pub syn: u64,
 }
 
-/// A sketch task and where its words are in a flow slot's cache.
-struct Sketch {
-    /// Index in the task list.
-    task: usize,
-    key: KeyFields,
-    /// The element (SuperSpread), else empty.
-    element: KeyFields,
-    /// Offset of its words within a direction's words, and how many.
-    at: usize,
-    words: usize,
-}
-
 pub struct Engine {
     window_ns: u64,
-    seed: u64,
-    specs: Vec<TaskSpec>,
-    /// Per task, the open window's state: exact tables are derived, sketches counted.
-    states: Vec<TaskState>,
-    sketches: Vec<Sketch>,
-    /// Sketch words of one direction of a flow, and the words per flow slot (two directions).
-    dir_words: usize,
-    /// Per flow slot: the sketch words of its two directions.
-    hashes: Vec<u32>,
     /// Start of the open window; None before the first timed packet.
     start: Option<u64>,
     counters: WindowCounters,
     flows: FlowMeter,
-    conversations: Option<ConversationTable>,
-    /// Shares of the open window of flows that ended, added up by flow: a flow that ends and
-    /// starts again many times in a window is derived from once.
-    ended: FlowMap<SegmentKey, Segment>,
+    records: bool,
+    /// Keyed packets go to the derived half only when a sketch counts them.
+    sketches: bool,
+    back: Back,
+    outputs: SharedOutputs,
     segments: Vec<Segment>,
+    /// Windows ended so far (made or not yet).
+    windows_ended: u64,
 }
 
 impl Engine {
     pub fn new(cfg: &EngineConfig, seed: u64) -> Result<Engine, String> {
-        let mut states = Vec::with_capacity(cfg.tasks.len());
-        let mut sketches = Vec::new();
-        let mut dir_words = 0;
-        for (i, spec) in cfg.tasks.iter().enumerate() {
-            let state = TaskState::new(spec, seed)?;
-            let words = match &state {
-                TaskState::Exact(_) => 0,
-                TaskState::CountMin(cm) => cm.hash_words(),
-                TaskState::SuperSpread(ss) => ss.hash_words(),
-            };
-            if words > 0 {
-                let element = match spec.kind {
-                    TaskKind::SuperSpread { element, .. } => element,
-                    _ => KeyFields(0),
-                };
-                sketches.push(Sketch { task: i, key: spec.key, element, at: dir_words, words });
-                dir_words += words;
-            }
-            states.push(state);
-        }
         let mut flows = FlowMeter::new(cfg.flows.clone());
         if !cfg.records {
             flows.cache_mut().discard_records();
         }
+        let flow_output = cfg.records.then(|| {
+            let mut out = flows.output();
+            if let Some((source, run)) = &cfg.flow_rows_as {
+                out.write_rows_as(source, run);
+            }
+            out
+        });
+        let outputs: SharedOutputs = Arc::new(Mutex::new(derive::Outputs { flows: flow_output, ..Default::default() }));
+        let derive = Derive::new(cfg, seed, flows.cache().community_id_seed(), outputs.clone())?;
+        let sketches = derive.has_sketches();
         Ok(Engine {
             window_ns: cfg.window_ns,
-            seed,
-            specs: cfg.tasks.clone(),
-            states,
-            sketches,
-            dir_words,
-            hashes: Vec::new(),
             start: None,
             counters: WindowCounters::default(),
             flows,
-            conversations: cfg.conversations.then(|| ConversationTable::new(seed)),
-            ended: flow_map(seed),
+            records: cfg.records,
+            sketches,
+            back: Back::new(derive, cfg.threads >= 2)?,
+            outputs,
             segments: Vec::new(),
+            windows_ended: 0,
         })
     }
 
@@ -140,35 +128,40 @@ impl Engine {
         &self.flows
     }
 
-    pub fn flows_mut(&mut self) -> &mut FlowMeter {
-        &mut self.flows
-    }
-
-    /// The conversation table of the stream so far (with `conversations`), the open window's
-    /// shares of the held flows included.
-    pub fn conversations(&mut self) -> Option<ConversationTable> {
-        self.fold_ended();
-        let mut table = self.conversations.clone()?;
-        let mut segments = std::mem::take(&mut self.segments);
-        self.flows.cache_mut().window_segments(false, &mut segments);
-        for seg in segments.drain(..).chain(self.ended.values().copied()) {
-            fold_conversation(&mut table, &seg);
+    /// The index of a (probe, interface) pair, to pass to [`Engine::add`].
+    pub fn origin(&mut self, probe: &str, interface: &str) -> u16 {
+        let known = self.flows.origins();
+        let origin = self.flows.origin(probe, interface);
+        if self.flows.origins() > known {
+            if let Some(f) = &mut lock(&self.outputs).flows {
+                f.add_origin(probe, interface);
+            }
         }
-        self.segments = segments;
-        Some(table)
+        origin
     }
 
-    /// Counts one packet (`origin`: its probe and interface, for flow records); returns the
-    /// previous window when this packet's time closed it. `has_ts` false (pcapng simple
-    /// packets) puts the packet in the open window.
+    /// Keeps a summary of the flow records, with the `top_n` largest.
+    pub fn summarize_flows(&mut self, top_n: usize) {
+        if let Some(f) = &mut lock(&self.outputs).flows {
+            f.summarize(top_n);
+        }
+    }
+
+    /// Why the engine stopped counting (its second thread failed), if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.back.failure()
+    }
+
+    /// Counts one packet (`origin`: its probe and interface, for flow records). A packet whose
+    /// time is past the open window closes it first. `has_ts` false (pcapng simple packets)
+    /// puts the packet in the open window.
     #[inline]
-    pub fn add(&mut self, r: &PacketRecord, has_ts: bool, origin: u16) -> Option<WindowSnapshot> {
-        let mut closed = None;
+    pub fn add(&mut self, r: &PacketRecord, has_ts: bool, origin: u16) {
         if has_ts && self.window_ns > 0 {
             match self.start {
                 None => self.start = Some(r.ts_ns - r.ts_ns % self.window_ns),
                 Some(start) if r.ts_ns >= start.saturating_add(self.window_ns) => {
-                    closed = self.close_window();
+                    self.end_window();
                     self.start = Some(r.ts_ns - r.ts_ns % self.window_ns);
                 }
                 Some(start) if r.ts_ns < start => self.counters.late += 1,
@@ -189,128 +182,47 @@ impl Engine {
             c.syn += 1;
         }
         let touch = self.flows.add(r, origin);
-        self.fold_ended();
+        self.send_ended();
         match touch {
-            Some(t) if t.keyed => self.sketch_flow(r, t),
-            _ => self.count_alone(r, has_ts),
-        }
-        closed
-    }
-
-    /// The sketches of a packet whose key is its flow direction's: the words kept for it.
-    #[inline]
-    fn sketch_flow(&mut self, r: &PacketRecord, t: Touch) {
-        if self.sketches.is_empty() {
-            return;
-        }
-        let stride = 2 * self.dir_words;
-        let base = t.slot as usize * stride + t.dir as usize * self.dir_words;
-        if self.hashes.len() < base + self.dir_words {
-            self.hashes.resize((t.slot as usize + 1) * stride, 0);
-        }
-        if t.fresh {
-            for s in &self.sketches {
-                let out = &mut self.hashes[base + s.at..base + s.at + s.words];
-                let key = PackedKey::of(r, s.key);
-                match &self.states[s.task] {
-                    TaskState::CountMin(cm) => cm.hash_key(&key, out),
-                    TaskState::SuperSpread(ss) => ss.hash_pair(&key, PackedKey::of(r, s.element).as_bytes(), out),
-                    TaskState::Exact(_) => {}
+            Some(touch) if touch.keyed => {
+                if self.sketches {
+                    self.back.push(Op::Keyed { r: *r, touch });
                 }
             }
-        }
-        for s in &self.sketches {
-            let words = &self.hashes[base + s.at..base + s.at + s.words];
-            let key = || PackedKey::of(r, s.key);
-            match &mut self.states[s.task] {
-                TaskState::CountMin(cm) => cm.add_hashed(words, r.wire_len as u64, key),
-                TaskState::SuperSpread(ss) => ss.add_hashed(words, key),
-                TaskState::Exact(_) => {}
-            }
+            _ => self.back.push(Op::Alone { r: *r, has_ts }),
         }
     }
 
-    /// A packet counted on its own: no IP, or a key that is not its flow's.
-    #[cold]
-    fn count_alone(&mut self, r: &PacketRecord, has_ts: bool) {
-        for (spec, state) in self.specs.iter().zip(self.states.iter_mut()) {
-            let key = PackedKey::of(r, spec.key);
-            match state {
-                TaskState::Exact(t) => t.add_key(key, r),
-                TaskState::CountMin(cm) => cm.add(&key, r.wire_len as u64),
-                TaskState::SuperSpread(ss) => {
-                    if let TaskKind::SuperSpread { element, .. } = spec.kind {
-                        ss.add(&key, PackedKey::of(r, element).as_bytes());
-                    }
-                }
-            }
-        }
-        if let Some(conv) = &mut self.conversations {
-            if r.family() != crate::addr::Family::None {
-                let has_ports = r.has(flag::HAS_PORTS);
-                let (sport, dport) = if has_ports { (r.src_port, r.dst_port) } else { (0, 0) };
-                conv.add(&ConvUpdate {
-                    src: r.src,
-                    dst: r.dst,
-                    proto: r.proto,
-                    src_port: sport,
-                    dst_port: dport,
-                    bytes: r.wire_len as u64,
-                    ts_ns: has_ts.then_some(r.ts_ns),
-                    tcp_flags: r.tcp_flags,
-                    carries: 0,
-                });
-            }
-        }
+    /// The end of a chunk of input: what is batched goes to the derived half, with the flow
+    /// records finished so far.
+    pub fn flush(&mut self) {
+        self.send_records();
+        self.back.flush();
     }
 
-    /// Adds the segments of the flows that ended to the window's ended shares.
+    /// Waits until the derived half has applied everything so far (its outputs are whole).
+    pub fn sync(&mut self) -> Result<(), String> {
+        self.send_records();
+        self.back.sync()
+    }
+
+    /// The shares of the flows that ended, to the derived half.
     #[inline]
-    fn fold_ended(&mut self) {
+    fn send_ended(&mut self) {
         if self.flows.cache_mut().has_ended() {
-            let mut segments = std::mem::take(&mut self.segments);
-            self.flows.cache_mut().take_ended(&mut segments);
-            for seg in segments.drain(..) {
-                match self.ended.get_mut(&seg.key()) {
-                    Some(s) => s.merge(&seg),
-                    None => {
-                        self.ended.insert(seg.key(), seg);
-                    }
-                }
+            self.flows.cache_mut().take_ended(&mut self.segments);
+            for seg in self.segments.drain(..) {
+                self.back.push(Op::Ended(seg));
             }
-            self.segments = segments;
         }
     }
 
-    /// The window is over: the shares of the flows that ended and of those still held go into
-    /// its tables.
-    fn fold_window(&mut self) {
-        let mut segments = std::mem::take(&mut self.segments);
-        self.flows.cache_mut().window_segments(true, &mut segments);
-        segments.extend(self.ended.drain().map(|(_, s)| s));
-        for seg in segments.drain(..) {
-            self.fold(&seg);
-        }
-        self.segments = segments;
-    }
-
-    /// A flow's share of the window into the exact tasks and the conversations.
-    fn fold(&mut self, seg: &Segment) {
-        for dir in 0..2 {
-            if seg.packets[dir] == 0 {
-                continue;
+    fn send_records(&mut self) {
+        if self.records {
+            let records = self.flows.take_finished();
+            if !records.is_empty() {
+                self.back.push(Op::Records(records));
             }
-            let (src, dst, src_port, dst_port) = seg.endpoints(dir);
-            let r = PacketRecord { src, dst, src_port, dst_port, proto: seg.proto(), ..PacketRecord::default() };
-            for (spec, state) in self.specs.iter().zip(self.states.iter_mut()) {
-                if let (TaskState::Exact(t), TaskKind::Exact { distinct }) = (state, &spec.kind) {
-                    let element = (!distinct.is_empty()).then(|| PackedKey::of(&r, *distinct));
-                    t.add_counts(PackedKey::of(&r, spec.key), seg.packets[dir], seg.bytes[dir], element);
-                }
-            }
-        }
-        if let Some(conv) = &mut self.conversations {
-            fold_conversation(conv, seg);
         }
     }
 
@@ -332,89 +244,126 @@ impl Engine {
         }
     }
 
-    /// Snapshots every task and resets it: the window is over. None for an empty window.
-    pub fn close_window(&mut self) -> Option<WindowSnapshot> {
-        self.fold_ended();
-        self.fold_window();
-        if self.counters.packets == 0 {
-            return None;
-        }
+    /// Ends the open window: its counters and the flows' shares go to the derived half, which
+    /// snapshots every task and resets it.
+    fn end_window(&mut self) {
+        self.send_ended();
+        let mut segments = Vec::new();
+        self.flows.cache_mut().window_segments(true, &mut segments);
         let (start_ns, end_ns) = self.bounds();
-        let seed = self.seed;
-        let tasks = self
-            .specs
-            .iter()
-            .zip(self.states.iter_mut())
-            .map(|(spec, state)| TaskSnapshot { spec: spec.clone(), state: state.take(seed) })
-            .collect();
-        let snapshot = WindowSnapshot { start_ns, end_ns, counters: self.counters, tasks };
+        self.back.push(Op::Close { start_ns, end_ns, counters: self.counters, segments });
         self.counters = WindowCounters::default();
-        Some(snapshot)
+        self.windows_ended += 1;
     }
 
-    /// A copy of the open window as it stands, which keeps counting (live queries). None when
-    /// it holds no packet.
-    pub fn peek_window(&mut self) -> Option<WindowSnapshot> {
-        self.fold_ended();
+    /// How many windows ended so far (a packet's time or a close), made or not yet.
+    pub fn windows_ended(&self) -> u64 {
+        self.windows_ended
+    }
+
+    /// Closes the open window (end of input, or the wall clock passed it) and waits until it
+    /// is made; an empty window is not reported.
+    pub fn close_window(&mut self) -> Result<(), String> {
+        self.end_window();
+        self.sync()
+    }
+
+    /// Windows closed since the last call and made so far, oldest first.
+    pub fn take_windows(&mut self) -> Vec<ClosedWindow> {
+        std::mem::take(&mut lock(&self.outputs).windows)
+    }
+
+    /// As [`Engine::take_windows`], with windows left as the tasks' state ([`WindowOut::Raw`]).
+    pub fn take_snapshots(&mut self) -> Vec<WindowSnapshot> {
+        std::mem::take(&mut lock(&self.outputs).snapshots)
+    }
+
+    /// The open window as it stands, which keeps counting (live queries). None when it holds
+    /// no packet.
+    fn peek(&mut self) -> Result<Option<PeekedWindow>, String> {
+        self.send_ended();
         if self.counters.packets == 0 {
-            return None;
+            return Ok(None);
         }
-        // The segments go into copies of the exact tables; the window goes on.
-        let mut segments = std::mem::take(&mut self.segments);
+        let mut segments = Vec::new();
         self.flows.cache_mut().window_segments(false, &mut segments);
-        segments.extend(self.ended.values().copied());
-        let saved: Vec<TaskState> = self.states.clone();
-        let conversations = self.conversations.take();
-        for seg in &segments {
-            self.fold(seg);
-        }
-        self.conversations = conversations;
-        segments.clear();
-        self.segments = segments;
         let (start_ns, end_ns) = self.bounds();
-        let tasks = self
-            .specs
-            .iter()
-            .zip(std::mem::replace(&mut self.states, saved))
-            .map(|(spec, state)| TaskSnapshot { spec: spec.clone(), state })
-            .collect();
-        Some(WindowSnapshot { start_ns, end_ns, counters: self.counters, tasks })
+        let counters = self.counters;
+        self.back.call(move |d| Some(d.peek(start_ns, end_ns, counters, segments)))
     }
-}
 
-/// A flow's share of a window into the conversation table.
-fn fold_conversation(conv: &mut ConversationTable, seg: &Segment) {
-    let (key, forward): (ConvKey, bool) = seg.conversation();
-    if key.a == key.b && key.port_a == key.port_b {
-        // A conversation of an endpoint with itself: every packet counts as A to B (ICMP
-        // between an address and itself is one flow per direction, one conversation).
-        let both = |x: [u64; 2]| x[0] + x[1];
-        let s = ConvStats {
-            packets_ab: both(seg.packets),
-            bytes_ab: both(seg.bytes),
-            first_ns: seg.first_ns,
-            last_ns: seg.last_ns,
-            tcp_flags_ab: seg.tcp_flags[0] | seg.tcp_flags[1],
-            ..ConvStats::default()
-        };
-        conv.add_stats(key, &s);
-        return;
+    pub fn peek_window(&mut self) -> Result<Option<ClosedWindow>, String> {
+        Ok(match self.peek()? {
+            Some(PeekedWindow::Closed(w)) => Some(*w),
+            _ => None,
+        })
     }
-    let (ab, ba) = if forward { (0, 1) } else { (1, 0) };
-    conv.add_stats(
-        key,
-        &ConvStats {
-            packets_ab: seg.packets[ab],
-            bytes_ab: seg.bytes[ab],
-            packets_ba: seg.packets[ba],
-            bytes_ba: seg.bytes[ba],
-            first_ns: seg.first_ns,
-            last_ns: seg.last_ns,
-            tcp_flags_ab: seg.tcp_flags[ab],
-            tcp_flags_ba: seg.tcp_flags[ba],
-            carries: 0,
-        },
-    );
+
+    /// As [`Engine::peek_window`], for windows left as the tasks' state ([`WindowOut::Raw`]).
+    pub fn peek_snapshot(&mut self) -> Result<Option<WindowSnapshot>, String> {
+        Ok(match self.peek()? {
+            Some(PeekedWindow::Raw(w)) => Some(w),
+            _ => None,
+        })
+    }
+
+    /// The conversation table of the stream so far (with `conversations`), the open window's
+    /// shares of the held flows included.
+    pub fn conversations(&mut self) -> Result<Option<ConversationTable>, String> {
+        self.send_ended();
+        let mut segments = Vec::new();
+        self.flows.cache_mut().window_segments(false, &mut segments);
+        self.back.call(move |d| d.conversations(segments))
+    }
+
+    /// Flow records finished since the last call (none without `records`), as rows and/or
+    /// JSON. With `flush` every flow still open ends first and this waits for all of them;
+    /// else it takes what the derived half has finished so far.
+    pub fn take_flows(&mut self, flush: bool, out: FlowOut<'_>) -> Result<Option<TakenFlows>, String> {
+        if !self.records {
+            return Ok(None);
+        }
+        if flush {
+            self.flows.flush();
+            self.sync()?;
+        } else {
+            self.flush();
+        }
+        Ok(lock(&self.outputs).flows.as_mut().map(|f| f.take(out)))
+    }
+
+    /// No packet came for `ns` (wall clock): flows idle by the last packet's time plus `ns`
+    /// end, and are taken by the next [`Engine::take_flows`].
+    pub fn flows_idle(&mut self, ns: u64) -> Result<(), String> {
+        self.flows.idle_for(ns);
+        self.send_ended();
+        self.sync()
+    }
+
+    /// What the flow records finished so far add up to (JSON); None without them.
+    pub fn flow_summary_json(&self) -> Option<String> {
+        lock(&self.outputs).flows.as_ref().and_then(FlowOutput::summary).map(|s| s.json())
+    }
+
+    #[cfg(test)]
+    pub(crate) fn inject_failure(&mut self) {
+        self.back.inject_failure();
+    }
+
+    /// [`Engine::add`], then the window it closed (windows left raw).
+    #[cfg(test)]
+    pub(crate) fn add_taking(&mut self, r: &PacketRecord, has_ts: bool, origin: u16) -> Option<WindowSnapshot> {
+        self.add(r, has_ts, origin);
+        self.sync().unwrap();
+        self.take_snapshots().pop()
+    }
+
+    /// [`Engine::close_window`], then the window (windows left raw).
+    #[cfg(test)]
+    pub(crate) fn close_taking(&mut self) -> Option<WindowSnapshot> {
+        self.close_window().unwrap();
+        self.take_snapshots().pop()
+    }
 }
 
 #[cfg(test)]
@@ -487,9 +436,9 @@ pub(crate) mod tests {
             [base + 3 * SECOND, base + 10 * SECOND - 1, base + 10 * SECOND, base + 19 * SECOND, base + 47 * SECOND];
         let mut closed = Vec::new();
         for (i, t) in times_ns.into_iter().enumerate() {
-            closed.extend(e.add(&PacketRecord { ts_ns: t, ..rec(0.0, 1, i as u8, 100) }, true, 0));
+            closed.extend(e.add_taking(&PacketRecord { ts_ns: t, ..rec(0.0, 1, i as u8, 100) }, true, 0));
         }
-        closed.extend(e.close_window());
+        closed.extend(e.close_taking());
         let starts: Vec<u64> = closed.iter().map(|w| w.start_ns / SECOND).collect();
         assert_eq!(starts, vec![1_000_000_000, 1_000_000_010, 1_000_000_040], "empty windows are skipped");
         let packets: Vec<u64> = closed.iter().map(|w| w.counters.packets).collect();
@@ -505,10 +454,10 @@ pub(crate) mod tests {
     #[test]
     fn late_packets_stay_in_the_open_window_and_are_counted() {
         let mut e = Engine::new(&EngineConfig { window_ns: SECOND, tasks: tasks(), ..Default::default() }, 1).unwrap();
-        assert!(e.add(&rec(100.5, 1, 1, 60), true, 0).is_none());
-        assert!(e.add(&rec(101.2, 1, 2, 60), true, 0).is_some());
-        assert!(e.add(&rec(100.9, 1, 3, 60), true, 0).is_none());
-        let w = e.close_window().unwrap();
+        assert!(e.add_taking(&rec(100.5, 1, 1, 60), true, 0).is_none());
+        assert!(e.add_taking(&rec(101.2, 1, 2, 60), true, 0).is_some());
+        assert!(e.add_taking(&rec(100.9, 1, 3, 60), true, 0).is_none());
+        let w = e.close_taking().unwrap();
         assert_eq!((w.counters.packets, w.counters.late), (2, 1));
     }
 
@@ -516,9 +465,9 @@ pub(crate) mod tests {
     fn connection_attempts_are_syn_without_ack() {
         let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks(), ..Default::default() }, 1).unwrap();
         for (flags, proto) in [(0x02, 6), (0x12, 6), (0x10, 6), (0x02 | 0x08, 6), (0x02, 17), (0x04, 6)] {
-            e.add(&PacketRecord { tcp_flags: flags, proto, ..rec(1.0, 1, 1, 60) }, true, 0);
+            e.add_taking(&PacketRecord { tcp_flags: flags, proto, ..rec(1.0, 1, 1, 60) }, true, 0);
         }
-        let w = e.close_window().unwrap();
+        let w = e.close_taking().unwrap();
         assert_eq!(w.counters.syn, 2, "SYN and SYN+PSH count; SYN-ACK, ACK, RST and a non-TCP flags byte do not");
     }
 
@@ -526,22 +475,22 @@ pub(crate) mod tests {
     fn window_zero_is_the_whole_stream() {
         let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks(), ..Default::default() }, 1).unwrap();
         for i in 0..100u32 {
-            assert!(e.add(&rec(1000.0 + i as f64 * 60.0, 1, (i % 50) as u8, 100), true, 0).is_none());
+            assert!(e.add_taking(&rec(1000.0 + i as f64 * 60.0, 1, (i % 50) as u8, 100), true, 0).is_none());
         }
-        let w = e.close_window().unwrap();
+        let w = e.close_taking().unwrap();
         assert_eq!(w.counters.packets, 100);
         assert_eq!((w.start_ns / SECOND, w.end_ns / SECOND), (1000, 1000 + 99 * 60));
-        assert!(e.close_window().is_none(), "an empty window is not reported");
+        assert!(e.close_taking().is_none(), "an empty window is not reported");
     }
 
     #[test]
     fn snapshot_buffer_carries_every_task() {
         let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks(), ..Default::default() }, 1).unwrap();
         for d in 0..40u8 {
-            e.add(&rec(5.0, 7, d, 100), true, 0);
+            e.add_taking(&rec(5.0, 7, d, 100), true, 0);
         }
-        e.add(&rec(6.0, 8, 1, 1500), true, 0);
-        let w = e.close_window().unwrap();
+        e.add_taking(&rec(6.0, 8, 1, 1500), true, 0);
+        let w = e.close_taking().unwrap();
         let mut buf = Vec::new();
         w.encode(&mut buf);
         assert_eq!(&buf[..4], b"NSWS");
@@ -580,9 +529,9 @@ pub(crate) mod tests {
     fn report_puts_exact_values_beside_estimates() {
         let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks(), ..Default::default() }, 1).unwrap();
         for d in 0..30u8 {
-            e.add(&rec(5.0, 7, d, 100), true, 0);
+            e.add_taking(&rec(5.0, 7, d, 100), true, 0);
         }
-        let w = e.close_window().unwrap();
+        let w = e.close_taking().unwrap();
         let mut j = crate::json::Json::new();
         w.write_json(&mut j, 5);
         let text = j.finish();

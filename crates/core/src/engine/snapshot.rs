@@ -50,14 +50,29 @@ pub struct ClosedWindow {
 pub const CLOSED_WINDOW_MAGIC: &[u8; 4] = b"NSCW";
 
 impl ClosedWindow {
-    /// `top_n`: rows per top list in the JSON; `rows`: the source and run to write rows as.
-    pub fn new(w: WindowSnapshot, top_n: usize, rows: Option<(&str, &str)>) -> ClosedWindow {
+    /// `top_n`: rows per top list in the JSON; `snapshot`: keep the snapshot (else it is
+    /// empty); `rows`: the source and run to write rows as.
+    pub fn new(w: WindowSnapshot, top_n: usize, snapshot: bool, rows: Option<(&str, &str)>) -> ClosedWindow {
         let mut j = Json::new();
         w.write_json(&mut j, top_n);
-        let mut snapshot = Vec::new();
-        let payloads = w.encode(&mut snapshot);
-        let rows = rows.map(|(source, run)| crate::rows::window_rows(&w, &payloads, source, run));
-        ClosedWindow { start_ns: w.start_ns, end_ns: w.end_ns, counters: w.counters, json: j.finish(), snapshot, rows }
+        let mut encoded = Vec::new();
+        let rows = if snapshot || rows.is_some() {
+            let payloads = w.encode(&mut encoded);
+            rows.map(|(source, run)| crate::rows::window_rows(&w, &payloads, source, run))
+        } else {
+            None
+        };
+        if !snapshot {
+            encoded = Vec::new();
+        }
+        ClosedWindow {
+            start_ns: w.start_ns,
+            end_ns: w.end_ns,
+            counters: w.counters,
+            json: j.finish(),
+            snapshot: encoded,
+            rows,
+        }
     }
 
     pub fn encode(&self) -> Vec<u8> {

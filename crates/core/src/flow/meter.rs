@@ -3,12 +3,11 @@
 //! configured local networks, and leave as JSON. The live flow table is a filtered, sorted
 //! page of the flows still held.
 
+use super::output::{FlowOut, FlowOutput};
 use super::{EndReason, FlowCache, FlowConfig, FlowRecord, RecordContext, Touch};
-use crate::addr::{Addr, Cidr, Family};
+use crate::addr::{Addr, Cidr};
 use crate::json::Json;
-use crate::names;
 use crate::record::PacketRecord;
-use crate::rows::{check_times, row_json, Quarantined, StorageRows, FLOWS, TABLES};
 
 #[derive(Clone, Debug, Default)]
 pub struct FlowMeterConfig {
@@ -37,199 +36,20 @@ pub struct FlowMeter {
     origins: Vec<(String, String)>,
     /// The cache's clock as of the last packet: idle time counts from here.
     last_packet_clock: Option<u64>,
-    summary: Option<FlowSummary>,
-}
-
-/// What finished records are taken as (see [`FlowMeter::take`]).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FlowOut<'a> {
-    /// Rows of the `flows` table, with this source and run.
-    pub rows: Option<(&'a str, &'a str)>,
-    /// A JSON array (ts/flows/types.ts).
-    pub json: bool,
-}
-
-/// Finished records as taken.
-#[derive(Debug, Default)]
-pub struct TakenFlows {
-    pub rows: Option<StorageRows>,
-    pub json: Option<String>,
-    pub records: usize,
-}
-
-/// What `analyze` reports of its flow records: counts by end reason and direction, and the
-/// largest records by bytes (ties: the one finished first), built as records are taken.
-#[derive(Clone, Debug, Default)]
-pub struct FlowSummary {
-    top_n: usize,
-    records: u64,
-    packets: u64,
-    bytes: u64,
-    by_reason: Vec<(&'static str, u64)>,
-    by_direction: Vec<(&'static str, u64)>,
-    /// Largest first, with the record's JSON.
-    top: Vec<(u64, String)>,
-}
-
-fn count(list: &mut Vec<(&'static str, u64)>, name: &'static str) {
-    match list.iter_mut().find(|(n, _)| *n == name) {
-        Some(e) => e.1 += 1,
-        None => list.push((name, 1)),
-    }
-}
-
-impl FlowSummary {
-    pub fn new(top_n: usize) -> FlowSummary {
-        FlowSummary { top_n, ..FlowSummary::default() }
-    }
-
-    /// The summary as JSON (ts/flows/summary.ts, FlowSummary).
-    pub fn json(&self) -> String {
-        let mut j = Json::new();
-        j.begin_object(None);
-        j.u64("records", self.records);
-        j.u64("packets", self.packets);
-        j.u64("bytes", self.bytes);
-        for (name, list) in [("byReason", &self.by_reason), ("byDirection", &self.by_direction)] {
-            j.begin_object(Some(name));
-            for (k, n) in list.iter() {
-                j.u64(k, *n);
-            }
-            j.end_object();
-        }
-        j.begin_array(Some("top"));
-        for (_, r) in &self.top {
-            j.raw_item(r);
-        }
-        j.end_array();
-        j.end_object();
-        j.finish()
-    }
 }
 
 impl FlowMeter {
     pub fn new(cfg: FlowMeterConfig) -> FlowMeter {
-        FlowMeter {
-            cache: FlowCache::new(cfg.cache),
-            local: cfg.local,
-            origins: Vec::new(),
-            last_packet_clock: None,
-            summary: None,
-        }
-    }
-
-    /// Keeps a summary of the records taken, with the `top_n` largest.
-    pub fn summarize(&mut self, top_n: usize) {
-        self.summary = Some(FlowSummary::new(top_n));
-    }
-
-    pub fn summary(&self) -> Option<&FlowSummary> {
-        self.summary.as_ref()
-    }
-
-    /// The records finished since the last call, as rows and/or JSON (and into the summary).
-    pub fn take(&mut self, out: FlowOut<'_>) -> TakenFlows {
-        let seed = self.cache.community_id_seed();
-        let mut records = self.cache.take_finished_unhashed();
-        // Every record leaves (rows or JSON): each is hashed; else only the largest are.
-        if out.rows.is_some() || out.json {
-            for r in records.iter_mut() {
-                *r = r.with_community_id(seed);
-            }
-        }
-        let mut taken = TakenFlows { records: records.len(), ..TakenFlows::default() };
-        if let Some(summary) = &mut self.summary {
-            for r in &records {
-                let direction = direction(&self.local, &r.a, &r.b);
-                summary.records += 1;
-                summary.packets += r.packets();
-                summary.bytes += r.bytes();
-                count(&mut summary.by_reason, r.reason.name());
-                count(&mut summary.by_direction, direction);
-                let bytes = r.bytes();
-                if summary.top.len() < summary.top_n || summary.top.last().is_some_and(|(b, _)| bytes > *b) {
-                    let mut j = Json::new();
-                    let r = if r.community_id.is_none() { r.with_community_id(seed) } else { *r };
-                    Self::write_record_with(&self.origins, &self.local, &mut j, &r, false);
-                    summary.top.push((bytes, j.finish()));
-                    // Stable: of equal sizes, the one finished first stays ahead.
-                    summary.top.sort_by_key(|b| std::cmp::Reverse(b.0));
-                    summary.top.truncate(summary.top_n);
-                }
-            }
-        }
-        if let Some((source, run)) = out.rows {
-            let mut rows = StorageRows::default();
-            for r in &records {
-                self.write_row(&mut rows, source, run, r);
-            }
-            taken.rows = Some(rows);
-        }
-        if out.json {
-            let mut j = Json::new();
-            j.begin_array(None);
-            for r in &records {
-                Self::write_record_with(&self.origins, &self.local, &mut j, r, false);
-            }
-            j.end_array();
-            taken.json = Some(j.finish());
-        }
-        taken
-    }
-
-    /// One record as a row of the `flows` table (quarantined when a time is past 2262).
-    fn write_row(&self, rows: &mut StorageRows, source: &str, run: &str, r: &FlowRecord) {
-        let (probe, interface) = self.origin_names(r.interface);
-        let times: Vec<(&'static str, u64)> = [("first_seen", r.first_ns), ("last_seen", r.last_ns)]
-            .into_iter()
-            .filter_map(|(c, t)| t.map(|t| (c, t)))
-            .collect();
-        let w = &mut rows.tables[FLOWS];
-        let start = w.buf.len();
-        w.string(source);
-        w.string(run);
-        w.string(probe);
-        w.string(interface);
-        match &r.community_id {
-            Some(id) => {
-                w.u8(0);
-                w.string(id.as_str());
-            }
-            None => w.u8(1),
-        }
-        w.u8(if r.a.family == Family::None { 0 } else { r.a.family as u8 });
-        w.ipv6(&r.a.bytes);
-        w.ipv6(&r.b.bytes);
-        w.u16(r.port_a);
-        w.u16(r.port_b);
-        w.u8(r.proto);
-        w.nullable_time(r.first_ns);
-        w.nullable_time(r.last_ns);
-        for v in [r.packets_ab, r.bytes_ab, r.packets_ba, r.bytes_ba] {
-            w.u64(v);
-        }
-        w.string(&names::tcp_flags(r.tcp_flags_ab));
-        w.string(&names::tcp_flags(r.tcp_flags_ba));
-        w.string(r.state.name());
-        w.string(r.reason.name());
-        w.u16(r.vlan);
-        w.string(direction(&self.local, &r.a, &r.b));
-        w.end_row();
-        if let Err(e) = check_times(&times) {
-            let bytes = w.buf.split_off(start);
-            w.rows -= 1;
-            if let Ok((json, _)) = row_json(TABLES[FLOWS].columns, &bytes) {
-                rows.quarantined.push(Quarantined { table: FLOWS, reason: e.to_string(), json });
-            }
-        }
-    }
-
-    fn origin_names(&self, interface: u16) -> (&str, &str) {
-        self.origins.get(interface as usize).map(|(p, i)| (p.as_str(), i.as_str())).unwrap_or(("", ""))
+        FlowMeter { cache: FlowCache::new(cfg.cache), local: cfg.local, origins: Vec::new(), last_packet_clock: None }
     }
 
     pub fn cache(&self) -> &FlowCache {
         &self.cache
+    }
+
+    /// How many (probe, interface) pairs are named.
+    pub fn origins(&self) -> usize {
+        self.origins.len()
     }
 
     /// The index of a (probe, interface) pair, to pass to [`FlowMeter::add`].
@@ -271,9 +91,25 @@ impl FlowMeter {
         self.cache.flush();
     }
 
-    /// Records finished since the last call, as a JSON array.
+    /// Where records finished by this meter are written from: its origins and local networks.
+    pub fn output(&self) -> FlowOutput {
+        let mut out = FlowOutput::new(self.local.clone(), self.cache.community_id_seed());
+        for (probe, interface) in &self.origins {
+            out.add_origin(probe, interface);
+        }
+        out
+    }
+
+    /// Records finished since the last call, as a JSON array (tests, the bench).
     pub fn take_json(&mut self) -> String {
-        self.take(FlowOut { rows: None, json: true }).json.unwrap_or_default()
+        let mut out = self.output();
+        out.add(self.cache.take_finished_unhashed());
+        out.take(FlowOut { rows: None, json: true }).json.unwrap_or_default()
+    }
+
+    /// Records finished since the last call, in the order they finished, without Community IDs.
+    pub fn take_finished(&mut self) -> Vec<FlowRecord> {
+        self.cache.take_finished_unhashed()
     }
 
     /// Drops the finished records (the bench measures the cache without them).
@@ -328,15 +164,22 @@ impl FlowMeter {
     }
 
     fn write_record(&self, j: &mut Json, r: &FlowRecord, open: bool) {
-        Self::write_record_with(&self.origins, &self.local, j, r, open);
+        write_record_with(&self.origins, &self.local, j, r, open);
     }
+}
 
-    fn write_record_with(origins: &[(String, String)], local: &[Cidr], j: &mut Json, r: &FlowRecord, open: bool) {
-        let (probe, interface) =
-            origins.get(r.interface as usize).map(|(p, i)| (p.as_str(), i.as_str())).unwrap_or(("", ""));
-        let ctx = RecordContext { probe, interface, direction: direction(local, &r.a, &r.b), open };
-        r.write_json_in(j, Some(&ctx));
-    }
+/// A record as JSON with the names of where it was captured and its direction.
+pub(super) fn write_record_with(
+    origins: &[(String, String)],
+    local: &[Cidr],
+    j: &mut Json,
+    r: &FlowRecord,
+    open: bool,
+) {
+    let (probe, interface) =
+        origins.get(r.interface as usize).map(|(p, i)| (p.as_str(), i.as_str())).unwrap_or(("", ""));
+    let ctx = RecordContext { probe, interface, direction: direction(local, &r.a, &r.b), open };
+    r.write_json_in(j, Some(&ctx));
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

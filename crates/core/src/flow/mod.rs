@@ -46,11 +46,11 @@
 mod cache;
 pub mod community_id;
 mod meter;
+mod output;
 mod record;
 
 pub use cache::{FlowCache, FlowConfig, FlowCounters, Segment, SegmentKey, Touch};
 pub use community_id::CommunityId;
-pub use meter::{
-    direction, FlowMeter, FlowMeterConfig, FlowOut, FlowQuery, FlowSort, FlowSummary, TakenFlows, MAX_FLOW_PAGE,
-};
+pub use meter::{direction, FlowMeter, FlowMeterConfig, FlowQuery, FlowSort, MAX_FLOW_PAGE};
+pub use output::{hash_records, FlowOut, FlowOutput, FlowSummary, TakenFlows};
 pub use record::{EndReason, FlowRecord, FlowState, RecordContext};

@@ -276,10 +276,10 @@ mod tests {
         let mut e =
             Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks(), ..Default::default() }, 1).unwrap();
         for &(src, dst, len) in packets {
-            e.add(&rec(ts_s, src, dst, len), true, 0);
+            e.add_taking(&rec(ts_s, src, dst, len), true, 0);
         }
         let mut out = Vec::new();
-        e.close_window().unwrap().encode(&mut out);
+        e.close_taking().unwrap().encode(&mut out);
         out
     }
 
@@ -357,9 +357,9 @@ mod tests {
         let mut e =
             Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks(), ..Default::default() }, 1).unwrap();
         for &(src, dst, len) in &packets {
-            e.add(&rec(1_000_000_003.5, src, dst, len), true, 0);
+            e.add_taking(&rec(1_000_000_003.5, src, dst, len), true, 0);
         }
-        let w = e.close_window().unwrap();
+        let w = e.close_taking().unwrap();
         let mut snap = Vec::new();
         let payloads = w.encode(&mut snap);
         assert_eq!(window_rows(&w, &payloads, "s", "r").encode(), storage_rows(&snap, "s", "r").unwrap().encode());
@@ -368,9 +368,9 @@ mod tests {
     #[test]
     fn a_window_past_2262_is_quarantined_whole_with_its_reason() {
         let mut e = Engine::new(&EngineConfig { window_ns: 0, tasks: tasks(), ..Default::default() }, 1).unwrap();
-        e.add(&PacketRecord { ts_ns: u64::MAX - 5, ..rec(0.0, 1, 1, 64) }, true, 0);
+        e.add_taking(&PacketRecord { ts_ns: u64::MAX - 5, ..rec(0.0, 1, 1, 64) }, true, 0);
         let mut snap = Vec::new();
-        e.close_window().unwrap().encode(&mut snap);
+        e.close_taking().unwrap().encode(&mut snap);
         let rows = storage_rows(&snap, "s", "").unwrap();
         assert!(rows.tables.iter().all(|t| t.rows == 0 && t.buf.is_empty()));
         assert_eq!(rows.quarantined.len(), 1 + 3 + 1 + 2, "window, three tasks, one exact key, two candidates");
@@ -428,16 +428,16 @@ mod tests {
     fn a_peeked_window_keeps_counting() {
         let mut e =
             Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks: tasks(), ..Default::default() }, 1).unwrap();
-        e.add(&rec(1_000_000_001.0, 1, 1, 100), true, 0);
-        let peeked = e.peek_window().unwrap();
+        e.add_taking(&rec(1_000_000_001.0, 1, 1, 100), true, 0);
+        let peeked = e.peek_snapshot().unwrap().unwrap();
         assert_eq!(peeked.counters.packets, 1);
-        e.add(&rec(1_000_000_002.0, 1, 2, 100), true, 0);
-        let closed = e.close_window().unwrap();
+        e.add_taking(&rec(1_000_000_002.0, 1, 2, 100), true, 0);
+        let closed = e.close_taking().unwrap();
         assert_eq!(closed.counters.packets, 2);
         let mut buf = Vec::new();
         closed.encode(&mut buf);
         let exact = objects(&storage_rows(&buf, "s", "").unwrap(), "exact_rows");
         assert!(exact[0].contains(r#""packets":2,"bytes":200,"distinct_count":2"#), "{}", exact[0]);
-        assert!(e.peek_window().is_none(), "nothing open after the close");
+        assert!(e.peek_snapshot().unwrap().is_none(), "nothing open after the close");
     }
 }
