@@ -10,7 +10,7 @@ import type { CoreRows } from '../backend/index.js';
 import type { StorageConfig } from '../config/index.js';
 import { alertRows, runRow, statsRows, type IngestStatsRow, type LocalRows, type RowOrigin } from './local-rows.js';
 import { migrate } from './schema.js';
-import { connectStore, storagePath, type Store } from './store.js';
+import { connectStore, stagingDir, storagePath, type Store } from './store.js';
 import { FileWriter, StoreWriter, type Log, type RowSink, type WriterStats } from './writer.js';
 
 export { connectStore, defaultSource, embeddedWhere, openStore, storagePath, storeIdentity, StoreHeldError, type Store } from './store.js';
@@ -50,15 +50,21 @@ export interface WindowStorageOptions {
   log: Log;
 }
 
+/** Rows per insert of an analysis run, at least. */
+const RUN_BATCH_ROWS = 2_000_000;
+
 /** The writer of rows into `store`, with the batching, retries and spill of the configuration.
  * One per store in a process: writers of one store share its spill. */
-export function createStoreWriter(cfg: StorageConfig, store: Store, log: Log): StoreWriter {
+export function createStoreWriter(cfg: StorageConfig, store: Store, log: Log, run = false): StoreWriter {
   return new StoreWriter(store, {
-    batchRows: cfg.batchRows,
-    flushIntervalMs: cfg.flushInterval * 1000,
+    // An analysis run is read once it is whole: its rows wait on disk and go in large inserts
+    // (few parts, so little merging for the store), not by time.
+    batchRows: run ? Math.max(cfg.batchRows, RUN_BATCH_ROWS) : cfg.batchRows,
+    flushIntervalMs: run ? 0 : cfg.flushInterval * 1000,
     retryMaxMs: cfg.retryMax * 1000,
     spillDir: spillDir(cfg),
     spillMaxBytes: cfg.spillMax,
+    stagingDir: stagingDir(cfg),
     log,
     prepare: () => migrate(store.client, store.database, cfg.retention).then(() => {}),
   });
@@ -84,7 +90,7 @@ export function openWindowStorage(cfg: StorageConfig, opts: WindowStorageOptions
     const store = opts.store ?? connectStore(cfg);
     where = store.where;
     if (!opts.store) release = () => store.close();
-    sink = createStoreWriter(cfg, store, opts.log);
+    sink = createStoreWriter(cfg, store, opts.log, Boolean(opts.run));
   }
   const origin: RowOrigin = { source: opts.source, run: opts.run ?? '' };
   const add = (rows: LocalRows) => {

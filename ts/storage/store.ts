@@ -1,7 +1,7 @@
 // Opens the store: ClickHouse in process (chdb) in a data folder, or a ClickHouse server by
 // URL. Both speak through @clickhouse/client with the same schema and the same queries.
 import { createRequire } from 'node:module';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,6 +17,8 @@ export interface Store {
   where: string;
   /** Inserts RowBinary rows with these columns into a table of the database. */
   insert(table: string, columns: readonly Column[], data: Buffer, database?: string): Promise<void>;
+  /** The same, with the rows in a file (the embedded store reads it where it is). */
+  insertFile(table: string, columns: readonly Column[], file: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -29,27 +31,59 @@ function insertQuery(db: string, table: string, columns: readonly Column[]): str
   return `INSERT INTO ${db}.\`${table}\` (${columns.map(([c]) => `\`${c}\``).join(', ')})`;
 }
 
+/** The rows' structure as read from RowBinary: LowCardinality columns read as their plain type
+ * (ClickHouse parses RowBinary LowCardinality several times slower; the table's column
+ * converts them on insert). */
+function readStructure(columns: readonly Column[]): string {
+  const text = columns.map(([c, t]) => `\`${c}\` ${t.replace(/^LowCardinality\((.*)\)$/, '$1')}`).join(', ');
+  return text.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+}
+
+const quoted = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
 let staged = 0;
 
+/** A file of the staging folder, named by this process (stagingFile). */
+export function stagingFile(staging: string, what: string): string {
+  mkdirSync(staging, { recursive: true });
+  return join(staging, `${process.pid}-${staged++}-${what}.bin`);
+}
+
 /** chdb takes inserted bodies as text; RowBinary goes through a file ClickHouse reads itself. */
-function embeddedInsert(client: ClickHouseClient, db: string, staging: string) {
-  return async (table: string, columns: readonly Column[], data: Buffer, database = db): Promise<void> => {
-    mkdirSync(staging, { recursive: true });
-    const file = join(staging, `${process.pid}-${staged++}.bin`);
-    writeFileSync(file, data);
-    try {
-      await client.command({ query: `${insertQuery(database, table, columns)} FROM INFILE '${file.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}' FORMAT RowBinary` });
-    } finally {
-      rmSync(file, { force: true });
-    }
+function embeddedInsert(client: ClickHouseClient, db: string, staging: string): Pick<Store, 'insert' | 'insertFile'> {
+  const insertFile = async (table: string, columns: readonly Column[], file: string, database = db): Promise<void> => {
+    // pread: the file is not mapped into this process's memory.
+    await client.command({
+      query: `${insertQuery(database, table, columns)} SELECT * FROM file(${quoted(file)}, RowBinary, '${readStructure(columns)}')`,
+      clickhouse_settings: { storage_file_read_method: 'pread' },
+    });
+  };
+  return {
+    insertFile,
+    async insert(table, columns, data, database = db) {
+      const file = stagingFile(staging, table);
+      writeFileSync(file, data);
+      try {
+        await insertFile(table, columns, file, database);
+      } finally {
+        rmSync(file, { force: true });
+      }
+    },
   };
 }
 
-function serverInsert(client: ClickHouseClient, db: string) {
-  return async (table: string, columns: readonly Column[], data: Buffer, database = db): Promise<void> => {
-    const r = await client.exec({ query: `${insertQuery(database, table, columns)} FORMAT RowBinary`, values: Readable.from([data], { objectMode: false }) });
+function serverInsert(client: ClickHouseClient, db: string): Pick<Store, 'insert' | 'insertFile'> {
+  const send = async (table: string, columns: readonly Column[], body: Readable, database: string): Promise<void> => {
+    const r = await client.exec({
+      query: `${insertQuery(database, table, columns)} SELECT * FROM input('${readStructure(columns)}') FORMAT RowBinary`,
+      values: body,
+    });
     r.stream.resume();
     await new Promise<void>((resolve, reject) => r.stream.on('end', resolve).on('error', reject));
+  };
+  return {
+    insert: (table, columns, data, database = db) => send(table, columns, Readable.from([data], { objectMode: false }), database),
+    insertFile: (table, columns, file) => send(table, columns, createReadStream(file), db),
   };
 }
 
@@ -60,6 +94,11 @@ export function defaultDataPath(env: NodeJS.ProcessEnv = process.env): string {
 
 export function storagePath(cfg: StorageConfig): string {
   return resolve(cfg.path || defaultDataPath());
+}
+
+/** Where rows wait on disk for their insert (the data folder's `staging`). */
+export function stagingDir(cfg: StorageConfig): string {
+  return join(storagePath(cfg), 'staging');
 }
 
 /** The name written in every row when `storage.source` is empty. */
@@ -126,8 +165,8 @@ export function connectStore(cfg: StorageConfig): Store {
     if (holder !== null) throw new StoreHeldError(path, holder);
     // The client's own type for a custom connection is not exported; chdb implements it.
     const client = createClient({ connection: chdbConnection(path) } as unknown as Parameters<typeof createClient>[0]);
-    const insert = embeddedInsert(client, cfg.database, join(storagePath(cfg), 'staging'));
-    return { client, database: cfg.database, where: embeddedWhere(cfg), insert, close: () => client.close() };
+    const inserts = embeddedInsert(client, cfg.database, stagingDir(cfg));
+    return { client, database: cfg.database, where: embeddedWhere(cfg), ...inserts, close: () => client.close() };
   }
   if (cfg.kind === 'clickhouse') {
     const client = createClient({
@@ -139,7 +178,7 @@ export function connectStore(cfg: StorageConfig): Store {
       // The writer and the API report failures themselves, once, with what they mean.
       log: { level: ClickHouseLogLevel.OFF },
     });
-    return { client, database: cfg.database, where: cfg.url, insert: serverInsert(client, cfg.database), close: () => client.close() };
+    return { client, database: cfg.database, where: cfg.url, ...serverInsert(client, cfg.database), close: () => client.close() };
   }
   throw new Error(`storage.kind "${cfg.kind}" is not a ClickHouse store`);
 }

@@ -5,7 +5,7 @@
 // analysis replaces the earlier run's rows for queries; the JSON Lines writer.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRows, storageRows, type CoreRows } from '../backend/index.js';
@@ -14,7 +14,7 @@ import { concat, epb, frameOf, idb, pcapFile, Rng, shb, spb, tsoffset } from '..
 import { emptyRecord } from '../backend/js/record.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { startClickHouseHttp, type ClickHouseHttp } from '../testing/clickhouse-http.js';
-import { connectStore, newRunId, openStore, openWindowStorage, type Store, type WriterStats } from './index.js';
+import { connectStore, newRunId, openStore, openWindowStorage, spillBlock, storeIdentity, type Store, type WriterStats } from './index.js';
 import { migrate, MIGRATIONS, visibleRuns } from './schema.js';
 import { aggregateFlows, findTask, listFlowRecords } from './queries.js';
 import type { FlowRecordJson } from '../flows/types.js';
@@ -340,14 +340,14 @@ describe('the embedded store', () => {
 
   test('a damaged spill file never blocks: its whole rows are stored, the damaged rest quarantined, later rows follow', async () => {
     const spill = join(cfg.storage.path, 'spill');
-    // Rows spilled for this store (the writer spills for memory when held back).
-    const writer = new StoreWriter(store, {
-      batchRows: 1_000_000, flushIntervalMs: 3_600_000, retryMaxMs: 100, spillDir: spill, spillMaxBytes: 1024 ** 3, maxPendingBytes: 1,
-      prepare: async () => {}, log: () => {},
-    });
     const rows = rowsOf((await snapshots(kakao))[0], 'damaged');
     const exact = rows.blocks.find((b) => b.table === 'exact_rows')!;
-    writer.addBlock(exact);
+    // Rows spilled for this store (by a process that could not reach it).
+    spillBlock(spill, storeIdentity(store), exact);
+    const writer = new StoreWriter(store, {
+      batchRows: 1_000_000, flushIntervalMs: 3_600_000, retryMaxMs: 100, spillDir: spill, spillMaxBytes: 1024 ** 3,
+      stagingDir: join(cfg.storage.path, 'staging'), prepare: async () => {}, log: () => {},
+    });
     const [file] = readdirSync(spill).filter((f) => f.endsWith('.spill'));
     // Cut the file in the middle of a row.
     const raw = readFileSync(join(spill, file));
@@ -394,22 +394,49 @@ describe('the embedded store', () => {
     assert.equal(good.rowsQuarantined, 0);
   });
 
-  test('rows beyond the memory bound go through the spill and are all stored, without an outage reported', async () => {
+  test('rows waiting for their insert are staged on disk, not held in memory, and all stored in one insert per table', async () => {
     const lines: string[] = [];
+    const staging = join(dir, 'staging-test');
     const writer = new StoreWriter(store, {
-      batchRows: 1_000_000, flushIntervalMs: 3_600_000, retryMaxMs: 100, spillDir: join(dir, 'memory-spill'), spillMaxBytes: 1024 ** 3,
-      maxPendingBytes: 4096, prepare: async () => {}, log: (l) => lines.push(l),
+      batchRows: 1_000_000, flushIntervalMs: 3_600_000, retryMaxMs: 100, spillDir: join(dir, 'staging-spill'), spillMaxBytes: 1024 ** 3,
+      stagingDir: staging, prepare: async () => {}, log: (l) => lines.push(l),
     });
     const windows = await snapshots();
     // Added without yielding, as an offline analysis does: no insert can run meanwhile.
-    for (const w of windows) for (const b of rowsOf(w, 'memory').blocks) writer.addBlock(b);
-    assert.ok(writer.stats().rowsSpilled > 0, 'spilled for memory');
+    let bytes = 0;
+    const tables = new Set<string>();
+    for (const w of windows) {
+      for (const b of rowsOf(w, 'staged').blocks) {
+        writer.addBlock(b);
+        bytes += b.data.length;
+        tables.add(b.table);
+      }
+    }
+    const staged = readdirSync(staging);
+    assert.equal(staged.length, tables.size, 'one staging file per table');
+    assert.equal(staged.reduce((n, f) => n + statSync(join(staging, f)).size, 0), bytes, 'every row on disk');
     await writer.close();
     const s = writer.stats();
-    assert.equal(s.rowsReplayed, s.rowsSpilled);
-    assert.deepEqual([s.spillRows, s.rowsLost, s.failedInserts], [0, 0, 0]);
-    assert.equal(await count(store, 'windows', "WHERE source = 'memory'"), windows.length);
+    assert.deepEqual([s.inserts, s.rowsSpilled, s.spillRows, s.rowsLost, s.failedInserts], [tables.size, 0, 0, 0, 0]);
+    assert.equal(await count(store, 'windows', "WHERE source = 'staged'"), windows.length);
+    assert.deepEqual(readdirSync(staging), [], 'the staging files are gone once inserted');
     assert.deepEqual(lines, [], 'nothing to report: the store never failed');
+  });
+
+  test('staging files a crashed process left are removed, and said', async () => {
+    const staging = join(dir, 'staging-orphans');
+    mkdirSync(staging, { recursive: true });
+    // A pid that is not running (the highest a Linux pid can be, plus one).
+    writeFileSync(join(staging, '4194305-0-flows.bin'), Buffer.alloc(100));
+    writeFileSync(join(staging, `${process.pid}-999999-flows.bin`), Buffer.alloc(10));
+    const lines: string[] = [];
+    const writer = new StoreWriter(store, {
+      batchRows: 10, flushIntervalMs: 3_600_000, retryMaxMs: 100, spillDir: join(dir, 'orphan-spill'), spillMaxBytes: 1024 ** 3,
+      stagingDir: staging, prepare: async () => {}, log: (l) => lines.push(l),
+    });
+    await writer.close();
+    assert.deepEqual(readdirSync(staging), [`${process.pid}-999999-flows.bin`], 'only the gone process\'s file');
+    assert.ok(lines.some((l) => /removed 1 staging file\(s\) \(100 bytes\)/.test(l)), lines.join('\n'));
   });
 });
 

@@ -1,5 +1,6 @@
-// Writers of rows. The store writer batches rows (by count or time) and tells bad data from an
-// unreachable store:
+// Writers of rows. The store writer batches rows (by count or time) in files of the staging
+// folder, so rows waiting for their insert take no memory (the embedded store reads the file
+// itself), and tells bad data from an unreachable store:
 // - the store refuses a block for what is in it (a value it cannot parse or hold): the block is
 //   bisected down to the rows at fault, the others are stored, the refused rows go to the
 //   quarantine table with the store's reason (counted, logged once per reason), never retried;
@@ -14,7 +15,7 @@ import { quarantineRows, type RowOrigin } from './local-rows.js';
 import { decodeRows, rowEnds, type Column } from './row-binary.js';
 import type { QuarantinedRow, RowBlock } from './rows.js';
 import { columnsOf, isStoredTable, visibleRunsCleanup, type StoredTable } from './schema.js';
-import { storeIdentity, type Store } from './store.js';
+import { stagingFile, storeIdentity, type Store } from './store.js';
 
 export type Log = (line: string) => void;
 
@@ -76,13 +77,13 @@ export function isBadData(e: unknown): boolean {
 
 export interface StoreWriterOptions {
   batchRows: number;
+  /** 0: only by count (and at close). */
   flushIntervalMs: number;
   retryMaxMs: number;
   spillDir: string;
   spillMaxBytes: number;
-  /** Rows kept in memory before they go to the spill without waiting for an insert (a caller
-   * that adds without yielding, like an offline analysis, never lets an insert run). */
-  maxPendingBytes?: number;
+  /** Where rows wait for their insert (files of this process, removed once inserted). */
+  stagingDir: string;
   /** Brings the schema up to date; run before the first insert, and again after a failure. */
   prepare: () => Promise<void>;
   log: Log;
@@ -93,8 +94,10 @@ const RETRY_FIRST_MS = 250;
 const LOGGED_REASONS = 10;
 const SPILL_SUFFIX = '.spill';
 
+/** Rows of a table waiting for their insert, in a staging file. */
 interface Pending {
-  chunks: Buffer[];
+  file: string;
+  fd: number;
   rows: number;
   bytes: number;
 }
@@ -170,9 +173,8 @@ export class StoreWriter implements RowSink {
   readonly kind = 'clickhouse';
   private readonly pending = new Map<StoredTable, Pending>();
   private pendingRows = 0;
-  private pendingBytes = 0;
   private readonly counters = emptyStats();
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | null;
   private running: Promise<void> = Promise.resolve();
   private retryTimer: NodeJS.Timeout | null = null;
   private retryMs = RETRY_FIRST_MS;
@@ -181,7 +183,9 @@ export class StoreWriter implements RowSink {
   /** An insert failed since the spill was last empty (as opposed to a spill for memory). */
   private outage = false;
   private closed = false;
-  private prepared = false;
+  /** The schema brought up to date: started with the first rows (it overlaps the work that
+   * makes the next ones), tried again before an insert after a failure. */
+  private prepared: Promise<void> | null = null;
   private readonly identity: string;
   /** Where rows go when even the quarantine table refuses them. */
   private readonly quarantineFile: string;
@@ -191,6 +195,7 @@ export class StoreWriter implements RowSink {
     this.quarantineFile = join(dirname(opts.spillDir), 'quarantine.jsonl');
     mkdirSync(opts.spillDir, { recursive: true });
     this.setAsideLegacySpill();
+    removeOrphanStaging(opts.stagingDir, opts.log);
     for (const f of this.spillFiles()) {
       if (f.header?.store === this.identity) {
         this.counters.spillRows += f.header.rows;
@@ -207,8 +212,8 @@ export class StoreWriter implements RowSink {
       this.down = true;
       this.scheduleRetry(0);
     }
-    this.timer = setInterval(() => void this.flush(), opts.flushIntervalMs);
-    this.timer.unref();
+    this.timer = opts.flushIntervalMs > 0 ? setInterval(() => void this.flush(), opts.flushIntervalMs) : null;
+    this.timer?.unref();
   }
 
   /** Spill files of an earlier version (TabSeparated text, no store named) are moved aside:
@@ -230,19 +235,27 @@ export class StoreWriter implements RowSink {
   }
 
   addBlock(block: RowBlock): void {
+    if (block.rows === 0) return;
+    if (!this.prepared) {
+      this.prepared = this.opts.prepare();
+      // A failure here is met again (and reported) by the first insert.
+      this.prepared.catch(() => {});
+    }
     let p = this.pending.get(block.table);
-    if (!p) this.pending.set(block.table, (p = { chunks: [], rows: 0, bytes: 0 }));
-    // A copy: the caller's buffer may be a view it reuses.
-    p.chunks.push(Buffer.from(block.data));
+    try {
+      if (!p) {
+        const file = stagingFile(this.opts.stagingDir, block.table);
+        this.pending.set(block.table, (p = { file, fd: openSync(file, 'w'), rows: 0, bytes: 0 }));
+      }
+      for (let at = 0; at < block.data.length; ) at += writeSync(p.fd, block.data, at);
+    } catch (e) {
+      this.lost(block.rows, `cannot stage rows in ${this.opts.stagingDir}: ${(e as Error).message}`);
+      return;
+    }
     p.rows += block.rows;
     p.bytes += block.data.length;
     this.pendingRows += block.rows;
-    this.pendingBytes += block.data.length;
-    if (this.pendingBytes > (this.opts.maxPendingBytes ?? 64 * 1024 * 1024)) {
-      for (const [table, held] of this.takePending()) this.spill(table, held.chunks, held.rows, held.bytes);
-    } else if (this.pendingRows >= this.opts.batchRows) {
-      void this.flush();
-    }
+    if (this.pendingRows >= this.opts.batchRows) void this.flush();
   }
 
   addQuarantined(origin: RowOrigin, rows: readonly QuarantinedRow[]): void {
@@ -264,10 +277,21 @@ export class StoreWriter implements RowSink {
 
   private takePending(): [StoredTable, Pending][] {
     const out = [...this.pending.entries()];
+    for (const [, p] of out) closeSync(p.fd);
     this.pending.clear();
     this.pendingRows = 0;
-    this.pendingBytes = 0;
     return out;
+  }
+
+  /** Staged rows to the spill (the store is down), and the staging file gone. */
+  private spillStaged(table: StoredTable, p: Pending): void {
+    try {
+      this.spill(table, [readFileSync(p.file)], p.rows, p.bytes);
+    } catch (e) {
+      this.lost(p.rows, `cannot read the staged rows ${p.file}: ${(e as Error).message}`);
+    } finally {
+      rmSync(p.file, { force: true });
+    }
   }
 
   stats(): WriterStats {
@@ -282,14 +306,39 @@ export class StoreWriter implements RowSink {
 
   private async flushNow(): Promise<void> {
     for (const [table, p] of this.takePending()) {
-      const body = p.chunks.length === 1 ? p.chunks[0] : Buffer.concat(p.chunks);
       if (this.down) {
-        this.spill(table, [body], p.rows, body.length);
+        this.spillStaged(table, p);
         continue;
       }
-      const left = await this.put(table, columnsOf(table), body, p.rows);
-      if (left) this.spill(table, [left.data], left.rows, left.data.length);
+      try {
+        const left = await this.putStaged(table, p);
+        if (left) this.spill(table, [left.data], left.rows, left.data.length);
+      } catch (e) {
+        this.lost(p.rows, `cannot read the staged rows ${p.file}: ${(e as Error).message}`);
+      } finally {
+        rmSync(p.file, { force: true });
+      }
     }
+  }
+
+  /** Stores the rows of a staging file as `put` stores a block (the file is read only when the
+   * store refuses it). */
+  private async putStaged(table: StoredTable, p: Pending): Promise<{ data: Buffer; rows: number } | null> {
+    const columns = columnsOf(table);
+    try {
+      await this.ready();
+      await this.store.insertFile(table, columns, p.file);
+      this.counters.rowsWritten += p.rows;
+    } catch (e) {
+      const data = readFileSync(p.file);
+      if (!isBadData(e)) {
+        this.failed(e as Error);
+        return { data, rows: p.rows };
+      }
+      return this.bisect(table, columns, data, e as Error);
+    }
+    if (table === 'runs') await this.afterRuns(columns, readFileSync(p.file));
+    return null;
   }
 
   /** Stores rows, bisecting a block the store refuses for its content. Returns what is left
@@ -371,12 +420,19 @@ export class StoreWriter implements RowSink {
     }
   }
 
-  private async insert(table: StoredTable, columns: readonly Column[], data: Buffer): Promise<void> {
+  /** Counts an insert, with the schema brought up to date before the first one. */
+  private async ready(): Promise<void> {
     this.counters.inserts++;
-    if (!this.prepared) {
-      await this.opts.prepare();
-      this.prepared = true;
+    try {
+      await (this.prepared ??= this.opts.prepare());
+    } catch (e) {
+      this.prepared = null;
+      throw e;
     }
+  }
+
+  private async insert(table: StoredTable, columns: readonly Column[], data: Buffer): Promise<void> {
+    await this.ready();
     await this.store.insert(table, columns, data);
   }
 
@@ -468,7 +524,7 @@ export class StoreWriter implements RowSink {
         this.counters.spillBytes -= f.size;
       }
       // Rows the replay made (quarantined ones) go behind it.
-      if (this.pendingRows) for (const [table, p] of this.takePending()) this.spill(table, p.chunks, p.rows, p.bytes);
+      if (this.pendingRows) for (const [table, p] of this.takePending()) this.spillStaged(table, p);
     }
     if (this.outage) this.opts.log(`storage: ${this.store.where} is writable again; the spill is replayed`);
     this.counters.spillBytes = 0;
@@ -483,7 +539,7 @@ export class StoreWriter implements RowSink {
 
   /** Flushes, then tries the spill once more; what stays there is replayed by the next run. */
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    if (this.timer) clearInterval(this.timer);
     // A flush may add rows (the ones it quarantined): flush until none wait.
     do await this.flush();
     while (this.pendingRows > 0 && !this.down);
@@ -512,6 +568,40 @@ function storeReason(text: string): string {
     .replace(/ \([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\)/g, '')
     .replace(/ at row \d+/g, '')
     .replace(/\.?\s*Column values:.*$/, '');
+}
+
+/** Staging files of processes that are gone (their rows were never acknowledged: a crash lost
+ * them as it would have lost rows in memory) are removed, and said. */
+function removeOrphanStaging(dir: string, log: Log): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  let bytes = 0;
+  let files = 0;
+  for (const name of names) {
+    const pid = Number(/^(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+    try {
+      bytes += statSync(join(dir, name)).size;
+      rmSync(join(dir, name), { force: true });
+      files++;
+    } catch {
+      // Another writer removed it first.
+    }
+  }
+  if (files) log(`storage: removed ${files} staging file(s) (${bytes} bytes) of processes that ended without inserting them`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Writes a file and syncs it to disk before returning. */

@@ -70,7 +70,9 @@ export async function startClickHouseHttp(dir: string): Promise<ClickHouseHttp> 
         state.inserts++;
         file = join(staging, `${seq++}.bin`);
         writeFileSync(file, data);
-        sql = `${insert[1]} FROM INFILE '${file}' FORMAT ${insert[2]}`;
+        // The body as the file it would be read from: `input('structure')` reads it as `file()`.
+        const viaInput = /^([\s\S]*?)SELECT \* FROM input\('((?:[^'\\]|\\.)*)'\)$/i.exec(insert[1]);
+        sql = viaInput ? `${viaInput[1]}SELECT * FROM file('${file}', ${insert[2]}, '${viaInput[2]}')` : `${insert[1]} FROM INFILE '${file}' FORMAT ${insert[2]}`;
       }
       const format = /\bFORMAT\s+(\w+)\s*;?\s*$/i.exec(sql)?.[1];
       const full = settings.length ? `${settings.join('; ')}; ${sql}` : sql;
