@@ -8,12 +8,7 @@ import { createAiApp, createChatModel } from '../ai/index.js';
 import { listen } from '../api/server.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { AiService, GroundingSchema, type Grounding } from '../gen/netspectra/v1/ai_pb.js';
-import { apiTokens } from './serve.js';
-
-export const AI_USAGE = `  ai                  the AI service (Connect, gRPC, gRPC-web): alert analysis, questions
-      --port N  --host ADDR  (default 127.0.0.1:7071)   model: ai.baseUrl, ai.model, key in $NETSPECTRA_AI_KEY
-  ask <question>      ask netspectra ai about the traffic; the answer streams to stdout
-      --url URL  (config ai.url)   --token T  (NETSPECTRA_API_TOKEN)   --start/--end TIME   --json`;
+import { apiTokens } from '../api/tokens.js';
 
 type Values = Record<string, string | boolean | undefined>;
 type Log = (line: string) => void;

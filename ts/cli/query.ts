@@ -12,17 +12,7 @@ import {
 import type { NetspectraConfig } from '../config/index.js';
 import { table } from '../report/table.js';
 import { bytes, duration, grouped } from '../report/units.js';
-import { apiTokens } from './serve.js';
-
-export const QUERY_USAGE = `  query <what>        ask the API (netspectra serve): health | tasks | aggregate | trace | top | spreaders | alerts | flow-records
-      --url URL         API (config api.url)   --token T  bearer token (NETSPECTRA_API_TOKEN)
-      --task NAME       task   --start/--end TIME  RFC 3339 or epoch ms   --live  the open window
-      --ip/--src-ip/--dst-ip IP|CIDR   --port/--src-port/--dst-port N   --protocol tcp|udp|N
-      --group-by F,..   --order-by packets|bytes|distinct|FIELD  --asc  --limit N  --page-token T
-      --by packets|bytes (top)   --both (trace: both directions)   --json
-      --rule NAME  --state firing|resolved  --severity info|warning|critical (alerts: at least)
-      flow-records: --order-by bytes|packets|first|last|duration (largest first; --asc)
-                    --community-id ID  --direction inbound|outbound|local|external  --source NAME`;
+import { apiTokens } from '../api/tokens.js';
 
 export type QueryValues = Record<string, string | boolean | undefined>;
 

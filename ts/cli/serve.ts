@@ -8,12 +8,9 @@ import type { NetspectraConfig } from '../config/index.js';
 import { runEngine, type EngineHost, type RunningEngine } from '../engine/run-engine.js';
 import { claimServeLease, createStoreWriter, defaultSource, openStore, openWindowStorage, type Store, type WindowStorage } from '../storage/index.js';
 import { mountIngest } from '../api/ingest.js';
+import { apiTokens } from '../api/tokens.js';
 import { migrate } from '../storage/schema.js';
 import type { Log } from '../transport/nats.js';
-
-export function apiTokens(cfg: NetspectraConfig): string[] {
-  return cfg.api.tokens.split(',').map((t) => t.trim()).filter(Boolean);
-}
 
 export interface ApiServer {
   url: string;

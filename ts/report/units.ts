@@ -23,8 +23,12 @@ export function bytes(n: number): string {
   return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
 }
 
+/** 1,234,567.891 (as en-US writes numbers, at most three decimals), without loading the
+ * locale data `toLocaleString` needs (tens of milliseconds at start-up). */
 export function grouped(n: number): string {
-  return n.toLocaleString('en-US');
+  if (!Number.isFinite(n)) return String(n);
+  const [whole, fraction] = String(Math.round(Math.abs(n) * 1000) / 1000).split('.');
+  return `${n < 0 && (Number(whole) > 0 || fraction) ? '-' : ''}${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${fraction ? `.${fraction}` : ''}`;
 }
 
 export function percent(part: number, whole: number): string {
