@@ -218,11 +218,12 @@ function setup() {
   return marker2;
 }
 
-/** The generated one-package workspace: crates/wasm's library with crates/wasm's dependency. */
+/** The generated one-package workspace: crates/wasm's library with crates/wasm's dependencies. */
 function buildManifest() {
   const own = readFileSync(join(root, 'crates', 'wasm', 'Cargo.toml'), 'utf8');
   const deps = (/\[dependencies\]\n([^[]*)/.exec(own)?.[1] ?? '').split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
-  if (deps.length !== 1 || !deps[0].startsWith('netspectra-core ')) {
+  const known = ['netspectra-core ', 'netspectra-synth '];
+  if (deps.length !== known.length || !known.every((k) => deps.some((d) => d.startsWith(k)))) {
     fail('crates/wasm/Cargo.toml has dependencies the wasm build does not know', 'add them to buildManifest() in scripts/build-wasm.mjs');
   }
   const toml = (p) => JSON.stringify(p);
@@ -239,6 +240,7 @@ crate-type = ["cdylib"]
 
 [dependencies]
 netspectra-core = { path = ${toml(join(root, 'crates', 'core'))} }
+netspectra-synth = { path = ${toml(join(root, 'crates', 'synth'))} }
 
 [profile.release]
 opt-level = 3

@@ -4,11 +4,12 @@
 
 use netspectra_core::capture::CaptureReader;
 use netspectra_core::decode::{decode, Decoded};
+use netspectra_core::key::{KeyFields, PackedKey};
 use netspectra_core::record::PacketRecord;
 use netspectra_core::sketch::countmin::{CountMin, CountMinConfig};
 use netspectra_core::sketch::superspread::{SuperSpread, SuperSpreadConfig};
-use netspectra_core::sketch::{CounterRng, PackedKey};
-use netspectra_core::table::{ExactTable, KeyFields};
+use netspectra_core::sketch::CounterRng;
+use netspectra_core::table::ExactTable;
 use netspectra_core::Addr;
 use std::collections::HashSet;
 

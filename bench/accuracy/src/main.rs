@@ -3,9 +3,9 @@
 //! sizes. Prints tables; with --json also writes the figures.
 
 use netspectra_accuracy::*;
+use netspectra_core::key::KeyFields;
 use netspectra_core::sketch::countmin::CountMinConfig;
 use netspectra_core::sketch::superspread::SuperSpreadConfig;
-use netspectra_core::table::KeyFields;
 use std::fmt::Write as _;
 use std::path::Path;
 

@@ -11,10 +11,11 @@ use netspectra_core::capture::CaptureReader;
 use netspectra_core::decode::{decode, Decoded};
 use netspectra_core::engine::{Engine, EngineConfig, TaskKind, TaskSpec};
 use netspectra_core::flow::{FlowMeter, FlowMeterConfig};
+use netspectra_core::key::KeyFields;
 use netspectra_core::sketch::countmin::CountMinConfig;
 use netspectra_core::sketch::superspread::SuperSpreadConfig;
-use netspectra_core::synth::{TrafficConfig, TrafficGenerator};
-use netspectra_core::table::{ConvUpdate, ConversationTable, KeyFields};
+use netspectra_core::table::{ConvUpdate, ConversationTable};
+use netspectra_synth::{TrafficConfig, TrafficGenerator};
 use std::hint::black_box;
 use std::time::Instant;
 

@@ -19,8 +19,10 @@ pub struct AnalysisConfig {
     pub engine: EngineConfig,
     /// Rows per top-N list in the report (windows are rendered when they close).
     pub top_n: usize,
-    /// Keep each closed window ([`ClosedWindow`], encoded) until taken (for storage, alerts).
+    /// Keep each closed window ([`crate::engine::ClosedWindow`], encoded) until taken (for
+    /// storage, alerts), with its snapshot when `snapshots`.
     pub keep_windows: bool,
+    pub snapshots: bool,
     /// Closed windows and flow records also as storage rows written as (source, run).
     pub rows_as: Option<(String, String)>,
     /// Datagrams whose fragments are tracked at once.
@@ -38,6 +40,7 @@ impl Default for AnalysisConfig {
             engine: EngineConfig::default(),
             top_n: 10,
             keep_windows: false,
+            snapshots: true,
             rows_as: None,
             fragment_capacity: 65_536,
             flows: None,
@@ -149,7 +152,7 @@ impl Analysis {
                 conversations: true,
                 window_out: WindowOut::Closed {
                     top_n: cfg.top_n,
-                    snapshot: cfg.keep_windows,
+                    snapshot: cfg.keep_windows && cfg.snapshots,
                     rows_as: if cfg.keep_windows { cfg.rows_as.clone() } else { None },
                 },
                 threads: cfg.threads,

@@ -4,7 +4,7 @@
 //! ([`decode`]) -> one owned [`PacketRecord`] per packet -> aggregation tables ([`table`]).
 //! Callers (the napi and wasm bindings) hand in large byte chunks and read back compact results;
 //! nothing here allocates per packet or panics on any input.
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
 pub mod addr;
 pub mod analysis;
@@ -16,13 +16,12 @@ pub mod engine;
 pub mod flow;
 pub mod hash;
 pub mod json;
+pub mod key;
 pub mod names;
 pub mod options;
-mod prefetch;
 pub mod record;
 pub mod rows;
 pub mod sketch;
-pub mod synth;
 pub mod table;
 
 pub use addr::{Addr, Family};

@@ -9,10 +9,9 @@ use crate::addr::Cidr;
 use crate::analysis::{Analysis, AnalysisConfig};
 use crate::engine::{TaskKind, TaskSpec};
 use crate::flow::{FlowConfig, FlowMeterConfig};
+use crate::key::KeyFields;
 use crate::sketch::countmin::CountMinConfig;
 use crate::sketch::superspread::SuperSpreadConfig;
-use crate::synth::TrafficConfig;
-use crate::table::KeyFields;
 
 /// The longest window, in seconds (one day).
 pub const MAX_WINDOW_SECONDS: f64 = 86_400.0;
@@ -46,8 +45,11 @@ pub struct AnalyzerOptions {
     pub window_seconds: Option<f64>,
     /// Rows per top-N list.
     pub top: Option<u32>,
-    /// Keep compact window snapshots until taken.
+    /// Keep closed windows until taken.
     pub keep_windows: Option<bool>,
+    /// Kept windows carry their snapshot (NSWS); default true. Off when only their JSON and
+    /// rows are read (the snapshot of a large window costs a sort of every exact table).
+    pub snapshots: Option<bool>,
     pub tasks: Vec<TaskOptions>,
     /// Flow records: a flow cache beside the tasks when present.
     pub flows: Option<FlowOptions>,
@@ -114,17 +116,6 @@ impl FlowOptions {
 /// The longest flow timeout, in seconds (a week).
 pub const MAX_FLOW_SECONDS: f64 = 7.0 * 86_400.0;
 
-/// The synthetic traffic generator's options.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct TrafficOptions {
-    pub seed: Option<u32>,
-    pub packets: Option<u32>,
-    pub hosts: Option<u32>,
-    pub duration_seconds: Option<f64>,
-    /// Start time, ms since the epoch.
-    pub start_ms: Option<f64>,
-}
-
 fn fields(task: &str, what: &str, list: Option<&str>) -> Result<KeyFields, String> {
     match list {
         None | Some("") => Ok(KeyFields(0)),
@@ -183,6 +174,7 @@ impl AnalyzerOptions {
             cfg.top_n = top as usize;
         }
         cfg.keep_windows = self.keep_windows.unwrap_or(false);
+        cfg.snapshots = self.snapshots.unwrap_or(true);
         for t in &self.tasks {
             cfg.engine.tasks.push(t.spec(cfg.seed)?);
         }
@@ -255,30 +247,6 @@ pub fn ms_to_ns(ms: f64) -> u64 {
     (ms.trunc() as u64).saturating_mul(1_000_000).saturating_add((ms.fract() * 1e6).round() as u64)
 }
 
-impl TrafficOptions {
-    /// The generator's configuration: the defaults of [`TrafficConfig`] where a field is absent;
-    /// negative times count as 0.
-    pub fn config(&self) -> TrafficConfig {
-        let mut cfg = TrafficConfig::default();
-        if let Some(v) = self.seed {
-            cfg.seed = v as u64;
-        }
-        if let Some(v) = self.packets {
-            cfg.packets = v as u64;
-        }
-        if let Some(v) = self.hosts {
-            cfg.hosts = v;
-        }
-        if let Some(v) = self.duration_seconds {
-            cfg.duration_ns = (v.max(0.0) * 1e9) as u64;
-        }
-        if let Some(v) = self.start_ms {
-            cfg.start_ns = (v.max(0.0) * 1e6) as u64;
-        }
-        cfg
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +289,7 @@ mod tests {
             source: Some("analyze:x".into()),
             run: None,
             threads: Some(2),
+            snapshots: None,
         };
         let cfg = o.config().unwrap();
         assert_eq!(cfg.rows_as, Some(("analyze:x".to_string(), String::new())));
@@ -448,19 +417,5 @@ mod tests {
             ..AnalyzerOptions::default()
         };
         assert_eq!(error(o), "seed \"x\" is not an unsigned 64-bit integer");
-    }
-
-    #[test]
-    fn traffic_options() {
-        assert_eq!(TrafficOptions::default().config(), TrafficConfig::default());
-        let cfg = TrafficOptions {
-            seed: Some(7),
-            packets: Some(10),
-            hosts: Some(3),
-            duration_seconds: Some(-2.0),
-            start_ms: Some(1500.0),
-        }
-        .config();
-        assert_eq!((cfg.seed, cfg.packets, cfg.hosts, cfg.duration_ns, cfg.start_ns), (7, 10, 3, 0, 1_500_000_000));
     }
 }

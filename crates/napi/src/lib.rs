@@ -11,7 +11,7 @@ mod capture;
 use netspectra_core::analysis::Analysis;
 use netspectra_core::batch;
 use netspectra_core::options;
-use netspectra_core::synth::TrafficGenerator;
+use netspectra_synth::TrafficGenerator;
 
 /// One task, as validated by the TypeScript configuration (the core checks it again).
 #[napi(object)]
@@ -44,6 +44,8 @@ pub struct AnalyzerOptions {
     pub top: Option<u32>,
     /// Keep closed windows until `takeWindows`.
     pub keep_windows: Option<bool>,
+    /// Kept windows carry their snapshot (default true).
+    pub snapshots: Option<bool>,
     pub tasks: Option<Vec<TaskOptions>>,
     /// Flow records beside the tasks.
     pub flows: Option<FlowOptions>,
@@ -115,6 +117,7 @@ impl From<AnalyzerOptions> for options::AnalyzerOptions {
             window_seconds: o.window_seconds,
             top: o.top,
             keep_windows: o.keep_windows,
+            snapshots: o.snapshots,
             tasks: o.tasks.unwrap_or_default().into_iter().map(Into::into).collect(),
             flows: o.flows.map(Into::into),
             seconds: o.seconds,
@@ -242,9 +245,9 @@ pub struct TrafficOptions {
     pub start_ms: Option<f64>,
 }
 
-impl From<TrafficOptions> for options::TrafficOptions {
+impl From<TrafficOptions> for netspectra_synth::TrafficOptions {
     fn from(o: TrafficOptions) -> Self {
-        options::TrafficOptions {
+        netspectra_synth::TrafficOptions {
             seed: o.seed,
             packets: o.packets,
             hosts: o.hosts,
@@ -264,7 +267,7 @@ pub struct TrafficSource {
 impl TrafficSource {
     #[napi(constructor)]
     pub fn new(opts: Option<TrafficOptions>) -> TrafficSource {
-        let opts: options::TrafficOptions = opts.map(Into::into).unwrap_or_default();
+        let opts: netspectra_synth::TrafficOptions = opts.map(Into::into).unwrap_or_default();
         TrafficSource { inner: TrafficGenerator::new(opts.config()) }
     }
 

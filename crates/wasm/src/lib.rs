@@ -29,7 +29,7 @@ use netspectra_core::analysis::Analysis;
 use netspectra_core::batch::{BatchBuilder, BatchIngest, CaptureStats};
 use netspectra_core::json::Json;
 use netspectra_core::options::ms_to_ns;
-use netspectra_core::synth::TrafficGenerator;
+use netspectra_synth::TrafficGenerator;
 use std::sync::Mutex;
 
 /// (pointer, length) of the last result.
@@ -738,7 +738,7 @@ mod tests {
         unsafe { ns_free(p, n) };
         assert!(!h.is_null());
         let mut pcap = Vec::new();
-        let cfg = netspectra_core::options::TrafficOptions { packets: Some(50), ..Default::default() }.config();
+        let cfg = netspectra_synth::TrafficOptions { packets: Some(50), ..Default::default() }.config();
         let mut gen = TrafficGenerator::new(cfg);
         while gen.next_chunk(16, &mut pcap) > 0 {}
         unsafe {

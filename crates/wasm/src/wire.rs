@@ -7,7 +7,8 @@
 //! them (ToUint32), and f64 fields round-trip exactly (including `NaN` and `Infinity`).
 //! Booleans are `true` or `false`. An absent field is an absent option.
 //!
-//! Analyzer fields: `seed`, `window_seconds`, `top`, `keep_windows`, then per task `task`
+//! Analyzer fields: `seed`, `window_seconds`, `top`, `keep_windows`, `snapshots`, `threads`,
+//! then per task `task`
 //! (its name; starts the task) followed by that task's `type`, `key`, `distinct`, `element`,
 //! `depth`, `width`, `conservative`, `heavy_hitters`, `registers`, `register_bits`, `decay_base`,
 //! `threshold`. Flow records: `flows` (`true`) and its `flows.idle_tcp`, `flows.idle_udp`,
@@ -17,7 +18,8 @@
 //!
 //! A malformed text is a bug in the TypeScript encoder; the error says where it broke.
 
-use netspectra_core::options::{AnalyzerOptions, BatcherOptions, FlowOptions, TaskOptions, TrafficOptions};
+use netspectra_core::options::{AnalyzerOptions, BatcherOptions, FlowOptions, TaskOptions};
+use netspectra_synth::TrafficOptions;
 
 /// The fields of an options text, in order.
 struct Fields<'a> {
@@ -81,6 +83,7 @@ pub fn analyzer_options(text: &[u8]) -> Result<AnalyzerOptions, String> {
             "window_seconds" => o.window_seconds = Some(number(name, v)?),
             "top" => o.top = Some(number(name, v)?),
             "keep_windows" => o.keep_windows = Some(boolean(name, v)?),
+            "snapshots" => o.snapshots = Some(boolean(name, v)?),
             "seconds" => o.seconds = Some(number(name, v)?),
             "source" => o.source = Some(v.to_string()),
             "run" => o.run = Some(v.to_string()),

@@ -318,7 +318,7 @@ mod tests {
     use super::*;
     use crate::analysis::{Analysis, AnalysisConfig};
     use crate::options::{AnalyzerOptions, TaskOptions};
-    use crate::synth::{TrafficConfig, TrafficGenerator};
+    use netspectra_synth::{TrafficConfig, TrafficGenerator};
 
     fn capture() -> Vec<u8> {
         let mut g = TrafficGenerator::new(TrafficConfig { packets: 20_000, ..TrafficConfig::default() });

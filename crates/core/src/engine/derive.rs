@@ -11,9 +11,9 @@ use super::task::{TaskKind, TaskSpec, TaskState};
 use super::{EngineConfig, WindowCounters};
 use crate::flow::{hash_records, FlowOutput, FlowRecord, Segment, SegmentKey, Touch};
 use crate::hash::{flow_map, FlowMap};
+use crate::key::{KeyFields, PackedKey};
 use crate::record::{flag, PacketRecord};
-use crate::sketch::PackedKey;
-use crate::table::{ConvKey, ConvStats, ConvUpdate, ConversationTable, ExactTable, KeyFields};
+use crate::table::{ConvKey, ConvStats, ConvUpdate, ConversationTable, ExactTable};
 
 /// One step of the packet path, for the derived half.
 pub(crate) enum Op {

@@ -370,10 +370,9 @@ impl Engine {
 pub(crate) mod tests {
     use super::*;
     use crate::addr::Addr;
+    use crate::key::{KeyFields, PackedKey};
     use crate::sketch::countmin::{CountMin, CountMinConfig};
     use crate::sketch::superspread::{SuperSpread, SuperSpreadConfig};
-    use crate::sketch::PackedKey;
-    use crate::table::KeyFields;
 
     pub(crate) const SECOND: u64 = 1_000_000_000;
 

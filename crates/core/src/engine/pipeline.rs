@@ -175,7 +175,7 @@ mod tests {
     use crate::flow::FlowOut;
     use crate::options::{AnalyzerOptions, FlowOptions, TaskOptions};
     use crate::rows::FLOWS;
-    use crate::synth::{TrafficConfig, TrafficGenerator};
+    use netspectra_synth::{TrafficConfig, TrafficGenerator};
 
     const PCAPS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/pcaps");
 

@@ -13,9 +13,9 @@
 use super::task::{TaskKind, TaskSpec, TaskState};
 use super::WindowCounters;
 use crate::json::{epoch_text, Json};
+use crate::key::{KeyFields, PackedKey};
 use crate::names;
-use crate::sketch::PackedKey;
-use crate::table::{ExactTable, KeyFields};
+use crate::table::ExactTable;
 
 pub struct TaskSnapshot {
     pub spec: TaskSpec,

@@ -1,8 +1,9 @@
 //! One aggregation task: its configuration and its state for the open window.
 
+use crate::key::KeyFields;
 use crate::sketch::countmin::{CountMin, CountMinConfig};
 use crate::sketch::superspread::{SuperSpread, SuperSpreadConfig};
-use crate::table::{ExactTable, KeyFields};
+use crate::table::ExactTable;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum TaskKind {

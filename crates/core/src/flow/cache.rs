@@ -787,9 +787,9 @@ mod tests {
     use crate::addr::Addr;
     use crate::capture::CaptureReader;
     use crate::decode::{decode, linktype, Decoded};
-    use crate::synth::frame::{build_frame, FrameSpec, L4};
-    use crate::synth::traffic::{TrafficConfig, TrafficGenerator};
     use crate::table::FragmentPorts;
+    use netspectra_synth::frame::{build_frame, FrameSpec, L4};
+    use netspectra_synth::traffic::{TrafficConfig, TrafficGenerator};
 
     const T0: u64 = 1_700_000_000 * SECOND;
     const PSH: u8 = 0x08;

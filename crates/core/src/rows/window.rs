@@ -9,10 +9,9 @@ use super::{check_times, RowWriter, StorageRows};
 use crate::addr::{Addr, Family};
 use crate::bytes::LeReader;
 use crate::engine::{WindowSnapshot, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
+use crate::key::{KeyFields, PackedKey};
 use crate::sketch::countmin::CountMin;
 use crate::sketch::superspread::SuperSpread;
-use crate::sketch::PackedKey;
-use crate::table::KeyFields;
 
 const WINDOWS: usize = 0;
 const WINDOW_TASKS: usize = 1;

@@ -72,9 +72,9 @@
 //!     u8 key length (<= 39), key bytes, u64 tracked estimate
 //! ```
 
-use super::PackedKey;
 use crate::bytes::LeReader;
 use crate::hash::{derived_seed, fmix32, murmur3_32, reduce, width_magic};
+use crate::key::PackedKey;
 use std::borrow::Cow;
 
 const MAX_DEPTH: u32 = 16;

@@ -5,8 +5,6 @@
 pub mod countmin;
 pub mod superspread;
 
-mod key;
 mod random;
 
-pub use key::{KeyParts, PackedKey};
 pub use random::CounterRng;

@@ -129,10 +129,10 @@
 //!   `R` is the reachable maximum 33; this keeps `S` exact in u64 (`2^(2^b - 1)` would not fit)
 //!   and `p` the exact probability that a fresh pair raises a register.
 
-use super::{CounterRng, PackedKey};
+use super::CounterRng;
 use crate::bytes::LeReader;
 use crate::hash::{derived_seed, fmix32, murmur3_32, reduce, width_magic};
-use crate::prefetch::prefetch;
+use crate::key::PackedKey;
 
 const MAX_DEPTH: u32 = 8;
 const MAX_WIDTH: u32 = 1 << 22;
@@ -382,9 +382,6 @@ fn murmur3_32_x2(seed1: u32, seed2: u32, data: &[u8]) -> (u32, u32) {
     (fmix32(h1 ^ data.len() as u32), fmix32(h2 ^ data.len() as u32))
 }
 
-/// Pairs hashed and prefetched ahead of their updates in `add_batch`.
-const BATCH: usize = 64;
-
 /// A pair after hashing: register index `j`, value `v`, and its bucket in each row.
 #[derive(Clone, Copy, Default)]
 struct Prepared {
@@ -493,26 +490,6 @@ impl SuperSpread {
                     packed = k();
                 }
                 self.update(t, &packed, j, v, r);
-            }
-        }
-    }
-
-    /// Pairs seen in this order, with the same result as `add` for each. The whole batch is
-    /// hashed first and its buckets prefetched, so that their cache misses overlap; the updates
-    /// then run in order.
-    pub fn add_batch(&mut self, keys: &[PackedKey], elements: &[PackedKey]) {
-        let mut prepared = [Prepared::default(); BATCH];
-        let (depth, block, bits) = (self.shape.depth, self.shape.block, self.shape.bits as usize);
-        for (kc, ec) in keys.chunks(BATCH).zip(elements.chunks(BATCH)) {
-            for ((k, e), p) in kc.iter().zip(ec).zip(prepared.iter_mut()) {
-                *p = self.prepare(k, e.as_bytes());
-                for &t in p.buckets.iter().take(depth) {
-                    prefetch(&self.regs, t * block + p.j * bits / 8);
-                    prefetch(&self.cells, t);
-                }
-            }
-            for (k, p) in kc.iter().zip(prepared.iter()) {
-                self.apply(k, p);
             }
         }
     }
@@ -963,28 +940,6 @@ mod tests {
             let err = (est - n as f64).abs() / n as f64;
             assert!(err < 0.2, "b={bits}: estimate {est} for {n} distinct");
         }
-    }
-
-    #[test]
-    fn batches_give_the_same_sketch_as_single_adds() {
-        let st = synthetic(5);
-        let mut single = SuperSpread::new(cfg(2, 512, 32, 5, 16, 3)).unwrap();
-        feed(&mut single, &st);
-        let mut batched = SuperSpread::new(cfg(2, 512, 32, 5, 16, 3)).unwrap();
-        let keys: Vec<PackedKey> = st.pairs.iter().map(|&(k, _)| key(k)).collect();
-        let elements: Vec<PackedKey> =
-            st.pairs.iter().map(|&(_, e)| PackedKey::from_bytes(&element(e)).unwrap()).collect();
-        // Uneven batch sizes, as the engine hands them over at window ends.
-        let mut at = 0;
-        for n in [1usize, 7, 64, 65, 200].into_iter().cycle() {
-            if at >= keys.len() {
-                break;
-            }
-            let end = (at + n).min(keys.len());
-            batched.add_batch(&keys[at..end], &elements[at..end]);
-            at = end;
-        }
-        assert_eq!(encoded(&batched), encoded(&single));
     }
 
     #[test]

@@ -3,78 +3,8 @@
 //! SuperSpread estimates are measured against.
 
 use crate::hash::{flow_map, FlowMap};
+use crate::key::{KeyFields, PackedKey};
 use crate::record::PacketRecord;
-use crate::sketch::PackedKey;
-use core::fmt;
-
-/// Which flow fields make a key (a bit set).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct KeyFields(pub u8);
-
-impl KeyFields {
-    pub const SRC_IP: KeyFields = KeyFields(1);
-    pub const DST_IP: KeyFields = KeyFields(2);
-    pub const SRC_PORT: KeyFields = KeyFields(4);
-    pub const DST_PORT: KeyFields = KeyFields(8);
-    pub const PROTOCOL: KeyFields = KeyFields(16);
-    pub const FIVE_TUPLE: KeyFields = KeyFields(31);
-
-    /// Field names as written in configuration, in key order.
-    pub const NAMES: [(&'static str, KeyFields); 5] = [
-        ("SrcIP", KeyFields::SRC_IP),
-        ("DstIP", KeyFields::DST_IP),
-        ("SrcPort", KeyFields::SRC_PORT),
-        ("DstPort", KeyFields::DST_PORT),
-        ("Protocol", KeyFields::PROTOCOL),
-    ];
-
-    pub fn has(self, f: KeyFields) -> bool {
-        self.0 & f.0 != 0
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    pub fn from_name(name: &str) -> Option<KeyFields> {
-        KeyFields::NAMES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
-    }
-
-    /// Parses "SrcIP,DstPort" style lists.
-    pub fn parse(list: &str) -> Result<KeyFields, String> {
-        let mut f = 0u8;
-        for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match KeyFields::from_name(part) {
-                Some(k) => f |= k.0,
-                None => {
-                    return Err(format!(
-                        "unknown key field \"{part}\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
-                    ))
-                }
-            }
-        }
-        if f == 0 {
-            return Err("a key needs at least one field".into());
-        }
-        Ok(KeyFields(f))
-    }
-}
-
-impl fmt::Display for KeyFields {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for (name, k) in KeyFields::NAMES {
-            if self.has(k) {
-                if !first {
-                    f.write_str(",")?;
-                }
-                f.write_str(name)?;
-                first = false;
-            }
-        }
-        Ok(())
-    }
-}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExactStats {

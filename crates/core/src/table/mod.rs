@@ -6,6 +6,6 @@ mod fragments;
 mod hosts;
 
 pub use conversation::{ConvKey, ConvStats, ConvUpdate, ConversationTable};
-pub use exact::{ExactStats, ExactTable, KeyFields};
+pub use exact::{ExactStats, ExactTable};
 pub use fragments::FragmentPorts;
 pub use hosts::{HostStats, HostTable};

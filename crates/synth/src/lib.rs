@@ -3,6 +3,10 @@
 //! [`TrafficGenerator`] streams an enterprise-edge capture in chunks with bounded memory (for the
 //! demo and for benchmark files of any size) and reports what it planted in [`TrafficTruth`].
 //! [`frame`] builds single frames with correct lengths and checksums, for decoder tests.
+//! [`TrafficOptions`] are the generator's options as the bindings receive them.
+//!
+//! A crate of its own: the core's hot path does not carry it; the bindings, the core's tests
+//! and its benchmark do.
 
 pub mod frame;
 pub mod traffic;
@@ -12,6 +16,41 @@ pub use frame::{
     VlanStack, L4,
 };
 pub use traffic::{TrafficConfig, TrafficGenerator, TrafficTruth};
+
+/// The synthetic traffic generator's options.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrafficOptions {
+    pub seed: Option<u32>,
+    pub packets: Option<u32>,
+    pub hosts: Option<u32>,
+    pub duration_seconds: Option<f64>,
+    /// Start time, ms since the epoch.
+    pub start_ms: Option<f64>,
+}
+
+impl TrafficOptions {
+    /// The generator's configuration: the defaults of [`TrafficConfig`] where a field is absent;
+    /// negative times count as 0.
+    pub fn config(&self) -> TrafficConfig {
+        let mut cfg = TrafficConfig::default();
+        if let Some(v) = self.seed {
+            cfg.seed = v as u64;
+        }
+        if let Some(v) = self.packets {
+            cfg.packets = v as u64;
+        }
+        if let Some(v) = self.hosts {
+            cfg.hosts = v;
+        }
+        if let Some(v) = self.duration_seconds {
+            cfg.duration_ns = (v.max(0.0) * 1e9) as u64;
+        }
+        if let Some(v) = self.start_ms {
+            cfg.start_ns = (v.max(0.0) * 1e6) as u64;
+        }
+        cfg
+    }
+}
 
 /// LINKTYPE_ETHERNET.
 pub const LINKTYPE_ETHERNET: u32 = 1;
@@ -63,6 +102,20 @@ pub fn generate(cfg: TrafficConfig) -> (Vec<u8>, TrafficTruth) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traffic_options() {
+        assert_eq!(TrafficOptions::default().config(), TrafficConfig::default());
+        let cfg = TrafficOptions {
+            seed: Some(7),
+            packets: Some(10),
+            hosts: Some(3),
+            duration_seconds: Some(-2.0),
+            start_ms: Some(1500.0),
+        }
+        .config();
+        assert_eq!((cfg.seed, cfg.packets, cfg.hosts, cfg.duration_ns, cfg.start_ns), (7, 10, 3, 0, 1_500_000_000));
+    }
 
     #[test]
     fn pcap_header_layout() {
