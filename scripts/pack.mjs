@@ -6,7 +6,7 @@
 // their paths, one per line, on stdout.
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { platformTriple } from './platform.mjs';
 
@@ -61,7 +61,9 @@ writeFileSync(
 const mainDir = join(stage, 'main');
 mkdirSync(mainDir);
 for (const part of ['dist/ts', 'wasm', 'configs', 'README.md', 'LICENSE']) {
-  if (existsSync(join(root, part))) cpSync(join(root, part), join(mainDir, part), { recursive: true, filter: (src) => !src.endsWith('.test.js') && !src.endsWith('.map') });
+  // Tests and their support (dist/ts/testing) stay out of the package.
+  const shipped = (src) => !src.endsWith('.test.js') && !src.endsWith('.map') && !src.split(sep).join('/').includes('dist/ts/testing');
+  if (existsSync(join(root, part))) cpSync(join(root, part), join(mainDir, part), { recursive: true, filter: shipped });
 }
 const { devDependencies: _dev, scripts: _scripts, allowScripts: _allow, ...published } = pkg;
 writeFileSync(

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcTransport } from '@connectrpc/connect-node';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import { defaultConfig, loadConfig, type AiConfig } from '../config/index.js';
 import { AiService, type AskResponse } from '../gen/netspectra/v1/ai_pb.js';
 import { createApiApp } from '../api/http.js';

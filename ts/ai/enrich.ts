@@ -1,5 +1,5 @@
 // Enrichment of an alert: the model's hypothesis, its view of the severity, and next steps.
-import type { AlertEvent, Enrichment } from '../alert/types.js';
+import type { AlertEvent, Enrichment } from '../shared/index.js';
 import type { AiConfig } from '../config/index.js';
 import { createChatModel, ModelError, type ChatMessage, type ChatModel } from './openai.js';
 

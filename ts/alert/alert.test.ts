@@ -31,7 +31,7 @@ import { AlertEvaluator } from './evaluator.js';
 import { WindowView } from './metrics.js';
 import { parseQuantity } from './quantity.js';
 import { compileRules } from './rules.js';
-import type { AlertEvent } from './types.js';
+import type { AlertEvent } from '../shared/index.js';
 import { WindowSink } from '../sink/index.js';
 
 const quiet = () => {};

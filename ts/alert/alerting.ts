@@ -9,7 +9,7 @@ import { AlertEvaluator } from './evaluator.js';
 import { WindowView } from './metrics.js';
 import type { ClosedWindow, CoreRows } from '../backend/index.js';
 import { compileRules } from './rules.js';
-import type { AlertEvent } from './types.js';
+import type { AlertEvent } from '../shared/index.js';
 
 export interface AlertingOptions {
   /** Who raises the alerts (the engine's source name, or analyze:<files>). */

@@ -7,7 +7,7 @@ import type { AlertOp } from '../config/index.js';
 import { quantityText } from './quantity.js';
 import { keyOfText, ruleValues, WindowView, type KeyValue } from './metrics.js';
 import type { CompiledRule } from './rules.js';
-import type { AlertEvent } from './types.js';
+import type { AlertEvent } from '../shared/index.js';
 
 export interface ActiveAlert {
   id: string;

@@ -2,7 +2,7 @@
 // tasks from the core's storage rows (all exact keys, every Count-Min candidate, every spreader
 // over its threshold), not only a report's top N.
 import type { ClosedWindow, CoreRows } from '../backend/index.js';
-import { ipProtoName } from '../backend/js/names.js';
+import { ipProtoName } from '../shared/index.js';
 import type { KeyField } from '../config/index.js';
 import { decodeRows } from '../storage/row-binary.js';
 import { columnsOf } from '../storage/schema.js';

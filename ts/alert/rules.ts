@@ -1,7 +1,7 @@
 // Alert rules checked against the tasks they read, once at start: every problem names the rule
 // and the field, and nothing a user writes is ever evaluated as code.
 import type { AlertRuleConfig, KeyField, NetspectraConfig, TaskConfig } from '../config/index.js';
-import { ipProtoOf } from '../backend/js/names.js';
+import { ipProtoOf } from '../shared/index.js';
 import { METRIC_DIMENSION, parseQuantity, type Dimension } from './quantity.js';
 
 export interface CompiledRule {

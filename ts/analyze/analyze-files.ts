@@ -91,7 +91,9 @@ export function exactBesideTasks(tasks: TaskConfig[]): TaskOptions[] {
 
 /** An analyzer of the configuration; with `rows`, closed windows are kept and they and flow
  * records come with storage rows written as that source and run. */
-export function createAnalyzer(backend: Backend, config: NetspectraConfig, keepWindows = false, rows?: { source: string; run: string }): { analyzer: Analyzer; besideTasks: string[] } {
+export function createAnalyzer(
+  backend: Backend, config: NetspectraConfig, keepWindows = false, rows?: { source: string; run: string }, snapshots = true,
+): { analyzer: Analyzer; besideTasks: string[] } {
   const beside = config.analyze.exactBeside ? exactBesideTasks(config.tasks) : [];
   const tasks = [...config.tasks.map(taskOptions), ...beside];
   // Flow records come from the compiled core; the js backend analyses without them.
@@ -99,6 +101,8 @@ export function createAnalyzer(backend: Backend, config: NetspectraConfig, keepW
   const analyzer = backend.createAnalyzer({
     seed: config.seed, windowSeconds: config.analyze.window, top: config.analyze.top, keepWindows, tasks, flows, source: rows?.source, run: rows?.run,
     threads: coreThreads(config.analyze.threads, backend),
+    // A backend without rows of its own has them made from the snapshot.
+    snapshots: snapshots || !rows || backend.name === 'js',
   });
   return { analyzer, besideTasks: beside.map((t) => t.name) };
 }
@@ -152,7 +156,7 @@ export async function analyzeFiles(files: string[], opts: AnalyzeOptions): Promi
   const started = performance.now();
   const sink = opts.sink ?? null;
   const rows = sink?.wantsRows && opts.source !== undefined ? { source: opts.source, run: opts.run ?? '' } : undefined;
-  const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config, Boolean(sink), rows);
+  const { analyzer, besideTasks } = createAnalyzer(opts.backend, opts.config, Boolean(sink), rows, sink?.wantsSnapshots ?? false);
   // The js analyzer has no flow records.
   const flows = opts.config.flows.enabled && Boolean(analyzer.takeFlowRows);
   const afterChunk = () => {

@@ -293,7 +293,7 @@ describe('query API over the embedded store', () => {
       ['/api/v1/flow-records?direction=up', /direction: "up" is not one of inbound, outbound, local, external/],
       ['/api/v1/flow-records?community_id=abc', /communityId: "abc" is not a Community ID/],
       ['/api/v1/flow-records?sort=size', /sort: "size" is not one of bytes, packets, first, last, duration/],
-      ['/api/v1/flow-records?port=x', /port: "x" is not a non-negative integer/],
+      ['/api/v1/flow-records?port=x', /port: "x" is not a whole number/],
       ['/api/v1/flow-records?task=src_ip', /unknown parameter "task"|request: /],
     ] as const) {
       const r = await http(path);
@@ -376,7 +376,7 @@ describe('query API over the embedded store', () => {
     }
     for (const [path, message] of [
       ['/api/v1/flows?task=src_ip&ip=300.1.1.1', /not an IP address/],
-      ['/api/v1/flows?task=src_ip&limit=abc', /limit: "abc" is not a non-negative integer/],
+      ['/api/v1/flows?task=src_ip&limit=abc', /limit: "abc" is not a whole number/],
       ['/api/v1/flows?task=src_ip&start=yesterday', /start: "yesterday" is not an RFC 3339 time/],
       ['/api/v1/flows?task=src_ip&bogus=1', /unknown parameter "bogus"/],
       ['/api/v1/heavy-hitters?task=heavy_flows&by=flows', /by: "flows" is not packets or bytes/],

@@ -93,6 +93,7 @@ export function analyzerOptions(options: unknown): AnalyzerOptions | undefined {
     windowSeconds: optional(o, 'windowSeconds', expectNumber, at),
     top: optional(o, 'top', expectU32, at),
     keepWindows: optional(o, 'keepWindows', expectBool, at),
+    snapshots: optional(o, 'snapshots', expectBool, at),
     tasks: (o.tasks as unknown[] | undefined)?.map((t, i) => taskOptions(t, `${at}.tasks[${i}]`)),
     flows: o.flows === undefined ? undefined : flowOptions(o.flows, `${at}.flows`),
     seconds: optional(o, 'seconds', expectU32, at),

@@ -28,6 +28,9 @@ export interface AnalyzerOptions {
   top?: number;
   /** Keep closed windows until takeWindows(). */
   keepWindows?: boolean;
+  /** Kept windows carry their snapshot (NSWS); default true. Off when only their JSON and rows
+   * are read (the compiled backends). */
+  snapshots?: boolean;
   tasks?: TaskOptions[];
   /** Flow records beside the tasks (the compiled backends). */
   flows?: FlowOptions;

@@ -232,7 +232,7 @@ function putAll(put: Field, values: object, names: Record<string, string>): void
   }
 }
 
-const ANALYZER_FIELDS = { seed: 'seed', windowSeconds: 'window_seconds', top: 'top', keepWindows: 'keep_windows', seconds: 'seconds', source: 'source', run: 'run', threads: 'threads' };
+const ANALYZER_FIELDS = { seed: 'seed', windowSeconds: 'window_seconds', top: 'top', keepWindows: 'keep_windows', snapshots: 'snapshots', seconds: 'seconds', source: 'source', run: 'run', threads: 'threads' };
 const FLOW_FIELDS: Record<keyof FlowOptions, string> = {
   idleTcp: 'flows.idle_tcp', idleUdp: 'flows.idle_udp', idleIcmp: 'flows.idle_icmp', idleOther: 'flows.idle_other',
   activeTimeout: 'flows.active_timeout', closedLinger: 'flows.closed_linger', maxFlows: 'flows.max_flows',

@@ -10,7 +10,7 @@ import type { StorageReport } from '../report/types.js';
 import { bytes, grouped } from '../report/units.js';
 import { newRunId } from '../storage/local-rows.js';
 import type { Store, WindowStorage } from '../storage/index.js';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import { EXIT } from './exit-codes.js';
 import { config, interrupted, log, positiveInt, UsageError, type Values } from './common.js';
 

@@ -45,7 +45,7 @@ function pcapRecord(caplen: number, wirelen = caplen, data = Buffer.alloc(caplen
 test('the exit status says what became of the rows: 3 when some were quarantined, 4 when they wait in the spill', async () => {
   const data = join(dir, 'exit-store');
   // A pcapng packet 2^63 ns after the epoch: past the last time the store's DateTime64(9) holds.
-  const { concat, epb, idb, shb } = await import('../backend/js/test-captures.js');
+  const { concat, epb, idb, shb } = await import('../testing/test-captures.js');
   const frame = Buffer.alloc(60);
   frame.writeUInt16BE(0x0800, 12);
   const late = file('2262.pcapng', concat([shb(false), idb(false, 1, 0, [[9, [9]]]), epb(false, 0, 1n << 63n, frame)]));

@@ -46,6 +46,9 @@ test('packed tarballs install without cargo and fall back from native to wasm', 
     writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
     check(spawnSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs], { cwd: app, env, encoding: 'utf8' }), 'npm install');
     assert.ok(!existsSync(join(app, 'node_modules', 'netspectra', 'native')), 'the main package carries no native binary');
+    const shipped = join(app, 'node_modules', 'netspectra', 'dist', 'ts');
+    assert.ok(!existsSync(join(shipped, 'testing')), 'test support is not shipped');
+    assert.ok(!existsSync(join(shipped, 'cli', 'cli.test.js')), 'tests are not shipped');
 
     const run = (json: boolean) => spawnSync('npx', ['--no-install', 'netspectra', 'analyze', ...(json ? ['--json'] : []), capture], { cwd: app, env, encoding: 'utf8' });
     const analyze = (json: boolean) => check(run(json), 'npx netspectra analyze');

@@ -348,7 +348,7 @@ describe('web console over a live engine', () => {
     assert.ok(tens.seconds.every((s) => s.t % 10_000 === 0) && tens.seconds.length < c.seconds.length);
     assert.equal(tens.seconds.reduce((n, s) => n + s.packets, 0), oracle.packets);
     const from = c.seconds[10].t;
-    const part = await json<{ seconds: SecondCounters[] }>(`/api/counters?from=${from}&to=${new Date(from + 5000).toISOString()}`);
+    const part = await json<{ seconds: SecondCounters[] }>(`/api/counters?start=${from}&end=${new Date(from + 5000).toISOString()}`);
     assert.ok(part.seconds.length > 0 && part.seconds.every((s) => s.t >= from && s.t < from + 5000));
 
     const stats = await json<{ mode: string; engine: { packets: number; windows: number; backend: string }; capture: { snaplen: number; interfaces: string[] }; store: { ok: boolean }; writer: { rowsLost: number } }>('/api/stats');
@@ -366,8 +366,8 @@ describe('web console over a live engine', () => {
       ['/api/flows?port=x', /^port: "x" is not a whole number$/],
       ['/api/flows?color=red', /^unknown parameter "color"; this route takes limit, offset, sort, dir, proto, ip, port$/],
       ['/api/counters?step=0', /^step: 0 is outside 1..3600$/],
-      ['/api/counters?from=yesterday', /^from: "yesterday" is not an RFC 3339 time or epoch milliseconds$/],
-      ['/api/counters?from=2000&to=1000', /^to: must be after from$/],
+      ['/api/counters?start=yesterday', /^start: "yesterday" is not an RFC 3339 time or epoch milliseconds$/],
+      ['/api/counters?start=2000&end=1000', /^end: must be after start$/],
     ] as const) {
       const r = await http(path);
       assert.equal(r.status, 400, path);

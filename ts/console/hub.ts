@@ -7,9 +7,9 @@ import type { IncomingMessage } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { ClosedWindow } from '../backend/index.js';
-import { tokenCheck } from '../api/http.js';
+import { tokenCheck } from '../api/guard.js';
 import { protocolTotals, topLists, windowInfo, type WindowJson } from './frames.js';
 import { CHANNELS, type AlertsFrame, type Channel, type LiveEngine, type ProtocolsFrame, type RatesFrame, type SecondCounters, type TopFrame, type WindowInfo } from './types.js';
 

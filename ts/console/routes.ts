@@ -14,6 +14,7 @@ import type { Store, WindowStorage } from '../storage/index.js';
 type StoredBy = Pick<WindowStorage, 'where' | 'sink'>;
 import { aggregateFlows, checkedCidr, health, listAlerts, listFlowRecords, listTasks, protocolNumber, QueryError, topHeavyHitters, topSpreaders, windowSeries, type Key, type Range, type TaskInfo } from '../storage/queries.js';
 import { bucketSeconds, emptyProtocols } from './frames.js';
+import { timeRange, wholeNumber } from '../api/params.js';
 import { FLOW_SORTS, type FlowQuery, type FlowSort } from '../flows/types.js';
 import type { ConsoleHub } from './hub.js';
 import type { AlertsFrame, LiveEngine, ProtocolsFrame, TopFrame, TopList, TopRow } from './types.js';
@@ -40,36 +41,13 @@ function params(c: Context, allowed: string[]): Record<string, string> {
   return q;
 }
 
-function integer(v: string, name: string, min: number, max: number): number {
-  if (!/^\d+$/.test(v)) throw new QueryError(`${name}: "${v}" is not a whole number`);
-  const n = Number(v);
-  if (n < min || n > max) throw new QueryError(`${name}: ${n} is outside ${min}..${max}`);
-  return n;
-}
-
-/** Epoch milliseconds, or an RFC 3339 time. */
-function time(v: string, name: string): number {
-  if (/^\d+$/.test(v)) return Number(v);
-  const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new QueryError(`${name}: "${v}" is not an RFC 3339 time or epoch milliseconds`);
-  return t;
-}
-
-function timeRange(q: Record<string, string>): { from?: number; to?: number } {
-  const from = q.from ? time(q.from, 'from') : undefined;
-  const to = q.to ? time(q.to, 'to') : undefined;
-  if (from !== undefined && to !== undefined && to <= from) throw new QueryError('to: must be after from');
-  return { from, to };
-}
-
-
 /** A flow query with its paging and order settled. */
 type FlowPageQuery = FlowQuery & Required<Pick<FlowQuery, 'limit' | 'offset' | 'sort' | 'dir'>>;
 
 export function flowQuery(q: Record<string, string>, maxLimit: number): FlowPageQuery {
   const f: FlowPageQuery = {
-    limit: q.limit ? integer(q.limit, 'limit', 1, maxLimit) : DEFAULT_FLOWS,
-    offset: q.offset ? integer(q.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) : 0,
+    limit: q.limit ? wholeNumber(q.limit, 'limit', 1, maxLimit) : DEFAULT_FLOWS,
+    offset: q.offset ? wholeNumber(q.offset, 'offset', 0, Number.MAX_SAFE_INTEGER) : 0,
     sort: 'bytes',
     dir: 'desc',
   };
@@ -83,7 +61,7 @@ export function flowQuery(q: Record<string, string>, maxLimit: number): FlowPage
   }
   if (q.proto) f.proto = protocolNumber(q.proto, 'proto');
   if (q.ip) f.ip = checkedCidr(q.ip, 'ip');
-  if (q.port) f.port = integer(q.port, 'port', 0, 65535);
+  if (q.port) f.port = wholeNumber(q.port, 'port', 0, 65535);
   return f;
 }
 
@@ -174,18 +152,18 @@ export function mountRoutes(app: ApiApp['app'], ctx: RouteContext): void {
 
   app.get('/api/counters', async (c) => {
     let q: Record<string, string>;
-    let range: { from?: number; to?: number };
+    let range: { start?: number; end?: number };
     let step: number;
     try {
-      q = params(c, ['from', 'to', 'step']);
+      q = params(c, ['start', 'end', 'step']);
       range = timeRange(q);
-      step = q.step ? integer(q.step, 'step', 1, MAX_STEP_S) : 1;
+      step = q.step ? wholeNumber(q.step, 'step', 1, MAX_STEP_S) : 1;
     } catch (e) {
       return fail(c, e);
     }
     if (!host) return c.json({ error: 'per-second counters are kept only beside a live engine, and this server has none; stored windows: /api/timeline' }, 404);
     try {
-      const seconds = bucketSeconds(await host.seconds(range.from, range.to), step);
+      const seconds = bucketSeconds(await host.seconds(range.start, range.end), step);
       return c.json({ step, historySeconds: cfg.console.history, seconds });
     } catch (e) {
       return fail(c, e, 503);
@@ -241,10 +219,10 @@ export function mountRoutes(app: ApiApp['app'], ctx: RouteContext): void {
   app.get('/api/timeline', async (c) => {
     if (!store) return c.json({ error: 'no store in this server: there is no stored timeline' }, 404);
     try {
-      const q = params(c, ['from', 'to', 'source', 'limit']);
+      const q = params(c, ['start', 'end', 'source', 'limit']);
       const r = timeRange(q);
-      const range: Range = { startNs: nsOf(r.from), endNs: nsOf(r.to) };
-      const limit = q.limit ? integer(q.limit, 'limit', 1, cfg.api.maxLimit) : cfg.api.maxLimit;
+      const range: Range = { startNs: nsOf(r.start), endNs: nsOf(r.end) };
+      const limit = q.limit ? wholeNumber(q.limit, 'limit', 1, cfg.api.maxLimit) : cfg.api.maxLimit;
       const filter = { source: q.source || ctx.source };
       const [packets, bytes] = await Promise.all([
         windowSeries(store, { range, metric: 'packets', filter, limit }),
@@ -260,10 +238,10 @@ export function mountRoutes(app: ApiApp['app'], ctx: RouteContext): void {
   app.get('/api/summary', async (c) => {
     if (!store) return c.json({ error: 'no store in this server: there are no stored windows to summarize' }, 404);
     try {
-      const q = params(c, ['from', 'to', 'source', 'top']);
+      const q = params(c, ['start', 'end', 'source', 'top']);
       const r = timeRange(q);
-      const top = q.top ? integer(q.top, 'top', 1, 1000) : cfg.console.top;
-      const s = await storedSummary(store, { startNs: nsOf(r.from), endNs: nsOf(r.to) }, q.source || ctx.source, top, cfg.tasks.map((t) => t.name));
+      const top = q.top ? wholeNumber(q.top, 'top', 1, 1000) : cfg.console.top;
+      const s = await storedSummary(store, { startNs: nsOf(r.start), endNs: nsOf(r.end) }, q.source || ctx.source, top, cfg.tasks.map((t) => t.name));
       const window = null;
       return c.json({
         tasks: s.tasks.map((t) => ({ name: t.name, type: t.type, key: t.key, windows: t.windows, fromMs: msOf(t.firstWindowNs), toMs: msOf(t.lastWindowEndNs) })),

@@ -1,6 +1,6 @@
 // What the console reads from an in-process engine (EngineHost), and the frames it pushes.
 // Declared here by shape so the console depends on what it reads, not on the engine's class.
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { ActiveAlert } from '../alert/evaluator.js';
 import type { ClosedWindow } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';

@@ -2,7 +2,7 @@
 // dispatch() only queues. Each notifier has its own bounded FIFO and one worker, so a dead
 // endpoint delays nothing but itself, and a full queue loses its oldest notifications (counted
 // and logged) rather than growing without bound while the endpoint is down.
-import { severityRank, type AlertEvent } from '../alert/types.js';
+import { severityRank, type AlertEvent } from '../shared/index.js';
 import { ConfigError, type NotifierConfig } from '../config/index.js';
 import { EmailNotifier } from './email.js';
 import { LogNotifier } from './log.js';

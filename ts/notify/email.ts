@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { EmailNotifierConfig } from '../config/index.js';
 import { emailSubject, htmlBody, textBody } from './message.js';
 import { oneLine, PermanentError, type Log, type Notifier } from './notifier.js';

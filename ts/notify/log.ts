@@ -1,5 +1,5 @@
 // The notifier that needs nothing configured: it is the default, so alerts are never silent.
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import { logLine } from './message.js';
 import type { Log, Notifier } from './notifier.js';
 

@@ -1,7 +1,7 @@
 // How an alert reads in each channel. Text, HTML and the log line are rendered from the same
 // field list so they never disagree; every value is escaped in HTML because labels, keys and
 // the model's text come from configuration, traffic and an LLM, none of them trusted.
-import type { AlertEvent, Severity } from '../alert/types.js';
+import type { AlertEvent, Severity } from '../shared/index.js';
 
 /** The webhook body; `version` changes only when a receiver would have to change. */
 export function webhookBody(e: AlertEvent): string {

@@ -1,6 +1,6 @@
 // What the dispatcher needs from a notifier: one delivery attempt per call, and a way to say
 // that trying again cannot help (so a rejected login is not hammered `retries` more times).
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { NotifierConfig } from '../config/index.js';
 
 export type Log = (line: string) => void;

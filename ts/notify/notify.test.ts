@@ -11,7 +11,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import { ConfigError, type EmailNotifierConfig, type NotifierConfig, type WebhookNotifierConfig } from '../config/index.js';
 import { Dispatcher, emailSubject, escapeHtml, htmlBody, textBody, webhookBody } from './index.js';
 

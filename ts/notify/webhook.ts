@@ -3,7 +3,7 @@
 // timestamp header: the body's alert id, state and window time are signed with it, which is
 // what a receiver needs to reject a replay.
 import { createHmac } from 'node:crypto';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { WebhookNotifierConfig } from '../config/index.js';
 import { webhookBody } from './message.js';
 import { checkPostUrl, postOnce } from '../transport/http-post.js';

@@ -1,6 +1,6 @@
 // The analysis report as produced by the engine (Rust builds the JSON; every backend emits the
 // same text), plus what the CLI adds around it.
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { FlowSummary } from '../flows/types.js';
 
 export interface FileReport {

@@ -3,7 +3,7 @@
 // to the store and the flow export. Built once with its dependencies; nothing here builds them.
 import { readRows, storageRows, type ClosedWindow, type CoreRows, type TakenFlows } from '../backend/index.js';
 import { Alerting } from '../alert/alerting.js';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { createFlowExport, type FlowExport } from '../flows/export.js';
 import type { FlowRecordJson } from '../flows/types.js';
@@ -95,6 +95,11 @@ export class WindowSink {
    * rules read them); else the core does not make them. */
   get wantsRows(): boolean {
     return Boolean(this.deps.storage || this.deps.alerting);
+  }
+
+  /** Whether closed windows should come with their snapshot (a window file writes it). */
+  get wantsSnapshots(): boolean {
+    return Boolean(this.deps.file);
   }
 
   /** Whether finished flows should come with their JSON (a sink other than the store wants it). */

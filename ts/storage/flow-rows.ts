@@ -1,6 +1,6 @@
 // Stored rows of the `flows` table (the core writes them) made into records again, as the core
 // emits them (ts/flows/types.ts).
-import { ipProtoName } from '../backend/js/names.js';
+import { ipProtoName } from '../shared/index.js';
 import type { FlowRecordJson } from '../flows/types.js';
 import { addressText } from './row-binary.js';
 

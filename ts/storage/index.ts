@@ -5,7 +5,7 @@
 //   writer      batching, bad rows quarantined, spill and replay; JSON Lines
 //   queries     the parameterized queries the API runs      flow-rows  stored flows as records
 import { join } from 'node:path';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { CoreRows } from '../backend/index.js';
 import type { StorageConfig } from '../config/index.js';
 import { alertRows, runRow, statsRows, type IngestStatsRow, type LocalRows, type RowOrigin } from './local-rows.js';
@@ -16,6 +16,7 @@ import { FileWriter, StoreWriter, type Log, type RowSink, type WriterStats } fro
 export { connectStore, defaultSource, embeddedWhere, openStore, storagePath, storeIdentity, StoreHeldError, type Store } from './store.js';
 export { claimServeLease, HandoffSink, readServeLease } from './handoff.js';
 export { spillBlock } from './writer.js';
+export { QueryError } from './queries.js';
 export { newRunId, type IngestStatsRow } from './local-rows.js';
 export type { RowSink, WriterStats } from './writer.js';
 

@@ -1,7 +1,7 @@
 // Rows of the tables filled from here rather than by the core: run statistics, alert history,
 // the quarantine and runs; RowBinary in the column order of schema.ts. A value the store cannot
 // hold makes its row a quarantined one, with the reason.
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { QuarantinedRow, RowBlock } from './rows.js';
 import { OutOfRange, RowEncoder } from './row-binary.js';
 import type { LocalTable } from './schema.js';

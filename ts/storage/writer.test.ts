@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readRows, storageRows, type CoreRows } from '../backend/index.js';
 import { closedWindows, flowRecordRows, storeCapture } from '../testing/captures.js';
-import { concat, epb, frameOf, idb, pcapFile, Rng, shb, spb, tsoffset } from '../backend/js/test-captures.js';
+import { concat, epb, frameOf, idb, pcapFile, Rng, shb, spb, tsoffset } from '../testing/test-captures.js';
 import { emptyRecord } from '../backend/js/record.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { startClickHouseHttp, type ClickHouseHttp } from '../testing/clickhouse-http.js';

@@ -11,9 +11,13 @@ import { addressBytes, RowEncoder } from '../storage/row-binary.js';
 /** The closed windows of the capture (their storage rows written as `source` and `run`). */
 export async function closedWindows(file: string, config: NetspectraConfig, source = '', run = '', backend: Backend = loadBackend()): Promise<ClosedWindow[]> {
   const out: ClosedWindow[] = [];
-  // A sink that only collects, and wants the rows.
+  // A sink that only collects, and wants the rows and the snapshots.
   const sink = new (class extends WindowSink {
     override get wantsRows(): boolean {
+      return true;
+    }
+
+    override get wantsSnapshots(): boolean {
       return true;
     }
 

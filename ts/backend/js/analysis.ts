@@ -8,7 +8,7 @@ import type { Frame } from './capture/frame.js';
 import { CaptureReader, type Format } from './capture/reader.js';
 import { compareProblems, decode, Decoded, DecodeStats, kindName, problemText, ProblemKind, protoName, tunnelName } from './decode/index.js';
 import { epochText, Json } from './json.js';
-import { ethertypeName, ipProtoName, tcpFlagsText } from './names.js';
+import { ethertypeName, ipProtoName, tcpFlagsText } from '../../shared/index.js';
 import { emptyRecord, RecordFlag, type PacketRecord } from './record.js';
 import { ConversationTable, U64_MAX, type ConvRow } from './table/conversation.js';
 import { FragmentPorts } from './table/fragments.js';

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadNative } from '../native.js';
 import type { Backend } from '../types.js';
-import { compareBackends } from './backend-compare.js';
+import { compareBackends } from '../../testing/backend-compare.js';
 import { loadJs } from './index.js';
-import { randomCapture, Rng } from './test-captures.js';
+import { randomCapture, Rng } from '../../testing/test-captures.js';
 
 const native: Backend = loadNative();
 const js: Backend = loadJs();

@@ -10,9 +10,9 @@ import { exactBesideTasks, taskOptions } from '../../analyze/analyze-files.js';
 import { defaultConfig, type TaskConfig } from '../../config/index.js';
 import { loadNative } from '../native.js';
 import type { AnalyzerOptions, Backend } from '../types.js';
-import { compareBackends, thrown, type Input } from './backend-compare.js';
+import { compareBackends, thrown, type Input } from '../../testing/backend-compare.js';
 import { loadJs } from './index.js';
-import { Bytes, concat, pcapFile } from './test-captures.js';
+import { Bytes, concat, pcapFile } from '../../testing/test-captures.js';
 
 const PCAPS = '/work/shared/pcaps';
 /** Odd, so records straddle chunk boundaries everywhere. */

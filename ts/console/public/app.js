@@ -385,7 +385,7 @@ async function refillSeconds() {
   const ts = [...secondsByT.keys()];
   if (!ts.length) return;
   try {
-    const r = await api(`/api/counters?from=${Math.max(...ts) - CHART_SECONDS * 1000}`);
+    const r = await api(`/api/counters?start=${Math.max(...ts) - CHART_SECONDS * 1000}`);
     rates({ seconds: r.seconds, window: null }, false);
   } catch {
     // The next frames carry on; the gap stays.

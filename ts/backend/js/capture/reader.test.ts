@@ -3,7 +3,7 @@
 // offset, in any chunking. Fixtures and expectations follow crates/core/src/capture/reader.rs.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { block, concat, epb, idb, obsoletePb, pcapHeader, pcapRecord, shb, spb, tsoffset, Bytes, Rng } from '../test-captures.js';
+import { block, concat, epb, idb, obsoletePb, pcapHeader, pcapRecord, shb, spb, tsoffset, Bytes, Rng } from '../../../testing/test-captures.js';
 import { CaptureError, type CaptureErrorInfo } from './capture-error.js';
 import { CaptureReader } from './reader.js';
 

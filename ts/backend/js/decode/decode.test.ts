@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { addrText } from '../addr.js';
 import { emptyRecord, RecordFlag } from '../record.js';
-import { Rng } from '../test-captures.js';
+import { Rng } from '../../../testing/test-captures.js';
 import { decode, Decoded, problemText, TunnelKind } from './index.js';
 
 const A = [192, 0, 2, 1];

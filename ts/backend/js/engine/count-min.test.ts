@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { CountMin } from './count-min.js';
 import { derivedSeed, fmix32, murmur3 } from './hash.js';
 import { compareBytes } from './packed-key.js';
-import { TestRandom } from '../test-captures.js';
+import { TestRandom } from '../../../testing/test-captures.js';
 
 function key(id: number): Uint8Array {
   const b = new Uint8Array(17);

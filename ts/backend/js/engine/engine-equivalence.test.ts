@@ -16,7 +16,7 @@ import { emptyRecord } from '../record.js';
 import { Engine } from './engine.js';
 import type { WindowSnapshot } from './snapshot.js';
 import { taskSpecs } from './task-specs.js';
-import { makeStream, pcapngOf, recordsFromPcap, windowsText, type StreamOptions, type TimedRecord } from '../test-captures.js';
+import { makeStream, pcapngOf, recordsFromPcap, windowsText, type StreamOptions, type TimedRecord } from '../../../testing/test-captures.js';
 
 interface Run {
   seed: string;

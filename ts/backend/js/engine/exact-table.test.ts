@@ -6,7 +6,7 @@ import { emptyRecord, type PacketRecord } from '../record.js';
 import { ExactTable } from './exact-table.js';
 import { DST_IP, DST_PORT, SRC_IP } from './key-fields.js';
 import { keyText } from './packed-key.js';
-import { TestRandom } from '../test-captures.js';
+import { TestRandom } from '../../../testing/test-captures.js';
 
 function rec(src: number[], dst: number[], dport: number, len: number): PacketRecord {
   const r = emptyRecord();

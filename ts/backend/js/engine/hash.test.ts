@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CounterRng } from './counter-rng.js';
 import { derivedSeed, fmix32, murmur3, murmur3x2 } from './hash.js';
-import { TestRandom } from '../test-captures.js';
+import { TestRandom } from '../../../testing/test-captures.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 

@@ -4,7 +4,7 @@
 // arrays (no object per key); this module packs, compares and prints them.
 
 import { addrText } from '../addr.js';
-import { ipProtoName } from '../names.js';
+import { ipProtoName } from '../../../shared/index.js';
 import type { PacketRecord } from '../record.js';
 import { DST_IP, DST_PORT, PROTOCOL, SRC_IP, SRC_PORT } from './key-fields.js';
 

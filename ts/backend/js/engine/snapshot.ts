@@ -10,7 +10,7 @@
 //     countmin / superspread: the sketch's own encoding.
 
 import { epochText, type Json } from '../json.js';
-import { ipProtoName } from '../names.js';
+import { ipProtoName } from '../../../shared/index.js';
 import { ByteWriter } from './byte-writer.js';
 import { CountMin } from './count-min.js';
 import { ExactTable, type ExactRank } from './exact-table.js';

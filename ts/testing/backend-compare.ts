@@ -2,7 +2,7 @@
 // (first differing character of the report, first differing byte of a buffer), so a mismatch
 // points at the field that the port gets wrong.
 import assert from 'node:assert/strict';
-import type { Analyzer, AnalyzerOptions, Backend } from '../types.js';
+import type { Analyzer, AnalyzerOptions, Backend } from '../backend/types.js';
 
 export interface Input {
   name: string;

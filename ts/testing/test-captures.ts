@@ -6,7 +6,7 @@
 // ICMP and portless protocols; late and untimed packets) with the same packets as a pcapng file
 // of plain Ethernet frames, so the native core can decode exactly these records.
 
-import { emptyRecord, type PacketRecord } from './record.js';
+import { emptyRecord, type PacketRecord } from '../backend/js/record.js';
 
 /** A small seeded generator (xorshift32). */
 export class Rng {
