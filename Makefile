@@ -31,6 +31,7 @@ test-ts: build system-deps
 test: test-rust test-ts
 
 bench: build system-deps
+	scripts/bench-packages.sh
 	cargo bench -p netspectra-core --bench decode_table
 	npm run bench
 
