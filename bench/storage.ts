@@ -24,7 +24,8 @@ import { createAnalyzer } from '../ts/analyze/analyze-files.js';
 import { createTrafficSource, loadBackend, readClosedWindow } from '../ts/backend/index.js';
 import { loadConfig } from '../ts/config/index.js';
 import { openStore, openWindowStorage, type Store, type WriterStats } from '../ts/storage/index.js';
-import { aggregateFlows, listTasks, topHeavyHitters, topSpreaders, traceFlow, windowSeries, type Range, type TaskInfo } from '../ts/storage/queries.js';
+import { aggregateFlows, listTasks, topHeavyHitters, topSpreaders, traceFlow, windowSeries, type Key, type Range, type TaskInfo } from '../ts/storage/queries.js';
+import { apiLoad, benchRoutes, type ApiLoad } from './api-load.js';
 import { CORE_TABLES } from '../ts/storage/schema.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -32,6 +33,8 @@ const arg = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`
 const TARGET_ROWS = Number(arg('rows') ?? 10_000_000);
 const RUNS = Number(arg('runs') ?? 30);
 const WARMUP = 2;
+/** Seconds each API route is asked per level of concurrency. */
+const API_SECONDS = Number(arg('api-seconds') ?? 4);
 /** One traffic run: this many packets over this many seconds (about 0.75 rows per packet). */
 const PACKETS_PER_RUN = 2_000_000;
 const RUN_SECONDS = 120;
@@ -214,7 +217,7 @@ function task(tasks: TaskInfo[], name: string): TaskInfo {
   return t;
 }
 
-async function queries(store: Store): Promise<{ results: QueryResult[]; range: Range; traced: string[] }> {
+async function queries(store: Store): Promise<{ results: QueryResult[]; range: Range; traced: string[]; topKey: Key }> {
   const tasks = await listTasks(store);
   const flows = task(tasks, 'heavy_flows_exact');
   const range: Range = { startNs: flows.firstWindowNs, endNs: flows.lastWindowEndNs };
@@ -248,7 +251,7 @@ async function queries(store: Store): Promise<{ results: QueryResult[]; range: R
   const scanners = task(tasks, 'scanners');
   results.push(await measure('topSpreaders scanners, whole range, limit 100', async () => (await topSpreaders(store, { task: scanners, range, limit: 100 })).length));
   results.push(await measure('windowSeries packets (all traffic), whole range', async () => (await windowSeries(store, { range, metric: 'packets', limit: 100_000 })).length));
-  return { results, range, traced };
+  return { results, range, traced, topKey: top.rows[0].key };
 }
 
 async function main(): Promise<void> {
@@ -267,12 +270,15 @@ async function main(): Promise<void> {
     let settleMs = 0;
     let tables: Awaited<ReturnType<typeof tableStats>>;
     let q: Awaited<ReturnType<typeof queries>>;
+    let api: ApiLoad;
     try {
       settleMs = await settle(store, 60_000);
       tables = await tableStats(store);
       const counted = Object.values(tables).reduce((s, t) => s + t.rows, 0);
       if (counted !== ing.rowsWritten) throw new Error(`the tables hold ${counted} rows; the writer wrote ${ing.rowsWritten}`);
       q = await queries(store);
+      const k = q.topKey;
+      api = await apiLoad(store, benchRoutes(q.range, { srcIp: k.srcIp, dstIp: k.dstIp, srcPort: k.srcPort, dstPort: k.dstPort, protocol: k.protocol }), API_SECONDS, log);
     } finally {
       await store.close();
     }
@@ -305,6 +311,10 @@ async function main(): Promise<void> {
     console.log(`\nqueries: ${WARMUP} warm-up runs, then ${RUNS} timed runs each; traced flows: ${q.traced.slice(0, 3).join('; ')}, ...`);
     console.log('| query | p50 ms | p99 ms | mean ms | rows returned |\n|---|---:|---:|---:|---:|');
     for (const r of q.results) console.log(`| ${r.name} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.meanMs.toFixed(1)} | ${r.resultRows} |`);
+    console.log(`\nAPI server (default limits: ${api.limits.maxQueries} queries at once), ${API_SECONDS} s per route and level`);
+    console.log('| route | clients | req/s | p50 ms | p99 ms | 429 | other errors |\n|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of api.results) console.log(`| ${r.route} | ${r.clients} | ${r.perSecond.toFixed(1)} | ${r.p50Ms.toFixed(1)} | ${r.p99Ms.toFixed(1)} | ${r.refused} | ${r.failed} |`);
+    console.log(`/healthz while 50 clients ask the slowest route: p50 ${api.healthzUnderLoad.p50Ms.toFixed(1)} ms, p99 ${api.healthzUnderLoad.p99Ms.toFixed(1)} ms`);
     console.log(`\npeak RSS ${peakRssMiB} MiB; wall time ${wallSeconds.toFixed(1)} s`);
 
     const results = join(root, 'bench', 'results');
@@ -321,6 +331,7 @@ async function main(): Promise<void> {
           queryRange: { startNs: q.range.startNs?.toString(), endNs: q.range.endNs?.toString() },
           queries: q.results,
           tracedFlows: q.traced,
+          api,
           peakRssMiB,
           wallSeconds,
         },

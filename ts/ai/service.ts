@@ -8,8 +8,9 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { HttpBindings, Http2Bindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
-import { SEVERITIES, type AlertEvent, type Severity } from '../alert/types.js';
-import { tokenCheck, type ApiApp } from '../api/http.js';
+import { SEVERITIES, type AlertEvent, type Severity } from '../shared/index.js';
+import { tokenCheck } from '../api/guard.js';
+import { DEFAULT_MAX_BODY_BYTES, type ApiApp } from '../api/http.js';
 import type { AiConfig } from '../config/index.js';
 import { AiService, AnalyzeAlertResponseSchema, AskResponseSchema, type AnalyzeAlertRequest, type AskRequest, type AskResponse } from '../gen/netspectra/v1/ai_pb.js';
 import { EnrichmentSchema, type Alert } from '../gen/netspectra/v1/query_pb.js';
@@ -143,6 +144,7 @@ export function createAiService(opts: AiServiceOptions): ServiceImpl<typeof AiSe
 export interface AiAppOptions extends AiServiceOptions {
   /** Bearer tokens (api.tokens); empty: no token required. */
   tokens: string[];
+  maxBodyBytes?: number;
 }
 
 /** The service mounted for ts/api/server.ts's `listen` (one port, HTTP/1.1 and HTTP/2). */
@@ -152,12 +154,18 @@ export function createAiApp(opts: AiAppOptions): ApiApp {
     if (!allowed(req.header.get('authorization'))) throw new ConnectError('a valid bearer token is required', Code.Unauthenticated);
     return next(req);
   };
-  const connect = connectNodeAdapter({ routes: (router) => router.service(AiService, createAiService(opts)), interceptors: [auth] });
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const connect = connectNodeAdapter({
+    routes: (router) => router.service(AiService, createAiService(opts)),
+    interceptors: [auth],
+    readMaxBytes: maxBodyBytes,
+    jsonOptions: { ignoreUnknownFields: false },
+  });
   const servicePath = `/${AiService.typeName}/`;
   const app = new Hono<{ Bindings: HttpBindings | Http2Bindings }>();
   app.all(`${servicePath}*`, (c) => {
     connect(c.env.incoming as never, c.env.outgoing as never);
     return RESPONSE_ALREADY_SENT;
   });
-  return { app, connect, servicePath, publicPaths: new Set() };
+  return { app, connect, servicePath, publicPaths: new Set(), tokens: opts.tokens, maxBodyBytes, bodyLimits: {} };
 }

@@ -30,7 +30,7 @@ import { Alerting } from './alerting.js';
 import { AlertEvaluator } from './evaluator.js';
 import { WindowView } from './metrics.js';
 import { parseQuantity } from './quantity.js';
-import { compileRules } from './rules.js';
+import { compileRules, rulesProblems } from './rules.js';
 import type { AlertEvent } from '../shared/index.js';
 import { WindowSink } from '../sink/index.js';
 
@@ -42,7 +42,7 @@ const oracle = (name: string) => JSON.parse(readFileSync(join(process.cwd(), '..
 };
 
 function config(doc: Record<string, unknown>): NetspectraConfig {
-  return loadConfig({ env: {}, overrides: doc });
+  return loadConfig({ env: {}, overrides: doc, checks: [rulesProblems] });
 }
 
 function problems(doc: Record<string, unknown>): string[] {

@@ -24,6 +24,9 @@ const METRICS_OF = {
   superspread: ['spread'],
 } as const;
 
+/** Every problem of a configuration's alert rules (a check for loadConfig). */
+export const rulesProblems = (cfg: NetspectraConfig): string[] => compileRules(cfg).problems;
+
 /** The rules of a configuration, and every problem found in them. */
 export function compileRules(cfg: NetspectraConfig): { rules: CompiledRule[]; problems: string[] } {
   const problems: string[] = [];

@@ -1,12 +1,12 @@
 // The API's routes in one hono app: the Connect service (Connect, gRPC, gRPC-web), HTTP/JSON
 // routes mirroring it for curl, and the routes of Grafana's JSON datasource.
-import { timingSafeEqual } from 'node:crypto';
 import { fromJson, toJson, type DescMessage, type JsonValue, type MessageShape } from '@bufbuild/protobuf';
 import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { HttpBindings, Http2Bindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import {
   AggregateFlowsRequestSchema, AggregateFlowsResponseSchema, HealthResponseSchema, ListTasksResponseSchema, QueryService,
   TopHeavyHittersRequestSchema, TopHeavyHittersResponseSchema, TopSpreadersRequestSchema, TopSpreadersResponseSchema, ListAlertsRequestSchema, ListAlertsResponseSchema,
@@ -14,18 +14,12 @@ import {
 } from '../gen/netspectra/v1/query_pb.js';
 import { findTask, listTasks, QueryError, windowSeries } from '../storage/queries.js';
 import { createQueryService, type QueryContext } from './service.js';
+import { limitedStore, limitError, type QueryLimits } from './query-pool.js';
+import { tokenCheck } from './guard.js';
+import { epochMs, wholeNumber } from './params.js';
 
-/** Accepts a request carrying one of the tokens; with no tokens configured, every request. */
-export function tokenCheck(tokens: string[]): (header: string | null | undefined) => boolean {
-  const wanted = tokens.map((t) => Buffer.from(t));
-  return (header) => {
-    if (wanted.length === 0) return true;
-    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
-    if (!m) return false;
-    const got = Buffer.from(m[1]);
-    return wanted.some((w) => w.length === got.length && timingSafeEqual(w, got));
-  };
-}
+/** The largest request body when none is configured (api.maxBodyBytes). */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 const SERVICE_PATH = `/${QueryService.typeName}/`;
 
@@ -35,14 +29,7 @@ const FLOW_PARAMS: Record<string, string> = { src_ip: 'srcIp', dst_ip: 'dstIp', 
 
 /** A time as RFC 3339 text or epoch milliseconds, as the JSON form of a Timestamp. */
 function timeParam(v: string, name: string): string {
-  if (/^\d+$/.test(v)) return new Date(Number(v)).toISOString();
-  if (Number.isNaN(Date.parse(v))) throw new QueryError(`${name}: "${v}" is not an RFC 3339 time or epoch milliseconds`);
-  return v;
-}
-
-function number(v: string, name: string): number {
-  if (!/^\d+$/.test(v)) throw new QueryError(`${name}: "${v}" is not a non-negative integer`);
-  return Number(v);
+  return /^\d+$/.test(v) ? new Date(epochMs(v, name)).toISOString() : (epochMs(v, name), v);
 }
 
 /** The request JSON of a GET route's query string. */
@@ -54,13 +41,13 @@ function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 't
   for (const [k, v] of Object.entries(q)) {
     if (k === 'task' || k === 'by' || k === 'order_by' || k === 'page_token') out[k.replace(/_(.)/g, (_, c: string) => c.toUpperCase())] = v;
     else if (k === 'start' || k === 'end') range[k] = timeParam(v, k);
-    else if (k === 'limit') out.limit = number(v, k);
+    else if (k === 'limit') out.limit = wholeNumber(v, k);
     else if (k === 'group_by') out.groupBy = v.split(',').filter(Boolean);
     else if (k === 'asc' || k === 'live' || k === 'both') out[k === 'asc' ? 'ascending' : k === 'both' ? 'bothDirections' : 'live'] = v === '' || v === 'true' || v === '1';
     else if (kind === 'alerts' && (k === 'rule' || k === 'state' || k === 'min_severity' || k === 'source')) out[k === 'min_severity' ? 'minSeverity' : k] = v;
     else if (kind === 'records' && (k === 'community_id' || k === 'direction' || k === 'sort' || k === 'dir')) out[k === 'community_id' ? 'communityId' : k] = v;
-    else if (kind === 'trace' && k in FLOW_PARAMS) flow[FLOW_PARAMS[k]] = k.endsWith('port') ? number(v, k) : v;
-    else if (kind !== 'trace' && k in FILTER_PARAMS) filter[FILTER_PARAMS[k]] = k.endsWith('port') ? number(v, k) : v;
+    else if (kind === 'trace' && k in FLOW_PARAMS) flow[FLOW_PARAMS[k]] = k.endsWith('port') ? wholeNumber(v, k) : v;
+    else if (kind !== 'trace' && k in FILTER_PARAMS) filter[FILTER_PARAMS[k]] = k.endsWith('port') ? wholeNumber(v, k) : v;
     else throw new QueryError(`unknown parameter "${k}"`);
   }
   if (Object.keys(range).length) out.range = range;
@@ -69,9 +56,11 @@ function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 't
   return out;
 }
 
-function httpStatus(code: Code): 400 | 401 | 503 | 500 {
+function httpStatus(code: Code): 400 | 401 | 429 | 503 | 504 | 500 {
   if (code === Code.InvalidArgument) return 400;
   if (code === Code.Unauthenticated) return 401;
+  if (code === Code.ResourceExhausted) return 429;
+  if (code === Code.DeadlineExceeded) return 504;
   if (code === Code.Unavailable) return 503;
   return 500;
 }
@@ -81,6 +70,10 @@ type Env = { Bindings: HttpBindings | Http2Bindings };
 export interface ApiAppOptions extends QueryContext {
   tokens: string[];
   log: (line: string) => void;
+  /** Largest request body (api.maxBodyBytes); routes in `bodyLimits` keep their own. */
+  maxBodyBytes?: number;
+  /** Concurrency, time and memory of store queries; absent: unbounded. */
+  queryLimits?: QueryLimits;
 }
 
 export interface ApiApp {
@@ -88,26 +81,51 @@ export interface ApiApp {
   /** The Connect handler (also mounted in the app), for HTTP/2 connections: see server.ts. */
   connect: ReturnType<typeof connectNodeAdapter>;
   servicePath: string;
-  /** Paths answered without a token: the console's page and assets (they hold no data). */
+  /** Paths answered without a token: the console's page and assets and /healthz (they hold no data). */
   publicPaths: Set<string>;
+  /** The bearer tokens every other path needs (empty: none). */
+  tokens: string[];
+  maxBodyBytes: number;
+  /** Paths whose body limit is their own (checked by the route). */
+  bodyLimits: Record<string, number>;
+}
+
+/** The JSON of a request body, read up to the app's limit (hono/body-limit answers 413 beyond). */
+export function bodyLimiter(maxBytes: number, own: Record<string, number>) {
+  const limit = bodyLimit({
+    maxSize: maxBytes,
+    onError: (c) => c.json({ error: `the body is larger than ${maxBytes} bytes (api.maxBodyBytes)`, code: 'resource_exhausted' }, 413),
+  });
+  return async (c: Context, next: () => Promise<void>) => (c.req.path in own ? next() : limit(c, next));
 }
 
 export function createApiApp(opts: ApiAppOptions): ApiApp {
   const allowed = tokenCheck(opts.tokens);
-  const service = createQueryService(opts);
+  const store = opts.queryLimits ? limitedStore(opts.store, opts.queryLimits) : opts.store;
+  const ctx: QueryContext = { ...opts, store, healthStore: opts.store };
+  const service = createQueryService(ctx);
   const auth: Interceptor = (next) => async (req) => {
     if (!allowed(req.header.get('authorization'))) throw new ConnectError('a valid bearer token is required', Code.Unauthenticated);
     return next(req);
   };
-  const connect = connectNodeAdapter({ routes: (router) => router.service(QueryService, service), interceptors: [auth] });
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const connect = connectNodeAdapter({
+    routes: (router) => router.service(QueryService, service),
+    interceptors: [auth],
+    readMaxBytes: maxBodyBytes,
+    // The same request JSON over Connect as over the HTTP/JSON routes: unknown fields refused.
+    jsonOptions: { ignoreUnknownFields: false },
+  });
   const app = new Hono<Env>();
+  const bodyLimits: Record<string, number> = {};
 
   app.all(`${SERVICE_PATH}*`, (c) => {
     connect(c.env.incoming as never, c.env.outgoing as never);
     return RESPONSE_ALREADY_SENT;
   });
 
-  const publicPaths = new Set<string>();
+  const publicPaths = new Set<string>(['/healthz', '/readyz']);
+  app.use('*', bodyLimiter(maxBodyBytes, bodyLimits));
   app.use('*', async (c, next) => {
     if (!publicPaths.has(c.req.path) && !allowed(c.req.header('authorization'))) return c.json({ error: 'a valid bearer token is required' }, 401, { 'WWW-Authenticate': 'Bearer' });
     return next();
@@ -160,6 +178,13 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   };
 
   const s = service;
+  // For load balancers and probes: no token and nothing about the data. /healthz: the process
+  // answers; /readyz: the store answers too.
+  app.get('/healthz', (c) => c.text('ok\n'));
+  app.get('/readyz', async (c) => {
+    const ping = await opts.store.client.ping().catch(() => ({ success: false }));
+    return ping.success ? c.text('ok\n') : c.text('unavailable\n', 503);
+  });
   app.get('/api/v1/health', async (c) => {
     const h = await s.health();
     return c.json(toJson(HealthResponseSchema, h) as object, h.ok ? 200 : 503);
@@ -178,13 +203,28 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   route('/api/v1/alerts', 'alerts', ListAlertsRequestSchema, ListAlertsResponseSchema, (r) => s.listAlerts(r));
   route('/api/v1/flow-records', 'records', ListFlowRecordsRequestSchema, ListFlowRecordsResponseSchema, (r) => s.listFlowRecords(r));
 
-  mountGrafana(app, opts);
+  mountGrafana(app, ctx);
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((e, c) => {
     opts.log(`api: ${c.req.method} ${c.req.path}: ${e.message}`);
     return c.json({ error: e.message }, 500);
   });
-  return { app, connect, servicePath: SERVICE_PATH, publicPaths };
+  return { app, connect, servicePath: SERVICE_PATH, publicPaths, tokens: opts.tokens, maxBodyBytes, bodyLimits };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The shape of a Grafana query body, checked before it is read (a QueryError names the part). */
+function checkGrafanaQuery(body: unknown): void {
+  if (!isObject(body)) throw new QueryError('request: the body must be a JSON object');
+  if (!isObject(body.range)) throw new QueryError('range: an object with from and to is required');
+  if (body.targets !== undefined && !Array.isArray(body.targets)) throw new QueryError('targets: must be a list');
+  for (const [i, t] of ((body.targets as unknown[]) ?? []).entries()) {
+    if (!isObject(t)) throw new QueryError(`targets[${i}]: must be an object`);
+    if (t.target !== undefined && typeof t.target !== 'string') throw new QueryError(`targets[${i}].target: must be text`);
+    if (t.payload !== undefined && !isObject(t.payload)) throw new QueryError(`targets[${i}].payload: must be an object`);
+  }
+  if (Array.isArray(body.targets) && body.targets.length > 100) throw new QueryError(`targets: ${body.targets.length} targets; at most 100`);
 }
 
 /** Grafana's JSON datasource: `/grafana` answers the connection test, `search`/`metrics` list
@@ -210,9 +250,11 @@ function mountGrafana(app: Hono<Env>, opts: QueryContext): void {
       return c.json({ error: 'request: the body is not JSON' }, 400);
     }
     try {
-      const from = body.range?.from ? Date.parse(body.range.from) : NaN;
-      const to = body.range?.to ? Date.parse(body.range.to) : NaN;
-      if (Number.isNaN(from) || Number.isNaN(to)) throw new QueryError('range: from and to must be RFC 3339 times');
+      checkGrafanaQuery(body);
+      const { from: rawFrom, to: rawTo } = body.range as { from?: unknown; to?: unknown };
+      if (typeof rawFrom !== 'string' || typeof rawTo !== 'string') throw new QueryError('range: from and to must be RFC 3339 times');
+      const from = epochMs(rawFrom, 'range.from');
+      const to = epochMs(rawTo, 'range.to');
       const range = { startNs: BigInt(from) * 1_000_000n, endNs: BigInt(to) * 1_000_000n };
       const out = [];
       for (const t of body.targets ?? []) {
@@ -230,6 +272,8 @@ function mountGrafana(app: Hono<Env>, opts: QueryContext): void {
       }
       return c.json(out);
     } catch (e) {
+      const limited = limitError(e);
+      if (limited) return c.json({ error: limited.rawMessage }, httpStatus(limited.code));
       return c.json({ error: (e as Error).message }, e instanceof QueryError ? 400 : 503);
     }
   });

@@ -3,7 +3,7 @@
 // file holds it (ts/storage/handoff.ts): a line of JSON naming the table, its columns and rows,
 // then the RowBinary rows. The rows go through this server's writer (bad rows quarantined, an
 // outage spilled); the answer says what became of them.
-import type { Hono } from 'hono';
+import type { ApiApp } from './http.js';
 import { HANDOFF_LIMIT, readBlock, type HandoffResult } from '../storage/handoff.js';
 import type { RowSink, WriterStats } from '../storage/index.js';
 
@@ -22,11 +22,15 @@ function delta(after: WriterStats, before: WriterStats): HandoffResult {
   };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export function mountIngest(app: Hono<any>, sink: RowSink): void {
+const INGEST_PATH = '/api/v1/ingest';
+
+/** Mounts the route; its body limit is a block's, not the app's. */
+export function mountIngest(api: ApiApp, sink: RowSink): void {
+  const { app } = api;
+  api.bodyLimits[INGEST_PATH] = HANDOFF_LIMIT;
   // One block at a time: each answer counts only its own rows.
   let queue: Promise<unknown> = Promise.resolve();
-  app.post('/api/v1/ingest', async (c) => {
+  app.post(INGEST_PATH, async (c) => {
     const length = Number(c.req.header('content-length') ?? NaN);
     if (!(length <= HANDOFF_LIMIT)) return c.json({ error: `a block needs a Content-Length of at most ${HANDOFF_LIMIT} bytes` }, length > HANDOFF_LIMIT ? 413 : 411);
     let block;

@@ -19,8 +19,9 @@ import {
   aggregateFlows, findTask, health, listAlerts, listFlowRecords, listTasks, protocolNumber, QueryError, topHeavyHitters, topSpreaders,
   traceFlow, traceFlowRecords, type Filter, type FlowRecordsRequest, type Key, type Range, type TaskInfo,
 } from '../storage/queries.js';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import type { LiveWindow } from './live.js';
+import { limitError } from './query-pool.js';
 
 const DEFAULT_LIMIT = 100;
 
@@ -32,8 +33,14 @@ function nsFromTs(t: Timestamp): bigint {
   return t.seconds * 1_000_000_000n + BigInt(t.nanos);
 }
 
+const LAST_NS = 2n ** 63n - 1n;
+
 function range(r: TimeRange | undefined): Range {
-  return { startNs: r?.start ? nsFromTs(r.start) : undefined, endNs: r?.end ? nsFromTs(r.end) : undefined };
+  const out = { startNs: r?.start ? nsFromTs(r.start) : undefined, endNs: r?.end ? nsFromTs(r.end) : undefined };
+  for (const [name, ns] of [['range.start', out.startNs], ['range.end', out.endNs]] as const) {
+    if (ns !== undefined && (ns < 0n || ns > LAST_NS)) throw new QueryError(`${name}: outside 1970-01-01..2262-04-11`);
+  }
+  return out;
 }
 
 function filter(f: FlowFilter | undefined): Filter | undefined {
@@ -65,15 +72,20 @@ function flowKey(k: Key) {
   return create(FlowKeySchema, { srcIp: k.srcIp, dstIp: k.dstIp, srcPort: k.srcPort, dstPort: k.dstPort, protocol: k.protocol, protocolName: k.protocolName });
 }
 
-/** Query problems are the caller's (InvalidArgument); anything else is the store's (Unavailable). */
+/** Query problems are the caller's (InvalidArgument), a query past its limits too (DeadlineExceeded,
+ * ResourceExhausted); anything else is the store's (Unavailable). */
 function asConnectError(e: unknown): ConnectError {
   if (e instanceof ConnectError) return e;
   if (e instanceof QueryError) return new ConnectError(e.message, Code.InvalidArgument);
+  const limited = limitError(e);
+  if (limited) return limited;
   return new ConnectError(`store: ${(e as Error).message}`, Code.Unavailable);
 }
 
 export interface QueryContext {
   store: Store;
+  /** The store health reads, outside the query pool (it answers while queries run); default: store. */
+  healthStore?: Store;
   maxLimit: number;
   live: LiveWindow | null;
 }
@@ -151,7 +163,7 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
   return {
     health: guard(async () => {
       try {
-        const h = await health(ctx.store);
+        const h = await health(ctx.healthStore ?? ctx.store);
         return create(HealthResponseSchema, { ok: true, store: ctx.store.where, version: h.version, windows: BigInt(h.windows), live: ctx.live !== null });
       } catch (e) {
         return create(HealthResponseSchema, { ok: false, store: ctx.store.where, error: (e as Error).message, live: ctx.live !== null });

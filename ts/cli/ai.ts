@@ -8,7 +8,8 @@ import { createAiApp, createChatModel } from '../ai/index.js';
 import { listen } from '../api/server.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { AiService, GroundingSchema, type Grounding } from '../gen/netspectra/v1/ai_pb.js';
-import { apiTokens } from '../api/tokens.js';
+import { rulesProblems } from '../alert/rules.js';
+import { apiTokens, checkExposure, serverLimits } from '../api/settings.js';
 
 type Values = Record<string, string | boolean | undefined>;
 type Log = (line: string) => void;
@@ -21,7 +22,7 @@ export async function aiCommand(values: Values, log: Log, stopped: Promise<void>
   const overrides: Record<string, unknown> = {};
   if (typeof values.host === 'string') overrides['ai.host'] = values.host;
   if (typeof values.port === 'string') overrides['ai.port'] = /^\d+$/.test(values.port) ? Number(values.port) : values.port;
-  const cfg = loadConfig({ file: values.config as string | undefined, overrides });
+  const cfg = loadConfig({ file: values.config as string | undefined, overrides, checks: [rulesProblems] });
   const { ai } = cfg;
   if (!ai.baseUrl || !ai.model) {
     process.stderr.write('netspectra: ai needs a model: set ai.baseUrl and ai.model (NETSPECTRA_AI_BASE_URL, NETSPECTRA_AI_MODEL)\n');
@@ -31,7 +32,8 @@ export async function aiCommand(values: Values, log: Log, stopped: Promise<void>
   const tokens = apiTokens(cfg);
   const queryUrl = cfg.api.url || hostUrl(cfg.api.host, cfg.api.port);
   const queryToken = process.env.NETSPECTRA_API_TOKEN || tokens[0] || '';
-  const server = await listen(createAiApp({ ai, queryUrl, queryToken, tokens, log }), ai.host, ai.port);
+  checkExposure(cfg, ai.host, tokens, 'ai');
+  const server = await listen(createAiApp({ ai, queryUrl, queryToken, tokens, log, maxBodyBytes: cfg.api.maxBodyBytes }), ai.host, ai.port, { limits: serverLimits(cfg) });
   // The key's variable is named, never its value.
   log(`ai: AiService on ${server.url} (Connect, gRPC, gRPC-web); model ${ai.model} at ${endpoint}, ` +
     `${process.env[ai.keyEnv] ? `key from $${ai.keyEnv}` : `no key ($${ai.keyEnv} is not set)`}; data from the query API ${queryUrl}; ` +

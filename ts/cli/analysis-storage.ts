@@ -6,7 +6,7 @@ import {
   type WindowStorage,
 } from '../storage/index.js';
 import type { Log } from '../storage/writer.js';
-import { apiTokens } from '../api/tokens.js';
+import { apiTokens } from '../api/settings.js';
 
 export interface AnalysisStorageOptions {
   source: string;

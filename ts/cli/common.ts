@@ -1,4 +1,5 @@
 // What every command shares: the configuration from flags, the log, usage errors, interrupts.
+import { rulesProblems } from '../alert/rules.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { UsageError } from './usage.js';
 
@@ -35,7 +36,8 @@ export function config(values: Values, live = false, extra: Record<string, unkno
   str('data', 'storage.path');
   str('host', 'api.host');
   if (typeof values.port === 'string') overrides['api.port'] = Number(values.port);
-  return loadConfig({ file: values.config as string | undefined, overrides });
+  if (values.insecure) overrides['api.insecure'] = true;
+  return loadConfig({ file: values.config as string | undefined, overrides, checks: [rulesProblems] });
 }
 
 export const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);

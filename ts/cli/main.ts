@@ -56,6 +56,7 @@ export async function main(argv: string[]): Promise<number> {
         'page-token': { type: 'string' },
         'community-id': { type: 'string' },
         serve: { type: 'boolean' },
+        insecure: { type: 'boolean' },
         direction: { type: 'string' },
         source: { type: 'string' },
         live: { type: 'boolean' },

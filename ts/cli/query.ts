@@ -12,7 +12,7 @@ import {
 import type { NetspectraConfig } from '../config/index.js';
 import { table } from '../report/table.js';
 import { bytes, duration, grouped } from '../report/units.js';
-import { apiTokens } from '../api/tokens.js';
+import { apiTokens } from '../api/settings.js';
 
 export type QueryValues = Record<string, string | boolean | undefined>;
 

@@ -8,7 +8,7 @@ import type { NetspectraConfig } from '../config/index.js';
 import { runEngine, type EngineHost, type RunningEngine } from '../engine/run-engine.js';
 import { claimServeLease, createStoreWriter, defaultSource, openStore, openWindowStorage, type Store, type WindowStorage } from '../storage/index.js';
 import { mountIngest } from '../api/ingest.js';
-import { apiTokens } from '../api/tokens.js';
+import { apiTokens, checkExposure, queryLimits, serverLimits } from '../api/settings.js';
 import { migrate } from '../storage/schema.js';
 import type { Log } from '../transport/nats.js';
 
@@ -33,13 +33,15 @@ export async function startApiServer(cfg: NetspectraConfig, log: Log, who: strin
   const { store, host = null, storage = null } = opts;
   const live = host ? new LiveWindow(store, () => host.engine.peek(), opts.source ?? defaultSource(cfg.storage)) : null;
   const tokens = apiTokens(cfg);
-  const app = createApiApp({ store, maxLimit: cfg.api.maxLimit, live, tokens, log });
+  checkExposure(cfg, cfg.api.host, tokens, who);
+  const limits = serverLimits(cfg);
+  const app = createApiApp({ store, maxLimit: cfg.api.maxLimit, live, tokens, log, maxBodyBytes: cfg.api.maxBodyBytes, queryLimits: queryLimits(cfg) });
   // Rows of processes that cannot open the store themselves, through the writer of this one.
   const ingest = storage?.sink ?? createStoreWriter(cfg.storage, store, log);
-  mountIngest(app.app, ingest);
+  mountIngest(app, ingest);
   const written = storage ?? { where: store.where, sink: ingest };
   const web = cfg.console.enabled ? mountConsole(app, { cfg, tokens, log, host, store, storage: written, source: host ? undefined : opts.source }) : null;
-  const server = await listen(app, cfg.api.host, cfg.api.port, { upgrade: web?.upgrade });
+  const server = await listen(app, cfg.api.host, cfg.api.port, { upgrade: web?.upgrade, limits });
   const release = cfg.storage.kind === 'embedded' ? claimServeLease(cfg.storage, server.url) : () => {};
   log(`${who}: API on ${server.url} (Connect, gRPC, gRPC-web, HTTP/JSON under /api/v1, Grafana under /grafana) over ${store.where}` +
     `${tokens.length ? `, ${tokens.length} bearer token(s) required` : ', no token required'}${live ? ', live window of the engine' : ''}`);

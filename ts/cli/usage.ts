@@ -34,6 +34,7 @@ commands:
 
   serve               the query API over the store (Connect, gRPC, gRPC-web, HTTP/JSON, Grafana)
       --port N  --host ADDR  (default 127.0.0.1:7070)   --nats URL  also run an engine (live queries)
+      --insecure  allow a non-loopback --host with no tokens (NETSPECTRA_API_TOKENS); TLS: api.tlsCert/tlsKey
       the web console: http://127.0.0.1:7070/console/ (live with an engine, else the stored windows)
   query <what>        ask the API (netspectra serve): health | tasks | aggregate | trace | top | spreaders | alerts | flow-records
       --url URL         API (config api.url)   --token T  bearer token (NETSPECTRA_API_TOKEN)

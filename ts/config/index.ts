@@ -2,7 +2,6 @@
 // Every problem is reported together, each with its key path.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { compileRules } from '../alert/rules.js';
 import { configSchema, type NetspectraConfig } from './netspectra.js';
 import { ConfigError, defaults, envPaths, parseBytes, validate, type Schema } from './schema.js';
 
@@ -60,6 +59,9 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Dotted key -> value overrides from flags, applied last. */
   overrides?: Record<string, unknown>;
+  /** Checks of the whole configuration by the components that own a section (the alert rules:
+   * ts/alert's `rulesProblems`), run once the schema holds, their problems reported with it. */
+  checks?: ((cfg: NetspectraConfig) => string[])[];
 }
 
 export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
@@ -93,7 +95,7 @@ export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
     if (t && names.has(t.name)) problems.push(`tasks[${i}].name: "${t.name}" is used by an earlier task`);
     if (t) names.add(t.name);
   });
-  if (!problems.length) problems.push(...compileRules(cfg).problems);
+  if (!problems.length) for (const check of opts.checks ?? []) problems.push(...check(cfg));
   if (problems.length) throw new ConfigError(problems, source);
   cfg.seed = BigInt(cfg.seed).toString();
   if (BigInt(cfg.seed) >= 1n << 64n) throw new ConfigError([`seed: ${cfg.seed} does not fit in 64 bits`], source);

@@ -242,6 +242,19 @@ export const configSchema: Schema & { kind: 'object' } = {
         url: { kind: 'string', default: '', doc: 'netspectra query: API URL; empty: http://<host>:<port>' },
         tokens: { kind: 'string', default: '', doc: 'bearer tokens, comma separated; when set every request needs one (prefer NETSPECTRA_API_TOKENS)' },
         maxLimit: { kind: 'int', default: 10_000, min: 1, max: 1_000_000, doc: 'largest number of rows one request may ask for' },
+        insecure: { kind: 'bool', default: false, doc: 'allow listening on a non-loopback address with no tokens (anyone who reaches the port reads the data)' },
+        allowedHosts: { kind: 'string', default: '', doc: 'host names requests may name (Host header), comma separated, besides loopback names and the listen address (a wildcard listen address: also this machine\'s name and addresses); * : any' },
+        allowedOrigins: { kind: 'string', default: '', doc: 'origins of other sites whose pages may call the API (e.g. https://grafana.example.com), comma separated; the server\'s own origin always may' },
+        tlsCert: { kind: 'string', default: '', doc: 'PEM certificate file: the API and console speak TLS (with tlsKey)' },
+        tlsKey: { kind: 'string', default: '', doc: 'PEM private key file of tlsCert' },
+        maxBodyBytes: { kind: 'bytes', default: 1024 ** 2, min: 1024, max: 1024 ** 3, doc: 'largest request body (413 / ResourceExhausted beyond); /api/v1/ingest takes whole blocks' },
+        maxConnections: { kind: 'int', default: 1024, min: 1, max: 1_000_000, doc: 'connections open at once; beyond, new ones are closed' },
+        headersTimeout: { kind: 'duration', default: 10, min: 0.1, max: 3600, doc: 'a connection sends its first bytes, and a request its headers, within this long' },
+        requestTimeout: { kind: 'duration', default: 60, min: 0.1, max: 86_400, doc: 'a request is received whole within this long' },
+        idleTimeout: { kind: 'duration', default: 60, min: 0.1, max: 86_400, doc: 'a connection with no bytes either way for this long is closed' },
+        maxQueries: { kind: 'int', default: 8, min: 1, max: 1024, doc: 'store queries run at once; up to 16 per slot wait (at most queryTimeout), beyond that requests get 429 / ResourceExhausted' },
+        queryTimeout: { kind: 'duration', default: 30, min: 0.1, max: 86_400, doc: 'a store query runs at most this long (504 / DeadlineExceeded)' },
+        queryMemory: { kind: 'bytes', default: 2 * 1024 ** 3, min: 16 * 1024 ** 2, max: 1024 ** 4, doc: 'memory one store query may hold (429 / ResourceExhausted beyond)' },
       },
     },
     alerts: {
@@ -507,6 +520,19 @@ export interface ApiConfig {
   url: string;
   tokens: string;
   maxLimit: number;
+  insecure: boolean;
+  allowedHosts: string;
+  allowedOrigins: string;
+  tlsCert: string;
+  tlsKey: string;
+  maxBodyBytes: number;
+  maxConnections: number;
+  headersTimeout: number;
+  requestTimeout: number;
+  idleTimeout: number;
+  maxQueries: number;
+  queryTimeout: number;
+  queryMemory: number;
 }
 
 export interface NatsConfig {

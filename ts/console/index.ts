@@ -4,7 +4,8 @@
 //   /api/flows, /api/counters, /api/stats, /api/timeline, /api/summary   (routes.ts)
 //   /metrics       Prometheus text format (metrics.ts)
 // With an engine in the process it is live; without one it shows what the store holds.
-import { tokenCheck, type ApiApp } from '../api/http.js';
+import { tokenCheck } from '../api/guard.js';
+import type { ApiApp } from '../api/http.js';
 import type { UpgradeHandler } from '../api/server.js';
 import type { NetspectraConfig } from '../config/index.js';
 import type { Store, WindowStorage } from '../storage/index.js';

@@ -3,7 +3,6 @@
 // and retries). `add` never waits: it is called on the packet path's side of the engine.
 import type { CoreRows } from '../backend/index.js';
 import type { FlowsConfig } from '../config/index.js';
-import type { WindowStorage } from '../storage/index.js';
 import { emptySinkStats, HttpSink, type FlowSinkStats, type Log } from './http-sink.js';
 import type { FlowRecordJson } from './types.js';
 
@@ -12,10 +11,17 @@ export type { FlowSinkStats } from './http-sink.js';
 /** One NATS message stays under this (the server's default limit is 1 MiB). */
 export const NATS_MAX_MESSAGE = 512 * 1024;
 
+/** Where records are stored: what flows need of a WindowStorage (no import of the store). */
+export interface FlowRowStore {
+  /** For logs. */
+  where: string;
+  addRows(rows: CoreRows): void;
+}
+
 export interface FlowExportDeps {
   log: Log;
   /** The store sink; null: records are not stored. */
-  storage: WindowStorage | null;
+  storage: FlowRowStore | null;
   /** Publishes on core NATS (a connection's publish); null: not published. */
   publish: ((subject: string, bytes: Uint8Array) => void) | null;
   /** The writer's name, for logs. */

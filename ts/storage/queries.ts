@@ -1,9 +1,9 @@
 // The queries the API runs. Every value is a query parameter; the only text put into SQL is
 // the database name (checked by the config schema) and column names from the lists below.
 import { isIP } from 'node:net';
-import { ipProtoName, ipProtoNames, ipProtoOf } from '../backend/js/names.js';
+import { ipProtoName, ipProtoNames, ipProtoOf } from '../shared/index.js';
 import { KEY_FIELDS, type KeyField } from '../config/index.js';
-import type { AlertEvent } from '../alert/types.js';
+import type { AlertEvent } from '../shared/index.js';
 import { FLOW_DIRECTIONS, FLOW_SORTS, type FlowRecordJson, type FlowSort } from '../flows/types.js';
 import type { Store } from './store.js';
 import { addressText } from './row-binary.js';
@@ -231,6 +231,9 @@ export async function findTask(store: Store, name: string, db = store.database):
   return t;
 }
 
+/** The longest groupBy list taken (duplicates are dropped; five key fields exist). */
+export const MAX_GROUP_BY = 16;
+
 export interface AggregateRequest {
   task: TaskInfo;
   range?: Range;
@@ -254,6 +257,9 @@ export interface Aggregate {
 
 export async function aggregateFlows(store: Store, q: AggregateRequest, db = store.database): Promise<{ rows: Aggregate[]; totals: { packets: bigint; bytes: bigint; groups: number } }> {
   if (q.task.type !== 'exact') throw new QueryError(`task: "${q.task.name}" is a ${q.task.type} task; AggregateFlows reads exact tasks`);
+  // Refused before any work: a long list would make a query ClickHouse takes long to refuse.
+  if (q.groupBy.length > MAX_GROUP_BY) throw new QueryError(`groupBy: ${q.groupBy.length} entries; at most ${MAX_GROUP_BY} (the key fields: ${KEY_FIELDS.join(', ')})`);
+  q = { ...q, groupBy: [...new Set(q.groupBy)] };
   for (const f of q.groupBy) {
     if (!KEY_FIELDS.includes(f)) throw new QueryError(`groupBy: "${f}" is not a key field (${KEY_FIELDS.join(', ')})`);
     if (!q.task.key.includes(f)) throw new QueryError(`groupBy: the task's key (${q.task.key.join(', ')}) has no ${f}`);

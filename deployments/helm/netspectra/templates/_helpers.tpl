@@ -98,3 +98,8 @@ spill of a ClickHouse writer) and /tmp. */}}
       key: ai-key
       optional: true
 {{- end }}
+
+{{/* The API's in-cluster names, for its Host allow-list. */}}
+{{- define "netspectra.apiHosts" -}}
+{{ include "netspectra.fullname" . }}-api,{{ include "netspectra.fullname" . }}-api.{{ .Release.Namespace }},{{ include "netspectra.fullname" . }}-api.{{ .Release.Namespace }}.svc,{{ include "netspectra.fullname" . }}-api.{{ .Release.Namespace }}.svc.cluster.local
+{{- end }}
