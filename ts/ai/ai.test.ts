@@ -445,7 +445,7 @@ describe('ai', () => {
       assert.ok(!logs.join('\n').includes(KEY), 'no log line holds the key');
     });
 
-    test('netspectra ask streams the answer to stdout, the grounding to stderr; failures exit 2', async () => {
+    test('netspectra ask streams the answer to stdout, the grounding to stderr; usage errors exit 2, failures 1', async () => {
       const r = await runCli(['ask', 'which', 'host sends the most?', '--url', ai.url, '--token', AI_TOKEN]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `${ANSWER}\n`);
@@ -460,7 +460,7 @@ describe('ai', () => {
       assert.ok(out.grounding.sections.some((s) => s.name === 'top talkers' && s.rows! > 0));
 
       const denied = await runCli(['ask', 'hi', '--url', ai.url, '--token', 'wrong']);
-      assert.equal(denied.code, 2);
+      assert.equal(denied.code, 1);
       assert.match(denied.stderr, /^netspectra: ask: a valid bearer token is required \(http:\/\/127\.0\.0\.1:\d+: Unauthenticated\)\n$/);
       const empty = await runCli(['ask', '--url', ai.url]);
       assert.equal(empty.code, 2);

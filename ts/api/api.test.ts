@@ -283,6 +283,9 @@ describe('query API over the embedded store', () => {
       firstTime: at(0), lastTime: at(10), packetsAtoB: '2', bytesAtoB: '100', packetsBtoA: '3', bytesBtoA: '1000', tcpFlagsAtoB: 'FIN,SYN,ACK',
       tcpFlagsBtoA: 'FIN,SYN,ACK', state: 'closed', reason: 'fin', probe: 'probe-1', interface: 'eth0', direction: 'outbound',
     });
+    // The CLI's names (order_by, asc) ask for the same page.
+    const cliNames = (await (await http(`/api/v1/flow-records?source=flows-test&ip=${encodeURIComponent('10.1.0.0/24')}&order_by=first&asc&limit=2`)).json()) as typeof j;
+    assert.deepEqual(cliNames.records, j.records);
     const next = (await (await http(`/api/v1/flow-records?source=flows-test&ip=${encodeURIComponent('10.1.0.0/24')}&sort=first&dir=asc&limit=2&page_token=${j.nextPageToken}`)).json()) as typeof j;
     assert.deepEqual(next.records.map((r) => r.srcPort), [53, 8]);
     const byId = (await (await http('/api/v1/flow-records?community_id=1%3A3o%2Ft5wSjQbgGyDYnJMbXdfFm6cE%3D&direction=local')).json()) as typeof j;

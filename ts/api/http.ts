@@ -39,7 +39,10 @@ function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 't
   const flow: Record<string, unknown> = {};
   const range: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(q)) {
-    if (k === 'task' || k === 'by' || k === 'order_by' || k === 'page_token') out[k.replace(/_(.)/g, (_, c: string) => c.toUpperCase())] = v;
+    // Flow records take the CLI's names too: order_by and asc for their sort and dir.
+    if (kind === 'records' && k === 'order_by') out.sort = v;
+    else if (kind === 'records' && k === 'asc') out.dir = v === '' || v === 'true' || v === '1' ? 'asc' : 'desc';
+    else if (k === 'task' || k === 'by' || k === 'order_by' || k === 'page_token') out[k.replace(/_(.)/g, (_, c: string) => c.toUpperCase())] = v;
     else if (k === 'start' || k === 'end') range[k] = timeParam(v, k);
     else if (k === 'limit') out.limit = wholeNumber(v, k);
     else if (k === 'group_by') out.groupBy = v.split(',').filter(Boolean);

@@ -97,6 +97,7 @@ export async function askCommand(words: string[], values: Values, cfg: Netspectr
     if (!(e instanceof ConnectError)) throw e;
     if (!values.json && answer && !answer.endsWith('\n')) process.stdout.write('\n');
     process.stderr.write(`netspectra: ask: ${e.rawMessage} (${url}: ${Code[e.code]})\n`);
-    return 2;
+    // As query: a request the server calls invalid is a usage error; any other failure is 1.
+    return e.code === Code.InvalidArgument ? 2 : 1;
   }
 }

@@ -1,6 +1,10 @@
 // analyze, demo and generate: captures analysed on this machine, the report printed, the rows
 // stored. Modules a run does not need (the store, the alert rules) are not loaded.
+import { closeSync, createWriteStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { analyzeFiles } from '../analyze/analyze-files.js';
 import { loadBackend, loadFailures, type Backend } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
@@ -102,11 +106,72 @@ function analysisSource(cfg: NetspectraConfig, files: string[]): string {
 export async function analyze(files: string[], values: Values): Promise<number> {
   const cfg = config(values);
   if (values['print-config']) {
-    process.stdout.write(JSON.stringify(cfg, null, 2) + '\n');
+    // As the configuration file is written (YAML), or JSON with --json.
+    const yaml = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    process.stdout.write(values.json ? JSON.stringify(cfg, null, 2) + '\n' : yaml.stringify(cfg));
     return 0;
   }
-  if (files.length === 0) throw new UsageError('analyze needs at least one capture file');
-  const source = analysisSource(cfg, files);
+  if (files.length === 0) throw new UsageError('analyze needs at least one capture file (- for standard input)');
+  const problems = files.map(captureProblem).filter((p): p is string => p !== null);
+  if (problems.length) {
+    // Before anything is printed: no report of files that could not be read.
+    for (const p of problems) process.stderr.write(`netspectra: ${p}\n`);
+    return EXIT.failed;
+  }
+  const stdin = files.includes('-') ? await spoolStdin() : null;
+  try {
+    return await analyzeReadable(stdin ? files.map((f) => (f === '-' ? stdin.file : f)) : files, cfg, values, analysisSource(cfg, files.map((f) => (f === '-' ? 'stdin' : f))));
+  } finally {
+    stdin?.remove();
+  }
+}
+
+const CAPTURE_MAGIC = new Set(['a1b2c3d4', 'd4c3b2a1', 'a1b23c4d', '4d3cb2a1', 'a1b2cd34', '34cdb2a1', '0a0d0d0a']);
+
+/** Why a named input cannot be analysed (missing, a folder, unreadable, empty, not a capture),
+ * in the capture reader's words, or null. Standard input and other streams are checked as they
+ * are read. */
+export function captureProblem(file: string): string | null {
+  if (file === '-') return null;
+  const cannotOpen = (e: unknown) => {
+    const code = (e as NodeJS.ErrnoException).code;
+    return `${file}: cannot open: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message}`;
+  };
+  let st;
+  try {
+    st = statSync(file);
+  } catch (e) {
+    return cannotOpen(e);
+  }
+  if (st.isDirectory()) return `${file}: is a directory, not a capture file`;
+  if (!st.isFile()) return null;
+  let head: Buffer;
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      head = Buffer.alloc(Math.min(4, st.size));
+      readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    return cannotOpen(e);
+  }
+  if (head.length < 4) return `${file}: file cut short at offset 0: file header needs 4 bytes, only ${head.length} remain`;
+  if (!CAPTURE_MAGIC.has(head.toString('hex'))) return `${file}: not a pcap or pcapng file: magic number ${head.toString('hex')} at offset 0`;
+  return null;
+}
+
+/** Standard input copied to a temporary file as it arrives (the reader needs a file). */
+async function spoolStdin(): Promise<{ file: string; remove: () => void }> {
+  if (process.stdin.isTTY) throw new UsageError('- reads a capture from standard input, which is a terminal here: pipe one in (tcpdump -w - | netspectra analyze -)');
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-stdin-'));
+  const file = join(dir, 'stdin.pcap');
+  await pipeline(process.stdin, createWriteStream(file));
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function analyzeReadable(files: string[], cfg: NetspectraConfig, values: Values, source: string): Promise<number> {
   if (!values.serve) return await analyzeAndStore(engine(), files, cfg, values, source);
   // The store stays open after the analysis: the API and the console show what was stored.
   const { openServedStore, startApiServer } = await import('./serve.js');

@@ -65,6 +65,7 @@ test('the exit status says what became of the rows: 3 when some were quarantined
 test('a missing file is a one-line error and exit 1', () => {
   const r = run('analyze', join(dir, 'nope.pcap'));
   assert.equal(r.code, 1);
+  assert.equal(r.stdout, '');
   assert.equal(r.stderr.trim(), `netspectra: ${join(dir, 'nope.pcap')}: cannot open: no such file`);
 });
 
@@ -183,10 +184,106 @@ test('usage and configuration errors exit 2 and say what is wrong', () => {
   assert.match(r.stderr, /tasks\[0\]\.key\[0\]: expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol, got string "SrcMac"/);
 });
 
-test('--print-config shows the effective configuration', () => {
-  const r = spawnSync(process.execPath, [cli, 'analyze', '--print-config'], { encoding: 'utf8', env: { ...process.env, NETSPECTRA_ANALYZE_TOP: '4' } });
-  assert.equal(r.status, 0);
-  assert.equal(JSON.parse(r.stdout).analyze.top, 4);
+test('--print-config shows the effective configuration, as YAML (JSON with --json)', () => {
+  const env = { ...process.env, NETSPECTRA_ANALYZE_TOP: '4' };
+  const json = spawnSync(process.execPath, [cli, 'analyze', '--print-config', '--json'], { encoding: 'utf8', env });
+  assert.equal(json.status, 0);
+  assert.equal(JSON.parse(json.stdout).analyze.top, 4);
+  const yaml = spawnSync(process.execPath, [cli, 'analyze', '--print-config'], { encoding: 'utf8', env });
+  assert.equal(yaml.status, 0);
+  assert.match(yaml.stdout, /^analyze:\n(  .*\n)*  top: 4\n/m);
+  assert.doesNotMatch(yaml.stdout, /^\{/);
+});
+
+test('each command takes only its own flags, and has its own help', () => {
+  // A flag of another command is an error naming the command, not silently ignored.
+  for (const flag of [['--bpf', 'tcp port 80'], ['--iface', 'eth0'], ['--nats', 'nats://x'], ['--jetstream'], ['--live']]) {
+    const r = run('analyze', ...flag, join(pcaps, 'ndpi-nfsv3.pcap'));
+    assert.equal(r.code, 2, flag.join(' '));
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`^netspectra: analyze: unknown option '${flag[0]}'\n\\(netspectra analyze --help shows the usage\\)\n$`));
+  }
+  const own = run('analyze', '--help');
+  assert.equal(own.code, 0);
+  assert.match(own.stdout, /^usage: netspectra analyze <file\.\.\.> \[options\]/);
+  assert.match(own.stdout, /examples:\n  netspectra analyze capture\.pcap/);
+  assert.equal(run('help', 'analyze').stdout, own.stdout);
+  const query = run('query', 'tasks', '--help');
+  assert.match(query.stdout, /^usage: netspectra query <what>/);
+  assert.notEqual(query.stdout, own.stdout);
+  assert.equal(run('help', 'nosuch').code, 2);
+  assert.match(run('--version').stdout, /^netspectra \d+\.\d+\.\d+\n$/);
+  assert.equal(run('version').stdout, run('--version').stdout);
+  // No command: the usage on stderr, exit 2.
+  const none = run();
+  assert.equal(none.code, 2);
+  assert.equal(none.stdout, '');
+  assert.match(none.stderr, /^usage: netspectra <command>/);
+});
+
+test('analyze refuses what it cannot read before printing anything', () => {
+  const d = join(dir, 'refused-dir');
+  mkdirSync(d, { recursive: true });
+  const text = file('refused.txt', 'not a capture\n');
+  const r = run('analyze', '--json', join(pcaps, 'ndpi-nfsv3.pcap'), join(dir, 'missing.pcap'), d, text);
+  assert.equal(r.code, 1);
+  assert.equal(r.stdout, '', 'no report, not even an empty one');
+  assert.match(r.stderr, /missing\.pcap: cannot open: no such file\n/);
+  assert.match(r.stderr, /refused-dir: is a directory, not a capture file\n/);
+  assert.match(r.stderr, /refused\.txt: not a pcap or pcapng file: magic number 6e6f7420 at offset 0\n/);
+});
+
+test('- reads the capture from standard input: the same report as the file', () => {
+  const capture = join(pcaps, 'ndpi-nfsv3.pcap');
+  const piped = spawnSync(process.execPath, [cli, 'analyze', '--json', '--store', 'none', '-'], { encoding: 'utf8', cwd: dir, input: readFileSync(capture), timeout: 60_000 });
+  assert.equal(piped.status, 0, piped.stderr);
+  const fromFile = JSON.parse(run('analyze', '--json', '--store', 'none', capture).stdout) as AnalysisReport;
+  const fromStdin = JSON.parse(piped.stdout) as AnalysisReport;
+  assert.equal(fromStdin.totals.packets, fromFile.totals.packets);
+  assert.equal(fromStdin.totals.bytes, fromFile.totals.bytes);
+  assert.deepEqual(fromStdin.protocols, fromFile.protocols);
+});
+
+test('configuration problems name what set the value, all at once, in full', () => {
+  const capture = join(pcaps, 'ndpi-nfsv3.pcap');
+  assert.match(run('analyze', '--window', '10x', capture).stderr, /analyze\.window: expected a duration .* got string "10x" \(set by --window 10x\)/);
+  const env = spawnSync(process.execPath, [cli, 'analyze', capture], { encoding: 'utf8', cwd: dir, env: { ...process.env, NETSPECTRA_ANALYZE_TOP: 'abc' } });
+  assert.equal(env.status, 2);
+  assert.match(env.stderr, /analyze\.top: expected an integer, got string "abc" \(set by NETSPECTRA_ANALYZE_TOP=abc\)/);
+  assert.doesNotMatch(env.stderr, /defaults:/);
+  const three = file('three.yaml', 'analyze:\n  top: 0\ntasks:\n  - {name: t, type: exact, key: [SrcMac]}\nalerts:\n  rules:\n    - {name: r, task: nosuch, metric: packets, threshold: 5}\n');
+  const r3 = run('analyze', '--config', three, capture);
+  assert.equal(r3.code, 2);
+  assert.match(r3.stderr, /3 problem\(s\)/);
+  assert.match(r3.stderr, /alerts\.rules\[0\] \(r\)\.task: no task "nosuch"/);
+  const broken = file('broken.yaml', 'analyze:\n  top: 5\n  window: [1\n');
+  const yaml = run('analyze', '--config', broken, capture);
+  assert.equal(yaml.code, 2);
+  assert.match(yaml.stderr, /broken\.yaml: 1 problem\(s\) in the configuration:\n  - line \d+, column \d+: [^\n]*[^:\n]\n {6}/);
+});
+
+test('ICMP keys show their type and code by name, not as a port number', () => {
+  const r = run('analyze', '--store', 'none', join(pcaps, 'debian-libtrace-icmp-sample.pcap'));
+  assert.equal(r.code, 0, r.stderr);
+  const section = r.stdout.slice(r.stdout.indexOf('Task dst_port'));
+  assert.match(section, /\b\d+\/\d+ [a-z-]+ +ICMP\b/);
+  assert.doesNotMatch(section.split('\n\n')[0], / (771|2048) +ICMP\b/);
+});
+
+test('query and ask exit 1 alike when nothing answers', () => {
+  const query = run('query', 'tasks', '--url', 'http://127.0.0.1:9');
+  const ask = run('ask', 'hello?', '--url', 'http://127.0.0.1:9');
+  assert.equal(query.code, 1, query.stderr);
+  assert.equal(ask.code, 1, ask.stderr);
+  assert.match(query.stderr, /^netspectra: query tasks: .*\(http:\/\/127\.0\.0\.1:9: Unavailable\)\n$/);
+  assert.match(ask.stderr, /^netspectra: ask: .*\(http:\/\/127\.0\.0\.1:9: Unavailable\)\n$/);
+});
+
+test('the seed is text in the JSON report: exact beyond 2^53', () => {
+  const seed = '7954892329472115572';
+  const r = spawnSync(process.execPath, [cli, 'analyze', '--json', '--store', 'none', join(pcaps, 'ndpi-nfsv3.pcap')], { encoding: 'utf8', cwd: dir, env: { ...process.env, NETSPECTRA_SEED: seed } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as AnalysisReport).tables.seed, seed);
 });
 
 test('generate writes a deterministic capture that analyze reads back', () => {

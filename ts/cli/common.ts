@@ -15,13 +15,18 @@ export type Values = Record<string, string | boolean | undefined>;
 
 export function config(values: Values, live = false, extra: Record<string, unknown> = {}): NetspectraConfig {
   const overrides: Record<string, unknown> = { ...extra };
+  const names: Record<string, string> = {};
   const str = (flag: string, key: string) => {
-    if (typeof values[flag] === 'string') overrides[key] = values[flag];
+    if (typeof values[flag] !== 'string') return;
+    overrides[key] = values[flag];
+    names[key] = `--${flag} ${values[flag]}`;
   };
   const int = (flag: string, key: string) => {
-    if (typeof values[flag] === 'string') overrides[key] = positiveInt(`--${flag}`, values[flag] as string, 1);
+    if (typeof values[flag] !== 'string') return;
+    overrides[key] = positiveInt(`--${flag}`, values[flag] as string, 1);
+    names[key] = `--${flag} ${values[flag]}`;
   };
-  if (typeof values.top === 'string') overrides['analyze.top'] = positiveInt('--top', values.top, 10);
+  int('top', 'analyze.top');
   str('window', live ? 'window' : 'analyze.window');
   str('nats', 'nats.url');
   if (values.jetstream) overrides['nats.jetstream'] = true;
@@ -35,9 +40,12 @@ export function config(values: Values, live = false, extra: Record<string, unkno
   str('store', 'storage.kind');
   str('data', 'storage.path');
   str('host', 'api.host');
-  if (typeof values.port === 'string') overrides['api.port'] = Number(values.port);
+  if (typeof values.port === 'string') {
+    overrides['api.port'] = /^\d+$/.test(values.port) ? Number(values.port) : values.port;
+    names['api.port'] = `--port ${values.port}`;
+  }
   if (values.insecure) overrides['api.insecure'] = true;
-  return loadConfig({ file: values.config as string | undefined, overrides, checks: [rulesProblems] });
+  return loadConfig({ file: values.config as string | undefined, overrides, overrideNames: names, checks: [rulesProblems] });
 }
 
 export const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);

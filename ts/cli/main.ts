@@ -1,73 +1,51 @@
 #!/usr/bin/env node
 // The netspectra command line. Each command's modules are loaded when it runs: `--help` loads
 // nothing but the usage text.
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { USAGE, UsageError } from './usage.js';
+import { COMMANDS, commandOptions, commandUsage, USAGE, UsageError } from './usage.js';
+
+/** Usage and configuration errors (exit-codes.ts's `usage`, not imported: --help loads nothing). */
+const EXIT_USAGE = 2;
+
+/** The package's version, read when asked for. */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `netspectra ${pkg.version}`;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined) {
+    process.stderr.write(USAGE + '\n');
+    return EXIT_USAGE;
+  }
+  if (command === '--version' || command === '-V' || command === 'version') {
+    process.stdout.write(version() + '\n');
+    return 0;
+  }
+  if (command === 'help' || command === '--help' || command === '-h') {
+    const about = rest[0];
+    if (about === undefined) process.stdout.write(USAGE + '\n');
+    else if (about in COMMANDS) process.stdout.write(commandUsage(about) + '\n');
+    else return usageError(`help: unknown command "${about}"`);
+    return 0;
+  }
+  if (!(command in COMMANDS)) return usageError(`unknown command "${command}"`);
   try {
-    const { values, positionals } = parseArgs({
-      args: rest,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        json: { type: 'boolean' },
-        top: { type: 'string' },
-        window: { type: 'string' },
-        config: { type: 'string' },
-        'print-config': { type: 'boolean' },
-        notify: { type: 'boolean' },
-        packets: { type: 'string' },
-        seed: { type: 'string' },
-        iface: { type: 'string' },
-        read: { type: 'string' },
-        bpf: { type: 'string' },
-        snaplen: { type: 'string' },
-        nats: { type: 'string' },
-        jetstream: { type: 'boolean' },
-        partitions: { type: 'string' },
-        persist: { type: 'string' },
-        engine: { type: 'boolean' },
-        output: { type: 'string' },
-        threads: { type: 'string' },
-        store: { type: 'string' },
-        data: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        task: { type: 'string' },
-        start: { type: 'string' },
-        end: { type: 'string' },
-        ip: { type: 'string' },
-        'src-ip': { type: 'string' },
-        rule: { type: 'string' },
-        state: { type: 'string' },
-        severity: { type: 'string' },
-        'dst-ip': { type: 'string' },
-        'src-port': { type: 'string' },
-        'dst-port': { type: 'string' },
-        protocol: { type: 'string' },
-        'group-by': { type: 'string' },
-        'order-by': { type: 'string' },
-        asc: { type: 'boolean' },
-        limit: { type: 'string' },
-        'page-token': { type: 'string' },
-        'community-id': { type: 'string' },
-        serve: { type: 'boolean' },
-        insecure: { type: 'boolean' },
-        direction: { type: 'string' },
-        source: { type: 'string' },
-        live: { type: 'boolean' },
-        by: { type: 'string' },
-        both: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-    if (values.help || command === undefined || command === 'help' || command === '--help' || command === '-h') {
-      process.stdout.write(USAGE + '\n');
-      return command === undefined ? 2 : 0;
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, allowPositionals: true, strict: true, options: commandOptions(command) });
+    } catch (e) {
+      // Node's message names the flag; ours names the command and where its flags are listed.
+      const m = (e as Error).message.split('. ')[0];
+      return usageError(`${command}: ${m.replace(/^Unknown option/, 'unknown option')}`, command);
+    }
+    const values = parsed.values as Record<string, string | boolean | undefined>;
+    const { positionals } = parsed;
+    if (values.help) {
+      process.stdout.write(commandUsage(command) + '\n');
+      return 0;
     }
     const common = await import('./common.js');
     const withConfig = (v: Record<string, string | boolean | undefined>) => common.config(v, true);
@@ -88,23 +66,24 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./ai.js')).askCommand(positionals, values, common.config({ config: values.config }));
       case 'probe':
         return await (await import('./live.js')).probe(positionals, values);
-      case 'engine':
-        return await (await import('./live.js')).engineCommand(values);
       default:
-        throw new UsageError(`unknown command "${command}"`);
+        return await (await import('./live.js')).engineCommand(values);
     }
   } catch (e) {
     if (e instanceof Error && e.name === 'ConfigError') {
       process.stderr.write(`netspectra: ${e.message}\n`);
-      return 2;
+      return EXIT_USAGE;
     }
-    if (e instanceof UsageError || (e as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`netspectra: ${(e as Error).message}\n\n${USAGE}\n`);
-      return 2;
-    }
+    if (e instanceof UsageError) return usageError(`${command}: ${e.message}`, command);
     process.stderr.write(`netspectra: ${(e as Error).message}\n`);
     return 1;
   }
+}
+
+/** A usage error on stderr, with where to read the usage; exit status 2. */
+function usageError(message: string, command?: string): number {
+  process.stderr.write(`netspectra: ${message}\n(netspectra ${command ? `${command} ` : ''}--help shows the usage)\n`);
+  return EXIT_USAGE;
 }
 
 const code = await main(process.argv.slice(2));

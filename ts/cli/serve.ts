@@ -78,7 +78,9 @@ export async function serveCommand(cfg: NetspectraConfig, log: Log, stopped: Pro
     storage = openWindowStorage(cfg.storage, { source, log, store });
     engine = await runEngine(cfg, log, storage);
   }
-  const server = await startApiServer(cfg, log, 'serve', { store, host: engine?.host, storage, source });
+  // Without an engine the console shows every source the store holds (it picks one), not this
+  // host's name, which only an engine writes under.
+  const server = await startApiServer(cfg, log, 'serve', { store, host: engine?.host, storage, source: engine ? source : undefined });
   const failure = await Promise.race([stopped.then(() => null), engine ? engine.host.failed : new Promise<never>(() => {})]);
   log('serve: stopping');
   await server.close();

@@ -109,8 +109,17 @@ test('environment and flags override the file, in that order', () => {
   assert.equal(loadConfig({ env: { NETSPECTRA_SEED: '0x10' } }).seed, '16');
   assert.equal(loadConfig({ env: { NETSPECTRA_WINDOW: '1m' } }).window, 60);
   assert.equal(loadConfig({ env: { NETSPECTRA_ANALYZE_EXACT_BESIDE: 'false' } }).analyze.exactBeside, false);
+  // A problem names what set the value: the variable, or the flag the command line named.
   assert.deepEqual(problemsOf(() => loadConfig({ env: { NETSPECTRA_ANALYZE_TOP: 'many' } })), [
-    'analyze.top: expected an integer, got string "many"',
+    'analyze.top: expected an integer, got string "many" (set by NETSPECTRA_ANALYZE_TOP=many)',
+  ]);
+  assert.deepEqual(problemsOf(() => loadConfig({ env: {}, overrides: { 'analyze.window': '10x' }, overrideNames: { 'analyze.window': '--window 10x' } })), [
+    'analyze.window: expected a duration such as 10, "10s", "500ms" or "5m", got string "10x" (set by --window 10x)',
+  ]);
+  // Checks of other sections (the alert rules) run beside the schema's problems.
+  assert.deepEqual(problemsOf(() => loadConfig({ env: {}, overrides: { 'analyze.top': 0 }, checks: [() => ['alerts.rules[0].task: no task "x"']] })), [
+    'analyze.top: 0 is below the minimum 1',
+    'alerts.rules[0].task: no task "x"',
   ]);
 });
 

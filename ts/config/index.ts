@@ -21,7 +21,12 @@ export function parseConfigText(text: string, source: string): unknown {
   } catch (e) {
     if (e instanceof yaml.YAMLParseError) {
       const pos = e.linePos?.[0];
-      throw new ConfigError([`${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`], source);
+      // The parser's first line ends "at line L, column C:" before an excerpt of the text: the
+      // position goes first, the excerpt below.
+      const [head, ...excerpt] = e.message.split('\n');
+      const what = head.replace(/ at line \d+, column \d+:?$/, '').replace(/:$/, '');
+      const shown = excerpt.filter((l) => l.trim()).map((l) => `      ${l}`).join('\n');
+      throw new ConfigError([`${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${what}${shown ? `\n${shown}` : ''}`], source);
     }
     throw e;
   }
@@ -59,13 +64,26 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Dotted key -> value overrides from flags, applied last. */
   overrides?: Record<string, unknown>;
+  /** Dotted key -> what set it (a flag such as --window), named in its problems. */
+  overrideNames?: Record<string, string>;
   /** Checks of the whole configuration by the components that own a section (the alert rules:
    * ts/alert's `rulesProblems`), run once the schema holds, their problems reported with it. */
   checks?: ((cfg: NetspectraConfig) => string[])[];
 }
 
+/** Each problem ("key: message") with what set the key: a flag or an environment variable. */
+function attributed(problems: string[], origins: Map<string, string>): string[] {
+  if (!origins.size) return problems;
+  return problems.map((p) => {
+    const key = p.slice(0, p.indexOf(':'));
+    let best = '';
+    for (const k of origins.keys()) if ((key === k || key.startsWith(`${k}.`) || key.startsWith(`${k}[`)) && k.length > best.length) best = k;
+    return best ? `${p} (set by ${origins.get(best)})` : p;
+  });
+}
+
 export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
-  let source = 'defaults';
+  let source = 'configuration';
   let doc: unknown = {};
   if (opts.file) {
     source = opts.file;
@@ -81,12 +99,19 @@ export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
     throw new ConfigError(['(root): expected a mapping of keys'], source);
   }
   const raw = structuredClone(doc) as Record<string, unknown>;
+  const origins = new Map<string, string>();
   for (const { env, path, schema } of envPaths(configSchema)) {
     const v = (opts.env ?? process.env)[env];
-    if (v !== undefined && v !== '') setPath(raw, path, envValue(schema, v));
+    if (v !== undefined && v !== '') {
+      setPath(raw, path, envValue(schema, v));
+      origins.set(path.join('.'), `${env}=${v}`);
+    }
   }
   for (const [key, value] of Object.entries(opts.overrides ?? {})) {
-    if (value !== undefined) setPath(raw, key.split('.'), value);
+    if (value === undefined) continue;
+    setPath(raw, key.split('.'), value);
+    const name = opts.overrideNames?.[key];
+    if (name) origins.set(key, name);
   }
   const problems: string[] = [];
   const cfg = validate(configSchema, raw, '', problems) as NetspectraConfig;
@@ -95,8 +120,15 @@ export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
     if (t && names.has(t.name)) problems.push(`tasks[${i}].name: "${t.name}" is used by an earlier task`);
     if (t) names.add(t.name);
   });
-  if (!problems.length) for (const check of opts.checks ?? []) problems.push(...check(cfg));
-  if (problems.length) throw new ConfigError(problems, source);
+  // Every problem at once: the checks run on what the schema could read, even beside its problems.
+  for (const check of opts.checks ?? []) {
+    try {
+      problems.push(...check(cfg));
+    } catch {
+      // A section the schema refused can leave a check nothing to read: its problem is listed.
+    }
+  }
+  if (problems.length) throw new ConfigError(attributed(problems, origins), source);
   cfg.seed = BigInt(cfg.seed).toString();
   if (BigInt(cfg.seed) >= 1n << 64n) throw new ConfigError([`seed: ${cfg.seed} does not fit in 64 bits`], source);
   return cfg;

@@ -5,6 +5,7 @@
 // token, a WebSocket client that never reads, and the page over a store without an engine.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
@@ -364,7 +365,8 @@ describe('web console over a live engine', () => {
     assert.ok(flows.flows.length > 0 && flows.flows.length <= 3 && flows.flows.every((f) => f.protoName === 'UDP'));
     for (const [path, message] of [
       ['/api/flows?port=x', /^port: "x" is not a whole number$/],
-      ['/api/flows?color=red', /^unknown parameter "color"; this route takes limit, offset, sort, dir, proto, ip, port$/],
+      ['/api/flows?color=red', /^unknown parameter "color"; this route takes limit, offset, sort, dir, proto, ip, port, source, start, end$/],
+      ['/api/flows?source=x', /^source, start and end pick stored flow records/],
       ['/api/counters?step=0', /^step: 0 is outside 1..3600$/],
       ['/api/counters?start=yesterday', /^start: "yesterday" is not an RFC 3339 time or epoch milliseconds$/],
       ['/api/counters?start=2000&end=1000', /^end: must be after start$/],
@@ -608,3 +610,93 @@ describe('web console over the store after an offline analysis', () => {
     console.log(`console screenshot (store): ${shot}`);
   });
 });
+
+// README's path: `analyze` of two captures, then `serve` with no flags, then the console: the
+// page shows what the store holds (every source), picks one, and its address keeps the view.
+describe('console after `analyze` of two captures, then `serve`, as the README says', () => {
+  const cli = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
+  const second = join(shared, 'pcaps', 'ndpi-nfsv3.pcap');
+  const secondOracle = JSON.parse(readFileSync(join(shared, 'oracle', 'ndpi-nfsv3.pcap.json'), 'utf8')) as Oracle;
+  const skipBrowser = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (scripts/system-packages.sh installs it)`;
+  let dir: string;
+  let serve: ChildProcess | null = null;
+  let url = '';
+  let browser: Browser | null = null;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'netspectra-console-readme-'));
+    for (const capture of [CAPTURE, second]) {
+      const r = spawnSync(process.execPath, [cli, 'analyze', '--data', dir, capture], { encoding: 'utf8', timeout: 120_000 });
+      assert.equal(r.status, 0, r.stderr);
+    }
+    serve = spawn(process.execPath, [cli, 'serve', '--data', dir, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSPECTRA_API_TOKENS: '' } });
+    url = await new Promise<string>((resolve, reject) => {
+      let err = '';
+      serve!.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /console on (http:\/\/[^\s/]+)/.exec(err);
+        if (m) resolve(m[1]);
+      });
+      serve!.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (serve && serve.exitCode === null) {
+      serve.kill('SIGTERM');
+      await new Promise((r) => serve!.once('exit', r));
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the page shows every stored source, picks one, and its address keeps the view', { skip: skipBrowser }, async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    await page.goto(`${url}/console/`);
+    await page.waitForSelector('body[data-stored="loaded"]');
+    const both = oracle.packets + secondOracle.packets;
+    assert.match((await page.textContent('#kpi-window')) ?? '', new RegExp(`^${both.toLocaleString('en-US')} pkts, `));
+    const options = await page.$$eval('#view-source option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+    assert.deepEqual(options, ['', 'analyze:ndpi-KakaoTalk_talk.pcap', 'analyze:ndpi-nfsv3.pcap']);
+    assert.match((await page.textContent('#view-source option[value=""]')) ?? '', /every source \(2\)/);
+    await page.waitForFunction(() => (document.getElementById('flows')?.querySelectorAll('tbody tr td[data-field="srcIp"]').length ?? 0) > 0);
+
+    // One source: the tables and the flows are that capture's, and the address says so.
+    await page.evaluate(() => delete document.body.dataset.stored);
+    await page.selectOption('#view-source', 'analyze:ndpi-nfsv3.pcap');
+    await page.click('#store-view button[type="submit"]');
+    await page.waitForSelector('body[data-stored="loaded"]');
+    assert.match((await page.textContent('#kpi-window')) ?? '', new RegExp(`^${secondOracle.packets.toLocaleString('en-US')} pkts`));
+    assert.match(await page.textContent('#rate-title') ?? '', /of analyze:ndpi-nfsv3\.pcap/);
+    const kept = page.url();
+    assert.match(kept, /[?&]source=analyze%3Andpi-nfsv3\.pcap/);
+    await page.waitForFunction(() => [...document.querySelectorAll('#flows tbody td[data-field="srcIp"]')].length > 0);
+    const flowAddresses = await page.$$eval('#flows tbody td[data-field="srcIp"]', (tds) => tds.map((t) => t.textContent));
+    assert.ok(flowAddresses.every((a) => secondOracle.conv.ip.some((r) => r.addrA === a || r.addrB === a)), `flows of the picked capture only: ${flowAddresses.join(', ')}`);
+    // Stored flows are of any day: their times carry the date.
+    assert.match((await page.textContent('#flows tbody td[data-field="first"]')) ?? '', /^1999-12-03 07:49:5\d$/);
+
+    // The same address in a new page: the same view.
+    const again = await browser.newPage({ viewport: { width: 1366, height: 900 } });
+    await again.goto(kept);
+    await again.waitForSelector('body[data-stored="loaded"]');
+    assert.equal(await again.inputValue('#view-source'), 'analyze:ndpi-nfsv3.pcap');
+    assert.match((await again.textContent('#kpi-window')) ?? '', new RegExp(`^${secondOracle.packets.toLocaleString('en-US')} pkts`));
+    // The capture's one window is drawn as a point inside the plot.
+    const drawn = await again.evaluate(() => {
+      const chart = (window as unknown as { Chart: { getChart(id: string): { chartArea: { left: number; right: number }; getDatasetMeta(i: number): { data: { x: number; options: { radius: number } }[] } } } }).Chart.getChart('rate-chart');
+      const p = chart.getDatasetMeta(0).data[0];
+      return { x: p.x, radius: p.options.radius, left: chart.chartArea.left, right: chart.chartArea.right };
+    });
+    assert.ok(drawn.radius > 0 && drawn.x > drawn.left && drawn.x < drawn.right, JSON.stringify(drawn));
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const shot = join(ARTIFACTS, 'console-analyze-then-serve.png');
+    await again.screenshot({ path: shot, fullPage: true });
+    console.log(`console screenshot (analyze, then serve): ${shot}`);
+  });
+});
+

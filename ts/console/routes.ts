@@ -127,8 +127,13 @@ export function mountRoutes(app: ApiApp['app'], ctx: RouteContext): void {
 
   app.get('/api/flows', async (c) => {
     let q: FlowPageQuery;
+    let view: { source?: string; start?: number; end?: number };
     try {
-      q = flowQuery(params(c, ['limit', 'offset', 'sort', 'dir', 'proto', 'ip', 'port']), cfg.api.maxLimit);
+      const raw = params(c, ['limit', 'offset', 'sort', 'dir', 'proto', 'ip', 'port', 'source', 'start', 'end']);
+      q = flowQuery(raw, cfg.api.maxLimit);
+      // Store mode: the page's source and time range pick the records.
+      view = { source: raw.source || ctx.source, ...timeRange(raw) };
+      if (host && (raw.source || raw.start || raw.end)) throw new QueryError('source, start and end pick stored flow records; this server\'s flow table is its live engine\'s');
     } catch (e) {
       return fail(c, e);
     }
@@ -143,7 +148,7 @@ export function mountRoutes(app: ApiApp['app'], ctx: RouteContext): void {
     }
     if (!store) return c.json({ error: 'no engine and no store in this server: there is no flow table' }, 404);
     try {
-      const r = await listFlowRecords(store, { ...q, source: ctx.source });
+      const r = await listFlowRecords(store, { ...q, source: view.source, from: view.start, to: view.end });
       return c.json({ mode: 'store', active: 0, matched: r.total, flows: r.flows });
     } catch (e) {
       return fail(c, e, 503);
@@ -229,7 +234,9 @@ export function mountRoutes(app: ApiApp['app'], ctx: RouteContext): void {
         windowSeries(store, { range, metric: 'bytes', filter, limit }),
       ]);
       const b = new Map(bytes.map((p) => [p.startNs, p.value]));
-      return c.json({ points: packets.map((p) => ({ t: msOf(p.startNs), packets: Number(p.value), bytes: Number(b.get(p.startNs) ?? 0n) })) });
+      // The span the points cover (first start to last end), for rates and the page's range.
+      const span = packets.length ? { fromMs: msOf(packets[0].startNs), toMs: msOf(packets.reduce((m, p) => (p.endNs > m ? p.endNs : m), 0n)) } : { fromMs: null, toMs: null };
+      return c.json({ ...span, points: packets.map((p) => ({ t: msOf(p.startNs), packets: Number(p.value), bytes: Number(b.get(p.startNs) ?? 0n) })) });
     } catch (e) {
       return fail(c, e, 503);
     }

@@ -1,4 +1,5 @@
 // The human-readable report of `netspectra analyze`.
+import { icmpTypeText } from '../shared/index.js';
 import { table } from './table.js';
 import type { AnalysisReport, ConversationRow, KeyColumns, StorageReport, TaskReport } from './types.js';
 import { bytes, duration, epochText, grouped, percent, si } from './units.js';
@@ -27,7 +28,8 @@ function keyCells(row: KeyColumns, fields: string[]): string[] {
     SrcIP: row.srcIp,
     DstIP: row.dstIp,
     SrcPort: row.srcPort?.toString(),
-    DstPort: row.dstPort?.toString(),
+    // ICMP keeps its type and code in the destination port: named, not a number.
+    DstPort: row.proto !== undefined && row.dstPort !== undefined ? (icmpTypeText(row.proto, row.dstPort) ?? row.dstPort.toString()) : row.dstPort?.toString(),
     Protocol: row.protoName || row.proto?.toString(),
   };
   return fields.map((f) => cell[f] ?? '');

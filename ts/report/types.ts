@@ -138,7 +138,7 @@ export interface EngineReport {
   tunnels: Array<{ kind: string; packets: number; bytes: number }>;
   windows: WindowReport[];
   problems: { truncated: number; malformed: number; unsupported: number; details: ProblemRow[] };
-  tables: { conversations: number; ipPairs: number; hosts: number; seed: number; fragmentTableResets: number };
+  tables: { conversations: number; ipPairs: number; hosts: number; /** Text: exact beyond 2^53. */ seed: string; fragmentTableResets: number };
 }
 
 export interface AnalysisReport extends EngineReport {

@@ -69,3 +69,31 @@ export function tcpFlagsText(f: number): string {
   for (let i = 0; i < 8; i++) if (f & (1 << i)) parts.push(FLAG_NAMES[i]);
   return parts.join(',');
 }
+
+/** ICMP (RFC 792) and ICMPv6 (RFC 4443, 4861) message types, and the codes worth a name. */
+const ICMP_TYPES: Record<number, string> = {
+  0: 'echo-reply', 3: 'unreachable', 4: 'source-quench', 5: 'redirect', 8: 'echo-request', 9: 'router-advert', 10: 'router-solicit',
+  11: 'time-exceeded', 12: 'parameter-problem', 13: 'timestamp', 14: 'timestamp-reply',
+};
+const ICMP_UNREACHABLE: Record<number, string> = {
+  0: 'net-unreachable', 1: 'host-unreachable', 2: 'protocol-unreachable', 3: 'port-unreachable', 4: 'fragmentation-needed',
+  5: 'source-route-failed', 9: 'net-prohibited', 10: 'host-prohibited', 13: 'admin-prohibited',
+};
+const ICMPV6_TYPES: Record<number, string> = {
+  1: 'unreachable', 2: 'packet-too-big', 3: 'time-exceeded', 4: 'parameter-problem', 128: 'echo-request', 129: 'echo-reply',
+  130: 'mld-query', 131: 'mld-report', 132: 'mld-done', 133: 'router-solicit', 134: 'router-advert', 135: 'neighbor-solicit',
+  136: 'neighbor-advert', 137: 'redirect', 143: 'mldv2-report',
+};
+const ICMPV6_UNREACHABLE: Record<number, string> = { 0: 'no-route', 1: 'admin-prohibited', 3: 'address-unreachable', 4: 'port-unreachable' };
+
+/** An ICMP or ICMPv6 destination "port" (NetFlow's convention: type << 8 | code) as
+ * "type/code name", e.g. 771 over ICMP is "3/3 port-unreachable"; null for other protocols. */
+export function icmpTypeText(proto: number, port: number): string | null {
+  if (proto !== 1 && proto !== 58) return null;
+  const type = port >> 8;
+  const code = port & 0xff;
+  const v6 = proto === 58;
+  const unreachable = v6 ? type === 1 : type === 3;
+  const name = (unreachable ? (v6 ? ICMPV6_UNREACHABLE : ICMP_UNREACHABLE)[code] : undefined) ?? (v6 ? ICMPV6_TYPES : ICMP_TYPES)[type];
+  return `${type}/${code}${name ? ` ${name}` : ''}`;
+}

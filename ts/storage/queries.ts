@@ -426,7 +426,7 @@ export async function windowSeries(
   store: Store,
   q: { task?: TaskInfo; range?: Range; metric: 'packets' | 'bytes'; filter?: Filter; limit: number },
   db = store.database,
-): Promise<{ startNs: bigint; value: bigint }[]> {
+): Promise<{ startNs: bigint; endNs: bigint; value: bigint }[]> {
   const w = new Where(db);
   let table = 'windows';
   if (q.task) {
@@ -438,13 +438,13 @@ export async function windowSeries(
     w.add(`source = ${w.param(q.filter.source, 'String')}`);
   }
   addRange(w, q.range);
-  const data = await rows<{ start: string; v: string }>(
+  const data = await rows<{ start: string; end: string; v: string }>(
     store,
-    `SELECT ${NS('window_start')} AS start, sum(${q.metric}) AS v FROM ${db}.${table} ${w.sql}
+    `SELECT ${NS('window_start')} AS start, ${NS('max(window_end)')} AS end, sum(${q.metric}) AS v FROM ${db}.${table} ${w.sql}
      GROUP BY window_start ORDER BY window_start LIMIT ${w.param(q.limit, 'UInt32')}`,
     w.params,
   );
-  return data.map((r) => ({ startNs: BigInt(r.start), value: BigInt(r.v) }));
+  return data.map((r) => ({ startNs: BigInt(r.start), endNs: BigInt(r.end), value: BigInt(r.v) }));
 }
 
 export async function health(store: Store): Promise<{ version: string; windows: number }> {

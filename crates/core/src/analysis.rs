@@ -631,7 +631,8 @@ impl Tables {
         j.u64("conversations", conversations.len() as u64);
         j.u64("ipPairs", self.ip_pairs(&conversations).len() as u64);
         j.u64("hosts", hosts.len() as u64);
-        j.u64("seed", self.seed);
+        // Text: a 64-bit seed is not exact as a JSON number in most readers.
+        j.str("seed", &self.seed.to_string());
         j.u64("fragmentTableResets", self.fragments.resets);
         j.end_object();
 

@@ -426,7 +426,7 @@ export class Analysis {
     j.u64('conversations', this.conversations.size);
     j.u64('ipPairs', this.ipPairs().size);
     j.u64('hosts', hosts.size);
-    j.u64('seed', this.config.seed);
+    j.str('seed', this.config.seed.toString());
     j.u64('fragmentTableResets', this.fragments.resets);
     j.endObject();
 

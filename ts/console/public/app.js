@@ -47,6 +47,9 @@ function dateTime(ms) {
   return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${clock(ms)} UTC`;
 }
 
+/** A flow's time in the table: the clock when live (today's traffic), the date too when stored. */
+const flowTime = (ms) => (pageMode === 'store' ? dateTime(ms).replace(' UTC', '') : clock(ms));
+
 /** Flow record times: epoch seconds with nanoseconds as text. */
 const recordMs = (t) => (t ? Number(t) * 1000 : NaN);
 
@@ -182,12 +185,18 @@ function timeAxis(format) {
   return { type: 'linear', ticks: { maxTicksLimit: 8, callback: (v) => format(v), maxRotation: 0 }, grid: { color: '#1c2430' } };
 }
 
+/** A line needs two points: one or two (a capture analysed whole) are drawn as dots. */
+const fewPoints = (ctx) => (ctx.dataset.data.length < 3 ? 5 : 0);
+
+/** Live, the newest second is still filling: the segment to it is dashed, not read as a drop. */
+const filling = { borderDash: (ctx) => (pageMode === 'live' && ctx.p1DataIndex === ctx.chart.data.datasets[0].data.length - 1 ? [4, 4] : undefined) };
+
 const rateChart = new Chart($('rate-chart'), {
   type: 'line',
   data: {
     datasets: [
-      { label: 'packets/s', data: [], yAxisID: 'pps', borderColor: '#4ea1ff', backgroundColor: 'rgba(78,161,255,0.12)', fill: true, pointRadius: 0, borderWidth: 1.6, tension: 0.2 },
-      { label: 'bits/s', data: [], yAxisID: 'bps', borderColor: '#f5a524', pointRadius: 0, borderWidth: 1.4, tension: 0.2 },
+      { label: 'packets/s', data: [], yAxisID: 'pps', borderColor: '#4ea1ff', backgroundColor: 'rgba(78,161,255,0.12)', fill: true, pointRadius: fewPoints, borderWidth: 1.6, tension: 0.2, segment: filling },
+      { label: 'bits/s', data: [], yAxisID: 'bps', borderColor: '#f5a524', pointRadius: fewPoints, borderWidth: 1.4, tension: 0.2, segment: filling },
     ],
   },
   options: {
@@ -403,6 +412,7 @@ let flowsAgain = false;
 
 function flowParams() {
   const p = new URLSearchParams({ limit: String(FLOWS_PER_PAGE), offset: String(flowState.offset), sort: flowState.sort, dir: flowState.dir });
+  if (pageMode === 'store') for (const [k, v] of viewParams()) p.set(k, v);
   if (flowState.ip) p.set('ip', flowState.ip);
   if (flowState.port !== '') p.set('port', flowState.port);
   if (flowState.proto) p.set('proto', flowState.proto);
@@ -422,7 +432,7 @@ async function loadFlows() {
     const page = await api(`/api/flows?${query}`);
     $('flows-error').textContent = '';
     body.replaceChildren(...page.flows.map(flowRow));
-    if (!page.flows.length) body.append(el('tr', {}, el('td', { class: 'empty', colspan: '11', text: page.matched ? 'no flows on this page' : 'no flow matches' })));
+    if (!page.flows.length) body.append(el('tr', {}, el('td', { class: 'empty', colspan: '14', text: page.matched ? 'no flows on this page' : 'no flow matches' })));
     const first = page.flows.length ? flowState.offset + 1 : 0;
     const last = flowState.offset + page.flows.length;
     $('flows-range').textContent = `${count(first)}–${count(last)} of ${count(page.matched)} matching`;
@@ -434,7 +444,7 @@ async function loadFlows() {
     if (e instanceof AuthError) return askToken(`The token was refused: ${e.message}.`);
     // The rows shown no longer answer the filter: none rather than wrong ones.
     $('flows-error').textContent = e.status === 400 ? e.message : '';
-    body.replaceChildren(el('tr', {}, el('td', { class: 'empty', colspan: '11', text: e.status === 400 ? 'fix the filter' : e.message })));
+    body.replaceChildren(el('tr', {}, el('td', { class: 'empty', colspan: '14', text: e.status === 400 ? 'fix the filter' : e.message })));
     $('flows-range').textContent = '';
     $('flows').dataset.query = query;
   } finally {
@@ -462,11 +472,20 @@ function flowRow(f) {
     td('proto', f.protoName || String(f.proto)),
     td('packets', count(packets), 'num', `${count(f.packetsAtoB)} → / ${count(f.packetsBtoA)} ←`),
     td('bytes', bytes(total), 'num', `${count(f.bytesAtoB)} B → / ${count(f.bytesBtoA)} B ←`),
-    td('first', Number.isFinite(first) ? clock(first) : '–', '', Number.isFinite(first) ? dateTime(first) : ''),
-    td('last', Number.isFinite(lastT) ? clock(lastT) : '–', '', Number.isFinite(lastT) ? dateTime(lastT) : ''),
+    td('first', Number.isFinite(first) ? flowTime(first) : '–', '', Number.isFinite(first) ? dateTime(first) : ''),
+    td('last', Number.isFinite(lastT) ? flowTime(lastT) : '–', '', Number.isFinite(lastT) ? dateTime(lastT) : ''),
     td('duration', seconds((lastT - first) / 1000), 'num'),
     td('state', f.reason === 'open' ? f.state : `${f.state} (${f.reason})`),
+    td('direction', f.direction || '–'),
+    td('flags', flagsText(f), '', 'TCP flags seen A → B / B → A'),
+    td('communityId', f.communityId || '–', 'cid', f.communityId || 'no Community ID (flows.communityId off)'),
   );
+}
+
+/** TCP flags of both directions ("SYN,ACK / SYN,ACK"); none for other protocols. */
+function flagsText(f) {
+  if (!f.tcpFlagsAtoB && !f.tcpFlagsBtoA) return '–';
+  return `${f.tcpFlagsAtoB || '–'} / ${f.tcpFlagsBtoA || '–'}`;
 }
 
 function sortBy(th) {
@@ -526,17 +545,71 @@ async function refreshStats() {
   }
 }
 
+/** 'live' or 'store', as /api/stats says. */
+let pageMode = null;
+
+/** Store mode: the source and time range shown, kept in the address bar (?source=&start=&end=,
+ * epoch ms). No source: every source the store holds; no range: all it holds. */
+const storeView = (() => {
+  const q = new URLSearchParams(location.search);
+  const ms = (v) => (v && /^\d+$/.test(v) ? Number(v) : null);
+  return { source: q.get('source'), start: ms(q.get('start')), end: ms(q.get('end')) };
+})();
+
+/** The view's query parameters for /api/timeline, /api/summary and /api/flows. */
+function viewParams() {
+  const p = new URLSearchParams();
+  if (storeView.source) p.set('source', storeView.source);
+  if (storeView.start !== null) p.set('start', String(storeView.start));
+  if (storeView.end !== null) p.set('end', String(storeView.end));
+  return p;
+}
+
+/** A datetime-local value (UTC) and back. */
+const localValue = (ms) => (ms === null ? '' : new Date(ms).toISOString().slice(0, 19));
+const fromLocal = (v) => (v ? Date.parse(`${v.length === 16 ? `${v}:00` : v}Z`) : null);
+
+function showStoreView(stats) {
+  const form = $('store-view');
+  form.hidden = false;
+  const select = $('view-source');
+  const sources = stats.store?.sources ?? [];
+  // analyze --serve names its analysis; otherwise every source until one is picked.
+  if (storeView.source === null) storeView.source = stats.store?.source ?? '';
+  select.replaceChildren(el('option', { value: '', text: `every source (${sources.length})` }), ...sources.map((src) => el('option', { value: src, text: src })));
+  if (storeView.source && !sources.includes(storeView.source)) select.append(el('option', { value: storeView.source, text: `${storeView.source} (nothing stored)` }));
+  select.value = storeView.source;
+}
+
+function keepView() {
+  const url = new URL(location.href);
+  url.search = viewParams().toString();
+  history.replaceState(null, '', url);
+}
+
 /** Without an engine: the stored windows as a timeline, and the stored range's tables. */
 async function loadStored(stats) {
   setStatus('stored', 'stored windows');
-  const source = stats.store?.source ? `&source=${encodeURIComponent(stats.store.source)}` : '';
-  $('rate-title').textContent = 'Stored windows';
-  $('rate-sub').textContent = stats.store?.fromMs ? `${dateTime(stats.store.fromMs)} – ${dateTime(stats.store.toMs)}` : 'the store holds no window';
+  showStoreView(stats);
+  const view = viewParams().toString();
+  const source = view ? `&${view}` : '';
+  $('rate-title').textContent = storeView.source ? `Stored windows of ${storeView.source}` : 'Stored windows, every source';
   $('kpi-window-label').textContent = 'Stored';
   const [timeline, summary] = await Promise.all([api(`/api/timeline?limit=10000${source}`), api(`/api/summary?top=10${source}`)]);
+  // The range shown: the one asked for, else what the picked source's windows cover.
+  const from = storeView.start ?? timeline.fromMs;
+  const to = storeView.end ?? timeline.toMs;
+  $('rate-sub').textContent = from ? `${dateTime(from)} – ${dateTime(to)}` : 'nothing stored in this view';
+  // What is shown by default is remembered: a submit that leaves it keeps following the source.
+  for (const [id, v] of [['view-start', from], ['view-end', to]]) $(id).value = $(id).dataset.shown = localValue(v ?? null);
   const span = timeline.points.length > 1 ? timeline.points[timeline.points.length - 1].t - timeline.points[0].t : 0;
   const format = span > 2 * 86_400_000 ? (v) => dateTime(v).slice(0, 10) : clock;
   rateChart.options.scales.x = timeAxis(format);
+  if (from) {
+    // The range shown, with a margin: a single window is a dot in the middle, not at an edge.
+    const pad = Math.max((to - from) * 0.02, 1000);
+    Object.assign(rateChart.options.scales.x, { min: from - pad, max: to + pad });
+  }
   rateChart.options.scales.pps.ticks.callback = (v) => si(v, 'pkts');
   rateChart.options.scales.bps.ticks.callback = (v) => bytes(v);
   rateChart.options.plugins.tooltip.callbacks.label = (i) => (i.dataset.yAxisID === 'bps' ? bytes(i.parsed.y) : `${count(i.parsed.y)} packets`);
@@ -550,7 +623,7 @@ async function loadStored(stats) {
   const packets = timeline.points.reduce((n, p) => n + p.packets, 0);
   const total = timeline.points.reduce((n, p) => n + p.bytes, 0);
   $('kpi-window').textContent = `${count(packets)} pkts, ${bytes(total)}`;
-  const spanS = stats.store?.fromMs ? (stats.store.toMs - stats.store.fromMs) / 1000 : 0;
+  const spanS = from ? (to - from) / 1000 : 0;
   $('kpi-pps').textContent = spanS > 0 ? pps(packets / spanS) : '–';
   $('kpi-bps').textContent = spanS > 0 ? bps((8 * total) / spanS) : '–';
   $('kpi-pps').title = $('kpi-bps').title = 'average over the stored range';
@@ -578,6 +651,7 @@ async function start() {
   $('token-form').hidden = true;
   showError('');
   showStats(stats);
+  pageMode = stats.mode;
   if (stats.mode === 'live') {
     if (!socket) connect();
     statsTimer ??= setInterval(refreshStats, STATS_REFRESH_MS);
@@ -587,6 +661,25 @@ async function start() {
   }
   void loadFlows();
 }
+
+$('store-view').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const picked = (id, now) => ($(id).value === $(id).dataset.shown ? now : fromLocal($(id).value));
+  storeView.start = picked('view-start', storeView.start);
+  storeView.end = picked('view-end', storeView.end);
+  storeView.source = $('view-source').value;
+  keepView();
+  flowState.offset = 0;
+  void start();
+});
+
+$('view-all').addEventListener('click', () => {
+  storeView.start = null;
+  storeView.end = null;
+  keepView();
+  flowState.offset = 0;
+  void start();
+});
 
 $('token-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
