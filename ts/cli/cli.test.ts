@@ -270,6 +270,16 @@ test('ICMP keys show their type and code by name, not as a port number', () => {
   assert.doesNotMatch(section.split('\n\n')[0], / (771|2048) +ICMP\b/);
 });
 
+test('packets without an IP header are labelled non-IP in the report, not "- - 0 0 0"', () => {
+  const r = run('analyze', '--store', 'none', join(pcaps, 'debian-pathspider-real.pcap'));
+  assert.equal(r.code, 0, r.stderr);
+  const flows = r.stdout.slice(r.stdout.indexOf('Heavy hitters: heavy_flows'));
+  assert.match(flows, /^non-IP +non-IP +non-IP +743 /m);
+  assert.doesNotMatch(r.stdout, /^- +- +0 +0 +0 /m);
+  assert.match(r.stdout.slice(r.stdout.indexOf('Task src_ip')), /^non-IP +743 /m);
+  assert.match(r.stdout.slice(r.stdout.indexOf('Task dst_port')), /^ +non-IP +743 /m);
+});
+
 test('query and ask exit 1 alike when nothing answers', () => {
   const query = run('query', 'tasks', '--url', 'http://127.0.0.1:9');
   const ask = run('ask', 'hello?', '--url', 'http://127.0.0.1:9');

@@ -680,6 +680,15 @@ describe('console after `analyze` of two captures, then `serve`, as the README s
     // Stored flows are of any day: their times carry the date.
     assert.match((await page.textContent('#flows tbody td[data-field="first"]')) ?? '', /^1999-12-03 07:49:5\d$/);
 
+    // An address is a link to its flows: the top talker's, here.
+    const talker = (await page.textContent('#talkers table[data-task="src_ip"] tbody tr:first-child td[data-field="srcIp"]'))!;
+    await page.click('#talkers table[data-task="src_ip"] tbody tr:first-child td[data-field="srcIp"] button.addr');
+    await page.waitForFunction((ip) => {
+      const rows = [...document.querySelectorAll('#flows tbody tr')];
+      return (document.getElementById('filter-ip') as HTMLInputElement).value === ip && rows.length > 0 &&
+        rows.every((r) => r.querySelector('td[data-field="srcIp"]')?.textContent === ip || r.querySelector('td[data-field="dstIp"]')?.textContent === ip);
+    }, talker);
+
     // The same address in a new page: the same view.
     const again = await browser.newPage({ viewport: { width: 1366, height: 900 } });
     await again.goto(kept);

@@ -23,7 +23,16 @@ function conversationRows(rows: ConversationRow[]): string[][] {
   ]);
 }
 
+/** The key of packets without an IP header (ARP, LLDP, ...): the core writes its addresses as
+ * "-" and its ports and protocol as 0. */
+const NON_IP = '-';
+
 function keyCells(row: KeyColumns, fields: string[]): string[] {
+  // Without addresses in the key, protocol 0 with no name is the same packets.
+  if (row.srcIp === NON_IP || row.dstIp === NON_IP || (row.proto === 0 && !row.protoName && fields.includes('Protocol'))) {
+    // One label, not "- - 0 0 0": these packets have no addresses, ports or IP protocol.
+    return fields.map((f) => (f === 'SrcIP' || f === 'DstIP' || f === 'Protocol' ? 'non-IP' : ''));
+  }
   const cell: Record<string, string | undefined> = {
     SrcIP: row.srcIp,
     DstIP: row.dstIp,

@@ -138,6 +138,44 @@ function flowCell(f) {
 
 const KEY_FIELDS = { SrcIP: 'srcIp', DstIP: 'dstIp', SrcPort: 'srcPort', DstPort: 'dstPort', Protocol: 'proto' };
 
+/** A key field's cell; an address is a link to its flows and alerts ("-": packets without IP). */
+function keyCell(field, value) {
+  const text = String(value ?? '');
+  const attrs = { class: NUMERIC_FIELDS.has(field) ? 'num' : 'key', 'data-field': field, title: text };
+  if ((field === 'srcIp' || field === 'dstIp') && text === '-') return el('td', { ...attrs, title: 'packets without an IP header (ARP, LLDP, ...)', text: 'non-IP' });
+  if (field === 'srcIp' || field === 'dstIp') return el('td', attrs, addressLink(text));
+  return el('td', { ...attrs, text });
+}
+
+/** An address that shows its flows (the flow filter) and marks the alerts naming it. */
+function addressLink(ip) {
+  const b = el('button', { type: 'button', class: 'addr', title: `${ip}: its flows and alerts`, text: ip });
+  b.addEventListener('click', () => drill(ip));
+  return b;
+}
+
+function drill(ip) {
+  $('filter-ip').value = ip;
+  flowState.ip = ip;
+  flowState.offset = 0;
+  void loadFlows();
+  markAlerts(ip);
+  $('flows').scrollIntoView({ block: 'start' });
+}
+
+/** Alerts naming the address stand out; the others are dimmed until another is picked. */
+function markAlerts(ip) {
+  let n = 0;
+  for (const li of $('alerts').querySelectorAll('li[data-state]')) {
+    const hit = Boolean(ip) && li.textContent.includes(ip);
+    li.classList.toggle('match', hit);
+    li.classList.toggle('dim', Boolean(ip) && !hit);
+    if (hit) n++;
+  }
+  $('alerts').dataset.drill = ip;
+  $('alerts').dataset.matches = String(n);
+}
+
 /** One task's top list as a table: its key fields, then the counts it has. */
 function topTable(list, counts) {
   const fields = list.key.split(',').map((f) => KEY_FIELDS[f] ?? f);
@@ -149,7 +187,7 @@ function topTable(list, counts) {
   for (const r of list.rows) {
     const cells = asFlow
       ? [flowCell(r.fields)]
-      : fields.map((f) => el('td', { class: NUMERIC_FIELDS.has(f) ? 'num' : 'key', 'data-field': f, title: String(r.fields[f] ?? ''), text: String(r.fields[f] ?? '') }));
+      : fields.map((f) => keyCell(f, r.fields[f]));
     const values = counts.map((c) => {
       const v = r[c.toLowerCase()];
       return el('td', { class: 'num', 'data-field': c.toLowerCase(), 'data-value': String(v ?? ''), title: count(v), text: c === 'Bytes' ? bytes(v) : count(v) });
@@ -313,8 +351,10 @@ function alerts(data) {
         el('div', { class: 'when', text: `${a.valueText} · ${a.windows} window(s) · since ${dateTime(a.startsAtMs)}` })),
     );
   }
-  const activeIds = new Set(data.active.map((a) => a.id));
-  for (const e of data.recent.filter((r) => !activeIds.has(r.id) || r.state === 'resolved')) {
+  // Recent events newest first: an alert no longer active shows its latest state once (its
+  // resolve, not the firing before it).
+  const shown = new Set(data.active.map((a) => a.id));
+  for (const e of data.recent.filter((r) => !shown.has(r.id) && shown.add(r.id))) {
     items.push(
       el('li', { 'data-severity': e.severity, 'data-state': e.state },
         el('div', { class: 'what' }, el('span', { class: 'state', text: e.state }), e.summary),
@@ -323,6 +363,7 @@ function alerts(data) {
   }
   if (!items.length) items.push(el('li', { class: 'empty', text: data.rules ? 'no active alerts' : 'no alert rules configured' }));
   list.replaceChildren(...items);
+  if (list.dataset.drill) markAlerts(list.dataset.drill);
   $('alerts-sub').textContent = data.rules ? `${data.active.filter((a) => a.state === 'firing').length} firing, ${data.rules} rule(s)` : '';
 }
 
@@ -465,9 +506,9 @@ function flowRow(f) {
   return el(
     'tr',
     {},
-    td('srcIp', f.srcIp, 'key', f.srcIp),
+    keyCell('srcIp', f.srcIp),
     td('srcPort', String(f.srcPort), 'num'),
-    td('dstIp', f.dstIp, 'key', f.dstIp),
+    keyCell('dstIp', f.dstIp),
     td('dstPort', String(f.dstPort), 'num'),
     td('proto', f.protoName || String(f.proto)),
     td('packets', count(packets), 'num', `${count(f.packetsAtoB)} → / ${count(f.packetsBtoA)} ←`),
@@ -632,6 +673,7 @@ async function loadStored(stats) {
   handlers.top_talkers(summary.top_talkers);
   $('talkers-sub').textContent = 'stored range';
   handlers.heavy_hitters(summary.heavy_hitters);
+  $('heavy-sub').textContent = 'summed over the windows where each key was a candidate: at most its true count';
   handlers.spreaders(summary.spreaders);
   alerts(summary.alerts);
   document.body.dataset.stored = 'loaded';
