@@ -101,6 +101,7 @@ export function createAnalyzer(
   const analyzer = backend.createAnalyzer({
     seed: config.seed, windowSeconds: config.analyze.window, top: config.analyze.top, keepWindows, tasks, flows, source: rows?.source, run: rows?.run,
     threads: coreThreads(config.analyze.threads, backend),
+    bpf: config.analyze.bpf || undefined,
     // A backend without rows of its own has them made from the snapshot.
     snapshots: snapshots || !rows || backend.name === 'js',
   });

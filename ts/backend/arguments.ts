@@ -100,7 +100,13 @@ export function analyzerOptions(options: unknown): AnalyzerOptions | undefined {
     source: optional(o, 'source', expectString, at),
     run: optional(o, 'run', expectString, at),
     threads: optional(o, 'threads', expectU32, at),
+    bpf: optional(o, 'bpf', expectString, at),
   });
+}
+
+/** Refuses a filter in a backend without libpcap (wasm, js): never an unfiltered count. */
+export function refuseBpf(o: AnalyzerOptions | undefined, backend: string): void {
+  if (o?.bpf?.trim()) throw new Error(`--bpf "${o.bpf}" needs the native backend (libpcap's filter compiler); this run uses the ${backend} backend`);
 }
 
 function flowOptions(options: unknown, at: string): FlowOptions {

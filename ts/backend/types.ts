@@ -43,6 +43,9 @@ export interface AnalyzerOptions {
   /** 2: the core runs its sketches and makes windows and flow records on a second thread (the
    * same results); 1 (the default): one thread. The wasm backend runs one thread. */
   threads?: number;
+  /** Offline analysis: only frames this pcap-filter expression matches are counted, as
+   * `tcpdump -r FILE EXPR` reads them (the native backend, through libpcap). */
+  bpf?: string;
 }
 
 /** The flow cache (crates/core/src/flow); times in seconds. */

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { analyzerOptions, expectBool, expectBytes, expectString, expectU32, trafficOptions } from './arguments.js';
+import { analyzerOptions, refuseBpf, expectBool, expectBytes, expectString, expectU32, trafficOptions } from './arguments.js';
 import type {
   Analyzer, AnalyzerOptions, ApplyResult, Backend, BatchEngine, CaptureStats, FlowOptions, PacketBatcher,
   PacketBatcherOptions, SealedBatch, TakenFlows, TrafficOptions, TrafficSource,
@@ -247,6 +247,7 @@ const TRAFFIC_FIELDS = { seed: 'seed', packets: 'packets', hosts: 'hosts', durat
 
 function analyzerOptionsText(options: unknown): Uint8Array {
   const o = analyzerOptions(options);
+  refuseBpf(o, 'wasm');
   return optionsText((put) => {
     if (!o) return;
     putAll(put, o, ANALYZER_FIELDS);

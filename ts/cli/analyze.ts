@@ -118,11 +118,22 @@ export async function analyze(files: string[], values: Values): Promise<number> 
     for (const p of problems) process.stderr.write(`netspectra: ${p}\n`);
     return EXIT.failed;
   }
+  if (cfg.analyze.bpf) checkFilter(cfg.analyze.bpf);
   const stdin = files.includes('-') ? await spoolStdin() : null;
   try {
     return await analyzeReadable(stdin ? files.map((f) => (f === '-' ? stdin.file : f)) : files, cfg, values, analysisSource(cfg, files.map((f) => (f === '-' ? 'stdin' : f))));
   } finally {
     stdin?.remove();
+  }
+}
+
+/** A filter the backend cannot compile (or cannot apply at all) is a usage error, before any
+ * input is read. */
+function checkFilter(bpf: string): void {
+  try {
+    loadBackend().createAnalyzer({ bpf });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
 }
 

@@ -197,7 +197,7 @@ test('--print-config shows the effective configuration, as YAML (JSON with --jso
 
 test('each command takes only its own flags, and has its own help', () => {
   // A flag of another command is an error naming the command, not silently ignored.
-  for (const flag of [['--bpf', 'tcp port 80'], ['--iface', 'eth0'], ['--nats', 'nats://x'], ['--jetstream'], ['--live']]) {
+  for (const flag of [['--persist', '/tmp/x'], ['--iface', 'eth0'], ['--nats', 'nats://x'], ['--jetstream'], ['--live']]) {
     const r = run('analyze', ...flag, join(pcaps, 'ndpi-nfsv3.pcap'));
     assert.equal(r.code, 2, flag.join(' '));
     assert.equal(r.stdout, '');
@@ -278,6 +278,39 @@ test('packets without an IP header are labelled non-IP in the report, not "- - 0
   assert.doesNotMatch(r.stdout, /^- +- +0 +0 +0 /m);
   assert.match(r.stdout.slice(r.stdout.indexOf('Task src_ip')), /^non-IP +743 /m);
   assert.match(r.stdout.slice(r.stdout.indexOf('Task dst_port')), /^ +non-IP +743 /m);
+});
+
+test('--bpf counts what tcpdump -r FILE EXPR selects: the same packets and bytes', () => {
+  const cases: [string, string][] = [
+    ['debian-pathspider-real.pcap', 'tcp'],
+    ['debian-pathspider-real.pcap', 'udp port 137 or udp port 138'],
+    ['debian-pathspider-real.pcap', 'host 10.64.94.141 and tcp[tcpflags] & tcp-syn != 0'],
+    ['debian-pathspider-real.pcap', 'not ip'],
+    ['ndpi-KakaoTalk_talk.pcap', 'tcp or udp port 53'],
+    ['ndpi-nfsv3.pcap', 'dst port 2049'],
+  ];
+  for (const [name, expr] of cases) {
+    const capture = join(pcaps, name);
+    const selected = join(dir, 'tcpdump-selected.pcap');
+    const t = spawnSync('tcpdump', ['-r', capture, '-w', selected, expr], { encoding: 'utf8' });
+    assert.equal(t.status, 0, `tcpdump: ${t.stderr}`);
+    const filtered = run('analyze', '--json', '--store', 'none', '--bpf', expr, capture);
+    assert.equal(filtered.code, 0, filtered.stderr);
+    const oracle = JSON.parse(run('analyze', '--json', '--store', 'none', selected).stdout) as AnalysisReport;
+    const got = JSON.parse(filtered.stdout) as AnalysisReport;
+    assert.equal(got.totals.packets, oracle.totals.packets, `${name} "${expr}": packets`);
+    assert.equal(got.totals.bytes, oracle.totals.bytes, `${name} "${expr}": bytes`);
+    assert.ok(got.totals.packets > 0, `${name} "${expr}" selects some packets`);
+  }
+  // A wrong expression is a usage error before any input is read.
+  const bad = run('analyze', '--bpf', 'tcp port', join(pcaps, 'ndpi-nfsv3.pcap'));
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stdout, '');
+  assert.match(bad.stderr, /--bpf "tcp port" \(link type 1\): .*syntax error/);
+  // A backend without libpcap refuses rather than counting every packet.
+  const wasm = spawnSync(process.execPath, [cli, 'analyze', '--bpf', 'tcp', join(pcaps, 'ndpi-nfsv3.pcap')], { encoding: 'utf8', cwd: dir, env: { ...process.env, NETSPECTRA_BACKEND: 'wasm' } });
+  assert.equal(wasm.status, 2);
+  assert.match(wasm.stderr, /needs the native backend/);
 });
 
 test('query and ask exit 1 alike when nothing answers', () => {

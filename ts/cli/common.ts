@@ -31,7 +31,7 @@ export function config(values: Values, live = false, extra: Record<string, unkno
   str('nats', 'nats.url');
   if (values.jetstream) overrides['nats.jetstream'] = true;
   str('iface', 'probe.interface');
-  str('bpf', 'probe.bpf');
+  str('bpf', live ? 'probe.bpf' : 'analyze.bpf');
   int('snaplen', 'probe.snaplen');
   int('partitions', 'probe.partitions');
   str('persist', 'probe.persist.dir');

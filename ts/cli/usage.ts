@@ -35,10 +35,12 @@ export const COMMANDS: Record<string, Command> = {
   analyze: {
     args: '<file...>',
     summary: 'analyse pcap/pcapng files (- for standard input) and print a report',
-    flags: ['json', 'top', 'window', 'print-config', 'threads', 'notify', 'serve', 'host', 'port', 'insecure', ...STORE_FLAGS],
+    flags: ['json', 'top', 'window', 'bpf', 'print-config', 'threads', 'notify', 'serve', 'host', 'port', 'insecure', ...STORE_FLAGS],
     options: `  --json            print the report as JSON
   --top N           rows in each top-N section (config analyze.top)
   --window DURATION windows of this length (e.g. 10s) instead of one for the capture
+  --bpf EXPR        only packets this pcap-filter expression matches, as tcpdump -r FILE EXPR
+                    (config analyze.bpf; the native backend)
   --config FILE     YAML configuration (see configs/netspectra.yaml)
   --print-config    print the effective configuration (YAML; --json: JSON) and exit
   --store KIND      where windows are stored: embedded (default), clickhouse, file, none
@@ -47,7 +49,7 @@ export const COMMANDS: Record<string, Command> = {
   --notify          send alerts the rules raise to the notifiers (otherwise only reported and stored)
   --serve           then serve the API and the web console over what was stored (until Ctrl-C)
   --host ADDR  --port N  --insecure   where --serve listens (config api.*)`,
-    examples: ['netspectra analyze capture.pcap', 'netspectra analyze --window 10s --json a.pcapng b.pcap > report.json', 'tcpdump -w - -c 1000 | netspectra analyze --store none -', 'netspectra analyze --serve capture.pcap'],
+    examples: ['netspectra analyze capture.pcap', 'netspectra analyze --window 10s --json a.pcapng b.pcap > report.json', 'netspectra analyze --bpf "tcp port 443" capture.pcap', 'tcpdump -w - -c 1000 | netspectra analyze --store none -', 'netspectra analyze --serve capture.pcap'],
   },
   generate: {
     args: '<file>',

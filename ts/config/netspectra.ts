@@ -159,6 +159,7 @@ export const configSchema: Schema & { kind: 'object' } = {
         top: { kind: 'int', default: 10, min: 1, max: 10000, doc: 'rows in each top-N section of the report' },
         chunkSize: { kind: 'bytes', default: 4 * 1024 * 1024, min: 4096, max: 1024 * 1024 * 1024, doc: 'bytes read from the file per call into the engine' },
         window: { kind: 'duration', default: 0, min: 0, max: 86_400, doc: 'window length for offline analysis; 0 = the whole capture is one window' },
+        bpf: { kind: 'string', default: '', doc: 'pcap-filter expression: only the packets it matches are analysed, as tcpdump -r FILE EXPR reads them (native backend, libpcap); empty: every packet' },
         exactBeside: { kind: 'bool', default: true, doc: 'run an exact task beside every sketch so the report shows the true value next to each estimate' },
         threads: { kind: 'int', default: 0, min: 0, max: 2, doc: 'threads of the core engine: 1, or 2 (its sketches and the making of windows and flow records on a second core; the same results); 0: 2 on a machine with two or more cores' },
       },
@@ -379,7 +380,7 @@ export interface NetspectraConfig {
   seed: string;
   /** Seconds. */
   window: number;
-  analyze: { top: number; chunkSize: number; window: number; exactBeside: boolean; threads: number };
+  analyze: { top: number; chunkSize: number; window: number; exactBeside: boolean; threads: number; bpf: string };
   nats: NatsConfig;
   probe: ProbeConfig;
   engine: EngineConfig;

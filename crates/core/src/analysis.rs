@@ -85,7 +85,16 @@ pub struct FileSummary {
 }
 
 /// Everything counted per packet; separate from the reader so both can be borrowed at once.
+/// Decides which frames an analysis counts (`analyze --bpf`: libpcap's filter, in the binding;
+/// the core does no I/O and links no library). An error stops the analysis with its message.
+pub trait FrameFilter: Send {
+    fn keep(&mut self, link_type: u32, data: &[u8], wire_len: u32) -> Result<bool, String>;
+}
+
 struct Tables {
+    /// Frames it refuses are not counted at all, as `tcpdump -r FILE EXPR` reads them.
+    filter: Option<Box<dyn FrameFilter>>,
+    filter_error: Option<String>,
     seed: u64,
     decoded: Decoded,
     totals: Totals,
@@ -167,6 +176,8 @@ impl Analysis {
         Ok(Analysis {
             reader: CaptureReader::new(),
             tables: Tables {
+                filter: None,
+                filter_error: None,
                 seed,
                 decoded: Decoded::default(),
                 totals: Totals::default(),
@@ -280,7 +291,12 @@ impl Analysis {
     /// Why the analysis stopped counting (the engine's second thread failed): every later
     /// result is incomplete.
     pub fn failure(&self) -> Option<&str> {
-        self.tables.engine.failure()
+        self.tables.filter_error.as_deref().or_else(|| self.tables.engine.failure())
+    }
+
+    /// Counts only the frames `filter` keeps, from the next frame on.
+    pub fn set_filter(&mut self, filter: Box<dyn FrameFilter>) {
+        self.tables.filter = Some(filter);
     }
 
     /// Waits until the engine's second thread has made everything so far (a failure stays in
@@ -415,6 +431,19 @@ impl Tables {
 
     #[inline]
     fn add_frame(&mut self, f: &Frame<'_>) {
+        if let Some(filter) = &mut self.filter {
+            if self.filter_error.is_some() {
+                return;
+            }
+            match filter.keep(f.link_type, f.data, f.wire_len) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(e) => {
+                    self.filter_error = Some(e);
+                    return;
+                }
+            }
+        }
         decode::decode(f.data, f.link_type, &mut self.decoded);
         let mut r = self.decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
         if !f.has_ts {

@@ -25,4 +25,5 @@ pub mod sketch;
 pub mod table;
 
 pub use addr::{Addr, Family};
+pub use analysis::FrameFilter;
 pub use record::PacketRecord;

@@ -13,12 +13,12 @@ use napi::Error;
 use napi_derive::napi;
 
 #[repr(C)]
-struct PcapHeader {
-    tv_sec: i64,
+pub(crate) struct PcapHeader {
+    pub(crate) tv_sec: i64,
     /// Nanoseconds: the handle is opened with nanosecond precision.
-    tv_frac: i64,
-    caplen: u32,
-    len: u32,
+    pub(crate) tv_frac: i64,
+    pub(crate) caplen: u32,
+    pub(crate) len: u32,
 }
 
 #[repr(C)]
@@ -29,17 +29,17 @@ struct PcapStat {
 }
 
 #[repr(C)]
-struct BpfProgram {
-    bf_len: c_uint,
-    bf_insns: *mut c_void,
+pub(crate) struct BpfProgram {
+    pub(crate) bf_len: c_uint,
+    pub(crate) bf_insns: *mut c_void,
 }
 
-type Handle = *mut c_void;
+pub(crate) type Handle = *mut c_void;
 type Callback = extern "C" fn(*mut u8, *const PcapHeader, *const u8);
 
 const RTLD_NOW: c_int = 2;
 const PCAP_TSTAMP_PRECISION_NANO: c_int = 1;
-const PCAP_NETMASK_UNKNOWN: u32 = 0xffff_ffff;
+pub(crate) const PCAP_NETMASK_UNKNOWN: u32 = 0xffff_ffff;
 const PCAP_ERRBUF_SIZE: usize = 256;
 
 extern "C" {
@@ -69,17 +69,19 @@ struct Pcap {
     close: unsafe extern "C" fn(Handle),
 }
 
-fn load() -> std::result::Result<Pcap, String> {
-    let mut lib = std::ptr::null_mut();
+/// The libpcap library, opened with `dlopen`; `need` says what it is needed for.
+pub(crate) fn library(need: &str) -> std::result::Result<*mut c_void, String> {
     for name in [c"libpcap.so.1", c"libpcap.so.0.8", c"libpcap.so"] {
-        lib = unsafe { dlopen(name.as_ptr(), RTLD_NOW) };
+        let lib = unsafe { dlopen(name.as_ptr(), RTLD_NOW) };
         if !lib.is_null() {
-            break;
+            return Ok(lib);
         }
     }
-    if lib.is_null() {
-        return Err("live capture needs libpcap (libpcap.so.1 or libpcap.so.0.8); install libpcap0.8".into());
-    }
+    Err(format!("{need} needs libpcap (libpcap.so.1 or libpcap.so.0.8); install libpcap0.8"))
+}
+
+fn load() -> std::result::Result<Pcap, String> {
+    let lib = library("live capture")?;
     macro_rules! sym {
         ($name:literal) => {
             symbol(lib, concat!($name, "\0"))?
@@ -108,7 +110,7 @@ fn load() -> std::result::Result<Pcap, String> {
 }
 
 /// A function of the library; `T` is its `extern "C" fn` type.
-fn symbol<T: Copy>(lib: *mut c_void, name: &str) -> std::result::Result<T, String> {
+pub(crate) fn symbol<T: Copy>(lib: *mut c_void, name: &str) -> std::result::Result<T, String> {
     let p = unsafe { dlsym(lib, name.as_ptr() as *const c_char) };
     if p.is_null() {
         return Err(format!("libpcap has no {}: it is older than 1.5", name.trim_end_matches('\0')));
@@ -118,7 +120,7 @@ fn symbol<T: Copy>(lib: *mut c_void, name: &str) -> std::result::Result<T, Strin
     Ok(unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) })
 }
 
-fn text(p: *const c_char) -> String {
+pub(crate) fn text(p: *const c_char) -> String {
     if p.is_null() {
         return String::new();
     }

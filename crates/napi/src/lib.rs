@@ -6,6 +6,7 @@
 use napi::bindgen_prelude::{Buffer, Result};
 use napi::Error;
 use napi_derive::napi;
+mod bpf;
 mod capture;
 
 use netspectra_core::analysis::Analysis;
@@ -56,6 +57,8 @@ pub struct AnalyzerOptions {
     pub run: Option<String>,
     /// 2: the engine's derived half (sketches, windows and records made) on a second thread.
     pub threads: Option<u32>,
+    /// Offline analysis: count only the frames this pcap-filter expression matches (libpcap).
+    pub bpf: Option<String>,
 }
 
 /// The flow cache; times in seconds.
@@ -151,8 +154,13 @@ pub struct Analyzer {
 impl Analyzer {
     #[napi(constructor)]
     pub fn new(opts: Option<AnalyzerOptions>) -> Result<Analyzer> {
+        let bpf = opts.as_ref().and_then(|o| o.bpf.clone()).filter(|e| !e.trim().is_empty());
         let opts: options::AnalyzerOptions = opts.map(Into::into).unwrap_or_default();
-        Ok(Analyzer { inner: opts.analysis().map_err(invalid)? })
+        let mut inner = opts.analysis().map_err(invalid)?;
+        if let Some(expr) = bpf {
+            inner.set_filter(Box::new(bpf::OfflineFilter::new(&expr).map_err(invalid)?));
+        }
+        Ok(Analyzer { inner })
     }
 
     #[napi]

@@ -1,6 +1,6 @@
 // The Analyzer of the pure TypeScript backend: options mapped to the analysis exactly as the core
 // maps them (crates/core/src/options.rs), errors and results byte for byte alike.
-import { analyzerOptions, expectBool, expectBytes, expectString, expectU32 } from '../arguments.js';
+import { analyzerOptions, refuseBpf, expectBool, expectBytes, expectString, expectU32 } from '../arguments.js';
 import type { Analyzer, AnalyzerOptions } from '../types.js';
 import { Analysis, DEFAULT_SEED } from './analysis.js';
 import { Engine, taskSpecs } from './engine/index.js';
@@ -44,6 +44,7 @@ export class JsAnalyzer implements Analyzer {
 
   constructor(options?: AnalyzerOptions) {
     const o = analyzerOptions(options);
+    refuseBpf(o, 'js');
     let seed = DEFAULT_SEED;
     let window = 0n;
     let topN = 10;
