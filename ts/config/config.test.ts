@@ -52,7 +52,7 @@ bogus: 1
   const problems = problemsOf(() => loadConfig({ file, env: {} }));
   assert.deepEqual(problems, [
     'bogus: unknown key (known: seed, window, analyze, nats, probe, engine, storage, api, alerts, ai, flows, console, tasks)',
-    'analyze.chunksize: unknown key (known: top, chunkSize, window, exactBeside, threads)',
+    'analyze.chunksize: unknown key (known: top, chunkSize, window, bpf, exactBeside, threads)',
     'analyze.top: expected an integer, got string "ten"',
     'tasks[0].key[1]: expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol, got string "DestIP"',
     'tasks[1].type: expected one of exact, countmin, superspread, got string "countmin2"',
