@@ -60,7 +60,8 @@ writeFileSync(
 // The main package: no native binary of its own; the wasm engine is the fallback everywhere.
 const mainDir = join(stage, 'main');
 mkdirSync(mainDir);
-for (const part of ['dist/ts', 'wasm', 'configs', 'README.md', 'LICENSE']) {
+// The .proto files: clients (grpcurl, generated stubs) need the API's schema.
+for (const part of ['dist/ts', 'wasm', 'configs', 'proto', 'README.md', 'LICENSE']) {
   // Tests and their support (dist/ts/testing) stay out of the package.
   const shipped = (src) => !src.endsWith('.test.js') && !src.endsWith('.map') && !src.split(sep).join('/').includes('dist/ts/testing');
   if (existsSync(join(root, part))) cpSync(join(root, part), join(mainDir, part), { recursive: true, filter: shipped });
@@ -68,7 +69,7 @@ for (const part of ['dist/ts', 'wasm', 'configs', 'README.md', 'LICENSE']) {
 const { devDependencies: _dev, scripts: _scripts, allowScripts: _allow, ...published } = pkg;
 writeFileSync(
   join(mainDir, 'package.json'),
-  JSON.stringify({ ...published, files: ['dist/ts', 'wasm', 'configs'], optionalDependencies: { [platformName]: pkg.version } }, null, 2),
+  JSON.stringify({ ...published, files: ['dist/ts', 'wasm', 'configs', 'proto'], optionalDependencies: { [platformName]: pkg.version } }, null, 2),
 );
 
 const tarballs = [npmPack(mainDir), npmPack(platformDir)];

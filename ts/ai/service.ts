@@ -167,5 +167,5 @@ export function createAiApp(opts: AiAppOptions): ApiApp {
     connect(c.env.incoming as never, c.env.outgoing as never);
     return RESPONSE_ALREADY_SENT;
   });
-  return { app, connect, servicePath, publicPaths: new Set(), tokens: opts.tokens, maxBodyBytes, bodyLimits: {} };
+  return { app, connect, servicePaths: [servicePath], publicPaths: new Set(), tokens: opts.tokens, maxBodyBytes, bodyLimits: {} };
 }

@@ -15,6 +15,7 @@ import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { loadBackend } from '../backend/index.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
+import { Health, HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health_pb.js';
 import { QueryService } from '../gen/netspectra/v1/query_pb.js';
 import { openStore, openWindowStorage, type Store } from '../storage/index.js';
 import { storeCapture } from '../testing/captures.js';
@@ -314,6 +315,25 @@ describe('API server under hostile clients', () => {
     assert.equal(healthz.status, 200);
     await slow;
     assert.ok(answered < slowDone, '/healthz answered before the slow query ended');
+  });
+
+  test('grpc.health.v1.Health answers without a token, over gRPC and Connect; unknown services are named', async () => {
+    for (const transport of [createGrpcTransport({ baseUrl: server.url }), createConnectTransport({ baseUrl: server.url, httpVersion: '1.1' })]) {
+      const health = createClient(Health, transport);
+      assert.equal((await health.check({})).status, HealthCheckResponse_ServingStatus.SERVING);
+      assert.equal((await health.check({ service: 'netspectra.v1.QueryService' })).status, HealthCheckResponse_ServingStatus.SERVING);
+      await assert.rejects(health.check({ service: 'nope.v1.Nothing' }), (e: ConnectError) => e.code === Code.NotFound && /unknown service "nope\.v1\.Nothing"/.test(e.rawMessage));
+    }
+    // Watch gives the status at once, then only changes.
+    const abort = new AbortController();
+    const watch = createClient(Health, createGrpcTransport({ baseUrl: server.url })).watch({}, { signal: abort.signal });
+    for await (const r of watch) {
+      assert.equal(r.status, HealthCheckResponse_ServingStatus.SERVING);
+      break;
+    }
+    abort.abort();
+    // The query service itself still needs the token.
+    await assert.rejects(createClient(QueryService, createGrpcTransport({ baseUrl: server.url })).health({}), (e: ConnectError) => e.code === Code.Unauthenticated);
   });
 
   test('the query pool bounds concurrency and the queue; ClickHouse limits become DeadlineExceeded', async () => {

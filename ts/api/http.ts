@@ -15,6 +15,7 @@ import {
 import { findTask, listTasks, QueryError, windowSeries } from '../storage/queries.js';
 import { createQueryService, type QueryContext } from './service.js';
 import { limitedStore, limitError, type QueryLimits } from './query-pool.js';
+import { Health, healthService } from './grpc-health.js';
 import { tokenCheck } from './guard.js';
 import { epochMs, wholeNumber } from './params.js';
 
@@ -22,6 +23,7 @@ import { epochMs, wholeNumber } from './params.js';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 const SERVICE_PATH = `/${QueryService.typeName}/`;
+const HEALTH_PATH = `/${Health.typeName}/`;
 
 /** Query-string names of the HTTP routes, as the request's JSON fields. */
 const FILTER_PARAMS: Record<string, string> = { ip: 'ip', src_ip: 'srcIp', dst_ip: 'dstIp', port: 'port', src_port: 'srcPort', dst_port: 'dstPort', protocol: 'protocol', source: 'source' };
@@ -83,7 +85,8 @@ export interface ApiApp {
   app: Hono<Env>;
   /** The Connect handler (also mounted in the app), for HTTP/2 connections: see server.ts. */
   connect: ReturnType<typeof connectNodeAdapter>;
-  servicePath: string;
+  /** Paths of the services the Connect handler answers. */
+  servicePaths: string[];
   /** Paths answered without a token: the console's page and assets and /healthz (they hold no data). */
   publicPaths: Set<string>;
   /** The bearer tokens every other path needs (empty: none). */
@@ -108,12 +111,13 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   const ctx: QueryContext = { ...opts, store, healthStore: opts.store };
   const service = createQueryService(ctx);
   const auth: Interceptor = (next) => async (req) => {
-    if (!allowed(req.header.get('authorization'))) throw new ConnectError('a valid bearer token is required', Code.Unauthenticated);
+    // The gRPC health check is open, as probes ask it (it says only whether the store answers).
+    if (req.service.typeName !== Health.typeName && !allowed(req.header.get('authorization'))) throw new ConnectError('a valid bearer token is required', Code.Unauthenticated);
     return next(req);
   };
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const connect = connectNodeAdapter({
-    routes: (router) => router.service(QueryService, service),
+    routes: (router) => router.service(QueryService, service).service(Health, healthService(opts.store)),
     interceptors: [auth],
     readMaxBytes: maxBodyBytes,
     // The same request JSON over Connect as over the HTTP/JSON routes: unknown fields refused.
@@ -122,12 +126,14 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   const app = new Hono<Env>();
   const bodyLimits: Record<string, number> = {};
 
-  app.all(`${SERVICE_PATH}*`, (c) => {
-    connect(c.env.incoming as never, c.env.outgoing as never);
-    return RESPONSE_ALREADY_SENT;
-  });
+  for (const path of [SERVICE_PATH, HEALTH_PATH]) {
+    app.all(`${path}*`, (c) => {
+      connect(c.env.incoming as never, c.env.outgoing as never);
+      return RESPONSE_ALREADY_SENT;
+    });
+  }
 
-  const publicPaths = new Set<string>(['/healthz', '/readyz']);
+  const publicPaths = new Set<string>(['/healthz', '/readyz', `${HEALTH_PATH}Check`, `${HEALTH_PATH}Watch`]);
   app.use('*', bodyLimiter(maxBodyBytes, bodyLimits));
   app.use('*', async (c, next) => {
     if (!publicPaths.has(c.req.path) && !allowed(c.req.header('authorization'))) return c.json({ error: 'a valid bearer token is required' }, 401, { 'WWW-Authenticate': 'Bearer' });
@@ -212,7 +218,7 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
     opts.log(`api: ${c.req.method} ${c.req.path}: ${e.message}`);
     return c.json({ error: e.message }, 500);
   });
-  return { app, connect, servicePath: SERVICE_PATH, publicPaths, tokens: opts.tokens, maxBodyBytes, bodyLimits };
+  return { app, connect, servicePaths: [SERVICE_PATH, HEALTH_PATH], publicPaths, tokens: opts.tokens, maxBodyBytes, bodyLimits };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -168,7 +168,7 @@ export async function listen(api: ApiApp, host: string, port: number, opts: List
   const http2 = createHttp2Server((req, res) => {
     const refused = guard.check(req);
     if (refused) refuse(req, res, refused, true, 0);
-    else if (req.url.startsWith(api.servicePath)) api.connect(req, res);
+    else if (api.servicePaths.some((p) => req.url.startsWith(p))) api.connect(req, res);
     else listener(req as never, res as never);
   });
   const sockets = new Set<Socket>();

@@ -3,7 +3,7 @@
 // on the wasm engine once that package is removed, with the same report.
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -49,6 +49,9 @@ test('packed tarballs install without cargo and fall back from native to wasm', 
     const shipped = join(app, 'node_modules', 'netspectra', 'dist', 'ts');
     assert.ok(!existsSync(join(shipped, 'testing')), 'test support is not shipped');
     assert.ok(!existsSync(join(shipped, 'cli', 'cli.test.js')), 'tests are not shipped');
+    const installed = join(app, 'node_modules', 'netspectra');
+    assert.match(readFileSync(join(installed, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
+    assert.match(readFileSync(join(installed, 'proto', 'netspectra', 'v1', 'query.proto'), 'utf8'), /service QueryService/);
 
     const run = (json: boolean) => spawnSync('npx', ['--no-install', 'netspectra', 'analyze', ...(json ? ['--json'] : []), capture], { cwd: app, env, encoding: 'utf8' });
     const analyze = (json: boolean) => check(run(json), 'npx netspectra analyze');
