@@ -4,6 +4,8 @@ import { EngineHost, engineId, engineSink, runEngine } from '../engine/run-engin
 import { Probe, probeId } from '../probe/probe.js';
 import { EnginePublisher, JetStreamPublisher, NatsPublisher, type Publisher } from '../probe/publisher.js';
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
+import { metricsText, probeMetricsText } from '../ops/metrics.js';
+import { startOpsServer } from '../ops/server.js';
 import { grouped } from '../report/units.js';
 import { config, interrupted, log, UsageError, type Values } from './common.js';
 import { openServedStore, startApiServer, type ApiServer } from './serve.js';
@@ -37,16 +39,31 @@ export async function probe(files: string[], values: Values): Promise<number> {
     }
   }
   const p = new Probe(cfg, publisher, log, replay ? 'file' : cfg.probe.interface);
+  let failure: string | null = null;
+  const engineHost = host;
+  const ops = cfg.probe.ops
+    ? await startOpsServer(cfg.probe.ops, 'probe.ops', {
+        // With --engine, the engine in this process adds its own counters.
+        metrics: async () => probeMetricsText(p.counts()) + (engineHost ? await metricsText({ host: engineHost, store: null, storage: null }) : ''),
+        problem: () => failure,
+        waiting: () => (conn?.nc.isClosed() ? 'the NATS connection is closed' : null),
+      })
+    : null;
+  if (ops) log(`probe ${p.id}: ops port on ${ops.url} (/metrics, /healthz, /readyz)`);
   if (replay) {
     const paths = [values.read as string, ...files];
     const packets = await p.replayFiles(paths, cfg.analyze.chunkSize);
     await p.stop();
     log(`probe ${p.id}: sent ${grouped(packets)} packets from ${paths.join(', ')}`);
   } else {
-    const done = p.live();
+    const done = p.live().catch((e: Error) => {
+      failure = `capture failed: ${e.message}`;
+      throw e;
+    });
     await Promise.race([done, interrupted()]);
     await p.stop();
   }
+  await ops?.close();
   if (server) {
     // A replay stays served until interrupted, so its windows can be looked at.
     if (replay) await interrupted();

@@ -184,6 +184,7 @@ export const configSchema: Schema & { kind: 'object' } = {
       kind: 'object',
       doc: 'live capture (netspectra probe)',
       fields: {
+        ops: { kind: 'string', default: '', doc: 'host:port of the ops port: /metrics, /healthz, /readyz (no token: keep it on loopback or a private network); empty: none' },
         id: { kind: 'string', default: '', doc: 'probe id in every batch; empty: the host name' },
         interface: { kind: 'string', default: '', doc: 'interface to capture on' },
         bpf: { kind: 'string', default: 'ip or ip6', doc: 'BPF filter (pcap-filter syntax)' },
@@ -208,6 +209,7 @@ export const configSchema: Schema & { kind: 'object' } = {
       kind: 'object',
       doc: 'the windowed engine (netspectra engine, probe --engine)',
       fields: {
+        ops: { kind: 'string', default: '', doc: 'host:port of the ops port: /metrics, /healthz, /readyz (no token: keep it on loopback or a private network); empty: none' },
         threads: { kind: 'int', default: 0, min: 0, max: 2, doc: 'threads of the core engine: 1, or 2 (its sketches and the making of windows and flow records on a second core; the same results); 0: 2 on a machine with two or more cores' },
         idleClose: { kind: 'duration', default: 2, min: 0.01, max: 3600, doc: 'close the open window when no batch came for this long and the clock is past its end' },
         output: { kind: 'string', default: '', doc: 'JSON Lines file of closed windows (appended); JetStream restarts resume after its last window' },
@@ -551,6 +553,7 @@ export interface NatsConfig {
 }
 
 export interface ProbeConfig {
+  ops: string;
   id: string;
   interface: string;
   bpf: string;
@@ -565,6 +568,7 @@ export interface ProbeConfig {
 }
 
 export interface EngineConfig {
+  ops: string;
   /** 0: chosen by the machine's cores (coreThreads). */
   threads: number;
   /** Seconds. */

@@ -13,7 +13,7 @@ import type { Store, WindowStorage } from '../storage/index.js';
 /** The writer rows go through, and where. */
 type StoredBy = Pick<WindowStorage, 'where' | 'sink'>;
 import { ConsoleHub, type HubStats } from './hub.js';
-import { METRICS_CONTENT_TYPE, metricsText } from './metrics.js';
+import { METRICS_CONTENT_TYPE, metricsText } from '../ops/metrics.js';
 import { mountPage, PAGE_PATH } from './page.js';
 import { mountRoutes } from './routes.js';
 import type { LiveEngine } from './types.js';

@@ -13,6 +13,8 @@ import type { Alerting } from '../alert/alerting.js';
 import type { FlowExport } from '../flows/export.js';
 import { flowOptions } from '../flows/options.js';
 import type { FlowPage, FlowQuery } from '../flows/types.js';
+import { metricsText } from '../ops/metrics.js';
+import { startOpsServer } from '../ops/server.js';
 import { WindowSink } from '../sink/index.js';
 import { WindowFile } from './window-file.js';
 import { WindowedEngine } from './windowed-engine.js';
@@ -242,6 +244,16 @@ export async function runEngine(cfg: NetspectraConfig, log: Log, storage: Window
   const host = new EngineHost(cfg, log, id, sink, storage);
   log(`engine ${host.id} (${transportBackend().name} backend): ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
   const run = cfg.nats.jetstream ? await consumeJetStream(cfg, conn, host, log) : subscribeCore(cfg, conn, host, log);
+  let failure: string | null = null;
+  void host.failed.then((e) => (failure = `engine failed: ${e.message}`));
+  const ops = cfg.engine.ops
+    ? await startOpsServer(cfg.engine.ops, 'engine.ops', {
+        metrics: () => metricsText({ host, store: null, storage }),
+        problem: () => failure,
+        waiting: () => (conn.nc.isClosed() ? 'the NATS connection is closed' : null),
+      })
+    : null;
+  if (ops) log(`engine: ops port on ${ops.url} (/metrics, /healthz, /readyz)`);
   const statsLine = async () => (await host.statsLine()) + (run.dropped() ? `; ${grouped(run.dropped())} batches dropped while the workers were behind` : '');
   const stats = setInterval(() => void statsLine().then(log), 10_000);
   stats.unref();
@@ -249,6 +261,7 @@ export async function runEngine(cfg: NetspectraConfig, log: Log, storage: Window
     host,
     async stop() {
       clearInterval(stats);
+      await ops?.close();
       await run.stop();
       await host.engine.close().catch(() => {});
       log(await statsLine().catch((e: Error) => `engine: ${e.message}`));

@@ -7,6 +7,7 @@ import type { CaptureStats, LiveCapture, PacketBatcher } from '../backend/index.
 import { openLiveCapture, transportBackend } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { grouped } from '../report/units.js';
+import type { ProbeCounts } from '../ops/metrics.js';
 import type { Log } from '../transport/nats.js';
 import { PcapRotator } from './pcap-rotator.js';
 import type { Publisher } from './publisher.js';
@@ -31,7 +32,7 @@ export class Probe {
   private stoppedSignal: () => void = () => {};
   readonly id: string;
 
-  constructor(private readonly cfg: NetspectraConfig, private readonly publisher: Publisher, private readonly log: Log, interfaceName: string) {
+  constructor(private readonly cfg: NetspectraConfig, private readonly publisher: Publisher, private readonly log: Log, private readonly interfaceName: string) {
     this.id = probeId(cfg);
     this.batcher = transportBackend().createPacketBatcher({
       probeId: this.id,
@@ -63,6 +64,11 @@ export class Probe {
       this.publisher.publish(b);
       this.batches++;
     }
+  }
+
+  /** The counts /metrics shows. */
+  counts(): ProbeCounts {
+    return { id: this.id, interface: this.interfaceName, stats: this.stats(), batches: this.batches, pcapDropped: this.persist ? this.persist.droppedFrames : null };
   }
 
   statsLine(): string {

@@ -1,14 +1,15 @@
-// /metrics in the Prometheus text exposition format (version 0.0.4): the engine's packets,
-// bytes, batches and windows, what capture and transport dropped, the window write latency,
-// the flow cache and the flow export, the store writer's queue and spill, and the console's
-// WebSocket clients.
+// /metrics in the Prometheus text exposition format (version 0.0.4), for the API's port and for
+// the ops port of an engine or a probe: the engine's packets, bytes, batches and windows, what
+// capture and transport dropped, the window write latency, the flow cache and the flow export,
+// the store writer's queue and spill, the console's WebSocket clients, and a probe's own counts.
+import type { CaptureStats } from '../backend/index.js';
 import type { Store, WindowStorage } from '../storage/index.js';
 
 /** The writer rows go through, and where. */
 type StoredBy = Pick<WindowStorage, 'where' | 'sink'>;
 import { health } from '../storage/queries.js';
-import type { ConsoleHub } from './hub.js';
-import type { LiveEngine } from './types.js';
+import type { ConsoleHub } from '../console/hub.js';
+import type { LiveEngine } from '../console/types.js';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -45,7 +46,8 @@ export interface MetricsContext {
   host: LiveEngine | null;
   store: Store | null;
   storage: StoredBy | null;
-  hub: ConsoleHub;
+  /** The console's WebSocket hub (the API's port); absent on an ops port. */
+  hub?: ConsoleHub;
 }
 
 export async function metricsText(ctx: MetricsContext): Promise<string> {
@@ -106,11 +108,38 @@ export async function metricsText(ctx: MetricsContext): Promise<string> {
     const up = await health(ctx.store).then(() => 1, () => 0);
     m.add('netspectra_store_up', 'gauge', 'Whether the store answered a query.', up);
   }
-  const h = hub.stats();
-  m.add('netspectra_console_websocket_clients', 'gauge', 'WebSocket clients of the console.', h.clients);
-  m.add('netspectra_console_frames_sent_total', 'counter', 'Frames sent to console clients.', h.framesSent);
-  m.add('netspectra_console_frames_skipped_total', 'counter', 'Frames not sent to a client that was behind.', h.framesSkipped);
-  m.add('netspectra_console_clients_dropped_total', 'counter', 'Clients dropped for staying behind.', h.dropped);
-  m.add('netspectra_console_connections_refused_total', 'counter', 'WebSocket upgrades refused (token, client limit).', h.refused);
+  if (hub) {
+    const h = hub.stats();
+    m.add('netspectra_console_websocket_clients', 'gauge', 'WebSocket clients of the console.', h.clients);
+    m.add('netspectra_console_frames_sent_total', 'counter', 'Frames sent to console clients.', h.framesSent);
+    m.add('netspectra_console_frames_skipped_total', 'counter', 'Frames not sent to a client that was behind.', h.framesSkipped);
+    m.add('netspectra_console_clients_dropped_total', 'counter', 'Clients dropped for staying behind.', h.dropped);
+    m.add('netspectra_console_connections_refused_total', 'counter', 'WebSocket upgrades refused (token, client limit).', h.refused);
+  }
+  return m.text();
+}
+
+/** What a probe counts itself: packets captured, batches sent, and what was dropped where. */
+export interface ProbeCounts {
+  id: string;
+  interface: string;
+  stats: CaptureStats;
+  batches: number;
+  /** Frames the rotating pcap files could not take (persist); null without them. */
+  pcapDropped: number | null;
+}
+
+/** A probe's /metrics. */
+export function probeMetricsText(p: ProbeCounts): string {
+  const m = new Exposition();
+  const l = { probe: p.id, interface: p.interface };
+  m.add('netspectra_probe_captured_packets_total', 'counter', 'Packets the probe captured (or read, with --read).', [[l, p.stats.captured]]);
+  m.add('netspectra_probe_batches_total', 'counter', 'PacketBatch messages the probe published.', [[l, p.batches]]);
+  m.add('netspectra_probe_dropped_packets_total', 'counter', 'Packets lost: by the kernel, the interface, or the probe\'s own queues.', [
+    [{ ...l, where: 'kernel' }, p.stats.kernelDropped],
+    [{ ...l, where: 'interface' }, p.stats.interfaceDropped],
+    [{ ...l, where: 'probe' }, p.stats.probeDropped],
+  ]);
+  if (p.pcapDropped !== null) m.add('netspectra_probe_pcap_dropped_frames_total', 'counter', 'Frames the rotating pcap files could not take.', [[l, p.pcapDropped]]);
   return m.text();
 }
