@@ -277,6 +277,7 @@ test('packets without an IP header are labelled non-IP in the report, not "- - 0
   assert.match(flows, /^non-IP +non-IP +non-IP +743 /m);
   assert.doesNotMatch(r.stdout, /^- +- +0 +0 +0 /m);
   assert.match(r.stdout.slice(r.stdout.indexOf('Task src_ip')), /^non-IP +743 /m);
+  assert.match(r.stdout, /^Task src_ip \(exact, key SrcIP, \d+ keys; largest by bytes, then packets\)$/m);
   assert.match(r.stdout.slice(r.stdout.indexOf('Task dst_port')), /^ +non-IP +743 /m);
 });
 

@@ -281,7 +281,7 @@ describe('web console over a live engine', () => {
     await until('the protocol table to hold the capture', async () => (await protocolPackets('TCP')) + (await protocolPackets('UDP')) === oracle.packets);
     assert.equal(await protocolPackets('TCP'), phsFrames('tcp'));
     assert.equal(await protocolPackets('UDP'), phsFrames('udp'));
-    assert.match((await page.textContent('#kpi-window')) ?? '', /^3,203 pkts, 436 kB$/);
+    assert.match((await page.textContent('#kpi-window')) ?? '', /^3,203 pkts, 426 KiB$/);
     assert.match((await page.textContent('#kpi-bps')) ?? '', /^\d+(\.\d+)? [kM]?bit\/s$/);
     const heavy = await page.$$eval('#heavy table[data-by="packets"] tbody tr td[data-field="packets"]', (tds) => tds.map((td) => Number(td.getAttribute('data-value'))));
     assert.ok(heavy.length > 0 && heavy[0] >= 757, `heavy hitters by packets: ${heavy}`);
@@ -601,7 +601,7 @@ describe('web console over the store after an offline analysis', () => {
     assert.equal(await page.textContent('#mode'), 'stored');
     assert.equal(await page.getAttribute('#status', 'data-state'), 'stored');
     assert.ok(Number(await page.getAttribute('#rate-chart', 'data-points')) >= 8);
-    assert.match((await page.textContent('#kpi-window')) ?? '', /^3,203 pkts, 436 kB$/);
+    assert.match((await page.textContent('#kpi-window')) ?? '', /^3,203 pkts, 426 KiB$/);
     assert.equal(await page.textContent('#talkers table[data-task="src_ip"] tbody tr:first-child td[data-field="srcIp"]'), oracleTopTalker().ip);
     await page.waitForFunction(() => (document.getElementById('flows')?.querySelectorAll('tbody tr td[data-field="srcIp"]').length ?? 0) > 0);
     mkdirSync(ARTIFACTS, { recursive: true });

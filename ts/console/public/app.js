@@ -31,7 +31,18 @@ export function si(n, unit = '') {
 }
 
 const count = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
-const bytes = (n) => si(n, 'B');
+/** Byte counts in IEC units (KiB, MiB), as the command line's reports; rates stay SI (bit/s). */
+function bytes(n) {
+  if (!Number.isFinite(n)) return '–';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (Math.abs(v) >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}
 const bps = (n) => si(n, 'bit/s');
 const pps = (n) => si(n, 'pps');
 const pad = (n, w = 2) => String(n).padStart(w, '0');
