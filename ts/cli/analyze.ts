@@ -112,7 +112,7 @@ export async function analyze(files: string[], values: Values): Promise<number> 
     return 0;
   }
   if (files.length === 0) throw new UsageError('analyze needs at least one capture file (- for standard input)');
-  const problems = files.map(captureProblem).filter((p): p is string => p !== null);
+  const problems = files.map((f) => captureProblem(f, loadBackend())).filter((p): p is string => p !== null);
   if (problems.length) {
     // Before anything is printed: no report of files that could not be read.
     for (const p of problems) process.stderr.write(`netspectra: ${p}\n`);
@@ -137,12 +137,13 @@ function checkFilter(bpf: string): void {
   }
 }
 
-const CAPTURE_MAGIC = new Set(['a1b2c3d4', 'd4c3b2a1', 'a1b23c4d', '4d3cb2a1', 'a1b2cd34', '34cdb2a1', '0a0d0d0a']);
+/** Bytes of a file's start the capture reader is shown to judge it. */
+const HEAD_BYTES = 4096;
 
 /** Why a named input cannot be analysed (missing, a folder, unreadable, empty, not a capture),
- * in the capture reader's words, or null. Standard input and other streams are checked as they
- * are read. */
-export function captureProblem(file: string): string | null {
+ * or null. The capture reader of the core judges the file's first bytes (its words, its formats);
+ * standard input and other streams are checked as they are read. */
+function captureProblem(file: string, backend: Backend): string | null {
   if (file === '-') return null;
   const cannotOpen = (e: unknown) => {
     const code = (e as NodeJS.ErrnoException).code;
@@ -160,7 +161,7 @@ export function captureProblem(file: string): string | null {
   try {
     const fd = openSync(file, 'r');
     try {
-      head = Buffer.alloc(Math.min(4, st.size));
+      head = Buffer.alloc(Math.min(HEAD_BYTES, st.size));
       readSync(fd, head, 0, head.length, 0);
     } finally {
       closeSync(fd);
@@ -168,9 +169,11 @@ export function captureProblem(file: string): string | null {
   } catch (e) {
     return cannotOpen(e);
   }
-  if (head.length < 4) return `${file}: file cut short at offset 0: file header needs 4 bytes, only ${head.length} remain`;
-  if (!CAPTURE_MAGIC.has(head.toString('hex'))) return `${file}: not a pcap or pcapng file: magic number ${head.toString('hex')} at offset 0`;
-  return null;
+  const reader = backend.createAnalyzer();
+  reader.beginFile(file);
+  const refused = reader.feed(head) ?? (head.length === st.size ? reader.endFile() : null);
+  // A damaged record later in a file is the analysis's to report (packets before it count).
+  return refused && /offset 0\b/.test(refused) ? `${file}: ${refused}` : null;
 }
 
 /** Standard input copied to a temporary file as it arrives (the reader needs a file). */
