@@ -680,6 +680,15 @@ describe('console after `analyze` of two captures, then `serve`, as the README s
     // Stored flows are of any day: their times carry the date.
     assert.match((await page.textContent('#flows tbody td[data-field="first"]')) ?? '', /^1999-12-03 07:49:5\d$/);
 
+    // A flow row shows its trace: the stored windows of its 5-tuple, both ways, adding up to the row.
+    const rowPackets = Number(((await page.textContent('#flows tbody tr:first-child td[data-field="packets"]')) ?? '').replace(/,/g, ''));
+    await page.click('#flows tbody tr:first-child td[data-field="proto"]');
+    await page.waitForSelector('#trace[data-state="found"]');
+    const traced = await page.$$eval('#trace-windows tbody tr', (rows) => rows.map((r) => [...r.querySelectorAll('td.num')].map((td) => Number(td.textContent!.replace(/,/g, '')))));
+    assert.ok(traced.length >= 1, 'one stored window at least');
+    assert.equal(traced.reduce((n, [p, , rp]) => n + p + rp, 0), rowPackets, 'the trace adds up to the flow');
+    assert.match((await page.textContent('#trace-title')) ?? '', /^Trace of 139\.25\.22\.\d+:\d+ → 139\.25\.22\.\d+:\d+ UDP$/);
+
     // An address is a link to its flows: the top talker's, here.
     const talker = (await page.textContent('#talkers table[data-task="src_ip"] tbody tr:first-child td[data-field="srcIp"]'))!;
     await page.click('#talkers table[data-task="src_ip"] tbody tr:first-child td[data-field="srcIp"] button.addr');

@@ -514,9 +514,9 @@ function flowRow(f) {
   const packets = f.packetsAtoB + f.packetsBtoA;
   const total = f.bytesAtoB + f.bytesBtoA;
   const td = (field, text, cls = '', title = '') => el('td', { 'data-field': field, class: cls, ...(title ? { title } : {}), text });
-  return el(
+  const row = el(
     'tr',
-    {},
+    { class: 'traceable', title: 'its stored windows: click the row' },
     keyCell('srcIp', f.srcIp),
     td('srcPort', String(f.srcPort), 'num'),
     keyCell('dstIp', f.dstIp),
@@ -532,6 +532,45 @@ function flowRow(f) {
     td('flags', flagsText(f), '', 'TCP flags seen A → B / B → A'),
     td('communityId', f.communityId || '–', 'cid', f.communityId || 'no Community ID (flows.communityId off)'),
   );
+  // A click on the row (not on an address, which filters) shows the flow's trace.
+  row.addEventListener('click', (ev) => {
+    if (!(ev.target instanceof HTMLElement && ev.target.closest('button'))) void trace(f);
+  });
+  return row;
+}
+
+/** A flow's stored windows, both directions (TraceFlow over the stored exact 5-tuple task). */
+async function trace(f) {
+  const section = $('trace');
+  section.hidden = false;
+  const what = `${endpoint(f.srcIp, f.srcPort)} → ${endpoint(f.dstIp, f.dstPort)} ${f.protoName || f.proto}`;
+  $('trace-title').textContent = `Trace of ${what}`;
+  const body = $('trace-windows').tBodies[0];
+  body.replaceChildren();
+  const q = new URLSearchParams({ src_ip: f.srcIp, dst_ip: f.dstIp, src_port: String(f.srcPort), dst_port: String(f.dstPort), protocol: String(f.protoName || f.proto).toLowerCase(), both: '1' });
+  try {
+    const t = await api(`/api/v1/trace?${q}`);
+    const n = (v) => Number(v ?? 0);
+    body.replaceChildren(
+      ...(t.windows ?? []).map((w) =>
+        el('tr', {},
+          el('td', { text: dateTime(Date.parse(w.windowStart)).replace(' UTC', '') }),
+          el('td', { class: 'num', text: count(n(w.packets)) }),
+          el('td', { class: 'num', text: bytes(n(w.bytes)) }),
+          el('td', { class: 'num', text: count(n(w.reversePackets)) }),
+          el('td', { class: 'num', text: bytes(n(w.reverseBytes)) })),
+      ),
+    );
+    $('trace-sub').textContent = t.found
+      ? `${count((t.windows ?? []).length)} stored window(s) of task ${t.task}, ${count(n(t.packets) + n(t.reversePackets))} packets; ${count((t.records ?? []).length)} flow record(s)`
+      : `no stored window of task ${t.task} holds this flow (yet)`;
+    section.dataset.state = t.found ? 'found' : 'none';
+  } catch (e) {
+    if (e instanceof AuthError) return askToken(`The token was refused: ${e.message}.`);
+    $('trace-sub').textContent = e.message;
+    section.dataset.state = 'error';
+  }
+  section.scrollIntoView({ block: 'nearest' });
 }
 
 /** TCP flags of both directions ("SYN,ACK / SYN,ACK"); none for other protocols. */
