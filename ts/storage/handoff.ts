@@ -10,7 +10,7 @@ import { quarantineRows } from './local-rows.js';
 import { rowEnds, type Column } from './row-binary.js';
 import type { QuarantinedRow, RowBlock } from './rows.js';
 import { columnsOf, isStoredTable } from './schema.js';
-import { storagePath } from './store.js';
+import { processAlive, storagePath } from './store.js';
 import type { RowSink, WriterStats } from './writer.js';
 
 /** The largest block one request carries. */
@@ -81,20 +81,12 @@ export function claimServeLease(cfg: StorageConfig, url: string): () => void {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The server holding the store, when one says so and still runs. */
 export function readServeLease(cfg: StorageConfig): ServeLease | null {
   try {
     const lease = JSON.parse(readFileSync(leasePath(cfg), 'utf8')) as ServeLease;
-    return Number.isInteger(lease.pid) && typeof lease.url === 'string' && lease.pid !== process.pid && alive(lease.pid) ? lease : null;
+    return Number.isInteger(lease.pid) && typeof lease.url === 'string' && lease.pid !== process.pid && processAlive(lease.pid) ? lease : null;
   } catch {
     return null;
   }

@@ -141,12 +141,16 @@ function holderOf(path: string): number | null {
     return null;
   }
   const pid = Number(/^PID:\s*(\d+)/m.exec(text)?.[1]);
-  if (!Number.isInteger(pid) || pid === process.pid) return null;
+  return Number.isInteger(pid) && pid !== process.pid && processAlive(pid) ? pid : null;
+}
+
+/** Whether a process runs (one of another user counts: it exists). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return pid;
+    return true;
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : null;
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

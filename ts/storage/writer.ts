@@ -15,7 +15,7 @@ import { quarantineRows, type RowOrigin } from './local-rows.js';
 import { decodeRows, rowEnds, type Column } from './row-binary.js';
 import type { QuarantinedRow, RowBlock } from './rows.js';
 import { columnsOf, isStoredTable, visibleRunsCleanup, type StoredTable } from './schema.js';
-import { stagingFile, storeIdentity, type Store } from './store.js';
+import { processAlive, stagingFile, storeIdentity, type Store } from './store.js';
 
 export type Log = (line: string) => void;
 
@@ -583,7 +583,7 @@ function removeOrphanStaging(dir: string, log: Log): void {
   let files = 0;
   for (const name of names) {
     const pid = Number(/^(\d+)-/.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid === process.pid || alive(pid)) continue;
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
     try {
       bytes += statSync(join(dir, name)).size;
       rmSync(join(dir, name), { force: true });
@@ -595,14 +595,6 @@ function removeOrphanStaging(dir: string, log: Log): void {
   if (files) log(`storage: removed ${files} staging file(s) (${bytes} bytes) of processes that ended without inserting them`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Writes a file and syncs it to disk before returning. */
 function writeDurably(path: string, chunks: Buffer[]): void {
