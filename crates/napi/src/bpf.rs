@@ -3,7 +3,6 @@
 //! program per link type, compiled when the link type is first seen: a pcapng file can hold
 //! interfaces of several.
 
-use std::collections::HashMap;
 use std::ffi::{c_char, c_int, CString};
 
 use netspectra_core::FrameFilter;
@@ -27,7 +26,8 @@ pub struct OfflineFilter {
     lib: Lib,
     expr: CString,
     text: String,
-    programs: HashMap<u32, BpfProgram>,
+    /// By link type; a file has one or a few, so a scan beats hashing on every frame.
+    programs: Vec<(u32, BpfProgram)>,
 }
 
 // SAFETY: the programs are owned by this value alone and only read by `pcap_offline_filter`,
@@ -47,28 +47,29 @@ impl OfflineFilter {
             close: symbol(lib, "pcap_close\0")?,
         };
         let c = CString::new(expr).map_err(|_| format!("--bpf \"{expr}\": the expression holds a NUL byte"))?;
-        let mut f = OfflineFilter { lib, expr: c, text: expr.to_string(), programs: HashMap::new() };
+        let mut f = OfflineFilter { lib, expr: c, text: expr.to_string(), programs: Vec::new() };
         f.program(1)?;
         Ok(f)
     }
 
     /// The program for a link type, compiled on first use.
     fn program(&mut self, link_type: u32) -> Result<&BpfProgram, String> {
-        if !self.programs.contains_key(&link_type) {
-            let handle = unsafe { (self.lib.open_dead)(link_type as c_int, SNAPLEN) };
-            if handle.is_null() {
-                return Err(format!("--bpf: libpcap cannot open link type {link_type}"));
-            }
-            let mut prog = BpfProgram { bf_len: 0, bf_insns: std::ptr::null_mut() };
-            let rc = unsafe { (self.lib.compile)(handle, &mut prog, self.expr.as_ptr(), 1, PCAP_NETMASK_UNKNOWN) };
-            let why = if rc != 0 { Some(text(unsafe { (self.lib.geterr)(handle) })) } else { None };
-            unsafe { (self.lib.close)(handle) };
-            if let Some(why) = why {
-                return Err(format!("--bpf \"{}\" (link type {link_type}): {why}", self.text));
-            }
-            self.programs.insert(link_type, prog);
+        if let Some(i) = self.programs.iter().position(|(lt, _)| *lt == link_type) {
+            return Ok(&self.programs[i].1);
         }
-        Ok(&self.programs[&link_type])
+        let handle = unsafe { (self.lib.open_dead)(link_type as c_int, SNAPLEN) };
+        if handle.is_null() {
+            return Err(format!("--bpf: libpcap cannot open link type {link_type}"));
+        }
+        let mut prog = BpfProgram { bf_len: 0, bf_insns: std::ptr::null_mut() };
+        let rc = unsafe { (self.lib.compile)(handle, &mut prog, self.expr.as_ptr(), 1, PCAP_NETMASK_UNKNOWN) };
+        let why = if rc != 0 { Some(text(unsafe { (self.lib.geterr)(handle) })) } else { None };
+        unsafe { (self.lib.close)(handle) };
+        if let Some(why) = why {
+            return Err(format!("--bpf \"{}\" (link type {link_type}): {why}", self.text));
+        }
+        self.programs.push((link_type, prog));
+        Ok(&self.programs[self.programs.len() - 1].1)
     }
 }
 
@@ -84,7 +85,7 @@ impl FrameFilter for OfflineFilter {
 
 impl Drop for OfflineFilter {
     fn drop(&mut self) {
-        for prog in self.programs.values_mut() {
+        for (_, prog) in &mut self.programs {
             unsafe { (self.lib.freecode)(prog) };
         }
     }
