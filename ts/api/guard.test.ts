@@ -19,11 +19,11 @@ import { Health, HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1
 import { QueryService } from '../gen/netspectra/v1/query_pb.js';
 import { openStore, openWindowStorage, type Store } from '../storage/index.js';
 import { storeCapture } from '../testing/captures.js';
-import { defaultAllowedHosts, hostName, isLoopback, tokenCheck } from './guard.js';
+import { defaultAllowedHosts, hostName, isLoopback, RequestGuard, tokenCheck } from './guard.js';
 import { createApiApp } from './http.js';
 import { limitedStore, limitError, QueryPool } from './query-pool.js';
 import { listen, type RunningServer, type ServerLimits } from './server.js';
-import { checkExposure } from './settings.js';
+import { checkExposure, serverLimits } from './settings.js';
 
 const pathspider = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap');
 const TOKEN = 'guard-test-token-31c7';
@@ -362,6 +362,21 @@ describe('API server under hostile clients', () => {
     assert.ok(e, 'the query stops at its time limit');
     const mapped = limitError(e);
     assert.equal(mapped?.code, Code.DeadlineExceeded, e?.message);
+  });
+
+  test('configured allow-lists: extra host names, * for any, listed origins; TLS files go in pairs', () => {
+    const head = (host: string, origin?: string) => ({ url: '/healthz', headers: { host, ...(origin ? { origin } : {}) } });
+    const base = { tokens: [], allowedOrigins: [], maxBodyBytes: 1024, publicPaths: new Set(['/healthz']) };
+    const named = new RequestGuard({ ...base, allowedHosts: [...defaultAllowedHosts('127.0.0.1'), 'api'] });
+    assert.equal(named.check(head('api:7070')), null);
+    assert.equal(named.check(head('other:7070'))?.status, 403);
+    assert.equal(new RequestGuard({ ...base, allowedHosts: ['*'] }).check(head('anything.example')), null);
+    const origins = new RequestGuard({ ...base, allowedHosts: ['*'], allowedOrigins: ['https://grafana.example.com'] });
+    assert.equal(origins.check(head('api:7070', 'https://grafana.example.com')), null);
+    assert.equal(origins.check(head('api:7070', 'https://evil.example'))?.status, 403);
+    const limits = serverLimits(loadConfig({ env: {}, overrides: { 'api.allowedHosts': 'api, proxy.example', 'api.allowedOrigins': 'https://g.example', 'api.idleTimeout': '2s' } }));
+    assert.deepEqual([limits.allowedHosts, limits.allowedOrigins, limits.idleTimeoutMs, limits.tls], [['api', 'proxy.example'], ['https://g.example'], 2000, null]);
+    assert.throws(() => serverLimits(loadConfig({ env: {}, overrides: { 'api.tlsCert': '/x/cert.pem' } })), /api\.tlsCert and api\.tlsKey go together/);
   });
 
   test('a port others can reach needs tokens or --insecure', () => {
