@@ -244,6 +244,15 @@ test('- reads the capture from standard input: the same report as the file', () 
   assert.deepEqual(fromStdin.protocols, fromFile.protocols);
 });
 
+test('a report piped to a slow reader is written whole before the process exits', () => {
+  const capture = join(pcaps, 'debian-pathspider-real.pcap');
+  // The reader starts late: everything past the pipe's 64 KiB waits in the process.
+  const r = spawnSync('sh', ['-c', `"$0" "$1" analyze --json --store none --window 1s "$2" | (sleep 1; cat)`, process.execPath, cli, capture], { encoding: 'utf8', cwd: dir, timeout: 60_000, maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.length > 1 << 20, `${r.stdout.length} bytes`);
+  assert.equal((JSON.parse(r.stdout) as AnalysisReport).totals.packets, 62_781);
+});
+
 test('configuration problems name what set the value, all at once, in full', () => {
   const capture = join(pcaps, 'ndpi-nfsv3.pcap');
   assert.match(run('analyze', '--window', '10x', capture).stderr, /analyze\.window: expected a duration .* got string "10x" \(set by --window 10x\)/);

@@ -88,5 +88,9 @@ function usageError(message: string, command?: string): number {
 
 const code = await main(process.argv.slice(2));
 process.exitCode = code;
-// Long-running commands leave NATS sockets and timers behind once they are done.
-if (['probe', 'engine', 'serve', 'analyze', 'demo'].includes(process.argv[2])) process.exit(code);
+// Long-running commands leave NATS sockets and timers behind once they are done; what is still
+// queued for a pipe (a report piped to jq) is written out first.
+if (['probe', 'engine', 'serve', 'analyze', 'demo'].includes(process.argv[2])) {
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(code);
+}
