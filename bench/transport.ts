@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type NetspectraConfig } from '../ts/config/index.js';
 import { Probe } from '../ts/probe/probe.js';
-import { JetStreamPublisher, NatsPublisher } from '../ts/probe/publisher.js';
+import { NatsPublisher } from '../ts/probe/publisher.js';
 import { NatsServer } from '../ts/transport/nats-server.js';
 import { VethPair } from '../ts/probe/veth.js';
-import { connectNats, ensureStream } from '../ts/transport/nats.js';
+import { connectNats } from '../ts/transport/nats.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..', '..');
 const CLI = join(root, 'dist', 'ts', 'cli', 'main.js');
@@ -78,8 +78,7 @@ let stream = '';
 /** Replays the stream through a probe into NATS; returns packets and bytes sent. */
 async function replay(cfg: NetspectraConfig): Promise<{ packets: number; wireBytes: number; seconds: number }> {
   const conn = await connectNats(cfg.nats, 'bench probe', quiet);
-  if (cfg.nats.jetstream) await ensureStream(conn.nc, cfg.nats);
-  const publisher = cfg.nats.jetstream ? new JetStreamPublisher(conn, cfg.nats, 'bench', quiet) : new NatsPublisher(conn, cfg.nats, quiet);
+  const publisher = new NatsPublisher(conn, cfg.nats, quiet);
   let wireBytes = 0;
   const publish = publisher.publish.bind(publisher);
   publisher.publish = (b) => {
@@ -97,31 +96,15 @@ async function replay(cfg: NetspectraConfig): Promise<{ packets: number; wireByt
 
 interface Row { label: string; packets: number; seconds: number; mpps: number; bytesPerPacket: number }
 
-/** The engine alone: the stream is first stored in JetStream, then one engine consumes it. */
-async function fromJetStream(nats: NatsServer, label: string, workers: number): Promise<Row> {
-  const overrides = { 'nats.url': nats.url, 'nats.jetstream': true, 'nats.stream': `BENCH${workers}`, 'nats.durable': `bench${workers}`, 'nats.subject': `bench${workers}.packets` };
-  const sent = await replay(loadConfig({ env: {}, overrides }));
-  const output = join(work, `js-${workers}.jsonl`);
-  const env = { ...process.env, NETSPECTRA_ENGINE_IDLE_CLOSE: '50ms', NETSPECTRA_NATS_STREAM: overrides['nats.stream'], NETSPECTRA_NATS_DURABLE: overrides['nats.durable'], NETSPECTRA_NATS_SUBJECT: overrides['nats.subject'] };
-  const t = performance.now();
-  const engine = spawn(process.execPath, [CLI, 'engine', '--nats', nats.url, '--jetstream', '--output', output, '--workers', String(workers)], { stdio: 'ignore', env });
-  await until(() => windowPackets(output) >= sent.packets);
-  // Includes the engine's start (about 0.2 s) and the idle close of the last window (50 ms).
-  const seconds = (performance.now() - t) / 1000;
-  engine.kill('SIGTERM');
-  await new Promise((r) => engine.once('exit', r));
-  return { label, packets: sent.packets, seconds, mpps: sent.packets / seconds / 1e6, bytesPerPacket: sent.wireBytes / sent.packets };
-}
-
 async function throughEngine(nats: NatsServer, label: string, workers: number, tasks: 'default' | 'none', backend = 'native'): Promise<Row> {
   const output = join(work, `${label.replace(/\W+/g, '-')}.jsonl`);
   const configFile = join(work, 'none.yaml');
   writeFileSync(configFile, 'tasks: []\n');
-  const args = [CLI, 'engine', '--nats', nats.url, '--output', output, '--workers', String(workers), ...(tasks === 'none' ? ['--config', configFile] : [])];
+  const args = [CLI, 'engine', '--nats', nats.url, '--output', output, '--threads', String(workers), ...(tasks === 'none' ? ['--config', configFile] : [])];
   const engine: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETSPECTRA_ENGINE_IDLE_CLOSE: '50ms', NETSPECTRA_BACKEND: backend } });
   let log = '';
   engine.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await until(() => log.includes('worker thread'));
+  await until(() => log.includes('engine '));
   await new Promise((r) => setTimeout(r, 300));
   const cfg = loadConfig({ env: {}, overrides: { 'nats.url': nats.url } });
   const t = performance.now();
@@ -203,7 +186,6 @@ async function main(): Promise<void> {
     ] as const) {
       rows.push(await throughEngine(nats, label, workers, tasks, backend));
     }
-    for (const workers of [1, 2]) rows.push(await fromJetStream(nats, `engine alone from a filled JetStream stream, default tasks, ${workers} worker(s)`, workers));
     console.log('\n| path | packets | seconds | Mpps | bytes/packet on the wire |\n|---|---:|---:|---:|---:|');
     for (const r of rows) console.log(`| ${r.label} | ${r.packets.toLocaleString('en-US')} | ${r.seconds.toFixed(2)} | ${r.mpps.toFixed(2)} | ${r.bytesPerPacket.toFixed(1)} |`);
     const live = await liveComparison();

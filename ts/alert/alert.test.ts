@@ -124,7 +124,7 @@ function evaluator(rules: Record<string, unknown>[], maxActive = 1000): AlertEva
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 /** A one-second window `i` with `pps` packets. */
 const second = (i: number, pps: number, extra: { syn?: number; drops?: number } = {}) =>
-  new WindowView(T0 + i * 1000, T0 + (i + 1) * 1000, pps, pps * 100, extra.syn ?? 0, extra.drops ?? 0, null);
+  new WindowView(T0 + i * 1000, T0 + (i + 1) * 1000, pps, pps * 100, extra.syn ?? 0, extra.drops ?? 0, []);
 
 describe('the lifecycle: pending, firing once, repeats after the cooldown, resolved', () => {
   test('fires after `for` consecutive windows, once, then again only after the cooldown, then resolves', () => {

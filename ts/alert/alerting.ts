@@ -23,6 +23,8 @@ export interface AlertingOptions {
   notify: boolean;
   /** The model for enrichment; by default the one `ai` configures. */
   analyzer?: AlertAnalyzer | null;
+  /** Called once a notifier is done with a notification (sent, or given up). */
+  settled?: (event: AlertEvent) => void;
 }
 
 export interface AlertingStats {
@@ -60,21 +62,37 @@ export class Alerting {
     const { rules, problems } = compileRules(cfg);
     if (problems.length) throw new Error(`alerts: ${problems.join('; ')}`);
     this.evaluator = new AlertEvaluator(rules, { source: opts.source, maxActive: cfg.alerts.maxActive, log: opts.log });
-    this.dispatcher = opts.notify ? new Dispatcher(cfg.alerts.notifiers, { log: opts.log, queue: cfg.alerts.queue }) : null;
+    this.dispatcher = opts.notify ? new Dispatcher(cfg.alerts.notifiers, { log: opts.log, queue: cfg.alerts.queue, settled: opts.settled }) : null;
     this.analyzer = opts.analyzer === undefined ? createAlertAnalyzer(cfg.ai) : opts.analyzer;
   }
 
   /** Evaluates a closed window (with its storage rows) after the ones before it; returns at
    * once. */
   addWindow(w: ClosedWindow, rows: CoreRows): void {
+    this.queue(async () => {
+      const drops = this.drops ?? this.opts.drops;
+      const total = drops ? await drops().catch(() => this.lastDrops) : 0;
+      const view = WindowView.of(w, Math.max(0, total - this.lastDrops), rows);
+      this.lastDrops = total;
+      return view;
+    });
+  }
+
+  /** Evaluates a window already made into a view (a cluster's, merged from its parts) after
+   * the ones before it. `beforeDelivery` gets the notifications it causes and runs before any
+   * leaves (the cluster's alerter records its state there, so a successor does not send them
+   * again). */
+  addView(view: WindowView, beforeDelivery?: (events: AlertEvent[]) => Promise<void>): void {
+    this.queue(async () => view, beforeDelivery);
+  }
+
+  private queue(view: () => Promise<WindowView>, beforeDelivery?: (events: AlertEvent[]) => Promise<void>): void {
     this.evaluation = this.evaluation.then(async () => {
       try {
-        const drops = this.drops ?? this.opts.drops;
-        const total = drops ? await drops().catch(() => this.lastDrops) : 0;
-        const view = WindowView.of(w, Math.max(0, total - this.lastDrops), rows);
-        this.lastDrops = total;
+        const events = this.evaluator.evaluate(await view());
         this.counters.windows++;
-        for (const e of this.evaluator.evaluate(view)) this.deliver(e);
+        await beforeDelivery?.(events);
+        for (const e of events) this.deliver(e);
       } catch (e) {
         if (this.counters.evaluationErrors++ === 0) this.opts.log(`alerts: a window could not be evaluated: ${(e as Error).message}; further failures are only counted`);
       }
@@ -110,6 +128,13 @@ export class Alerting {
     void done.finally(() => {
       if (this.inFlight.get(event.id) === done) this.inFlight.delete(event.id);
     });
+  }
+
+  /** Hands a notification decided earlier (by an alerter that died before it was sent) to the
+   * notifiers again. */
+  redispatch(event: AlertEvent): void {
+    const rule = this.evaluator.rules.find((r) => r.cfg.name === event.rule);
+    this.dispatcher?.dispatch(event, rule?.cfg.notify ?? []);
   }
 
   private async enrich(event: AlertEvent): Promise<void> {

@@ -35,6 +35,13 @@ const COMPARE: Record<AlertOp, (v: number, t: number) => boolean> = {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** What an evaluator carries from one window to the next: another process resumes from it. */
+export interface EvaluatorState {
+  open: ActiveAlert[];
+  lastEndMs: number | null;
+  suppressed: Record<string, number>;
+}
+
 export class AlertEvaluator {
   /** Per rule: alert key text -> open alert. */
   private readonly open = new Map<string, Map<string, ActiveAlert>>();
@@ -51,6 +58,20 @@ export class AlertEvaluator {
   /** Pending and firing alerts, for consoles and the API. */
   active(): ActiveAlert[] {
     return [...this.open.values()].flatMap((m) => [...m.values()]);
+  }
+
+  state(): EvaluatorState {
+    return { open: this.active().map((a) => ({ ...a })), lastEndMs: this.lastEndMs, suppressed: this.suppressedKeys() };
+  }
+
+  /** Takes over where another evaluator of the same rules stopped; alerts of rules no longer
+   * configured are dropped. */
+  restore(s: EvaluatorState): void {
+    for (const m of this.open.values()) m.clear();
+    for (const a of s.open) this.open.get(a.rule)?.set(a.keyText, { ...a });
+    this.lastEndMs = s.lastEndMs;
+    this.suppressed.clear();
+    for (const [rule, n] of Object.entries(s.suppressed)) this.suppressed.set(rule, n);
   }
 
   /** Keys a rule could not open alerts for (beyond `alerts.maxActive`). */

@@ -25,10 +25,11 @@ interface KeyRow {
 
 type KeyTable = 'exact_rows' | 'heavy_hitters' | 'spreaders';
 
-/** One closed window as the rules see it. */
+/** One closed window as the rules see it: one engine's, or a cluster's merged from the parts
+ * of its partitions (whose keys are summed: a partition holds whole address pairs). */
 export class WindowView {
-  /** Per table, its decoded rows by task. */
-  private byTask: Map<string, Map<string, Record<string, unknown>[]>> | null = null;
+  /** Per part, per table, its decoded rows by task. */
+  private byTask: Map<string, Map<string, Record<string, unknown>[]>>[] | null = null;
   private readonly parsed = new Map<string, KeyRow[]>();
 
   constructor(
@@ -39,17 +40,24 @@ export class WindowView {
     readonly tcpSyn: number,
     /** Packets lost before the engine during the window (capture and transport). */
     readonly drops: number,
-    /** The window's storage rows. */
-    private readonly rows: CoreRows | null,
+    /** The storage rows of the window's parts (one for an engine's own window). */
+    private readonly rows: CoreRows[],
   ) {}
 
   static of(w: ClosedWindow, drops: number, rows: CoreRows): WindowView {
-    return new WindowView(w.startMs, w.endMs, w.packets, w.bytes, w.tcpSyn, drops, rows);
+    return new WindowView(w.startMs, w.endMs, w.packets, w.bytes, w.tcpSyn, drops, [rows]);
+  }
+
+  /** The parts of one window, merged. */
+  static merged(startMs: number, endMs: number, parts: ClosedWindow[], drops: number): WindowView {
+    const sum = (f: (w: ClosedWindow) => number) => parts.reduce((s, w) => s + f(w), 0);
+    const rows = parts.flatMap((w) => (w.rows ? [w.rows] : []));
+    return new WindowView(startMs, endMs, sum((w) => w.packets), sum((w) => w.bytes), sum((w) => w.tcpSyn), drops, rows);
   }
 
   /** A window in which nothing was seen (the gap between two windows). */
   static empty(startMs: number, endMs: number): WindowView {
-    return new WindowView(startMs, endMs, 0, 0, 0, 0, null);
+    return new WindowView(startMs, endMs, 0, 0, 0, 0, []);
   }
 
   /** Length in seconds; rates over a zero-length window (one packet) count it as one second. */
@@ -60,21 +68,22 @@ export class WindowView {
 
   /** The keys of one task in a table, read once per window however many rules read them. */
   keyRows(table: KeyTable, task: string): KeyRow[] {
-    if (!this.byTask) {
-      this.byTask = new Map();
-      for (const b of this.rows?.blocks ?? []) {
+    this.byTask ??= this.rows.map((part) => {
+      const tables = new Map<string, Map<string, Record<string, unknown>[]>>();
+      for (const b of part.blocks) {
         const byTask = new Map<string, Record<string, unknown>[]>();
         for (const r of decodeRows(columnsOf(b.table), b.data)) {
           const list = byTask.get(r.task as string);
           if (list) list.push(r);
           else byTask.set(r.task as string, [r]);
         }
-        this.byTask.set(b.table, byTask);
+        tables.set(b.table, byTask);
       }
-    }
+      return tables;
+    });
     const id = `${table}\t${task}`;
     let rows = this.parsed.get(id);
-    if (!rows) this.parsed.set(id, (rows = keyRowsOf(table, this.byTask.get(table)?.get(task) ?? [])));
+    if (!rows) this.parsed.set(id, (rows = this.byTask.flatMap((part) => keyRowsOf(table, part.get(table)?.get(task) ?? []))));
     return rows;
   }
 }

@@ -97,6 +97,8 @@ export interface ClosedWindow {
   snapshot: Uint8Array;
   /** Its storage rows, when the engine knows who it writes as. */
   rows: CoreRows | null;
+  /** The whole buffer this was read from (what a cluster engine publishes). */
+  raw: Uint8Array;
 }
 
 const MAGIC = 0x5743534e; // "NSCW"
@@ -113,8 +115,25 @@ export function readClosedWindow(buf: Uint8Array): ClosedWindow {
   return {
     startNs, endNs, startMs: Number(startNs) / 1e6, endMs: Number(endNs) / 1e6, packets: Number(packets), bytes: Number(bytes),
     latePackets: Number(late), tcpSyn: Number(syn), firstNs: timed ? firstNs : null, lastNs: timed ? lastNs : null,
-    json, snapshot, rows: rows.length ? readRows(rows) : null,
+    json, snapshot, rows: rows.length ? readRows(rows) : null, raw: buf,
   };
+}
+
+/** The same closed window buffer without its snapshot (the sketch state, megabytes per window
+ * with the default tasks): what a cluster engine publishes, whose readers need the counters,
+ * the report and the rows only. */
+export function withoutSnapshot(buf: Uint8Array): Uint8Array {
+  const r = new Reader(view(buf), 'closed window');
+  r.at = 4 + 9 * 8;
+  r.bytes('the JSON');
+  const snapshotAt = r.at;
+  const snapshot = r.bytes('the snapshot');
+  if (snapshot.length === 0) return buf;
+  const out = Buffer.alloc(buf.byteLength - snapshot.length);
+  out.set(r.b.subarray(0, snapshotAt), 0);
+  out.writeUInt32LE(0, snapshotAt);
+  out.set(r.b.subarray(r.at), snapshotAt + 4);
+  return out;
 }
 
 /** The closed window buffer of a backend without rows (the TypeScript port): what the core

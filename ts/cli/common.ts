@@ -1,5 +1,6 @@
 // What every command shares: the configuration from flags, the log, usage errors, interrupts.
 import { rulesProblems } from '../alert/rules.js';
+import { clusterProblems } from '../cluster/run.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { UsageError } from './usage.js';
 
@@ -45,7 +46,7 @@ export function config(values: Values, live = false, extra: Record<string, unkno
     names['api.port'] = `--port ${values.port}`;
   }
   if (values.insecure) overrides['api.insecure'] = true;
-  return loadConfig({ file: values.config as string | undefined, overrides, overrideNames: names, checks: [rulesProblems] });
+  return loadConfig({ file: values.config as string | undefined, overrides, overrideNames: names, checks: [rulesProblems, clusterProblems] });
 }
 
 export const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);

@@ -9,6 +9,7 @@ import { startOpsServer } from '../ops/server.js';
 import { grouped } from '../report/units.js';
 import { config, interrupted, log, UsageError, type Values } from './common.js';
 import { openServedStore, startApiServer, type ApiServer } from './serve.js';
+import { runClusterMember } from '../cluster/run.js';
 
 export async function probe(files: string[], values: Values): Promise<number> {
   const cfg = config(values, true);
@@ -77,6 +78,15 @@ export async function probe(files: string[], values: Values): Promise<number> {
 
 export async function engineCommand(values: Values): Promise<number> {
   const cfg = config(values, true);
+  if (cfg.nats.jetstream) {
+    // The cluster's windows are stored as the cluster's name, whichever engine made them.
+    const storage = openWindowStorage(cfg.storage, { source: cfg.cluster.name, log });
+    const running = await runClusterMember(cfg, log, storage, true);
+    const failure = await Promise.race([interrupted().then(() => null), running.failed]);
+    log(failure ? 'engine: stopping after the failure' : 'engine: stopping (open windows are left to the engines that take the partitions over)');
+    await running.stop();
+    return failure ? 1 : 0;
+  }
   const running = await runEngine(cfg, log, openWindowStorage(cfg.storage, { source: defaultSource(cfg.storage), log }));
   const failure = await Promise.race([interrupted().then(() => null), running.host.failed]);
   log(failure ? 'engine: stopping after the failure' : 'engine: stopping (closing the open window)');

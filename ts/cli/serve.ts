@@ -1,5 +1,6 @@
 // `netspectra serve`: the query API over the store; with NATS configured, also an engine in
-// this process whose windows are stored and whose open window answers live queries.
+// this process whose windows are stored and whose open window answers live queries; with
+// JetStream, a member of the engines' cluster that stores the cluster's windows.
 import { createApiApp } from '../api/http.js';
 import { LiveWindow } from '../api/live.js';
 import { listen } from '../api/server.js';
@@ -11,6 +12,7 @@ import { mountIngest } from '../api/ingest.js';
 import { apiTokens, checkExposure, queryLimits, serverLimits } from '../api/settings.js';
 import { migrate } from '../storage/schema.js';
 import type { Log } from '../transport/nats.js';
+import { runClusterMember, type RunningMember } from '../cluster/run.js';
 
 export interface ApiServer {
   url: string;
@@ -74,17 +76,23 @@ export async function serveCommand(cfg: NetspectraConfig, log: Log, stopped: Pro
   let engine: RunningEngine | null = null;
   let storage: WindowStorage | null = null;
   const source = defaultSource(cfg.storage);
-  if (cfg.nats.url) {
+  let cluster: RunningMember | null = null;
+  if (cfg.nats.url && cfg.nats.jetstream) {
+    // The engines' windows, every partition's part, written here as the cluster's name.
+    storage = openWindowStorage(cfg.storage, { source: cfg.cluster.name, log, store });
+    cluster = await runClusterMember(cfg, log, storage, false);
+  } else if (cfg.nats.url) {
     storage = openWindowStorage(cfg.storage, { source, log, store });
     engine = await runEngine(cfg, log, storage);
   }
   // Without an engine the console shows every source the store holds (it picks one), not this
   // host's name, which only an engine writes under.
-  const server = await startApiServer(cfg, log, 'serve', { store, host: engine?.host, storage, source: engine ? source : undefined });
-  const failure = await Promise.race([stopped.then(() => null), engine ? engine.host.failed : new Promise<never>(() => {})]);
+  const server = await startApiServer(cfg, log, 'serve', { store, host: engine?.host, storage, source: engine ? source : cluster ? cfg.cluster.name : undefined });
+  const failure = await Promise.race([stopped.then(() => null), engine ? engine.host.failed : cluster ? cluster.failed : new Promise<never>(() => {})]);
   log('serve: stopping');
   await server.close();
   if (engine) await engine.stop();
+  if (cluster) await cluster.stop();
   await store.close();
   return failure ? 1 : 0;
 }

@@ -88,7 +88,8 @@ export const COMMANDS: Record<string, Command> = {
     args: '',
     summary: 'run the tasks over batches from NATS, in windows; stores them',
     flags: ['nats', 'jetstream', 'threads', 'output', 'window', 'notify', ...STORE_FLAGS],
-    options: `  --nats URL  --jetstream  --threads N  --output FILE  --window DURATION
+    options: `  --nats URL  --threads N  --output FILE  --window DURATION
+  --jetstream       join the engines' cluster: partitions leased, taken over when an engine dies
   --store KIND  --data DIR  --config FILE  --notify`,
     examples: ['netspectra engine --nats nats://127.0.0.1:4222 --jetstream --store clickhouse'],
   },
@@ -98,7 +99,8 @@ export const COMMANDS: Record<string, Command> = {
     flags: ['host', 'port', 'insecure', 'nats', 'jetstream', 'window', 'threads', 'notify', 'output', ...STORE_FLAGS],
     options: `  --port N  --host ADDR   where to listen (default 127.0.0.1:7070)
   --insecure        allow a non-loopback --host with no tokens (NETSPECTRA_API_TOKENS); TLS: api.tlsCert/tlsKey
-  --nats URL        also run an engine (live queries)   --jetstream  --window DURATION  --threads N
+  --nats URL        also run an engine (live queries)   --window DURATION  --threads N
+  --jetstream       with --nats: store the windows of the engines' cluster (no engine here)
   --store KIND  --data DIR  --config FILE
   the web console: http://127.0.0.1:7070/console/ (live with an engine, else the stored windows)`,
     examples: ['netspectra serve', 'NETSPECTRA_API_TOKENS=$(openssl rand -hex 16) netspectra serve --host 0.0.0.0'],

@@ -51,7 +51,7 @@ bogus: 1
 `);
   const problems = problemsOf(() => loadConfig({ file, env: {} }));
   assert.deepEqual(problems, [
-    'bogus: unknown key (known: seed, window, analyze, nats, probe, engine, storage, api, alerts, ai, flows, console, tasks)',
+    'bogus: unknown key (known: seed, window, analyze, nats, cluster, probe, engine, storage, api, alerts, ai, flows, console, tasks)',
     'analyze.chunksize: unknown key (known: top, chunkSize, window, bpf, exactBeside, threads)',
     'analyze.top: expected an integer, got string "ten"',
     'tasks[0].key[1]: expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol, got string "DestIP"',

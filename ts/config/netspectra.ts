@@ -171,13 +171,22 @@ export const configSchema: Schema & { kind: 'object' } = {
         url: { kind: 'string', default: '', doc: 'server URL(s), comma separated, e.g. nats://127.0.0.1:4222; empty: no NATS (probe --engine runs the engine in process)' },
         subject: { kind: 'string', default: 'netspectra.packets', pattern: /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, patternText: 'a NATS subject without wildcards', doc: 'subject prefix; batches go to <subject>.<partition>' },
         queueGroup: { kind: 'string', default: 'netspectra-engines', pattern: /^[A-Za-z0-9_-]+$/, patternText: 'letters, digits, _ and -', doc: 'queue group of the engines: each batch goes to one engine of the group' },
-        jetstream: { kind: 'bool', default: false, doc: 'no-loss delivery through a JetStream stream and a durable consumer' },
+        jetstream: { kind: 'bool', default: false, doc: 'no-loss delivery through a JetStream stream; engines form a cluster (see cluster)' },
         stream: { kind: 'string', default: 'NETSPECTRA_PACKETS', pattern: /^[A-Za-z0-9_-]+$/, patternText: 'letters, digits, _ and -', doc: 'JetStream stream name (created if missing)' },
-        durable: { kind: 'string', default: 'netspectra-engine', pattern: /^[A-Za-z0-9_-]+$/, patternText: 'letters, digits, _ and -', doc: 'JetStream durable consumer shared by the engines' },
-        ackWait: { kind: 'duration', default: 0, min: 0, max: 86_400, doc: 'JetStream: redelivery after this long without an ack; 0: twice (window + idleClose) plus 30 s' },
-        maxAge: { kind: 'duration', default: 3600, min: 1, max: 365 * 86_400, doc: 'JetStream: how long unconsumed batches are kept' },
+        maxAge: { kind: 'duration', default: 3600, min: 1, max: 365 * 86_400, doc: 'JetStream: how long batches are kept (an engine down longer than this loses the batches of its open windows)' },
         duplicateWindow: { kind: 'duration', default: 120, min: 1, max: 86_400, doc: 'JetStream: window in which a re-sent batch (same probe and sequence) is dropped' },
         reconnectBuffer: { kind: 'bytes', default: 64 * 1024 * 1024, min: 0, max: 16 * 1024 ** 3, doc: 'probe: batches kept while NATS is unreachable; beyond this the oldest are dropped and counted' },
+      },
+    },
+    cluster: {
+      kind: 'object',
+      doc: 'engines in JetStream mode: partitions and the alerter leased in NATS key-value buckets, closed windows published once per partition',
+      fields: {
+        name: { kind: 'string', default: 'netspectra', doc: 'the source the cluster\'s windows, flows and alerts are stored and raised as, whichever engine made them' },
+        leaseTtl: { kind: 'duration', default: 5, min: 1, max: 600, doc: 'a lease not renewed for this long is free: failover takes about this long plus the replay of the open windows' },
+        windowSubject: { kind: 'string', default: 'netspectra.windows', pattern: /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, patternText: 'a NATS subject without wildcards', doc: 'closed windows of each partition go to <windowSubject>.<partition> (must not be under nats.subject)' },
+        windowStream: { kind: 'string', default: 'NETSPECTRA_WINDOWS', pattern: /^[A-Za-z0-9_-]+$/, patternText: 'letters, digits, _ and -', doc: 'JetStream stream of closed windows (created if missing); a window re-published after a failover is stored once' },
+        mergeWait: { kind: 'duration', default: 0, min: 0, max: 3600, doc: 'the alerter evaluates a window once every partition sent its part, or this long after the first part came; 0: two lease TTLs plus idleClose' },
       },
     },
     probe: {
@@ -212,7 +221,7 @@ export const configSchema: Schema & { kind: 'object' } = {
         ops: { kind: 'string', default: '', doc: 'host:port of the ops port: /metrics, /healthz, /readyz (no token: keep it on loopback or a private network); empty: none' },
         threads: { kind: 'int', default: 0, min: 0, max: 2, doc: 'threads of the core engine: 1, or 2 (its sketches and the making of windows and flow records on a second core; the same results); 0: 2 on a machine with two or more cores' },
         idleClose: { kind: 'duration', default: 2, min: 0.01, max: 3600, doc: 'close the open window when no batch came for this long and the clock is past its end' },
-        output: { kind: 'string', default: '', doc: 'JSON Lines file of closed windows (appended); JetStream restarts resume after its last window' },
+        output: { kind: 'string', default: '', doc: 'JSON Lines file of closed windows (appended); in JetStream mode, of the partitions this engine held' },
         top: { kind: 'int', default: 10, min: 1, max: 10000, doc: 'rows in each top-N list of a window' },
         maxQueued: { kind: 'bytes', default: 256 * 1024 * 1024, min: 1024 * 1024, max: 64 * 1024 ** 3, doc: 'batches waiting for the workers; beyond this new batches are dropped and counted (core NATS)' },
       },
@@ -384,6 +393,7 @@ export interface NetspectraConfig {
   window: number;
   analyze: { top: number; chunkSize: number; window: number; exactBeside: boolean; threads: number; bpf: string };
   nats: NatsConfig;
+  cluster: ClusterConfig;
   probe: ProbeConfig;
   engine: EngineConfig;
   storage: StorageConfig;
@@ -544,12 +554,19 @@ export interface NatsConfig {
   queueGroup: string;
   jetstream: boolean;
   stream: string;
-  durable: string;
-  /** Seconds. */
-  ackWait: number;
   maxAge: number;
   duplicateWindow: number;
   reconnectBuffer: number;
+}
+
+export interface ClusterConfig {
+  name: string;
+  /** Seconds. */
+  leaseTtl: number;
+  windowSubject: string;
+  windowStream: string;
+  /** Seconds; 0: derived. */
+  mergeWait: number;
 }
 
 export interface ProbeConfig {

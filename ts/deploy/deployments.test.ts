@@ -497,6 +497,10 @@ describe('compose.yaml', () => {
       assert.equal(cfgs[role].storage.url, 'http://clickhouse:8123');
     }
     assert.equal(cfgs.api.nats.url, '', 'the API runs no engine of its own');
+    // Three engines share the probes' partitions, as a cluster.
+    assert.equal(cfgs.engine.probe.partitions, cfgs.probe.probe.partitions, 'engines and probe agree on the partitions');
+    assert.equal(String(obj(obj(services().engine).deploy).replicas), '3');
+    assert.ok(cfgs.engine.probe.partitions >= 3, 'a partition for each of the three engines at least');
     assert.ok(cfgs.api.api.tokens && cfgs.ai.api.tokens, 'the API and the AI service require tokens');
     const s = services();
     const clickhouse = obj(obj(s.clickhouse).environment);
@@ -612,6 +616,7 @@ describe('Helm chart', () => {
             assert.equal(cfg.api.host, '0.0.0.0');
           }
           if (c.name === 'engine' || c.name === 'probe') assert.equal(cfg.nats.jetstream, true, `${c.name}: JetStream`);
+          if (c.name === 'engine') assert.ok(cfg.probe.partitions >= Number(obj(obj(yaml(read(join(chartDir, 'values.yaml')))).engine).replicas), 'a partition for each engine at least');
           if (c.name === 'ai') assert.equal(list(c.ports).map(obj)[0].containerPort, cfg.ai.port);
         }
       }

@@ -1,33 +1,26 @@
-// Faults with real components: nats-server killed and restarted mid-stream, and an engine
-// killed (SIGKILL) and restarted in JetStream mode.
+// Faults with real components on core NATS: nats-server killed and restarted mid-stream (the
+// same and engine kills in JetStream mode: ts/cluster/cluster.test.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClosedWindow } from '../backend/index.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { NatsServer } from '../transport/nats-server.js';
-import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
+import { connectNats, type Connection } from '../transport/nats.js';
 import { Probe } from '../probe/probe.js';
-import { JetStreamPublisher, NatsPublisher, type Publisher } from '../probe/publisher.js';
+import { NatsPublisher, type Publisher } from '../probe/publisher.js';
 import { runEngine } from './run-engine.js';
 
 const CAPTURE = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap');
 const PACKETS = 62_781;
-const CLI = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
 const quiet = () => {};
 let nats: NatsServer;
-let dir: string;
 
 before(async () => {
   nats = await NatsServer.start();
-  dir = mkdtempSync(join(tmpdir(), 'netspectra-faults-'));
 });
 after(async () => {
   await nats.stop();
-  rmSync(dir, { recursive: true, force: true });
 });
 
 function config(overrides: Record<string, unknown>): NetspectraConfig {
@@ -46,8 +39,7 @@ const packetsOf = (ws: ClosedWindow[]) => ws.reduce((s, w) => s + (JSON.parse(w.
 
 async function probeFor(cfg: NetspectraConfig): Promise<{ conn: Connection; publisher: Publisher; probe: Probe }> {
   const conn = await connectNats(cfg.nats, 'fault probe', quiet);
-  if (cfg.nats.jetstream) await ensureStream(conn.nc, cfg.nats);
-  const publisher = cfg.nats.jetstream ? new JetStreamPublisher(conn, cfg.nats, cfg.probe.id, quiet) : new NatsPublisher(conn, cfg.nats, quiet);
+  const publisher = new NatsPublisher(conn, cfg.nats, quiet);
   return { conn, publisher, probe: new Probe(cfg, publisher, quiet, 'file') };
 }
 
@@ -85,81 +77,4 @@ test('core NATS: the probe keeps a bounded queue while the server is down, says 
   const total = packetsOf(windows);
   assert.ok(total >= 2 * PACKETS && total <= 3 * PACKETS - dropped, `engine counted ${total}, probe dropped ${dropped}`);
   assert.equal(stats.probes.find((p) => p.id === 'fault-probe')?.probeDropped, dropped);
-});
-
-test('JetStream: nats-server killed and restarted mid-stream loses nothing and counts nothing twice', async () => {
-  const cfg = config({ 'nats.jetstream': true, 'nats.stream': 'FAULT_SERVER', 'nats.subject': 'js.fault', 'nats.durable': 'fault-server', 'nats.ackWait': '2s', 'probe.batchPackets': 256 });
-  const engine = await runEngine(cfg, quiet);
-  const windows: ClosedWindow[] = [];
-  engine.host.onWindow = (w) => windows.push(w);
-  const { conn, probe } = await probeFor(cfg);
-  const replay = probe.replayFiles([CAPTURE, CAPTURE], 256 * 1024);
-  await until('the stream to be flowing', () => packetsOf(windows) > 0);
-  await nats.kill();
-  await new Promise((r) => setTimeout(r, 300));
-  await nats.restart();
-  await replay;
-  await probe.stop();
-  await until('every packet in a window', () => packetsOf(windows) >= 2 * PACKETS);
-  await new Promise((r) => setTimeout(r, 3_000)); // past the ack wait: a redelivery would show
-  await engine.stop();
-  await conn.nc.close();
-  assert.equal(packetsOf(windows), 2 * PACKETS);
-});
-
-function startEngine(args: string[]): ChildProcess {
-  return spawn(process.execPath, [CLI, 'engine', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-test('JetStream: an engine killed with SIGKILL and restarted neither loses nor double counts', async () => {
-  const cfg = config({ 'nats.jetstream': true, 'nats.stream': 'FAULT_ENGINE', 'nats.subject': 'engine.fault', 'probe.batchPackets': 100, window: '1s' });
-  const output = join(dir, 'windows.jsonl');
-  const args = ['--nats', nats.url, '--jetstream', '--output', output, '--window', '1s', '--threads', '1'];
-  const env = { NETSPECTRA_NATS_STREAM: 'FAULT_ENGINE', NETSPECTRA_NATS_SUBJECT: 'engine.fault', NETSPECTRA_NATS_ACK_WAIT: '2s', NETSPECTRA_ENGINE_IDLE_CLOSE: '300ms' };
-  Object.assign(process.env, env);
-  const children: ChildProcess[] = [];
-  try {
-    // The whole capture waits in the stream; the engine is killed part way through it.
-    const { conn, probe } = await probeFor(cfg);
-    await probe.replayFiles([CAPTURE], 1 << 20);
-    await probe.stop();
-    await conn.nc.close();
-    // Whole lines only: the engine may be writing the last one.
-    const lines = () => {
-      const text = existsSync(output) ? readFileSync(output, 'utf8') : '';
-      return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean);
-    };
-    const first = startEngine(args);
-    children.push(first);
-    await until('some windows written', () => lines().length >= 200);
-    first.kill('SIGKILL');
-    await new Promise((r) => first.once('exit', r));
-    const written = lines().length;
-    assert.ok(written < 2_771, 'killed before the end');
-
-    const second = startEngine(args);
-    children.push(second);
-    let log = '';
-    second.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    const total = () => lines().reduce((s, l) => s + (JSON.parse(l) as { window: { packets: number } }).window.packets, 0);
-    await until('every packet written', () => total() >= PACKETS, 60_000).catch((e: Error) => {
-      throw new Error(`${e.message}: ${total()} of ${PACKETS} written; engine log:\n${log.slice(-2000)}`);
-    });
-    await new Promise((r) => setTimeout(r, 2_500)); // past the ack wait: a redelivery would show
-    second.kill('SIGTERM');
-    await new Promise((r) => second.once('exit', r));
-    assert.match(log, /resuming after the last written window/);
-    assert.equal(total(), PACKETS);
-    // A window is written once; batches redelivered after the restarted engine closed it (the
-    // ack wait runs out) come as an extra row for the last window, all of it marked late.
-    const seen = new Set<number>();
-    for (const l of lines()) {
-      const w = JSON.parse(l) as { startMs: number; window: { packets: number; latePackets: number } };
-      if (seen.has(w.startMs)) assert.equal(w.window.latePackets, w.window.packets, `window ${w.startMs} written twice`);
-      seen.add(w.startMs);
-    }
-  } finally {
-    for (const k of Object.keys(env)) delete process.env[k];
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  }
 });

@@ -1,13 +1,12 @@
-// `netspectra engine`: batches from NATS (a queue group, or a JetStream durable consumer) into
-// the windowed engine; closed windows to the log and the window file.
+// `netspectra engine` on core NATS (a queue group; JetStream mode is ts/cluster), and the host
+// of the windowed engine that `probe --engine` runs too: closed windows to the sink and the log.
 import { hostname } from 'node:os';
-import { jetstream, type JsMsg } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/transport-node';
 import { transportBackend, type ApplyResult, type ClosedWindow } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { taskOptions } from '../analyze/analyze-files.js';
 import { bytes, grouped } from '../report/units.js';
-import { allPartitions, connectNats, ensureConsumer, ensureStream, type Connection, type Log } from '../transport/nats.js';
+import { allPartitions, connectNats, type Connection, type Log } from '../transport/nats.js';
 import type { WindowStorage } from '../storage/index.js';
 import type { Alerting } from '../alert/alerting.js';
 import type { FlowExport } from '../flows/export.js';
@@ -33,7 +32,7 @@ export interface SecondCounters {
 /** The closed-window sink of an engine: its window file, alert rules and flow export, over
  * the storage given. */
 export function engineSink(cfg: NetspectraConfig, log: Log, id: string, storage: WindowStorage | null, publish: ((subject: string, bytes: Uint8Array) => void) | null = null): WindowSink {
-  const file = cfg.engine.output ? new WindowFile(cfg.engine.output, id, cfg.nats.jetstream) : null;
+  const file = cfg.engine.output ? new WindowFile(cfg.engine.output, id) : null;
   return WindowSink.create(cfg, { log, storage, source: storage?.source ?? id, notify: true, publish, file });
 }
 
@@ -46,8 +45,6 @@ export class EngineHost {
   private closing: Promise<unknown> | null = null;
   /** Called after each window is written. */
   onWindow: (w: ClosedWindow) => void = () => {};
-  /** Called after an idle close completed (every earlier batch is in a written window). */
-  onIdleClose: () => void = () => {};
   /** Settles when the engine fails: it cannot go on. */
   readonly failed: Promise<Error>;
   private readonly flowTimer: NodeJS.Timeout | null = null;
@@ -136,16 +133,6 @@ export class EngineHost {
     return (s.probes ?? []).reduce((n, p) => n + p.kernelDropped + p.interfaceDropped + p.probeDropped, 0);
   }
 
-  /** In JetStream mode: skip packets of windows the file already holds. */
-  async resume(): Promise<void> {
-    if (!this.cfg.engine.output) return;
-    const end = WindowFile.lastEnd(this.cfg.engine.output);
-    if (end > 0) {
-      await this.engine.skipBefore(end);
-      this.log(`engine: resuming after the last written window, which ended ${new Date(end).toISOString()}`);
-    }
-  }
-
   /** Applies a message; never rejects: after a worker failure (logged, and `failed` settles)
    * nothing more is applied. */
   async submit(data: Uint8Array, subject: string): Promise<{ result?: ApplyResult; windows: ClosedWindow[] }> {
@@ -187,7 +174,6 @@ export class EngineHost {
     this.closing = this.engine.close().then(
       () => {
         this.closing = null;
-        this.onIdleClose();
       },
       () => {},
     );
@@ -235,15 +221,16 @@ export function engineId(): string {
   return `${hostname()}-${process.pid}`;
 }
 
-/** Subscribes to the probes' subjects and runs until stopped. */
+/** Subscribes to the probes' subjects in the queue group and runs until stopped. */
 export async function runEngine(cfg: NetspectraConfig, log: Log, storage: WindowStorage | null = null): Promise<RunningEngine> {
   if (!cfg.nats.url) throw new Error('the engine needs nats.url (or use `netspectra probe --engine` for one process)');
+  if (cfg.nats.jetstream) throw new Error('in JetStream mode engines run as a cluster (runClusterEngine)');
   const id = engineId();
   const conn = await connectNats(cfg.nats, `netspectra-engine ${id}`, log);
   const sink = engineSink(cfg, log, id, storage, (subject, bytes) => conn.nc.publish(subject, bytes));
   const host = new EngineHost(cfg, log, id, sink, storage);
-  log(`engine ${host.id} (${transportBackend().name} backend): ${cfg.tasks.length} task(s), ${cfg.window} s windows, ${cfg.nats.jetstream ? `JetStream ${cfg.nats.stream}/${cfg.nats.durable}` : `queue group ${cfg.nats.queueGroup}`} on ${allPartitions(cfg.nats.subject)}`);
-  const run = cfg.nats.jetstream ? await consumeJetStream(cfg, conn, host, log) : subscribeCore(cfg, conn, host, log);
+  log(`engine ${host.id} (${transportBackend().name} backend): ${cfg.tasks.length} task(s), ${cfg.window} s windows, queue group ${cfg.nats.queueGroup} on ${allPartitions(cfg.nats.subject)}`);
+  const run = subscribeCore(cfg, conn, host, log);
   let failure: string | null = null;
   void host.failed.then((e) => (failure = `engine failed: ${e.message}`));
   const ops = cfg.engine.ops
@@ -288,47 +275,6 @@ function subscribeCore(cfg: NetspectraConfig, conn: Connection, host: EngineHost
     dropped: () => dropped,
     async stop() {
       await sub.drain();
-    },
-  };
-}
-
-/** Durable pull consumer. A batch is acknowledged once every window it touched is written:
- * the batch that closes a window still holds packets of the next one, so it waits for that
- * window (or an idle close). A crash before then redelivers it, and the window file says which
- * of its packets were already written. */
-async function consumeJetStream(cfg: NetspectraConfig, conn: Connection, host: EngineHost, log: Log) {
-  await ensureStream(conn.nc, cfg.nats);
-  await ensureConsumer(conn.nc, cfg.nats, cfg.window, cfg.engine.idleClose);
-  await host.resume();
-  if (!cfg.engine.output) {
-    log('engine: JetStream without engine.output: batches are acknowledged once their windows are logged, and nothing but the log keeps those windows (use --output FILE)');
-  }
-  const consumer = await jetstream(conn.nc).consumers.get(cfg.nats.stream, cfg.nats.durable);
-  const messages = await consumer.consume({ max_messages: 256 });
-  let unacked: JsMsg[] = [];
-  const ackAll = () => {
-    for (const m of unacked) m.ack();
-    unacked = [];
-  };
-  host.onIdleClose = ackAll;
-  const loop = (async () => {
-    for await (const m of messages) {
-      while (host.engine.queuedBytes > cfg.engine.maxQueued) await new Promise((r) => setTimeout(r, 5));
-      void host.submit(m.data, m.subject).then(({ windows }) => {
-        if (windows.length) ackAll();
-        unacked.push(m);
-      });
-    }
-  })();
-  loop.catch((e: Error) => log(`engine: JetStream consumer stopped: ${e.message}`));
-  return {
-    dropped: () => 0,
-    async stop() {
-      await messages.close();
-      await loop.catch(() => {});
-      // Acknowledge only what the final window holds; after a worker failure nothing is acked.
-      await host.engine.close().then(ackAll, () => {});
-      await conn.nc.flush().catch(() => {});
     },
   };
 }

@@ -1,6 +1,6 @@
 // Probe batching -> real nats-server -> engine: the engine's windows must equal `analyze` of the
-// same capture, in core NATS and JetStream mode, with workers, with two engines in a queue group,
-// and with garbage on the subject.
+// same capture, in core NATS, with two threads, with two engines in a queue group, and with
+// garbage on the subject (JetStream mode, the cluster: ts/cluster/cluster.test.ts).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -10,9 +10,9 @@ import { loadBackend, transportBackend, type ClosedWindow } from '../backend/ind
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { createAnalyzer, feedFile, taskOptions } from '../analyze/analyze-files.js';
 import { NatsServer } from '../transport/nats-server.js';
-import { connectNats, ensureStream } from '../transport/nats.js';
+import { connectNats } from '../transport/nats.js';
 import { Probe } from '../probe/probe.js';
-import { JetStreamPublisher, NatsPublisher } from '../probe/publisher.js';
+import { NatsPublisher } from '../probe/publisher.js';
 import { runEngine } from './run-engine.js';
 import { WindowedEngine } from './windowed-engine.js';
 
@@ -41,8 +41,7 @@ async function analyzeWindows(cfg: NetspectraConfig): Promise<unknown[]> {
 
 async function replay(cfg: NetspectraConfig): Promise<number> {
   const conn = await connectNats(cfg.nats, 'test probe', quiet);
-  if (cfg.nats.jetstream) await ensureStream(conn.nc, cfg.nats);
-  const publisher = cfg.nats.jetstream ? new JetStreamPublisher(conn, cfg.nats, 'test-probe', quiet) : new NatsPublisher(conn, cfg.nats, quiet);
+  const publisher = new NatsPublisher(conn, cfg.nats, quiet);
   const probe = new Probe({ ...cfg, probe: { ...cfg.probe, id: 'test-probe' } }, publisher, quiet, 'file');
   const n = await probe.replayFiles([CAPTURE], 1 << 20);
   await probe.stop();
@@ -73,7 +72,6 @@ async function throughEngine(cfg: NetspectraConfig): Promise<ClosedWindow[]> {
 for (const [name, overrides, backend] of [
   ['core NATS, 1 thread', { 'engine.threads': 1 }, 'native'],
   ['core NATS, 2 threads, 500-packet batches', { 'engine.threads': 2, 'probe.batchPackets': 500 }, 'native'],
-  ['JetStream, 2 threads', { 'engine.threads': 2, 'nats.jetstream': true, 'nats.stream': 'PARITY', 'nats.subject': 'parity.packets' }, 'native'],
   ['core NATS on the wasm backend (one thread)', { 'engine.threads': 2, 'nats.subject': 'wasm.packets' }, 'wasm'],
 ] as const) {
   test(`${name}: the engine's windows equal analyze of the same capture`, async () => {

@@ -16,6 +16,8 @@ export interface DispatcherOptions {
   queue: number;
   /** Where secrets are read from; process.env by default. */
   env?: NodeJS.ProcessEnv;
+  /** Called once a notifier is done with a notification: sent, or given up. */
+  settled?: (event: AlertEvent) => void;
 }
 
 /** Counts notifications (attempts for failedAttempts and retries). */
@@ -133,6 +135,7 @@ export class Dispatcher {
       },
     });
     stats[outcome]++;
+    this.opts.settled?.(event);
   }
 
   private idle(): boolean {

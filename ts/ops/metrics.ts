@@ -23,7 +23,7 @@ function labelText(labels: Labels): string {
 }
 
 /** Metric families in exposition order: HELP, TYPE, then the samples. */
-class Exposition {
+export class Exposition {
   private readonly lines: string[] = [];
 
   add(name: string, type: 'counter' | 'gauge' | 'summary', help: string, samples: [Labels, number][] | number): void {

@@ -1,7 +1,7 @@
 // NATS for probes and engines: the connection (reconnecting forever, with its state tracked)
-// and the JetStream stream and durable consumer the no-loss mode uses.
+// and the JetStream stream of packet batches the no-loss mode uses.
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConfig } from '../config/index.js';
 
 export type Log = (line: string) => void;
@@ -60,26 +60,5 @@ export async function ensureStream(nc: NatsConnection, cfg: NatsConfig): Promise
   } catch (e) {
     if (!/not found/i.test((e as Error).message)) throw e;
     await jsm.streams.add(config);
-  }
-}
-
-/** Creates the durable consumer the engines share. Acks are held until a batch's windows are
- * written, so the ack wait covers a window, the idle close and some slack. */
-export async function ensureConsumer(nc: NatsConnection, cfg: NatsConfig, windowSeconds: number, idleCloseSeconds: number): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const ackWait = Math.round((cfg.ackWait || 2 * (windowSeconds + idleCloseSeconds) + 30) * NS_PER_S);
-  const config = {
-    durable_name: cfg.durable,
-    ack_policy: AckPolicy.Explicit,
-    deliver_policy: DeliverPolicy.All,
-    ack_wait: ackWait,
-    max_ack_pending: 1_000_000,
-  };
-  try {
-    await jsm.consumers.info(cfg.stream, cfg.durable);
-    await jsm.consumers.update(cfg.stream, cfg.durable, { ack_wait: ackWait, max_ack_pending: 1_000_000 });
-  } catch (e) {
-    if (!/not found/i.test((e as Error).message)) throw e;
-    await jsm.consumers.add(cfg.stream, config);
   }
 }
