@@ -189,15 +189,21 @@ test('one engine, one partition: the windows it publishes equal analyze\'s, task
   assert.equal(offline.status, 0, offline.stderr);
   const windows = (JSON.parse(offline.stdout) as { windows: unknown[] }).windows;
   const cfg = configOf(settings);
-  const member = await ClusterMember.start(cfg, quiet, 'parity-engine', { engine: true, storage: null });
+  const logs: string[] = [];
+  const member = await ClusterMember.start(cfg, (l) => logs.push(l), 'parity-engine', { engine: true, storage: null });
   const follower = await followParts(cfg);
   try {
     assert.deepEqual(member.heldPartitions(), [0]);
+    // Garbage in the packet stream first: skipped, logged once per kind, nothing else changes.
+    const js = jetstream(member.connection.nc);
+    for (let i = 0; i < 3; i++) await js.publish(`${cfg.nats.subject}.0`, Buffer.from('GET / HTTP/1.1\r\n\r\n'));
     const probe = await publish(cfg, [pcap]);
     await probe.stop();
     await until('every window', () => totalPackets(follower.parts) >= 62_781);
     assert.deepEqual(follower.parts.map((p) => JSON.parse(p.window.json)), windows);
     assert.ok(follower.parts.every((p) => p.engine === 'parity-engine' && p.partition === 0));
+    assert.equal(logs.filter((l) => l.includes('skipped')).length, 1, logs.join('\n'));
+    assert.match(logs.find((l) => l.includes('skipped'))!, /partition 0: batch 1 on CPARITY\.packets\.0 skipped: .*further garbage messages are only counted/);
   } finally {
     await member.stop();
     await follower.stop();

@@ -92,6 +92,7 @@ export class PartitionUnit {
   private reader: Follower | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopped = false;
+  private readonly rejectedKinds = new Map<string, number>();
 
   constructor(private readonly ctx: PartitionContext, readonly partition: number) {}
 
@@ -160,9 +161,16 @@ export class PartitionUnit {
       this.stats.packets += result.packets - result.skipped;
       this.stats.packetsResumedPast += result.skipped;
     }
-    if (result?.errorKind) this.ctx.log(`cluster: partition ${this.partition}: batch ${m.seq} skipped: ${result.error}`);
+    if (result?.errorKind) this.rejected(result.errorKind, `batch ${m.seq} on ${m.subject} skipped: ${result.error}`);
     // The closing batch holds packets of the next window: a successor resumes inside it.
     if (windows.length) await this.commit(windows, m.seq, windows[windows.length - 1].endMs);
+  }
+
+  /** A message that is not a batch: logged once per kind, then counted (the core's stats). */
+  private rejected(kind: string, text: string): void {
+    const n = (this.rejectedKinds.get(kind) ?? 0) + 1;
+    this.rejectedKinds.set(kind, n);
+    if (n === 1) this.ctx.log(`cluster: partition ${this.partition}: ${text}; further ${kind} messages are only counted`);
   }
 
   /** Closes the open window once no batch came for engine.idleClose and the clock is past its
