@@ -22,6 +22,7 @@ import { NatsServer } from '../transport/nats-server.js';
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
 import { ensureWindowStream, readParts, type Part } from './parts.js';
 import { ClusterMember } from './member.js';
+import { clusterMetricsText } from './run.js';
 import { openWindowStorage } from '../storage/index.js';
 
 const CLI = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
@@ -203,6 +204,13 @@ test('one engine, one partition: the windows it publishes equal analyze\'s, task
     assert.deepEqual(follower.parts.map((p) => JSON.parse(p.window.json)), windows);
     assert.ok(follower.parts.every((p) => p.engine === 'parity-engine' && p.partition === 0));
     assert.equal(logs.filter((l) => l.includes('skipped')).length, 1, logs.join('\n'));
+    // What the engine's ops port serves.
+    const metrics = clusterMetricsText(member);
+    assert.match(metrics, /^netspectra_cluster_engines 1$/m);
+    assert.match(metrics, /^netspectra_cluster_partitions_held 1$/m);
+    assert.match(metrics, /^netspectra_cluster_packets_total 62781$/m);
+    assert.match(metrics, /^netspectra_cluster_partition_lag_batches\{partition="0"\} 0$/m);
+    assert.match(metrics, new RegExp(`^netspectra_cluster_window_parts_total ${follower.parts.length}$`, 'm'));
     assert.match(logs.find((l) => l.includes('skipped'))!, /partition 0: batch 1 on CPARITY\.packets\.0 skipped: .*further garbage messages are only counted/);
   } finally {
     await member.stop();

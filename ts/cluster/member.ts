@@ -4,8 +4,7 @@
 // alerter, and the writing of its store. When an engine joins, the others let partitions go
 // down to their share; when one dies, its leases run out and the others take them.
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import type { ClosedWindow, TakenFlows } from '../backend/index.js';
-import type { Alerting } from '../alert/alerting.js';
+import type { TakenFlows } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { createFlowExport, type FlowExport } from '../flows/export.js';
 import type { FlowRecordJson } from '../flows/types.js';
@@ -31,7 +30,7 @@ interface Held<T> {
   role: T;
 }
 
-export const partitionKey = (partition: number) => `partition.${partition}`;
+const partitionKey = (partition: number) => `partition.${partition}`;
 const memberKey = (id: string) => `member.${id.replace(/[^A-Za-z0-9_=-]/g, '_')}`;
 
 export class ClusterMember {
@@ -55,8 +54,6 @@ export class ClusterMember {
   /** Counters of partitions this member let go (kept in the totals). */
   private readonly past: PartitionStats = { batches: 0, packets: 0, windows: 0, partsAlreadyPublished: 0, packetsResumedPast: 0, resumesPastExpired: 0, lag: 0, lastWindowEndMs: 0 };
   readonly counters = { takeovers: 0, released: 0, leasesLost: 0, alerterTakeovers: 0 };
-  /** Called with each window part this engine wrote. */
-  onPart: (partition: number, w: ClosedWindow) => void = () => {};
 
   private constructor(
     readonly cfg: NetspectraConfig,
@@ -110,11 +107,6 @@ export class ClusterMember {
 
   get holdsStore(): boolean {
     return this.store !== null;
-  }
-
-  /** The alerting of this member while it is the alerter. */
-  get alerting(): Alerting | null {
-    return this.alerter?.role.alerting ?? null;
   }
 
   private tick(): Promise<void> {
@@ -196,7 +188,6 @@ export class ClusterMember {
       written: (partition, w) => {
         this.file?.write(w);
         this.log(`engine: partition ${partition}: window ${new Date(w.startMs).toISOString()} .. ${new Date(w.endMs).toISOString()}: ${grouped(w.packets)} packets, ${bytes(w.bytes)}${w.latePackets ? `, ${grouped(w.latePackets)} late` : ''}`);
-        this.onPart(partition, w);
       },
       flows: (taken) => this.exportFlows(taken),
       wantsFlowJson: this.flowExport?.wantsJson ?? false,

@@ -60,6 +60,7 @@ export async function publishPart(js: JetStreamClient, cfg: NetspectraConfig, ma
     const h = headers();
     h.set('Netspectra-Partition', String(partition));
     h.set('Netspectra-Engine', engine);
+    h.set('Netspectra-Part', String(index));
     h.set('Netspectra-Chunk', `${i}/${chunks}`);
     const ack = await js.publish(`${cfg.cluster.windowSubject}.${partition}`, raw.subarray(i * size, Math.min(raw.byteLength, (i + 1) * size)), {
       msgID: `${partition}:${index}:${i}`,
@@ -85,7 +86,9 @@ export function readParts(js: JetStreamClient, cfg: NetspectraConfig, fromSeq: n
       if (bad++ === 0) log(`cluster: message ${m.seq} on ${m.subject} is not a window part (headers missing); further ones are only counted`);
       return;
     }
-    const key = `${partition}:${engine}`;
+    // By part, not by engine: after a failover mid-part, the chunks the stream already held come
+    // from the engine that died, the rest from its successor.
+    const key = `${partition}:${m.headers?.get('Netspectra-Part') ?? ''}`;
     let part = open.get(key);
     if (index === 0 || !part) part = { firstSeq: m.seq, chunks: [], got: 0 };
     part.chunks[index] = m.data;

@@ -89,6 +89,8 @@ export function clusterMetricsText(member: ClusterMember): string {
   m.add('netspectra_cluster_expired_resumes_total', 'counter', 'Takeovers whose checkpoint batch the stream no longer held (nats.maxAge)', s.resumesPastExpired);
   m.add('netspectra_cluster_takeovers_total', 'counter', 'Partition leases taken by this engine', member.counters.takeovers);
   m.add('netspectra_cluster_leases_lost_total', 'counter', 'Partition leases this engine lost (not renewed in time, or taken)', member.counters.leasesLost);
+  m.add('netspectra_cluster_partitions_released_total', 'counter', 'Partitions this engine gave back (another engine joined, or it stopped)', member.counters.released);
+  m.add('netspectra_cluster_alerter_takeovers_total', 'counter', 'Times this engine became the alerter', member.counters.alerterTakeovers);
   if (roles.alerter) {
     m.add('netspectra_cluster_alerter_windows_total', 'counter', 'Merged windows evaluated since this engine became the alerter', roles.alerter.windows);
     m.add('netspectra_cluster_alerter_partial_windows_total', 'counter', 'Merged windows evaluated with parts missing (cluster.mergeWait ran out)', roles.alerter.windowsWithPartsMissing);
