@@ -20,7 +20,7 @@ import { JetStreamPublisher } from '../probe/publisher.js';
 import type { AlertEvent } from '../shared/index.js';
 import { NatsServer } from '../transport/nats-server.js';
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
-import { ensureWindowStream, readParts, type Part } from './parts.js';
+import { ensureWindowStream, publishPart, readParts, type Part } from './parts.js';
 import { ClusterMember } from './member.js';
 import { clusterMetricsText } from './run.js';
 import { openWindowStorage } from '../storage/index.js';
@@ -211,6 +211,19 @@ test('one engine, one partition: the windows it publishes equal analyze\'s, task
     assert.match(metrics, /^netspectra_cluster_packets_total 62781$/m);
     assert.match(metrics, /^netspectra_cluster_partition_lag_batches\{partition="0"\} 0$/m);
     assert.match(metrics, new RegExp(`^netspectra_cluster_window_parts_total ${follower.parts.length}$`, 'm'));
+    // A part larger than a message goes in chunks; published again by another engine (a
+    // failover), the stream keeps one copy and the reader one part, whole.
+    const big = follower.parts[0].window;
+    const seen = follower.parts.length;
+    assert.equal((await publishPart(js, cfg, 5_000, 'engine-a', 7, 0, big)).duplicate, false);
+    assert.equal((await publishPart(js, cfg, 5_000, 'engine-b', 7, 0, big)).duplicate, true);
+    await until('the chunked part', () => follower.parts.length > seen);
+    await delay(300);
+    assert.equal(follower.parts.length, seen + 1);
+    const back = follower.parts[seen];
+    assert.ok(back.seq - back.firstSeq >= 2, 'in chunks');
+    assert.equal(back.window.json, big.json);
+    assert.deepEqual(back.window.rows, big.rows);
     assert.match(logs.find((l) => l.includes('skipped'))!, /partition 0: batch 1 on CPARITY\.packets\.0 skipped: .*further garbage messages are only counted/);
   } finally {
     await member.stop();
