@@ -136,6 +136,46 @@ export function withoutSnapshot(buf: Uint8Array): Uint8Array {
   return out;
 }
 
+/** One rows buffer holding the rows of both (table by table, then both quarantines), in the
+ * core's format. */
+export function concatRows(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const ra = new Reader(view(a), 'storage rows');
+  const rb = new Reader(view(b), 'storage rows');
+  const out: Buffer[] = [];
+  const u32 = (n: number) => {
+    const x = Buffer.alloc(4);
+    x.writeUInt32LE(n);
+    return x;
+  };
+  for (const table of CORE_TABLES) {
+    const rows = ra.u32(`table ${table}`) + rb.u32(`table ${table}`);
+    const da = ra.bytes(`table ${table}`);
+    const db = rb.bytes(`table ${table}`);
+    out.push(u32(rows), u32(da.length + db.length), da, db);
+  }
+  const qa = ra.u32('the quarantine');
+  const qb = rb.u32('the quarantine');
+  out.push(u32(qa + qb), ra.b.subarray(ra.at), rb.b.subarray(rb.at));
+  return Buffer.concat(out);
+}
+
+/** A closed window buffer with these rows added to its own (a cluster part carries the flow
+ * records finished by the time its window closed). */
+export function withMoreRows(buf: Uint8Array, rows: Uint8Array): Uint8Array {
+  const r = new Reader(view(buf), 'closed window');
+  r.at = 4 + 9 * 8;
+  r.bytes('the JSON');
+  r.bytes('the snapshot');
+  const rowsAt = r.at;
+  const own = r.bytes('the rows');
+  const merged = own.length ? concatRows(own, rows) : rows;
+  const out = Buffer.alloc(rowsAt + 4 + merged.byteLength);
+  out.set(r.b.subarray(0, rowsAt), 0);
+  out.writeUInt32LE(merged.byteLength, rowsAt);
+  out.set(merged, rowsAt + 4);
+  return out;
+}
+
 /** The closed window buffer of a backend without rows (the TypeScript port): what the core
  * writes, with no rows. */
 export function closedWindowBuffer(w: {

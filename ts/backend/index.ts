@@ -11,7 +11,7 @@ export type {
   SealedBatch, TakenFlows, TaskOptions, TrafficOptions, TrafficSource,
 } from './types.js';
 export {
-  closedWindowBuffer, CORE_TABLES, readClosedWindow, readRows, withoutSnapshot, type ClosedWindow, type CoreRowBlock, type CoreRows, type CoreTable,
+  closedWindowBuffer, CORE_TABLES, readClosedWindow, readRows, withMoreRows, withoutSnapshot, type ClosedWindow, type CoreRowBlock, type CoreRows, type CoreTable,
   type QuarantinedRow,
 } from './closed-window.js';
 

@@ -272,6 +272,11 @@ describe('exactly once across engines, per window', () => {
         const rows = stored();
         assert.equal([...rows.values()].reduce((a, b) => a + b, 0), expectedTotal(), 'the store holds every packet once');
         for (const [start, t] of expected) assert.equal(rows.get(Math.round(Number(start) * 1000)), t.packets, `stored window ${start}`);
+        // Flow records come in the parts: stored, and none twice.
+        const flows = readFileSync(join(storeDir, 'flows.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+        assert.ok(flows.length > 1000, `${flows.length} flow records stored`);
+        const keys = flows.map((f) => JSON.stringify([f.src_ip, f.src_port, f.dst_ip, f.dst_port, f.proto, f.first_seen, f.last_seen, f.packets_ab, f.packets_ba]));
+        assert.equal(new Set(keys).size, keys.length, 'no flow record stored twice');
       } finally {
         for (const e of engines) await e.kill('SIGTERM');
         await follower.stop();

@@ -42,7 +42,7 @@ export interface PartitionContext {
   log: (line: string) => void;
   /** A window this engine wrote (the log, the window file). */
   written: (partition: number, w: ClosedWindow) => void;
-  /** Finished flow records. */
+  /** Finished flow records (for the NATS and HTTP export; the store gets them in the parts). */
   flows: (taken: TakenFlows | null) => void;
   /** Wants flow records as JSON too. */
   wantsFlowJson: boolean;
@@ -123,11 +123,6 @@ export class PartitionUnit {
     const idle = setInterval(() => void this.closeIfIdle(), Math.min(250, cfg.engine.idleClose * 500));
     idle.unref();
     this.timers.push(idle);
-    if (cfg.flows.enabled) {
-      const flows = setInterval(() => void this.step(() => this.takeFlows(false)), 1000);
-      flows.unref();
-      this.timers.push(flows);
-    }
     const resumed = saved ? `resuming at batch ${from.seq}${from.skipBeforeMs ? ` past the window that ended ${new Date(from.skipBeforeMs).toISOString()}` : ''} (checkpoint of ${saved.value.engine})` : 'from the start of the stream';
     this.ctx.log(`cluster: partition ${this.partition} held, ${resumed}`);
   }
@@ -184,6 +179,7 @@ export class PartitionUnit {
     if (now - Math.max(this.lastSubmit, reading, this.ctx.connectedSince()) < this.ctx.cfg.engine.idleClose * 1000) return;
     await this.step(async () => {
       if (this.engine!.openEnd == null) return;
+      if (this.ctx.cfg.flows.enabled) await this.engine!.flowsIdle(Date.now() - this.lastSubmit);
       const { windows } = await this.engine!.close();
       // Every batch applied is in a written window: a successor starts after the last one.
       if (windows.length) await this.commit(windows, this.lastSeq + 1, 0);
@@ -195,19 +191,26 @@ export class PartitionUnit {
    * let go: the windows are never dropped in between. */
   private async commit(windows: ClosedWindow[], seq: number, skipBeforeMs: number): Promise<void> {
     const { cfg, js, maxPayload, engineId } = this.ctx;
+    // Flow records finished by now ride in the last part: stored once, like the windows. (At
+    // the same batch a successor finishes the same ones.)
+    const flows = cfg.flows.enabled ? await this.engine!.takeFlows(false, this.ctx.wantsFlowJson) : null;
     let published = 0;
+    let exported = false;
     let checkpoint: Checkpoint | null = null;
     for (let attempt = 0; !this.stopped; attempt++) {
       try {
         for (; published < windows.length; published++) {
           const w = windows[published];
-          const { duplicate } = await publishPart(js, cfg, maxPayload, engineId, this.partition, this.parts, w);
+          const last = published === windows.length - 1;
+          const { duplicate } = await publishPart(js, cfg, maxPayload, engineId, this.partition, this.parts, w, last ? flows?.rows : null);
           this.parts++;
           if (duplicate) this.stats.partsAlreadyPublished++;
           this.stats.windows++;
           this.stats.lastWindowEndMs = w.endMs;
           this.ctx.written(this.partition, w);
         }
+        if (flows && !exported) this.ctx.flows(flows);
+        exported = true;
         checkpoint ??= { seq, skipBeforeMs, parts: this.parts, windowEndMs: this.stats.lastWindowEndMs, engine: engineId, at: new Date().toISOString() };
         await this.writeCheckpoint(checkpoint);
         return;
@@ -233,13 +236,6 @@ export class PartitionUnit {
       return;
     }
     this.revision = revision;
-  }
-
-  private async takeFlows(flush: boolean): Promise<void> {
-    const engine = this.engine!;
-    const idle = Date.now() - this.lastSubmit;
-    if (idle >= 1000 && !flush) await engine.flowsIdle(idle);
-    this.ctx.flows(await engine.takeFlows(flush, this.ctx.wantsFlowJson));
   }
 
   /**

@@ -6,7 +6,7 @@
 // merge a window's parts.
 import { jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
-import { readClosedWindow, withoutSnapshot, type ClosedWindow } from '../backend/index.js';
+import { readClosedWindow, withMoreRows, withoutSnapshot, type ClosedWindow } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { follow, type Follower } from './follow.js';
 
@@ -50,9 +50,13 @@ export async function ensureWindowStream(nc: NatsConnection, cfg: NetspectraConf
  * engine publishes it), in chunks under the server's message size; resolves once the stream
  * holds every chunk (or had them already: then `duplicate`).
  */
-export async function publishPart(js: JetStreamClient, cfg: NetspectraConfig, maxPayload: number, engine: string, partition: number, index: number, w: ClosedWindow): Promise<{ duplicate: boolean }> {
-  // Readers need the counters, the report and the rows; the sketch state stays home.
-  const raw = withoutSnapshot(w.raw);
+export async function publishPart(
+  js: JetStreamClient, cfg: NetspectraConfig, maxPayload: number, engine: string, partition: number, index: number, w: ClosedWindow,
+  flowRows: Uint8Array | null = null,
+): Promise<{ duplicate: boolean }> {
+  // Readers need the counters, the report and the rows; the sketch state stays home. Flow
+  // records finished by the window's close come with its rows (table `flows`).
+  const raw = flowRows ? withMoreRows(withoutSnapshot(w.raw), flowRows) : withoutSnapshot(w.raw);
   const size = Math.max(1024, maxPayload - HEADER_ROOM);
   const chunks = Math.max(1, Math.ceil(raw.byteLength / size));
   let duplicate = true;
