@@ -282,6 +282,8 @@ describe('query API over the embedded store', () => {
       communityId: '1:wCb3OG7yAFWelaUydu0D+125CLM=', srcIp: '10.1.0.5', srcPort: 40000, dstIp: '192.0.2.10', dstPort: 443, proto: 6, protoName: 'TCP',
       firstTime: at(0), lastTime: at(10), packetsAtoB: '2', bytesAtoB: '100', packetsBtoA: '3', bytesBtoA: '1000', tcpFlagsAtoB: 'FIN,SYN,ACK',
       tcpFlagsBtoA: 'FIN,SYN,ACK', state: 'closed', reason: 'fin', probe: 'probe-1', interface: 'eth0', direction: 'outbound',
+      // The same times in RFC 3339, as every other time of the API.
+      firstSeen: new Date(T * 1000).toISOString().replace('.000Z', 'Z'), lastSeen: new Date((T + 10) * 1000).toISOString().replace('.000Z', 'Z'),
     });
     // The CLI's names (order_by, asc) ask for the same page.
     const cliNames = (await (await http(`/api/v1/flow-records?source=flows-test&ip=${encodeURIComponent('10.1.0.0/24')}&order_by=first&asc&limit=2`)).json()) as typeof j;
@@ -314,6 +316,8 @@ describe('query API over the embedded store', () => {
         ['10.9.9.1', 1111, '10.9.9.2', 2222, at(100)],
         ['10.9.9.2', 2222, '10.9.9.1', 1111, at(101)],
       ]);
+      // First and last seen are the records' exact times, not window edges.
+      assert.deepEqual([r.firstSeen?.seconds, r.firstSeen?.nanos, r.lastSeen?.seconds, r.lastSeen?.nanos], [BigInt(T + 100), 0, BigInt(T + 102), 0]);
     }
     const later = await clients.connect.traceFlow({ flow, bothDirections: true, range: { start: { seconds: BigInt(T + 100), nanos: 500_000_000 } } });
     assert.deepEqual(later.records.map((x) => x.firstTime), [at(101)], 'only records overlapping the range');

@@ -26,7 +26,17 @@ import { limitError } from './query-pool.js';
 const DEFAULT_LIMIT = 100;
 
 function tsFromNs(ns: bigint): Timestamp {
-  return create(TimestampSchema, { seconds: ns / 1_000_000_000n, nanos: Number(ns % 1_000_000_000n) });
+  // Seconds rounded down, so that nanos stay within 0..999,999,999 before 1970 too.
+  const seconds = ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n);
+  return create(TimestampSchema, { seconds, nanos: Number(ns - seconds * 1_000_000_000n) });
+}
+
+/** Nanoseconds of a flow record's time, the core's exact text "seconds.nanoseconds". */
+function nsFromCoreTime(text: string): bigint {
+  const negative = text.startsWith('-');
+  const [s, f = ''] = (negative ? text.slice(1) : text).split('.');
+  const ns = BigInt(s) * 1_000_000_000n + BigInt(`${f}000000000`.slice(0, 9));
+  return negative ? -ns : ns;
 }
 
 function nsFromTs(t: Timestamp): bigint {
@@ -52,7 +62,9 @@ function filter(f: FlowFilter | undefined): Filter | undefined {
 export function flowRecordMessage(r: FlowRecordJson) {
   return create(FlowRecordSchema, {
     communityId: r.communityId ?? undefined, srcIp: r.srcIp, srcPort: r.srcPort, dstIp: r.dstIp, dstPort: r.dstPort, proto: r.proto,
-    protoName: r.protoName, firstTime: r.firstTime ?? undefined, lastTime: r.lastTime ?? undefined, packetsAToB: BigInt(r.packetsAtoB),
+    protoName: r.protoName, firstTime: r.firstTime ?? undefined, lastTime: r.lastTime ?? undefined,
+    firstSeen: r.firstTime ? tsFromNs(nsFromCoreTime(r.firstTime)) : undefined, lastSeen: r.lastTime ? tsFromNs(nsFromCoreTime(r.lastTime)) : undefined,
+    packetsAToB: BigInt(r.packetsAtoB),
     bytesAToB: BigInt(r.bytesAtoB), packetsBToA: BigInt(r.packetsBtoA), bytesBToA: BigInt(r.bytesBtoA), tcpFlagsAToB: r.tcpFlagsAtoB,
     tcpFlagsBToA: r.tcpFlagsBtoA, state: r.state, reason: r.reason, probe: r.probe, interface: r.interface, vlan: r.vlan, direction: r.direction,
   });
@@ -231,11 +243,18 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
       const records = await traceFlowRecords(ctx.store, trace);
       const sum = (pick: (w: (typeof windows)[number]) => bigint) => windows.reduce((a, w) => a + pick(w), 0n);
       const seen = windows.filter((w) => w.packets > 0n || w.reversePackets > 0n);
+      // The records' exact times where there are records; the windows' edges otherwise.
+      const firsts = records.flatMap((r) => (r.firstTime ? [nsFromCoreTime(r.firstTime)] : []));
+      const lasts = records.flatMap((r) => (r.lastTime ? [nsFromCoreTime(r.lastTime)] : []));
+      const least = (xs: bigint[]) => xs.reduce((a, b) => (b < a ? b : a));
+      const most = (xs: bigint[]) => xs.reduce((a, b) => (b > a ? b : a));
+      const firstNs = firsts.length ? least(firsts) : seen.length ? seen[0].startNs : null;
+      const lastNs = lasts.length ? most(lasts) : seen.length ? seen[seen.length - 1].endNs : null;
       return create(TraceFlowResponseSchema, {
         task: info.name,
         found: seen.length > 0,
-        firstSeen: seen.length ? tsFromNs(seen[0].startNs) : undefined,
-        lastSeen: seen.length ? tsFromNs(seen[seen.length - 1].endNs) : undefined,
+        firstSeen: firstNs === null ? undefined : tsFromNs(firstNs),
+        lastSeen: lastNs === null ? undefined : tsFromNs(lastNs),
         packets: sum((w) => w.packets),
         bytes: sum((w) => w.bytes),
         reversePackets: sum((w) => w.reversePackets),
