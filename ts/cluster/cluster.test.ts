@@ -204,7 +204,9 @@ test('one engine, one partition: the windows it publishes equal analyze\'s, task
     assert.deepEqual(follower.parts.map((p) => JSON.parse(p.window.json)), windows);
     assert.ok(follower.parts.every((p) => p.engine === 'parity-engine' && p.partition === 0));
     assert.equal(logs.filter((l) => l.includes('skipped')).length, 1, logs.join('\n'));
-    // What the engine's ops port serves.
+    // What the engine's ops port serves (a part counts once its publication is acknowledged,
+    // which may come after the reader got it).
+    await until('the engine to count its parts', () => member.partitionStats().windows === follower.parts.length);
     const metrics = clusterMetricsText(member);
     assert.match(metrics, /^netspectra_cluster_engines 1$/m);
     assert.match(metrics, /^netspectra_cluster_partitions_held 1$/m);
