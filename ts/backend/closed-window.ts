@@ -123,17 +123,24 @@ export function readClosedWindow(buf: Uint8Array): ClosedWindow {
  * with the default tasks): what a cluster engine publishes, whose readers need the counters,
  * the report and the rows only. */
 export function withoutSnapshot(buf: Uint8Array): Uint8Array {
+  const { b, snapshotAt, rowsAt } = sections(buf);
+  if (rowsAt - snapshotAt === 4) return buf;
+  const out = Buffer.alloc(buf.byteLength - (rowsAt - snapshotAt - 4));
+  out.set(b.subarray(0, snapshotAt), 0);
+  out.writeUInt32LE(0, snapshotAt);
+  out.set(b.subarray(rowsAt), snapshotAt + 4);
+  return out;
+}
+
+/** Where a closed window buffer's snapshot and rows begin (their length fields), and its rows. */
+function sections(buf: Uint8Array): { b: Buffer; snapshotAt: number; rowsAt: number; rows: Buffer } {
   const r = new Reader(view(buf), 'closed window');
   r.at = 4 + 9 * 8;
   r.bytes('the JSON');
   const snapshotAt = r.at;
-  const snapshot = r.bytes('the snapshot');
-  if (snapshot.length === 0) return buf;
-  const out = Buffer.alloc(buf.byteLength - snapshot.length);
-  out.set(r.b.subarray(0, snapshotAt), 0);
-  out.writeUInt32LE(0, snapshotAt);
-  out.set(r.b.subarray(r.at), snapshotAt + 4);
-  return out;
+  r.bytes('the snapshot');
+  const rowsAt = r.at;
+  return { b: r.b, snapshotAt, rowsAt, rows: r.bytes('the rows') };
 }
 
 /** One rows buffer holding the rows of both (table by table, then both quarantines), in the
@@ -162,15 +169,11 @@ export function concatRows(a: Uint8Array, b: Uint8Array): Uint8Array {
 /** A closed window buffer with these rows added to its own (a cluster part carries the flow
  * records finished by the time its window closed). */
 export function withMoreRows(buf: Uint8Array, rows: Uint8Array): Uint8Array {
-  const r = new Reader(view(buf), 'closed window');
-  r.at = 4 + 9 * 8;
-  r.bytes('the JSON');
-  r.bytes('the snapshot');
-  const rowsAt = r.at;
-  const own = r.bytes('the rows');
-  const merged = own.length ? concatRows(own, rows) : rows;
+  const { b, rowsAt, rows: own } = sections(buf);
+  // A window without rows of its own counts as one with empty tables.
+  const merged = concatRows(own.length ? own : Buffer.alloc(4 * (2 * CORE_TABLES.length + 1)), rows);
   const out = Buffer.alloc(rowsAt + 4 + merged.byteLength);
-  out.set(r.b.subarray(0, rowsAt), 0);
+  out.set(b.subarray(0, rowsAt), 0);
   out.writeUInt32LE(merged.byteLength, rowsAt);
   out.set(merged, rowsAt + 4);
   return out;

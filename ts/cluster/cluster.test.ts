@@ -22,6 +22,7 @@ import { NatsServer } from '../transport/nats-server.js';
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
 import { ensureWindowStream, publishPart, readParts, type Part } from './parts.js';
 import { ClusterMember } from './member.js';
+import { Lease, openBuckets, readJson, writeJson } from './buckets.js';
 import { clusterMetricsText } from './run.js';
 import { openWindowStorage } from '../storage/index.js';
 
@@ -180,6 +181,41 @@ async function assertExactlyAnalyze(parts: Part[], engines: Engine[], what: stri
   assert.deepEqual([...got.keys()].sort(), [...expected.keys()].sort(), `${what}: the same windows`);
   for (const [start, t] of expected) assert.deepEqual(got.get(start), t, `${what}: window ${start}`);
 }
+
+test('leases and checkpoints: one holder at a time, and a write over another\'s is refused', async () => {
+  const cfg = configOf(clusterSettings('CLEASE', 1));
+  const conn = await connectNats(cfg.nats, 'lease test', quiet);
+  try {
+    const { leases, state } = await openBuckets(conn.nc, cfg);
+    const a = new Lease(leases, 'partition.0', 'engine-a', 1000);
+    const b = new Lease(leases, 'partition.0', 'engine-b', 1000);
+    assert.equal(await a.acquire(), true);
+    assert.equal(await b.acquire(), false, 'held by a');
+    assert.equal(await b.renew(), false, 'b never held it');
+    assert.equal(await a.renew(), true);
+    await a.release();
+    assert.equal(await b.acquire(), true, 'free once released');
+    assert.equal(await a.renew(), false);
+    // Not renewed: it runs out after the TTL (not before), and a takes it.
+    const since = Date.now();
+    while (!(await a.acquire())) {
+      assert.ok(Date.now() - since < 10_000, 'the lease never ran out');
+      await delay(100);
+    }
+    assert.ok(Date.now() - since >= 900, `free after ${Date.now() - since} ms, before its TTL`);
+    assert.equal(await b.renew(), false, 'b lost it');
+    // Checkpoints: compare-and-set on the revision read.
+    const first = await writeJson(state, 'checkpoint.0', { seq: 1 }, 0);
+    assert.ok(first);
+    assert.equal(await writeJson(state, 'checkpoint.0', { seq: 2 }, 0), null, 'created already');
+    const second = await writeJson(state, 'checkpoint.0', { seq: 2 }, first);
+    assert.ok(second);
+    assert.equal(await writeJson(state, 'checkpoint.0', { seq: 3 }, first), null, 'a fenced engine cannot move it back');
+    assert.deepEqual(await readJson(state, 'checkpoint.0'), { value: { seq: 2 }, revision: second });
+  } finally {
+    await conn.nc.close();
+  }
+});
 
 test('one engine, one partition: the windows it publishes equal analyze\'s, task results and all', async () => {
   const pcap = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap');

@@ -30,6 +30,11 @@ interface Held<T> {
   role: T;
 }
 
+/** Adds the counters (not the gauges: lag, last window end) of `from` to `to`. */
+function addCounts(to: PartitionStats, from: PartitionStats): void {
+  for (const k of ['batches', 'packets', 'windows', 'partsAlreadyPublished', 'packetsResumedPast', 'resumesPastExpired'] as const) to[k] += from[k];
+}
+
 const partitionKey = (partition: number) => `partition.${partition}`;
 const memberKey = (id: string) => `member.${id.replace(/[^A-Za-z0-9_=-]/g, '_')}`;
 
@@ -222,8 +227,7 @@ export class ClusterMember {
     const held = this.partitions.get(p);
     if (!held) return;
     this.partitions.delete(p);
-    const s = held.role.stats;
-    for (const k of ['batches', 'packets', 'windows', 'partsAlreadyPublished', 'packetsResumedPast', 'resumesPastExpired'] as const) this.past[k] += s[k];
+    addCounts(this.past, held.role.stats);
     await held.role.stop();
     if (release) {
       await held.lease.release();
@@ -257,7 +261,8 @@ export class ClusterMember {
     const total = { ...this.past, lag: 0 };
     const held = [...this.partitions].map(([partition, h]) => ({ partition, stats: { ...h.role.stats } }));
     for (const { stats } of held) {
-      for (const k of ['batches', 'packets', 'windows', 'partsAlreadyPublished', 'packetsResumedPast', 'resumesPastExpired', 'lag'] as const) total[k] += stats[k];
+      addCounts(total, stats);
+      total.lag += stats.lag;
       total.lastWindowEndMs = Math.max(total.lastWindowEndMs, stats.lastWindowEndMs);
     }
     return { ...total, held };

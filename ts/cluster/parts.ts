@@ -4,11 +4,12 @@
 // and chunk: a part published again after a failover (the same packets give the same bytes) is
 // stored once. Readers (the alerter, the stores) follow the stream from a saved sequence and
 // merge a window's parts.
-import { jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import type { JetStreamClient } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import { readClosedWindow, withMoreRows, withoutSnapshot, type ClosedWindow } from '../backend/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { follow, type Follower } from './follow.js';
+import { ensureStreamConfig } from '../transport/nats.js';
 
 const NS_PER_S = 1e9;
 /** Room left in a message for its headers. */
@@ -28,21 +29,13 @@ export interface Part {
 /** Creates (or updates) the windows stream. Its duplicate window covers a failover: the lease
  * TTL and the replay of an open window, many times over. */
 export async function ensureWindowStream(nc: NatsConnection, cfg: NetspectraConfig): Promise<void> {
-  const jsm = await jetstreamManager(nc);
   const maxAge = cfg.nats.maxAge;
-  const config = {
+  await ensureStreamConfig(nc, {
     name: cfg.cluster.windowStream,
     subjects: [`${cfg.cluster.windowSubject}.>`],
     max_age: Math.round(maxAge * NS_PER_S),
     duplicate_window: Math.round(Math.min(maxAge, Math.max(600, 60 * cfg.cluster.leaseTtl)) * NS_PER_S),
-  };
-  try {
-    await jsm.streams.info(config.name);
-    await jsm.streams.update(config.name, config);
-  } catch (e) {
-    if (!/not found/i.test((e as Error).message)) throw e;
-    await jsm.streams.add(config);
-  }
+  });
 }
 
 /**

@@ -4,11 +4,10 @@
 import type { NetspectraConfig } from '../config/index.js';
 import { Exposition, metricsText } from '../ops/metrics.js';
 import { startOpsServer } from '../ops/server.js';
-import type { WindowStorage } from '../storage/index.js';
+import { storedText, type WindowStorage } from '../storage/index.js';
 import type { Log } from '../transport/nats.js';
 import { engineId } from '../engine/run-engine.js';
 import { transportBackend } from '../backend/index.js';
-import { grouped } from '../report/units.js';
 import { ClusterMember } from './member.js';
 
 export interface RunningMember {
@@ -61,8 +60,7 @@ export async function runClusterMember(cfg: NetspectraConfig, log: Log, storage:
       log(member.statsLine());
       await member.stop();
       if (storage) {
-        const s = await storage.close();
-        log(`${engine ? 'engine' : 'serve'}: stored ${grouped(s.rowsWritten)} rows in ${storage.where}${s.rowsQuarantined ? `; ${grouped(s.rowsQuarantined)} quarantined` : ''}${s.spillRows ? `; ${grouped(s.spillRows)} wait in the spill` : ''}${s.rowsLost ? `; ${grouped(s.rowsLost)} lost` : ''}`);
+        log(`${engine ? 'engine' : 'serve'}: ${storedText(storage.where, await storage.close())}`);
       }
     },
   };

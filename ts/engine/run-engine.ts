@@ -7,7 +7,7 @@ import type { NetspectraConfig } from '../config/index.js';
 import { taskOptions } from '../analyze/analyze-files.js';
 import { bytes, grouped } from '../report/units.js';
 import { allPartitions, connectNats, type Connection, type Log } from '../transport/nats.js';
-import type { WindowStorage } from '../storage/index.js';
+import { storedText, type WindowStorage } from '../storage/index.js';
 import type { Alerting } from '../alert/alerting.js';
 import type { FlowExport } from '../flows/export.js';
 import { flowOptions } from '../flows/options.js';
@@ -194,7 +194,7 @@ export class EngineHost {
     await this.engine.stop();
     if (this.storage) {
       const s = await this.storage.close();
-      this.log(`engine: stored ${grouped(s.rowsWritten)} rows in ${this.storage.where}${s.rowsQuarantined ? `; ${grouped(s.rowsQuarantined)} quarantined` : ''}${s.spillRows ? `; ${grouped(s.spillRows)} wait in the spill` : ''}${s.rowsLost ? `; ${grouped(s.rowsLost)} lost` : ''}`);
+      this.log(`engine: ${storedText(this.storage.where, s)}`);
     }
   }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { AlertEvent } from '../shared/index.js';
 import type { CoreRows } from '../backend/index.js';
 import type { StorageConfig } from '../config/index.js';
+import { grouped } from '../report/units.js';
 import { alertRows, runRow, statsRows, type IngestStatsRow, type LocalRows, type RowOrigin } from './local-rows.js';
 import { migrate } from './schema.js';
 import { connectStore, stagingDir, storagePath, type Store } from './store.js';
@@ -38,6 +39,11 @@ export interface WindowStorage {
   complete(startedMs: number, details: Record<string, unknown>): void;
   /** Writes what is buffered and releases the store; returns the writer's counters. */
   close(): Promise<WriterStats>;
+}
+
+/** What a closed storage did, for the log: "stored N rows in WHERE; ...". */
+export function storedText(where: string, s: WriterStats): string {
+  return `stored ${grouped(s.rowsWritten)} rows in ${where}${s.rowsQuarantined ? `; ${grouped(s.rowsQuarantined)} quarantined` : ''}${s.spillRows ? `; ${grouped(s.spillRows)} wait in the spill` : ''}${s.rowsLost ? `; ${grouped(s.rowsLost)} lost` : ''}`;
 }
 
 export interface WindowStorageOptions {

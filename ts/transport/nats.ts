@@ -47,16 +47,20 @@ const NS_PER_S = 1e9;
 
 /** Creates (or updates) the stream over every partition subject. */
 export async function ensureStream(nc: NatsConnection, cfg: NatsConfig): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const config = {
+  await ensureStreamConfig(nc, {
     name: cfg.stream,
     subjects: [allPartitions(cfg.subject)],
     max_age: Math.round(cfg.maxAge * NS_PER_S),
     duplicate_window: Math.round(cfg.duplicateWindow * NS_PER_S),
-  };
+  });
+}
+
+/** Creates a stream, or brings an existing one to this configuration. */
+export async function ensureStreamConfig(nc: NatsConnection, config: { name: string; subjects: string[]; max_age: number; duplicate_window: number }): Promise<void> {
+  const jsm = await jetstreamManager(nc);
   try {
-    await jsm.streams.info(cfg.stream);
-    await jsm.streams.update(cfg.stream, config);
+    await jsm.streams.info(config.name);
+    await jsm.streams.update(config.name, config);
   } catch (e) {
     if (!/not found/i.test((e as Error).message)) throw e;
     await jsm.streams.add(config);
