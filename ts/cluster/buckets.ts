@@ -57,6 +57,57 @@ export function isConflict(e: unknown): boolean {
   return /wrong last sequence|key exists|10071/i.test(String((e as Error)?.message ?? e));
 }
 
+/** A value of the state bucket written by one holder at a time (a role's progress): read once
+ * when the role is taken, then written in order, each write made from the last one written and
+ * compare-and-set on its revision. A refused write means another engine wrote it since: this
+ * holder is fenced and writes no more. */
+export class StateRecord<T> {
+  private revision = 0;
+  private last: T | null = null;
+  private writes: Promise<void> = Promise.resolve();
+  private isFenced = false;
+
+  constructor(private readonly kv: KV, readonly key: string, private readonly onFenced: () => void) {}
+
+  get fenced(): boolean {
+    return this.isFenced;
+  }
+
+  /** Reads the value the previous holder left (null: none). */
+  async load(): Promise<T | null> {
+    const saved = await readJson<T>(this.kv, this.key);
+    this.revision = saved?.revision ?? 0;
+    this.last = saved?.value ?? null;
+    return this.last;
+  }
+
+  /** Writes what `next` makes of the last value written, after the writes queued before: a
+   * write queued earlier never puts back a value older than one queued later. `next` returning
+   * null writes nothing. Rejects once fenced. */
+  update(next: (last: T | null) => T | null): Promise<void> {
+    const done = this.writes.then(async () => {
+      if (this.isFenced) throw new Error(`${this.key}: written by another engine`);
+      const value = next(this.last);
+      if (value === null) return;
+      const revision = await writeJson(this.kv, this.key, value, this.revision);
+      if (revision === null) {
+        this.isFenced = true;
+        this.onFenced();
+        throw new Error(`${this.key}: written by another engine`);
+      }
+      this.revision = revision;
+      this.last = value;
+    });
+    this.writes = done.catch(() => {});
+    return done;
+  }
+
+  /** Writes no more (the role is let go). */
+  fence(): void {
+    this.isFenced = true;
+  }
+}
+
 /** One lease in the leases bucket. */
 export class Lease {
   private revision = 0;

@@ -22,7 +22,7 @@ import { NatsServer } from '../transport/nats-server.js';
 import { connectNats, ensureStream, type Connection } from '../transport/nats.js';
 import { ensureWindowStream, publishPart, readParts, type Part } from './parts.js';
 import { ClusterMember } from './member.js';
-import { Lease, openBuckets, readJson, writeJson } from './buckets.js';
+import { Lease, openBuckets, readJson, StateRecord, writeJson } from './buckets.js';
 import { clusterMetricsText } from './run.js';
 import { openWindowStorage } from '../storage/index.js';
 
@@ -212,6 +212,25 @@ test('leases and checkpoints: one holder at a time, and a write over another\'s 
     assert.ok(second);
     assert.equal(await writeJson(state, 'checkpoint.0', { seq: 3 }, first), null, 'a fenced engine cannot move it back');
     assert.deepEqual(await readJson(state, 'checkpoint.0'), { value: { seq: 2 }, revision: second });
+    // A role's progress: a write queued earlier (a notifier done) is made from the value
+    // written before it, never from an older one, so it cannot undo a later window's state.
+    let fencedCalls = 0;
+    const progress = new StateRecord<{ through: number; outbox: string[] }>(state, 'alerter.test', () => fencedCalls++);
+    assert.equal(await progress.load(), null);
+    await progress.update(() => ({ through: 10, outbox: ['x'] }));
+    const saved = progress.update(() => ({ through: 15, outbox: ['x', 'y'] }));
+    const settled = progress.update((last) => last && { ...last, outbox: last.outbox.filter((n) => n !== 'x') });
+    await Promise.all([saved, settled]);
+    assert.deepEqual((await readJson(state, 'alerter.test'))?.value, { through: 15, outbox: ['y'] });
+    // A successor writes it: the former holder is fenced, told once, and writes no more.
+    const successor = new StateRecord<{ through: number; outbox: string[] }>(state, 'alerter.test', () => {});
+    assert.equal((await successor.load())?.through, 15);
+    await successor.update((last) => last && { ...last, through: 20 });
+    await assert.rejects(progress.update(() => ({ through: 99, outbox: [] })), /written by another engine/);
+    await assert.rejects(progress.update(() => ({ through: 98, outbox: [] })), /written by another engine/);
+    assert.equal(fencedCalls, 1);
+    assert.equal(progress.fenced, true);
+    assert.equal((await readJson<{ through: number }>(state, 'alerter.test'))?.value.through, 20);
   } finally {
     await conn.nc.close();
   }
@@ -378,7 +397,10 @@ describe('one alerter, with failover', () => {
     });
     await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', r));
   });
-  after(() => new Promise<void>((r) => webhook.close(() => r())));
+  after(() => new Promise<void>((r) => {
+    webhook.closeAllConnections();
+    webhook.close(() => r());
+  }));
 
   test('the alerting engine killed while an alert fires: one firing and one resolved notification, over the merged windows', async () => {
     const settings = { ...clusterSettings('CALERT', 4), NETSPECTRA_WINDOW: '5s' };
@@ -423,7 +445,7 @@ describe('one alerter, with failover', () => {
       await until('the scan\'s resolved notification', () => received.some((e) => e.state === 'resolved' && e.key.SrcIP === '203.0.113.250'), 30_000, () => survivor.log);
       await delay(2_000); // a repeat would show
       const ours = received.filter((e) => e.key.SrcIP === '203.0.113.250');
-      assert.deepEqual(ours.map((e) => e.state), ['firing', 'resolved']);
+      assert.deepEqual(ours.map((e) => e.state), ['firing', 'resolved'], `notifications ${JSON.stringify(ours.map((e) => [e.state, e.windowStart]))}\nkilled alerter:\n${alerter.log}\nsurvivor:\n${survivor.log}`);
       assert.equal(ours[0].id, ours[1].id);
       assert.equal(ours[0].source, 'netspectra');
       // The same alert as analyze raises from the whole capture in one process.

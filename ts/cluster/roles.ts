@@ -10,7 +10,7 @@ import type { EvaluatorState } from '../alert/evaluator.js';
 import { WindowView } from '../alert/metrics.js';
 import type { NetspectraConfig } from '../config/index.js';
 import type { WindowStorage } from '../storage/index.js';
-import { readJson, writeJson } from './buckets.js';
+import { StateRecord } from './buckets.js';
 import { grouped } from '../report/units.js';
 import { readParts, WindowMerger } from './parts.js';
 import type { Follower } from './follow.js';
@@ -58,20 +58,20 @@ export class ClusterAlerter {
   readonly alerting: Alerting;
   private reader: Follower | null = null;
   private merger: WindowMerger | null = null;
-  private revision = 0;
   private timer: NodeJS.Timeout | null = null;
-  private fenced = false;
   private readonly outbox = new Map<string, AlertEvent>();
-  /** The last state written, and the chain of writes (each waits for the one before). */
-  private progress: AlerterProgress | null = null;
-  private writes: Promise<void> = Promise.resolve();
+  private readonly progress: StateRecord<AlerterProgress>;
 
   constructor(private readonly ctx: RoleContext, record: ((e: AlertEvent) => void) | undefined) {
     const { cfg, log } = ctx;
+    this.progress = new StateRecord(ctx.state, ALERTER_KEY, () => {
+      log('cluster: another engine wrote the alerter state: it is the alerter now; this one stops');
+      ctx.fenced();
+    });
     this.alerting = Alerting.create(cfg, {
       source: cfg.cluster.name, log, notify: true, record,
       settled: (e) => {
-        if (this.outbox.delete(noticeKey(e)) && this.progress) void this.write({ ...this.progress, outbox: [...this.outbox.values()] }).catch(() => {});
+        if (this.outbox.delete(noticeKey(e))) void this.progress.update((last) => last && { ...last, outbox: [...this.outbox.values()] }).catch(() => {});
       },
     })!;
   }
@@ -81,33 +81,31 @@ export class ClusterAlerter {
   }
 
   async start(): Promise<void> {
-    const { cfg, js, state, log } = this.ctx;
-    const saved = await readJson<AlerterProgress>(state, ALERTER_KEY);
-    this.revision = saved?.revision ?? 0;
-    this.progress = saved?.value ?? null;
-    if (saved) this.alerting.evaluator.restore(saved.value.evaluator);
+    const { cfg, js, log } = this.ctx;
+    const saved = await this.progress.load();
+    if (saved) this.alerting.evaluator.restore(saved.evaluator);
     // What the previous alerter decided and no notifier finished: sent now.
-    for (const e of saved?.value.outbox ?? []) {
+    for (const e of saved?.outbox ?? []) {
       this.outbox.set(noticeKey(e), e);
       this.alerting.redispatch(e);
       this.stats.resent++;
     }
-    const merger = new WindowMerger(cfg.probe.partitions, mergeWaitMs(cfg), saved?.value.evaluatedThroughMs ?? 0);
+    const merger = new WindowMerger(cfg.probe.partitions, mergeWaitMs(cfg), saved?.evaluatedThroughMs ?? 0);
     this.merger = merger;
-    this.reader = readParts(js, cfg, saved?.value.seq ?? 1, async (p) => {
+    this.reader = readParts(js, cfg, saved?.seq ?? 1, async (p) => {
       merger.add(p);
       this.flush();
     }, log);
     this.timer = setInterval(() => this.flush(), 250);
     this.timer.unref();
     const open = this.alerting.evaluator.active().filter((a) => a.state === 'firing').length;
-    log(`cluster: alerter held${saved ? `, resuming after the window that ended ${new Date(saved.value.evaluatedThroughMs).toISOString()} (${open} firing, from ${saved.value.engine}${this.stats.resent ? `; ${this.stats.resent} notification(s) it had not sent, sent now` : ''})` : ''}`);
+    log(`cluster: alerter held${saved ? `, resuming after the window that ended ${new Date(saved.evaluatedThroughMs).toISOString()} (${open} firing, from ${saved.engine}${this.stats.resent ? `; ${this.stats.resent} notification(s) it had not sent, sent now` : ''})` : ''}`);
   }
 
   private flush(): void {
     const merger = this.merger;
     const reader = this.reader;
-    if (!merger || !reader || this.fenced) return;
+    if (!merger || !reader || this.progress.fenced) return;
     for (const w of merger.ready()) {
       this.stats.windows++;
       if (w.missing.length) {
@@ -125,34 +123,18 @@ export class ClusterAlerter {
 
   /** Records the state after a window, with its notifications in the outbox, before they leave. */
   private async save(seq: number, evaluatedThroughMs: number, events: AlertEvent[]): Promise<void> {
-    for (const e of events) this.outbox.set(noticeKey(e), e);
-    await this.write({
-      seq, evaluatedThroughMs, evaluator: this.alerting.evaluator.state(), outbox: [...this.outbox.values()], engine: this.ctx.engineId, at: new Date().toISOString(),
+    const evaluator = this.alerting.evaluator.state();
+    await this.progress.update(() => {
+      for (const e of events) this.outbox.set(noticeKey(e), e);
+      return { seq, evaluatedThroughMs, evaluator, outbox: [...this.outbox.values()], engine: this.ctx.engineId, at: new Date().toISOString() };
     });
-  }
-
-  private write(progress: AlerterProgress): Promise<void> {
-    const next = this.writes.then(async () => {
-      if (this.fenced) throw new Error('the alerter lease is lost');
-      const revision = await writeJson(this.ctx.state, ALERTER_KEY, progress, this.revision);
-      if (revision === null) {
-        this.fenced = true;
-        this.ctx.log('cluster: another engine wrote the alerter state: it is the alerter now; this one stops');
-        this.ctx.fenced();
-        throw new Error('the alerter lease is lost');
-      }
-      this.revision = revision;
-      this.progress = progress;
-    });
-    this.writes = next.catch(() => {});
-    return next;
   }
 
   /** Stops reading; notifications already decided are sent (or queued) before it returns. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.reader?.stop();
-    this.fenced = true;
+    this.progress.fence();
     await this.alerting.close();
   }
 }
@@ -167,38 +149,35 @@ export function storeKey(storage: WindowStorage): string {
 export class PartStore {
   readonly stats = { parts: 0 };
   private reader: Follower | null = null;
-  private revision = 0;
-  private fenced = false;
+  private readonly progress: StateRecord<{ seq: number; engine: string }>;
 
-  constructor(private readonly ctx: RoleContext, private readonly storage: WindowStorage) {}
+  constructor(private readonly ctx: RoleContext, private readonly storage: WindowStorage) {
+    this.progress = new StateRecord(ctx.state, storeKey(storage), () => {
+      ctx.log(`cluster: another engine wrote the progress of ${storage.where}: it writes there now; this one stops`);
+      ctx.fenced();
+    });
+  }
 
   get lag(): number {
     return this.reader?.pending() ?? 0;
   }
 
   async start(): Promise<void> {
-    const { cfg, js, state, log } = this.ctx;
-    const key = storeKey(this.storage);
-    const saved = await readJson<{ seq: number; engine: string }>(state, key);
-    this.revision = saved?.revision ?? 0;
-    this.reader = readParts(js, cfg, saved?.value.seq ?? 1, async (p) => {
-      if (this.fenced) return;
+    const { cfg, js, log } = this.ctx;
+    const saved = await this.progress.load();
+    this.reader = readParts(js, cfg, saved?.seq ?? 1, async (p) => {
+      if (this.progress.fenced) return;
       if (p.window.rows) this.storage.addRows(p.window.rows);
       this.stats.parts++;
-      const revision = await writeJson(state, key, { seq: p.seq + 1, engine: this.ctx.engineId }, this.revision);
-      if (revision === null) {
-        this.fenced = true;
-        log(`cluster: another engine wrote the progress of ${this.storage.where}: it writes there now; this one stops`);
-        this.ctx.fenced();
-        return;
-      }
-      this.revision = revision;
+      await this.progress.update(() => ({ seq: p.seq + 1, engine: this.ctx.engineId })).catch((e: unknown) => {
+        if (!this.progress.fenced) throw e;
+      });
     }, log);
-    log(`cluster: writing the cluster's windows to ${this.storage.where}${saved ? `, resuming at part ${saved.value.seq}` : ''}`);
+    log(`cluster: writing the cluster's windows to ${this.storage.where}${saved ? `, resuming at part ${saved.seq}` : ''}`);
   }
 
   async stop(): Promise<void> {
-    this.fenced = true;
+    this.progress.fence();
     await this.reader?.stop();
   }
 }
