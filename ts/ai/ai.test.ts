@@ -392,7 +392,7 @@ describe('ai', () => {
       assert.ok(prompt.includes(topTalker), `the top talker ${topTalker} is in the prompt:\n${prompt}`);
       assert.match(prompt, /^NetSpectra data, windows starting from \d{4}-.* \(all stored windows \(none in the last hour\)\)\./);
       assert.match(prompt, /## top talkers: sources by bytes \(exact task src_ip, true sums\)\nsource \| packets \| bytes\n/);
-      assert.match(prompt, /## heavy hitters by bytes \(Count-Min task heavy_flows,.*\nkey \| packets \| bytes \| windows\n\S+ -> \S+ \w+ \| \d+ \|/);
+      assert.match(prompt, /## heavy hitters by bytes \(Count-Min task heavy_flows,.*\nkey \| packets \| bytes \| windows\n\S+ → \S+ \w+(?: [\w-]+)? \| \d+ \|/);
       assert.match(prompt, /## recent alerts, newest first\n(\(no rows\)|time \| severity|unavailable: ListAlerts: )/);
       assert.ok(prompt.endsWith('\n\nQuestion: Which host sends the most bytes?'));
       assert.ok(logs.some((l) => /^ai: question answered in [\d.]+ s: \d+ characters from fake-model; \d+ data sections/.test(l)), logs.join('\n'));

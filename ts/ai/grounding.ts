@@ -9,6 +9,7 @@ import { createConnectTransport } from '@connectrpc/connect-node';
 import { GroundingSchema, GroundingSectionSchema, type Grounding, type GroundingSection } from '../gen/netspectra/v1/ai_pb.js';
 import { FlowFilterSchema, QueryService, TimeRangeSchema, type FlowKey, type TaskInfo, type TimeRange } from '../gen/netspectra/v1/query_pb.js';
 import { bytes } from '../report/units.js';
+import { serviceName } from '../shared/index.js';
 
 export type QueryClient = Client<typeof QueryService>;
 
@@ -60,12 +61,13 @@ function compact(headers: string[], rows: string[][], empty = '(no rows)'): stri
   return rows.length ? [headers, ...rows].map((r) => r.join(' | ')).join('\n') : empty;
 }
 
-/** "10.0.0.1:51000 -> 192.0.2.7:443 tcp", with the fields the key holds. */
+/** "10.0.0.1:51000 → 192.0.2.7:443 TCP https", with the fields the key holds. */
 function flowText(k: FlowKey | undefined): string {
   if (!k) return '';
   const end = (ip: string, port: number) => (ip ? (port ? `${ip.includes(':') ? `[${ip}]` : ip}:${port}` : ip) : port ? `port ${port}` : '');
-  const sides = [end(k.srcIp, k.srcPort), end(k.dstIp, k.dstPort)].filter(Boolean).join(' -> ');
-  return [sides, k.protocolName].filter(Boolean).join(' ');
+  const sides = [end(k.srcIp, k.srcPort), end(k.dstIp, k.dstPort)].filter(Boolean).join(' → ');
+  const service = k.dstPort ? serviceName(k.protocol || undefined, k.dstPort) : undefined;
+  return [sides, k.protocolName, service].filter(Boolean).join(' ');
 }
 
 /** The request's range; else the last hour; else, when nothing was stored in the last hour (an old

@@ -24,6 +24,7 @@ import { LiveWindow } from './live.js';
 import { createQueryService } from './service.js';
 import { listen, type RunningServer } from './server.js';
 import { flowRecordRows, storeCapture } from '../testing/captures.js';
+import { serviceName } from '../shared/index.js';
 
 const shared = join(process.cwd(), '..', 'shared');
 const pcaps = join(shared, 'pcaps');
@@ -56,12 +57,14 @@ function realFlows(): FlowRecordJson[] {
 const T = 1_800_000_000;
 const at = (s: number) => `${T + Math.floor(s)}.${String(Math.round((s % 1) * 1e9)).padStart(9, '0')}`;
 
-function flow(over: Partial<FlowRecordJson>): FlowRecordJson {
-  return {
+function flow(over: Partial<Omit<FlowRecordJson, 'service'>>): FlowRecordJson {
+  const r = {
     communityId: null, srcIp: '10.1.0.5', srcPort: 40000, dstIp: '192.0.2.10', dstPort: 443, proto: 6, protoName: 'TCP', firstTime: at(0), lastTime: at(10),
     packetsAtoB: 2, bytesAtoB: 100, packetsBtoA: 3, bytesBtoA: 1000, tcpFlagsAtoB: 'FIN,SYN,ACK', tcpFlagsBtoA: 'FIN,SYN,ACK', state: 'closed',
     reason: 'fin', probe: 'probe-1', interface: 'eth0', vlan: 0, direction: 'outbound', ...over,
-  };
+  } as const;
+  // As the core names it: the responder's port, else the initiator's.
+  return { ...r, service: serviceName(r.proto, r.dstPort) ?? serviceName(r.proto, r.srcPort) ?? '' };
 }
 
 /** Stored flow records (source flows-test), each picked out by some filter of the tests. */
@@ -279,7 +282,7 @@ describe('query API over the embedded store', () => {
     assert.ok(j.nextPageToken);
     // The core's JSON names (proto3 JSON: 64-bit counts as text, empty fields left out).
     assert.deepEqual(j.records[0], {
-      communityId: '1:wCb3OG7yAFWelaUydu0D+125CLM=', srcIp: '10.1.0.5', srcPort: 40000, dstIp: '192.0.2.10', dstPort: 443, proto: 6, protoName: 'TCP',
+      communityId: '1:wCb3OG7yAFWelaUydu0D+125CLM=', srcIp: '10.1.0.5', srcPort: 40000, dstIp: '192.0.2.10', dstPort: 443, proto: 6, protoName: 'TCP', service: 'https',
       firstTime: at(0), lastTime: at(10), packetsAtoB: '2', bytesAtoB: '100', packetsBtoA: '3', bytesBtoA: '1000', tcpFlagsAtoB: 'FIN,SYN,ACK',
       tcpFlagsBtoA: 'FIN,SYN,ACK', state: 'closed', reason: 'fin', probe: 'probe-1', interface: 'eth0', direction: 'outbound',
       // The same times in RFC 3339, as every other time of the API.

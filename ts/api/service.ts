@@ -62,7 +62,7 @@ function filter(f: FlowFilter | undefined): Filter | undefined {
 export function flowRecordMessage(r: FlowRecordJson) {
   return create(FlowRecordSchema, {
     communityId: r.communityId ?? undefined, srcIp: r.srcIp, srcPort: r.srcPort, dstIp: r.dstIp, dstPort: r.dstPort, proto: r.proto,
-    protoName: r.protoName, firstTime: r.firstTime ?? undefined, lastTime: r.lastTime ?? undefined,
+    protoName: r.protoName, service: r.service, firstTime: r.firstTime ?? undefined, lastTime: r.lastTime ?? undefined,
     firstSeen: r.firstTime ? tsFromNs(nsFromCoreTime(r.firstTime)) : undefined, lastSeen: r.lastTime ? tsFromNs(nsFromCoreTime(r.lastTime)) : undefined,
     packetsAToB: BigInt(r.packetsAtoB),
     bytesAToB: BigInt(r.bytesAtoB), packetsBToA: BigInt(r.packetsBtoA), bytesBToA: BigInt(r.bytesBtoA), tcpFlagsAToB: r.tcpFlagsAtoB,

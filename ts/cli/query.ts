@@ -13,6 +13,7 @@ import type { NetspectraConfig } from '../config/index.js';
 import { table } from '../report/table.js';
 import { bytes, duration, grouped } from '../report/units.js';
 import { apiTokens } from '../api/settings.js';
+import { portText } from '../shared/index.js';
 
 export type QueryValues = Record<string, string | boolean | undefined>;
 
@@ -36,10 +37,11 @@ function str(v: string | boolean | undefined): string {
 }
 
 function keyCells(k: FlowKey | undefined): string[] {
-  return [k?.srcIp ?? '', k?.dstIp ?? '', k?.srcPort ? String(k.srcPort) : '', k?.dstPort ? String(k.dstPort) : '', k?.protocolName ?? ''];
+  const proto = k?.protocol || undefined;
+  return [k?.srcIp ?? '', k?.dstIp ?? '', k?.srcPort ? portText(proto, k.srcPort) : '', k?.dstPort ? portText(proto, k.dstPort) : '', k?.protocolName ?? ''];
 }
 
-/** Stored flow records, one line each: A -> B with the counts of both directions. */
+/** Stored flow records, one line each: A→B with the counts of both directions. */
 function recordTable(records: FlowRecord[]): string {
   const ns = (t: string | undefined) => (t ? BigInt(t.replace('.', '')) : null);
   const span = (r: FlowRecord) => {
@@ -48,12 +50,12 @@ function recordTable(records: FlowRecord[]): string {
   };
   const first = (r: FlowRecord) => (r.firstTime ? new Date(Number(ns(r.firstTime)! / 1_000_000n)).toISOString() : '');
   return table(
-    ['first', 'duration', 'proto', 'src', 'sport', 'dst', 'dport', 'direction', 'packets a>b', 'bytes a>b', 'packets b>a', 'bytes b>a', 'state', 'end'],
+    ['first', 'duration', 'proto', 'service', 'src', 'sport', 'dst', 'dport', 'direction', 'packets A→B', 'bytes A→B', 'packets B→A', 'bytes B→A', 'state', 'end'],
     records.map((r) => [
-      first(r), span(r), r.protoName || String(r.proto), r.srcIp, String(r.srcPort), r.dstIp, String(r.dstPort), r.direction,
+      first(r), span(r), r.protoName || String(r.proto), r.service || '-', r.srcIp, String(r.srcPort), r.dstIp, String(r.dstPort), r.direction,
       grouped(Number(r.packetsAToB)), bytes(Number(r.bytesAToB)), grouped(Number(r.packetsBToA)), bytes(Number(r.bytesBToA)), r.state, r.reason,
     ]),
-    [false, true, false, false, true, false, true, false, true, true, true, true, false, false],
+    [false, true, false, false, false, true, false, true, false, true, true, true, true, false, false],
   );
 }
 

@@ -305,6 +305,10 @@ describe('web console over a live engine', () => {
     sp.forEach((p, i) => assert.ok(p === '443' || dp[i] === '443', `${p} -> ${dp[i]} uses port 443`));
     const page443 = await json<{ matched: number }>('/api/flows?port=443');
     assert.equal(sp.length, page443.matched, 'the page lists every match');
+    // The service is named from the core's port table: 443 is https, whichever side has it.
+    const services = await rows('service');
+    assert.equal(services.length, sp.length);
+    assert.ok(services.every((s) => s === 'https'), `services of port 443 flows: ${[...new Set(services)]}`);
 
     // Sorting by a column header flips aria-sort and the order.
     await page.getByRole('button', { name: 'Packets' }).click();

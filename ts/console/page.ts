@@ -45,6 +45,8 @@ export function mountPage(api: ApiApp): void {
     'app.js': { body: read(join(PUBLIC_DIR, 'app.js')), type: 'text/javascript; charset=utf-8' },
     'style.css': { body: read(join(PUBLIC_DIR, 'style.css')), type: 'text/css; charset=utf-8' },
     'chart.umd.min.js': { body: read(chartJsPath()), type: 'text/javascript; charset=utf-8' },
+    // The names reports use (ports, ICMP types), the same module in the page.
+    'names.js': { body: read(fileURLToPath(new URL('../shared/names.js', import.meta.url))), type: 'text/javascript; charset=utf-8' },
   };
   const headers = (type: string) => ({
     'Content-Type': type,

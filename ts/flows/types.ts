@@ -12,6 +12,8 @@ export interface FlowRecordJson {
   dstPort: number;
   proto: number;
   protoName: string;
+  /** IANA service name of B's port, else of A's ("https"); empty when neither has one. */
+  service: string;
   firstTime: string | null;
   lastTime: string | null;
   packetsAtoB: number;

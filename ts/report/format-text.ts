@@ -27,6 +27,9 @@ function conversationRows(rows: ConversationRow[]): string[][] {
  * "-" and its ports and protocol as 0. */
 const NON_IP = '-';
 
+/** "443 https": a port with its service name, when it has one. */
+const named = (port: number, service: string | undefined) => (service ? `${port} ${service}` : String(port));
+
 function keyCells(row: KeyColumns, fields: string[]): string[] {
   // Without addresses in the key, protocol 0 with no name is the same packets.
   if (row.srcIp === NON_IP || row.dstIp === NON_IP || (row.proto === 0 && !row.protoName && fields.includes('Protocol'))) {
@@ -36,9 +39,9 @@ function keyCells(row: KeyColumns, fields: string[]): string[] {
   const cell: Record<string, string | undefined> = {
     SrcIP: row.srcIp,
     DstIP: row.dstIp,
-    SrcPort: row.srcPort?.toString(),
+    SrcPort: row.srcPort === undefined ? undefined : named(row.srcPort, row.srcService),
     // ICMP keeps its type and code in the destination port: named, not a number.
-    DstPort: row.proto !== undefined && row.dstPort !== undefined ? (icmpTypeText(row.proto, row.dstPort) ?? row.dstPort.toString()) : row.dstPort?.toString(),
+    DstPort: row.dstPort === undefined ? undefined : ((row.proto !== undefined ? icmpTypeText(row.proto, row.dstPort) : null) ?? named(row.dstPort, row.dstService)),
     Protocol: row.protoName || row.proto?.toString(),
   };
   return fields.map((f) => cell[f] ?? '');
@@ -172,7 +175,7 @@ export function formatText(r: AnalysisReport): string {
   section(`Top conversations (of ${grouped(r.tables.conversations)})`);
   out.push(
     table(
-      ['proto', 'endpoint A', 'endpoint B', 'packets', 'bytes', 'A->B/B->A', 'TCP flags', ''],
+      ['proto', 'endpoint A', 'endpoint B', 'packets', 'bytes', 'A→B/B→A', 'TCP flags', ''],
       conversationRows(r.topConversations),
       [false, false, false, true, true, true, false, false],
     ),
@@ -219,13 +222,13 @@ export function formatText(r: AnalysisReport): string {
       out.push(`ended by: ${counts(f.byReason)}`, `direction: ${counts(f.byDirection)}`, '');
       out.push(
         table(
-          ['A', 'B', 'proto', 'packets A→B', 'bytes A→B', 'packets B→A', 'bytes B→A', 'duration', 'state', 'direction', 'community id'],
+          ['A', 'B', 'proto', 'service', 'packets A→B', 'bytes A→B', 'packets B→A', 'bytes B→A', 'duration', 'state', 'direction', 'community id'],
           f.top.map((x) => [
-            endpoint(x.srcIp, x.srcPort, x.protoName), endpoint(x.dstIp, x.dstPort, x.protoName), x.protoName || String(x.proto),
+            endpoint(x.srcIp, x.srcPort, x.protoName), endpoint(x.dstIp, x.dstPort, x.protoName), x.protoName || String(x.proto), x.service || '-',
             grouped(x.packetsAtoB), bytes(x.bytesAtoB), grouped(x.packetsBtoA), bytes(x.bytesBtoA),
             x.firstTime && x.lastTime ? duration((Number(x.lastTime) - Number(x.firstTime)) * 1e9) : '-', x.state, x.direction, x.communityId ?? '-',
           ]),
-          [false, false, false, true, true, true, true, true, false, false, false],
+          [false, false, false, false, true, true, true, true, true, false, false, false],
         ),
       );
     }

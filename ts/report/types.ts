@@ -51,6 +51,9 @@ export interface KeyColumns {
   dstPort?: number;
   proto?: number;
   protoName?: string;
+  /** IANA service names of the ports, when they have one (the core's table). */
+  srcService?: string;
+  dstService?: string;
 }
 
 export interface ExactTaskReport {

@@ -1,4 +1,5 @@
-// Human names for protocol numbers, ethertypes and TCP flags (crates/core/src/names.rs).
+// Human names for protocol numbers, ethertypes, TCP flags, ports and ICMP types
+// (crates/core/src/names.rs).
 
 const IP_PROTO: Record<number, string> = {
   1: 'ICMP',
@@ -96,4 +97,53 @@ export function icmpTypeText(proto: number, port: number): string | null {
   const unreachable = v6 ? type === 1 : type === 3;
   const name = (unreachable ? (v6 ? ICMPV6_UNREACHABLE : ICMP_UNREACHABLE)[code] : undefined) ?? (v6 ? ICMPV6_TYPES : ICMP_TYPES)[type];
   return `${type}/${code}${name ? ` ${name}` : ''}`;
+}
+
+/** IANA service names of ports (crates/core/src/names.rs `SERVICES`, kept equal by a test):
+ * the same over TCP, UDP and SCTP, except the ports in the per-protocol tables. */
+const SERVICES: Record<number, string> = {
+  20: 'ftp-data', 21: 'ftp', 22: 'ssh', 23: 'telnet', 25: 'smtp', 43: 'whois',
+  49: 'tacacs', 53: 'domain', 67: 'bootps', 68: 'bootpc', 69: 'tftp', 80: 'http',
+  88: 'kerberos', 110: 'pop3', 111: 'sunrpc', 119: 'nntp', 123: 'ntp', 135: 'epmap',
+  137: 'netbios-ns', 138: 'netbios-dgm', 139: 'netbios-ssn', 143: 'imap', 161: 'snmp', 162: 'snmptrap',
+  179: 'bgp', 389: 'ldap', 443: 'https', 445: 'microsoft-ds', 464: 'kpasswd', 465: 'submissions',
+  500: 'isakmp', 515: 'printer', 546: 'dhcpv6-client', 547: 'dhcpv6-server', 554: 'rtsp', 587: 'submission',
+  631: 'ipp', 636: 'ldaps', 853: 'domain-s', 873: 'rsync', 989: 'ftps-data', 990: 'ftps',
+  993: 'imaps', 995: 'pop3s', 1080: 'socks', 1194: 'openvpn', 1433: 'ms-sql-s', 1701: 'l2tp',
+  1723: 'pptp', 1812: 'radius', 1813: 'radius-acct', 1883: 'mqtt', 1900: 'ssdp', 2049: 'nfs',
+  3260: 'iscsi-target', 3306: 'mysql', 3389: 'ms-wbt-server', 3478: 'stun', 4500: 'ipsec-nat-t', 4789: 'vxlan',
+  5060: 'sip', 5061: 'sips', 5353: 'mdns', 5355: 'llmnr', 5432: 'postgresql', 5671: 'amqps',
+  5672: 'amqp', 5900: 'rfb', 6081: 'geneve', 6379: 'redis', 6653: 'openflow', 8080: 'http-alt',
+  8883: 'secure-mqtt', 11211: 'memcache', 27017: 'mongodb',
+};
+const SERVICES_TCP: Record<number, string> = { 514: 'shell', 513: 'login', 512: 'exec' };
+const SERVICES_UDP: Record<number, string> = { 514: 'syslog', 513: 'who', 512: 'biff', 520: 'router' };
+
+/** The service name of a port over TCP, UDP, SCTP or UDP-Lite, or over any of them when the
+ * protocol is not known (undefined); undefined for other protocols and unnamed ports. */
+export function serviceName(proto: number | undefined, port: number): string | undefined {
+  switch (proto) {
+    case 6:
+      return SERVICES_TCP[port] ?? SERVICES[port];
+    case 17:
+    case 136:
+      return SERVICES_UDP[port] ?? SERVICES[port];
+    case 132:
+    case undefined:
+      return SERVICES[port];
+    default:
+      return undefined;
+  }
+}
+
+/** The three tables, for the test that keeps them equal to the core's. */
+export const serviceTables = { SERVICES, SERVICES_TCP, SERVICES_UDP };
+
+/** A port as reports write it: "443 https", "771" over ICMP as "3/3 port-unreachable", else the
+ * number. */
+export function portText(proto: number | undefined, port: number): string {
+  const icmp = proto === undefined ? null : icmpTypeText(proto, port);
+  if (icmp) return icmp;
+  const name = serviceName(proto, port);
+  return name ? `${port} ${name}` : String(port);
 }

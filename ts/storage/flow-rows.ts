@@ -1,6 +1,6 @@
 // Stored rows of the `flows` table (the core writes them) made into records again, as the core
 // emits them (ts/flows/types.ts).
-import { ipProtoName } from '../shared/index.js';
+import { ipProtoName, serviceName } from '../shared/index.js';
 import type { FlowRecordJson } from '../flows/types.js';
 import { addressText } from './row-binary.js';
 
@@ -38,6 +38,7 @@ export function flowRecordOf(row: FlowRow): FlowRecordJson {
     dstPort: Number(row.r_dst_port),
     proto,
     protoName: ipProtoName(proto) ?? '',
+    service: serviceName(proto, Number(row.r_dst_port)) ?? serviceName(proto, Number(row.r_src_port)) ?? '',
     firstTime: epochText(row.r_first),
     lastTime: epochText(row.r_last),
     packetsAtoB: Number(row.r_packets_ab),

@@ -38,7 +38,7 @@ function rowsOf(snapshot: Uint8Array, source: string, run = ''): CoreRows {
 function flowRecords(n: number): FlowRecordJson[] {
   return Array.from({ length: n }, (_, i) => ({
     communityId: i % 2 ? null : '1:9j2Dzwrw7T9E+IZi4b4IVT66HBI=', srcIp: i % 3 ? '10.0.0.1' : '2001:db8::1', srcPort: 1000 + i,
-    dstIp: i % 3 ? '192.0.2.1' : '2001:db8::2', dstPort: 53, proto: 17, protoName: 'UDP', firstTime: `1700000000.${String(i).padStart(9, '0')}`,
+    dstIp: i % 3 ? '192.0.2.1' : '2001:db8::2', dstPort: 53, proto: 17, protoName: 'UDP', service: 'domain', firstTime: `1700000000.${String(i).padStart(9, '0')}`,
     lastTime: '1700000010.000000000', packetsAtoB: 1, bytesAtoB: 80 + i, packetsBtoA: 1, bytesBtoA: 200, tcpFlagsAtoB: '', tcpFlagsBtoA: '',
     state: 'active', reason: 'idleTimeout', probe: 'p\t1', interface: 'eth0', vlan: 7, direction: 'outbound',
   }));

@@ -2,6 +2,8 @@
 // charts (Chart.js, loaded as a classic script before this module) and tables. Every request
 // for data carries the bearer token; the page itself holds none.
 
+import { ipProtoNumber, portText, serviceName } from './names.js';
+
 const CHANNELS = ['rates', 'protocols', 'top_talkers', 'heavy_hitters', 'spreaders', 'alerts'];
 const CHART_SECONDS = 300;
 const FLOWS_PER_PAGE = 25;
@@ -139,19 +141,25 @@ const NUMERIC_FIELDS = new Set(['srcPort', 'dstPort']);
 
 const endpoint = (ip, port) => (port === undefined ? ip : ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
+/** A port with its service name ("443 https"), or ICMP's type/code named; `proto` is the
+ * protocol's name when the key has it. */
+const portName = (port, proto) => portText(proto ? ipProtoNumber(String(proto)) : undefined, Number(port));
+
 /** A key with both addresses in one two-line cell: five columns do not fit a quarter screen. */
 function flowCell(f) {
-  const text = `${endpoint(f.srcIp, f.srcPort)} → ${endpoint(f.dstIp, f.dstPort)}${f.proto ? ` ${f.proto}` : ''}`;
+  const service = f.dstPort === undefined ? undefined : serviceName(f.proto ? ipProtoNumber(String(f.proto)) : undefined, Number(f.dstPort));
+  const tail = `${f.proto ? ` ${f.proto}` : ''}${service ? ` ${service}` : ''}`;
+  const text = `${endpoint(f.srcIp, f.srcPort)} → ${endpoint(f.dstIp, f.dstPort)}${tail}`;
   return el('td', { class: 'flow', 'data-field': 'flow', title: text },
     el('div', { text: endpoint(f.srcIp, f.srcPort) }),
-    el('div', {}, el('span', { class: 'to', text: '→ ' }), `${endpoint(f.dstIp, f.dstPort)}${f.proto ? ` ${f.proto}` : ''}`));
+    el('div', {}, el('span', { class: 'to', text: '→ ' }), `${endpoint(f.dstIp, f.dstPort)}${tail}`));
 }
 
 const KEY_FIELDS = { SrcIP: 'srcIp', DstIP: 'dstIp', SrcPort: 'srcPort', DstPort: 'dstPort', Protocol: 'proto' };
 
 /** A key field's cell; an address is a link to its flows and alerts ("-": packets without IP). */
-function keyCell(field, value) {
-  const text = String(value ?? '');
+function keyCell(field, value, proto) {
+  const text = NUMERIC_FIELDS.has(field) && value !== undefined ? portName(value, proto) : String(value ?? '');
   const attrs = { class: NUMERIC_FIELDS.has(field) ? 'num' : 'key', 'data-field': field, title: text };
   if ((field === 'srcIp' || field === 'dstIp') && text === '-') return el('td', { ...attrs, title: 'packets without an IP header (ARP, LLDP, ...)', text: 'non-IP' });
   if (field === 'srcIp' || field === 'dstIp') return el('td', attrs, addressLink(text));
@@ -198,7 +206,7 @@ function topTable(list, counts) {
   for (const r of list.rows) {
     const cells = asFlow
       ? [flowCell(r.fields)]
-      : fields.map((f) => keyCell(f, r.fields[f]));
+      : fields.map((f) => keyCell(f, r.fields[f], r.fields.proto));
     const values = counts.map((c) => {
       const v = r[c.toLowerCase()];
       return el('td', { class: 'num', 'data-field': c.toLowerCase(), 'data-value': String(v ?? ''), title: count(v), text: c === 'Bytes' ? bytes(v) : count(v) });
@@ -484,7 +492,7 @@ async function loadFlows() {
     const page = await api(`/api/flows?${query}`);
     $('flows-error').textContent = '';
     body.replaceChildren(...page.flows.map(flowRow));
-    if (!page.flows.length) body.append(el('tr', {}, el('td', { class: 'empty', colspan: '14', text: page.matched ? 'no flows on this page' : 'no flow matches' })));
+    if (!page.flows.length) body.append(el('tr', {}, el('td', { class: 'empty', colspan: '15', text: page.matched ? 'no flows on this page' : 'no flow matches' })));
     const first = page.flows.length ? flowState.offset + 1 : 0;
     const last = flowState.offset + page.flows.length;
     $('flows-range').textContent = `${count(first)}–${count(last)} of ${count(page.matched)} matching`;
@@ -496,7 +504,7 @@ async function loadFlows() {
     if (e instanceof AuthError) return askToken(`The token was refused: ${e.message}.`);
     // The rows shown no longer answer the filter: none rather than wrong ones.
     $('flows-error').textContent = e.status === 400 ? e.message : '';
-    body.replaceChildren(el('tr', {}, el('td', { class: 'empty', colspan: '14', text: e.status === 400 ? 'fix the filter' : e.message })));
+    body.replaceChildren(el('tr', {}, el('td', { class: 'empty', colspan: '15', text: e.status === 400 ? 'fix the filter' : e.message })));
     $('flows-range').textContent = '';
     $('flows').dataset.query = query;
   } finally {
@@ -522,14 +530,15 @@ function flowRow(f) {
     keyCell('dstIp', f.dstIp),
     td('dstPort', String(f.dstPort), 'num'),
     td('proto', f.protoName || String(f.proto)),
-    td('packets', count(packets), 'num', `${count(f.packetsAtoB)} → / ${count(f.packetsBtoA)} ←`),
-    td('bytes', bytes(total), 'num', `${count(f.bytesAtoB)} B → / ${count(f.bytesBtoA)} B ←`),
+    td('service', f.service || '–', '', 'IANA service name of the responder\'s port (else the initiator\'s)'),
+    td('packets', count(packets), 'num', `A→B ${count(f.packetsAtoB)} / B→A ${count(f.packetsBtoA)}`),
+    td('bytes', bytes(total), 'num', `A→B ${count(f.bytesAtoB)} B / B→A ${count(f.bytesBtoA)} B`),
     td('first', Number.isFinite(first) ? flowTime(first) : '–', '', Number.isFinite(first) ? dateTime(first) : ''),
     td('last', Number.isFinite(lastT) ? flowTime(lastT) : '–', '', Number.isFinite(lastT) ? dateTime(lastT) : ''),
     td('duration', seconds((lastT - first) / 1000), 'num'),
     td('state', f.reason === 'open' ? f.state : `${f.state} (${f.reason})`),
     td('direction', f.direction || '–'),
-    td('flags', flagsText(f), '', 'TCP flags seen A → B / B → A'),
+    td('flags', flagsText(f), '', 'TCP flags seen A→B / B→A'),
     td('communityId', f.communityId || '–', 'cid', f.communityId || 'no Community ID (flows.communityId off)'),
   );
   // A click on the row (not on an address, which filters) shows the flow's trace.

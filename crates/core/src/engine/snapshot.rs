@@ -333,4 +333,11 @@ fn key_json(j: &mut Json, k: &PackedKey, fields: KeyFields) {
         j.u64("proto", v as u64);
         j.str("protoName", names::ip_proto(v).unwrap_or(""));
     }
+    // Named after the fields: a key with ports but no protocol names the ports all agree on.
+    if let Some(name) = p.src_port.and_then(|v| names::service(p.proto, v)) {
+        j.str("srcService", name);
+    }
+    if let Some(name) = p.dst_port.and_then(|v| names::service(p.proto, v)) {
+        j.str("dstService", name);
+    }
 }

@@ -1178,7 +1178,7 @@ mod tests {
             r[0].to_json(),
             concat!(
                 r#"{"communityId":"1:wiztte4BBo/nz6LuCKq48Eb9IM8=","#,
-                r#""srcIp":"10.0.0.2","srcPort":40000,"dstIp":"10.0.0.1","dstPort":80,"proto":6,"protoName":"TCP","#,
+                r#""srcIp":"10.0.0.2","srcPort":40000,"dstIp":"10.0.0.1","dstPort":80,"proto":6,"protoName":"TCP","service":"http","#,
                 r#""firstTime":"1700000000.000000123","lastTime":"1700000000.004000123","#,
                 r#""packetsAtoB":3,"bytesAtoB":340,"packetsBtoA":2,"bytesBtoA":1574,"#,
                 r#""tcpFlagsAtoB":"SYN,PSH,ACK","tcpFlagsBtoA":"SYN,PSH,ACK","state":"established","#,

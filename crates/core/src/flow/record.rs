@@ -180,6 +180,15 @@ impl FlowRecord {
         }
     }
 
+    /// The service the flow is for: the name of B's port (the responder's), else of A's.
+    pub fn service(&self) -> Option<&'static str> {
+        if !self.ports {
+            return None;
+        }
+        let proto = Some(self.proto);
+        names::service(proto, self.port_b).or_else(|| names::service(proto, self.port_a))
+    }
+
     pub(crate) fn sort_key(&self) -> (Option<u64>, Addr, u16, Addr, u16, u8) {
         (self.last_ns, self.a, self.port_a, self.b, self.port_b, self.proto)
     }
@@ -205,6 +214,7 @@ impl FlowRecord {
         j.u64("dstPort", self.port_b as u64);
         j.u64("proto", self.proto as u64);
         j.str("protoName", names::ip_proto(self.proto).unwrap_or(""));
+        j.str("service", self.service().unwrap_or(""));
         match (self.first_ns, self.last_ns) {
             (Some(first), Some(last)) => {
                 j.str("firstTime", &epoch_text(first));

@@ -10,7 +10,7 @@
 //     countmin / superspread: the sketch's own encoding.
 
 import { epochText, type Json } from '../json.js';
-import { ipProtoName } from '../../../shared/index.js';
+import { ipProtoName, serviceName } from '../../../shared/index.js';
 import { ByteWriter } from './byte-writer.js';
 import { CountMin } from './count-min.js';
 import { ExactTable, type ExactRank } from './exact-table.js';
@@ -208,4 +208,9 @@ function keyJson(j: Json, b: Uint8Array, at: number, len: number, fields: number
     j.u64('proto', p.proto);
     j.str('protoName', ipProtoName(p.proto) ?? '');
   }
+  // Named after the fields: a key with ports but no protocol names the ports all agree on.
+  const srcService = p.srcPort === undefined ? undefined : serviceName(p.proto, p.srcPort);
+  if (srcService) j.str('srcService', srcService);
+  const dstService = p.dstPort === undefined ? undefined : serviceName(p.proto, p.dstPort);
+  if (dstService) j.str('dstService', dstService);
 }
