@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {
-  Analyzer, AnalyzerOptions, Backend, BatchEngine, LiveCapture, LiveCaptureOptions, PacketBatcher, PacketBatcherOptions,
-  TrafficOptions, TrafficSource,
+  Analyzer, AnalyzerOptions, Backend, BatchEngine, ExtractOptions, LiveCapture, LiveCaptureOptions, PacketBatcher, PacketBatcherOptions,
+  PacketExtractor, TrafficOptions, TrafficSource,
 } from './types.js';
 
 interface NativeBinding {
@@ -13,6 +13,7 @@ interface NativeBinding {
   PacketBatcher: new (options: PacketBatcherOptions) => PacketBatcher;
   BatchEngine: new (options?: AnalyzerOptions) => BatchEngine;
   LiveCapture: new (options: LiveCaptureOptions) => LiveCapture;
+  PacketExtractor: new (options: ExtractOptions) => PacketExtractor;
   storageRows(snapshot: Uint8Array, source: string, run: string): Uint8Array;
   tablesJson(): string;
 }
@@ -58,6 +59,7 @@ export function loadNative(): Backend {
     createPacketBatcher: (options) => new binding.PacketBatcher(options),
     createBatchEngine: (options) => new binding.BatchEngine(options),
     openLiveCapture: (options) => new binding.LiveCapture(options),
+    createPacketExtractor: (options) => new binding.PacketExtractor(options),
     storageRows: (snapshot, source, run) => binding.storageRows(snapshot, source, run),
     tablesJson: () => binding.tablesJson(),
   };

@@ -199,6 +199,48 @@ export interface LiveCapture {
   close(): void;
 }
 
+/** What `extract` cuts out (crates/core/src/extract.rs): a frame is kept when it answers every
+ * part given. */
+export interface ExtractOptions {
+  /** A flow, either direction: both addresses, the protocol number, the ports (TCP, UDP, SCTP). */
+  aIp?: string;
+  aPort?: number;
+  bIp?: string;
+  bPort?: number;
+  protocol?: number;
+  communityId?: string;
+  communityIdSeed?: number;
+  /** Source or destination in one of these addresses or networks. */
+  networks?: string[];
+  /** [from, to) in nanoseconds since the epoch, as decimal text. */
+  fromNs?: string;
+  toNs?: string;
+  /** A pcap-filter expression (libpcap). */
+  bpf?: string;
+  format?: 'pcapng' | 'pcap';
+  /** Output size limit in bytes; 0: none. */
+  maxBytes?: number;
+}
+
+export interface ExtractStats {
+  framesRead: number;
+  framesWritten: number;
+  bytesWritten: number;
+  /** Selected frames a pcap output could not hold (another link type than its first). */
+  otherLinkType: number;
+  limitReached: boolean;
+}
+
+export interface PacketExtractor {
+  /** Reads a chunk of the current file; returns the output it made. Throws on a damaged file. */
+  feed(chunk: Uint8Array): Uint8Array;
+  /** Ends the current file; throws when it was cut short. */
+  nextFile(): void;
+  /** The rest of the output. */
+  finish(): Uint8Array;
+  stats(): ExtractStats;
+}
+
 export type BackendName = 'native' | 'wasm' | 'js';
 
 export interface Backend {
@@ -210,6 +252,8 @@ export interface Backend {
   createPacketBatcher?(options: PacketBatcherOptions): PacketBatcher;
   createBatchEngine?(options?: AnalyzerOptions): BatchEngine;
   openLiveCapture?(options: LiveCaptureOptions): LiveCapture;
+  /** Packets back out of captures (`extract`); the native backend carries it. */
+  createPacketExtractor?(options: ExtractOptions): PacketExtractor;
   /** Storage rows of a window snapshot (crates/core/src/rows: RowBinary per table, then the
    * rows kept out of their tables), read by ts/storage/rows.ts. Throws on a damaged snapshot.
    * The compiled backends carry it. */

@@ -66,6 +66,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import('./ai.js')).askCommand(positionals, values, common.config({ config: values.config }));
       case 'probe':
         return await (await import('./live.js')).probe(positionals, values);
+      case 'extract':
+        return await (await import('./extract.js')).extractCommand(positionals, values);
       default:
         return await (await import('./live.js')).engineCommand(values);
     }

@@ -17,6 +17,7 @@ const FLAGS: Record<string, Flag> = {
   'page-token': { type: 'string' }, 'community-id': { type: 'string' }, serve: { type: 'boolean' }, insecure: { type: 'boolean' },
   direction: { type: 'string' }, source: { type: 'string' }, live: { type: 'boolean' }, by: { type: 'string' }, both: { type: 'boolean' },
   rule: { type: 'string' }, state: { type: 'string' }, severity: { type: 'string' },
+  write: { type: 'string', short: 'w' }, flow: { type: 'string' }, format: { type: 'string' }, 'max-size': { type: 'string' },
 };
 
 interface Command {
@@ -67,6 +68,28 @@ export const COMMANDS: Record<string, Command> = {
   --json            print the report as JSON
   --store KIND  --data DIR  --config FILE  --threads N   as for analyze`,
     examples: ['netspectra demo', 'netspectra demo --packets 1000000 --store none'],
+  },
+  extract: {
+    args: '<file|folder...>',
+    summary: 'write the packets of a flow, addresses, a time range or a filter as a new capture',
+    flags: ['write', 'flow', 'community-id', 'ip', 'bpf', 'start', 'end', 'format', 'max-size'],
+    options: `  -w, --write FILE  the capture to write (- for standard output, e.g. into wireshark -k -i -)
+  --flow "A B PROTO"    one flow, both directions: "10.0.0.1:5000 10.0.0.2:53 udp",
+                    "[2001:db8::1]:443 [2001:db8::2]:50000 tcp", "10.0.0.1 10.0.0.2 icmp"
+  --community-id ID one flow by its Community ID v1 (seed 0, as flow records carry it)
+  --ip LIST         packets from or to these addresses or networks (comma-separated)
+  --bpf EXPR        packets this pcap-filter expression matches (libpcap, as tcpdump -r)
+  --start TIME  --end TIME   packets in [start, end): RFC 3339 or epoch milliseconds
+  --format FORMAT   pcapng (default: one interface per input interface) or pcap
+  --max-size SIZE   stop before the output grows past this (e.g. 100MiB; default 1GiB)
+  A folder is read as the capture files in it, oldest first (probe --persist writes one);
+  files of a folder may end inside a packet (one being written): their whole packets count.
+  Every selection given must hold; the native backend does the work.`,
+    examples: [
+      'netspectra extract capture.pcap --flow "10.0.254.40:55088 198.51.100.200:873 tcp" -w flow.pcapng',
+      'netspectra extract /var/lib/netspectra/pcap --ip 203.0.113.250 --start 2026-01-01T00:00:00Z --end 2026-01-01T00:05:00Z -w scan.pcapng',
+      'netspectra extract capture.pcap --community-id "1:LQU9qZlK+B5F3KDmev6m5PMibrg=" -w - | wireshark -k -i -',
+    ],
   },
   probe: {
     args: '',

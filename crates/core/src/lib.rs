@@ -13,6 +13,7 @@ pub mod bytes;
 pub mod capture;
 pub mod decode;
 pub mod engine;
+pub mod extract;
 pub mod flow;
 pub mod hash;
 pub mod json;

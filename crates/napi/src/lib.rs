@@ -537,3 +537,101 @@ impl BatchEngine {
         self.inner.stats_json()
     }
 }
+
+/// What `extract` cuts out of captures (see `netspectra_core::extract::ExtractOptions`).
+#[napi(object)]
+pub struct ExtractOptions {
+    pub a_ip: Option<String>,
+    pub a_port: Option<u32>,
+    pub b_ip: Option<String>,
+    pub b_port: Option<u32>,
+    pub protocol: Option<u32>,
+    pub community_id: Option<String>,
+    pub community_id_seed: Option<u32>,
+    pub networks: Option<Vec<String>>,
+    /// Nanoseconds since the epoch, as decimal text (past 2^53).
+    pub from_ns: Option<String>,
+    pub to_ns: Option<String>,
+    pub bpf: Option<String>,
+    /// "pcapng" (default) or "pcap".
+    pub format: Option<String>,
+    /// Bytes; 0 or absent: no limit.
+    pub max_bytes: Option<f64>,
+}
+
+#[napi(object)]
+pub struct ExtractStats {
+    pub frames_read: f64,
+    pub frames_written: f64,
+    pub bytes_written: f64,
+    pub other_link_type: f64,
+    pub limit_reached: bool,
+}
+
+/// Packets of a flow, addresses, a time range or a filter, out of captures: `feed` chunks of
+/// each file (`nextFile` between files), take the output as it comes, `finish` for the rest.
+#[napi]
+pub struct PacketExtractor {
+    inner: netspectra_core::extract::Extractor,
+}
+
+#[napi]
+impl PacketExtractor {
+    #[napi(constructor)]
+    pub fn new(opts: ExtractOptions) -> Result<PacketExtractor> {
+        let ns = |what: &str, t: &Option<String>| -> Result<Option<u64>> {
+            t.as_deref().map(|t| t.parse::<u64>().map_err(|_| invalid(format!("{what} \"{t}\" is not a time in nanoseconds")))).transpose()
+        };
+        let core = netspectra_core::extract::ExtractOptions {
+            a_ip: opts.a_ip,
+            a_port: opts.a_port,
+            b_ip: opts.b_ip,
+            b_port: opts.b_port,
+            protocol: opts.protocol,
+            community_id: opts.community_id,
+            community_id_seed: opts.community_id_seed.unwrap_or(0),
+            networks: opts.networks.unwrap_or_default(),
+            from_ns: ns("from", &opts.from_ns)?,
+            to_ns: ns("to", &opts.to_ns)?,
+            format: opts.format,
+            max_bytes: opts.max_bytes.unwrap_or(0.0).max(0.0) as u64,
+        };
+        let mut inner = core.extractor().map_err(invalid)?;
+        if let Some(expr) = opts.bpf.filter(|e| !e.trim().is_empty()) {
+            inner.set_filter(Box::new(bpf::OfflineFilter::new(&expr).map_err(invalid)?));
+        }
+        Ok(PacketExtractor { inner })
+    }
+
+    /// Reads a chunk of the current file; returns the output it made (often empty).
+    #[napi]
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<Buffer> {
+        self.inner.feed(chunk).map_err(Error::from_reason)?;
+        Ok(self.inner.take_output().into())
+    }
+
+    /// Ends the current file: an error when it was cut short or damaged.
+    #[napi]
+    pub fn next_file(&mut self) -> Result<()> {
+        self.inner.next_file().map_err(Error::from_reason)
+    }
+
+    /// The rest of the output (the file header when nothing was selected).
+    #[napi]
+    pub fn finish(&mut self) -> Buffer {
+        self.inner.finish();
+        self.inner.take_output().into()
+    }
+
+    #[napi]
+    pub fn stats(&self) -> ExtractStats {
+        let s = self.inner.stats();
+        ExtractStats {
+            frames_read: s.frames_read as f64,
+            frames_written: s.frames_written as f64,
+            bytes_written: s.bytes_written as f64,
+            other_link_type: s.other_link_type as f64,
+            limit_reached: s.limit_reached,
+        }
+    }
+}

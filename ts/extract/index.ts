@@ -1,0 +1,106 @@
+// Packets back: the frames of a flow, of addresses, of a time range or a BPF filter, cut out of
+// capture files (offline captures, or the folder `probe --persist` writes) by the core
+// (crates/core/src/extract.rs) and written as one pcapng or pcap, streaming.
+import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Backend } from '../backend/index.js';
+import type { ExtractOptions, ExtractStats } from '../backend/types.js';
+import { ipProtoOf } from '../shared/index.js';
+
+export type { ExtractOptions, ExtractStats };
+
+const CAPTURE_FILE = /\.(pcap|pcapng|cap)$/i;
+const CHUNK = 1 << 20;
+
+/** The capture files of the paths given: files as they are, folders as the capture files in
+ * them, oldest first (by modification time: a rotating writer's order). */
+export function captureFiles(paths: string[]): string[] {
+  const out: string[] = [];
+  for (const p of paths) {
+    let st;
+    try {
+      st = statSync(p);
+    } catch (e) {
+      throw new Error(`${p}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : (e as Error).message}`);
+    }
+    if (!st.isDirectory()) {
+      out.push(p);
+      continue;
+    }
+    const files = readdirSync(p)
+      .filter((f) => CAPTURE_FILE.test(f))
+      .map((f) => ({ path: join(p, f), mtime: statSync(join(p, f)).mtimeMs }))
+      .sort((a, b) => a.mtime - b.mtime || a.path.localeCompare(b.path));
+    if (!files.length) throw new Error(`${p}: no capture files (.pcap, .pcapng, .cap) in this folder`);
+    out.push(...files.map((f) => f.path));
+  }
+  return out;
+}
+
+/** A flow as people copy it from a report: "10.0.0.1:5000 10.0.0.2:53 udp" (IPv6 in brackets,
+ * "[2001:db8::1]:443"; no ports for protocols without them: "10.0.0.1 10.0.0.2 icmp"). */
+export function parseFlow(text: string): Pick<ExtractOptions, 'aIp' | 'aPort' | 'bIp' | 'bPort' | 'protocol'> {
+  const parts = text.trim().split(/\s+/);
+  if (parts.length !== 3) throw new Error(`flow "${text}": write it as "ADDR[:PORT] ADDR[:PORT] PROTOCOL", e.g. "10.0.0.1:5000 10.0.0.2:53 udp"`);
+  const endpoint = (t: string) => {
+    const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(t) ?? /^([^:]+)(?::(\d+))?$/.exec(t) ?? /^([0-9a-fA-F:]+)$/.exec(t);
+    if (!m) throw new Error(`flow "${text}": "${t}" is not ADDR or ADDR:PORT ([ADDR]:PORT for IPv6)`);
+    return { ip: m[1], port: m[2] === undefined ? undefined : Number(m[2]) };
+  };
+  const [a, b] = [endpoint(parts[0]), endpoint(parts[1])];
+  const protocol = ipProtoOf(parts[2]);
+  if (protocol === undefined) throw new Error(`flow "${text}": "${parts[2]}" is not a protocol name or number`);
+  return { aIp: a.ip, aPort: a.port, bIp: b.ip, bPort: b.port, protocol };
+}
+
+export interface ExtractRun {
+  stats: ExtractStats;
+  /** Files read, in order. */
+  files: string[];
+  /** Files that ended inside a record (being written, or left by a crash), with `growing`:
+   * their whole records were read. */
+  cutShort: string[];
+}
+
+/**
+ * Cuts the selected frames out of the files, in file order, into one capture handed to
+ * `write` chunk by chunk (awaited: a slow reader slows the reading). Stops reading once the
+ * size limit is reached. Throws, naming the file, when one cannot be read or is damaged; what
+ * was written before stays a valid capture up to that point. With `growing` (a folder a probe
+ * writes), a file may end inside a record (the one being written, one a crash cut): its whole
+ * records are read.
+ */
+export async function extractPackets(
+  backend: Backend,
+  files: string[],
+  options: ExtractOptions,
+  write: (chunk: Uint8Array) => Promise<void> | void,
+  { signal, growing = false }: { signal?: AbortSignal; growing?: boolean } = {},
+): Promise<ExtractRun> {
+  if (!backend.createPacketExtractor) throw new Error(`extracting packets needs the native backend (this is the ${backend.name} backend)`);
+  const x = backend.createPacketExtractor(options);
+  const cutShort: string[] = [];
+  for (const file of files) {
+    if (x.stats().limitReached || signal?.aborted) break;
+    try {
+      for await (const chunk of createReadStream(file, { highWaterMark: CHUNK, signal })) {
+        const out = x.feed(chunk as Buffer);
+        if (out.length) await write(out);
+        if (x.stats().limitReached) break;
+      }
+      if (x.stats().limitReached) break;
+      try {
+        x.nextFile();
+      } catch (e) {
+        if (!(growing && /cut short/.test((e as Error).message))) throw e;
+        cutShort.push(file);
+      }
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') break;
+      throw new Error(`${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+    }
+  }
+  const rest = x.finish();
+  if (rest.length) await write(rest);
+  return { stats: x.stats(), files, cutShort };
+}
