@@ -5,6 +5,7 @@ import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { HttpBindings, Http2Bindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { mountPcap } from './pcap.js';
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import {
@@ -70,7 +71,7 @@ function httpStatus(code: Code): 400 | 401 | 429 | 503 | 504 | 500 {
   return 500;
 }
 
-type Env = { Bindings: HttpBindings | Http2Bindings };
+export type Env = { Bindings: HttpBindings | Http2Bindings };
 
 export interface ApiAppOptions extends QueryContext {
   tokens: string[];
@@ -79,6 +80,8 @@ export interface ApiAppOptions extends QueryContext {
   maxBodyBytes?: number;
   /** Concurrency, time and memory of store queries; absent: unbounded. */
   queryLimits?: QueryLimits;
+  /** GET /api/v1/pcap: the folders of persisted captures and the largest download. */
+  pcap?: { captures: string[]; maxBytes: number };
 }
 
 export interface ApiApp {
@@ -213,6 +216,7 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   route('/api/v1/flow-records', 'records', ListFlowRecordsRequestSchema, ListFlowRecordsResponseSchema, (r) => s.listFlowRecords(r));
 
   mountGrafana(app, ctx);
+  mountPcap(app, { store: opts.store, captures: opts.pcap?.captures ?? [], maxBytes: opts.pcap?.maxBytes ?? 256 * 1024 ** 2, log: opts.log });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((e, c) => {
     opts.log(`api: ${c.req.method} ${c.req.path}: ${e.message}`);

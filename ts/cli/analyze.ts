@@ -3,7 +3,7 @@
 import { closeSync, createWriteStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { analyzeFiles } from '../analyze/analyze-files.js';
 import { loadBackend, loadFailures, type Backend } from '../backend/index.js';
@@ -56,7 +56,8 @@ async function analyzeAndStore(backend: Backend, files: string[], cfg: Netspectr
   await sink?.close();
   if (sink?.alerting) report.alerts = alerts;
   const windows = sink?.stats().windows ?? report.windows.length;
-  const details = { files: outcomes, backend: backend.name, problems: report.problems };
+  // Where each file is, for the API's packets route (`GET /api/v1/pcap?source=...`).
+  const details = { files: outcomes.map((o) => ({ ...o, path: o.file === '-' ? null : resolve(o.file) })), backend: backend.name, problems: report.problems };
   if (storage) report.storage = await closeAnalysisStorage(storage, windows, report.totals.packets, report.totals.bytes, started, details);
   else if (storeError) report.storage = { where: cfg.storage.kind, source, run, windows: 0, rowsWritten: 0, rowsQuarantined: 0, quarantineReasons: {}, spillRows: 0, rowsLost: 0, error: storeError };
   process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatText(report));

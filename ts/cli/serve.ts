@@ -37,7 +37,8 @@ export async function startApiServer(cfg: NetspectraConfig, log: Log, who: strin
   const tokens = apiTokens(cfg);
   checkExposure(cfg, cfg.api.host, tokens, who);
   const limits = serverLimits(cfg);
-  const app = createApiApp({ store, maxLimit: cfg.api.maxLimit, live, tokens, log, maxBodyBytes: cfg.api.maxBodyBytes, queryLimits: queryLimits(cfg) });
+  const app = createApiApp({ store, maxLimit: cfg.api.maxLimit, live, tokens, log, maxBodyBytes: cfg.api.maxBodyBytes, queryLimits: queryLimits(cfg),
+    pcap: { captures: cfg.probe.persist.dir ? [cfg.probe.persist.dir] : [], maxBytes: cfg.api.maxPcapBytes } });
   // Rows of processes that cannot open the store themselves, through the writer of this one.
   const ingest = storage?.sink ?? createStoreWriter(cfg.storage, store, log);
   mountIngest(app, ingest);

@@ -260,6 +260,7 @@ export const configSchema: Schema & { kind: 'object' } = {
         tlsCert: { kind: 'string', default: '', doc: 'PEM certificate file: the API and console speak TLS (with tlsKey)' },
         tlsKey: { kind: 'string', default: '', doc: 'PEM private key file of tlsCert' },
         maxBodyBytes: { kind: 'bytes', default: 1024 ** 2, min: 1024, max: 1024 ** 3, doc: 'largest request body (413 / ResourceExhausted beyond); /api/v1/ingest takes whole blocks' },
+        maxPcapBytes: { kind: 'bytes', default: 256 * 1024 ** 2, min: 4096, max: 1024 ** 4, doc: 'largest download of /api/v1/pcap (a request may ask for less with max_size)' },
         maxConnections: { kind: 'int', default: 1024, min: 1, max: 1_000_000, doc: 'connections open at once; beyond, new ones are closed' },
         headersTimeout: { kind: 'duration', default: 10, min: 0.1, max: 3600, doc: 'a connection sends its first bytes, and a request its headers, within this long' },
         requestTimeout: { kind: 'duration', default: 60, min: 0.1, max: 86_400, doc: 'a request is received whole within this long' },
@@ -539,6 +540,7 @@ export interface ApiConfig {
   tlsCert: string;
   tlsKey: string;
   maxBodyBytes: number;
+  maxPcapBytes: number;
   maxConnections: number;
   headersTimeout: number;
   requestTimeout: number;

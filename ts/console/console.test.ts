@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -654,6 +654,44 @@ describe('console after `analyze` of two captures, then `serve`, as the README s
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  test('GET /api/v1/pcap gives a stored capture\'s flow back, as tshark counts it; bad requests are named', async () => {
+    const udp = (JSON.parse(readFileSync(join(shared, 'oracle', 'ndpi-nfsv3.pcap.json'), 'utf8')) as { conv: { udp: (ConvRow & { totalFrames: number; totalBytes: number })[] } }).conv.udp[0];
+    const q = new URLSearchParams({ source: 'analyze:ndpi-nfsv3.pcap', src_ip: udp.addrB, src_port: String(udp.portB), dst_ip: udp.addrA, dst_port: String(udp.portA), protocol: 'udp', format: 'pcap' });
+    const res = await fetch(`${url}/api/v1/pcap?${q}`);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(res.headers.get('content-type'), 'application/vnd.tcpdump.pcap');
+    assert.match(res.headers.get('content-disposition') ?? '', /attachment; filename="netspectra-packets\.pcap"/);
+    const b = Buffer.from(await res.arrayBuffer());
+    let [frames, wire] = [0, 0];
+    for (let at = 24; at < b.length; at += 16 + b.readUInt32LE(at + 8)) {
+      frames++;
+      wire += b.readUInt32LE(at + 12);
+    }
+    assert.deepEqual([frames, wire], [udp.totalFrames, udp.totalBytes]);
+    // pcapng by default, which tcpdump reads.
+    q.delete('format');
+    const ng = join(dir, 'flow.pcapng');
+    writeFileSync(ng, Buffer.from(await (await fetch(`${url}/api/v1/pcap?${q}`)).arrayBuffer()));
+    const read = spawnSync('tcpdump', ['-r', ng, '-n'], { encoding: 'utf8' });
+    assert.equal(read.stdout.trim().split('\n').length, udp.totalFrames, read.stderr);
+
+    const refused = async (query: string, status: number, message: RegExp) => {
+      const r = await fetch(`${url}/api/v1/pcap?${query}`);
+      assert.equal(r.status, status, query);
+      assert.match(((await r.json()) as { error: string }).error, message);
+    };
+    await refused('source=analyze:ndpi-nfsv3.pcap', 400, /select something: flow, community_id, ip, bpf, start, end/);
+    await refused('source=analyze:ndpi-nfsv3.pcap&src_ip=139.25.22.2&protocol=udp', 400, /a flow needs src_ip, dst_ip and protocol/);
+    await refused('source=analyze:ndpi-nfsv3.pcap&ip=10.0.0.0/99', 400, /prefix length/);
+    await refused('source=analyze:ndpi-nfsv3.pcap&ip=10.0.0.1&bogus=1', 400, /unknown parameter\(s\): bogus/);
+    await refused('source=analyze:elsewhere.pcap&ip=10.0.0.1', 404, /no analyze run of it is stored/);
+    await refused('ip=10.0.0.1', 404, /no persisted captures on this server/);
+    // Past the size asked for, the download stops early: the client sees it cut short.
+    const limited = await fetch(`${url}/api/v1/pcap?source=analyze:ndpi-nfsv3.pcap&ip=139.25.22.2&max_size=4KiB`);
+    assert.equal(limited.status, 200);
+    await assert.rejects(limited.arrayBuffer());
+  });
+
   test('the page shows every stored source, picks one, and its address keeps the view', { skip: skipBrowser }, async () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -678,7 +716,9 @@ describe('console after `analyze` of two captures, then `serve`, as the README s
     assert.match(await page.textContent('#rate-title') ?? '', /of analyze:ndpi-nfsv3\.pcap/);
     const kept = page.url();
     assert.match(kept, /[?&]source=analyze%3Andpi-nfsv3\.pcap/);
-    await page.waitForFunction(() => [...document.querySelectorAll('#flows tbody td[data-field="srcIp"]')].length > 0);
+    // The rows of the picked source (not those of every source, still shown until they come).
+    await page.waitForFunction(() => /source=analyze%3Andpi-nfsv3\.pcap/.test(document.getElementById('flows')?.dataset.query ?? '') &&
+      [...document.querySelectorAll('#flows tbody td[data-field="srcIp"]')].length > 0);
     const flowAddresses = await page.$$eval('#flows tbody td[data-field="srcIp"]', (tds) => tds.map((t) => t.textContent));
     assert.ok(flowAddresses.every((a) => secondOracle.conv.ip.some((r) => r.addrA === a || r.addrB === a)), `flows of the picked capture only: ${flowAddresses.join(', ')}`);
     // Stored flows are of any day: their times carry the date.
@@ -692,6 +732,14 @@ describe('console after `analyze` of two captures, then `serve`, as the README s
     assert.ok(traced.length >= 1, 'one stored window at least');
     assert.equal(traced.reduce((n, [p, , rp]) => n + p + rp, 0), rowPackets, 'the trace adds up to the flow');
     assert.match((await page.textContent('#trace-title')) ?? '', /^Trace of 139\.25\.22\.\d+:\d+ → 139\.25\.22\.\d+:\d+ UDP$/);
+    // Its packets, as a pcapng download: as many as the trace counts.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#trace-packets')]);
+    const saved = join(dir, 'downloaded.pcapng');
+    await download.saveAs(saved);
+    assert.match(download.suggestedFilename(), /^139\.25\.22\.\d+_\d+-139\.25\.22\.\d+_\d+\.pcapng$/);
+    const packets = spawnSync('tcpdump', ['-r', saved, '-n'], { encoding: 'utf8' });
+    assert.equal(packets.stdout.trim().split('\n').length, rowPackets, packets.stderr);
+    await page.waitForFunction(() => /downloaded$/.test(document.getElementById('trace-packets-note')?.textContent ?? ''));
 
     // An address is a link to its flows: the top talker's, here.
     const talker = (await page.textContent('#talkers table[data-task="src_ip"] tbody tr:first-child td[data-field="srcIp"]'))!;

@@ -5,6 +5,7 @@ import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from '../backend/index.js';
 import type { ExtractOptions, ExtractStats } from '../backend/types.js';
+import { parseBytes } from '../config/schema.js';
 import { ipProtoOf } from '../shared/index.js';
 
 export type { ExtractOptions, ExtractStats };
@@ -51,6 +52,84 @@ export function parseFlow(text: string): Pick<ExtractOptions, 'aIp' | 'aPort' | 
   const protocol = ipProtoOf(parts[2]);
   if (protocol === undefined) throw new Error(`flow "${text}": "${parts[2]}" is not a protocol name or number`);
   return { aIp: a.ip, aPort: a.port, bIp: b.ip, bPort: b.port, protocol };
+}
+
+/** The output size limit when none is given. */
+export const DEFAULT_MAX_BYTES = 1024 ** 3;
+
+/** A selection as text, from flags or a query string. */
+export interface SelectionText {
+  /** "A[:PORT] B[:PORT] PROTO" (the CLI), or the fields below (the API). */
+  flow?: string;
+  srcIp?: string;
+  srcPort?: string;
+  dstIp?: string;
+  dstPort?: string;
+  protocol?: string;
+  communityId?: string;
+  /** Addresses or networks, comma-separated. */
+  ip?: string;
+  bpf?: string;
+  /** RFC 3339 (nanoseconds kept) or epoch milliseconds. */
+  start?: string;
+  end?: string;
+  format?: string;
+  maxSize?: string;
+}
+
+/**
+ * The extraction options of a selection written as text; throws naming the part at fault as
+ * `name` writes it (a flag, a query parameter). The core checks the values again.
+ */
+export function selectionOf(t: SelectionText, name: (key: keyof SelectionText) => string): ExtractOptions {
+  const o: ExtractOptions = {};
+  if (t.flow !== undefined) {
+    try {
+      Object.assign(o, parseFlow(t.flow));
+    } catch (e) {
+      throw new Error(`${name('flow')}: ${(e as Error).message}`);
+    }
+  }
+  const port = (key: 'srcPort' | 'dstPort') => {
+    const v = t[key];
+    if (v === undefined) return undefined;
+    if (!/^\d{1,5}$/.test(v) || Number(v) > 65_535) throw new Error(`${name(key)}: "${v}" is not a port (0 to 65535)`);
+    return Number(v);
+  };
+  if (t.srcIp !== undefined || t.dstIp !== undefined || t.protocol !== undefined) {
+    if (t.srcIp === undefined || t.dstIp === undefined || t.protocol === undefined) {
+      throw new Error(`a flow needs ${name('srcIp')}, ${name('dstIp')} and ${name('protocol')} (and the ports for TCP, UDP and SCTP)`);
+    }
+    const protocol = ipProtoOf(t.protocol);
+    if (protocol === undefined) throw new Error(`${name('protocol')}: "${t.protocol}" is not a protocol name or number`);
+    Object.assign(o, { aIp: t.srcIp, aPort: port('srcPort'), bIp: t.dstIp, bPort: port('dstPort'), protocol });
+  }
+  if (t.communityId !== undefined) o.communityId = t.communityId;
+  if (t.ip !== undefined) o.networks = t.ip.split(',').map((n) => n.trim()).filter(Boolean);
+  if (t.bpf !== undefined) o.bpf = t.bpf;
+  o.fromNs = nsOf(t.start, name('start'));
+  o.toNs = nsOf(t.end, name('end'));
+  if (t.format !== undefined && t.format !== 'pcapng' && t.format !== 'pcap') throw new Error(`${name('format')}: "${t.format}" is not pcapng or pcap`);
+  o.format = t.format as ExtractOptions['format'];
+  const max = t.maxSize === undefined ? DEFAULT_MAX_BYTES : parseBytes(t.maxSize);
+  if (max === null || max <= 0) throw new Error(`${name('maxSize')}: "${t.maxSize}" is not a size such as 100MiB or 1GiB`);
+  o.maxBytes = max;
+  if (!o.aIp && !o.communityId && !o.networks?.length && !o.bpf && !o.fromNs && !o.toNs) {
+    throw new Error(`select something: ${(['flow', 'communityId', 'ip', 'bpf', 'start', 'end'] as const).map(name).join(', ')}`);
+  }
+  return o;
+}
+
+/** Epoch nanoseconds (decimal text) of an RFC 3339 time or epoch milliseconds. */
+function nsOf(v: string | undefined, what: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (/^\d+$/.test(v)) return (BigInt(v) * 1_000_000n).toString();
+  // Date keeps milliseconds: the fraction past them is added back.
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/i.exec(v);
+  const ms = Date.parse(m ? `${m[1]}${m[3]}` : v);
+  if (Number.isNaN(ms)) throw new Error(`${what}: "${v}" is not an RFC 3339 time or epoch milliseconds`);
+  const fraction = m?.[2] ? BigInt(m[2].padEnd(9, '0').slice(0, 9)) : 0n;
+  return (BigInt(ms) * 1_000_000n + fraction).toString();
 }
 
 export interface ExtractRun {

@@ -629,3 +629,17 @@ export async function traceFlowRecords(store: Store, q: TraceRequest, db = store
   const data = await rows<FlowRow>(store, `SELECT ${FLOW_SELECT} FROM ${db}.flows ${w.sql} ORDER BY ${FLOW_TIE} LIMIT ${w.param(q.limit, 'UInt32')}`, w.params);
   return data.map(flowRecordOf);
 }
+
+/** The capture files the latest `analyze` run of a source read (its statistics record where
+ * they were); null when the store holds no run of it. */
+export async function analyzedFiles(store: Store, source: string, db = store.database): Promise<string[] | null> {
+  const r = await store.client.query({
+    query: `SELECT details FROM ${db}.ingest_stats WHERE source = {source:String} AND kind = 'analyze' ORDER BY at DESC LIMIT 1`,
+    query_params: { source },
+    format: 'JSONEachRow',
+  });
+  const rows = await r.json<{ details: string }>();
+  if (!rows.length) return null;
+  const details = JSON.parse(rows[0].details) as { files?: { path?: string | null }[] };
+  return (details.files ?? []).map((f) => f.path).filter((p): p is string => typeof p === 'string');
+}
