@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {
   Analyzer, AnalyzerOptions, Backend, BatchEngine, ExtractOptions, LiveCapture, LiveCaptureOptions, PacketBatcher, PacketBatcherOptions,
-  PacketExtractor, TrafficOptions, TrafficSource,
+  IndexCandidates, PacketExtractor, PcapIndexer, TrafficOptions, TrafficSource,
 } from './types.js';
 
 interface NativeBinding {
@@ -14,6 +14,8 @@ interface NativeBinding {
   BatchEngine: new (options?: AnalyzerOptions) => BatchEngine;
   LiveCapture: new (options: LiveCaptureOptions) => LiveCapture;
   PacketExtractor: new (options: ExtractOptions) => PacketExtractor;
+  PcapIndexer: new () => PcapIndexer;
+  indexCandidates(index: Uint8Array, options: ExtractOptions): IndexCandidates;
   storageRows(snapshot: Uint8Array, source: string, run: string): Uint8Array;
   tablesJson(): string;
 }
@@ -60,6 +62,8 @@ export function loadNative(): Backend {
     createBatchEngine: (options) => new binding.BatchEngine(options),
     openLiveCapture: (options) => new binding.LiveCapture(options),
     createPacketExtractor: (options) => new binding.PacketExtractor(options),
+    createPcapIndexer: () => new binding.PcapIndexer(),
+    indexCandidates: (index, options) => binding.indexCandidates(index, options),
     storageRows: (snapshot, source, run) => binding.storageRows(snapshot, source, run),
     tablesJson: () => binding.tablesJson(),
   };

@@ -241,6 +241,23 @@ export interface PacketExtractor {
   stats(): ExtractStats;
 }
 
+/** Builds the index of a pcap file (crates/core/src/extract/index.rs). */
+export interface PcapIndexer {
+  /** Throws when the file is not a pcap or is damaged. */
+  feed(chunk: Uint8Array): void;
+  /** The index; throws when the file ended inside a record. */
+  finish(): Uint8Array;
+}
+
+/** What an index says of its file for a selection. */
+export interface IndexCandidates {
+  kind: 'none' | 'all' | 'records';
+  /** With "records": the record offsets, u32 little-endian, in file order. */
+  offsets: Uint8Array;
+  /** The size of the file the index was made from. */
+  indexedSize: number;
+}
+
 export type BackendName = 'native' | 'wasm' | 'js';
 
 export interface Backend {
@@ -254,6 +271,10 @@ export interface Backend {
   openLiveCapture?(options: LiveCaptureOptions): LiveCapture;
   /** Packets back out of captures (`extract`); the native backend carries it. */
   createPacketExtractor?(options: ExtractOptions): PacketExtractor;
+  /** Indexes of persisted pcap files; the native backend carries them. */
+  createPcapIndexer?(): PcapIndexer;
+  /** Throws when the index is damaged. */
+  indexCandidates?(index: Uint8Array, options: ExtractOptions): IndexCandidates;
   /** Storage rows of a window snapshot (crates/core/src/rows: RowBinary per table, then the
    * rows kept out of their tables), read by ts/storage/rows.ts. Throws on a damaged snapshot.
    * The compiled backends carry it. */

@@ -2,7 +2,7 @@
 import { createWriteStream, statSync, type WriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { loadBackend } from '../backend/index.js';
-import { captureFiles, DEFAULT_MAX_BYTES, extractPackets, selectionOf, type ExtractOptions } from '../extract/index.js';
+import { captureFiles, DEFAULT_MAX_BYTES, extractPackets, reindex, selectionOf, type ExtractOptions } from '../extract/index.js';
 import { bytes, grouped } from '../report/units.js';
 import { EXIT } from './exit-codes.js';
 import { UsageError } from './usage.js';
@@ -21,7 +21,24 @@ export function extractOptions(values: Values): ExtractOptions {
   }
 }
 
+/** `--reindex`: the missing indexes of the folders' pcap files, built now. */
+async function reindexCommand(positionals: string[]): Promise<number> {
+  if (!positionals.length) throw new UsageError('name the folders (or files) to index');
+  const backend = loadBackend();
+  let run;
+  try {
+    run = await reindex(backend, positionals);
+  } catch (e) {
+    process.stderr.write(`netspectra: extract: ${(e as Error).message}\n`);
+    return EXIT.failed;
+  }
+  process.stderr.write(`extract: ${grouped(run.indexed.length)} file(s) indexed, ${grouped(run.current)} already indexed, ${grouped(run.skipped.length)} left without an index\n`);
+  for (const s of run.skipped) process.stderr.write(`extract: ${s.file}: ${s.why}\n`);
+  return EXIT.ok;
+}
+
 export async function extractCommand(positionals: string[], values: Values): Promise<number> {
+  if (values.reindex) return reindexCommand(positionals);
   const target = typeof values.write === 'string' ? values.write : undefined;
   if (!target) throw new UsageError('say where the packets go: -w FILE (- for standard output)');
   if (!positionals.length) throw new UsageError('name the capture files or folders to read');
@@ -51,11 +68,15 @@ export async function extractCommand(positionals: string[], values: Values): Pro
   };
   let code: number = EXIT.ok;
   try {
-    const run = await extractPackets(backend, files, options, write, { growing });
+    const run = await extractPackets(backend, files, options, write, { growing, useIndex: !values['no-index'] });
     const s = run.stats;
     process.stderr.write(
       `extract: ${grouped(s.framesWritten)} of ${grouped(s.framesRead)} packets from ${run.files.length} file(s), ${bytes(s.bytesWritten)} written to ${target === '-' ? 'standard output' : target}\n`,
     );
+    if (run.skippedByIndex || run.readByIndex) {
+      process.stderr.write(`extract: by their indexes, ${grouped(run.skippedByIndex)} file(s) not read and ${grouped(run.readByIndex)} read only where the selection is\n`);
+    }
+    for (const u of run.unusableIndexes) process.stderr.write(`extract: ${u.file} read whole: ${u.why} (extract --reindex rebuilds it)\n`);
     for (const f of run.cutShort) process.stderr.write(`extract: ${f} ends inside a packet (being written, or cut by a crash): its whole packets were read\n`);
     if (s.otherLinkType) process.stderr.write(`extract: ${grouped(s.otherLinkType)} selected packet(s) of another link type than the pcap's first were left out (--format pcapng keeps them)\n`);
     if (s.limitReached) {

@@ -18,6 +18,7 @@ const FLAGS: Record<string, Flag> = {
   direction: { type: 'string' }, source: { type: 'string' }, live: { type: 'boolean' }, by: { type: 'string' }, both: { type: 'boolean' },
   rule: { type: 'string' }, state: { type: 'string' }, severity: { type: 'string' },
   write: { type: 'string', short: 'w' }, flow: { type: 'string' }, format: { type: 'string' }, 'max-size': { type: 'string' },
+  reindex: { type: 'boolean' }, 'no-index': { type: 'boolean' },
 };
 
 interface Command {
@@ -72,7 +73,7 @@ export const COMMANDS: Record<string, Command> = {
   extract: {
     args: '<file|folder...>',
     summary: 'write the packets of a flow, addresses, a time range or a filter as a new capture',
-    flags: ['write', 'flow', 'community-id', 'ip', 'bpf', 'start', 'end', 'format', 'max-size'],
+    flags: ['write', 'flow', 'community-id', 'ip', 'bpf', 'start', 'end', 'format', 'max-size', 'reindex', 'no-index'],
     options: `  -w, --write FILE  the capture to write (- for standard output, e.g. into wireshark -k -i -)
   --flow "A B PROTO"    one flow, both directions: "10.0.0.1:5000 10.0.0.2:53 udp",
                     "[2001:db8::1]:443 [2001:db8::2]:50000 tcp", "10.0.0.1 10.0.0.2 icmp"
@@ -82,13 +83,18 @@ export const COMMANDS: Record<string, Command> = {
   --start TIME  --end TIME   packets in [start, end): RFC 3339 or epoch milliseconds
   --format FORMAT   pcapng (default: one interface per input interface) or pcap
   --max-size SIZE   stop before the output grows past this (e.g. 100MiB; default 1GiB)
+  --reindex         index the pcap files of the folders that have no index that fits (the
+                    probe indexes each file it closes; a crash can leave the last one without)
+  --no-index        read every file whole, even where an index says where the packets are
   A folder is read as the capture files in it, oldest first (probe --persist writes one);
   files of a folder may end inside a packet (one being written): their whole packets count.
-  Every selection given must hold; the native backend does the work.`,
+  A file with an index (<file>.nsidx) is read only where the selection's flows are, and not
+  at all outside its time range. Every selection given must hold; the native backend does it.`,
     examples: [
       'netspectra extract capture.pcap --flow "10.0.254.40:55088 198.51.100.200:873 tcp" -w flow.pcapng',
       'netspectra extract /var/lib/netspectra/pcap --ip 203.0.113.250 --start 2026-01-01T00:00:00Z --end 2026-01-01T00:05:00Z -w scan.pcapng',
       'netspectra extract capture.pcap --community-id "1:LQU9qZlK+B5F3KDmev6m5PMibrg=" -w - | wireshark -k -i -',
+      'netspectra extract --reindex /var/lib/netspectra/pcap',
     ],
   },
   probe: {

@@ -2,7 +2,7 @@
 // (../shared/oracle), tcpdump's BPF selection, and the input itself (same bytes, same order).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -203,6 +203,39 @@ describe('extract', () => {
     const got = pcapFrames(readFileSync(join(dir, 'folder.pcap')));
     const expected = pcapFrames(extractFromBuffer(input, { networks: ['10.64.94.141'], format: 'pcap' })).filter((f) => f.ns < inputFrames[49_999].ns);
     assert.deepEqual(got.map((f) => f.ns), expected.map((f) => f.ns));
+
+    // Indexes: the whole files get one, the one being written does not (yet).
+    const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, 'extract', ...args], { encoding: 'utf8' });
+    const reindexed = cli('--reindex', folder);
+    assert.equal(reindexed.status, 0, reindexed.stderr);
+    assert.match(reindexed.stderr, /^extract: 2 file\(s\) indexed, 0 already indexed, 1 left without an index\n.*probe-a-3\.pcap: file cut short/);
+    assert.ok(existsSync(join(folder, `${names[0]}.nsidx`)) && !existsSync(join(folder, `${names[2]}.nsidx`)));
+    const viaIndex = cli(folder, '--ip', '10.64.94.141', '--format', 'pcap', '-w', join(dir, 'indexed.pcap'));
+    assert.equal(viaIndex.status, 0, viaIndex.stderr);
+    assert.match(viaIndex.stderr, /by their indexes, 0 file\(s\) not read and 2 read only where the selection is/);
+    assert.ok(readFileSync(join(dir, 'indexed.pcap')).equals(readFileSync(join(dir, 'folder.pcap'))), 'the same packets, with or without the indexes');
+    // A time range before the second file: its index says so, and it is not read.
+    const second = inputFrames[20_000].ns; // the second file's first packet, to the nanosecond
+    const rfc3339 = `${new Date(Number(second / 1_000_000n)).toISOString().slice(0, 19)}.${String(second % 1_000_000_000n).padStart(9, '0')}Z`;
+    const early = cli(folder, '--end', rfc3339, '--format', 'pcap', '-w', join(dir, 'early.pcap'));
+    assert.equal(early.status, 0, early.stderr);
+    assert.match(early.stderr, /^extract: 20,000 of /);
+    assert.match(early.stderr, /by their indexes, 1 file\(s\) not read/);
+    // A damaged index: the file is read whole (and said), the packets are the same; --reindex mends it.
+    const idx = join(folder, `${names[1]}.nsidx`);
+    writeFileSync(idx, readFileSync(idx).subarray(0, 100));
+    const damaged = cli(folder, '--ip', '10.64.94.141', '--format', 'pcap', '-w', join(dir, 'damaged.pcap'));
+    assert.equal(damaged.status, 0, damaged.stderr);
+    assert.match(damaged.stderr, /probe-a-2\.pcap read whole: its index is damaged \(the index is cut short\)/);
+    assert.ok(readFileSync(join(dir, 'damaged.pcap')).equals(readFileSync(join(dir, 'folder.pcap'))));
+    assert.match(cli('--reindex', folder).stderr, /^extract: 1 file\(s\) indexed, 1 already indexed/);
+    // A file grown since its index: the index no longer fits it.
+    writeFileSync(join(folder, names[0]), Buffer.concat([readFileSync(join(folder, names[0])), cut(45_000, 45_001).subarray(24)]));
+    assert.match(cli(folder, '--ip', '10.0.0.1', '-w', join(dir, 'grown.pcap')).stderr, /probe-a-1\.pcap read whole: its index is of a file of \d+ bytes/);
+    // An index whose file is gone goes too.
+    rmSync(join(folder, names[1]));
+    cli('--reindex', folder);
+    assert.ok(!existsSync(join(folder, `${names[1]}.nsidx`)));
 
     // A file that is not a capture, among them: named, exit 1.
     writeFileSync(join(dir, 'junk.pcap'), 'this is not a capture');

@@ -2,6 +2,7 @@
 // capture files (offline captures, or the folder `probe --persist` writes) by the core
 // (crates/core/src/extract.rs) and written as one pcapng or pcap, streaming.
 import { createReadStream, readdirSync, statSync } from 'node:fs';
+import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../backend/index.js';
 import type { ExtractOptions, ExtractStats } from '../backend/types.js';
@@ -132,6 +133,78 @@ function nsOf(v: string | undefined, what: string): string | undefined {
   return (BigInt(ms) * 1_000_000n + fraction).toString();
 }
 
+/** The index of a pcap file is kept beside it, with this suffix. */
+export const INDEX_SUFFIX = '.nsidx';
+export const indexPathOf = (file: string) => `${file}${INDEX_SUFFIX}`;
+
+/** Builds a pcap file's index beside it (written whole, then renamed into place: a reader never
+ * sees half of one). Throws when the file is not a whole pcap. */
+export async function indexFile(backend: Backend, file: string): Promise<void> {
+  if (!backend.createPcapIndexer) throw new Error(`indexing captures needs the native backend (this is the ${backend.name} backend)`);
+  const x = backend.createPcapIndexer();
+  for await (const chunk of createReadStream(file, { highWaterMark: CHUNK })) x.feed(chunk as Buffer);
+  const index = x.finish();
+  const tmp = `${indexPathOf(file)}.${process.pid}.tmp`;
+  await writeFile(tmp, index);
+  await rename(tmp, indexPathOf(file));
+  // Rotated away while it was read: no index outlives its file.
+  if (!statSync(file, { throwIfNoEntry: false })) await rm(indexPathOf(file), { force: true });
+}
+
+/** A file's index when there is one that fits it (made from a file of its size, whole), else
+ * null with why. */
+async function usableIndex(backend: Backend, file: string): Promise<{ index: Uint8Array | null; why: string }> {
+  let index: Uint8Array;
+  try {
+    index = await readFile(indexPathOf(file));
+  } catch {
+    return { index: null, why: 'no index' };
+  }
+  try {
+    // Every flow is read: a damaged index is found here, not halfway through an extraction.
+    const c = backend.indexCandidates!(index, { networks: ['0.0.0.0/32'] });
+    if (c.indexedSize !== statSync(file).size) return { index: null, why: `its index is of a file of ${c.indexedSize} bytes` };
+    return { index, why: '' };
+  } catch (e) {
+    return { index: null, why: `its index is damaged (${(e as Error).message})` };
+  }
+}
+
+export interface ReindexRun {
+  /** Files indexed now. */
+  indexed: string[];
+  /** Files whose index already fitted. */
+  current: number;
+  /** Files left without one, and why (a file being written, not a pcap, ...). */
+  skipped: { file: string; why: string }[];
+}
+
+/** Indexes the pcap files of the paths that have no index that fits them (none, of another
+ * size, damaged); an index without its file is removed. */
+export async function reindex(backend: Backend, paths: string[]): Promise<ReindexRun> {
+  const run: ReindexRun = { indexed: [], current: 0, skipped: [] };
+  for (const file of captureFiles(paths)) {
+    if ((await usableIndex(backend, file)).index) {
+      run.current++;
+      continue;
+    }
+    try {
+      await indexFile(backend, file);
+      run.indexed.push(file);
+    } catch (e) {
+      run.skipped.push({ file, why: (e as Error).message });
+    }
+  }
+  for (const p of paths) {
+    if (!statSync(p).isDirectory()) continue;
+    for (const f of readdirSync(p).filter((n) => n.endsWith(INDEX_SUFFIX))) {
+      const capture = join(p, f.slice(0, -INDEX_SUFFIX.length));
+      if (!CAPTURE_FILE.test(capture) || !statSync(capture, { throwIfNoEntry: false })) await rm(join(p, f), { force: true });
+    }
+  }
+  return run;
+}
+
 export interface ExtractRun {
   stats: ExtractStats;
   /** Files read, in order. */
@@ -139,6 +212,52 @@ export interface ExtractRun {
   /** Files that ended inside a record (being written, or left by a crash), with `growing`:
    * their whole records were read. */
   cutShort: string[];
+  /** Files whose index said none of their packets answer: not read. */
+  skippedByIndex: number;
+  /** Files of which only the records their index names were read. */
+  readByIndex: number;
+  /** Files with an index that did not fit them (read whole), and why. */
+  unusableIndexes: { file: string; why: string }[];
+}
+
+/** Largest read when gathering the records an index names (nearby records are read at once). */
+const GATHER = 1 << 20;
+const RECORD_HEADER = 16;
+const PCAP_HEADER = 24;
+
+/** The records at `offsets` of a pcap file, after its file header, in chunks: a pcap stream of
+ * just those records. */
+async function* indexedRecords(file: string, offsets: Uint32Array, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const fd = await open(file, 'r');
+  try {
+    const size = (await fd.stat()).size;
+    const header = Buffer.alloc(PCAP_HEADER);
+    await fd.read(header, 0, PCAP_HEADER, 0);
+    yield header;
+    let i = 0;
+    while (i < offsets.length) {
+      if (signal?.aborted) return;
+      // The records from offsets[i] that fit in one read.
+      const start = offsets[i];
+      const end = Math.min(size, start + GATHER);
+      const buf = Buffer.alloc(end - start);
+      const { bytesRead } = await fd.read(buf, 0, buf.length, start);
+      const parts: Buffer[] = [];
+      for (; i < offsets.length; i++) {
+        const at = offsets[i] - start;
+        if (at + RECORD_HEADER > bytesRead) break;
+        const len = RECORD_HEADER + buf.readUInt32LE(at + 8);
+        if (at + len > bytesRead) {
+          if (at === 0) throw new Error(`the record at offset ${offsets[i]} runs past the end of the file: the index does not fit it`);
+          break;
+        }
+        parts.push(buf.subarray(at, at + len));
+      }
+      yield Buffer.concat(parts);
+    }
+  } finally {
+    await fd.close();
+  }
 }
 
 /**
@@ -147,22 +266,38 @@ export interface ExtractRun {
  * size limit is reached. Throws, naming the file, when one cannot be read or is damaged; what
  * was written before stays a valid capture up to that point. With `growing` (a folder a probe
  * writes), a file may end inside a record (the one being written, one a crash cut): its whole
- * records are read.
+ * records are read. A file with an index that fits it is read only where the index says the
+ * selection may be (`useIndex`, default on).
  */
 export async function extractPackets(
   backend: Backend,
   files: string[],
   options: ExtractOptions,
   write: (chunk: Uint8Array) => Promise<void> | void,
-  { signal, growing = false }: { signal?: AbortSignal; growing?: boolean } = {},
+  { signal, growing = false, useIndex = true }: { signal?: AbortSignal; growing?: boolean; useIndex?: boolean } = {},
 ): Promise<ExtractRun> {
   if (!backend.createPacketExtractor) throw new Error(`extracting packets needs the native backend (this is the ${backend.name} backend)`);
   const x = backend.createPacketExtractor(options);
-  const cutShort: string[] = [];
+  const run: ExtractRun = { stats: x.stats(), files, cutShort: [], skippedByIndex: 0, readByIndex: 0, unusableIndexes: [] };
   for (const file of files) {
     if (x.stats().limitReached || signal?.aborted) break;
     try {
-      for await (const chunk of createReadStream(file, { highWaterMark: CHUNK, signal })) {
+      let chunks: AsyncIterable<Buffer | string> = createReadStream(file, { highWaterMark: CHUNK, signal });
+      if (useIndex && backend.indexCandidates) {
+        const { index, why } = await usableIndex(backend, file);
+        if (index) {
+          const c = backend.indexCandidates(index, options);
+          if (c.kind === 'none') {
+            run.skippedByIndex++;
+            continue;
+          }
+          if (c.kind === 'records') {
+            run.readByIndex++;
+            chunks = indexedRecords(file, new Uint32Array(c.offsets.buffer.slice(c.offsets.byteOffset, c.offsets.byteOffset + c.offsets.byteLength)), signal);
+          }
+        } else if (why !== 'no index') run.unusableIndexes.push({ file, why });
+      }
+      for await (const chunk of chunks) {
         const out = x.feed(chunk as Buffer);
         if (out.length) await write(out);
         if (x.stats().limitReached) break;
@@ -172,7 +307,7 @@ export async function extractPackets(
         x.nextFile();
       } catch (e) {
         if (!(growing && /cut short/.test((e as Error).message))) throw e;
-        cutShort.push(file);
+        run.cutShort.push(file);
       }
     } catch (e) {
       if ((e as Error).name === 'AbortError') break;
@@ -181,5 +316,6 @@ export async function extractPackets(
   }
   const rest = x.finish();
   if (rest.length) await write(rest);
-  return { stats: x.stats(), files, cutShort };
+  run.stats = x.stats();
+  return run;
 }

@@ -4,11 +4,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBackend, type ClosedWindow } from '../backend/index.js';
 import { feedFile } from '../analyze/analyze-files.js';
+import { captureFiles, extractPackets } from '../extract/index.js';
 import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { engineSink, EngineHost } from '../engine/run-engine.js';
 import { Probe } from './probe.js';
@@ -55,10 +56,10 @@ async function capture(cfg: NetspectraConfig, send: () => Promise<string> | stri
   return { sent: sentBy(output), packets, stats: probe.stats() };
 }
 
-test('live capture counts exactly what tcpreplay sent, and keeps rotating pcap files', async (t) => {
+test('live capture counts exactly what tcpreplay sent, keeps rotating indexed pcap files, and a flow extracted from them is what was sent', async (t) => {
   if (skip) return t.skip(skip);
   const persist = mkdtempSync(join(tmpdir(), 'netspectra-persist-'));
-  const cfg = config({ 'probe.persist.dir': persist, 'probe.persist.fileSize': '1MiB', 'probe.persist.files': 3 });
+  const cfg = config({ 'probe.persist.dir': persist, 'probe.persist.fileSize': '1MiB', 'probe.persist.files': 30 });
   const { sent, packets, stats } = await capture(cfg, () => new Promise((resolve) => {
     let out = '';
     const [cmd, ...args] = replayArgs(['--pps', '20000']);
@@ -71,18 +72,45 @@ test('live capture counts exactly what tcpreplay sent, and keeps rotating pcap f
   assert.equal(sent, 62_781);
   assert.equal(packets, sent);
   assert.equal(stats.captured, sent);
-  // About 9 MB of frames cut at 160 bytes: many files were written, the newest 3 kept, each a
-  // whole pcap our own reader takes.
-  const files = readdirSync(persist).sort();
-  assert.equal(files.length, 3, files.join(' '));
+  // About 9 MB of frames cut at 160 bytes: several files, each a whole pcap our own reader
+  // takes, each with its index (written once the file was closed).
+  const files = readdirSync(persist).filter((f) => f.endsWith('.pcap')).sort();
+  assert.ok(files.length >= 5, files.join(' '));
+  assert.deepEqual(readdirSync(persist).filter((f) => f.endsWith('.nsidx')).sort(), files.map((f) => `${f}.nsidx`));
+  let persisted = 0;
   for (const f of files) {
     const analyzer = loadBackend('native').createAnalyzer({});
     const outcome = await feedFile(analyzer, join(persist, f), 1 << 20);
     assert.equal(outcome.error, undefined, `${f}: ${outcome.error}`);
-    assert.ok(analyzer.packets() > 1000, `${f} holds ${analyzer.packets()} packets`);
+    persisted += analyzer.packets();
   }
+  assert.equal(persisted, sent);
+  // The busiest TCP flow, cut out of the persisted files through their indexes: the packets
+  // tcpreplay sent for it, as the probe kept them (the first 160 bytes), in order.
+  const oracle = JSON.parse(readFileSync(join(process.cwd(), '..', 'shared', 'oracle', 'debian-pathspider-real.pcap.json'), 'utf8')) as {
+    conv: { tcp: { addrA: string; portA: number; addrB: string; portB: number; totalFrames: number }[] };
+  };
+  const busiest = oracle.conv.tcp.reduce((a, b) => (b.totalFrames > a.totalFrames ? b : a));
+  const flow = { aIp: busiest.addrA, aPort: busiest.portA, bIp: busiest.addrB, bPort: busiest.portB, protocol: 6, format: 'pcap' as const };
+  const chunks: Uint8Array[] = [];
+  const run = await extractPackets(loadBackend('native'), captureFiles([persist]), flow, (c) => void chunks.push(c), { growing: true });
+  assert.ok(run.readByIndex >= 1 && run.readByIndex + run.skippedByIndex === files.length, JSON.stringify(run));
+  const fromPersisted = pcapRecords(Buffer.concat(chunks));
+  const parts: Uint8Array[] = [];
+  await extractPackets(loadBackend('native'), [CAPTURE], flow, (c) => void parts.push(c));
+  const expected = pcapRecords(Buffer.concat(parts)).map((d) => d.subarray(0, cfg.probe.snaplen));
+  assert.equal(fromPersisted.length, busiest.totalFrames);
+  assert.equal(expected.length, busiest.totalFrames);
+  fromPersisted.forEach((d, i) => assert.ok(d.equals(expected[i]), `packet ${i} of the flow differs`));
   rmSync(persist, { recursive: true, force: true });
 });
+
+/** The frames' bytes of a little-endian pcap. */
+function pcapRecords(b: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 24; at + 16 <= b.length; at += 16 + b.readUInt32LE(at + 8)) out.push(b.subarray(at + 16, at + 16 + b.readUInt32LE(at + 8)));
+  return out;
+}
 
 test('a starved probe reports the kernel drops', async (t) => {
   if (skip) return t.skip(skip);

@@ -1,13 +1,19 @@
 // Raw packets to rotating pcap files, written by a stream off the capture path: the probe hands
 // over whole polls of frames and never waits for the disk. When the disk falls behind by more
 // than `maxBuffered`, frames are dropped from the files (never from the analysis) and counted.
+// A file is handed to `onClosed` once it is whole (the probe indexes it for `extract`); the
+// oldest files go with their indexes.
 import { createWriteStream, readdirSync, rmSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { INDEX_SUFFIX } from '../extract/index.js';
 
 const FRAME_HEADER = 16;
 
 export class PcapRotator {
   private out: WriteStream | null = null;
+  private path = '';
+  /** What `onClosed` is doing with closed files (awaited by close). */
+  private closing: Promise<void> = Promise.resolve();
   private size = 0;
   private index = 0;
   droppedFrames = 0;
@@ -21,6 +27,7 @@ export class PcapRotator {
     private readonly linkType: number,
     private readonly snaplen: number,
     private readonly maxBuffered = 64 * 1024 * 1024,
+    private readonly onClosed: (file: string) => Promise<void> = async () => {},
   ) {}
 
   /** Frames in the probe's framed form (u64 ts_ns, u32 wire_len, u32 cap_len, bytes). */
@@ -47,10 +54,19 @@ export class PcapRotator {
     this.size += out.length;
   }
 
+  private end(): Promise<void> {
+    const [out, path] = [this.out, this.path];
+    if (!out) return Promise.resolve();
+    const done = new Promise<void>((resolve) => out.end(resolve)).then(() => this.onClosed(path));
+    this.closing = this.closing.then(() => done);
+    return this.closing;
+  }
+
   private rotate(): void {
-    this.out?.end();
+    void this.end();
     const name = `${this.prefix}-${new Date().toISOString().replace(/[:.]/g, '')}-${String(this.index++).padStart(6, '0')}.pcap`;
-    this.out = createWriteStream(join(this.dir, name));
+    this.path = join(this.dir, name);
+    this.out = createWriteStream(this.path);
     this.out.on('error', () => this.droppedFrames++);
     const header = Buffer.alloc(24);
     header.writeUInt32LE(0xa1b23c4d, 0); // nanosecond pcap
@@ -63,10 +79,15 @@ export class PcapRotator {
     this.files++;
     // The new file may not exist yet (the stream opens it asynchronously): keep `keep - 1` others.
     const older = readdirSync(this.dir).filter((f) => f.startsWith(`${this.prefix}-`) && f.endsWith('.pcap') && f !== name).sort();
-    for (const old of older.slice(0, Math.max(0, older.length - (this.keep - 1)))) rmSync(join(this.dir, old), { force: true });
+    for (const old of older.slice(0, Math.max(0, older.length - (this.keep - 1)))) {
+      rmSync(join(this.dir, old), { force: true });
+      rmSync(join(this.dir, `${old}${INDEX_SUFFIX}`), { force: true });
+    }
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => (this.out ? this.out.end(resolve) : resolve()));
+  /** Ends the file being written; resolves once `onClosed` is done with every file. */
+  async close(): Promise<void> {
+    await this.end();
+    this.out = null;
   }
 }

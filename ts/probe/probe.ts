@@ -4,7 +4,8 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { CaptureStats, LiveCapture, PacketBatcher } from '../backend/index.js';
-import { openLiveCapture, transportBackend } from '../backend/index.js';
+import { loadBackend, openLiveCapture, transportBackend } from '../backend/index.js';
+import { indexFile } from '../extract/index.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { grouped } from '../report/units.js';
 import type { ProbeCounts } from '../ops/metrics.js';
@@ -83,7 +84,15 @@ export class Probe {
     const capture = openLiveCapture({ interface: p.interface, filter: p.bpf, snaplen: p.snaplen, promiscuous: p.promiscuous, bufferBytes: p.bufferSize });
     this.capture = capture;
     const linkType = capture.linkType();
-    if (p.persist.dir) this.persist = new PcapRotator(p.persist.dir, `probe-${this.id}`, p.persist.fileSize, p.persist.files, linkType, p.snaplen);
+    if (p.persist.dir) {
+      // Each file is indexed once whole, off the capture path (`extract` reads only what a
+      // selection needs); a file left unindexed (a crash) is read whole, or `extract --reindex`.
+      const backend = loadBackend();
+      const index = async (file: string) => {
+        if (backend.createPcapIndexer) await indexFile(backend, file).catch((e: Error) => this.log(`probe: ${file} not indexed: ${e.message}`));
+      };
+      this.persist = new PcapRotator(p.persist.dir, `probe-${this.id}`, p.persist.fileSize, p.persist.files, linkType, p.snaplen, undefined, index);
+    }
     this.log(`probe ${this.id}: capturing on ${p.interface} (link type ${linkType}, filter "${p.bpf}", snaplen ${p.snaplen}${p.promiscuous ? ', promiscuous' : ''})`);
     this.statsTimer = setInterval(() => this.log(this.statsLine()), 10_000);
     const poll = () => {

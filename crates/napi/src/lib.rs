@@ -568,6 +568,28 @@ pub struct ExtractStats {
     pub limit_reached: bool,
 }
 
+fn core_extract_options(opts: ExtractOptions) -> Result<netspectra_core::extract::ExtractOptions> {
+    let ns = |what: &str, t: &Option<String>| -> Result<Option<u64>> {
+        t.as_deref()
+            .map(|t| t.parse::<u64>().map_err(|_| invalid(format!("{what} \"{t}\" is not a time in nanoseconds"))))
+            .transpose()
+    };
+    Ok(netspectra_core::extract::ExtractOptions {
+        from_ns: ns("from", &opts.from_ns)?,
+        to_ns: ns("to", &opts.to_ns)?,
+        a_ip: opts.a_ip,
+        a_port: opts.a_port,
+        b_ip: opts.b_ip,
+        b_port: opts.b_port,
+        protocol: opts.protocol,
+        community_id: opts.community_id,
+        community_id_seed: opts.community_id_seed.unwrap_or(0),
+        networks: opts.networks.unwrap_or_default(),
+        format: opts.format,
+        max_bytes: opts.max_bytes.unwrap_or(0.0).max(0.0) as u64,
+    })
+}
+
 /// Packets of a flow, addresses, a time range or a filter, out of captures: `feed` chunks of
 /// each file (`nextFile` between files), take the output as it comes, `finish` for the rest.
 #[napi]
@@ -579,25 +601,9 @@ pub struct PacketExtractor {
 impl PacketExtractor {
     #[napi(constructor)]
     pub fn new(opts: ExtractOptions) -> Result<PacketExtractor> {
-        let ns = |what: &str, t: &Option<String>| -> Result<Option<u64>> {
-            t.as_deref().map(|t| t.parse::<u64>().map_err(|_| invalid(format!("{what} \"{t}\" is not a time in nanoseconds")))).transpose()
-        };
-        let core = netspectra_core::extract::ExtractOptions {
-            a_ip: opts.a_ip,
-            a_port: opts.a_port,
-            b_ip: opts.b_ip,
-            b_port: opts.b_port,
-            protocol: opts.protocol,
-            community_id: opts.community_id,
-            community_id_seed: opts.community_id_seed.unwrap_or(0),
-            networks: opts.networks.unwrap_or_default(),
-            from_ns: ns("from", &opts.from_ns)?,
-            to_ns: ns("to", &opts.to_ns)?,
-            format: opts.format,
-            max_bytes: opts.max_bytes.unwrap_or(0.0).max(0.0) as u64,
-        };
-        let mut inner = core.extractor().map_err(invalid)?;
-        if let Some(expr) = opts.bpf.filter(|e| !e.trim().is_empty()) {
+        let bpf = opts.bpf.clone().filter(|e| !e.trim().is_empty());
+        let mut inner = core_extract_options(opts)?.extractor().map_err(invalid)?;
+        if let Some(expr) = bpf {
             inner.set_filter(Box::new(bpf::OfflineFilter::new(&expr).map_err(invalid)?));
         }
         Ok(PacketExtractor { inner })
@@ -634,4 +640,64 @@ impl PacketExtractor {
             limit_reached: s.limit_reached,
         }
     }
+}
+
+impl Default for PcapIndexer {
+    fn default() -> Self {
+        PcapIndexer::new()
+    }
+}
+
+/// Builds the index of a pcap file (`netspectra_core::extract::index`): `feed` its bytes, then
+/// `finish` for the index.
+#[napi]
+pub struct PcapIndexer {
+    inner: Option<netspectra_core::extract::index::Indexer>,
+}
+
+#[napi]
+impl PcapIndexer {
+    #[napi(constructor)]
+    pub fn new() -> PcapIndexer {
+        PcapIndexer { inner: Some(netspectra_core::extract::index::Indexer::new()) }
+    }
+
+    #[napi]
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<()> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| Error::from_reason("the index is finished"))?
+            .feed(chunk)
+            .map_err(Error::from_reason)
+    }
+
+    #[napi]
+    pub fn finish(&mut self) -> Result<Buffer> {
+        let inner = self.inner.take().ok_or_else(|| Error::from_reason("the index is finished"))?;
+        Ok(inner.finish().map_err(Error::from_reason)?.into())
+    }
+}
+
+#[napi(object)]
+pub struct IndexCandidates {
+    /// "none", "all" or "records".
+    pub kind: String,
+    /// With "records": the record offsets, u32 little-endian, in file order.
+    pub offsets: Buffer,
+    /// The size of the file the index was made from.
+    pub indexed_size: f64,
+}
+
+/// What an index says of its file for a selection; an error when the index is damaged.
+#[napi]
+pub fn index_candidates(index: &[u8], opts: ExtractOptions) -> Result<IndexCandidates> {
+    use netspectra_core::extract::index::{candidates, indexed_size, Candidates};
+    let selection = core_extract_options(opts)?.selection().map_err(invalid)?;
+    let size = indexed_size(index).map_err(Error::from_reason)?;
+    let (kind, offsets) = match candidates(index, &selection).map_err(Error::from_reason)? {
+        Candidates::None => ("none", Vec::new()),
+        Candidates::All => ("all", Vec::new()),
+        Candidates::Records(r) => ("records", r.iter().flat_map(|o| o.to_le_bytes()).collect()),
+    };
+    Ok(IndexCandidates { kind: kind.to_string(), offsets: offsets.into(), indexed_size: size as f64 })
 }

@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+pub mod index;
+
 use crate::addr::{Addr, Cidr};
 use crate::analysis::FrameFilter;
 use crate::capture::{CaptureReader, Frame};
@@ -50,6 +52,60 @@ pub struct Selection {
     pub to_ns: Option<u64>,
 }
 
+/// Community ID matches remembered per 5-tuple: one SHA-1 per flow, not per frame.
+pub type IdMatches = HashMap<(Addr, Addr, u8, u16, u16), bool>;
+
+impl Selection {
+    /// Whether frames of this 5-tuple (ports 0 without `ports`) answer the flow, Community ID and
+    /// network parts of the selection (time and BPF are per frame).
+    #[allow(clippy::too_many_arguments)]
+    pub fn matches_flow(
+        &self,
+        src: Addr,
+        sp: u16,
+        dst: Addr,
+        dp: u16,
+        proto: u8,
+        ports: bool,
+        ids: &mut IdMatches,
+    ) -> bool {
+        if !self.networks.is_empty() && !self.networks.iter().any(|n| n.contains(&src) || n.contains(&dst)) {
+            return false;
+        }
+        if let Some(t) = self.flow {
+            let forward = src == t.a && sp == t.a_port && dst == t.b && dp == t.b_port;
+            let back = src == t.b && sp == t.b_port && dst == t.a && dp == t.a_port;
+            if proto != t.proto || !(forward || back) {
+                return false;
+            }
+        }
+        if let Some((id, seed)) = &self.community_id {
+            let key = (src, dst, proto, sp, dp);
+            let hit = match ids.get(&key) {
+                Some(hit) => *hit,
+                None => {
+                    let hit = community_id(*seed, src, dst, proto, ports.then_some((sp, dp)))
+                        .is_some_and(|c| c.as_str() == id);
+                    if ids.len() < MAX_REMEMBERED_IDS {
+                        ids.insert(key, hit);
+                    }
+                    hit
+                }
+            };
+            if !hit {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Whether the selection names flows or addresses (an index can narrow the reading), not
+    /// only times or a filter.
+    pub fn by_flow(&self) -> bool {
+        self.flow.is_some() || self.community_id.is_some() || !self.networks.is_empty()
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ExtractStats {
     /// Frames read from the input.
@@ -86,8 +142,7 @@ struct Sink {
     decoded: Decoded,
     interfaces: Vec<Interface>,
     header_written: bool,
-    /// Community ID match per 5-tuple seen: one SHA-1 per flow, not per frame.
-    ids: HashMap<(Addr, Addr, u8, u16, u16), bool>,
+    ids: IdMatches,
     stats: ExtractStats,
 }
 
@@ -176,10 +231,12 @@ impl Sink {
 
     fn selected(&mut self, f: &Frame<'_>) -> bool {
         let s = &self.selection;
-        if s.from_ns.is_some_and(|from| !f.has_ts || f.ts_ns < from) || s.to_ns.is_some_and(|to| !f.has_ts || f.ts_ns >= to) {
+        if s.from_ns.is_some_and(|from| !f.has_ts || f.ts_ns < from)
+            || s.to_ns.is_some_and(|to| !f.has_ts || f.ts_ns >= to)
+        {
             return false;
         }
-        if s.flow.is_some() || s.community_id.is_some() || !s.networks.is_empty() {
+        if s.by_flow() {
             decode(f.data, f.link_type, &mut self.decoded);
             let r = self.decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
             if !self.matches(&r) {
@@ -199,40 +256,9 @@ impl Sink {
     }
 
     fn matches(&mut self, r: &PacketRecord) -> bool {
-        let s = &self.selection;
-        if !s.networks.is_empty() && !s.networks.iter().any(|n| n.contains(&r.src) || n.contains(&r.dst)) {
-            return false;
-        }
         let ports = r.has(flag::HAS_PORTS);
-        if let Some(t) = s.flow {
-            if r.proto != t.proto {
-                return false;
-            }
-            let (sp, dp) = if ports { (r.src_port, r.dst_port) } else { (0, 0) };
-            let forward = r.src == t.a && sp == t.a_port && r.dst == t.b && dp == t.b_port;
-            let back = r.src == t.b && sp == t.b_port && r.dst == t.a && dp == t.a_port;
-            if !(forward || back) {
-                return false;
-            }
-        }
-        if let Some((id, seed)) = &s.community_id {
-            let key = (r.src, r.dst, r.proto, r.src_port, r.dst_port);
-            let hit = match self.ids.get(&key) {
-                Some(hit) => *hit,
-                None => {
-                    let hit = community_id(*seed, r.src, r.dst, r.proto, ports.then_some((r.src_port, r.dst_port)))
-                        .is_some_and(|c| c.as_str() == id);
-                    if self.ids.len() < MAX_REMEMBERED_IDS {
-                        self.ids.insert(key, hit);
-                    }
-                    hit
-                }
-            };
-            if !hit {
-                return false;
-            }
-        }
-        true
+        let (sp, dp) = if ports { (r.src_port, r.dst_port) } else { (0, 0) };
+        self.selection.matches_flow(r.src, sp, r.dst, dp, r.proto, ports, &mut self.ids)
     }
 
     fn write(&mut self, f: &Frame<'_>) {
@@ -374,6 +400,17 @@ pub struct ExtractOptions {
 
 impl ExtractOptions {
     pub fn extractor(&self) -> Result<Extractor, String> {
+        let selection = self.selection()?;
+        let format = match self.format.as_deref() {
+            None | Some("pcapng") => OutputFormat::PcapNg,
+            Some("pcap") => OutputFormat::Pcap,
+            Some(other) => return Err(format!("format \"{other}\" is not pcapng or pcap")),
+        };
+        Ok(Extractor::new(selection, format, if self.max_bytes == 0 { u64::MAX } else { self.max_bytes }))
+    }
+
+    /// The selection alone (an index lookup needs no output).
+    pub fn selection(&self) -> Result<Selection, String> {
         let address = |what: &str, text: &Option<String>| -> Result<Addr, String> {
             let text = text.as_deref().ok_or_else(|| format!("a flow needs {what}"))?;
             match Cidr::parse(text) {
@@ -398,14 +435,21 @@ impl ExtractOptions {
             if a.family != b.family {
                 return Err(format!("the flow's addresses {a} and {b} are of different families"));
             }
-            Some(FlowTuple { a, a_port: port("the first port", self.a_port)?, b, b_port: port("the second port", self.b_port)?, proto })
+            Some(FlowTuple {
+                a,
+                a_port: port("the first port", self.a_port)?,
+                b,
+                b_port: port("the second port", self.b_port)?,
+                proto,
+            })
         } else {
             None
         };
         let community_id = match &self.community_id {
             None => None,
             Some(id) if id.starts_with("1:") && id.len() == 30 => {
-                let seed = u16::try_from(self.community_id_seed).map_err(|_| format!("Community ID seed {} is over 65535", self.community_id_seed))?;
+                let seed = u16::try_from(self.community_id_seed)
+                    .map_err(|_| format!("Community ID seed {} is over 65535", self.community_id_seed))?;
                 Some((id.clone(), seed))
             }
             Some(id) => return Err(format!("\"{id}\" is not a Community ID v1 (\"1:\" and 28 base64 characters)")),
@@ -416,13 +460,7 @@ impl ExtractOptions {
                 return Err("the time range is empty: its start is not before its end".to_string());
             }
         }
-        let format = match self.format.as_deref() {
-            None | Some("pcapng") => OutputFormat::PcapNg,
-            Some("pcap") => OutputFormat::Pcap,
-            Some(other) => return Err(format!("format \"{other}\" is not pcapng or pcap")),
-        };
-        let selection = Selection { flow, community_id, networks, from_ns: self.from_ns, to_ns: self.to_ns };
-        Ok(Extractor::new(selection, format, if self.max_bytes == 0 { u64::MAX } else { self.max_bytes }))
+        Ok(Selection { flow, community_id, networks, from_ns: self.from_ns, to_ns: self.to_ns })
     }
 }
 
@@ -503,7 +541,8 @@ mod tests {
         let all = input();
         for format in [OutputFormat::Pcap, OutputFormat::PcapNg] {
             for chunk in [1, 7, 4096] {
-                let (out, stats) = extract(Selection { flow: Some(flow), ..Selection::default() }, format, u64::MAX, chunk);
+                let (out, stats) =
+                    extract(Selection { flow: Some(flow), ..Selection::default() }, format, u64::MAX, chunk);
                 assert_eq!(frames_of(&out), vec![all[0].clone(), all[2].clone()], "{format:?} in chunks of {chunk}");
                 assert_eq!(stats.frames_read, 4);
                 assert_eq!(stats.frames_written, 2);
@@ -517,12 +556,22 @@ mod tests {
         let all = input();
         // The spec's ID of 10.0.0.1:5000 <-> 10.0.0.2:53 UDP, seed 0, from the core's hash.
         let id = community_id(0, ip([10, 0, 0, 1]), ip([10, 0, 0, 2]), 17, Some((5000, 53))).unwrap();
-        let (out, _) = extract(Selection { community_id: Some((id.as_str().to_string(), 0)), ..Selection::default() }, OutputFormat::PcapNg, u64::MAX, 64);
+        let (out, _) = extract(
+            Selection { community_id: Some((id.as_str().to_string(), 0)), ..Selection::default() },
+            OutputFormat::PcapNg,
+            u64::MAX,
+            64,
+        );
         assert_eq!(frames_of(&out), vec![all[0].clone(), all[2].clone()]);
         let nets = vec![Cidr::parse("192.168.0.0/16").unwrap(), Cidr::parse("10.0.0.3").unwrap()];
         let (out, _) = extract(Selection { networks: nets, ..Selection::default() }, OutputFormat::Pcap, u64::MAX, 64);
         assert_eq!(frames_of(&out), vec![all[1].clone(), all[3].clone()]);
-        let (out, _) = extract(Selection { from_ns: Some(1_000_000_002), to_ns: Some(3_000_000_004), ..Selection::default() }, OutputFormat::Pcap, u64::MAX, 64);
+        let (out, _) = extract(
+            Selection { from_ns: Some(1_000_000_002), to_ns: Some(3_000_000_004), ..Selection::default() },
+            OutputFormat::Pcap,
+            u64::MAX,
+            64,
+        );
         assert_eq!(frames_of(&out), vec![all[1].clone(), all[2].clone()]);
     }
 
@@ -540,21 +589,43 @@ mod tests {
     #[test]
     fn options_are_checked_and_named() {
         let err = |o: ExtractOptions| o.extractor().err().unwrap();
-        let flow = ExtractOptions { a_ip: Some("10.0.0.1".into()), b_ip: Some("10.0.0.2".into()), protocol: Some(6), a_port: Some(1), b_port: Some(2), ..Default::default() };
+        let flow = ExtractOptions {
+            a_ip: Some("10.0.0.1".into()),
+            b_ip: Some("10.0.0.2".into()),
+            protocol: Some(6),
+            a_port: Some(1),
+            b_port: Some(2),
+            ..Default::default()
+        };
         assert!(flow.extractor().is_ok());
         assert_eq!(err(ExtractOptions { protocol: None, ..flow.clone() }), "a flow needs its protocol");
-        assert_eq!(err(ExtractOptions { b_ip: Some("10.0.0.0/8".into()), ..flow.clone() }), "the second address \"10.0.0.0/8\" is not an address");
-        assert_eq!(err(ExtractOptions { b_ip: Some("::1".into()), ..flow.clone() }), "the flow's addresses 10.0.0.1 and ::1 are of different families");
-        assert_eq!(err(ExtractOptions { a_port: Some(70_000), ..flow.clone() }), "the first port 70000 is not a port (0 to 65535)");
-        assert!(err(ExtractOptions { community_id: Some("1:abc".into()), ..Default::default() }).contains("not a Community ID"));
-        assert!(err(ExtractOptions { networks: vec!["10.0.0.0/33".into()], ..Default::default() }).contains("prefix length"));
+        assert_eq!(
+            err(ExtractOptions { b_ip: Some("10.0.0.0/8".into()), ..flow.clone() }),
+            "the second address \"10.0.0.0/8\" is not an address"
+        );
+        assert_eq!(
+            err(ExtractOptions { b_ip: Some("::1".into()), ..flow.clone() }),
+            "the flow's addresses 10.0.0.1 and ::1 are of different families"
+        );
+        assert_eq!(
+            err(ExtractOptions { a_port: Some(70_000), ..flow.clone() }),
+            "the first port 70000 is not a port (0 to 65535)"
+        );
+        assert!(err(ExtractOptions { community_id: Some("1:abc".into()), ..Default::default() })
+            .contains("not a Community ID"));
+        assert!(err(ExtractOptions { networks: vec!["10.0.0.0/33".into()], ..Default::default() })
+            .contains("prefix length"));
         assert!(err(ExtractOptions { from_ns: Some(5), to_ns: Some(5), ..Default::default() }).contains("empty"));
-        assert_eq!(err(ExtractOptions { format: Some("erf".into()), ..Default::default() }), "format \"erf\" is not pcapng or pcap");
+        assert_eq!(
+            err(ExtractOptions { format: Some("erf".into()), ..Default::default() }),
+            "format \"erf\" is not pcapng or pcap"
+        );
     }
 
     #[test]
     fn nothing_selected_is_still_a_capture_and_damage_is_an_error() {
-        let (out, stats) = extract(Selection { from_ns: Some(u64::MAX), ..Selection::default() }, OutputFormat::PcapNg, u64::MAX, 64);
+        let (out, stats) =
+            extract(Selection { from_ns: Some(u64::MAX), ..Selection::default() }, OutputFormat::PcapNg, u64::MAX, 64);
         assert_eq!(stats.frames_written, 0);
         assert!(frames_of(&out).is_empty());
         let mut x = Extractor::new(Selection::default(), OutputFormat::Pcap, u64::MAX);
