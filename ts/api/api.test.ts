@@ -96,6 +96,11 @@ const bearer = (token: string): Interceptor => (next) => (req) => {
   return next(req);
 };
 
+/** The alert stored for the packets route: one pathspider address over two minutes. */
+const ALERT_HOST = '10.64.94.141';
+const ALERT_START_MS = 1_353_690_039_000 + 600_000;
+const ALERT_END_MS = ALERT_START_MS + 120_000;
+
 // One store and one server for every test (a top-level hook would run before each).
 describe('query API over the embedded store', () => {
   before(async () => {
@@ -109,6 +114,20 @@ describe('query API over the embedded store', () => {
       const stats = await storage.close();
       assert.equal(stats.spillRows + stats.rowsLost, 0, `${name}: every row written`);
     }
+    // An analysis of pathspider as `analyze` records it (where its file is), and an alert it
+    // raised on one address over two minutes: GET /api/v1/pcap gives the alert's packets back.
+    const alerted = openWindowStorage(cfg.storage, { source: 'analyze:pathspider-alerts', log: () => {} })!;
+    alerted.addStats({ atMs: Date.now(), kind: 'analyze', packets: 62_781, bytes: 4_626_848, windows: 1, details: { files: [{ file: 'p.pcap', path: join(pcaps, 'debian-pathspider-real.pcap') }] } });
+    for (const [state, end] of [['firing', ALERT_END_MS - 60_000], ['resolved', ALERT_END_MS]] as const) {
+      const iso = (ms: number) => new Date(ms).toISOString();
+      alerted.addAlert({
+        id: 'pcap-alert', rule: 'busy_host', state, repeat: false, severity: 'warning', summary: 'busy host', description: '', task: 'src_ip', metric: 'packets',
+        op: '>', threshold: 1, thresholdText: '1', value: 2, valueText: '2', key: { SrcIP: ALERT_HOST }, keyText: `SrcIP=${ALERT_HOST}`, labels: {},
+        startsAt: iso(ALERT_START_MS + 60_000), endsAt: state === 'resolved' ? iso(end) : null, at: iso(end), windowStart: iso(end - 60_000), windowEnd: iso(end),
+        source: 'analyze:pathspider-alerts',
+      });
+    }
+    await alerted.close();
     const flows = openWindowStorage(cfg.storage, { source: 'flows-test', log: () => {} })!;
     flows.addRows(flowRecordRows('flows-test', storedFlows()));
     assert.equal((await flows.close()).rowsWritten, storedFlows().length);
@@ -130,6 +149,30 @@ describe('query API over the embedded store', () => {
 
   const http = (path: string, init: RequestInit = {}, token = TOKEN) =>
     fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', ...init.headers } });
+
+  test('GET /api/v1/pcap?alert=ID: the packets of the alert\'s key over its windows, from the capture its source was analysed from', async () => {
+    const res = await http('/api/v1/pcap?alert=pcap-alert&format=pcap');
+    assert.equal(res.status, 200, await res.clone().text());
+    const b = Buffer.from(await res.arrayBuffer());
+    // The same selection, by hand over the capture: the host's frames in the alert's windows.
+    const input = readFileSync(join(pcaps, 'debian-pathspider-real.pcap'));
+    const [from, to] = [BigInt(ALERT_START_MS) * 1_000_000n, BigInt(ALERT_END_MS) * 1_000_000n];
+    let expected = 0;
+    for (let at = 24; at < input.length; at += 16 + input.readUInt32LE(at + 8)) {
+      const ns = BigInt(input.readUInt32LE(at)) * 1_000_000_000n + BigInt(input.readUInt32LE(at + 4)) * 1000n;
+      const ip = input.subarray(at + 16 + 14);
+      const touches = [ip.subarray(12, 16), ip.subarray(16, 20)].some((a) => a.join('.') === ALERT_HOST);
+      if (input.readUInt16BE(at + 16 + 12) === 0x0800 && touches && ns >= from && ns < to) expected++;
+    }
+    let got = 0;
+    for (let at = 24; at < b.length; at += 16 + b.readUInt32LE(at + 8)) got++;
+    assert.ok(expected > 10, `${expected} packets expected`);
+    assert.equal(got, expected);
+    const missing = await http('/api/v1/pcap?alert=no-such-alert');
+    assert.equal(missing.status, 404);
+    assert.match(((await missing.json()) as { error: string }).error, /alert "no-such-alert": no such alert is stored/);
+    assert.equal((await http('/api/v1/pcap?alert=pcap-alert', {}, 'wrong-token')).status, 401);
+  });
 
   test('every protocol reports the store healthy and lists the tasks with their coverage', async () => {
     for (const [name, c] of Object.entries(clients)) {

@@ -1,5 +1,5 @@
-// GET /api/v1/pcap: the packets of a flow, addresses, a time range or a BPF filter, streamed as
-// a pcapng (or pcap) download. The files read are the ones the server may read and no others:
+// GET /api/v1/pcap: the packets of a flow, addresses, a time range, a BPF filter or an alert
+// (its key over its windows), streamed as a pcapng (or pcap) download. The files read are the ones the server may read and no others:
 // those `analyze` stored a source from (its runs record where they were), or, for a live
 // source, the folder `probe --persist` writes (probe.persist.dir of the server's config).
 import { once } from 'node:events';
@@ -9,7 +9,7 @@ import type { Hono } from 'hono';
 import type { Env } from './http.js';
 import { loadBackend } from '../backend/index.js';
 import { captureFiles, extractPackets, selectionOf, type SelectionText } from '../extract/index.js';
-import { analyzedFiles, type Store } from '../storage/index.js';
+import { alertScope, analyzedFiles, type Store } from '../storage/index.js';
 
 export const PCAP_PATH = '/api/v1/pcap';
 
@@ -31,10 +31,19 @@ export interface PcapRouteOptions {
 export function mountPcap(app: Hono<Env>, opts: PcapRouteOptions): void {
   app.get(PCAP_PATH, async (c) => {
     const bad = (message: string, status: 400 | 404 = 400) => c.json({ error: message, code: status === 400 ? 'InvalidArgument' : 'NotFound' }, status);
-    const q = c.req.query();
-    const unknown = Object.keys(q).filter((k) => k !== 'source' && !(k in PARAMS));
+    const q = { ...c.req.query() };
+    const unknown = Object.keys(q).filter((k) => k !== 'source' && k !== 'alert' && !(k in PARAMS));
     if (unknown.length) return bad(`unknown parameter(s): ${unknown.join(', ')}`);
     const text: SelectionText = {};
+    if (q.alert !== undefined) {
+      // An alert's packets: its key (a flow when the key names one, else its addresses) over
+      // its windows, from the captures of the source that raised it.
+      const scope = await alertScope(opts.store, q.alert);
+      if (!scope) return bad(`alert "${q.alert}": no such alert is stored`, 404);
+      Object.assign(text, alertSelection(scope.key), { start: String(scope.startMs), end: String(scope.endMs) });
+      q.source ??= scope.source;
+      if (!text.srcIp && !text.ip) return bad(`alert "${q.alert}": its key (${JSON.stringify(scope.key)}) names no address to select packets by`);
+    }
     for (const [k, v] of Object.entries(q)) if (k in PARAMS) text[PARAMS[k]] = v;
     let options;
     try {
@@ -96,4 +105,13 @@ export function mountPcap(app: Hono<Env>, opts: PcapRouteOptions): void {
       },
     });
   });
+}
+
+/** The selection of an alert's key: its flow when the key names its five fields,
+ * else the addresses it names (from or to either). */
+export function alertSelection(key: Record<string, string>): SelectionText {
+  const { SrcIP: src, DstIP: dst, SrcPort: sp, DstPort: dp, Protocol: proto } = key;
+  if (src && dst && proto && sp !== undefined && dp !== undefined) return { srcIp: src, dstIp: dst, protocol: proto, srcPort: sp, dstPort: dp };
+  const ips = [src, dst].filter((a): a is string => Boolean(a) && a !== '-');
+  return ips.length ? { ip: ips.join(',') } : {};
 }

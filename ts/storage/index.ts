@@ -17,7 +17,7 @@ import { FileWriter, StoreWriter, type Log, type RowSink, type WriterStats } fro
 export { connectStore, defaultSource, embeddedWhere, openStore, storagePath, storeIdentity, StoreHeldError, type Store } from './store.js';
 export { claimServeLease, HandoffSink, readServeLease } from './handoff.js';
 export { spillBlock } from './writer.js';
-export { analyzedFiles, QueryError } from './queries.js';
+export { alertScope, analyzedFiles, QueryError } from './queries.js';
 export { newRunId, type IngestStatsRow } from './local-rows.js';
 export type { RowSink, WriterStats } from './writer.js';
 

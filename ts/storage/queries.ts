@@ -643,3 +643,19 @@ export async function analyzedFiles(store: Store, source: string, db = store.dat
   const details = JSON.parse(rows[0].details) as { files?: { path?: string | null }[] };
   return (details.files ?? []).map((f) => f.path).filter((p): p is string => typeof p === 'string');
 }
+
+/** What an alert is about, for its packets: its key's fields, the time from its first firing
+ * window's start to its last window's end, and the source that raised it; null when the store
+ * holds no alert of that id. */
+export async function alertScope(store: Store, id: string, db = store.database): Promise<{ key: Record<string, string>; startMs: number; endMs: number; source: string } | null> {
+  const r = await store.client.query({
+    query: `SELECT any(key_json) AS key_json, any(source) AS source, toUnixTimestamp64Milli(min(window_start)) AS start_ms,
+       toUnixTimestamp64Milli(max(window_end)) AS end_ms, count() AS n FROM ${db}.alerts WHERE id = {id:String}`,
+    query_params: { id },
+    format: 'JSONEachRow',
+    clickhouse_settings: { output_format_json_quote_64bit_integers: 0 },
+  });
+  const [row] = await r.json<{ key_json: string; source: string; start_ms: number; end_ms: number; n: number }>();
+  if (!row || Number(row.n) === 0) return null;
+  return { key: JSON.parse(row.key_json || '{}') as Record<string, string>, startMs: Number(row.start_ms), endMs: Number(row.end_ms), source: row.source };
+}

@@ -367,7 +367,8 @@ function alerts(data) {
     items.push(
       el('li', { 'data-severity': a.severity, 'data-state': a.state },
         el('div', { class: 'what' }, el('span', { class: 'state', text: a.state }), `${a.rule}${a.keyText ? `: ${a.keyText}` : ''}`),
-        el('div', { class: 'when', text: `${a.valueText} · ${a.windows} window(s) · since ${dateTime(a.startsAtMs)}` })),
+        el('div', { class: 'when', text: `${a.valueText} · ${a.windows} window(s) · since ${dateTime(a.startsAtMs)}` }),
+        alertPackets(a.id)),
     );
   }
   // Recent events newest first: an alert no longer active shows its latest state once (its
@@ -377,7 +378,8 @@ function alerts(data) {
     items.push(
       el('li', { 'data-severity': e.severity, 'data-state': e.state },
         el('div', { class: 'what' }, el('span', { class: 'state', text: e.state }), e.summary),
-        el('div', { class: 'when', text: dateTime(Date.parse(e.at)) })),
+        el('div', { class: 'when', text: dateTime(Date.parse(e.at)) }),
+        alertPackets(e.id)),
     );
   }
   if (!items.length) items.push(el('li', { class: 'empty', text: data.rules ? 'no active alerts' : 'no alert rules configured' }));
@@ -594,22 +596,13 @@ function packetSource(f) {
   return f.interface && /\.(pcap|pcapng|cap)$/i.test(f.interface) ? `analyze:${f.interface}` : '';
 }
 
-/** The traced flow's packets as a pcapng download. The request carries the token, so the file
- * is fetched here and handed to the browser (at most api.maxPcapBytes). */
-async function downloadPackets() {
-  const f = tracedFlow;
-  if (!f) return;
-  const note = $('trace-packets-note');
-  const q = new URLSearchParams({ src_ip: f.srcIp, dst_ip: f.dstIp, protocol: String(f.proto) });
-  if (f.srcPort || f.dstPort) {
-    q.set('src_port', String(f.srcPort));
-    q.set('dst_port', String(f.dstPort));
-  }
-  const source = packetSource(f);
-  if (source) q.set('source', source);
+/** A pcapng of the packets `query` selects (GET /api/v1/pcap), handed to the browser as a
+ * download; `note` says how it went. The request carries the token, so the file is fetched
+ * here (at most api.maxPcapBytes). */
+async function downloadPcap(query, filename, note) {
   note.textContent = 'fetching packets…';
   try {
-    const res = await fetch(`/api/v1/pcap?${q}`, { headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: 'no-store' });
+    const res = await fetch(`/api/v1/pcap?${query}`, { headers: token ? { Authorization: `Bearer ${token}` } : {}, cache: 'no-store' });
     if (res.status === 401) return askToken('The token was refused.');
     if (!res.ok) {
       const body = await res.json().catch(() => ({}));
@@ -617,7 +610,7 @@ async function downloadPackets() {
       return;
     }
     const blob = await res.blob();
-    const a = el('a', { href: URL.createObjectURL(blob), download: `${f.srcIp}_${f.srcPort}-${f.dstIp}_${f.dstPort}.pcapng`.replace(/:/g, '.') });
+    const a = el('a', { href: URL.createObjectURL(blob), download: filename.replace(/:/g, '.') });
     document.body.append(a);
     a.click();
     a.remove();
@@ -627,6 +620,28 @@ async function downloadPackets() {
     // The server ends the download early at its size limit: said, not a silent short file.
     note.textContent = `the download did not complete: ${e.message} (the server's limit is api.maxPcapBytes)`;
   }
+}
+
+/** The traced flow's packets, both ways. */
+function downloadPackets() {
+  const f = tracedFlow;
+  if (!f) return;
+  const q = new URLSearchParams({ src_ip: f.srcIp, dst_ip: f.dstIp, protocol: String(f.proto) });
+  if (f.srcPort || f.dstPort) {
+    q.set('src_port', String(f.srcPort));
+    q.set('dst_port', String(f.dstPort));
+  }
+  const source = packetSource(f);
+  if (source) q.set('source', source);
+  return downloadPcap(q, `${f.srcIp}_${f.srcPort}-${f.dstIp}_${f.dstPort}.pcapng`, $('trace-packets-note'));
+}
+
+/** An alert's action: the packets of its key over its windows. */
+function alertPackets(id) {
+  const note = el('span', { class: 'sub' });
+  const b = el('button', { type: 'button', class: 'ghost packets', title: 'the packets of this alert\'s key over its windows, as a pcapng file', text: 'packets' });
+  b.addEventListener('click', () => void downloadPcap(new URLSearchParams({ alert: id }), `alert-${id}.pcapng`, note));
+  return el('div', { class: 'actions' }, b, note);
 }
 
 $('trace-packets').addEventListener('click', () => void downloadPackets());
