@@ -168,6 +168,28 @@ describe('query API over the embedded store', () => {
     for (let at = 24; at < b.length; at += 16 + b.readUInt32LE(at + 8)) got++;
     assert.ok(expected > 10, `${expected} packets expected`);
     assert.equal(got, expected);
+    // The ExtractPackets stream on every protocol: the same bytes, then how it ended.
+    for (const [name, client] of Object.entries(clients)) {
+      const parts: Uint8Array[] = [];
+      let summary;
+      for await (const m of client.extractPackets({ alert: 'pcap-alert', format: 'pcap' })) {
+        if (m.data.length) parts.push(m.data);
+        if (m.summary) summary = m.summary;
+      }
+      assert.ok(Buffer.concat(parts).equals(b), `${name}: the same capture`);
+      assert.equal(summary?.packetsWritten, BigInt(expected), name);
+      assert.equal(summary?.limitReached, false);
+      // Over its limit, the last message says so.
+      let limited;
+      for await (const m of client.extractPackets({ source: 'analyze:pathspider-alerts', ip: [ALERT_HOST], maxBytes: 4096n })) limited = m.summary ?? limited;
+      assert.equal(limited?.limitReached, true, name);
+      await assert.rejects(async () => {
+        for await (const m of client.extractPackets({ alert: 'no-such-alert' })) void m;
+      }, (e: ConnectError) => e.code === Code.NotFound && /no such alert is stored/.test(e.rawMessage));
+      await assert.rejects(async () => {
+        for await (const m of client.extractPackets({ source: 'analyze:pathspider-alerts', srcIp: ALERT_HOST, protocol: 'tcp' })) void m;
+      }, (e: ConnectError) => e.code === Code.InvalidArgument && /a flow needs src_ip, dst_ip and protocol/.test(e.rawMessage));
+    }
     const missing = await http('/api/v1/pcap?alert=no-such-alert');
     assert.equal(missing.status, 404);
     assert.match(((await missing.json()) as { error: string }).error, /alert "no-such-alert": no such alert is stored/);

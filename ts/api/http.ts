@@ -14,7 +14,7 @@ import {
   ListFlowRecordsRequestSchema, ListFlowRecordsResponseSchema, TraceFlowRequestSchema, TraceFlowResponseSchema,
 } from '../gen/netspectra/v1/query_pb.js';
 import { findTask, listTasks, QueryError, windowSeries } from '../storage/queries.js';
-import { createQueryService, type QueryContext } from './service.js';
+import { createQueryService, packetsSettings, type QueryContext } from './service.js';
 import { limitedStore, limitError, type QueryLimits } from './query-pool.js';
 import { Health, healthService } from './grpc-health.js';
 import { tokenCheck } from './guard.js';
@@ -80,8 +80,6 @@ export interface ApiAppOptions extends QueryContext {
   maxBodyBytes?: number;
   /** Concurrency, time and memory of store queries; absent: unbounded. */
   queryLimits?: QueryLimits;
-  /** GET /api/v1/pcap: the folders of persisted captures and the largest download. */
-  pcap?: { captures: string[]; maxBytes: number };
 }
 
 export interface ApiApp {
@@ -216,7 +214,7 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   route('/api/v1/flow-records', 'records', ListFlowRecordsRequestSchema, ListFlowRecordsResponseSchema, (r) => s.listFlowRecords(r));
 
   mountGrafana(app, ctx);
-  mountPcap(app, { store: opts.store, captures: opts.pcap?.captures ?? [], maxBytes: opts.pcap?.maxBytes ?? 256 * 1024 ** 2, log: opts.log });
+  mountPcap(app, { store: opts.store, ...packetsSettings(opts), log: opts.log });
   app.notFound((c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
   app.onError((e, c) => {
     opts.log(`api: ${c.req.method} ${c.req.path}: ${e.message}`);

@@ -3,7 +3,9 @@
 import { createHash } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
 import { TimestampSchema, type Timestamp } from '@bufbuild/protobuf/wkt';
-import { Code, ConnectError } from '@connectrpc/connect';
+import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
+import type { SelectionText } from '../extract/index.js';
+import { packetChunks, PacketsError, planPackets } from './pcap.js';
 import {
   AggregateFlowsResponseSchema, AlertSchema, EnrichmentSchema, ListAlertsResponseSchema, FlowAggregateSchema, FlowKeySchema, FlowWindowSchema, HealthResponseSchema, HeavyHitterSchema,
   ListTasksResponseSchema, SpreaderSchema, TaskInfoSchema, TopHeavyHittersResponseSchema, TopSpreadersResponseSchema,
@@ -11,6 +13,7 @@ import {
   type ListTasksResponse, type TimeRange, type TopHeavyHittersRequest, type TopHeavyHittersResponse, type TopSpreadersRequest,
   type TopSpreadersResponse, type TraceFlowRequest, type TraceFlowResponse, type ListAlertsRequest, type ListAlertsResponse,
   FlowRecordSchema, ListFlowRecordsResponseSchema, type ListFlowRecordsRequest, type ListFlowRecordsResponse,
+  ExtractPacketsResponseSchema, type ExtractPacketsRequest, type ExtractPacketsResponse,
 } from '../gen/netspectra/v1/query_pb.js';
 import type { FlowRecordJson } from '../flows/types.js';
 import { KEY_FIELDS, type KeyField } from '../config/index.js';
@@ -96,6 +99,9 @@ function asConnectError(e: unknown): ConnectError {
 
 export interface QueryContext {
   store: Store;
+  /** Packets back (ExtractPackets, GET /api/v1/pcap): the folders of persisted captures and
+   * the largest download; default: none, 256 MiB. */
+  pcap?: { captures: string[]; maxBytes: number };
   /** The store health reads, outside the query pool (it answers while queries run); default: store. */
   healthStore?: Store;
   maxLimit: number;
@@ -118,6 +124,27 @@ function readPageToken(token: string, digest: string): number {
   throw new QueryError('pageToken: not a token this query returned');
 }
 
+export function packetsSettings(ctx: QueryContext): { captures: string[]; maxBytes: number } {
+  return { captures: ctx.pcap?.captures ?? [], maxBytes: ctx.pcap?.maxBytes ?? 256 * 1024 ** 2 };
+}
+
+/** A Timestamp as RFC 3339 with its nanoseconds. */
+function rfc3339(t: Timestamp | undefined): string | undefined {
+  if (!t) return undefined;
+  return `${new Date(Number(t.seconds) * 1000).toISOString().slice(0, 19)}.${String(t.nanos).padStart(9, '0')}Z`;
+}
+
+/** The selection of an ExtractPackets request (unset fields left out). */
+function packetsText(req: ExtractPacketsRequest): SelectionText {
+  const text = (v: string) => v || undefined;
+  return {
+    srcIp: text(req.srcIp), srcPort: req.srcPort === undefined ? undefined : String(req.srcPort), dstIp: text(req.dstIp),
+    dstPort: req.dstPort === undefined ? undefined : String(req.dstPort), protocol: text(req.protocol), communityId: text(req.communityId),
+    ip: req.ip.length ? req.ip.join(',') : undefined, bpf: text(req.bpf), start: rfc3339(req.start), end: rfc3339(req.end), format: text(req.format),
+    maxSize: req.maxBytes ? String(req.maxBytes) : undefined,
+  };
+}
+
 /** The service's methods (a Connect ServiceImpl of QueryService). */
 export interface QueryHandlers {
   health(req?: unknown): Promise<HealthResponse>;
@@ -128,6 +155,7 @@ export interface QueryHandlers {
   topSpreaders(req: TopSpreadersRequest): Promise<TopSpreadersResponse>;
   listAlerts(req: ListAlertsRequest): Promise<ListAlertsResponse>;
   listFlowRecords(req: ListFlowRecordsRequest): Promise<ListFlowRecordsResponse>;
+  extractPackets(req: ExtractPacketsRequest, context: HandlerContext): AsyncGenerator<ExtractPacketsResponse>;
 }
 
 function tsFromIso(t: string | null): Timestamp | undefined {
@@ -318,5 +346,25 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
         nextPageToken: offset + out.flows.length < out.total ? pageToken(offset + out.flows.length, digest) : '',
       });
     }),
+    extractPackets: async function* (req: ExtractPacketsRequest, context: HandlerContext) {
+      let plan;
+      try {
+        plan = await planPackets({ store: ctx.store, ...packetsSettings(ctx) }, packetsText(req), { source: req.source, alert: req.alert }, (k) =>
+          k === 'maxSize' ? 'max_bytes' : k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+      } catch (e) {
+        if (e instanceof PacketsError) throw new ConnectError(e.message, Code[e.code]);
+        throw asConnectError(e);
+      }
+      for await (const part of packetChunks(plan, context.signal)) {
+        if (part instanceof Uint8Array) {
+          yield create(ExtractPacketsResponseSchema, { data: part });
+          continue;
+        }
+        const s = part.stats;
+        yield create(ExtractPacketsResponseSchema, {
+          summary: { packetsRead: BigInt(s.framesRead), packetsWritten: BigInt(s.framesWritten), bytesWritten: BigInt(s.bytesWritten), files: part.files.length, limitReached: s.limitReached },
+        });
+      }
+    },
   };
 }
