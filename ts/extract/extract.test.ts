@@ -159,6 +159,7 @@ describe('extract', () => {
     usage([pathspider, '-w', join(dir, 'x.pcap')], /select something: --flow/);
     usage([pathspider, '-w', join(dir, 'x.pcap'), '--flow', '10.0.0.1:1 10.0.0.2:2'], /--flow: flow "10.0.0.1:1 10.0.0.2:2": write it as/);
     usage([pathspider, '-w', join(dir, 'x.pcap'), '--flow', '10.0.0.1:1 10.0.0.2:2 bogus'], /"bogus" is not a protocol/);
+    usage([pathspider, '-w', join(dir, 'x.pcap'), '--flow', '10.0.0.1 10.0.0.2 tcp'], /a TCP flow needs both ports/);
     usage([pathspider, '-w', join(dir, 'x.pcap'), '--ip', '10.0.0.0/40'], /prefix length must be 0 to 32/);
     usage([pathspider, '-w', join(dir, 'x.pcap'), '--community-id', 'nope'], /"nope" is not a Community ID v1/);
     usage([pathspider, '-w', join(dir, 'x.pcap'), '--ip', '10.0.0.1', '--max-size', 'lots'], /--max-size: "lots" is not a size/);

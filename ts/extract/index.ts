@@ -1,6 +1,7 @@
 // Packets back: the frames of a flow, of addresses, of a time range or a BPF filter, cut out of
 // capture files (offline captures, or the folder `probe --persist` writes) by the core
-// (crates/core/src/extract.rs) and written as one pcapng or pcap, streaming.
+// (crates/core/src/extract/) and written as one pcapng or pcap, streaming; the indexes beside
+// persisted pcap files let it read only what a selection needs.
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

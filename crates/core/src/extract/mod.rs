@@ -435,6 +435,11 @@ impl ExtractOptions {
             if a.family != b.family {
                 return Err(format!("the flow's addresses {a} and {b} are of different families"));
             }
+            // Their frames always carry ports: a flow of them without ports would select nothing.
+            if matches!(proto, 6 | 17 | 132 | 136) && (self.a_port.is_none() || self.b_port.is_none()) {
+                let name = crate::names::ip_proto(proto).unwrap_or("this protocol");
+                return Err(format!("a {name} flow needs both ports"));
+            }
             Some(FlowTuple {
                 a,
                 a_port: port("the first port", self.a_port)?,
@@ -599,6 +604,11 @@ mod tests {
         };
         assert!(flow.extractor().is_ok());
         assert_eq!(err(ExtractOptions { protocol: None, ..flow.clone() }), "a flow needs its protocol");
+        assert_eq!(err(ExtractOptions { b_port: None, ..flow.clone() }), "a TCP flow needs both ports");
+        assert!(
+            ExtractOptions { protocol: Some(1), a_port: None, b_port: None, ..flow.clone() }.extractor().is_ok(),
+            "ICMP has none"
+        );
         assert_eq!(
             err(ExtractOptions { b_ip: Some("10.0.0.0/8".into()), ..flow.clone() }),
             "the second address \"10.0.0.0/8\" is not an address"
