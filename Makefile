@@ -1,5 +1,5 @@
 # One entry point for people and CI. `make demo` and `make test` install what they need.
-.PHONY: all deps system-deps build demo test test-rust test-ts bench fuzz fmt fmt-check lint check clean
+.PHONY: all deps system-deps build demo test test-rust test-ts test-node-lts bench fuzz fmt fmt-check lint check clean
 
 all: build
 
@@ -28,7 +28,11 @@ test-rust:
 test-ts: build system-deps
 	npm run test:ts
 
-test: test-rust test-ts
+# The command line, API, store, analysis and backends again on Node 22 and 24 LTS.
+test-node-lts: build system-deps
+	node scripts/test-node-lts.mjs
+
+test: test-rust test-ts test-node-lts
 
 bench: build system-deps
 	scripts/bench-packages.sh

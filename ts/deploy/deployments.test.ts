@@ -739,15 +739,20 @@ describe('systemd units', () => {
 // ---- Dockerfile ---------------------------------------------------------------------------
 
 describe('Dockerfile', () => {
-  test('a bookworm build stage with Node 20, a slim non-root runtime with libpcap, and what the build needs', () => {
+  test('a bookworm build stage with the current Node LTS, a slim non-root runtime with libpcap, and what the build needs', () => {
     const { instructions, stages } = dockerfile();
     const build = stages.findIndex((s) => s.name === 'build');
     const runtime = stages.length - 1;
     assert.ok(build >= 0 && build < runtime, 'a build stage, then the runtime');
     assert.match(stages[build].image, /bookworm/);
-    assert.equal(stages[runtime].image, 'node:20-bookworm-slim');
-    const nodeMajor = /^>=(\d+)/.exec(pkg.engines.node)![1];
-    for (const s of stages.filter((x) => x.image.startsWith('node:'))) assert.match(s.image, new RegExp(`^node:${nodeMajor}-`), `${s.image}: Node ${nodeMajor}`);
+    assert.equal(stages[runtime].image, 'node:24-bookworm-slim');
+    // Every Node stage is the same LTS, one the package supports and the tests run on.
+    const oldest = Number(/^>=(\d+)/.exec(pkg.engines.node)![1]);
+    const tested = readFileSync(join(root, 'scripts', 'test-node-lts.mjs'), 'utf8');
+    for (const s of stages.filter((x) => x.image.startsWith('node:'))) {
+      const major = Number(/^node:(\d+)-/.exec(s.image)![1]);
+      assert.ok(major >= oldest && new RegExp(`'${major}\\.\\d+\\.\\d+'`).test(tested), `${s.image}: Node ${major} is supported and tested`);
+    }
     const at = (stage: number) => instructions.filter((i) => i.stage === stage);
     assert.ok(at(runtime).some((i) => i.op === 'RUN' && /apt-get install[^&]*\blibpcap0\.8\b/.test(i.args)), 'libpcap0.8 in the runtime');
     const user = at(runtime).filter((i) => i.op === 'USER').pop();
