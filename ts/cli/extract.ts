@@ -63,12 +63,21 @@ export async function extractCommand(positionals: string[], values: Values): Pro
     throw new UsageError((e as Error).message);
   }
   const out: WriteStream | NodeJS.WriteStream = target === '-' ? process.stdout : createWriteStream(target);
+  // The reader went away (wireshark closed: EPIPE) or the file cannot be written: stop reading.
+  const stop = new AbortController();
+  let outError: Error | null = null;
+  out.on('error', (e: Error) => {
+    outError ??= e;
+    stop.abort();
+  });
   const write = async (chunk: Uint8Array) => {
-    if (!out.write(chunk)) await once(out, 'drain');
+    if (outError) return;
+    if (!out.write(chunk)) await Promise.race([once(out, 'drain').catch(() => {}), new Promise((r) => stop.signal.addEventListener('abort', r, { once: true }))]);
   };
   let code: number = EXIT.ok;
   try {
-    const run = await extractPackets(backend, files, options, write, { growing, useIndex: !values['no-index'] });
+    const run = await extractPackets(backend, files, options, write, { growing, useIndex: !values['no-index'], signal: stop.signal });
+    if (outError) throw new Error(`${target === '-' ? 'standard output' : target}: ${(outError as Error).message}`);
     const s = run.stats;
     process.stderr.write(
       `extract: ${grouped(s.framesWritten)} of ${grouped(s.framesRead)} packets from ${run.files.length} file(s), ${bytes(s.bytesWritten)} written to ${target === '-' ? 'standard output' : target}\n`,
@@ -87,7 +96,7 @@ export async function extractCommand(positionals: string[], values: Values): Pro
     process.stderr.write(`netspectra: extract: ${(e as Error).message}\n`);
     code = EXIT.failed;
   } finally {
-    if (out !== process.stdout) {
+    if (out !== process.stdout && !outError) {
       (out as WriteStream).end();
       await once(out, 'close');
     }

@@ -243,6 +243,12 @@ describe('extract', () => {
     const bad = spawnSync(process.execPath, [CLI, 'extract', pathspider, join(dir, 'junk.pcap'), '--ip', '10.0.0.1', '-w', join(dir, 'bad.pcap')], { encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /junk\.pcap: .*not a pcap or pcapng/i);
+    // An output that cannot be written, and a reader that goes away: said, exit 1, no hang.
+    const unwritable = spawnSync(process.execPath, [CLI, 'extract', pathspider, '--ip', '10.0.0.0/8', '-w', join(dir, 'no-such-folder', 'x.pcap')], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(unwritable.status, 1, unwritable.stderr);
+    assert.match(unwritable.stderr, /no-such-folder\/x\.pcap: ENOENT/);
+    const closed = spawnSync('sh', ['-c', `"${process.execPath}" "${CLI}" extract "${pathspider}" --ip 10.0.0.0/8 -w - | head -c 100 > /dev/null`], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(closed.error, undefined, 'it ends when its reader goes away');
     const missing = spawnSync(process.execPath, [CLI, 'extract', join(dir, 'absent.pcap'), '--ip', '10.0.0.1', '-w', join(dir, 'm.pcap')], { encoding: 'utf8' });
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /absent\.pcap: no such file or folder/);
