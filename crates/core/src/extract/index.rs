@@ -261,36 +261,8 @@ pub fn candidates(index: &[u8], selection: &Selection) -> Result<Candidates, Str
 mod tests {
     use super::*;
     use crate::addr::Cidr;
+    use crate::extract::test_capture::{pcap, udp};
     use crate::extract::FlowTuple;
-
-    fn udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: usize) -> Vec<u8> {
-        let mut f = vec![0u8; 12];
-        f.extend_from_slice(&[0x08, 0x00]);
-        let total = 28 + payload;
-        f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 0, 0, 0, 64, 17, 0, 0]);
-        f.extend_from_slice(&src);
-        f.extend_from_slice(&dst);
-        f.extend_from_slice(&sport.to_be_bytes());
-        f.extend_from_slice(&dport.to_be_bytes());
-        f.extend_from_slice(&((8 + payload) as u16).to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-        f.resize(f.len() + payload, 0);
-        f
-    }
-
-    fn pcap(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for w in [0xa1b2_3c4du32, 0x0004_0002, 0, 0, 65535, 1] {
-            out.extend_from_slice(&w.to_le_bytes());
-        }
-        for (ts, f) in frames {
-            for w in [(ts / 1_000_000_000) as u32, (ts % 1_000_000_000) as u32, f.len() as u32, f.len() as u32] {
-                out.extend_from_slice(&w.to_le_bytes());
-            }
-            out.extend_from_slice(f);
-        }
-        out
-    }
 
     fn index_of(file: &[u8]) -> Vec<u8> {
         let mut x = Indexer::new();

@@ -469,13 +469,11 @@ impl ExtractOptions {
     }
 }
 
+/// Captures the tests of extraction and of the index are made of.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::capture::CaptureReader;
-
-    /// An Ethernet/IPv4/UDP frame.
-    fn udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: usize) -> Vec<u8> {
+mod test_capture {
+    /// An Ethernet/IPv4/UDP frame with `payload` bytes.
+    pub fn udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, payload: usize) -> Vec<u8> {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x08, 0x00]);
         let total = 20 + 8 + payload;
@@ -490,19 +488,27 @@ mod tests {
         f
     }
 
-    fn pcap(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    /// A little-endian nanosecond pcap of Ethernet frames at their times.
+    pub fn pcap(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
         let mut out = Vec::new();
         for w in [0xa1b2_3c4du32, 0x0004_0002, 0, 0, 65535, 1] {
-            put32(&mut out, w);
+            super::put32(&mut out, w);
         }
         for (ts, f) in frames {
             for w in [(ts / 1_000_000_000) as u32, (ts % 1_000_000_000) as u32, f.len() as u32, f.len() as u32] {
-                put32(&mut out, w);
+                super::put32(&mut out, w);
             }
             out.extend_from_slice(f);
         }
         out
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_capture::{pcap, udp};
+    use super::*;
+    use crate::capture::CaptureReader;
 
     /// (time, bytes) of each frame of a capture, read back with the core's reader.
     fn frames_of(file: &[u8]) -> Vec<(u64, Vec<u8>)> {
