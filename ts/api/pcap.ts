@@ -67,7 +67,8 @@ export async function planPackets(
   } catch (e) {
     throw new PacketsError('InvalidArgument', (e as Error).message);
   }
-  options.maxBytes = Math.min(given.maxSize === undefined ? opts.maxBytes : options.maxBytes ?? opts.maxBytes, opts.maxBytes);
+  // The server's limit, or less when the request asks for less.
+  options.maxBytes = given.maxSize === undefined ? opts.maxBytes : Math.min(options.maxBytes!, opts.maxBytes);
   let files: string[];
   const analysis = Boolean(source?.startsWith('analyze:'));
   if (analysis) {

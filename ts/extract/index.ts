@@ -6,7 +6,7 @@ import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Backend } from '../backend/index.js';
-import type { ExtractOptions, ExtractStats } from '../backend/types.js';
+import type { ExtractOptions, ExtractStats, IndexCandidates } from '../backend/types.js';
 import { parseBytes } from '../config/schema.js';
 import { ipProtoOf } from '../shared/index.js';
 
@@ -152,24 +152,27 @@ export async function indexFile(backend: Backend, file: string): Promise<void> {
   if (!statSync(file, { throwIfNoEntry: false })) await rm(indexPathOf(file), { force: true });
 }
 
-/** A file's index when there is one that fits it (made from a file of its size, whole), else
- * null with why. */
-async function usableIndex(backend: Backend, file: string): Promise<{ index: Uint8Array | null; why: string }> {
+/** What a file's index says for a selection, when it has one that fits it (made from a file of
+ * its size, parsed where the selection needs it); else null and why. One parse per file. */
+async function indexLookup(backend: Backend, file: string, options: ExtractOptions): Promise<{ candidates: IndexCandidates | null; why: string }> {
   let index: Uint8Array;
   try {
     index = await readFile(indexPathOf(file));
   } catch {
-    return { index: null, why: 'no index' };
+    return { candidates: null, why: 'no index' };
   }
   try {
-    // Every flow is read: a damaged index is found here, not halfway through an extraction.
-    const c = backend.indexCandidates!(index, { networks: ['0.0.0.0/32'] });
-    if (c.indexedSize !== statSync(file).size) return { index: null, why: `its index is of a file of ${c.indexedSize} bytes` };
-    return { index, why: '' };
+    const c = backend.indexCandidates!(index, options);
+    if (c.indexedSize !== statSync(file).size) return { candidates: null, why: `its index is of a file of ${c.indexedSize} bytes` };
+    return { candidates: c, why: '' };
   } catch (e) {
-    return { index: null, why: `its index is damaged (${(e as Error).message})` };
+    return { candidates: null, why: `its index is damaged (${(e as Error).message})` };
   }
 }
+
+/** A selection by flow that names none: the lookup reads every flow of the index (a damaged
+ * one is found). */
+const EVERY_FLOW_READ: ExtractOptions = { networks: ['0.0.0.0/32'] };
 
 export interface ReindexRun {
   /** Files indexed now. */
@@ -185,7 +188,7 @@ export interface ReindexRun {
 export async function reindex(backend: Backend, paths: string[]): Promise<ReindexRun> {
   const run: ReindexRun = { indexed: [], current: 0, skipped: [] };
   for (const file of captureFiles(paths)) {
-    if ((await usableIndex(backend, file)).index) {
+    if ((await indexLookup(backend, file, EVERY_FLOW_READ)).candidates) {
       run.current++;
       continue;
     }
@@ -285,9 +288,8 @@ export async function extractPackets(
     try {
       let chunks: AsyncIterable<Buffer | string> = createReadStream(file, { highWaterMark: CHUNK, signal });
       if (useIndex && backend.indexCandidates) {
-        const { index, why } = await usableIndex(backend, file);
-        if (index) {
-          const c = backend.indexCandidates(index, options);
+        const { candidates: c, why } = await indexLookup(backend, file, options);
+        if (c) {
           if (c.kind === 'none') {
             run.skippedByIndex++;
             continue;
