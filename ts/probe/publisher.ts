@@ -61,6 +61,19 @@ class BatchQueue {
     this.items.splice(this.head, 0, b);
     this.bytes += b.message.byteLength;
   }
+
+  /** Takes the first of the next `within` batches that `ok` accepts (a bounded look-ahead). */
+  takeFirst(ok: (b: SealedBatch) => boolean, within: number): SealedBatch | undefined {
+    const end = Math.min(this.items.length, this.head + within);
+    for (let i = this.head; i < end; i++) {
+      if (!ok(this.items[i])) continue;
+      if (i === this.head) return this.shift();
+      const [b] = this.items.splice(i, 1);
+      this.bytes -= b.message.byteLength;
+      return b;
+    }
+    return undefined;
+  }
 }
 
 /** Core NATS: at-most-once. Batches wait in the queue while disconnected. */
@@ -109,13 +122,19 @@ export class NatsPublisher implements Publisher {
 }
 
 /** JetStream: at-least-once with de-duplication by probe id and sequence (Nats-Msg-Id), so a
- * batch re-sent after a lost acknowledgement is stored once. */
+ * batch re-sent after a lost acknowledgement is stored once. One batch per partition is in
+ * flight at a time: pipelined batches of a partition could be stored out of order when the
+ * connection drops between them (the earlier lost, the later sent after the reconnect) or the
+ * stream refuses one and takes the next, and an engine would count the earlier one as late.
+ * Partitions are sent in parallel. */
 export class JetStreamPublisher implements Publisher {
   private readonly queue: BatchQueue;
   private readonly js;
-  private inFlight = 0;
+  /** Partitions with a batch in flight. */
+  private readonly busy = new Set<number>();
   private inFlightBytes = 0;
-  private static readonly MAX_IN_FLIGHT = 64;
+  /** How far past the head `pump` looks for a batch of a partition that is not busy. */
+  private static readonly LOOK_AHEAD = 256;
 
   constructor(private readonly conn: Connection, private readonly cfg: NatsConfig, private readonly probeId: string, private readonly log: Log) {
     this.queue = new BatchQueue(cfg.reconnectBuffer, log);
@@ -137,29 +156,31 @@ export class JetStreamPublisher implements Publisher {
   }
 
   private pump(): void {
-    while (this.inFlight < JetStreamPublisher.MAX_IN_FLIGHT && this.queue.length && this.conn.connected()) {
-      const b = this.queue.shift()!;
-      this.inFlight++;
+    while (this.queue.length && this.conn.connected()) {
+      const b = this.queue.takeFirst((x) => !this.busy.has(x.partition), JetStreamPublisher.LOOK_AHEAD);
+      if (!b) return;
+      this.busy.add(b.partition);
       this.inFlightBytes += b.message.byteLength;
       this.js
         .publish(partitionSubject(this.cfg.subject, b.partition), b.message, { msgID: `${this.probeId}:${b.sequence}`, timeout: 5_000 })
         .then(
           () => this.settled(b),
           (e: Error) => {
-            // Not stored (or not confirmed): send it again, first in line; the stream drops it
-            // if it was in fact stored.
-            this.settled(b);
+            // Not stored (or not confirmed): send it again, first in line (nothing later of its
+            // partition was sent); the stream drops it if it was in fact stored.
+            // Its partition waits a moment (the stream may be starting).
             this.queue.unshift(b);
+            this.inFlightBytes -= b.message.byteLength;
             if (!/timeout|disconnect|closed|503|no responders/i.test(e.message)) this.log(`probe: JetStream publish failed: ${e.message}`);
-            setTimeout(() => this.pump(), 250).unref();
+            setTimeout(() => this.settled(b, 0), 250).unref();
           },
         );
     }
   }
 
-  private settled(b: SealedBatch): void {
-    this.inFlight--;
-    this.inFlightBytes -= b.message.byteLength;
+  private settled(b: SealedBatch, bytes = b.message.byteLength): void {
+    this.busy.delete(b.partition);
+    this.inFlightBytes -= bytes;
     this.pump();
   }
 
