@@ -22,7 +22,7 @@ build: deps
 demo: build
 	node dist/ts/cli/main.js demo
 
-test-rust:
+test-rust: system-deps
 	cargo test --workspace --locked
 
 test-ts: build system-deps

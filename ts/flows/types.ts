@@ -33,6 +33,12 @@ export interface FlowRecordJson {
   vlan: number;
   /** By the configured local networks: A local and B not: outbound; the reverse: inbound. */
   direction: 'inbound' | 'outbound' | 'local' | 'external';
+  /** What the flow's first payloads told (analyze; empty when unknown): "DNS", "TLS", "HTTP", "QUIC". */
+  app: '' | 'DNS' | 'TLS' | 'HTTP' | 'QUIC';
+  /** The server name the client asked for: TLS SNI, HTTP Host, or the DNS query name. */
+  serverName: string;
+  /** The first ALPN protocol of the TLS ClientHello ("h2"). */
+  alpn: string;
 }
 
 /** What `analyze` reports of its flow records (the core's summary): counts by end reason and
@@ -44,6 +50,8 @@ export interface FlowSummary {
   byReason: Record<string, number>;
   byDirection: Record<string, number>;
   top: FlowRecordJson[];
+  /** Server names (SNI, HTTP Host, DNS query) with the most bytes over their flows. */
+  serverNames: { name: string; app: FlowRecordJson['app']; records: number; bytes: number }[];
 }
 
 /** Orders of a page of flows, live (the core's FlowQuery) or stored (listFlowRecords). */

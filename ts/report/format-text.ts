@@ -222,15 +222,20 @@ export function formatText(r: AnalysisReport): string {
       out.push(`ended by: ${counts(f.byReason)}`, `direction: ${counts(f.byDirection)}`, '');
       out.push(
         table(
-          ['A', 'B', 'proto', 'service', 'packets A→B', 'bytes A→B', 'packets B→A', 'bytes B→A', 'duration', 'state', 'direction', 'community id'],
+          ['A', 'B', 'proto', 'service', 'app', 'server name', 'packets A→B', 'bytes A→B', 'packets B→A', 'bytes B→A', 'duration', 'state', 'direction', 'community id'],
           f.top.map((x) => [
             endpoint(x.srcIp, x.srcPort, x.protoName), endpoint(x.dstIp, x.dstPort, x.protoName), x.protoName || String(x.proto), x.service || '-',
+            x.app || '-', x.serverName || '-',
             grouped(x.packetsAtoB), bytes(x.bytesAtoB), grouped(x.packetsBtoA), bytes(x.bytesBtoA),
             x.firstTime && x.lastTime ? duration((Number(x.lastTime) - Number(x.firstTime)) * 1e9) : '-', x.state, x.direction, x.communityId ?? '-',
           ]),
-          [false, false, false, false, true, true, true, true, true, false, false, false],
+          [false, false, false, false, false, false, true, true, true, true, true, false, false, false],
         ),
       );
+    }
+    if (f.serverNames?.length) {
+      section('Server names (TLS SNI, HTTP Host, DNS query; by bytes of their flows)');
+      out.push(table(['server name', 'app', 'flows', 'bytes'], f.serverNames.map((n) => [n.name, n.app, grouped(n.records), bytes(n.bytes)]), [false, false, true, true]));
     }
   }
 

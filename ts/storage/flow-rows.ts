@@ -10,11 +10,13 @@ export const FLOW_SELECT = `community_id AS r_community_id, family AS r_family, 
   toString(dst_ip) AS r_dst_ip, dst_port AS r_dst_port, proto AS r_proto, toString(toUnixTimestamp64Nano(first_seen)) AS r_first,
   toString(toUnixTimestamp64Nano(last_seen)) AS r_last, packets_ab AS r_packets_ab, bytes_ab AS r_bytes_ab, packets_ba AS r_packets_ba,
   bytes_ba AS r_bytes_ba, tcp_flags_ab AS r_flags_ab, tcp_flags_ba AS r_flags_ba, state AS r_state, reason AS r_reason,
-  probe AS r_probe, interface AS r_interface, vlan AS r_vlan, direction AS r_direction`;
+  probe AS r_probe, interface AS r_interface, vlan AS r_vlan, direction AS r_direction, app AS r_app, server_name AS r_server_name,
+  alpn AS r_alpn`;
 
 export type FlowRow = Record<
   | 'r_family' | 'r_src_ip' | 'r_src_port' | 'r_dst_ip' | 'r_dst_port' | 'r_proto' | 'r_packets_ab' | 'r_bytes_ab' | 'r_packets_ba'
-  | 'r_bytes_ba' | 'r_flags_ab' | 'r_flags_ba' | 'r_state' | 'r_reason' | 'r_probe' | 'r_interface' | 'r_vlan' | 'r_direction',
+  | 'r_bytes_ba' | 'r_flags_ab' | 'r_flags_ba' | 'r_state' | 'r_reason' | 'r_probe' | 'r_interface' | 'r_vlan' | 'r_direction'
+  | 'r_app' | 'r_server_name' | 'r_alpn',
   string | number
 > & { r_community_id: string | null; r_first: string | null; r_last: string | null };
 
@@ -53,5 +55,8 @@ export function flowRecordOf(row: FlowRow): FlowRecordJson {
     interface: String(row.r_interface),
     vlan: Number(row.r_vlan),
     direction: row.r_direction as FlowRecordJson['direction'],
+    app: row.r_app as FlowRecordJson['app'],
+    serverName: String(row.r_server_name),
+    alpn: String(row.r_alpn),
   };
 }

@@ -147,6 +147,16 @@ export const MIGRATIONS: Migration[] = [
         ENGINE = MergeTree ORDER BY at {ttl}`,
     ],
   },
+  {
+    version: 5,
+    name: 'flow names',
+    statements: [
+      // What a flow's first payloads told: application, server name (SNI, Host, DNS query), ALPN.
+      `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS app LowCardinality(String) DEFAULT '' AFTER direction`,
+      `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS server_name String DEFAULT '' AFTER app`,
+      `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS alpn LowCardinality(String) DEFAULT '' AFTER server_name`,
+    ],
+  },
 ];
 
 /** The rows queries see: each analysed source's latest complete run (run ids begin with their

@@ -41,6 +41,7 @@ function flowRecords(n: number): FlowRecordJson[] {
     dstIp: i % 3 ? '192.0.2.1' : '2001:db8::2', dstPort: 53, proto: 17, protoName: 'UDP', service: 'domain', firstTime: `1700000000.${String(i).padStart(9, '0')}`,
     lastTime: '1700000010.000000000', packetsAtoB: 1, bytesAtoB: 80 + i, packetsBtoA: 1, bytesBtoA: 200, tcpFlagsAtoB: '', tcpFlagsBtoA: '',
     state: 'active', reason: 'idleTimeout', probe: 'p\t1', interface: 'eth0', vlan: 7, direction: 'outbound',
+    app: 'DNS', serverName: i % 2 ? `host-${i}.example.com` : '', alpn: '',
   }));
 }
 

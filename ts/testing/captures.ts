@@ -47,7 +47,7 @@ export function flowRecordRows(source: string, records: readonly FlowRecordJson[
     e.u8(r.srcIp === '-' ? 0 : r.srcIp.includes(':') ? 6 : 4).ipv6(addressBytes(r.srcIp)).ipv6(addressBytes(r.dstIp));
     e.u16(r.srcPort).u16(r.dstPort).u8(r.proto).nullableTimeNs(epoch(r.firstTime), 'first_seen').nullableTimeNs(epoch(r.lastTime), 'last_seen');
     e.u64(r.packetsAtoB).u64(r.bytesAtoB).u64(r.packetsBtoA).u64(r.bytesBtoA).string(r.tcpFlagsAtoB).string(r.tcpFlagsBtoA);
-    e.string(r.state).string(r.reason).u16(r.vlan).string(r.direction);
+    e.string(r.state).string(r.reason).u16(r.vlan).string(r.direction).string(r.app).string(r.serverName).string(r.alpn);
     e.end();
   }
   const { rows, data } = e.take();

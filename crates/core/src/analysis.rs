@@ -475,7 +475,8 @@ impl Tables {
             t.1 += bytes;
         }
         let origin = self.origin(r.interface);
-        self.engine.add(&r, f.has_ts, origin);
+        let payload = self.decoded.payload(f.data);
+        self.engine.add_payload(&r, f.has_ts, origin, payload, self.decoded.tcp_seq);
         if let Some(p) = self.decoded.problem {
             self.problems.count(p);
         }

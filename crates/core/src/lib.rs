@@ -8,6 +8,7 @@
 
 pub mod addr;
 pub mod analysis;
+pub mod app;
 pub mod batch;
 pub mod bytes;
 pub mod capture;

@@ -73,6 +73,13 @@ pub struct Decoded {
     pub ethertype: u16,
     /// Why decoding stopped early, if it did.
     pub problem: Option<Problem>,
+    /// The innermost TCP or UDP payload: offset in the frame and length (0 when none), and
+    /// the TCP sequence number of its first byte.
+    payload_at: usize,
+    payload_len: usize,
+    pub tcp_seq: u32,
+    /// Address of the frame being decoded (payload offsets are taken from it).
+    base: usize,
 }
 
 impl Decoded {
@@ -86,11 +93,23 @@ impl Decoded {
         self.layers().last()
     }
 
-    fn reset(&mut self) {
+    /// The innermost layer's TCP or UDP payload in `frame` (the frame given to [`decode`]).
+    pub fn payload<'a>(&self, frame: &'a [u8]) -> &'a [u8] {
+        frame.get(self.payload_at..self.payload_at + self.payload_len).unwrap_or(&[])
+    }
+
+    fn set_payload(&mut self, payload: &[u8]) {
+        self.payload_at = (payload.as_ptr() as usize).wrapping_sub(self.base);
+        self.payload_len = payload.len();
+    }
+
+    fn reset(&mut self, frame: &[u8]) {
         self.len = 0;
         self.vlan = 0;
         self.ethertype = 0;
         self.problem = None;
+        self.payload_len = 0;
+        self.base = frame.as_ptr() as usize;
     }
 
     /// Starts a new layer; false (and a problem) when the frame nests too deep.
@@ -101,6 +120,8 @@ impl Decoded {
         }
         self.layers[self.len] = layer;
         self.len += 1;
+        // An outer layer's payload is this layer, not the packet's.
+        self.payload_len = 0;
         true
     }
 
@@ -149,7 +170,7 @@ fn be16(b: &[u8], at: usize) -> u16 {
 
 /// Decodes one captured frame of the given link type into `out`.
 pub fn decode(data: &[u8], link_type: u32, out: &mut Decoded) {
-    out.reset();
+    out.reset(data);
     link::decode_link(data, link_type, out);
 }
 

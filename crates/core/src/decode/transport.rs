@@ -82,6 +82,8 @@ fn tcp(data: &[u8], out: &mut Decoded) {
     }
     ports(data, out);
     out.top().tcp_flags = data[13];
+    out.tcp_seq = u32::from_be_bytes([data[4], data[5], data[6], data[7]]);
+    out.set_payload(&data[header_len..]);
 }
 
 fn udp(data: &[u8], proto: u8, out: &mut Decoded) {
@@ -98,6 +100,7 @@ fn udp(data: &[u8], proto: u8, out: &mut Decoded) {
     let len = be16(data, 4) as usize;
     // A length under 8 (or 0, as in jumbograms) is not trusted: use what was captured.
     let payload = if len >= 8 { &data[8..len.min(data.len())] } else { &data[8..] };
+    out.set_payload(payload);
     let top = *out.top();
     tunnel::udp_tunnel(top.src_port, top.dst_port, payload, out);
 }

@@ -157,6 +157,13 @@ impl Engine {
     /// puts the packet in the open window.
     #[inline]
     pub fn add(&mut self, r: &PacketRecord, has_ts: bool, origin: u16) {
+        self.add_payload(r, has_ts, origin, &[], 0);
+    }
+
+    /// [`Engine::add`] with the packet's TCP or UDP payload and TCP sequence number, from which
+    /// flow records learn their application and server name.
+    #[inline]
+    pub fn add_payload(&mut self, r: &PacketRecord, has_ts: bool, origin: u16, payload: &[u8], tcp_seq: u32) {
         if has_ts && self.window_ns > 0 {
             match self.start {
                 None => self.start = Some(r.ts_ns - r.ts_ns % self.window_ns),
@@ -181,7 +188,7 @@ impl Engine {
         if r.proto == 6 && r.tcp_flags & (TCP_SYN | TCP_ACK) == TCP_SYN {
             c.syn += 1;
         }
-        let touch = self.flows.add(r, origin);
+        let touch = self.flows.add_payload(r, origin, payload, tcp_seq);
         self.send_ended();
         match touch {
             Some(touch) if touch.keyed => {

@@ -21,6 +21,7 @@
 use super::community_id::{community_id, icmp_ports};
 use super::record::{EndReason, FlowKey, FlowRecord, FlowState};
 use crate::addr::Family;
+use crate::app::{Inspector, NameTable, Seen, SharedNames};
 use crate::hash::{flow_map, FlowMap};
 use crate::record::{flag, PacketRecord};
 use crate::table::ConvKey;
@@ -150,6 +151,8 @@ struct Slot {
     /// slot, so that it is listed once).
     dirty: bool,
     listed: bool,
+    /// What the flow's first payloads told (application, server name).
+    told: Seen,
 }
 
 /// One packet's flow: its slot, direction, and what the caller needs to know of it.
@@ -279,6 +282,9 @@ impl Slot {
             interface: self.interface,
             vlan: self.vlan,
             ports: k.ports,
+            app: self.told.app,
+            server_name: self.told.name,
+            alpn: self.told.alpn,
         }
     }
 }
@@ -310,6 +316,8 @@ pub struct FlowCache {
     window: Vec<u32>,
     /// Segments of flows that ended while the window was open, not yet taken.
     ended: Vec<Segment>,
+    /// Reads the first payloads of flows (given with [`FlowCache::add_payload`]).
+    inspector: Inspector,
 }
 
 impl FlowCache {
@@ -329,6 +337,7 @@ impl FlowCache {
             keep_records: true,
             window: Vec::new(),
             ended: Vec::new(),
+            inspector: Inspector::new(SharedNames::new(NameTable::new(cfg.seed).into()), cfg.seed),
             cfg,
         }
     }
@@ -352,13 +361,25 @@ impl FlowCache {
     }
 
     /// The packet-time clock (latest packet time seen).
+    /// What flows' payloads told: the name table, the passive-DNS table, payloads refused.
+    pub fn inspector(&self) -> &Inspector {
+        &self.inspector
+    }
+
     pub fn clock(&self) -> Option<u64> {
         self.clock
     }
 
     /// Counts one packet: first its time moves the clock (finalizing what became idle), then it
     /// is added to its flow, which may finish with it. None for a packet without IP.
+    #[inline]
     pub fn add(&mut self, r: &PacketRecord) -> Option<Touch> {
+        self.add_payload(r, &[], 0)
+    }
+
+    /// [`FlowCache::add`] with the packet's TCP or UDP payload (and TCP sequence number), which
+    /// the flow's first packets are read for their application and server name.
+    pub fn add_payload(&mut self, r: &PacketRecord, payload: &[u8], tcp_seq: u32) -> Option<Touch> {
         self.counters.packets += 1;
         let timed = !r.has(flag::NO_TIME);
         if timed {
@@ -423,6 +444,9 @@ impl FlowCache {
         }
         let s = &mut self.slots[i as usize];
         s.touched = now;
+        if !payload.is_empty() {
+            self.inspector.inspect(&mut s.told, i, dir, r, payload, tcp_seq);
+        }
         if r.proto == PROTO_TCP {
             s.state = tcp_next(s.state, d, tcp_flags, s.seen);
         }
@@ -617,6 +641,7 @@ impl FlowCache {
             seg_last: 0,
             dirty: false,
             listed: false,
+            told: Seen::default(),
         };
         let i = match self.free.pop() {
             Some(i) => {

@@ -6,6 +6,7 @@
 use super::output::{FlowOut, FlowOutput};
 use super::{EndReason, FlowCache, FlowConfig, FlowRecord, RecordContext, Touch};
 use crate::addr::{Addr, Cidr};
+use crate::app::{lock_names, NameTable};
 use crate::json::Json;
 use crate::record::PacketRecord;
 
@@ -67,9 +68,15 @@ impl FlowMeter {
 
     #[inline]
     pub fn add(&mut self, r: &PacketRecord, origin: u16) -> Option<Touch> {
+        self.add_payload(r, origin, &[], 0)
+    }
+
+    /// [`FlowMeter::add`] with the packet's payload (see [`FlowCache::add_payload`]).
+    #[inline]
+    pub fn add_payload(&mut self, r: &PacketRecord, origin: u16, payload: &[u8], tcp_seq: u32) -> Option<Touch> {
         let mut r = *r;
         r.interface = origin;
-        let touch = self.cache.add(&r);
+        let touch = self.cache.add_payload(&r, payload, tcp_seq);
         self.last_packet_clock = self.cache.clock();
         touch
     }
@@ -94,6 +101,7 @@ impl FlowMeter {
     /// Where records finished by this meter are written from: its origins and local networks.
     pub fn output(&self) -> FlowOutput {
         let mut out = FlowOutput::new(self.local.clone(), self.cache.community_id_seed());
+        out.set_names(self.cache.inspector().names().clone());
         for (probe, interface) in &self.origins {
             out.add_origin(probe, interface);
         }
@@ -164,7 +172,8 @@ impl FlowMeter {
     }
 
     fn write_record(&self, j: &mut Json, r: &FlowRecord, open: bool) {
-        write_record_with(&self.origins, &self.local, j, r, open);
+        let names = lock_names(self.cache.inspector().names());
+        write_record_with(&self.origins, &self.local, &names, j, r, open);
     }
 }
 
@@ -172,13 +181,14 @@ impl FlowMeter {
 pub(super) fn write_record_with(
     origins: &[(String, String)],
     local: &[Cidr],
+    names: &NameTable,
     j: &mut Json,
     r: &FlowRecord,
     open: bool,
 ) {
     let (probe, interface) =
         origins.get(r.interface as usize).map(|(p, i)| (p.as_str(), i.as_str())).unwrap_or(("", ""));
-    let ctx = RecordContext { probe, interface, direction: direction(local, &r.a, &r.b), open };
+    let ctx = RecordContext { probe, interface, direction: direction(local, &r.a, &r.b), open, names };
     r.write_json_in(j, Some(&ctx));
 }
 

@@ -6,6 +6,7 @@
 use super::meter::write_record_with;
 use super::{direction, FlowRecord};
 use crate::addr::{Cidr, Family};
+use crate::app::{lock_names, App, NameTable, SharedNames};
 use crate::json::Json;
 use crate::names;
 use crate::rows::{check_times, row_json, Quarantined, StorageRows, FLOWS, TABLES};
@@ -39,6 +40,10 @@ pub struct FlowSummary {
     by_direction: Vec<(&'static str, u64)>,
     /// Largest first, with the record's JSON.
     top: Vec<(u64, String)>,
+    /// Per server name id: (application, records, bytes).
+    by_name: std::collections::HashMap<u32, (App, u64, u64)>,
+    /// The names, resolved when the summary is taken.
+    names: SharedNames,
 }
 
 fn count(list: &mut Vec<(&'static str, u64)>, name: &'static str) {
@@ -72,6 +77,21 @@ impl FlowSummary {
             j.raw_item(r);
         }
         j.end_array();
+        // The server names with the most bytes (ties: by name).
+        let names = lock_names(&self.names);
+        let mut by_name: Vec<(&str, App, u64, u64)> =
+            self.by_name.iter().filter_map(|(id, (app, n, b))| Some((names.get(*id)?, *app, *n, *b))).collect();
+        by_name.sort_by(|x, y| y.3.cmp(&x.3).then(x.0.cmp(y.0)));
+        j.begin_array(Some("serverNames"));
+        for (name, app, records, bytes) in by_name.into_iter().take(self.top_n) {
+            j.begin_object(None);
+            j.str("name", name);
+            j.str("app", app.name());
+            j.u64("records", records);
+            j.u64("bytes", bytes);
+            j.end_object();
+        }
+        j.end_array();
         j.end_object();
         j.finish()
     }
@@ -91,6 +111,8 @@ pub struct FlowOutput {
     /// the thread that finishes records, not the one that takes them).
     rows_as: Option<(String, String)>,
     rows: StorageRows,
+    /// The table the records' name ids are in (the flow cache's).
+    names: SharedNames,
 }
 
 /// Gives each record its Community ID (the costly part of a record's way out).
@@ -107,6 +129,14 @@ impl FlowOutput {
         FlowOutput { local, community_id_seed, ..FlowOutput::default() }
     }
 
+    /// The flow cache's name table (records carry ids in it).
+    pub fn set_names(&mut self, names: SharedNames) {
+        if let Some(s) = &mut self.summary {
+            s.names = names.clone();
+        }
+        self.names = names;
+    }
+
     /// Writes the rows of the `flows` table as records finish, with this source and run.
     pub fn write_rows_as(&mut self, source: &str, run: &str) {
         self.rows_as = Some((source.to_string(), run.to_string()));
@@ -114,7 +144,7 @@ impl FlowOutput {
 
     /// Keeps a summary of the records finished, with the `top_n` largest.
     pub fn summarize(&mut self, top_n: usize) {
-        self.summary = Some(FlowSummary::new(top_n));
+        self.summary = Some(FlowSummary { names: self.names.clone(), ..FlowSummary::new(top_n) });
     }
 
     pub fn summary(&self) -> Option<&FlowSummary> {
@@ -135,6 +165,8 @@ impl FlowOutput {
         if self.rows_as.is_some() {
             hash_records(&mut records, self.community_id_seed);
         }
+        let names = self.names.clone();
+        let names = lock_names(&names);
         if let Some(summary) = &mut self.summary {
             for r in &records {
                 summary.records += 1;
@@ -142,11 +174,16 @@ impl FlowOutput {
                 summary.bytes += r.bytes();
                 count(&mut summary.by_reason, r.reason.name());
                 count(&mut summary.by_direction, direction(&self.local, &r.a, &r.b));
+                if r.server_name != 0 {
+                    let e = summary.by_name.entry(r.server_name).or_insert((r.app, 0, 0));
+                    e.1 += 1;
+                    e.2 += r.bytes();
+                }
                 let bytes = r.bytes();
                 if summary.top.len() < summary.top_n || summary.top.last().is_some_and(|(b, _)| bytes > *b) {
                     let mut j = Json::new();
                     let r = if r.community_id.is_none() { r.with_community_id(self.community_id_seed) } else { *r };
-                    write_record_with(&self.origins, &self.local, &mut j, &r, false);
+                    write_record_with(&self.origins, &self.local, &names, &mut j, &r, false);
                     summary.top.push((bytes, j.finish()));
                     // Stable: of equal sizes, the one finished first stays ahead.
                     summary.top.sort_by_key(|b| std::cmp::Reverse(b.0));
@@ -157,7 +194,7 @@ impl FlowOutput {
         if let Some((source, run)) = &self.rows_as {
             let mut rows = std::mem::take(&mut self.rows);
             for r in &records {
-                self.write_row(&mut rows, source, run, r);
+                self.write_row(&mut rows, source, run, r, &names);
             }
             self.rows = rows;
         }
@@ -175,13 +212,15 @@ impl FlowOutput {
             hash_records(&mut records, self.community_id_seed);
         }
         let mut taken = TakenFlows { records: records.len(), ..TakenFlows::default() };
+        let names = self.names.clone();
+        let names = lock_names(&names);
         let written = std::mem::take(&mut self.rows);
         if out.rows.is_some() && out.rows == self.rows_as.as_ref().map(|(s, r)| (s.as_str(), r.as_str())) {
             taken.rows = Some(written);
         } else if let Some((source, run)) = out.rows {
             let mut rows = StorageRows::default();
             for r in &records {
-                self.write_row(&mut rows, source, run, r);
+                self.write_row(&mut rows, source, run, r, &names);
             }
             taken.rows = Some(rows);
         }
@@ -189,7 +228,7 @@ impl FlowOutput {
             let mut j = Json::new();
             j.begin_array(None);
             for r in &records {
-                write_record_with(&self.origins, &self.local, &mut j, r, false);
+                write_record_with(&self.origins, &self.local, &names, &mut j, r, false);
             }
             j.end_array();
             taken.json = Some(j.finish());
@@ -198,7 +237,7 @@ impl FlowOutput {
     }
 
     /// One record as a row of the `flows` table (quarantined when a time is past 2262).
-    fn write_row(&self, rows: &mut StorageRows, source: &str, run: &str, r: &FlowRecord) {
+    fn write_row(&self, rows: &mut StorageRows, source: &str, run: &str, r: &FlowRecord, names: &NameTable) {
         let (probe, interface) = origin_names(&self.origins, r.interface);
         let times: Vec<(&'static str, u64)> = [("first_seen", r.first_ns), ("last_seen", r.last_ns)]
             .into_iter()
@@ -234,6 +273,9 @@ impl FlowOutput {
         w.string(r.reason.name());
         w.u16(r.vlan);
         w.string(direction(&self.local, &r.a, &r.b));
+        w.string(r.app.name());
+        w.string(names.get(r.server_name).unwrap_or(""));
+        w.string(names.get(r.alpn).unwrap_or(""));
         w.end_row();
         if let Err(e) = check_times(&times) {
             let bytes = w.buf.split_off(start);

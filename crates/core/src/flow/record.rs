@@ -4,6 +4,7 @@
 
 use super::community_id::CommunityId;
 use crate::addr::Addr;
+use crate::app::{App, NameTable};
 use crate::json::{epoch_text, Json};
 use crate::names;
 use core::hash::{Hash, Hasher};
@@ -127,6 +128,8 @@ pub struct RecordContext<'a> {
     pub direction: &'a str,
     /// The flow is still in the cache (a page of the live flow table).
     pub open: bool,
+    /// The table the record's name ids are in.
+    pub names: &'a NameTable,
 }
 
 /// One finished flow, or one active-timeout slice of a long one. Endpoint A is the source of
@@ -158,6 +161,11 @@ pub struct FlowRecord {
     pub vlan: u16,
     /// The transport header gave the ports (the Community ID needs them).
     pub(crate) ports: bool,
+    /// What the flow's first payloads told: the application, and the server name (SNI, HTTP
+    /// Host, DNS query name) and first ALPN protocol as ids in the cache's name table (0: none).
+    pub app: App,
+    pub server_name: u32,
+    pub alpn: u32,
 }
 
 impl FlowRecord {
@@ -246,6 +254,9 @@ impl FlowRecord {
         j.u64("vlan", self.vlan as u64);
         if let Some(c) = ctx {
             j.str("direction", c.direction);
+            j.str("app", self.app.name());
+            j.str("serverName", c.names.get(self.server_name).unwrap_or(""));
+            j.str("alpn", c.names.get(self.alpn).unwrap_or(""));
         }
         j.end_object();
     }

@@ -94,6 +94,9 @@ pub const TABLES: [Table; 6] = [
             ("reason", ColumnType::LowCardinalityString),
             ("vlan", ColumnType::UInt16),
             ("direction", ColumnType::LowCardinalityString),
+            ("app", ColumnType::LowCardinalityString),
+            ("server_name", ColumnType::String),
+            ("alpn", ColumnType::LowCardinalityString),
         ],
     },
 ];

@@ -1,0 +1,179 @@
+//! Server names of flows against tshark's dissectors, run live on the shared captures
+//! (`tshark -T fields -e tls.handshake.extensions_server_name -e http.host -e dns.qry.name`).
+//! Skipped, and said, where tshark is not installed.
+//!
+//! A flow's name is the first one its payloads carry (the first DNS, mDNS or LLMNR query name,
+//! the first ClientHello's SNI, the first request's Host), so for each TCP or UDP 5-tuple
+//! tshark's first name must be ours, and we name no flow tshark does not. Where the rules
+//! differ by design, [`known`] says why.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::process::Command;
+
+use netspectra_core::app::lock_names;
+use netspectra_core::capture::CaptureReader;
+use netspectra_core::decode::{decode, Decoded};
+use netspectra_core::flow::{FlowCache, FlowConfig};
+use netspectra_core::record::flag;
+use netspectra_core::table::FragmentPorts;
+
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+
+/// (proto, lower "addr|port", higher "addr|port") -> name.
+type Names = BTreeMap<(u8, String, String), String>;
+
+/// Why a difference is expected, if it is: (capture, flow, tshark's name, ours).
+fn known(
+    capture: &str,
+    k: &(u8, String, String),
+    theirs: Option<&String>,
+    ours: Option<&String>,
+) -> Option<&'static str> {
+    let port = |p: &str| k.1.ends_with(&format!("|{p}")) && k.2.ends_with(&format!("|{p}"));
+    if capture == "ndpi-fuzz-2006-06-26-2594.pcap" {
+        return Some("fuzzed DNS: tshark prints names out of messages we refuse (forward pointers, reserved label types), and bytes that are not UTF-8 as U+FFFD where we escape them");
+    }
+    if capture.starts_with("ndpi-quic") && k.0 == 17 && ours.is_none() {
+        return Some("QUIC: tshark decrypts the Initial packets' ClientHello; we name the flow QUIC without its SNI");
+    }
+    if capture == "ndpi-sites.pcapng" && k.0 == 17 && (k.1.ends_with("|443") || k.2.ends_with("|443")) && ours.is_none()
+    {
+        return Some("QUIC (as above)");
+    }
+    if port("1900") && theirs.is_none() {
+        return Some("SSDP NOTIFY between ports 1900: tshark's SSDP dissector leaves http.host empty, we read its Host as M-SEARCH's");
+    }
+    None
+}
+
+fn key(proto: u8, a: String, b: String) -> (u8, String, String) {
+    if a <= b {
+        (proto, a, b)
+    } else {
+        (proto, b, a)
+    }
+}
+
+fn ours(capture: &str) -> Names {
+    let data = fs::read(format!("{SHARED}/pcaps/{capture}")).unwrap();
+    let mut cache = FlowCache::new(FlowConfig {
+        idle_tcp_ns: u64::MAX,
+        idle_udp_ns: u64::MAX,
+        idle_icmp_ns: u64::MAX,
+        idle_other_ns: u64::MAX,
+        closed_linger_ns: u64::MAX,
+        active_ns: u64::MAX,
+        max_flows: 1 << 20,
+        ..FlowConfig::default()
+    });
+    let mut reader = CaptureReader::new();
+    let mut decoded = Decoded::default();
+    let mut fragments = FragmentPorts::new(65_536, 0);
+    let _ = reader.feed(&data, |f| {
+        decode(f.data, f.link_type, &mut decoded);
+        let mut r = decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
+        fragments.fill(&decoded, &mut r);
+        if !f.has_ts {
+            r.flags |= flag::NO_TIME;
+        }
+        cache.add_payload(&r, decoded.payload(f.data), decoded.tcp_seq);
+    });
+    let _ = reader.finish();
+    cache.flush();
+    let records = cache.take_finished();
+    let names = lock_names(cache.inspector().names());
+    let mut out = Names::new();
+    for r in records {
+        if let Some(n) = names.get(r.server_name) {
+            out.insert(key(r.proto, format!("{}|{}", r.a, r.port_a), format!("{}|{}", r.b, r.port_b)), n.to_string());
+        }
+    }
+    out
+}
+
+fn tshark(capture: &str) -> Option<Names> {
+    let out = Command::new("tshark")
+        .args([
+            "-n",
+            "-r",
+            &format!("{SHARED}/pcaps/{capture}"),
+            "-T",
+            "fields",
+            "-E",
+            "separator=\t",
+            "-E",
+            "occurrence=l",
+        ])
+        .args(["-e", "frame.protocols"])
+        .args([
+            "-e",
+            "ip.src",
+            "-e",
+            "ip.dst",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "ipv6.dst",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.dstport",
+        ])
+        .args([
+            "-e",
+            "udp.srcport",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "tls.handshake.extensions_server_name",
+            "-e",
+            "http.host",
+            "-e",
+            "dns.qry.name",
+        ])
+        .args(["-Y", "tls.handshake.type == 1 || http.request || dns || mdns || llmnr"])
+        .output()
+        .ok()?;
+    let mut m = Names::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let (protocols, line) = line.split_once('\t').unwrap_or_default();
+        let f: Vec<&str> = line.split('\t').collect();
+        // The innermost IP header is the flow's (6in4: IPv6 in IPv4).
+        let protocols = format!(":{protocols}:");
+        let v6_inner = protocols.rfind(":ipv6:") > protocols.rfind(":ip:");
+        let (src, dst) = if !v6_inner { (f[0], f[1]) } else { (f[2], f[3]) };
+        let (proto, sp, dp) = if !f[4].is_empty() { (6, f[4], f[5]) } else { (17, f[6], f[7]) };
+        let name = [f[8], f[9], f[10]].into_iter().find(|n| !n.is_empty());
+        if let Some(n) = name {
+            m.entry(key(proto, format!("{src}|{sp}"), format!("{dst}|{dp}"))).or_insert_with(|| n.to_lowercase());
+        }
+    }
+    Some(m)
+}
+
+#[test]
+fn server_names_match_tshark() {
+    let mut report = String::new();
+    let mut checked = 0;
+    for entry in fs::read_dir(format!("{SHARED}/pcaps")).unwrap() {
+        let capture = entry.unwrap().file_name().to_string_lossy().to_string();
+        if !capture.contains(".pcap") && !capture.ends_with(".cap") {
+            continue;
+        }
+        let Some(theirs) = tshark(&capture) else {
+            eprintln!("names oracle skipped: tshark is not installed");
+            return;
+        };
+        let ours = ours(&capture);
+        let keys: std::collections::BTreeSet<_> = theirs.keys().chain(ours.keys()).collect();
+        for k in keys {
+            checked += 1;
+            let (t, o) = (theirs.get(k), ours.get(k));
+            if t != o && known(&capture, k, t, o).is_none() {
+                report.push_str(&format!("{capture}: {k:?}: tshark {t:?}, ours {o:?}\n"));
+            }
+        }
+    }
+    assert!(report.is_empty(), "{checked} names checked:\n{report}");
+}
