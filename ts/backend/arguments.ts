@@ -121,6 +121,7 @@ function flowOptions(options: unknown, at: string): FlowOptions {
     maxFlows: optional(o, 'maxFlows', expectU32, at),
     localNetworks: optional(o, 'localNetworks', expectString, at),
     probe: optional(o, 'probe', expectString, at),
+    names: optional(o, 'names', expectBool, at),
   });
 }
 

@@ -61,6 +61,8 @@ export interface FlowOptions {
   localNetworks?: string;
   /** Probe name of records made from capture files. */
   probe?: string;
+  /** Read flows' first payloads for their application and server name (default true). */
+  names?: boolean;
 }
 
 export interface Analyzer {

@@ -236,7 +236,7 @@ const ANALYZER_FIELDS = { seed: 'seed', windowSeconds: 'window_seconds', top: 't
 const FLOW_FIELDS: Record<keyof FlowOptions, string> = {
   idleTcp: 'flows.idle_tcp', idleUdp: 'flows.idle_udp', idleIcmp: 'flows.idle_icmp', idleOther: 'flows.idle_other',
   activeTimeout: 'flows.active_timeout', closedLinger: 'flows.closed_linger', maxFlows: 'flows.max_flows',
-  localNetworks: 'flows.local_networks', probe: 'flows.probe',
+  localNetworks: 'flows.local_networks', probe: 'flows.probe', names: 'flows.names',
 };
 const TASK_FIELDS = {
   name: 'task', type: 'type', key: 'key', distinct: 'distinct', element: 'element', depth: 'depth', width: 'width',

@@ -313,6 +313,7 @@ export const configSchema: Schema & { kind: 'object' } = {
         idleOther: { kind: 'duration', default: 30, min: 0.001, max: 86_400, doc: 'a flow of any other protocol without packets for this long ends' },
         activeTimeout: { kind: 'duration', default: 1800, min: 1, max: 7 * 86_400, doc: 'a longer flow is exported in records of this length' },
         closedLinger: { kind: 'duration', default: 5, min: 0, max: 3600, doc: 'a TCP flow closed by FIN or RST is kept this long for its last ACKs and retransmissions' },
+        names: { kind: 'bool', default: true, doc: 'read the first payloads of each flow for its application and server name (DNS, TLS SNI, HTTP Host, QUIC; analyze)' },
         maxFlows: { kind: 'int', default: 262_144, min: 16, max: 16_777_216, doc: 'flows held at once; beyond this a lingering closed flow, else the least recently seen one, is ended (counted)' },
         localNetworks: {
           kind: 'list',
@@ -477,6 +478,7 @@ export interface FlowsConfig {
   activeTimeout: number;
   closedLinger: number;
   maxFlows: number;
+  names: boolean;
   localNetworks: string[];
   subject: string;
   httpUrl: string;

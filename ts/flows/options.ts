@@ -15,5 +15,6 @@ export function flowOptions(cfg: FlowsConfig, probe?: string): FlowOptions | und
     maxFlows: cfg.maxFlows,
     localNetworks: cfg.localNetworks.join(','),
     probe,
+    names: cfg.names,
   };
 }

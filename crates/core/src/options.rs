@@ -78,6 +78,8 @@ pub struct FlowOptions {
     pub local_networks: Option<String>,
     /// Probe name of records made from capture files (the host's name).
     pub probe: Option<String>,
+    /// Read flows' first payloads for their application and server name (default true).
+    pub names: Option<bool>,
 }
 
 impl FlowOptions {
@@ -109,7 +111,12 @@ impl FlowOptions {
                 .map(|n| Cidr::parse(n).map_err(|e| format!("flows.localNetworks: {e}")))
                 .collect::<Result<_, _>>()?,
         };
-        Ok(FlowMeterConfig { cache, local, probe: self.probe.clone().unwrap_or_default() })
+        Ok(FlowMeterConfig {
+            cache,
+            local,
+            probe: self.probe.clone().unwrap_or_default(),
+            names: self.names.unwrap_or(true),
+        })
     }
 }
 

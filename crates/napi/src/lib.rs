@@ -75,6 +75,8 @@ pub struct FlowOptions {
     pub local_networks: Option<String>,
     /// Probe name of records made from capture files.
     pub probe: Option<String>,
+    /// Read flows' first payloads for their application and server name (default true).
+    pub names: Option<bool>,
 }
 
 impl From<FlowOptions> for options::FlowOptions {
@@ -89,6 +91,7 @@ impl From<FlowOptions> for options::FlowOptions {
             max_flows: f.max_flows,
             local_networks: f.local_networks,
             probe: f.probe,
+            names: f.names,
         }
     }
 }

@@ -13,7 +13,7 @@
 //! `depth`, `width`, `conservative`, `heavy_hitters`, `registers`, `register_bits`, `decay_base`,
 //! `threshold`. Flow records: `flows` (`true`) and its `flows.idle_tcp`, `flows.idle_udp`,
 //! `flows.idle_icmp`, `flows.idle_other`, `flows.active_timeout`, `flows.closed_linger`,
-//! `flows.max_flows`, `flows.local_networks`, `flows.probe`; `seconds`; `source` and `run` (storage
+//! `flows.max_flows`, `flows.local_networks`, `flows.probe`, `flows.names`; `seconds`; `source` and `run` (storage
 //! rows). Traffic fields: `seed`, `packets`, `hosts`, `duration_seconds`, `start_ms`.
 //!
 //! A malformed text is a bug in the TypeScript encoder; the error says where it broke.
@@ -105,6 +105,7 @@ pub fn analyzer_options(text: &[u8]) -> Result<AnalyzerOptions, String> {
                     "max_flows" => f.max_flows = Some(number(name, v)?),
                     "local_networks" => f.local_networks = Some(v.to_string()),
                     "probe" => f.probe = Some(v.to_string()),
+                    "names" => f.names = Some(boolean(name, v)?),
                     _ => return Err(format!("wasm options: unknown field \"{name}\"")),
                 }
             }

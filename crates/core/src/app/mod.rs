@@ -3,15 +3,18 @@
 //! The flow cache hands each flow's first payloads to an [`Inspector`]: DNS over UDP and TCP
 //! (the query name; the answers' addresses go to a passive-DNS table), the TLS ClientHello's
 //! server name (SNI) and ALPN, also when the hello spans TCP segments, and HTTP/1.x's method and
-//! Host. QUIC v1 and v2 long-header packets are named QUIC; their Initial packets are encrypted
-//! and not read, so a QUIC flow has no server name. A flow is looked at for its first
-//! [`LOOK_PACKETS`] payloads at most, so the cost per packet stays flat.
+//! Host; QUIC v1 and v2 client Initial packets, decrypted with the keys RFC 9001 derives from
+//! the connection id (`quic.rs`, primitives in `crypto.rs`), for the ClientHello's SNI and ALPN,
+//! also when it spans Initial packets. A flow is looked at for its first [`LOOK_PACKETS`]
+//! payloads at most, so the cost per packet stays flat.
 //!
 //! Names are interned in a [`NameTable`] shared with the flow output, so a record stays a small
 //! `Copy` value that carries name ids.
 
+mod crypto;
 pub mod dns;
 pub mod http;
+pub mod quic;
 pub mod tls;
 
 use crate::addr::Addr;
@@ -116,6 +119,7 @@ pub struct AppProblems {
     pub dns: u64,
     pub tls: u64,
     pub http: u64,
+    pub quic: u64,
     /// Payloads cut by the capture's snap length or a fragment boundary: not judged.
     pub cut: u64,
     /// Hellos not gathered because too many flows were being gathered at once.
@@ -128,6 +132,7 @@ impl AppProblems {
         match proto {
             "DNS" => self.dns += 1,
             "TLS" => self.tls += 1,
+            "QUIC" => self.quic += 1,
             _ => self.http += 1,
         }
         match self.reasons.iter_mut().find(|(p, w, _)| *p == proto && *w == why) {
@@ -149,6 +154,9 @@ struct Pending {
 pub struct Inspector {
     names: SharedNames,
     pending: FlowMap<u32, Pending>,
+    /// QUIC connections whose ClientHello is being gathered from Initial packets, with the
+    /// client's direction (the server's Initials have keys of their own).
+    quic: FlowMap<u32, (u8, quic::Crypto)>,
     /// Address -> the name a client resolved it from (the last answer seen).
     pub passive: FlowMap<Addr, u32>,
     pub problems: AppProblems,
@@ -159,7 +167,13 @@ const TCP: u8 = 6;
 
 impl Inspector {
     pub fn new(names: SharedNames, seed: u64) -> Inspector {
-        Inspector { names, pending: flow_map(seed), passive: flow_map(seed), problems: AppProblems::default() }
+        Inspector {
+            names,
+            pending: flow_map(seed),
+            quic: flow_map(seed),
+            passive: flow_map(seed),
+            problems: AppProblems::default(),
+        }
     }
 
     pub fn names(&self) -> &SharedNames {
@@ -174,6 +188,7 @@ impl Inspector {
         if seen.looked == 0 {
             // The slot's previous flow may have left bytes behind.
             self.pending.remove(&slot);
+            self.quic.remove(&slot);
         }
         seen.looked += 1;
         if seen.looked > LOOK_PACKETS {
@@ -185,10 +200,7 @@ impl Inspector {
         let port = |p: u16| r.src_port == p || r.dst_port == p;
         match r.proto {
             UDP if port(53) || port(5353) || port(5355) => self.dns(seen, payload, cut),
-            UDP if port(443) && is_quic_long_header(payload) => {
-                seen.app = App::Quic;
-                self.finish(seen, slot);
-            }
+            UDP if quic::is_long_header(payload) => self.quic(seen, slot, dir, payload, cut),
             // SSDP and other HTTP over UDP: one datagram, one request.
             UDP if http::looks_like(payload).is_some() => {
                 if let http::Request::Head { host, .. } = http::request(payload) {
@@ -213,6 +225,58 @@ impl Inspector {
     fn finish(&mut self, seen: &mut Seen, slot: u32) {
         seen.looked = DONE;
         self.pending.remove(&slot);
+        self.quic.remove(&slot);
+    }
+
+    /// A client Initial's CRYPTO frames, gathered until they hold the whole ClientHello.
+    fn quic(&mut self, seen: &mut Seen, slot: u32, dir: u8, datagram: &[u8], cut: bool) {
+        seen.app = App::Quic;
+        let (client, mut crypto) = self.quic.remove(&slot).unwrap_or((dir, quic::Crypto::default()));
+        if client != dir {
+            // The server's packets: not the client's hello.
+            self.quic.insert(slot, (client, crypto));
+            return;
+        }
+        match quic::read_initials(datagram, &mut crypto) {
+            Ok(()) => {}
+            // A 0-RTT or Handshake packet: not the hello.
+            Err("no Initial packet") => {
+                self.quic.insert(slot, (client, crypto));
+                return;
+            }
+            Err(_) if cut => {
+                self.problems.cut += 1;
+                return self.finish(seen, slot);
+            }
+            Err(why) => {
+                self.problems.count("QUIC", why);
+                return self.finish(seen, slot);
+            }
+        }
+        let hello = crypto.contiguous();
+        if hello.len() >= 4 {
+            if hello[0] != 1 {
+                self.problems.count("QUIC", "first CRYPTO message is not a ClientHello");
+                return self.finish(seen, slot);
+            }
+            let len = 4 + ((hello[1] as usize) << 16 | (hello[2] as usize) << 8 | hello[3] as usize);
+            if hello.len() >= len {
+                match tls::parse_hello(&hello[4..len]) {
+                    Ok((sni, alpn)) => {
+                        seen.name = sni.map_or(0, |s| self.intern(&s));
+                        seen.alpn = alpn.first().map_or(0, |a| self.intern(a));
+                    }
+                    Err(why) => self.problems.count("QUIC", why),
+                }
+                return self.finish(seen, slot);
+            }
+        }
+        if self.quic.len() < MAX_PENDING {
+            self.quic.insert(slot, (client, crypto));
+        } else {
+            self.problems.not_gathered += 1;
+            self.finish(seen, slot);
+        }
     }
 
     fn intern(&self, name: &str) -> u32 {
@@ -333,13 +397,6 @@ impl Inspector {
         }
         need_more
     }
-}
-
-/// A QUIC long header of version 1 or 2 (RFC 9000 section 17.2, RFC 9369).
-fn is_quic_long_header(p: &[u8]) -> bool {
-    p.len() >= 7
-        && p[0] & 0xc0 == 0xc0
-        && matches!(u32::from_be_bytes([p[1], p[2], p[3], p[4]]), 0x0000_0001 | 0x6b33_43cf)
 }
 
 #[cfg(test)]

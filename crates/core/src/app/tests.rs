@@ -104,3 +104,22 @@ fn a_flow_is_looked_at_for_its_first_packets_only() {
     i.inspect(&mut seen, 1, 0, &packet(TCP, 40000, 443, late.len()), &late, 100);
     assert_eq!(seen.name, 0);
 }
+
+#[test]
+fn quic_sni_from_the_clients_initials_with_a_server_initial_between() {
+    use super::quic::tests::{crypto_frame, initial};
+    let mut i = Inspector::new(SharedNames::default(), 1);
+    let mut seen = Seen::default();
+    let hello = hello_message("www.example.com", &["h3"], 1500);
+    let dcid = [1, 2, 3, 4, 5, 6, 7, 8];
+    let first = initial(quic::V1, &dcid, &crypto_frame(0, &hello[..1000]));
+    i.inspect(&mut seen, 5, 0, &packet(UDP, 50000, 443, first.len()), &first, 0);
+    assert_eq!((seen.app, seen.name), (App::Quic, 0));
+    // The server's Initial (its own keys: unreadable with the client's) is not the hello.
+    let server = initial(quic::V1, &[7; 8], &crypto_frame(0, b"\x02\x00\x00\x01x"));
+    i.inspect(&mut seen, 5, 1, &packet(UDP, 443, 50000, server.len()), &server, 0);
+    let second = initial(quic::V1, &dcid, &crypto_frame(1000, &hello[1000..]));
+    i.inspect(&mut seen, 5, 0, &packet(UDP, 50000, 443, second.len()), &second, 0);
+    assert_eq!((name(&i, seen.name), name(&i, seen.alpn)), ("www.example.com".to_string(), "h3".to_string()));
+    assert_eq!(i.problems, AppProblems::default());
+}

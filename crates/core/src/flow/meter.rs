@@ -17,6 +17,8 @@ pub struct FlowMeterConfig {
     pub local: Vec<Cidr>,
     /// The probe name of records made from capture files (`analyze`: the host's name).
     pub probe: String,
+    /// Payloads given to [`FlowMeter::add_payload`] are read for names (else ignored).
+    pub names: bool,
 }
 
 /// A record's direction by its endpoints: A (the initiator) local and B not is outbound.
@@ -37,11 +39,18 @@ pub struct FlowMeter {
     origins: Vec<(String, String)>,
     /// The cache's clock as of the last packet: idle time counts from here.
     last_packet_clock: Option<u64>,
+    names: bool,
 }
 
 impl FlowMeter {
     pub fn new(cfg: FlowMeterConfig) -> FlowMeter {
-        FlowMeter { cache: FlowCache::new(cfg.cache), local: cfg.local, origins: Vec::new(), last_packet_clock: None }
+        FlowMeter {
+            cache: FlowCache::new(cfg.cache),
+            local: cfg.local,
+            origins: Vec::new(),
+            last_packet_clock: None,
+            names: cfg.names,
+        }
     }
 
     pub fn cache(&self) -> &FlowCache {
@@ -76,6 +85,7 @@ impl FlowMeter {
     pub fn add_payload(&mut self, r: &PacketRecord, origin: u16, payload: &[u8], tcp_seq: u32) -> Option<Touch> {
         let mut r = *r;
         r.interface = origin;
+        let payload = if self.names { payload } else { &[] };
         let touch = self.cache.add_payload(&r, payload, tcp_seq);
         self.last_packet_clock = self.cache.clock();
         touch
@@ -307,7 +317,7 @@ mod tests {
 
     fn meter() -> FlowMeter {
         let local = vec![Cidr::parse("10.0.0.0/8").unwrap()];
-        FlowMeter::new(FlowMeterConfig { cache: FlowConfig::default(), local, probe: String::new() })
+        FlowMeter::new(FlowMeterConfig { cache: FlowConfig::default(), local, probe: String::new(), names: true })
     }
 
     #[test]
