@@ -109,7 +109,7 @@ export function refuseBpf(o: AnalyzerOptions | undefined, backend: string): void
   if (o?.bpf?.trim()) throw new Error(`--bpf "${o.bpf}" needs the native backend (libpcap's filter compiler); this run uses the ${backend} backend`);
 }
 
-function flowOptions(options: unknown, at: string): FlowOptions {
+export function flowOptions(options: unknown, at: string): FlowOptions {
   const o = fieldsOf(options) ?? {};
   return defined<FlowOptions>({
     idleTcp: optional(o, 'idleTcp', expectNumber, at),

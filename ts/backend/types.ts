@@ -114,6 +114,9 @@ export interface PacketBatcherOptions {
   /** Packets per batch. */
   batchPackets: number;
   seed?: string;
+  /** The engine's flow settings: with them (and `names` not false) the probe reads flows' first
+   * payloads and sends their application and server name with the records. */
+  flows?: FlowOptions;
 }
 
 /** Cumulative capture counters stamped on every batch. */

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { analyzerOptions, refuseBpf, expectBool, expectBytes, expectString, expectU32, trafficOptions } from './arguments.js';
+import { analyzerOptions, refuseBpf, expectBool, expectBytes, expectString, expectU32, flowOptions, trafficOptions } from './arguments.js';
 import type {
   Analyzer, AnalyzerOptions, ApplyResult, Backend, BatchEngine, CaptureStats, FlowOptions, PacketBatcher,
   PacketBatcherOptions, SealedBatch, TakenFlows, TrafficOptions, TrafficSource,
@@ -410,8 +410,16 @@ export class WasmPacketBatcher implements PacketBatcher {
     if (typeof options !== 'object' || options === null) throw Object.assign(new TypeError('createPacketBatcher: options must be an object'), { code: 'ObjectExpected' });
     expectString(options.probeId, 'createPacketBatcher: probeId');
     expectString(options.interface, 'createPacketBatcher: interface');
-    const o = { ...options, partitions: expectU32(options.partitions, 'createPacketBatcher: partitions'), batchPackets: expectU32(options.batchPackets, 'createPacketBatcher: batchPackets') };
-    const text = optionsText((put) => putAll(put, o, BATCHER_FIELDS));
+    const o = {
+      ...options,
+      partitions: expectU32(options.partitions, 'createPacketBatcher: partitions'),
+      batchPackets: expectU32(options.batchPackets, 'createPacketBatcher: batchPackets'),
+      flows: options.flows === undefined ? undefined : flowOptions(options.flows, 'createPacketBatcher: flows'),
+    };
+    const text = optionsText((put) => {
+      putAll(put, o, BATCHER_FIELDS);
+      if (o.flows) putAll(put, o.flows, FLOW_FIELDS);
+    });
     this.own = new Owned(this, rt, rt.create('createPacketBatcher', (p, n) => rt.x.ns_batcher_new(p, n), text), 'ns_batcher_free');
   }
 

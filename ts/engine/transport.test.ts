@@ -151,8 +151,9 @@ test('flow records: the engine publishes on NATS, as they finish, the records an
   const cfg = config({ 'engine.threads': 2, 'flows.idleUdp': '5s' });
   const { analyzer } = createAnalyzer(loadBackend('native'), { ...cfg, flows: { ...cfg.flows, idleUdp: 5 } });
   await feedFile(analyzer, CAPTURE, 1 << 20);
-  const offline = JSON.parse(analyzer.takeFlows!(true)!) as { communityId: string | null; packetsAtoB: number; bytesBtoA: number; interface: string; probe: string }[];
+  const offline = JSON.parse(analyzer.takeFlows!(true)!) as { communityId: string | null; packetsAtoB: number; bytesBtoA: number; interface: string; probe: string; app: string; serverName: string }[];
   assert.ok(offline.length > 6000);
+  assert.ok(offline.filter((r) => r.serverName).length > 100, 'names read from the payloads');
 
   const listener = await connect({ servers: nats.url });
   const received: typeof offline = [];
@@ -169,7 +170,8 @@ test('flow records: the engine publishes on NATS, as they finish, the records an
   await listener.close();
   assert.equal(received.length, offline.length);
   assert.ok(received.every((r) => r.probe === 'test-probe' && r.interface === 'file'));
-  // The same flows, counted alike (only the names of where they were captured differ).
-  const key = (r: (typeof offline)[number]) => `${r.communityId} ${r.packetsAtoB} ${r.bytesBtoA}`;
+  // The same flows, counted and named alike (the probe reads the payloads and sends the names;
+  // only the names of where they were captured differ).
+  const key = (r: (typeof offline)[number]) => `${r.communityId} ${r.packetsAtoB} ${r.bytesBtoA} ${r.app} ${r.serverName}`;
   assert.deepEqual(received.map(key).sort(), offline.map(key).sort());
 });

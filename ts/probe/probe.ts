@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import type { CaptureStats, LiveCapture, PacketBatcher } from '../backend/index.js';
 import { loadBackend, openLiveCapture, transportBackend } from '../backend/index.js';
 import { indexFile } from '../extract/index.js';
+import { flowOptions } from '../flows/options.js';
 import type { NetspectraConfig } from '../config/index.js';
 import { grouped } from '../report/units.js';
 import type { ProbeCounts } from '../ops/metrics.js';
@@ -41,6 +42,7 @@ export class Probe {
       partitions: cfg.probe.partitions,
       batchPackets: cfg.probe.batchPackets,
       seed: cfg.seed,
+      flows: flowOptions(cfg.flows),
     });
     this.flushTimer = setInterval(() => this.send(true), cfg.probe.flushInterval * 1000);
   }

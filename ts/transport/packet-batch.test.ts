@@ -12,11 +12,12 @@ const CAPTURE = join(process.cwd(), '..', 'shared', 'pcaps', 'debian-pathspider-
 interface Batch {
   version: number; probeId: string; sequence: bigint; partition: number; partitions: number; iface: string;
   records: Uint8Array; stats: Record<string, bigint>; sentNs: bigint;
+  names: { index: number; app: number; serverName: string; alpn: string }[];
 }
 
 function decode(bytes: Uint8Array): Batch {
   const r = new BinaryReader(bytes);
-  const b: Batch = { version: 0, probeId: '', sequence: 0n, partition: 0, partitions: 0, iface: '', records: new Uint8Array(), stats: {}, sentNs: 0n };
+  const b: Batch = { version: 0, probeId: '', sequence: 0n, partition: 0, partitions: 0, iface: '', records: new Uint8Array(), stats: {}, sentNs: 0n, names: [] };
   while (r.pos < r.len) {
     const [field, wire] = r.tag();
     switch (field) {
@@ -37,6 +38,20 @@ function decode(bytes: Uint8Array): Batch {
         break;
       }
       case 9: b.sentNs = BigInt(r.uint64()); break;
+      case 10: {
+        const s = new BinaryReader(r.bytes());
+        const n = { index: 0, app: 0, serverName: '', alpn: '' };
+        while (s.pos < s.len) {
+          const [f, w] = s.tag();
+          if (f === 1) n.index = s.uint32();
+          else if (f === 2) n.app = s.uint32();
+          else if (f === 3) n.serverName = s.string();
+          else if (f === 4) n.alpn = s.string();
+          else s.skip(w as WireType, f);
+        }
+        b.names.push(n);
+        break;
+      }
       default: r.skip(wire as WireType, field);
     }
   }
@@ -44,7 +59,7 @@ function decode(bytes: Uint8Array): Batch {
 }
 
 test('batches decode with an independent protobuf reader, as packet.proto documents them', () => {
-  const batcher = transportBackend().createPacketBatcher({ probeId: 'probe-α', interface: 'eth0', partitions: 4, batchPackets: 1000 });
+  const batcher = transportBackend().createPacketBatcher({ probeId: 'probe-α', interface: 'eth0', partitions: 4, batchPackets: 1000, flows: {} });
   assert.equal(batcher.addCapture(readFileSync(CAPTURE)), null);
   assert.equal(batcher.endCapture(), null);
   const stats = { captured: 62_781, kernelDropped: 5, interfaceDropped: 1, probeDropped: 7 };
@@ -75,6 +90,14 @@ test('batches decode with an independent protobuf reader, as packet.proto docume
     }
   }
   assert.ok(new Set(partitionOf.values()).size === 4, 'every partition used');
+  // Names the probe read, each at a record of its batch: a DNS query's record has UDP port 53.
+  const names = decoded.flatMap((b) => b.names.map((n) => ({ ...n, record: b.records.subarray(n.index * 64, n.index * 64 + 64) })));
+  assert.ok(names.some((n) => n.app === 1 && n.serverName === 'router.bittorrent.com'), JSON.stringify(names.slice(0, 3)));
+  for (const n of names) {
+    assert.equal(n.record.length, 64, `name at record ${n.index} is past its batch`);
+    const ports = [Buffer.from(n.record).readUInt16LE(48), Buffer.from(n.record).readUInt16LE(50)];
+    if (n.app === 1) assert.ok(ports.some((p) => p === 53 || p === 5353 || p === 5355), `DNS name on ports ${ports}`);
+  }
 });
 
 test('bad frame buffers and options are refused with the reason', () => {

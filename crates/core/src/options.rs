@@ -210,17 +210,25 @@ pub struct BatcherOptions {
     pub batch_packets: u32,
     /// Seed of the partition hash, decimal; the analyzer's default when absent.
     pub seed: Option<String>,
+    /// The engine's flow settings: with them (and `names` not false), the probe reads flows'
+    /// first payloads for their names and sends them with the records.
+    pub flows: Option<FlowOptions>,
 }
 
 impl BatcherOptions {
     pub fn config(&self) -> Result<crate::batch::BatchConfig, String> {
         let seed = AnalyzerOptions { seed: self.seed.clone(), ..AnalyzerOptions::default() }.config()?.seed;
+        let names = match &self.flows {
+            Some(f) => Some(f.config(seed)?).filter(|m| m.names).map(|m| m.cache),
+            None => None,
+        };
         Ok(crate::batch::BatchConfig {
             probe_id: self.probe_id.clone(),
             interface: self.interface.clone(),
             partitions: self.partitions,
             batch_packets: self.batch_packets,
             seed,
+            names,
         })
     }
 

@@ -299,6 +299,9 @@ pub struct PacketBatcherOptions {
     pub batch_packets: u32,
     /// Hash seed (decimal) of the partition hash; every probe of a deployment uses the same.
     pub seed: Option<String>,
+    /// The engine's flow settings: with them (and `names` not false) the probe reads flows'
+    /// first payloads and sends their application and server name with the records.
+    pub flows: Option<FlowOptions>,
 }
 
 #[napi(object)]
@@ -334,6 +337,7 @@ impl PacketBatcher {
             partitions: opts.partitions,
             batch_packets: opts.batch_packets,
             seed: opts.seed,
+            flows: opts.flows.map(Into::into),
         };
         Ok(PacketBatcher { inner: opts.batcher().map_err(invalid)? })
     }

@@ -93,22 +93,7 @@ pub fn analyzer_options(text: &[u8]) -> Result<AnalyzerOptions, String> {
                     o.flows.get_or_insert_with(FlowOptions::default);
                 }
             }
-            _ if name.starts_with("flows.") => {
-                let f = o.flows.get_or_insert_with(FlowOptions::default);
-                match &name[6..] {
-                    "idle_tcp" => f.idle_tcp = Some(number(name, v)?),
-                    "idle_udp" => f.idle_udp = Some(number(name, v)?),
-                    "idle_icmp" => f.idle_icmp = Some(number(name, v)?),
-                    "idle_other" => f.idle_other = Some(number(name, v)?),
-                    "active_timeout" => f.active_timeout = Some(number(name, v)?),
-                    "closed_linger" => f.closed_linger = Some(number(name, v)?),
-                    "max_flows" => f.max_flows = Some(number(name, v)?),
-                    "local_networks" => f.local_networks = Some(v.to_string()),
-                    "probe" => f.probe = Some(v.to_string()),
-                    "names" => f.names = Some(boolean(name, v)?),
-                    _ => return Err(format!("wasm options: unknown field \"{name}\"")),
-                }
-            }
+            _ if name.starts_with("flows.") => flow_field(o.flows.get_or_insert_with(FlowOptions::default), name, v)?,
             "task" => o.tasks.push(TaskOptions { name: v.to_string(), ..TaskOptions::default() }),
             _ => {
                 let Some(t) = o.tasks.last_mut() else {
@@ -135,7 +120,26 @@ pub fn analyzer_options(text: &[u8]) -> Result<AnalyzerOptions, String> {
     Ok(o)
 }
 
-/// Batcher fields: `probe_id`, `interface`, `partitions`, `batch_packets`, `seed`.
+/// One `flows.*` field of the analyzer's or the batcher's options.
+fn flow_field(f: &mut FlowOptions, name: &str, v: &str) -> Result<(), String> {
+    match &name[6..] {
+        "idle_tcp" => f.idle_tcp = Some(number(name, v)?),
+        "idle_udp" => f.idle_udp = Some(number(name, v)?),
+        "idle_icmp" => f.idle_icmp = Some(number(name, v)?),
+        "idle_other" => f.idle_other = Some(number(name, v)?),
+        "active_timeout" => f.active_timeout = Some(number(name, v)?),
+        "closed_linger" => f.closed_linger = Some(number(name, v)?),
+        "max_flows" => f.max_flows = Some(number(name, v)?),
+        "local_networks" => f.local_networks = Some(v.to_string()),
+        "probe" => f.probe = Some(v.to_string()),
+        "names" => f.names = Some(boolean(name, v)?),
+        _ => return Err(format!("wasm options: unknown field \"{name}\"")),
+    }
+    Ok(())
+}
+
+/// Batcher fields: `probe_id`, `interface`, `partitions`, `batch_packets`, `seed`, and the
+/// analyzer's `flows.*` fields (the engine's flow settings, for names).
 pub fn batcher_options(text: &[u8]) -> Result<BatcherOptions, String> {
     let mut o = BatcherOptions::default();
     for field in fields(text) {
@@ -146,6 +150,7 @@ pub fn batcher_options(text: &[u8]) -> Result<BatcherOptions, String> {
             "partitions" => o.partitions = number(name, v)?,
             "batch_packets" => o.batch_packets = number(name, v)?,
             "seed" => o.seed = Some(v.to_string()),
+            _ if name.starts_with("flows.") => flow_field(o.flows.get_or_insert_with(FlowOptions::default), name, v)?,
             _ => return Err(format!("wasm options: unknown batcher field \"{name}\"")),
         }
     }

@@ -35,6 +35,17 @@ pub enum App {
 }
 
 impl App {
+    /// From its number on the wire (`PacketBatch.names`); unknown numbers are `Unknown`.
+    pub fn from_u8(v: u8) -> App {
+        match v {
+            1 => App::Dns,
+            2 => App::Tls,
+            3 => App::Http,
+            4 => App::Quic,
+            _ => App::Unknown,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             App::Unknown => "",
@@ -64,6 +75,13 @@ pub struct Seen {
     pub name: u32,
     pub alpn: u32,
     looked: u8,
+}
+
+impl Seen {
+    /// The same application and names (however far the reading got).
+    pub fn same_names(&self, other: &Seen) -> bool {
+        (self.app, self.name, self.alpn) == (other.app, other.name, other.alpn)
+    }
 }
 
 /// Interned names: id `n` is `list[n - 1]`.

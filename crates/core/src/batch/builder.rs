@@ -5,10 +5,17 @@
 //! file arrives in chunks. Either way each packet is decoded exactly as `analyze` decodes it
 //! (fragment ports included) and its record goes to a partition chosen by its address pair, so
 //! both directions of a conversation travel in the same partition.
+//!
+//! With `names`, the probe also reads each flow's first payloads (a flow cache of its own with
+//! the engine's flow settings, so that its flows begin and end where the engine's do) and sends
+//! a flow's application and server name with the record of the packet that told them: the
+//! engine receives records, never payloads.
 
-use super::wire::{CaptureStats, PacketBatch, RECORD_VERSION};
+use super::wire::{CaptureStats, FlowName, PacketBatch, RECORD_VERSION};
+use crate::app::lock_names;
 use crate::capture::{CaptureError, CaptureReader, Frame};
 use crate::decode::{self, Decoded};
+use crate::flow::{FlowCache, FlowConfig, Segment};
 use crate::hash::{derived_seed, murmur3_32};
 use crate::record::{flag, PacketRecord};
 use crate::table::FragmentPorts;
@@ -28,6 +35,18 @@ pub struct BatchConfig {
     /// A partition's batch is sealed when it holds this many packets.
     pub batch_packets: u32,
     pub seed: u64,
+    /// Read flows' first payloads for their application and server name, in a flow cache of
+    /// these settings (the engine's); None: no names.
+    pub names: Option<FlowConfig>,
+}
+
+/// A flow's names as a batch carries them.
+#[derive(Clone, Debug)]
+struct OwnedName {
+    index: u32,
+    app: u8,
+    server_name: String,
+    alpn: String,
 }
 
 impl BatchConfig {
@@ -61,8 +80,12 @@ struct Recorder {
     batch_len: usize,
     /// Encoded records per partition, and the full batches waiting for `take`.
     open: Vec<Vec<u8>>,
-    sealed: Vec<(u32, Vec<u8>)>,
+    sealed: Vec<(u32, Vec<u8>, Vec<OwnedName>)>,
     packets: u64,
+    /// Flows followed for their names, and the names of each open batch.
+    names: Option<FlowCache>,
+    open_names: Vec<Vec<OwnedName>>,
+    scratch: Vec<Segment>,
 }
 
 impl Recorder {
@@ -75,6 +98,23 @@ impl Recorder {
             r.flags |= flag::NO_TIME;
         }
         let p = self.partition(&r);
+        if let Some(cache) = &mut self.names {
+            cache.add_payload(&r, self.decoded.payload(data), self.decoded.tcp_seq);
+            if let Some(told) = cache.take_news() {
+                let names = lock_names(cache.inspector().names());
+                self.open_names[p].push(OwnedName {
+                    index: (self.open[p].len() / PacketRecord::ENCODED_LEN) as u32,
+                    app: told.app as u8,
+                    server_name: names.get(told.name).unwrap_or("").to_string(),
+                    alpn: names.get(told.alpn).unwrap_or("").to_string(),
+                });
+            }
+            // The cache's shares of windows are not wanted here.
+            if cache.has_ended() {
+                cache.take_ended(&mut self.scratch);
+                self.scratch.clear();
+            }
+        }
         let open = &mut self.open[p];
         if open.capacity() == 0 {
             open.reserve_exact(self.batch_len);
@@ -85,7 +125,7 @@ impl Recorder {
         self.packets += 1;
         if open.len() >= self.batch_len {
             let full = std::mem::take(open);
-            self.sealed.push((p as u32, full));
+            self.sealed.push((p as u32, full, std::mem::take(&mut self.open_names[p])));
         }
     }
 
@@ -128,6 +168,13 @@ impl BatchBuilder {
             open: vec![Vec::new(); cfg.partitions as usize],
             sealed: Vec::new(),
             packets: 0,
+            names: cfg.names.clone().map(|flows| {
+                let mut cache = FlowCache::new(flows);
+                cache.discard_records();
+                cache
+            }),
+            open_names: vec![Vec::new(); cfg.partitions as usize],
+            scratch: Vec::new(),
         };
         Ok(BatchBuilder { cfg, reader: CaptureReader::new(), recorder, sequence: 0 })
     }
@@ -188,7 +235,7 @@ impl BatchBuilder {
     /// Packets decoded but not yet taken.
     pub fn pending(&self) -> u64 {
         let open: usize = self.recorder.open.iter().map(Vec::len).sum();
-        let sealed: usize = self.recorder.sealed.iter().map(|(_, b)| b.len()).sum();
+        let sealed: usize = self.recorder.sealed.iter().map(|(_, b, _)| b.len()).sum();
         ((open + sealed) / PacketRecord::ENCODED_LEN) as u64
     }
 
@@ -199,14 +246,18 @@ impl BatchBuilder {
         if all {
             for (p, open) in rec.open.iter_mut().enumerate() {
                 if !open.is_empty() {
-                    rec.sealed.push((p as u32, std::mem::take(open)));
+                    rec.sealed.push((p as u32, std::mem::take(open), std::mem::take(&mut rec.open_names[p])));
                 }
             }
+        }
+        if let Some(cache) = &mut rec.names {
+            cache.window_segments(true, &mut rec.scratch);
+            rec.scratch.clear();
         }
         let sealed = std::mem::take(&mut rec.sealed);
         sealed
             .into_iter()
-            .map(|(partition, records)| {
+            .map(|(partition, records, names)| {
                 self.sequence += 1;
                 let batch = PacketBatch {
                     version: RECORD_VERSION,
@@ -218,6 +269,10 @@ impl BatchBuilder {
                     records: &records,
                     stats: *stats,
                     sent_ns,
+                    names: names
+                        .iter()
+                        .map(|n| FlowName { index: n.index, app: n.app, server_name: &n.server_name, alpn: &n.alpn })
+                        .collect(),
                 };
                 let mut message = Vec::with_capacity(records.len() + 128);
                 batch.encode(&mut message);

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use super::seconds::SecondCounters;
 use super::wire::{CaptureStats, PacketBatch, WireError};
+use crate::app::App;
 use crate::engine::{ClosedWindow, Engine, EngineConfig, WindowOut};
 use crate::flow::{FlowOut, FlowQuery, TakenFlows};
 use crate::json::Json;
@@ -184,7 +185,8 @@ impl BatchIngest {
         let windows_before = self.engine.windows_ended();
         // Records name the batch's probe and interface.
         let origin = if self.records { self.engine.origin(batch.probe_id, batch.interface) } else { 0 };
-        for r in batch.iter_records() {
+        let mut names = batch.names.iter().peekable();
+        for (i, r) in batch.iter_records().enumerate() {
             let has_ts = !r.has(flag::NO_TIME);
             if self.skip_before_ns != 0 {
                 if !has_ts || r.ts_ns < self.skip_before_ns {
@@ -195,7 +197,15 @@ impl BatchIngest {
                 self.skip_before_ns = 0;
             }
             self.counters.bytes += r.wire_len as u64;
-            self.engine.add(&r, has_ts, origin);
+            // Names the probe read from this packet's payload (indexes ascending; a bad one is
+            // one the records do not reach, and names nothing).
+            while names.next_if(|n| (n.index as usize) < i).is_some() {}
+            match names.next_if(|n| n.index as usize == i) {
+                Some(n) => self.engine.add_named(&r, has_ts, origin, App::from_u8(n.app), n.server_name, n.alpn),
+                None => {
+                    self.engine.add(&r, has_ts, origin);
+                }
+            }
             if let Some(s) = &mut self.seconds {
                 s.add(&r);
             }
@@ -367,6 +377,7 @@ mod tests {
                 partitions,
                 batch_packets: 333,
                 seed: cfg.seed,
+                names: None,
             })
             .unwrap();
             let engine = EngineConfig { threads, ..cfg.engine.clone() };
@@ -426,6 +437,7 @@ mod tests {
             partitions: 1,
             batch_packets: 500,
             seed: 1,
+            names: Some(flows().config(1).unwrap().cache),
         })
         .unwrap();
         b.add_capture(&file).unwrap();
@@ -440,9 +452,15 @@ mod tests {
         live.push(ingest.take_flows_json(true).unwrap());
         let live: Vec<&str> =
             live.iter().map(|a| a.trim_start_matches('[').trim_end_matches(']')).filter(|a| !a.is_empty()).collect();
-        // Batches carry no payloads: names come from `analyze` only (README, "Names").
+        // Names too: the probe reads them from the payloads and sends them with the records.
         assert!(offline.contains(r#""app":"DNS""#));
-        assert_eq!(without_names(&format!("[{}]", live.join(","))), without_names(&offline));
+        let live = format!("[{}]", live.join(","));
+        // The first record that differs, rather than two arrays of thousands.
+        let (a, b) = (live.split("},{").collect::<Vec<_>>(), offline.split("},{").collect::<Vec<_>>());
+        if let Some(i) = (0..a.len().min(b.len())).find(|&i| a[i] != b[i]) {
+            panic!("record {i}:\n batches {}\n analyze {}", a[i], b[i]);
+        }
+        assert_eq!(live, offline);
         assert!(offline.contains(r#""probe":"p","interface":"file""#));
         let stats = ingest.stats_json();
         assert!(stats.contains(r#""flows":{"active":0,"#), "{stats}");
@@ -469,6 +487,7 @@ mod tests {
             partitions: 1,
             batch_packets: 1000,
             seed: 1,
+            names: None,
         })
         .unwrap();
         b.add_capture(&file).unwrap();
@@ -523,8 +542,14 @@ mod tests {
 
     #[test]
     fn bad_frame_buffers_are_refused_whole() {
-        let cfg =
-            BatchConfig { probe_id: "p".into(), interface: "lo".into(), partitions: 1, batch_packets: 10, seed: 1 };
+        let cfg = BatchConfig {
+            probe_id: "p".into(),
+            interface: "lo".into(),
+            partitions: 1,
+            batch_packets: 10,
+            seed: 1,
+            names: None,
+        };
         let mut b = BatchBuilder::new(cfg.clone()).unwrap();
         let mut frames = Vec::new();
         for len in [60u32, 70] {
@@ -538,20 +563,5 @@ mod tests {
         assert!(err.contains("frame 1 at byte 76"), "{err}");
         assert_eq!(b.packets(), 2);
         assert!(BatchBuilder::new(BatchConfig { partitions: 0, ..cfg }).is_err());
-    }
-
-    /// Flow record JSON with the application fields emptied.
-    fn without_names(json: &str) -> String {
-        let mut out = String::new();
-        let mut rest = json;
-        while let Some(at) = rest.find(r#","app":""#) {
-            out.push_str(&rest[..at]);
-            let end = rest[at..].find(r#","alpn":""#).unwrap() + at + 9;
-            let close = rest[end..].find('"').unwrap() + end + 1;
-            out.push_str(r#","app":"","serverName":"","alpn":"""#);
-            rest = &rest[close..];
-        }
-        out.push_str(rest);
-        out
     }
 }

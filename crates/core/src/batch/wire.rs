@@ -34,6 +34,43 @@ pub struct PacketBatch<'a> {
     pub stats: CaptureStats,
     /// Wall time the probe flushed the batch, ns since the epoch.
     pub sent_ns: u64,
+    /// What the probe read from flows' first payloads, by record index (ascending).
+    pub names: Vec<FlowName<'a>>,
+}
+
+/// A flow's application and server name as the probe read them from the payload of the
+/// record at `index` (the engine has records only, not payloads).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowName<'a> {
+    pub index: u32,
+    pub app: u8,
+    pub server_name: &'a str,
+    pub alpn: &'a str,
+}
+
+impl<'a> FlowName<'a> {
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_u64(out, 1, self.index as u64);
+        put_u64(out, 2, self.app as u64);
+        put_bytes(out, 3, self.server_name.as_bytes());
+        put_bytes(out, 4, self.alpn.as_bytes());
+    }
+
+    fn parse(bytes: &'a [u8]) -> Result<FlowName<'a>, WireError> {
+        let mut n = FlowName::default();
+        let mut r = Reader { bytes, at: 0 };
+        while let Some((field, value)) = r.field()? {
+            match (field, value) {
+                (1, Value::Varint(v)) => n.index = u32::try_from(v).unwrap_or(u32::MAX),
+                (2, Value::Varint(v)) => n.app = u8::try_from(v).unwrap_or(0),
+                (3, Value::Bytes(s)) => n.server_name = text(s, "names.server_name")?,
+                (4, Value::Bytes(s)) => n.alpn = text(s, "names.alpn")?,
+                (1..=4, _) => return Err(WireError::Garbage(format!("names field {field} has the wrong wire type"))),
+                _ => {}
+            }
+        }
+        Ok(n)
+    }
 }
 
 /// Why a message is not a batch this engine can apply. The kinds are what the engine counts.
@@ -151,6 +188,14 @@ impl PacketBatch<'_> {
             put_bytes(out, 8, &stats);
         }
         put_u64(out, 9, self.sent_ns);
+        let mut name = Vec::new();
+        for n in &self.names {
+            name.clear();
+            n.encode(&mut name);
+            put_tag(out, 10, LEN);
+            put_varint(out, name.len() as u64);
+            out.extend_from_slice(&name);
+        }
     }
 
     /// Parses a message; the records are checked for length, not content (every 64-byte
@@ -169,7 +214,8 @@ impl PacketBatch<'_> {
                 (7, Value::Bytes(s)) => b.records = s,
                 (8, Value::Bytes(s)) => b.stats = CaptureStats::parse(s)?,
                 (9, Value::Varint(v)) => b.sent_ns = v,
-                (1..=9, _) => return Err(WireError::Garbage(format!("field {field} has the wrong wire type"))),
+                (10, Value::Bytes(s)) => b.names.push(FlowName::parse(s)?),
+                (1..=10, _) => return Err(WireError::Garbage(format!("field {field} has the wrong wire type"))),
                 _ => {}
             }
         }
@@ -292,6 +338,10 @@ mod tests {
             records,
             stats: CaptureStats { captured: 10, kernel_dropped: 1, interface_dropped: 0, probe_dropped: 7 },
             sent_ns: 1_700_000_000_000_000_000,
+            names: vec![
+                FlowName { index: 0, app: 2, server_name: "www.example.org", alpn: "h2" },
+                FlowName { index: 1, app: 1, server_name: "", alpn: "" },
+            ],
         }
     }
 

@@ -35,6 +35,7 @@ pub use task::{TaskKind, TaskSpec};
 
 use std::sync::{Arc, Mutex};
 
+use crate::app::App;
 use crate::flow::{FlowMeter, FlowMeterConfig, FlowOut, FlowOutput, Segment, TakenFlows};
 use crate::record::PacketRecord;
 use crate::table::ConversationTable;
@@ -160,10 +161,24 @@ impl Engine {
         self.add_payload(r, has_ts, origin, &[], 0);
     }
 
+    /// [`Engine::add`] with the names a probe read from the packet's payload, given to its flow.
+    pub fn add_named(&mut self, r: &PacketRecord, has_ts: bool, origin: u16, app: App, server_name: &str, alpn: &str) {
+        if let Some(slot) = self.add_payload(r, has_ts, origin, &[], 0) {
+            self.flows.cache_mut().set_names(slot, app, server_name, alpn);
+        }
+    }
+
     /// [`Engine::add`] with the packet's TCP or UDP payload and TCP sequence number, from which
-    /// flow records learn their application and server name.
+    /// flow records learn their application and server name. The flow's slot, if it has one.
     #[inline]
-    pub fn add_payload(&mut self, r: &PacketRecord, has_ts: bool, origin: u16, payload: &[u8], tcp_seq: u32) {
+    pub fn add_payload(
+        &mut self,
+        r: &PacketRecord,
+        has_ts: bool,
+        origin: u16,
+        payload: &[u8],
+        tcp_seq: u32,
+    ) -> Option<u32> {
         if has_ts && self.window_ns > 0 {
             match self.start {
                 None => self.start = Some(r.ts_ns - r.ts_ns % self.window_ns),
@@ -198,6 +213,7 @@ impl Engine {
             }
             _ => self.back.push(Op::Alone { r: *r, has_ts }),
         }
+        touch.map(|t| t.slot)
     }
 
     /// The end of a chunk of input: what is batched goes to the derived half, with the flow

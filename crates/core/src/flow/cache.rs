@@ -21,7 +21,7 @@
 use super::community_id::{community_id, icmp_ports};
 use super::record::{EndReason, FlowKey, FlowRecord, FlowState};
 use crate::addr::Family;
-use crate::app::{Inspector, NameTable, Seen, SharedNames};
+use crate::app::{lock_names, App, Inspector, NameTable, Seen, SharedNames};
 use crate::hash::{flow_map, FlowMap};
 use crate::record::{flag, PacketRecord};
 use crate::table::ConvKey;
@@ -318,6 +318,8 @@ pub struct FlowCache {
     ended: Vec<Segment>,
     /// Reads the first payloads of flows (given with [`FlowCache::add_payload`]).
     inspector: Inspector,
+    /// The flow's names when the last packet changed them (see [`FlowCache::take_news`]).
+    news: Option<Seen>,
 }
 
 impl FlowCache {
@@ -338,6 +340,7 @@ impl FlowCache {
             window: Vec::new(),
             ended: Vec::new(),
             inspector: Inspector::new(SharedNames::new(NameTable::new(cfg.seed).into()), cfg.seed),
+            news: None,
             cfg,
         }
     }
@@ -361,6 +364,21 @@ impl FlowCache {
     }
 
     /// The packet-time clock (latest packet time seen).
+    /// The application and names of the last packet's flow if that packet changed them (a
+    /// probe sends them to the engine, which has no payloads).
+    pub fn take_news(&mut self) -> Option<Seen> {
+        self.news.take()
+    }
+
+    /// Gives a flow the application and names read elsewhere (by the probe that captured it).
+    pub fn set_names(&mut self, slot: u32, app: App, server_name: &str, alpn: &str) {
+        let Some(s) = self.slots.get_mut(slot as usize) else { return };
+        let mut names = lock_names(self.inspector.names());
+        s.told.app = app;
+        s.told.name = if server_name.is_empty() { 0 } else { names.intern(server_name) };
+        s.told.alpn = if alpn.is_empty() { 0 } else { names.intern(alpn) };
+    }
+
     /// What flows' payloads told: the name table, the passive-DNS table, payloads refused.
     pub fn inspector(&self) -> &Inspector {
         &self.inspector
@@ -445,7 +463,11 @@ impl FlowCache {
         let s = &mut self.slots[i as usize];
         s.touched = now;
         if !payload.is_empty() {
+            let before = s.told;
             self.inspector.inspect(&mut s.told, i, dir, r, payload, tcp_seq);
+            if !s.told.same_names(&before) {
+                self.news = Some(s.told);
+            }
         }
         if r.proto == PROTO_TCP {
             s.state = tcp_next(s.state, d, tcp_flags, s.seen);
