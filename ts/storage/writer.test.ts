@@ -441,7 +441,7 @@ describe('the embedded store', () => {
   });
 });
 
-test('migration 4 on a store at version 3 adds runs and the quarantine; rows stored before stay visible', async () => {
+test('migrations 4 and 5 on a store at version 3 add runs, the quarantine and flow names; rows stored before stay visible', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'netspectra-migrate4-'));
   try {
     const cfg = loadConfig({ overrides: { 'storage.path': dir } });
@@ -450,12 +450,17 @@ test('migration 4 on a store at version 3 adds runs and the quarantine; rows sto
       const db = store.database;
       assert.deepEqual(await migrate(store.client, db, cfg.storage.retention, MIGRATIONS.filter((m) => m.version <= 3)), [1, 2, 3]);
       await store.client.command({ query: `INSERT INTO ${db}.windows (source, window_start, window_end, packets, bytes, late_packets) VALUES ('old', 0, 60, 5, 500, 0)` });
-      assert.deepEqual(await migrate(store.client, db, cfg.storage.retention), [4]);
+      await store.client.command({ query: `INSERT INTO ${db}.flows (source, family, src_port, dst_port, proto, packets_ab) VALUES ('old', 4, 40000, 443, 6, 3)` });
+      assert.deepEqual(await migrate(store.client, db, cfg.storage.retention), [4, 5]);
       assert.deepEqual(await migrate(store.client, db, cfg.storage.retention), [], 'applied once');
       assert.equal(await count(store, 'windows', `WHERE ${visibleRuns(db)}`), 1, 'the old rows stay, and are read');
       for (const t of ['runs', 'quarantine']) assert.equal(await count(store, t), 0, `${t} exists`);
       const d = await store.client.query({ query: `DESCRIBE TABLE ${db}.flows`, format: 'JSONEachRow' });
-      assert.ok((await d.json<{ name: string; type: string }>()).some((c) => c.name === 'run' && c.type === 'LowCardinality(String)'));
+      const columns = await d.json<{ name: string; type: string }>();
+      assert.ok(columns.some((c) => c.name === 'run' && c.type === 'LowCardinality(String)'));
+      assert.ok(columns.some((c) => c.name === 'server_name' && c.type === 'String'));
+      const old = await one<{ packets_ab: string; app: string; server_name: string }>(store, `SELECT packets_ab, app, server_name FROM ${db}.flows WHERE source = 'old'`);
+      assert.deepEqual(old, { packets_ab: '3', app: '', server_name: '' }, 'a flow stored before names has none');
     } finally {
       await store.close();
     }
