@@ -309,6 +309,10 @@ describe('web console over a live engine', () => {
     const services = await rows('service');
     assert.equal(services.length, sp.length);
     assert.ok(services.every((s) => s === 'https'), `services of port 443 flows: ${[...new Set(services)]}`);
+    // Server names as the flow table has them: the name, or the application in parentheses.
+    const shown = await rows('serverName');
+    const listed = await json<{ flows: { serverName: string; app: string }[] }>('/api/flows?port=443');
+    assert.deepEqual(shown, listed.flows.map((f) => f.serverName || (f.app ? `(${f.app})` : '–')));
 
     // Sorting by a column header flips aria-sort and the order.
     await page.getByRole('button', { name: 'Packets' }).click();

@@ -533,6 +533,7 @@ function flowRow(f) {
     td('dstPort', String(f.dstPort), 'num'),
     td('proto', f.protoName || String(f.proto)),
     td('service', f.service || '–', '', 'IANA service name of the responder\'s port (else the initiator\'s)'),
+    td('serverName', f.serverName || (f.app ? `(${f.app})` : '–'), 'name', f.app ? `${f.app}${f.alpn ? `, ALPN ${f.alpn}` : ''}: the name the client asked for (TLS/QUIC SNI, HTTP Host, DNS query)` : 'no name read from the flow\'s first packets'),
     td('packets', count(packets), 'num', `A→B ${count(f.packetsAtoB)} / B→A ${count(f.packetsBtoA)}`),
     td('bytes', bytes(total), 'num', `A→B ${count(f.bytesAtoB)} B / B→A ${count(f.bytesBtoA)} B`),
     td('first', Number.isFinite(first) ? flowTime(first) : '–', '', Number.isFinite(first) ? dateTime(first) : ''),
