@@ -71,9 +71,9 @@ function flow(over: Partial<Omit<FlowRecordJson, 'service'>>): FlowRecordJson {
 function storedFlows(): FlowRecordJson[] {
   const conv = { srcIp: '10.9.9.1', srcPort: 1111, dstIp: '10.9.9.2', dstPort: 2222, direction: 'local' as const, firstTime: at(100), lastTime: at(100.25) };
   return [
-    flow({ communityId: '1:wCb3OG7yAFWelaUydu0D+125CLM=' }),
+    flow({ communityId: '1:wCb3OG7yAFWelaUydu0D+125CLM=', app: 'TLS', serverName: 'www.Example.com', alpn: 'h2' }),
     flow({ srcIp: '10.1.0.6', srcPort: 40001, dstIp: '10.1.0.5', dstPort: 22, firstTime: at(5), lastTime: at(6), packetsAtoB: 10, bytesAtoB: 5000, packetsBtoA: 5, bytesBtoA: 50, direction: 'local', communityId: '1:3o/t5wSjQbgGyDYnJMbXdfFm6cE=' }),
-    flow({ srcIp: '198.51.100.7', srcPort: 53, dstIp: '10.1.0.5', dstPort: 33333, proto: 17, protoName: 'UDP', firstTime: at(20), lastTime: at(20), packetsAtoB: 1, bytesAtoB: 80, packetsBtoA: 0, bytesBtoA: 0, tcpFlagsAtoB: '', tcpFlagsBtoA: '', state: 'active', reason: 'idleTimeout', direction: 'inbound' }),
+    flow({ srcIp: '198.51.100.7', srcPort: 53, dstIp: '10.1.0.5', dstPort: 33333, proto: 17, protoName: 'UDP', firstTime: at(20), lastTime: at(20), packetsAtoB: 1, bytesAtoB: 80, packetsBtoA: 0, bytesBtoA: 0, tcpFlagsAtoB: '', tcpFlagsBtoA: '', state: 'active', reason: 'idleTimeout', direction: 'inbound', app: 'DNS', serverName: 'example.com' }),
     flow({ srcIp: '2001:db8::1', srcPort: 5353, dstIp: '2001:db8:1::2', dstPort: 5353, proto: 17, protoName: 'UDP', firstTime: at(30), lastTime: at(90.5), packetsAtoB: 4, bytesAtoB: 300, packetsBtoA: 4, bytesBtoA: 301, tcpFlagsAtoB: '', tcpFlagsBtoA: '', state: 'active', reason: 'activeTimeout', direction: 'external', vlan: 12 }),
     flow({ srcIp: '10.1.0.7', srcPort: 8, dstIp: '192.0.2.11', dstPort: 0, proto: 1, protoName: 'ICMP', firstTime: null, lastTime: null, packetsAtoB: 1, bytesAtoB: 64, packetsBtoA: 1, bytesBtoA: 64, tcpFlagsAtoB: '', tcpFlagsBtoA: '', state: 'active', reason: 'endOfInput' }),
     flow({ ...conv, bytesAtoB: 7000 }),
@@ -283,6 +283,10 @@ describe('query API over the embedded store', () => {
     assert.deepEqual(await ports({ proto: 17, sort: 'packets', dir: 'asc' }), [53, 5353]);
     assert.deepEqual(await ports({ direction: 'inbound' }), [53]);
     assert.deepEqual(await ports({ communityId: '1:3o/t5wSjQbgGyDYnJMbXdfFm6cE=' }), [40001]);
+    // Server names: exact (any case), or a domain and every name under it.
+    assert.deepEqual(await ports({ serverName: 'WWW.example.com' }), [40000]);
+    assert.deepEqual(await ports({ serverName: '*.example.com' }), [40000, 53]);
+    assert.deepEqual(await ports({ serverName: 'xample.com' }), []);
     assert.deepEqual(await ports({ sort: 'duration', limit: 2 }), [5353, 40000]);
     // Overlapping [T+5.5 s, T+25 s): ends at or after the start, begins before the end.
     assert.deepEqual(await ports({ from: (T + 5.5) * 1000, to: (T + 25) * 1000, sort: 'first', dir: 'asc' }), [40000, 40001, 53]);
@@ -350,6 +354,7 @@ describe('query API over the embedded store', () => {
       communityId: '1:wCb3OG7yAFWelaUydu0D+125CLM=', srcIp: '10.1.0.5', srcPort: 40000, dstIp: '192.0.2.10', dstPort: 443, proto: 6, protoName: 'TCP', service: 'https',
       firstTime: at(0), lastTime: at(10), packetsAtoB: '2', bytesAtoB: '100', packetsBtoA: '3', bytesBtoA: '1000', tcpFlagsAtoB: 'FIN,SYN,ACK',
       tcpFlagsBtoA: 'FIN,SYN,ACK', state: 'closed', reason: 'fin', probe: 'probe-1', interface: 'eth0', direction: 'outbound',
+      app: 'TLS', serverName: 'www.Example.com', alpn: 'h2',
       // The same times in RFC 3339, as every other time of the API.
       firstSeen: new Date(T * 1000).toISOString().replace('.000Z', 'Z'), lastSeen: new Date((T + 10) * 1000).toISOString().replace('.000Z', 'Z'),
     });
@@ -360,11 +365,14 @@ describe('query API over the embedded store', () => {
     assert.deepEqual(next.records.map((r) => r.srcPort), [53, 8]);
     const byId = (await (await http('/api/v1/flow-records?community_id=1%3A3o%2Ft5wSjQbgGyDYnJMbXdfFm6cE%3D&direction=local')).json()) as typeof j;
     assert.deepEqual(byId.records.map((r) => r.srcPort), [40001]);
+    const byName = (await (await http('/api/v1/flow-records?source=flows-test&server_name=*.example.com&order_by=first&asc')).json()) as typeof j;
+    assert.deepEqual(byName.records.map((r) => r.serverName), ['www.Example.com', 'example.com']);
     const post = await http('/api/v1/flow-records', { method: 'POST', body: JSON.stringify({ filter: { source: 'flows-test', port: 22 } }) });
     assert.deepEqual(((await post.json()) as typeof j).records.map((r) => r.dstPort), [22]);
     for (const [path, message] of [
       ['/api/v1/flow-records?direction=up', /direction: "up" is not one of inbound, outbound, local, external/],
       ['/api/v1/flow-records?community_id=abc', /communityId: "abc" is not a Community ID/],
+      ['/api/v1/flow-records?server_name=a*b', /serverName: "a\*b" is not a name or \*.domain/],
       ['/api/v1/flow-records?sort=size', /sort: "size" is not one of bytes, packets, first, last, duration/],
       ['/api/v1/flow-records?port=x', /port: "x" is not a whole number/],
       ['/api/v1/flow-records?task=src_ip', /unknown parameter "task"|request: /],

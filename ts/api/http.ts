@@ -51,7 +51,7 @@ function queryToJson(q: Record<string, string>, kind: 'aggregate' | 'trace' | 't
     else if (k === 'group_by') out.groupBy = v.split(',').filter(Boolean);
     else if (k === 'asc' || k === 'live' || k === 'both') out[k === 'asc' ? 'ascending' : k === 'both' ? 'bothDirections' : 'live'] = v === '' || v === 'true' || v === '1';
     else if (kind === 'alerts' && (k === 'rule' || k === 'state' || k === 'min_severity' || k === 'source')) out[k === 'min_severity' ? 'minSeverity' : k] = v;
-    else if (kind === 'records' && (k === 'community_id' || k === 'direction' || k === 'sort' || k === 'dir')) out[k === 'community_id' ? 'communityId' : k] = v;
+    else if (kind === 'records' && (k === 'community_id' || k === 'server_name' || k === 'direction' || k === 'sort' || k === 'dir')) out[k.replace(/_(.)/g, (_, c: string) => c.toUpperCase())] = v;
     else if (kind === 'trace' && k in FLOW_PARAMS) flow[FLOW_PARAMS[k]] = k.endsWith('port') ? wholeNumber(v, k) : v;
     else if (kind !== 'trace' && k in FILTER_PARAMS) filter[FILTER_PARAMS[k]] = k.endsWith('port') ? wholeNumber(v, k) : v;
     else throw new QueryError(`unknown parameter "${k}"`);

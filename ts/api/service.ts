@@ -70,6 +70,7 @@ export function flowRecordMessage(r: FlowRecordJson) {
     packetsAToB: BigInt(r.packetsAtoB),
     bytesAToB: BigInt(r.bytesAtoB), packetsBToA: BigInt(r.packetsBtoA), bytesBToA: BigInt(r.bytesBtoA), tcpFlagsAToB: r.tcpFlagsAtoB,
     tcpFlagsBToA: r.tcpFlagsBtoA, state: r.state, reason: r.reason, probe: r.probe, interface: r.interface, vlan: r.vlan, direction: r.direction,
+    app: r.app, serverName: r.serverName, alpn: r.alpn,
   });
 }
 
@@ -337,6 +338,7 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
         from: msFromTs(req.range?.start), to: msFromTs(req.range?.end), source: f?.source || undefined, ip: f?.ip || undefined,
         srcIp: f?.srcIp || undefined, dstIp: f?.dstIp || undefined, port: f?.port, srcPort: f?.srcPort, dstPort: f?.dstPort,
         proto: f?.protocol ? protocolNumber(f.protocol) : undefined, communityId: req.communityId || undefined, direction: req.direction || undefined,
+        serverName: req.serverName || undefined,
         sort: (req.sort || 'bytes') as FlowRecordsRequest['sort'], dir: (req.dir || 'desc') as FlowRecordsRequest['dir'], limit, offset,
       };
       const out = await listFlowRecords(ctx.store, q);

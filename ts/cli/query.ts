@@ -50,12 +50,12 @@ function recordTable(records: FlowRecord[]): string {
   };
   const first = (r: FlowRecord) => (r.firstTime ? new Date(Number(ns(r.firstTime)! / 1_000_000n)).toISOString() : '');
   return table(
-    ['first', 'duration', 'proto', 'service', 'src', 'sport', 'dst', 'dport', 'direction', 'packets A→B', 'bytes A→B', 'packets B→A', 'bytes B→A', 'state', 'end'],
+    ['first', 'duration', 'proto', 'service', 'server name', 'src', 'sport', 'dst', 'dport', 'direction', 'packets A→B', 'bytes A→B', 'packets B→A', 'bytes B→A', 'state', 'end'],
     records.map((r) => [
-      first(r), span(r), r.protoName || String(r.proto), r.service || '-', r.srcIp, String(r.srcPort), r.dstIp, String(r.dstPort), r.direction,
+      first(r), span(r), r.protoName || String(r.proto), r.service || '-', r.serverName || (r.app ? `(${r.app})` : '-'), r.srcIp, String(r.srcPort), r.dstIp, String(r.dstPort), r.direction,
       grouped(Number(r.packetsAToB)), bytes(Number(r.bytesAToB)), grouped(Number(r.packetsBToA)), bytes(Number(r.bytesBToA)), r.state, r.reason,
     ]),
-    [false, true, false, false, false, true, false, true, false, true, true, true, true, false, false],
+    [false, true, false, false, false, false, true, false, true, false, true, true, true, true, false, false],
   );
 }
 
@@ -164,7 +164,7 @@ export async function queryCommand(what: string | undefined, values: QueryValues
       case 'flow-records': {
         const r = await client.listFlowRecords(create(ListFlowRecordsRequestSchema, {
           range, filter, sort: str(values['order-by']), dir: values.asc ? 'asc' : 'desc', limit: common.limit, pageToken: str(values['page-token']),
-          communityId: str(values['community-id']), direction: str(values.direction),
+          communityId: str(values['community-id']), direction: str(values.direction), serverName: str(values['server-name']),
         }));
         out(ListFlowRecordsResponseSchema, r, () =>
           (r.records.length ? recordTable(r.records) + '\n' : '') + `${grouped(Number(r.total))} records match` +

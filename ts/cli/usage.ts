@@ -14,7 +14,7 @@ const FLAGS: Record<string, Flag> = {
   task: { type: 'string' }, start: { type: 'string' }, end: { type: 'string' }, ip: { type: 'string' }, 'src-ip': { type: 'string' },
   'dst-ip': { type: 'string' }, 'src-port': { type: 'string' }, 'dst-port': { type: 'string' }, protocol: { type: 'string' },
   'group-by': { type: 'string' }, 'order-by': { type: 'string' }, asc: { type: 'boolean' }, limit: { type: 'string' },
-  'page-token': { type: 'string' }, 'community-id': { type: 'string' }, serve: { type: 'boolean' }, insecure: { type: 'boolean' },
+  'page-token': { type: 'string' }, 'community-id': { type: 'string' }, 'server-name': { type: 'string' }, serve: { type: 'boolean' }, insecure: { type: 'boolean' },
   direction: { type: 'string' }, source: { type: 'string' }, live: { type: 'boolean' }, by: { type: 'string' }, both: { type: 'boolean' },
   rule: { type: 'string' }, state: { type: 'string' }, severity: { type: 'string' },
   write: { type: 'string', short: 'w' }, flow: { type: 'string' }, format: { type: 'string' }, 'max-size': { type: 'string' },
@@ -137,7 +137,7 @@ export const COMMANDS: Record<string, Command> = {
   query: {
     args: '<what>',
     summary: 'ask the API (netspectra serve): health | tasks | aggregate | trace | top | spreaders | alerts | flow-records',
-    flags: ['url', 'token', 'task', 'start', 'end', 'live', 'ip', 'src-ip', 'dst-ip', 'port', 'src-port', 'dst-port', 'protocol', 'group-by', 'order-by', 'asc', 'limit', 'page-token', 'by', 'both', 'json', 'rule', 'state', 'severity', 'community-id', 'direction', 'source', 'config'],
+    flags: ['url', 'token', 'task', 'start', 'end', 'live', 'ip', 'src-ip', 'dst-ip', 'port', 'src-port', 'dst-port', 'protocol', 'group-by', 'order-by', 'asc', 'limit', 'page-token', 'by', 'both', 'json', 'rule', 'state', 'severity', 'community-id', 'server-name', 'direction', 'source', 'config'],
     options: `  --url URL         API (config api.url)   --token T  bearer token (NETSPECTRA_API_TOKEN)
   --task NAME       task   --start/--end TIME  RFC 3339 or epoch ms   --live  the open window
   --ip/--src-ip/--dst-ip IP|CIDR   --port/--src-port/--dst-port N   --protocol tcp|udp|N
@@ -145,7 +145,8 @@ export const COMMANDS: Record<string, Command> = {
   --by packets|bytes (top)   --both (trace: both directions)   --json
   --rule NAME  --state firing|resolved  --severity info|warning|critical (alerts: at least)
   flow-records: --order-by bytes|packets|first|last|duration (largest first; --asc)
-                --community-id ID  --direction inbound|outbound|local|external  --source NAME`,
+                --community-id ID  --direction inbound|outbound|local|external  --source NAME
+                --server-name NAME|*.DOMAIN (SNI, HTTP Host or DNS query)`,
     examples: ['netspectra query tasks', 'netspectra query aggregate --task src_ip --group-by SrcIP --order-by bytes --limit 5', 'netspectra query flow-records --ip 10.0.0.0/8 --protocol tcp --order-by duration'],
   },
   ai: {

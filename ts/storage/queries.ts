@@ -535,6 +535,8 @@ export interface FlowRecordsRequest extends Omit<Filter, 'protocol'> {
   proto?: number;
   communityId?: string;
   direction?: string;
+  /** A server name, case-insensitive; "*.example.com": the domain and every name under it. */
+  serverName?: string;
   sort: FlowSort;
   dir: 'asc' | 'desc';
   limit: number;
@@ -598,6 +600,16 @@ export async function listFlowRecords(store: Store, q: FlowRecordsRequest, db = 
   if (q.direction) {
     if (!(FLOW_DIRECTIONS as readonly string[]).includes(q.direction)) throw new QueryError(`direction: "${q.direction}" is not one of ${FLOW_DIRECTIONS.join(', ')}`);
     w.add(`direction = ${w.param(q.direction, 'String')}`);
+  }
+  if (q.serverName) {
+    const name = q.serverName.toLowerCase();
+    if (name.length > 255 || /[\s*]/.test(name.replace(/^\*\./, ''))) throw new QueryError(`serverName: "${q.serverName}" is not a name or *.domain`);
+    if (name.startsWith('*.')) {
+      const domain = w.param(name.slice(2), 'String');
+      w.add(`(lower(server_name) = ${domain} OR endsWith(lower(server_name), concat('.', ${domain})))`);
+    } else {
+      w.add(`lower(server_name) = ${w.param(name, 'String')}`);
+    }
   }
   const limit = w.param(wholeNumber(q.limit, 'limit', 1), 'UInt32');
   const offset = w.param(wholeNumber(q.offset, 'offset', 0), 'UInt64');
