@@ -2,10 +2,11 @@
 # Installs the Debian packages the test suite runs for real: nats-server (transport tests),
 # libpcap (live capture, loaded at run time), tcpreplay, tcpdump and iproute2 (the live capture
 # test on a veth pair), chromium (the web console test, driven by playwright-core), tshark (the
-# server-name oracle, crates/core/tests/names_oracle.rs). Does nothing
+# server-name oracle, crates/core/tests/names_oracle.rs), libndpi-bin (ndpiReader, the second
+# one). Does nothing
 # when they are present. Other packages can be named as arguments (scripts/bench-packages.sh).
 set -euo pipefail
-PACKAGES="${*:-nats-server libpcap0.8 tcpreplay tcpdump iproute2 chromium fonts-dejavu-core tshark}"
+PACKAGES="${*:-nats-server libpcap0.8 tcpreplay tcpdump iproute2 chromium fonts-dejavu-core tshark libndpi-bin}"
 missing=""
 for p in $PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 [ -z "$missing" ] && exit 0

@@ -132,7 +132,9 @@ fn tshark(capture: &str) -> Option<Names> {
         let v6_inner = protocols.rfind(":ipv6:") > protocols.rfind(":ip:");
         let (src, dst) = if !v6_inner { (f[0], f[1]) } else { (f[2], f[3]) };
         let (proto, sp, dp) = if !f[4].is_empty() { (6, f[4], f[5]) } else { (17, f[6], f[7]) };
-        let name = [f[8], f[9], f[10]].into_iter().find(|n| !n.is_empty());
+        // http.host as sent; ours is without the port.
+        let host = String::from_utf8_lossy(netspectra_core::app::http::without_port(f[9].as_bytes())).to_string();
+        let name = [f[8], &host, f[10]].into_iter().find(|n| !n.is_empty());
         if let Some(n) = name {
             m.entry(key(proto, format!("{src}|{sp}"), format!("{dst}|{dp}"))).or_insert_with(|| n.to_lowercase());
         }
@@ -165,4 +167,75 @@ fn server_names_match_tshark() {
     }
     assert!(report.is_empty(), "{checked} names checked:\n{report}");
     eprintln!("{checked} flows named by tshark or by us: the same names");
+}
+
+/// Why a difference from nDPI is expected, if it is.
+fn ndpi_known(capture: &str, app: &str) -> Option<&'static str> {
+    match (capture, app) {
+        ("ndpi-fuzz-2006-06-26-2594.pcap", _) => Some("fuzzed DNS (as with tshark)"),
+        // Google QUIC (Q046 and older) and IETF drafts: nDPI reads their hellos, we read v1 and v2.
+        ("ndpi-quic.pcap", "QUIC") => Some("QUIC versions other than 1 and 2"),
+        // A response whose question is not its query's (e872.h -> e872.g): nDPI keeps the
+        // response's name, tshark and we the query's.
+        ("tcpreplay-test.pcap", "DNS") => Some("a response with another question than its query"),
+        _ => None,
+    }
+}
+
+/// nDPI's view (`ndpiReader -v 2`): per flow, its application ("TLS", "HTTP", "DNS", "QUIC",
+/// the master protocol of e.g. "TLS.Wikipedia") and Hostname/SNI. Keyed like [`ours`].
+fn ndpi(capture: &str) -> Option<BTreeMap<(u8, String, String), (String, String)>> {
+    let out = Command::new("ndpiReader").args(["-q", "-v", "2", "-i", &format!("{SHARED}/pcaps/{capture}")]).output().ok()?;
+    let mut m = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Some(name_at) = line.find("[Hostname/SNI: ") else { continue };
+        let name = &line[name_at + 15..];
+        let name = &name[..name.find(']').unwrap_or(name.len())];
+        let mut words = line.split_whitespace().skip(1);
+        let (Some(proto), Some(a), Some("<->"), Some(b)) = (words.next(), words.next(), words.next(), words.next()) else { continue };
+        let proto = match proto {
+            "TCP" => 6,
+            "UDP" => 17,
+            _ => continue,
+        };
+        // "10.0.0.1:53" or "[2001:db8::1]:53", addresses written as we write them (RFC 5952).
+        let endpoint = |e: &str| {
+            let (addr, port) = e.rsplit_once(':').unwrap_or((e, "0"));
+            let addr = addr.trim_start_matches('[').trim_end_matches(']');
+            format!("{}|{port}", addr.parse::<std::net::IpAddr>().map_or(addr.to_string(), |a| a.to_string()))
+        };
+        let app = line.split("[proto: ").nth(1).and_then(|p| p.split('/').nth(1)).map(|p| p.split(['.', ']']).next().unwrap_or("")).unwrap_or("");
+        m.insert(key(proto, endpoint(a), endpoint(b)), (app.to_string(), name.to_lowercase()));
+    }
+    Some(m)
+}
+
+#[test]
+fn server_names_match_ndpi() {
+    let mut report = String::new();
+    let mut checked = 0;
+    for entry in fs::read_dir(format!("{SHARED}/pcaps")).unwrap() {
+        let capture = entry.unwrap().file_name().to_string_lossy().to_string();
+        if !capture.contains(".pcap") && !capture.ends_with(".cap") {
+            continue;
+        }
+        let Some(theirs) = ndpi(&capture) else {
+            eprintln!("nDPI oracle skipped: ndpiReader is not installed (apt install libndpi-bin)");
+            return;
+        };
+        let ours = ours(&capture);
+        for (k, (app, name)) in &theirs {
+            // The protocols read here; nDPI also names others (mDNS, NetBIOS, DHCP...).
+            if !["TLS", "HTTP", "DNS", "QUIC"].contains(&app.as_str()) {
+                continue;
+            }
+            checked += 1;
+            let o = ours.get(k).map(|n| n.to_lowercase());
+            if o.as_deref() != Some(name.as_str()) && ndpi_known(&capture, app).is_none() {
+                report.push_str(&format!("{capture}: {k:?}: nDPI {app} {name:?}, ours {o:?}\n"));
+            }
+        }
+    }
+    assert!(report.is_empty(), "{checked} names checked:\n{report}");
+    eprintln!("{checked} flows named by nDPI: the same names");
 }

@@ -1,4 +1,5 @@
-//! HTTP/1.x requests: the method and the Host header of the first request of a connection.
+//! HTTP/1.x requests: the method and the Host header of the first request of a connection. The
+//! host is kept without its port, as a server name (SNI has none either).
 
 /// Methods a request may start with (RFC 9110, WebDAV's common ones, and SSDP's over UDP).
 const METHODS: [&str; 15] = [
@@ -60,7 +61,7 @@ pub fn request(stream: &[u8]) -> Request {
         }
         let line = &head[at..at + len];
         if line.len() > 5 && line[..5].eq_ignore_ascii_case(b"host:") {
-            let value = line[5..].trim_ascii();
+            let value = without_port(line[5..].trim_ascii());
             return Request::Head { method, host: Some(super::tls::printable(value)) };
         }
         at += len + 2;
@@ -70,6 +71,24 @@ pub fn request(stream: &[u8]) -> Request {
         Request::Head { method, host: None }
     } else {
         Request::NeedMore
+    }
+}
+
+/// "example.com:8080" -> "example.com", "[2001:db8::1]:80" -> "[2001:db8::1]".
+pub fn without_port(host: &[u8]) -> &[u8] {
+    if host.first() == Some(&b'[') {
+        return match host.iter().position(|&c| c == b']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
+    }
+    // More than one colon: a bare IPv6 address (not valid in a Host header, but seen).
+    if host.iter().filter(|&&c| c == b':').count() > 1 {
+        return host;
+    }
+    match host.iter().rposition(|&c| c == b':') {
+        Some(at) if at + 1 < host.len() && host[at + 1..].iter().all(u8::is_ascii_digit) => &host[..at],
+        _ => host,
     }
 }
 
@@ -84,7 +103,10 @@ mod tests {
     #[test]
     fn method_and_host() {
         let req = b"GET /index.html HTTP/1.1\r\nUser-Agent: x\r\nHOST:  www.example.com:8080 \r\n\r\n";
-        assert_eq!(request(req), Request::Head { method: "GET", host: Some("www.example.com:8080".into()) });
+        assert_eq!(request(req), Request::Head { method: "GET", host: Some("www.example.com".into()) });
+        assert_eq!(without_port(b"[2001:db8::1]:8080"), b"[2001:db8::1]");
+        assert_eq!(without_port(b"2001:db8::1"), b"2001:db8::1".as_slice(), "a bare IPv6 address is not cut at its last colon");
+        assert_eq!(without_port(b"host:"), b"host:");
         assert_eq!(request(b"POST /x HTTP/1.0\r\n\r\n"), Request::Head { method: "POST", host: None });
         for cut in 4..req.len() - 30 {
             assert_eq!(request(&req[..cut]), Request::NeedMore, "cut {cut}");

@@ -1,0 +1,69 @@
+// The cost of names (DNS, TLS/QUIC SNI, HTTP Host read from each flow's first payloads):
+// `netspectra analyze --store none` with names on (the default) and off (flows.names false),
+// next to nDPI's ndpiReader on one thread (application and host name per flow, Debian's
+// libndpi-bin), on pathspider-real.pcap repeated 80 times (5M real packets) and on 2M generated
+// packets. Best of RUNS, wall clock. Prints a table and writes bench/results/names.json.
+//
+// Options: --quick (one run each).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { loadBackend } from '../ts/backend/index.js';
+import { writeSyntheticCapture } from '../ts/generate/write-capture.js';
+import { repeatPcap } from './captures.js';
+
+const root = process.cwd();
+const data = join(root, 'bench', '.data');
+const cli = join(root, 'dist', 'ts', 'cli', 'main.js');
+const RUNS = process.argv.includes('--quick') ? 1 : 3;
+
+interface Row {
+  input: string;
+  packets: number;
+  namesOn: number;
+  namesOff: number;
+  ndpiReader: number | null;
+  flows: number;
+  /** The server names with the most bytes. */
+  topNames: string[];
+}
+
+/** Best wall seconds of RUNS runs, and the last run's standard output. */
+function best(cmd: string[], env: NodeJS.ProcessEnv = process.env): { seconds: number; stdout: string } {
+  let seconds = Infinity;
+  let stdout = '';
+  for (let i = 0; i < RUNS; i++) {
+    const start = performance.now();
+    const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', maxBuffer: 256 << 20, env });
+    if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+    seconds = Math.min(seconds, (performance.now() - start) / 1000);
+    stdout = r.stdout;
+  }
+  return { seconds, stdout };
+}
+
+mkdirSync(data, { recursive: true });
+const x80 = join(data, 'pathspider-x80.pcap');
+if (!existsSync(x80)) repeatPcap(join(root, '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap'), x80, 80, 1);
+const synthetic = join(data, 'synthetic-2m.pcap');
+if (!existsSync(synthetic)) writeSyntheticCapture(loadBackend(), synthetic, { packets: 2_000_000, seed: 7 });
+const hasNdpi = spawnSync('ndpiReader', ['-h']).error === undefined;
+if (!hasNdpi) console.log('ndpiReader not found (apt-get install libndpi-bin): its column stays empty');
+
+const rows: Row[] = [];
+for (const [input, file] of [['pathspider-real.pcap x80 (5.0M real packets)', x80], ['synthetic, 2M packets, generator seed 7', synthetic]] as const) {
+  const on = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file]);
+  const off = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file], { ...process.env, NETSPECTRA_FLOWS_NAMES: 'false' });
+  const ndpi = hasNdpi ? best(['ndpiReader', '-q', '-n', '1', '-i', file]).seconds : null;
+  const report = JSON.parse(on.stdout) as { totals: { packets: number }; flows: { records: number; serverNames: { name: string }[] } };
+  const row: Row = {
+    input, packets: report.totals.packets, namesOn: on.seconds, namesOff: off.seconds, ndpiReader: ndpi, flows: report.flows.records,
+    topNames: report.flows.serverNames.slice(0, 3).map((n) => n.name),
+  };
+  rows.push(row);
+  console.log(`${input}: names on ${row.namesOn.toFixed(2)} s, off ${row.namesOff.toFixed(2)} s (x${(row.namesOn / row.namesOff).toFixed(2)}), ndpiReader ${ndpi === null ? '-' : `${ndpi.toFixed(2)} s`}; ${row.flows} flows, top names ${row.topNames.join(', ')}`);
+}
+const out = { machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version }, runs: RUNS, date: new Date().toISOString().slice(0, 10), rows };
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', 'names.json'), JSON.stringify(out, null, 2) + '\n');
