@@ -52,6 +52,20 @@ export interface FlowSummary {
   top: FlowRecordJson[];
   /** Server names (SNI, HTTP Host, DNS query) with the most bytes over their flows. */
   serverNames: { name: string; app: FlowRecordJson['app']; records: number; bytes: number }[];
+  /** Reading the payloads: addresses the DNS answers named, and payloads that did not parse
+   * (by protocol, and by reason) or were cut by the snap length or a fragment. */
+  names: FlowNamesCounters;
+}
+
+export interface FlowNamesCounters {
+  passiveDns: number;
+  dns: number;
+  tls: number;
+  http: number;
+  quic: number;
+  cut: number;
+  notGathered: number;
+  reasons: { protocol: string; reason: string; count: number }[];
 }
 
 /** Orders of a page of flows, live (the core's FlowQuery) or stored (listFlowRecords). */

@@ -233,9 +233,17 @@ export function formatText(r: AnalysisReport): string {
         ),
       );
     }
-    if (f.serverNames?.length) {
-      section('Server names (TLS SNI, HTTP Host, DNS query; by bytes of their flows)');
-      out.push(table(['server name', 'app', 'flows', 'bytes'], f.serverNames.map((n) => [n.name, n.app, grouped(n.records), bytes(n.bytes)]), [false, false, true, true]));
+    const n = f.names;
+    if (f.serverNames?.length || (n && n.passiveDns + n.dns + n.tls + n.http + n.quic + n.cut > 0)) {
+      section('Server names (TLS/QUIC SNI, HTTP Host, DNS query; by bytes of their flows)');
+      if (f.serverNames.length) out.push(table(['server name', 'app', 'flows', 'bytes'], f.serverNames.map((s) => [s.name, s.app, grouped(s.records), bytes(s.bytes)]), [false, false, true, true]));
+    }
+    if (n && (f.serverNames?.length || n.passiveDns + n.dns + n.tls + n.http + n.quic + n.cut > 0)) {
+      const refused = n.dns + n.tls + n.http + n.quic;
+      out.push('', `passive DNS: ${grouped(n.passiveDns)} addresses named by DNS answers; payloads not parsed: ${grouped(refused)}` +
+        `${refused ? ` (DNS ${grouped(n.dns)}, TLS ${grouped(n.tls)}, HTTP ${grouped(n.http)}, QUIC ${grouped(n.quic)})` : ''}` +
+        `${n.cut ? `; cut by the snap length or a fragment: ${grouped(n.cut)}` : ''}`);
+      for (const r of n.reasons) out.push(`  ${r.protocol}: ${r.reason} (${grouped(r.count)})`);
     }
   }
 

@@ -185,14 +185,18 @@ fn ndpi_known(capture: &str, app: &str) -> Option<&'static str> {
 /// nDPI's view (`ndpiReader -v 2`): per flow, its application ("TLS", "HTTP", "DNS", "QUIC",
 /// the master protocol of e.g. "TLS.Wikipedia") and Hostname/SNI. Keyed like [`ours`].
 fn ndpi(capture: &str) -> Option<BTreeMap<(u8, String, String), (String, String)>> {
-    let out = Command::new("ndpiReader").args(["-q", "-v", "2", "-i", &format!("{SHARED}/pcaps/{capture}")]).output().ok()?;
+    let out =
+        Command::new("ndpiReader").args(["-q", "-v", "2", "-i", &format!("{SHARED}/pcaps/{capture}")]).output().ok()?;
     let mut m = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Some(name_at) = line.find("[Hostname/SNI: ") else { continue };
         let name = &line[name_at + 15..];
         let name = &name[..name.find(']').unwrap_or(name.len())];
         let mut words = line.split_whitespace().skip(1);
-        let (Some(proto), Some(a), Some("<->"), Some(b)) = (words.next(), words.next(), words.next(), words.next()) else { continue };
+        let (Some(proto), Some(a), Some("<->"), Some(b)) = (words.next(), words.next(), words.next(), words.next())
+        else {
+            continue;
+        };
         let proto = match proto {
             "TCP" => 6,
             "UDP" => 17,
@@ -204,7 +208,12 @@ fn ndpi(capture: &str) -> Option<BTreeMap<(u8, String, String), (String, String)
             let addr = addr.trim_start_matches('[').trim_end_matches(']');
             format!("{}|{port}", addr.parse::<std::net::IpAddr>().map_or(addr.to_string(), |a| a.to_string()))
         };
-        let app = line.split("[proto: ").nth(1).and_then(|p| p.split('/').nth(1)).map(|p| p.split(['.', ']']).next().unwrap_or("")).unwrap_or("");
+        let app = line
+            .split("[proto: ")
+            .nth(1)
+            .and_then(|p| p.split('/').nth(1))
+            .map(|p| p.split(['.', ']']).next().unwrap_or(""))
+            .unwrap_or("");
         m.insert(key(proto, endpoint(a), endpoint(b)), (app.to_string(), name.to_lowercase()));
     }
     Some(m)

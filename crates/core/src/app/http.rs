@@ -105,7 +105,11 @@ mod tests {
         let req = b"GET /index.html HTTP/1.1\r\nUser-Agent: x\r\nHOST:  www.example.com:8080 \r\n\r\n";
         assert_eq!(request(req), Request::Head { method: "GET", host: Some("www.example.com".into()) });
         assert_eq!(without_port(b"[2001:db8::1]:8080"), b"[2001:db8::1]");
-        assert_eq!(without_port(b"2001:db8::1"), b"2001:db8::1".as_slice(), "a bare IPv6 address is not cut at its last colon");
+        assert_eq!(
+            without_port(b"2001:db8::1"),
+            b"2001:db8::1".as_slice(),
+            "a bare IPv6 address is not cut at its last colon"
+        );
         assert_eq!(without_port(b"host:"), b"host:");
         assert_eq!(request(b"POST /x HTTP/1.0\r\n\r\n"), Request::Head { method: "POST", host: None });
         for cut in 4..req.len() - 30 {

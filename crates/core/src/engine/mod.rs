@@ -365,7 +365,8 @@ impl Engine {
 
     /// What the flow records finished so far add up to (JSON); None without them.
     pub fn flow_summary_json(&self) -> Option<String> {
-        lock(&self.outputs).flows.as_ref().and_then(FlowOutput::summary).map(|s| s.json())
+        let flows = &self.flows;
+        lock(&self.outputs).flows.as_ref().and_then(FlowOutput::summary).map(|s| s.json_with(|j| flows.write_names(j)))
     }
 
     #[cfg(test)]

@@ -146,6 +146,36 @@ impl FlowMeter {
             j.u64(reason.name(), c.finished(reason));
         }
         j.end_object();
+        self.write_names(j);
+    }
+
+    /// What reading flows' payloads gave: addresses in the passive-DNS table, and payloads
+    /// that did not parse, by protocol and reason (a `names` field of the open object).
+    pub fn write_names(&self, j: &mut Json) {
+        let i = self.cache.inspector();
+        let p = &i.problems;
+        j.begin_object(Some("names"));
+        j.u64("passiveDns", i.passive.len() as u64);
+        for (name, n) in [
+            ("dns", p.dns),
+            ("tls", p.tls),
+            ("http", p.http),
+            ("quic", p.quic),
+            ("cut", p.cut),
+            ("notGathered", p.not_gathered),
+        ] {
+            j.u64(name, n);
+        }
+        j.begin_array(Some("reasons"));
+        for (protocol, reason, count) in &p.reasons {
+            j.begin_object(None);
+            j.str("protocol", protocol);
+            j.str("reason", reason);
+            j.u64("count", *count);
+            j.end_object();
+        }
+        j.end_array();
+        j.end_object();
     }
 
     /// A page of the flows held now: `{"active":N,"matched":M,"flows":[...]}`.

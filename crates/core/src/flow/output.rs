@@ -60,6 +60,11 @@ impl FlowSummary {
 
     /// The summary as JSON (ts/flows/summary.ts, FlowSummary).
     pub fn json(&self) -> String {
+        self.json_with(|_| {})
+    }
+
+    /// The summary as JSON with more fields written by `more` at its end.
+    pub fn json_with(&self, more: impl FnOnce(&mut Json)) -> String {
         let mut j = Json::new();
         j.begin_object(None);
         j.u64("records", self.records);
@@ -92,6 +97,7 @@ impl FlowSummary {
             j.end_object();
         }
         j.end_array();
+        more(&mut j);
         j.end_object();
         j.finish()
     }
