@@ -1,13 +1,14 @@
 // The cost of names (DNS, TLS/QUIC SNI, HTTP Host read from each flow's first payloads):
-// `netspectra analyze --store none` with names on (the default) and off (flows.names false),
+// `netspectra analyze` with names on (the default) and off (flows.names false), with the default
+// embedded store (a fresh data folder each run) and with --store none,
 // next to nDPI's ndpiReader on one thread (application and host name per flow, Debian's
 // libndpi-bin), on pathspider-real.pcap repeated 80 times (5M real packets) and on 2M generated
 // packets. Best of RUNS, wall clock. Prints a table and writes bench/results/names.json.
 //
 // Options: --quick (one run each).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBackend } from '../ts/backend/index.js';
 import { writeSyntheticCapture } from '../ts/generate/write-capture.js';
@@ -21,6 +22,10 @@ const RUNS = process.argv.includes('--quick') ? 1 : 3;
 interface Row {
   input: string;
   packets: number;
+  /** Default configuration (embedded store), names on and off. */
+  storeOn: number;
+  storeOff: number;
+  /** --store none. */
   namesOn: number;
   namesOff: number;
   ndpiReader: number | null;
@@ -29,16 +34,21 @@ interface Row {
   topNames: string[];
 }
 
-/** Best wall seconds of RUNS runs, and the last run's standard output. */
+/** Best wall seconds of RUNS runs (each with a fresh data folder), and the last run's output. */
 function best(cmd: string[], env: NodeJS.ProcessEnv = process.env): { seconds: number; stdout: string } {
   let seconds = Infinity;
   let stdout = '';
   for (let i = 0; i < RUNS; i++) {
-    const start = performance.now();
-    const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', maxBuffer: 256 << 20, env });
-    if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
-    seconds = Math.min(seconds, (performance.now() - start) / 1000);
-    stdout = r.stdout;
+    const home = mkdtempSync(join(tmpdir(), 'netspectra-bench-names-'));
+    try {
+      const start = performance.now();
+      const r = spawnSync(cmd[0], cmd.slice(1), { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...env, XDG_DATA_HOME: home } });
+      if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr.slice(-2000)}`);
+      seconds = Math.min(seconds, (performance.now() - start) / 1000);
+      stdout = r.stdout;
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   }
   return { seconds, stdout };
 }
@@ -53,16 +63,19 @@ if (!hasNdpi) console.log('ndpiReader not found (apt-get install libndpi-bin): i
 
 const rows: Row[] = [];
 for (const [input, file] of [['pathspider-real.pcap x80 (5.0M real packets)', x80], ['synthetic, 2M packets, generator seed 7', synthetic]] as const) {
+  const noNames = { ...process.env, NETSPECTRA_FLOWS_NAMES: 'false' };
+  const storeOn = best([process.execPath, cli, 'analyze', '--json', file]).seconds;
+  const storeOff = best([process.execPath, cli, 'analyze', '--json', file], noNames).seconds;
   const on = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file]);
-  const off = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file], { ...process.env, NETSPECTRA_FLOWS_NAMES: 'false' });
+  const off = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file], noNames);
   const ndpi = hasNdpi ? best(['ndpiReader', '-q', '-n', '1', '-i', file]).seconds : null;
   const report = JSON.parse(on.stdout) as { totals: { packets: number }; flows: { records: number; serverNames: { name: string }[] } };
   const row: Row = {
-    input, packets: report.totals.packets, namesOn: on.seconds, namesOff: off.seconds, ndpiReader: ndpi, flows: report.flows.records,
+    input, packets: report.totals.packets, storeOn, storeOff, namesOn: on.seconds, namesOff: off.seconds, ndpiReader: ndpi, flows: report.flows.records,
     topNames: report.flows.serverNames.slice(0, 3).map((n) => n.name),
   };
   rows.push(row);
-  console.log(`${input}: names on ${row.namesOn.toFixed(2)} s, off ${row.namesOff.toFixed(2)} s (x${(row.namesOn / row.namesOff).toFixed(2)}), ndpiReader ${ndpi === null ? '-' : `${ndpi.toFixed(2)} s`}; ${row.flows} flows, top names ${row.topNames.join(', ')}`);
+  console.log(`${input}: default (store) names on ${storeOn.toFixed(2)} s, off ${storeOff.toFixed(2)} s (x${(storeOn / storeOff).toFixed(2)}); --store none: names on ${row.namesOn.toFixed(2)} s, off ${row.namesOff.toFixed(2)} s (x${(row.namesOn / row.namesOff).toFixed(2)}), ndpiReader ${ndpi === null ? '-' : `${ndpi.toFixed(2)} s`}; ${row.flows} flows, top names ${row.topNames.join(', ')}`);
 }
 const out = { machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version }, runs: RUNS, date: new Date().toISOString().slice(0, 10), rows };
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
