@@ -61,7 +61,8 @@ function flow(over: Partial<Omit<FlowRecordJson, 'service'>>): FlowRecordJson {
   const r = {
     communityId: null, srcIp: '10.1.0.5', srcPort: 40000, dstIp: '192.0.2.10', dstPort: 443, proto: 6, protoName: 'TCP', firstTime: at(0), lastTime: at(10),
     packetsAtoB: 2, bytesAtoB: 100, packetsBtoA: 3, bytesBtoA: 1000, tcpFlagsAtoB: 'FIN,SYN,ACK', tcpFlagsBtoA: 'FIN,SYN,ACK', state: 'closed',
-    reason: 'fin', probe: 'probe-1', interface: 'eth0', vlan: 0, direction: 'outbound', app: '', serverName: '', alpn: '', ...over,
+    reason: 'fin', probe: 'probe-1', interface: 'eth0', vlan: 0, direction: 'outbound', app: '', serverName: '', alpn: '',
+    srcCountry: '', dstCountry: '', srcAs: 0, dstAs: 0, srcAsName: '', dstAsName: '', ...over,
   } as const;
   // As the core names it: the responder's port, else the initiator's.
   return { ...r, service: serviceName(r.proto, r.dstPort) ?? serviceName(r.proto, r.srcPort) ?? '' };

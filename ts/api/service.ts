@@ -71,6 +71,7 @@ export function flowRecordMessage(r: FlowRecordJson) {
     bytesAToB: BigInt(r.bytesAtoB), packetsBToA: BigInt(r.packetsBtoA), bytesBToA: BigInt(r.bytesBtoA), tcpFlagsAToB: r.tcpFlagsAtoB,
     tcpFlagsBToA: r.tcpFlagsBtoA, state: r.state, reason: r.reason, probe: r.probe, interface: r.interface, vlan: r.vlan, direction: r.direction,
     app: r.app, serverName: r.serverName, alpn: r.alpn,
+    srcCountry: r.srcCountry, dstCountry: r.dstCountry, srcAs: r.srcAs, dstAs: r.dstAs, srcAsName: r.srcAsName, dstAsName: r.dstAsName,
   });
 }
 

@@ -7,7 +7,7 @@ import type { Backend, BackendName, LiveCapture, LiveCaptureOptions, TrafficOpti
 import { loadWasm } from './wasm.js';
 
 export type {
-  Analyzer, AnalyzerOptions, FlowOptions, ApplyResult, Backend, BackendName, BatchEngine, CaptureStats, LiveCapture, PacketBatcher,
+  Analyzer, AnalyzerOptions, FlowOptions, GeoDatabases, ApplyResult, Backend, BackendName, BatchEngine, CaptureStats, LiveCapture, PacketBatcher,
   SealedBatch, TakenFlows, TaskOptions, TrafficOptions, TrafficSource,
 } from './types.js';
 export {

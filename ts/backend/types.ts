@@ -88,6 +88,8 @@ export interface Analyzer {
   takeFlowRows?(flush: boolean): Uint8Array | null;
   /** What the report says of the flow records taken so far (JSON, FlowSummary). */
   flowSummaryJson?(): string | null;
+  /** Country and AS databases flow records are written with from now on (native only). */
+  setGeo?(databases: GeoDatabases): void;
   /** The flow cache's counters (JSON); null without the `flows` option. */
   flowStatsJson?(): string | null;
 }
@@ -164,8 +166,18 @@ export interface TakenFlows {
 }
 
 /** Engine side of the transport: PacketBatch messages in, closed windows out. */
+/** MMDB files' bytes, each with the name errors give it. */
+export interface GeoDatabases {
+  asn?: Uint8Array;
+  asnFile?: string;
+  country?: Uint8Array;
+  countryFile?: string;
+}
+
 export interface BatchEngine {
   apply(message: Uint8Array): ApplyResult;
+  /** Country and AS databases flow records are written with from now on (native only). */
+  setGeo?(databases: GeoDatabases): void;
   skipBefore(ms: number): void;
   closeWindow(): void;
   /** Windows closed since the last call, each in the core's closed window format. */

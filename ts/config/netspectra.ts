@@ -313,6 +313,9 @@ export const configSchema: Schema & { kind: 'object' } = {
         idleOther: { kind: 'duration', default: 30, min: 0.001, max: 86_400, doc: 'a flow of any other protocol without packets for this long ends' },
         activeTimeout: { kind: 'duration', default: 1800, min: 1, max: 7 * 86_400, doc: 'a longer flow is exported in records of this length' },
         closedLinger: { kind: 'duration', default: 5, min: 0, max: 3600, doc: 'a TCP flow closed by FIN or RST is kept this long for its last ACKs and retransmissions' },
+        asnDatabase: { kind: 'string', default: '', doc: 'MMDB file of autonomous systems (MaxMind GeoLite2-ASN, or @ip-location-db\'s asn mmdb) for the AS of each flow\'s endpoints; empty: none' },
+        countryDatabase: { kind: 'string', default: '', doc: 'MMDB file of countries (MaxMind GeoLite2-Country, or @ip-location-db\'s country mmdb) for the country of each flow\'s endpoints; empty: none' },
+        geoOptional: { kind: 'bool', default: false, doc: 'a database that cannot be read is a warning and no enrichment, instead of an error at start' },
         names: { kind: 'bool', default: true, doc: 'read the first payloads of each flow for its application and server name (DNS, TLS SNI, HTTP Host, QUIC; analyze)' },
         maxFlows: { kind: 'int', default: 262_144, min: 16, max: 16_777_216, doc: 'flows held at once; beyond this a lingering closed flow, else the least recently seen one, is ended (counted)' },
         localNetworks: {
@@ -478,6 +481,9 @@ export interface FlowsConfig {
   activeTimeout: number;
   closedLinger: number;
   maxFlows: number;
+  asnDatabase: string;
+  countryDatabase: string;
+  geoOptional: boolean;
   names: boolean;
   localNetworks: string[];
   subject: string;

@@ -1,5 +1,6 @@
 // `netspectra engine` on core NATS (a queue group; JetStream mode is ts/cluster), and the host
 // of the windowed engine that `probe --engine` runs too: closed windows to the sink and the log.
+import { applyGeo, watchGeo } from '../geo/index.js';
 import { hostname } from 'node:os';
 import type { Msg } from '@nats-io/transport-node';
 import { transportBackend, type ApplyResult, type ClosedWindow } from '../backend/index.js';
@@ -49,6 +50,7 @@ export class EngineHost {
   readonly failed: Promise<Error>;
   private readonly flowTimer: NodeJS.Timeout | null = null;
   private flowsTaking: Promise<void> | null = null;
+  private stopGeoWatch: () => void = () => {};
   windows = 0;
   /** From the batch (or idle close) that closed a window to the window written and handed to
    * the alert rules: the core's close, storage rows, the sink. */
@@ -67,6 +69,8 @@ export class EngineHost {
       seed: cfg.seed, windowSeconds: cfg.window, top: cfg.engine.top, tasks: cfg.tasks.map(taskOptions), threads: cfg.engine.threads,
       flows: flowOptions(cfg.flows), seconds: cfg.console.history, source: storage?.source,
     });
+    // Country and AS databases: a file that cannot be read stops the start (flows.geoOptional: a warning).
+    if (cfg.flows.enabled && applyGeo(this.engine.geoTarget, cfg.flows, log)) this.stopGeoWatch = watchGeo(this.engine.geoTarget, cfg.flows, log);
     this.engine.onWindow = (w, requestedAt) => this.written(w, requestedAt);
     this.failed = new Promise((resolve) => (this.engine.onFailure = (e) => {
       this.log(`engine: ${e.message}`);
@@ -182,6 +186,7 @@ export class EngineHost {
   /** Closes the open window, ends every flow, and closes the sink and the storage. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
+    this.stopGeoWatch();
     if (this.flowTimer) clearInterval(this.flowTimer);
     await this.closing;
     await this.engine.close().catch(() => {});

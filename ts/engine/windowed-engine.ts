@@ -3,6 +3,7 @@
 // `submit`. The work runs in the core (one flow lookup per packet; with two `threads` the
 // sketches and the making of windows and records run on a second core); this class only keeps
 // the order of requests and says when the engine failed.
+import type { GeoTarget } from '../geo/index.js';
 import type { ApplyResult, FlowOptions, TakenFlows, TaskOptions } from '../backend/index.js';
 import { coreThreads, readClosedWindow, transportBackend, type BatchEngine, type ClosedWindow } from '../backend/index.js';
 
@@ -37,6 +38,11 @@ export class WindowedEngine {
       seed: opts.seed, windowSeconds: opts.windowSeconds, top: opts.top, tasks: opts.tasks, flows: opts.flows, seconds: opts.seconds,
       source: opts.source, threads: coreThreads(opts.threads, backend),
     });
+  }
+
+  /** Takes the country and AS databases (ts/geo). */
+  get geoTarget(): GeoTarget {
+    return this.engine;
   }
 
   /** Bytes of batches submitted and not yet applied (the core applies each as it comes). */

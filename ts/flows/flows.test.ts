@@ -22,7 +22,8 @@ function record(i: number, over: Partial<FlowRecordJson> = {}): FlowRecordJson {
     communityId: '1:LQU9qZlK+B5F3KDmev6m5PMibrg=', srcIp: '10.0.0.1', srcPort: 1024 + i, dstIp: '192.0.2.7', dstPort: 443, proto: 6, protoName: 'TCP', service: 'https',
     firstTime: '1700000000.000000001', lastTime: '1700000001.500000000', packetsAtoB: 10, bytesAtoB: 1500, packetsBtoA: 8, bytesBtoA: 9000,
     tcpFlagsAtoB: 'FIN,SYN,ACK', tcpFlagsBtoA: 'FIN,SYN,ACK', state: 'closed', reason: 'fin', probe: 'probe-1', interface: 'eth0', vlan: 0,
-    direction: 'outbound', app: 'TLS', serverName: 'www.example.com', alpn: 'h2', ...over,
+    direction: 'outbound', app: 'TLS', serverName: 'www.example.com', alpn: 'h2',
+    srcCountry: '', dstCountry: 'US', srcAs: 0, dstAs: 64500, srcAsName: '', dstAsName: 'Example Net', ...over,
   };
 }
 

@@ -39,6 +39,14 @@ export interface FlowRecordJson {
   serverName: string;
   /** The first ALPN protocol of the TLS ClientHello ("h2"). */
   alpn: string;
+  /** Country (ISO 3166 alpha-2) and autonomous system of each endpoint, from the configured MMDB
+   * files (flows.countryDatabase, flows.asnDatabase); empty and 0 when unknown. */
+  srcCountry: string;
+  dstCountry: string;
+  srcAs: number;
+  dstAs: number;
+  srcAsName: string;
+  dstAsName: string;
 }
 
 /** What `analyze` reports of its flow records (the core's summary): counts by end reason and

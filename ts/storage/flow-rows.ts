@@ -11,12 +11,13 @@ export const FLOW_SELECT = `community_id AS r_community_id, family AS r_family, 
   toString(toUnixTimestamp64Nano(last_seen)) AS r_last, packets_ab AS r_packets_ab, bytes_ab AS r_bytes_ab, packets_ba AS r_packets_ba,
   bytes_ba AS r_bytes_ba, tcp_flags_ab AS r_flags_ab, tcp_flags_ba AS r_flags_ba, state AS r_state, reason AS r_reason,
   probe AS r_probe, interface AS r_interface, vlan AS r_vlan, direction AS r_direction, app AS r_app, server_name AS r_server_name,
-  alpn AS r_alpn`;
+  alpn AS r_alpn, src_country AS r_src_country, dst_country AS r_dst_country, src_as AS r_src_as, dst_as AS r_dst_as,
+  src_as_name AS r_src_as_name, dst_as_name AS r_dst_as_name`;
 
 export type FlowRow = Record<
   | 'r_family' | 'r_src_ip' | 'r_src_port' | 'r_dst_ip' | 'r_dst_port' | 'r_proto' | 'r_packets_ab' | 'r_bytes_ab' | 'r_packets_ba'
   | 'r_bytes_ba' | 'r_flags_ab' | 'r_flags_ba' | 'r_state' | 'r_reason' | 'r_probe' | 'r_interface' | 'r_vlan' | 'r_direction'
-  | 'r_app' | 'r_server_name' | 'r_alpn',
+  | 'r_app' | 'r_server_name' | 'r_alpn' | 'r_src_country' | 'r_dst_country' | 'r_src_as' | 'r_dst_as' | 'r_src_as_name' | 'r_dst_as_name',
   string | number
 > & { r_community_id: string | null; r_first: string | null; r_last: string | null };
 
@@ -58,5 +59,11 @@ export function flowRecordOf(row: FlowRow): FlowRecordJson {
     app: row.r_app as FlowRecordJson['app'],
     serverName: String(row.r_server_name),
     alpn: String(row.r_alpn),
+    srcCountry: String(row.r_src_country),
+    dstCountry: String(row.r_dst_country),
+    srcAs: Number(row.r_src_as),
+    dstAs: Number(row.r_dst_as),
+    srcAsName: String(row.r_src_as_name),
+    dstAsName: String(row.r_dst_as_name),
   };
 }

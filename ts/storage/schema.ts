@@ -149,12 +149,19 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 5,
-    name: 'flow names',
+    name: 'flow names, countries and autonomous systems',
     statements: [
-      // What a flow's first payloads told: application, server name (SNI, Host, DNS query), ALPN.
+      // What a flow's first payloads told: application, server name (SNI, Host, DNS query), ALPN;
+      // and the endpoints' countries and autonomous systems from the configured MMDB files.
       `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS app LowCardinality(String) DEFAULT '' AFTER direction`,
       `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS server_name String DEFAULT '' AFTER app`,
       `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS alpn LowCardinality(String) DEFAULT '' AFTER server_name`,
+      `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS src_country LowCardinality(String) DEFAULT '' AFTER alpn`,
+      `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS dst_country LowCardinality(String) DEFAULT '' AFTER src_country`,
+      `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS src_as UInt64 DEFAULT 0 AFTER dst_country`,
+      `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS dst_as UInt64 DEFAULT 0 AFTER src_as`,
+      `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS src_as_name LowCardinality(String) DEFAULT '' AFTER dst_as`,
+      `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS dst_as_name LowCardinality(String) DEFAULT '' AFTER src_as_name`,
     ],
   },
 ];

@@ -42,6 +42,7 @@ function flowRecords(n: number): FlowRecordJson[] {
     lastTime: '1700000010.000000000', packetsAtoB: 1, bytesAtoB: 80 + i, packetsBtoA: 1, bytesBtoA: 200, tcpFlagsAtoB: '', tcpFlagsBtoA: '',
     state: 'active', reason: 'idleTimeout', probe: 'p\t1', interface: 'eth0', vlan: 7, direction: 'outbound',
     app: 'DNS', serverName: i % 2 ? `host-${i}.example.com` : '', alpn: '',
+    srcCountry: i % 2 ? 'DE' : '', dstCountry: '', srcAs: i % 2 ? 3320 : 0, dstAs: 0, srcAsName: i % 2 ? 'Deutsche Telekom AG' : '', dstAsName: '',
   }));
 }
 

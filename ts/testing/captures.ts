@@ -48,6 +48,7 @@ export function flowRecordRows(source: string, records: readonly FlowRecordJson[
     e.u16(r.srcPort).u16(r.dstPort).u8(r.proto).nullableTimeNs(epoch(r.firstTime), 'first_seen').nullableTimeNs(epoch(r.lastTime), 'last_seen');
     e.u64(r.packetsAtoB).u64(r.bytesAtoB).u64(r.packetsBtoA).u64(r.bytesBtoA).string(r.tcpFlagsAtoB).string(r.tcpFlagsBtoA);
     e.string(r.state).string(r.reason).u16(r.vlan).string(r.direction).string(r.app).string(r.serverName).string(r.alpn);
+    e.string(r.srcCountry).string(r.dstCountry).u64(r.srcAs).u64(r.dstAs).string(r.srcAsName).string(r.dstAsName);
     e.end();
   }
   const { rows, data } = e.take();

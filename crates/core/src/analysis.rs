@@ -281,6 +281,11 @@ impl Analysis {
         self.take_flows(flush, FlowOut { rows, json: false })?.rows.map(|r| r.encode())
     }
 
+    /// The country and AS databases flow records are written with (None: no enrichment).
+    pub fn set_geo(&mut self, geo: Option<std::sync::Arc<crate::app::mmdb::Geo>>) {
+        self.tables.engine.set_geo(geo);
+    }
+
     /// What the report says of the flow records finished so far (JSON); None without them.
     pub fn flow_summary_json(&mut self) -> Option<String> {
         self.tables.origins.as_ref()?;

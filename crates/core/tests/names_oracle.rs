@@ -184,7 +184,10 @@ fn ndpi_known(capture: &str, app: &str) -> Option<&'static str> {
 
 /// nDPI's view (`ndpiReader -v 2`): per flow, its application ("TLS", "HTTP", "DNS", "QUIC",
 /// the master protocol of e.g. "TLS.Wikipedia") and Hostname/SNI. Keyed like [`ours`].
-fn ndpi(capture: &str) -> Option<BTreeMap<(u8, String, String), (String, String)>> {
+/// Flow -> (nDPI's application, its Hostname/SNI).
+type NdpiNames = BTreeMap<(u8, String, String), (String, String)>;
+
+fn ndpi(capture: &str) -> Option<NdpiNames> {
     let out =
         Command::new("ndpiReader").args(["-q", "-v", "2", "-i", &format!("{SHARED}/pcaps/{capture}")]).output().ok()?;
     let mut m = BTreeMap::new();

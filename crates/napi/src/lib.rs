@@ -244,6 +244,34 @@ impl Analyzer {
     pub fn flow_stats_json(&self) -> Option<String> {
         self.inner.flow_counters_json()
     }
+
+    /// Country and AS databases (MMDB files' bytes) flow records are written with from now on.
+    #[napi]
+    pub fn set_geo(&mut self, databases: GeoDatabases) -> Result<()> {
+        self.inner.set_geo(databases.geo()?);
+        Ok(())
+    }
+}
+
+/// MMDB files, each with the name errors give it.
+#[napi(object)]
+pub struct GeoDatabases {
+    pub asn: Option<Buffer>,
+    pub asn_file: Option<String>,
+    pub country: Option<Buffer>,
+    pub country_file: Option<String>,
+}
+
+impl GeoDatabases {
+    fn geo(self) -> Result<Option<std::sync::Arc<netspectra_core::app::mmdb::Geo>>> {
+        let named = |b: Option<Buffer>, name: Option<String>, what: &str| {
+            b.map(|b| (name.unwrap_or_else(|| what.to_string()), b.to_vec()))
+        };
+        let asn = named(self.asn, self.asn_file, "AS database");
+        let country = named(self.country, self.country_file, "country database");
+        let geo = netspectra_core::app::mmdb::Geo::from_files(asn, country).map_err(invalid)?;
+        Ok(geo.map(std::sync::Arc::new))
+    }
 }
 
 #[napi(object)]
@@ -450,6 +478,13 @@ impl BatchEngine {
     }
 
     /// Applies one message; a message that is not a batch is counted and described, not thrown.
+    /// Country and AS databases (MMDB files' bytes) flow records are written with from now on.
+    #[napi]
+    pub fn set_geo(&mut self, databases: GeoDatabases) -> Result<()> {
+        self.inner.set_geo(databases.geo()?);
+        Ok(())
+    }
+
     #[napi]
     pub fn apply(&mut self, message: &[u8]) -> Result<ApplyResult> {
         let r = match self.inner.apply(message) {

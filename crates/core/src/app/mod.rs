@@ -14,6 +14,7 @@
 mod crypto;
 pub mod dns;
 pub mod http;
+pub mod mmdb;
 pub mod quic;
 pub mod tls;
 

@@ -285,6 +285,11 @@ impl BatchIngest {
     }
 
     /// Counters and the latest capture statistics of every probe, as JSON.
+    /// The country and AS databases flow records are written with (None: no enrichment).
+    pub fn set_geo(&mut self, geo: Option<std::sync::Arc<crate::app::mmdb::Geo>>) {
+        self.engine.set_geo(geo);
+    }
+
     pub fn stats_json(&self) -> String {
         let c = &self.counters;
         let mut j = Json::new();

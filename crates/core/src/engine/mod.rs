@@ -35,6 +35,7 @@ pub use task::{TaskKind, TaskSpec};
 
 use std::sync::{Arc, Mutex};
 
+use crate::app::mmdb::Geo;
 use crate::app::App;
 use crate::flow::{FlowMeter, FlowMeterConfig, FlowOut, FlowOutput, Segment, TakenFlows};
 use crate::record::PacketRecord;
@@ -139,6 +140,14 @@ impl Engine {
             }
         }
         origin
+    }
+
+    /// The country and AS databases flow records are written with from now on (None: none).
+    pub fn set_geo(&mut self, geo: Option<Arc<Geo>>) {
+        self.flows.set_geo(geo.clone());
+        if let Some(f) = &mut lock(&self.outputs).flows {
+            f.set_geo(geo);
+        }
     }
 
     /// Keeps a summary of the flow records, with the `top_n` largest.

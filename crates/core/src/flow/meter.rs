@@ -6,9 +6,11 @@
 use super::output::{FlowOut, FlowOutput};
 use super::{EndReason, FlowCache, FlowConfig, FlowRecord, RecordContext, Touch};
 use crate::addr::{Addr, Cidr};
+use crate::app::mmdb::Geo;
 use crate::app::{lock_names, NameTable};
 use crate::json::Json;
 use crate::record::PacketRecord;
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
 pub struct FlowMeterConfig {
@@ -40,6 +42,8 @@ pub struct FlowMeter {
     /// The cache's clock as of the last packet: idle time counts from here.
     last_packet_clock: Option<u64>,
     names: bool,
+    /// Country and AS databases for the live flow table's records.
+    geo: Option<Arc<Geo>>,
 }
 
 impl FlowMeter {
@@ -50,7 +54,13 @@ impl FlowMeter {
             origins: Vec::new(),
             last_packet_clock: None,
             names: cfg.names,
+            geo: None,
         }
+    }
+
+    /// The country and AS databases records are written with (None: no enrichment).
+    pub fn set_geo(&mut self, geo: Option<Arc<Geo>>) {
+        self.geo = geo;
     }
 
     pub fn cache(&self) -> &FlowCache {
@@ -213,7 +223,7 @@ impl FlowMeter {
 
     fn write_record(&self, j: &mut Json, r: &FlowRecord, open: bool) {
         let names = lock_names(self.cache.inspector().names());
-        write_record_with(&self.origins, &self.local, &names, j, r, open);
+        write_record_with(&self.origins, &self.local, &names, self.geo.as_deref(), j, r, open);
     }
 }
 
@@ -222,13 +232,14 @@ pub(super) fn write_record_with(
     origins: &[(String, String)],
     local: &[Cidr],
     names: &NameTable,
+    geo: Option<&Geo>,
     j: &mut Json,
     r: &FlowRecord,
     open: bool,
 ) {
     let (probe, interface) =
         origins.get(r.interface as usize).map(|(p, i)| (p.as_str(), i.as_str())).unwrap_or(("", ""));
-    let ctx = RecordContext { probe, interface, direction: direction(local, &r.a, &r.b), open, names };
+    let ctx = RecordContext { probe, interface, direction: direction(local, &r.a, &r.b), open, names, geo };
     r.write_json_in(j, Some(&ctx));
 }
 

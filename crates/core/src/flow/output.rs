@@ -6,10 +6,12 @@
 use super::meter::write_record_with;
 use super::{direction, FlowRecord};
 use crate::addr::{Cidr, Family};
+use crate::app::mmdb::Geo;
 use crate::app::{lock_names, App, NameTable, SharedNames};
 use crate::json::Json;
 use crate::names;
 use crate::rows::{check_times, row_json, Quarantined, StorageRows, FLOWS, TABLES};
+use std::sync::Arc;
 
 /// What finished records are taken as (see [`FlowOutput::take`]).
 #[derive(Clone, Copy, Debug, Default)]
@@ -119,6 +121,8 @@ pub struct FlowOutput {
     rows: StorageRows,
     /// The table the records' name ids are in (the flow cache's).
     names: SharedNames,
+    /// Country and AS databases of the endpoints (None: no enrichment).
+    geo: Option<Arc<Geo>>,
 }
 
 /// Gives each record its Community ID (the costly part of a record's way out).
@@ -133,6 +137,11 @@ pub fn hash_records(records: &mut [FlowRecord], seed: u16) {
 impl FlowOutput {
     pub fn new(local: Vec<Cidr>, community_id_seed: u16) -> FlowOutput {
         FlowOutput { local, community_id_seed, ..FlowOutput::default() }
+    }
+
+    /// The country and AS databases records are written with from now on.
+    pub fn set_geo(&mut self, geo: Option<Arc<Geo>>) {
+        self.geo = geo;
     }
 
     /// The flow cache's name table (records carry ids in it).
@@ -189,7 +198,7 @@ impl FlowOutput {
                 if summary.top.len() < summary.top_n || summary.top.last().is_some_and(|(b, _)| bytes > *b) {
                     let mut j = Json::new();
                     let r = if r.community_id.is_none() { r.with_community_id(self.community_id_seed) } else { *r };
-                    write_record_with(&self.origins, &self.local, &names, &mut j, &r, false);
+                    write_record_with(&self.origins, &self.local, &names, self.geo.as_deref(), &mut j, &r, false);
                     summary.top.push((bytes, j.finish()));
                     // Stable: of equal sizes, the one finished first stays ahead.
                     summary.top.sort_by_key(|b| std::cmp::Reverse(b.0));
@@ -234,7 +243,7 @@ impl FlowOutput {
             let mut j = Json::new();
             j.begin_array(None);
             for r in &records {
-                write_record_with(&self.origins, &self.local, &names, &mut j, r, false);
+                write_record_with(&self.origins, &self.local, &names, self.geo.as_deref(), &mut j, r, false);
             }
             j.end_array();
             taken.json = Some(j.finish());
@@ -282,6 +291,13 @@ impl FlowOutput {
         w.string(r.app.name());
         w.string(names.get(r.server_name).unwrap_or(""));
         w.string(names.get(r.alpn).unwrap_or(""));
+        let (a, b) = self.geo.as_ref().map(|g| (g.lookup(&r.a), g.lookup(&r.b))).unwrap_or_default();
+        w.string(&a.country);
+        w.string(&b.country);
+        w.u64(a.asn as u64);
+        w.u64(b.asn as u64);
+        w.string(&a.as_name);
+        w.string(&b.as_name);
         w.end_row();
         if let Err(e) = check_times(&times) {
             let bytes = w.buf.split_off(start);

@@ -4,6 +4,7 @@
 
 use super::community_id::CommunityId;
 use crate::addr::Addr;
+use crate::app::mmdb::Geo;
 use crate::app::{App, NameTable};
 use crate::json::{epoch_text, Json};
 use crate::names;
@@ -130,6 +131,8 @@ pub struct RecordContext<'a> {
     pub open: bool,
     /// The table the record's name ids are in.
     pub names: &'a NameTable,
+    /// Country and AS databases of the endpoints, when configured.
+    pub geo: Option<&'a Geo>,
 }
 
 /// One finished flow, or one active-timeout slice of a long one. Endpoint A is the source of
@@ -257,6 +260,13 @@ impl FlowRecord {
             j.str("app", self.app.name());
             j.str("serverName", c.names.get(self.server_name).unwrap_or(""));
             j.str("alpn", c.names.get(self.alpn).unwrap_or(""));
+            let (a, b) = c.geo.map(|g| (g.lookup(&self.a), g.lookup(&self.b))).unwrap_or_default();
+            j.str("srcCountry", &a.country);
+            j.str("dstCountry", &b.country);
+            j.u64("srcAs", a.asn as u64);
+            j.u64("dstAs", b.asn as u64);
+            j.str("srcAsName", &a.as_name);
+            j.str("dstAsName", &b.as_name);
         }
         j.end_object();
     }

@@ -97,6 +97,12 @@ pub const TABLES: [Table; 6] = [
             ("app", ColumnType::LowCardinalityString),
             ("server_name", ColumnType::String),
             ("alpn", ColumnType::LowCardinalityString),
+            ("src_country", ColumnType::LowCardinalityString),
+            ("dst_country", ColumnType::LowCardinalityString),
+            ("src_as", ColumnType::UInt64),
+            ("dst_as", ColumnType::UInt64),
+            ("src_as_name", ColumnType::LowCardinalityString),
+            ("dst_as_name", ColumnType::LowCardinalityString),
         ],
     },
 ];

@@ -1,0 +1,100 @@
+// Country and AS of flow endpoints from MMDB files the test writes (MaxMind's layout for
+// countries, ip-location-db's flat one for AS), through `analyze` as a user runs it: records
+// carry them, a missing or broken file stops the start naming it (or, with flows.geoOptional,
+// is a warning), and a file that changes is loaded again.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadBackend } from '../backend/index.js';
+import { createAnalyzer, feedFile } from '../analyze/analyze-files.js';
+import { loadConfig } from '../config/index.js';
+import type { FlowRecordJson } from '../flows/types.js';
+import { mmdbFile } from '../testing/mmdb.js';
+import { applyGeo, watchGeo } from './index.js';
+
+const CLI = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
+const CAPTURE = join(process.cwd(), '..', 'shared', 'pcaps', 'ndpi-sites.pcapng');
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const asnDb = (asn: number) => mmdbFile([
+  ['91.198.174.0/24', { autonomous_system_number: asn, autonomous_system_organization: 'Wikimedia Foundation Inc.' }],
+  ['2001:67c:4e8::/48', { autonomous_system_number: 8674, autonomous_system_organization: 'Netnod AB' }],
+], 'asn');
+const countryDb = mmdbFile([
+  ['91.198.174.0/24', { country: { iso_code: 'NL', names: { en: 'Netherlands' } } }],
+  ['2001:67c:4e8::/48', { country: { iso_code: 'SE' } }],
+], 'GeoLite2-Country');
+
+function analyze(dir: string, yaml: string): { status: number | null; stdout: string; stderr: string } {
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, yaml);
+  return spawnSync(process.execPath, [CLI, 'analyze', '--json', '--store', 'none', '--top', '100', '--config', config, CAPTURE], { encoding: 'utf8', maxBuffer: 1 << 26 });
+}
+
+test('flow records carry the country and AS of both endpoints; a bad database stops the start naming the file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-geo-'));
+  try {
+    writeFileSync(join(dir, 'asn.mmdb'), asnDb(14907));
+    writeFileSync(join(dir, 'country.mmdb'), countryDb);
+    const ok = analyze(dir, `flows:\n  asnDatabase: ${join(dir, 'asn.mmdb')}\n  countryDatabase: ${join(dir, 'country.mmdb')}\n`);
+    assert.equal(ok.status, 0, ok.stderr);
+    const top = (JSON.parse(ok.stdout) as { flows: { top: FlowRecordJson[] } }).flows.top;
+    const wiki = top.find((r) => r.dstIp === '91.198.174.208')!;
+    assert.deepEqual([wiki.dstCountry, wiki.dstAs, wiki.dstAsName, wiki.srcCountry, wiki.srcAs], ['NL', 14907, 'Wikimedia Foundation Inc.', '', 0]);
+    const v6 = top.find((r) => r.srcIp === '2001:67c:4e8:f004::9' || r.dstIp === '2001:67c:4e8:f004::9')!;
+    const side = v6.srcIp === '2001:67c:4e8:f004::9' ? [v6.srcCountry, v6.srcAs] : [v6.dstCountry, v6.dstAs];
+    assert.deepEqual(side, ['SE', 8674]);
+
+    // Missing, and not a database: refused before any report, naming the setting and the file.
+    const missing = analyze(dir, `flows:\n  asnDatabase: ${join(dir, 'nope.mmdb')}\n`);
+    assert.notEqual(missing.status, 0);
+    assert.equal(missing.stdout, '');
+    assert.match(missing.stderr, /flows\.asnDatabase: cannot read .*nope\.mmdb: ENOENT/);
+    writeFileSync(join(dir, 'junk.mmdb'), 'GIF89a not a database');
+    const junk = analyze(dir, `flows:\n  countryDatabase: ${join(dir, 'junk.mmdb')}\n`);
+    assert.notEqual(junk.status, 0);
+    assert.match(junk.stderr, /junk\.mmdb: not a MaxMind DB file: no metadata marker/);
+    // Optional: a warning, and records without country and AS.
+    const optional = analyze(dir, `flows:\n  asnDatabase: ${join(dir, 'nope.mmdb')}\n  geoOptional: true\n`);
+    assert.equal(optional.status, 0, optional.stderr);
+    assert.match(optional.stderr, /geo: flows\.asnDatabase: cannot read .*; records are written without country and AS/);
+    const plain = (JSON.parse(optional.stdout) as { flows: { top: FlowRecordJson[] } }).flows.top;
+    assert.ok(plain.every((r) => r.dstAs === 0 && r.dstCountry === ''));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a database file that changes is loaded again without a restart; a broken one leaves the previous in use', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-geo-reload-'));
+  const file = join(dir, 'asn.mmdb');
+  try {
+    writeFileSync(file, asnDb(14907));
+    const cfg = loadConfig({ overrides: { 'flows.asnDatabase': file } });
+    const { analyzer } = createAnalyzer(loadBackend('native'), cfg);
+    const logs: string[] = [];
+    assert.equal(applyGeo(analyzer, cfg.flows, (l) => logs.push(l)), true);
+    const stop = watchGeo(analyzer, cfg.flows, (l) => logs.push(l), 20);
+    try {
+      await delay(50);
+      writeFileSync(file, Buffer.concat([asnDb(64_512)]));
+      for (let i = 0; i < 200 && !logs.some((l) => l.includes('reloaded')); i++) await delay(20);
+      assert.ok(logs.some((l) => l.includes(`geo: reloaded ${file}`)), logs.join('\n'));
+      writeFileSync(file, 'broken');
+      for (let i = 0; i < 200 && !logs.some((l) => l.includes('previous databases')); i++) await delay(20);
+      assert.ok(logs.some((l) => /not a MaxMind DB file: no metadata marker; the previous databases stay in use/.test(l)), logs.join('\n'));
+    } finally {
+      stop();
+    }
+    await feedFile(analyzer, CAPTURE, 1 << 20);
+    const records = JSON.parse(analyzer.takeFlows!(true)!) as FlowRecordJson[];
+    const wiki = records.find((r) => r.dstIp === '91.198.174.208')!;
+    assert.equal(wiki.dstAs, 64_512, 'the reloaded file, not the broken one after it');
+    assert.equal(readFileSync(file, 'utf8'), 'broken');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
