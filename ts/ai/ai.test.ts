@@ -394,6 +394,7 @@ describe('ai', () => {
       assert.match(prompt, /## top talkers: sources by bytes \(exact task src_ip, true sums\)\nsource \| packets \| bytes\n/);
       assert.match(prompt, /## heavy hitters by bytes \(Count-Min task heavy_flows,.*\nkey \| packets \| bytes \| windows\n\S+ → \S+ \w+(?: [\w-]+)? \| \d+ \|/);
       assert.match(prompt, /## recent alerts, newest first\n(\(no rows\)|time \| severity|unavailable: ListAlerts: )/);
+      assert.match(prompt, /## largest flow records by bytes, with the name the client asked for .*\nflow \| server name \| responder country\/AS \| bytes\n\S+ → \S+ \w+/);
       assert.ok(prompt.endsWith('\n\nQuestion: Which host sends the most bytes?'));
       assert.ok(logs.some((l) => /^ai: question answered in [\d.]+ s: \d+ characters from fake-model; \d+ data sections/.test(l)), logs.join('\n'));
     });

@@ -153,6 +153,21 @@ export async function gatherGrounding(g: GroundingRequest): Promise<GroundingRes
     });
   }
   sections.push({
+    name: 'largest flows', task: '', method: 'ListFlowRecords',
+    title: 'largest flow records by bytes, with the name the client asked for (TLS/QUIC SNI, HTTP Host, DNS query) and where the responder is',
+    read: async () => {
+      const r = await g.query.listFlowRecords({ range, filter, sort: 'bytes', limit }, call);
+      const end = (ip: string, port: number) => `${ip.includes(':') ? `[${ip}]` : ip}:${port}`;
+      const where = (country: string, as: number, asName: string) => [country, as ? `AS${as}${asName ? ` ${asName}` : ''}` : ''].filter(Boolean).join(' ') || '-';
+      const rows = r.records.map((f) => [
+        `${end(f.srcIp, f.srcPort)} → ${end(f.dstIp, f.dstPort)} ${f.protoName}${f.service ? ` ${f.service}` : ''}`,
+        f.serverName ? `${f.serverName} (${f.app})` : f.app || '-', where(f.dstCountry, f.dstAs, f.dstAsName),
+        bytes(Number(f.bytesAToB + f.bytesBToA)),
+      ]);
+      return { rows: rows.length, text: compact(['flow', 'server name', 'responder country/AS', 'bytes'], rows) };
+    },
+  });
+  sections.push({
     name: 'recent alerts', task: '', method: 'ListAlerts', title: 'recent alerts, newest first',
     read: async () => {
       const r = await g.query.listAlerts({ range, source: g.source, limit: 2 * limit }, call);

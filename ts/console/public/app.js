@@ -166,6 +166,17 @@ function keyCell(field, value, proto) {
   return el('td', { ...attrs, text });
 }
 
+/** An address cell of a flow record with what is known of the address on hover: the name the
+ * client asked for (the responder's), its country and autonomous system. */
+function whereCell(cell, country, as, asName, name) {
+  const parts = [name, country, as ? `AS${as}${asName ? ` ${asName}` : ''}` : ''].filter(Boolean);
+  if (parts.length === 0) return cell;
+  const b = cell.querySelector('button.addr') ?? cell;
+  b.title = `${b.title ?? ''} (${parts.join(', ')})`;
+  cell.dataset.where = parts.join(', ');
+  return cell;
+}
+
 /** An address that shows its flows (the flow filter) and marks the alerts naming it. */
 function addressLink(ip) {
   const b = el('button', { type: 'button', class: 'addr', title: `${ip}: its flows and alerts`, text: ip });
@@ -527,9 +538,9 @@ function flowRow(f) {
   const row = el(
     'tr',
     { class: 'traceable', title: 'its stored windows: click the row' },
-    keyCell('srcIp', f.srcIp),
+    whereCell(keyCell('srcIp', f.srcIp), f.srcCountry, f.srcAs, f.srcAsName),
     td('srcPort', String(f.srcPort), 'num'),
-    keyCell('dstIp', f.dstIp),
+    whereCell(keyCell('dstIp', f.dstIp), f.dstCountry, f.dstAs, f.dstAsName, f.serverName),
     td('dstPort', String(f.dstPort), 'num'),
     td('proto', f.protoName || String(f.proto)),
     td('service', f.service || '–', '', 'IANA service name of the responder\'s port (else the initiator\'s)'),
