@@ -237,9 +237,9 @@ fn decode(b: &[u8], at: usize, base: usize, depth: u32) -> Result<(Value, usize)
     }
     let control = *b.get(at).ok_or("value past the end")?;
     let mut at = at + 1;
-    let mut kind = control >> 5;
+    let mut kind = (control >> 5) as u16;
     if kind == 0 {
-        kind = 7 + *b.get(at).ok_or("extended type past the end")?;
+        kind = 7 + *b.get(at).ok_or("extended type past the end")? as u16;
         at += 1;
     }
     if kind == 1 {
@@ -471,6 +471,8 @@ pub(crate) mod tests {
                 let _ = db.lookup(&v4([192, 0, 2, 1]));
             }
         }
+        // An extended type past the last one (found by fuzzing: 7 + 255 overflowed a byte).
+        assert_eq!(decode(&[0x00, 0xff], 0, 0, 0), Err("unknown value type"));
         // A tree larger than the file, and a record size the format does not have.
         let marker =
             good.windows(METADATA_MARKER.len()).rposition(|w| w == METADATA_MARKER).unwrap() + METADATA_MARKER.len();
