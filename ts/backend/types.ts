@@ -165,7 +165,6 @@ export interface TakenFlows {
   json: string | null;
 }
 
-/** Engine side of the transport: PacketBatch messages in, closed windows out. */
 /** MMDB files' bytes, each with the name errors give it. */
 export interface GeoDatabases {
   asn?: Uint8Array;
@@ -174,6 +173,7 @@ export interface GeoDatabases {
   countryFile?: string;
 }
 
+/** Engine side of the transport: PacketBatch messages in, closed windows out. */
 export interface BatchEngine {
   apply(message: Uint8Array): ApplyResult;
   /** Country and AS databases flow records are written with from now on (native only). */

@@ -8,9 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadBackend } from '../backend/index.js';
+import { loadBackend, transportBackend } from '../backend/index.js';
 import { createAnalyzer, feedFile } from '../analyze/analyze-files.js';
 import { loadConfig } from '../config/index.js';
+import { WindowedEngine } from '../engine/windowed-engine.js';
+import { flowOptions } from '../flows/options.js';
 import type { FlowRecordJson } from '../flows/types.js';
 import { mmdbFile } from '../testing/mmdb.js';
 import { applyGeo, watchGeo } from './index.js';
@@ -94,6 +96,26 @@ test('a database file that changes is loaded again without a restart; a broken o
     const wiki = records.find((r) => r.dstIp === '91.198.174.208')!;
     assert.equal(wiki.dstAs, 64_512, 'the reloaded file, not the broken one after it');
     assert.equal(readFileSync(file, 'utf8'), 'broken');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an engine fed by a probe writes its records with country and AS too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-geo-engine-'));
+  try {
+    writeFileSync(join(dir, 'asn.mmdb'), asnDb(14907));
+    writeFileSync(join(dir, 'country.mmdb'), countryDb);
+    const cfg = loadConfig({ overrides: { 'flows.asnDatabase': join(dir, 'asn.mmdb'), 'flows.countryDatabase': join(dir, 'country.mmdb') } });
+    const engine = new WindowedEngine({ seed: cfg.seed, windowSeconds: cfg.window, top: 10, tasks: [], threads: 1, flows: flowOptions(cfg.flows) });
+    assert.equal(applyGeo(engine.geoTarget, cfg.flows, () => {}), true);
+    const batcher = transportBackend().createPacketBatcher({ probeId: 'p', interface: 'eth0', partitions: 1, batchPackets: 256, seed: cfg.seed, flows: flowOptions(cfg.flows) });
+    assert.equal(batcher.addCapture(readFileSync(CAPTURE)), null);
+    for (const b of batcher.take(true, { captured: 0, kernelDropped: 0, interfaceDropped: 0, probeDropped: 0 }, 0)) await engine.submit(b.message);
+    const records = JSON.parse((await engine.takeFlows(true, true))!.json!) as FlowRecordJson[];
+    await engine.stop();
+    const wiki = records.find((r) => r.dstIp === '91.198.174.208')!;
+    assert.deepEqual([wiki.dstCountry, wiki.dstAs, wiki.serverName], ['NL', 14907, 'upload.wikimedia.org']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
