@@ -19,13 +19,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 
-use netspectra_core::capture::CaptureReader;
-use netspectra_core::decode::{decode, Decoded};
-use netspectra_core::flow::{FlowCache, FlowConfig, FlowRecord};
-use netspectra_core::record::flag;
-use netspectra_core::table::FragmentPorts;
+use netspectra_core::flow::FlowRecord;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+mod common;
+use common::{whole_capture_cache, SHARED};
 
 /// UDP ports of the tunnels whose carrier tshark counts as a UDP conversation.
 const TUNNEL_PORTS: [u64; 4] = [4789, 6081, 3544, 2152];
@@ -59,34 +56,7 @@ fn add(m: &mut Counts, proto: u8, a: String, b: String, ab: [u64; 2], ba: [u64; 
 
 /// Every record of a capture, and how many of its packets were fragments.
 fn flows(capture: &str) -> (Vec<FlowRecord>, u64) {
-    let data = fs::read(format!("{SHARED}/pcaps/{capture}")).unwrap_or_else(|e| panic!("{capture}: {e}"));
-    let mut cache = FlowCache::new(FlowConfig {
-        idle_tcp_ns: u64::MAX,
-        idle_udp_ns: u64::MAX,
-        idle_icmp_ns: u64::MAX,
-        idle_other_ns: u64::MAX,
-        closed_linger_ns: u64::MAX,
-        active_ns: u64::MAX,
-        max_flows: 1 << 20,
-        ..FlowConfig::default()
-    });
-    let mut reader = CaptureReader::new();
-    let mut decoded = Decoded::default();
-    let mut fragments = FragmentPorts::new(65_536, 0);
-    let mut fragment_packets = 0;
-    // A damaged file ends at the damage; the packets before it count, as in `Analysis`.
-    let _ = reader.feed(&data, |f| {
-        decode(f.data, f.link_type, &mut decoded);
-        let mut r = decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
-        fragments.fill(&decoded, &mut r);
-        if !f.has_ts {
-            r.flags |= flag::NO_TIME;
-        }
-        fragment_packets += r.has(flag::FRAGMENT) as u64;
-        cache.add(&r);
-    });
-    let _ = reader.finish();
-    cache.flush();
+    let (mut cache, fragment_packets) = whole_capture_cache(capture, false);
     assert_eq!(cache.active(), 0);
     let records = cache.take_finished();
     let c = cache.counters();
@@ -128,13 +98,10 @@ fn tshark(capture: &str) -> Counts {
 
 /// The shared captures that have an oracle.
 fn captures() -> Vec<String> {
-    let mut names: Vec<_> = fs::read_dir(format!("{SHARED}/pcaps"))
-        .expect("the shared captures")
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
+    common::shared_captures()
+        .into_iter()
         .filter(|n| fs::metadata(format!("{SHARED}/oracle/{n}.json")).is_ok())
-        .collect();
-    names.sort();
-    names
+        .collect()
 }
 
 #[test]

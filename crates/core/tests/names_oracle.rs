@@ -8,17 +8,12 @@
 //! differ by design, [`known`] says why.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::process::Command;
 
 use netspectra_core::app::lock_names;
-use netspectra_core::capture::CaptureReader;
-use netspectra_core::decode::{decode, Decoded};
-use netspectra_core::flow::{FlowCache, FlowConfig};
-use netspectra_core::record::flag;
-use netspectra_core::table::FragmentPorts;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
+mod common;
+use common::{shared_captures, whole_capture_cache, SHARED};
 
 /// (proto, lower "addr|port", higher "addr|port") -> name.
 type Names = BTreeMap<(u8, String, String), String>;
@@ -44,31 +39,7 @@ fn key(proto: u8, a: String, b: String) -> (u8, String, String) {
 }
 
 fn ours(capture: &str) -> Names {
-    let data = fs::read(format!("{SHARED}/pcaps/{capture}")).unwrap();
-    let mut cache = FlowCache::new(FlowConfig {
-        idle_tcp_ns: u64::MAX,
-        idle_udp_ns: u64::MAX,
-        idle_icmp_ns: u64::MAX,
-        idle_other_ns: u64::MAX,
-        closed_linger_ns: u64::MAX,
-        active_ns: u64::MAX,
-        max_flows: 1 << 20,
-        ..FlowConfig::default()
-    });
-    let mut reader = CaptureReader::new();
-    let mut decoded = Decoded::default();
-    let mut fragments = FragmentPorts::new(65_536, 0);
-    let _ = reader.feed(&data, |f| {
-        decode(f.data, f.link_type, &mut decoded);
-        let mut r = decoded.record(f.ts_ns, f.wire_len, f.data.len() as u32, f.interface as u16);
-        fragments.fill(&decoded, &mut r);
-        if !f.has_ts {
-            r.flags |= flag::NO_TIME;
-        }
-        cache.add_payload(&r, decoded.payload(f.data), decoded.tcp_seq);
-    });
-    let _ = reader.finish();
-    cache.flush();
+    let (mut cache, _) = whole_capture_cache(capture, true);
     let records = cache.take_finished();
     let names = lock_names(cache.inspector().names());
     let mut out = Names::new();
@@ -146,11 +117,7 @@ fn tshark(capture: &str) -> Option<Names> {
 fn server_names_match_tshark() {
     let mut report = String::new();
     let mut checked = 0;
-    for entry in fs::read_dir(format!("{SHARED}/pcaps")).unwrap() {
-        let capture = entry.unwrap().file_name().to_string_lossy().to_string();
-        if !capture.contains(".pcap") && !capture.ends_with(".cap") {
-            continue;
-        }
+    for capture in shared_captures() {
         let Some(theirs) = tshark(&capture) else {
             eprintln!("names oracle skipped: tshark is not installed");
             return;
@@ -226,11 +193,7 @@ fn ndpi(capture: &str) -> Option<NdpiNames> {
 fn server_names_match_ndpi() {
     let mut report = String::new();
     let mut checked = 0;
-    for entry in fs::read_dir(format!("{SHARED}/pcaps")).unwrap() {
-        let capture = entry.unwrap().file_name().to_string_lossy().to_string();
-        if !capture.contains(".pcap") && !capture.ends_with(".cap") {
-            continue;
-        }
+    for capture in shared_captures() {
         let Some(theirs) = ndpi(&capture) else {
             eprintln!("nDPI oracle skipped: ndpiReader is not installed (apt install libndpi-bin)");
             return;
