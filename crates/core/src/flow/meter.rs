@@ -356,9 +356,13 @@ mod tests {
         }
     }
 
-    fn meter() -> FlowMeter {
+    fn meter_config() -> FlowMeterConfig {
         let local = vec![Cidr::parse("10.0.0.0/8").unwrap()];
-        FlowMeter::new(FlowMeterConfig { cache: FlowConfig::default(), local, probe: String::new(), names: true })
+        FlowMeterConfig { cache: FlowConfig::default(), local, probe: String::new(), names: true }
+    }
+
+    fn meter() -> FlowMeter {
+        FlowMeter::new(meter_config())
     }
 
     #[test]
@@ -383,6 +387,25 @@ mod tests {
             let rec = out.split("},{").find(|r| r.contains(flow)).unwrap_or_else(|| panic!("{flow} in {out}"));
             assert!(rec.contains(want), "{want} in {rec}");
             assert!(rec.contains(r#""reason":"endOfInput""#));
+        }
+    }
+
+    #[test]
+    fn names_are_read_from_payloads_unless_turned_off() {
+        // A DNS query for www.example.com (header, question).
+        let mut query = vec![0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        for label in ["www", "example", "com"] {
+            query.push(label.len() as u8);
+            query.extend_from_slice(label.as_bytes());
+        }
+        query.extend_from_slice(&[0, 0, 1, 0, 1]);
+        for (names, want) in [(true, "\"serverName\":\"www.example.com\""), (false, "\"serverName\":\"\"")] {
+            let mut m = FlowMeter::new(FlowMeterConfig { names, ..meter_config() });
+            let o = m.origin("p", "eth0");
+            m.add_payload(&packet([10, 0, 0, 1], 40000, [192, 0, 2, 53], 53, 1, 80), o, &query, 0);
+            m.flush();
+            let json = m.take_json();
+            assert!(json.contains(want), "names {names}: {json}");
         }
     }
 
