@@ -16,6 +16,7 @@ import { loadConfig, type NetspectraConfig } from '../config/index.js';
 import { ipProtoName } from '../shared/index.js';
 import { WindowSink } from '../sink/index.js';
 import { newRunId, openStore, openWindowStorage, type Store } from '../storage/index.js';
+import { visibleRuns } from '../storage/schema.js';
 import { mmdbFile } from '../testing/mmdb.js';
 
 const root = process.cwd();
@@ -236,6 +237,14 @@ describe('the dashboard is well formed for Grafana', () => {
         assert.equal(t.format, p.type === 'timeseries' ? 0 : 1, `${p.title}: format`);
       }
     }
+    // Every read of a table with runs keeps to the rows the API reads (the quarantine keeps every
+    // run's refusals; window_tasks is read for task keys only).
+    const visible = visibleRuns('netspectra').replaceAll('netspectra.', '');
+    for (const p of dataPanels(d)) {
+      const sql = p.targets![0].rawSql!;
+      const reads = [...sql.matchAll(/\bFROM (windows|exact_rows|heavy_hitters|spreaders|alerts|flows)\b/g)].length;
+      assert.ok(sql.split(visible).length - 1 >= reads, `${p.title}: each of its ${reads} reads filtered to the visible runs`);
+    }
     for (const v of d.templating.list) {
       same(`variable ${v.name}`, v.datasource);
       assert.equal(v.type, 'query');
@@ -282,6 +291,9 @@ const LAB = 'ndpi-1kxun.pcap';
 const oracle = (file: string) => JSON.parse(read(join(oracles, `${file}.json`))) as { packets: number; bytes: number };
 
 type Row = Record<string, unknown>;
+/** The rows the API reads (each analysed source's latest complete run), tables named alone as
+ * the panels name them. */
+const VISIBLE = visibleRuns('netspectra').replaceAll('netspectra.', '');
 interface Result { meta: { name: string; type: string }[]; data: Row[] }
 
 // One embedded store (chdb: one session per process) for every test of this block.
@@ -417,14 +429,26 @@ alerts:
 
   test('rates integrate back to the bytes and packets: bits/s and packets/s per source at any interval', async () => {
     const t = (await run(sqlOf('Totals in the time range'))).data[0];
-    for (const intervalMs of [1_000, 10_000, 3_600_000]) {
-      // Each bucket's rate is over max(interval, window): multiplied back, the totals.
-      const span = Math.max(intervalMs / 1000, cfg.analyze.window);
-      const bits = (await run(sqlOf('Throughput by source'), { intervalMs })).data;
-      const pps = (await run(sqlOf('Packet rate by source'), { intervalMs })).data;
-      assert.ok(Math.abs(total(bits, 'bits_per_second') * span - num(t.bytes) * 8) < 1e-6 * num(t.bytes), `bits/s at ${intervalMs} ms`);
-      assert.ok(Math.abs(total(pps, 'packets_per_second') * span - num(t.packets)) < 1e-6 * num(t.packets), `packets/s at ${intervalMs} ms`);
+    const w = cfg.analyze.window;
+    // Each bucket's rate is over the window slots starting in it: multiplied back, the totals.
+    const back = (rows: Row[], col: string, intervalS: number) =>
+      rows.reduce((a, r) => {
+        const start = Date.parse(String(r.time).replace(' ', 'T') + 'Z') / 1000;
+        const slots = Math.max(1, Math.ceil((start + intervalS) / w) - Math.ceil(start / w));
+        return a + num(r[col]) * slots * w;
+      }, 0);
+    // Shorter than a window, not a multiple of it, and many windows long.
+    for (const intervalS of [1, 15, 3600]) {
+      const bits = (await run(sqlOf('Throughput by source'), { intervalMs: intervalS * 1000 })).data;
+      const pps = (await run(sqlOf('Packet rate by source'), { intervalMs: intervalS * 1000 })).data;
+      assert.ok(Math.abs(back(bits, 'bits_per_second', intervalS) - num(t.bytes) * 8) < 1e-6 * num(t.bytes), `bits/s at ${intervalS} s`);
+      assert.ok(Math.abs(back(pps, 'packets_per_second', intervalS) - num(t.packets)) < 1e-6 * num(t.packets), `packets/s at ${intervalS} s`);
       assert.deepEqual([...new Set(bits.map((x) => x.source))].sort(), ['lab', 'sites']);
+      // At a whole number of windows the rate is the bytes over the interval.
+      if (intervalS % w === 0) assert.ok(Math.abs(total(bits, 'bits_per_second') * intervalS - num(t.bytes) * 8) < 1e-6 * num(t.bytes));
+      // Within a window the rate is the window's: never above the busiest window's rate.
+      const busiest = await run('SELECT max(b) AS m FROM (SELECT sum(bytes) * 8 / ' + w + ' AS b FROM windows WHERE $__timeFilter(window_start) AND ' + VISIBLE + ' GROUP BY source, window_start)');
+      assert.ok(bits.every((x) => num(x.bits_per_second) <= num(busiest.data[0].m) * (1 + 1e-9)), `at ${intervalS} s no bucket is faster than the busiest window`);
     }
     const late = (await run(sqlOf('Late packets by source'))).data;
     assert.equal(total(late, 'late_packets'), num(t.late_packets));
