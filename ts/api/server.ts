@@ -95,8 +95,12 @@ function refuse(req: IncomingMessage | Http2ServerRequest, res: ServerResponse |
     res.end(body);
   };
   if (h2) {
-    // The stream is answered and reset; the session goes on.
-    send();
+    // The stream is answered and reset; the session goes on. A gRPC refusal (no body) is one
+    // HEADERS frame that ends the stream, gRPC's trailers-only response: grpc-go clients
+    // (grpcurl, grpc_health_probe) read a status only there or in trailers.
+    const stream = (res as Http2ServerResponse).stream;
+    if (body.length === 0 && !stream.headersSent && !stream.destroyed) stream.respond({ ':status': status, ...headers }, { endStream: true });
+    else send();
     return;
   }
   // HTTP/1.1: a small body is let through unread (dropped as it arrives), so the client hears
