@@ -1,5 +1,5 @@
 # One entry point for people and CI. `make demo` and `make test` install what they need.
-.PHONY: all deps system-deps build demo test test-rust test-ts test-node-lts bench fuzz fmt fmt-check lint check clean
+.PHONY: all deps system-deps go-tools build demo test test-rust test-ts test-node-lts bench fuzz fmt fmt-check lint check clean
 
 all: build
 
@@ -15,6 +15,10 @@ deps: node_modules
 system-deps:
 	scripts/system-packages.sh
 
+# Go programs the tests run as independent clients (grpcurl), built into .toolchain/go/bin.
+go-tools:
+	scripts/go-tools.sh
+
 build: deps
 	npm run build
 
@@ -25,11 +29,11 @@ demo: build
 test-rust: system-deps
 	cargo test --workspace --locked
 
-test-ts: build system-deps
+test-ts: build system-deps go-tools
 	npm run test:ts
 
 # The command line, API, store, analysis and backends again on Node 22 and 24 LTS.
-test-node-lts: build system-deps
+test-node-lts: build system-deps go-tools
 	node scripts/test-node-lts.mjs
 
 test: test-rust test-ts test-node-lts
