@@ -17,6 +17,7 @@ import { findTask, listTasks, QueryError, windowSeries } from '../storage/querie
 import { createQueryService, packetsSettings, type QueryContext } from './service.js';
 import { limitedStore, limitError, type QueryLimits } from './query-pool.js';
 import { Health, healthService } from './grpc-health.js';
+import { reflectionServices, ServerReflection, ServerReflectionV1alpha } from './grpc-reflection.js';
 import { tokenCheck } from './guard.js';
 import { epochMs, wholeNumber } from './params.js';
 
@@ -25,6 +26,7 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 const SERVICE_PATH = `/${QueryService.typeName}/`;
 const HEALTH_PATH = `/${Health.typeName}/`;
+const REFLECTION_PATHS = [`/${ServerReflection.typeName}/`, `/${ServerReflectionV1alpha.typeName}/`];
 
 /** Query-string names of the HTTP routes, as the request's JSON fields. */
 const FILTER_PARAMS: Record<string, string> = { ip: 'ip', src_ip: 'srcIp', dst_ip: 'dstIp', port: 'port', src_port: 'srcPort', dst_port: 'dstPort', protocol: 'protocol', source: 'source' };
@@ -117,8 +119,16 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
     return next(req);
   };
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  // Server reflection describes what the router serves; it needs the token like the query
+  // service (only the health check is open).
+  const reflection = reflectionServices([QueryService, Health]);
   const connect = connectNodeAdapter({
-    routes: (router) => router.service(QueryService, service).service(Health, healthService(opts.store)),
+    routes: (router) =>
+      router
+        .service(QueryService, service)
+        .service(Health, healthService(opts.store))
+        .service(ServerReflection, reflection.v1)
+        .service(ServerReflectionV1alpha, reflection.v1alpha),
     interceptors: [auth],
     readMaxBytes: maxBodyBytes,
     // The same request JSON over Connect as over the HTTP/JSON routes: unknown fields refused.
@@ -127,7 +137,8 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
   const app = new Hono<Env>();
   const bodyLimits: Record<string, number> = {};
 
-  for (const path of [SERVICE_PATH, HEALTH_PATH]) {
+  const servicePaths = [SERVICE_PATH, HEALTH_PATH, ...REFLECTION_PATHS];
+  for (const path of servicePaths) {
     app.all(`${path}*`, (c) => {
       connect(c.env.incoming as never, c.env.outgoing as never);
       return RESPONSE_ALREADY_SENT;
@@ -220,7 +231,7 @@ export function createApiApp(opts: ApiAppOptions): ApiApp {
     opts.log(`api: ${c.req.method} ${c.req.path}: ${e.message}`);
     return c.json({ error: e.message }, 500);
   });
-  return { app, connect, servicePaths: [SERVICE_PATH, HEALTH_PATH], publicPaths, tokens: opts.tokens, maxBodyBytes, bodyLimits };
+  return { app, connect, servicePaths, publicPaths, tokens: opts.tokens, maxBodyBytes, bodyLimits };
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
