@@ -1,5 +1,5 @@
 # One entry point for people and CI. `make demo` and `make test` install what they need.
-.PHONY: all deps system-deps go-tools build demo test test-rust test-ts test-node-lts bench fuzz fmt fmt-check lint check clean
+.PHONY: all deps system-deps go-tools deploy-tools build demo test test-rust test-ts test-node-lts bench fuzz fmt fmt-check lint check clean
 
 all: build
 
@@ -19,6 +19,11 @@ system-deps:
 go-tools:
 	scripts/go-tools.sh
 
+# helm and the Compose CLI (built from the Go module proxy) and kubernetes-validate (PyPI), which
+# ts/deploy/deployments.test.ts checks the chart and compose.yaml with, in .toolchain/deploy.
+deploy-tools:
+	scripts/deploy-tools.sh
+
 build: deps
 	npm run build
 
@@ -29,7 +34,7 @@ demo: build
 test-rust: system-deps
 	cargo test --workspace --locked
 
-test-ts: build system-deps go-tools
+test-ts: build system-deps go-tools deploy-tools
 	npm run test:ts
 
 # The command line, API, store, analysis and backends again on Node 22 and 24 LTS.
