@@ -3,16 +3,17 @@
 // exists in the schema (and its value passes validation), the Helm chart renders to the objects
 // it should, the systemd units pass `systemd-analyze verify`, the Dockerfile copies what the
 // build needs, and Grafana's dashboard is answered by the query API over a real embedded store.
-// Runs from the repository root; tools that are absent here (helm, docker engine, hadolint) are
-// skipped with the reason.
+// The chart is linted and rendered by helm, the rendered objects validated against Kubernetes'
+// schemas by kubernetes-validate, and compose.yaml read by the Compose CLI (`docker-compose
+// config`): scripts/deploy-tools.sh installs the three into .toolchain/deploy. Runs from the
+// repository root; what needs a Docker engine or hadolint is skipped with the reason.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parse as parseYaml, stringify as yamlText } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { createApiApp } from '../api/http.js';
 import { listen, type RunningServer } from '../api/server.js';
 import { configSchema, loadConfig, type NetspectraConfig } from '../config/index.js';
@@ -59,30 +60,7 @@ function dotenv(text: string): Record<string, string> {
   return out;
 }
 
-const composeEnv = () => dotenv(read(join(deployments, 'env.example')));
-
-/** Compose's variable interpolation: ${V}, ${V:-default}, ${V-default}, ${V:?error}, $V, $$. */
-function interpolate(text: string, vars: Record<string, string>): string {
-  return text.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, name?: string, op?: string, arg?: string, bare?: string) => {
-    if (m === '$$') return '$';
-    const key = (name ?? bare)!;
-    const v = vars[key];
-    if (op === ':?' || op === '?') {
-      if (v === undefined || (op === ':?' && v === '')) throw new Error(`${key} is required: ${arg}`);
-      return v;
-    }
-    if (op === ':-') return v === undefined || v === '' ? arg! : v;
-    if (op === '-') return v === undefined ? arg! : v;
-    return v ?? '';
-  });
-}
-
-function interpolateDeep(v: unknown, vars: Record<string, string>): unknown {
-  if (typeof v === 'string') return interpolate(v, vars);
-  if (Array.isArray(v)) return v.map((x) => interpolateDeep(x, vars));
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, interpolateDeep(x, vars)]));
-  return v;
-}
+const envExample = () => dotenv(read(join(deployments, 'env.example')));
 
 // ---- the CLI, as its usage text describes it ------------------------------------------------
 
@@ -149,209 +127,129 @@ function checkVariables(where: string, names: string[]): void {
   }
 }
 
-// ---- a Go-template subset: what the chart uses, rendered like helm template ------------------
+// ---- the real tools: helm, the Compose CLI, kubernetes-validate -----------------------------
 
-type TplNode = string | { out: string } | { branches: { cond: string | null; body: TplNode[] }[] };
+// Installed by scripts/deploy-tools.sh, which `make test` runs before the tests.
+const toolchain = join(root, '.toolchain', 'deploy');
 
-function parseTemplate(src: string, defines: Map<string, TplNode[]>): TplNode[] {
-  const parts: ({ text: string } | { action: string; left: boolean; right: boolean })[] = [];
-  let last = 0;
-  for (const m of src.matchAll(/\{\{(- )?\s*([\s\S]*?)\s*( -)?\}\}/g)) {
-    parts.push({ text: src.slice(last, m.index) }, { action: m[2], left: Boolean(m[1]), right: Boolean(m[3]) });
-    last = m.index! + m[0].length;
-  }
-  parts.push({ text: src.slice(last) });
-  parts.forEach((p, i) => {
-    if (!('action' in p)) return;
-    if (p.left) (parts[i - 1] as { text: string }).text = (parts[i - 1] as { text: string }).text.trimEnd();
-    if (p.right) (parts[i + 1] as { text: string }).text = (parts[i + 1] as { text: string }).text.trimStart();
-  });
-  const top: TplNode[] = [];
-  const stack: { nodes: TplNode[]; node?: Extract<TplNode, { branches: unknown }>; define?: string }[] = [{ nodes: top }];
-  for (const p of parts) {
-    const frame = stack[stack.length - 1];
-    if ('text' in p) {
-      if (p.text) frame.nodes.push(p.text);
-      continue;
-    }
-    const a = p.action;
-    let m: RegExpExecArray | null;
-    if (a.startsWith('/*')) continue;
-    if (a === 'end') {
-      const done = stack.pop()!;
-      assert.ok(stack.length > 0, 'template: {{ end }} without an opening action');
-      if (done.define) defines.set(done.define, done.nodes);
-    } else if ((m = /^define\s+"([^"]+)"$/.exec(a))) {
-      stack.push({ nodes: [], define: m[1] });
-    } else if ((m = /^if\s+(.+)$/.exec(a))) {
-      const node = { branches: [{ cond: m[1], body: [] as TplNode[] }] };
-      frame.nodes.push(node);
-      stack.push({ nodes: node.branches[0].body, node });
-    } else if ((m = /^else(?:\s+if\s+(.+))?$/.exec(a))) {
-      assert.ok(frame.node, 'template: {{ else }} outside {{ if }}');
-      const branch = { cond: m[1] ?? null, body: [] as TplNode[] };
-      frame.node.branches.push(branch);
-      frame.nodes = branch.body;
-    } else if (/^(range|with|template|block)\b/.test(a) || a.includes('$')) {
-      throw new Error(`template: "${a}" is outside the subset the chart keeps to`);
-    } else {
-      frame.nodes.push({ out: a });
-    }
-  }
-  assert.equal(stack.length, 1, 'template: an action is not closed with {{ end }}');
-  return top;
+function tool(path: string): string {
+  const p = join(toolchain, path);
+  assert.ok(existsSync(p), `${relative(root, p)} is missing: run scripts/deploy-tools.sh (make test runs it before the tests)`);
+  return p;
+}
+const helmBin = () => tool(join('bin', 'helm'));
+const composeBin = () => tool(join('bin', 'docker-compose'));
+const validatorBin = () => tool(join('kubernetes-validate', 'bin', 'kubernetes-validate'));
+
+interface Run { status: number | null; stdout: string; stderr: string }
+
+/** A tool run with PATH and HOME only from this process's environment, so that no variable of
+ * the caller's (NETSPECTRA_API_TOKENS, KUBECONFIG, HELM_*) changes what it sees. */
+function runTool(bin: string, args: string[], env: Record<string, string> = {}): Run {
+  const r = spawnSync(bin, args, { encoding: 'utf8', timeout: 120_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir(), ...env } });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const isEmpty = (v: unknown) =>
-  v === undefined || v === null || v === false || v === 0 || v === '' || (Array.isArray(v) && v.length === 0) || (typeof v === 'object' && !Array.isArray(v) && Object.keys(v as Obj).length === 0);
+// ---- Helm -----------------------------------------------------------------------------------
 
-class Renderer {
-  readonly defines = new Map<string, TplNode[]>();
+const RELEASE = 'netspectra';
+const NAMESPACE = 'monitoring';
+/** What a release must set (secrets.apiTokens is required), as most tests set it. */
+const SECRETS: Obj = { secrets: { apiTokens: 'token-a,token-b', clickhousePassword: 'pw' } };
 
-  render(nodes: TplNode[], dot: unknown): string {
-    let s = '';
-    for (const n of nodes) {
-      if (typeof n === 'string') s += n;
-      else if ('out' in n) s += this.format(this.pipeline(n.out, dot));
-      else {
-        const b = n.branches.find((x) => x.cond === null || !isEmpty(this.pipeline(x.cond, dot)));
-        if (b) s += this.render(b.body, dot);
-      }
-    }
-    return s;
-  }
-
-  private format(v: unknown): string {
-    if (v === null || v === undefined) return '';
-    if (typeof v === 'object') throw new Error(`template: a map or list printed without toYaml: ${JSON.stringify(v)}`);
-    return String(v);
-  }
-
-  private pipeline(expr: string, dot: unknown): unknown {
-    const tokens = expr.match(/"(?:[^"\\]|\\.)*"|[()|]|[^\s()|]+/g) ?? [];
-    let pos = 0;
-    const parsePipe = (): unknown[][] => {
-      const cmds: unknown[][] = [[]];
-      while (pos < tokens.length && tokens[pos] !== ')') {
-        const t = tokens[pos++];
-        if (t === '|') cmds.push([]);
-        else if (t === '(') {
-          cmds[cmds.length - 1].push({ sub: parsePipe() });
-          pos++;
-        } else cmds[cmds.length - 1].push(t);
-      }
-      return cmds;
-    };
-    return this.evalPipe(parsePipe(), dot);
-  }
-
-  private evalPipe(cmds: unknown[][], dot: unknown): unknown {
-    let value: unknown;
-    cmds.forEach((cmd, i) => {
-      const [head, ...rest] = cmd;
-      if (typeof head === 'string' && /^[a-zA-Z]\w*$/.test(head) && head !== 'true' && head !== 'false') {
-        const args = rest.map((a) => this.operand(a, dot));
-        if (i > 0) args.push(value);
-        value = this.call(head, args);
-      } else {
-        assert.ok(i === 0 && rest.length === 0, `template: "${JSON.stringify(cmd)}" is not a function call`);
-        value = this.operand(head, dot);
-      }
-    });
-    return value;
-  }
-
-  private operand(t: unknown, dot: unknown): unknown {
-    if (typeof t === 'object' && t !== null) return this.evalPipe((t as { sub: unknown[][] }).sub, dot);
-    const s = t as string;
-    if (s.startsWith('"')) return JSON.parse(s) as string;
-    if (/^-?\d+$/.test(s)) return Number(s);
-    if (s === 'true' || s === 'false') return s === 'true';
-    if (s === '.') return dot;
-    assert.ok(s.startsWith('.'), `template: "${s}" is not a value`);
-    return s.slice(1).split('.').reduce<unknown>((v, k) => {
-      // A key the values do not define is an error here (helm would print nothing).
-      assert.ok(v && typeof v === 'object' && k in (v as Obj), `template: ${s} is not defined (at "${k}")`);
-      return (v as Obj)[k];
-    }, dot);
-  }
-
-  private call(fn: string, a: unknown[]): unknown {
-    const str = (v: unknown) => (v === null || v === undefined ? '' : String(v));
-    const indent = (n: number, s: string) => s.split('\n').map((l) => ' '.repeat(n) + l).join('\n');
-    switch (fn) {
-      case 'include': {
-        const body = this.defines.get(a[0] as string);
-        assert.ok(body, `template: include of an undefined template "${a[0]}"`);
-        return this.render(body, a[1]);
-      }
-      case 'default': return isEmpty(a[1]) ? a[0] : a[1];
-      case 'required':
-        if (isEmpty(a[1])) throw new Error(`required: ${a[0]}`);
-        return a[1];
-      case 'quote': return JSON.stringify(str(a[0]));
-      case 'not': return isEmpty(a[0]);
-      case 'toYaml': return yamlText(a[0]).replace(/\n$/, '');
-      case 'indent': return indent(a[0] as number, str(a[1]));
-      case 'nindent': return `\n${indent(a[0] as number, str(a[1]))}`;
-      case 'trunc': return str(a[1]).slice(0, a[0] as number);
-      case 'trimSuffix': return str(a[1]).endsWith(a[0] as string) ? str(a[1]).slice(0, -(a[0] as string).length) : str(a[1]);
-      case 'sha256sum': return createHash('sha256').update(str(a[0])).digest('hex');
-      default: throw new Error(`template: function "${fn}" is outside the subset the chart keeps to`);
-    }
-  }
+/** Values as --set-json flags, one per top-level key: merged into the chart's values like -f. */
+function setJson(values: Obj): string[] {
+  return Object.entries(values).flatMap(([k, v]) => ['--set-json', `${k}=${JSON.stringify(v)}`]);
 }
 
-function merge(a: unknown, b: unknown): unknown {
-  if (!b || typeof b !== 'object' || Array.isArray(b) || !a || typeof a !== 'object' || Array.isArray(a)) return b;
-  const out: Obj = { ...(a as Obj) };
-  for (const [k, v] of Object.entries(b)) out[k] = merge(out[k], v);
+/** The objects of a rendered manifest, each with the template it came from (__file). */
+function manifests(text: string): Obj[] {
+  const out: Obj[] = [];
+  for (const doc of text.split(/^---\s*$/m)) {
+    if (!doc.trim()) continue;
+    const o = yaml(doc);
+    if (o === null) continue;
+    out.push({ ...obj(o), __file: basename(/^# Source: (\S+)/m.exec(doc)?.[1] ?? '') });
+  }
   return out;
 }
 
-interface Rendered { objects: Obj[]; notes: string; values: Obj }
-
-/** `helm template <release> deployments/helm/netspectra` with values.yaml and `overrides` merged. */
-function renderChart(overrides: Obj = {}): Rendered {
-  const chart = yaml(read(join(chartDir, 'Chart.yaml'))) as Obj;
-  const values = merge(yaml(read(join(chartDir, 'values.yaml'))), overrides) as Obj;
-  const r = new Renderer();
-  const files = readdirSync(join(chartDir, 'templates')).sort();
-  const parsed = new Map(files.map((f) => [f, parseTemplate(read(join(chartDir, 'templates', f)), r.defines)]));
-  const dot = {
-    Values: values,
-    Release: { Name: 'netspectra', Namespace: 'monitoring', Service: 'Helm' },
-    Chart: { Name: chart.name, Version: chart.version, AppVersion: chart.appVersion },
-  };
-  const objects: Obj[] = [];
-  let notes = '';
-  for (const [f, nodes] of parsed) {
-    if (f.startsWith('_')) continue;
-    const text = r.render(nodes, dot);
-    if (f === 'NOTES.txt') {
-      notes = text;
-      continue;
-    }
-    for (const doc of text.split(/^---\s*$/m)) {
-      if (!doc.trim()) continue;
-      let o: unknown;
-      try {
-        o = yaml(doc);
-      } catch (e) {
-        throw new Error(`${f}: the rendered document is not YAML: ${(e as Error).message}\n${doc}`);
-      }
-      if (o !== null) objects.push({ ...(o as Obj), __file: f });
-    }
-  }
-  return { objects, notes, values };
+/** `helm template netspectra deployments/helm/netspectra -n monitoring` with these values set. */
+function helmTemplateRun(values: Obj = {}, extra: string[] = []): Run {
+  return runTool(helmBin(), ['template', RELEASE, chartDir, '-n', NAMESPACE, ...setJson(values), ...extra]);
 }
 
-const SET_SECRETS = { secrets: { apiTokens: 'token-a,token-b', clickhousePassword: 'pw' } };
+interface Rendered { objects: Obj[]; text: string }
+const rendered = new Map<string, Rendered>();
+/** The same, which must succeed; one run per set of values. */
+function helmTemplate(values: Obj = SECRETS): Rendered {
+  const key = JSON.stringify(values);
+  if (!rendered.has(key)) {
+    const r = helmTemplateRun(values);
+    assert.equal(r.status, 0, `helm template ${setJson(values).join(' ')}: ${r.stderr}`);
+    rendered.set(key, { objects: manifests(r.stdout), text: r.stdout });
+  }
+  return rendered.get(key)!;
+}
+
+/** The chart's values as Helm merges them: values.yaml under the ones set. */
+function chartValues(): Obj {
+  return obj(yaml(read(join(chartDir, 'values.yaml'))));
+}
 
 function podSpec(o: Obj): Obj {
   return obj(obj(obj(o.spec).template).spec);
 }
 const containers = (o: Obj) => list(podSpec(o).containers).map(obj);
+const named = (objects: Obj[], kind: string, name: string) => {
+  const o = objects.find((x) => x.kind === kind && obj(x.metadata).name === name);
+  assert.ok(o, `${kind}/${name} is rendered (${objects.map((x) => `${x.kind}/${obj(x.metadata).name}`).join(', ')})`);
+  return o;
+};
+
+/** The manifest passes kubernetes-validate --strict (unknown fields are errors) against these
+ * Kubernetes versions' schemas. */
+function validateManifests(where: string, text: string, versions: string[]): void {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-k8s-'));
+  try {
+    const file = join(dir, 'manifest.yaml');
+    writeFileSync(file, text);
+    for (const v of versions) {
+      const r = runTool(validatorBin(), ['--strict', '--quiet', '-k', v, file]);
+      assert.equal(r.status, 0, `${where}, Kubernetes ${v}: ${r.stdout}${r.stderr}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- Compose --------------------------------------------------------------------------------
+
+const composeFile = join(deployments, 'compose.yaml');
+const envExampleFile = join(deployments, 'env.example');
+
+/** `docker-compose -f deployments/compose.yaml [flags] config --format json`, in an environment
+ * without the caller's variables (compose would let them override the env file). */
+function composeConfigRun(flags: string[]): Run {
+  return runTool(composeBin(), ['-f', composeFile, ...flags, 'config', '--format', 'json']);
+}
+
+const composeModels = new Map<string, Obj>();
+/** Compose's normalized model with env.example as the env file (as the README's `.env`). */
+function composeModel(profiles: string[] = ['probe', 'ai']): Obj {
+  const key = profiles.join(',');
+  if (!composeModels.has(key)) {
+    const r = composeConfigRun(['--env-file', envExampleFile, ...profiles.flatMap((p) => ['--profile', p])]);
+    assert.equal(r.status, 0, `docker-compose config: ${r.stderr}`);
+    composeModels.set(key, JSON.parse(r.stdout) as Obj);
+  }
+  return composeModels.get(key)!;
+}
+const composeServices = (profiles?: string[]) => Object.fromEntries(Object.entries(obj(composeModel(profiles).services)).map(([k, v]) => [k, obj(v)]));
+/** A service's environment in the normalized model (a map; a variable without a value is null). */
+const serviceEnv = (s: Obj): Record<string, string> =>
+  Object.fromEntries(Object.entries(obj(s.environment)).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)]));
 
 // ---- Dockerfile ---------------------------------------------------------------------------
 
@@ -385,7 +283,7 @@ const execForm = (args: string) => JSON.parse(args) as string[];
 // =============================================================================================
 
 describe('deployment files', () => {
-  test('every YAML, JSON and env file under deployments/ parses (Helm templates are rendered below)', () => {
+  test('every YAML, JSON and env file under deployments/ parses (Helm templates are rendered by helm below)', () => {
     for (const f of walk(deployments).filter((x) => !x.includes(join('helm', 'netspectra', 'templates')))) {
       const rel = relative(deployments, f);
       if (/\.ya?ml$/.test(f)) assert.doesNotThrow(() => yaml(read(f)), rel);
@@ -413,16 +311,16 @@ describe('deployment files', () => {
     const hcArgs = execForm(hc[1]);
     assert.equal(hcArgs[0], binName);
     lines.push({ where: 'Dockerfile HEALTHCHECK', args: hcArgs.slice(1) });
-    // Compose: the command of every service running our image, and health checks calling it.
-    const compose = obj(yaml(read(join(deployments, 'compose.yaml'))));
-    for (const [name, s] of Object.entries(obj(compose.services)).map(([k, v]) => [k, obj(v)] as const)) {
+    // Compose (its normalized model): the command of every service running our image, and
+    // health checks calling it.
+    for (const [name, s] of Object.entries(composeServices())) {
       if (!String(s.image ?? '').startsWith('netspectra')) continue;
       lines.push({ where: `compose ${name}`, args: list(s.command).map(String) });
       const test = list(obj(s.healthcheck).test).map(String);
       if (test[1] === binName) lines.push({ where: `compose ${name} healthcheck`, args: test.slice(2) });
     }
     // Helm: container args and exec probes, with the optional AI service on.
-    for (const o of renderChart(merge(SET_SECRETS, { ai: { enabled: true } }) as Obj).objects) {
+    for (const o of helmTemplate({ ...SECRETS, ai: { enabled: true } }).objects) {
       for (const c of containers(o)) {
         lines.push({ where: `helm ${o.__file} ${c.name}`, args: list(c.args).map(String) });
         for (const probe of ['readinessProbe', 'livenessProbe'].map((p) => obj(c[p]))) {
@@ -449,11 +347,10 @@ describe('deployment files', () => {
   });
 
   test('every NETSPECTRA_* variable set anywhere is a config key\'s variable or one the code reads', () => {
-    checkVariables('deployments/env.example', Object.keys(composeEnv()));
+    checkVariables('deployments/env.example', Object.keys(envExample()));
     checkVariables('systemd/netspectra.env.example', Object.keys(dotenv(read(join(deployments, 'systemd', 'netspectra.env.example')))));
-    const compose = obj(yaml(read(join(deployments, 'compose.yaml'))));
-    for (const [name, s] of Object.entries(obj(compose.services))) checkVariables(`compose ${name}`, Object.keys(serviceEnv(obj(s))));
-    for (const o of renderChart(merge(SET_SECRETS, { ai: { enabled: true } }) as Obj).objects) {
+    for (const [name, s] of Object.entries(composeServices())) checkVariables(`compose ${name}`, Object.keys(serviceEnv(s)));
+    for (const o of helmTemplate({ ...SECRETS, ai: { enabled: true } }).objects) {
       for (const c of containers(o)) checkVariables(`helm ${o.__file}`, list(c.env).map((e) => String(obj(e).name)));
     }
     for (const unit of units()) checkVariables(unit.name, Object.keys(unitEnv(unit)));
@@ -462,30 +359,30 @@ describe('deployment files', () => {
   });
 });
 
-/** A compose service's environment, map or list form. */
-function serviceEnv(s: Obj): Record<string, string> {
-  const e = s.environment;
-  if (Array.isArray(e)) return Object.fromEntries(e.map((x) => String(x).split(/=(.*)/s).slice(0, 2)));
-  return Object.fromEntries(Object.entries(obj(e)).map(([k, v]) => [k, v === null || v === undefined ? '' : String(v)]));
-}
-
-describe('compose.yaml', () => {
-  const compose = () => obj(interpolateDeep(yaml(read(join(deployments, 'compose.yaml'))), composeEnv()));
-  const services = () => obj(compose().services);
-
-  test('env.example sets every variable compose requires, and Grafana\'s token is one the API accepts', () => {
-    assert.doesNotThrow(() => compose());
-    const env = composeEnv();
-    assert.ok(env.NETSPECTRA_API_TOKENS.split(',').includes(env.GRAFANA_API_TOKEN));
-    // Without them compose stops (a ${VAR:?...} fails).
-    assert.throws(() => interpolateDeep(yaml(read(join(deployments, 'compose.yaml'))), {}), /is required/);
+describe('compose.yaml, as `docker-compose config` reads it', () => {
+  test('env.example sets every variable compose requires, and without it compose names each one', () => {
+    const env = serviceEnv(composeServices().grafana);
+    assert.ok(serviceEnv(composeServices().api).NETSPECTRA_API_TOKENS.split(',').includes(env.GRAFANA_API_TOKEN), 'Grafana\'s token is one the API accepts');
+    // Without them compose stops before anything starts (the ${VAR:?...} of each secret).
+    const r = composeConfigRun([]);
+    assert.notEqual(r.status, 0, 'compose accepted the file without its secrets');
+    for (const v of ['NETSPECTRA_API_TOKENS', 'NETSPECTRA_STORAGE_PASSWORD', 'GRAFANA_ADMIN_PASSWORD', 'GRAFANA_API_TOKEN']) {
+      assert.match(r.stderr, new RegExp(`required variable ${v} is missing a value: set ${v}`), v);
+    }
   });
 
-  test('each NetSpectra service\'s environment is a valid configuration for its role', () => {
+  test('profiles: ai and probe only when asked for', () => {
+    const base = Object.keys(composeServices([])).sort();
+    assert.deepEqual(base, ['api', 'clickhouse', 'engine', 'grafana', 'nats']);
+    assert.deepEqual(Object.keys(composeServices(['probe', 'ai'])).sort(), [...base, 'ai', 'probe'].sort());
+  });
+
+  test('each NetSpectra service\'s environment is a valid configuration for its role; 3 engines over 6 partitions', () => {
+    const s = composeServices();
     const cfgs: Record<string, NetspectraConfig> = {};
-    for (const [name, s] of Object.entries(services()).map(([k, v]) => [k, obj(v)] as const)) {
-      if (!String(s.image ?? '').startsWith('netspectra')) continue;
-      cfgs[name] = loadConfig({ env: serviceEnv(s) });
+    for (const [name, svc] of Object.entries(s)) {
+      if (!String(svc.image ?? '').startsWith('netspectra')) continue;
+      cfgs[name] = loadConfig({ env: serviceEnv(svc) });
     }
     assert.deepEqual(Object.keys(cfgs).sort(), ['ai', 'api', 'engine', 'probe']);
     for (const role of ['engine', 'probe']) {
@@ -497,67 +394,84 @@ describe('compose.yaml', () => {
       assert.equal(cfgs[role].storage.url, 'http://clickhouse:8123');
     }
     assert.equal(cfgs.api.nats.url, '', 'the API runs no engine of its own');
-    // Three engines share the probes' partitions, as a cluster.
-    assert.equal(cfgs.engine.probe.partitions, cfgs.probe.probe.partitions, 'engines and probe agree on the partitions');
-    assert.equal(String(obj(obj(services().engine).deploy).replicas), '3');
-    assert.ok(cfgs.engine.probe.partitions >= 3, 'a partition for each of the three engines at least');
+    // Three engines share the probes' six partitions, as a cluster.
+    assert.equal(obj(s.engine.deploy).replicas, 3, 'ENGINE_REPLICAS from env.example');
+    assert.equal(cfgs.engine.probe.partitions, 6);
+    assert.equal(cfgs.probe.probe.partitions, cfgs.engine.probe.partitions, 'engines and probe agree on the partitions');
     assert.ok(cfgs.api.api.tokens && cfgs.ai.api.tokens, 'the API and the AI service require tokens');
-    const s = services();
-    const clickhouse = obj(obj(s.clickhouse).environment);
+    const clickhouse = serviceEnv(s.clickhouse);
     assert.equal(clickhouse.CLICKHOUSE_PASSWORD, cfgs.engine.storage.password, 'ClickHouse and the engines agree on the password');
+    assert.equal(clickhouse.CLICKHOUSE_PASSWORD, 'replace-clickhouse-password', 'the password of env.example');
     assert.equal(clickhouse.CLICKHOUSE_USER, cfgs.engine.storage.user);
+    assert.equal(cfgs.api.storage.password, cfgs.engine.storage.password);
+    // The health checks ask the ports the roles serve: the engine's ops port (/readyz beside
+    // /metrics and /healthz), the API's port.
+    const hcUrl = (svc: Obj) => new URL(/http:\/\/[^'"\s)]+/.exec(list(obj(svc.healthcheck).test).map(String).join(' '))![0]);
+    const engineHc = hcUrl(s.engine);
+    assert.equal(`${engineHc.hostname}:${engineHc.port}`, cfgs.engine.engine.ops.replace('0.0.0.0', '127.0.0.1'), 'the engine\'s health check asks its ops port');
+    assert.equal(engineHc.pathname, '/readyz');
+    const apiHc = hcUrl(s.api);
+    assert.equal(Number(apiHc.port), cfgs.api.api.port, 'the API\'s health check asks its port');
+    assert.equal(apiHc.pathname, '/readyz');
+    assert.ok(list(s.api.ports).map(obj).some((p) => p.target === cfgs.api.api.port), 'the API\'s port is published');
   });
 
   test('services: JetStream on, health checks and healthy dependencies, capture capabilities under a profile', () => {
-    const s = services();
-    assert.ok(list(obj(s.nats).command).includes('-js'), 'NATS with JetStream');
-    for (const [name, svc] of Object.entries(s).map(([k, v]) => [k, obj(v)] as const)) {
+    const s = composeServices();
+    assert.ok(list(s.nats.command).includes('-js'), 'NATS with JetStream');
+    for (const [name, svc] of Object.entries(s)) {
       const hc = obj(svc.healthcheck);
       assert.ok(hc.disable === true || list(hc.test).length > 0, `${name}: a health check, or none on purpose`);
       for (const [dep, how] of Object.entries(obj(svc.depends_on))) {
         assert.ok(dep in s, `${name} depends on ${dep}, a service`);
-        const depHc = obj(obj(s[dep]).healthcheck);
         assert.equal(obj(how).condition, 'service_healthy', `${name} waits for ${dep} to be healthy`);
-        assert.ok(list(depHc.test).length > 0, `${dep} has the health check ${name} waits for`);
+        assert.ok(list(obj(s[dep].healthcheck).test).length > 0, `${dep} has the health check ${name} waits for`);
       }
     }
-    const probe = obj(s.probe);
+    const probe = s.probe;
     assert.equal(probe.network_mode, 'host');
     assert.deepEqual(list(probe.cap_add).sort(), ['NET_ADMIN', 'NET_RAW']);
     assert.deepEqual(list(probe.cap_drop), ['ALL']);
     assert.deepEqual(list(probe.profiles), ['probe']);
-    const build = obj(obj(s.engine).build);
-    assert.ok(existsSync(join(deployments, String(build.context), String(build.dockerfile))), 'the build context and Dockerfile');
-    // Bind mounts (relative sources) exist beside compose.yaml.
-    for (const [name, svc] of Object.entries(s).map(([k, v]) => [k, obj(v)] as const)) {
-      for (const v of list(svc.volumes).map(String).filter((x) => x.startsWith('.'))) {
-        assert.ok(existsSync(join(deployments, v.split(':')[0])), `${name}: ${v}`);
+    assert.equal(serviceEnv(probe).NETSPECTRA_NATS_URL, 'nats://127.0.0.1:4222', 'the probe reaches NATS on loopback');
+    assert.ok(list(s.nats.ports).map(obj).some((p) => p.host_ip === '127.0.0.1' && p.target === 4222), 'NATS published on loopback for the probe');
+    // Compose resolves the build context and bind mounts against the file's folder: they exist.
+    for (const [name, svc] of Object.entries(s).filter(([, x]) => x.build)) {
+      const build = obj(svc.build);
+      assert.ok(existsSync(join(String(build.context), String(build.dockerfile))), `${name}: the build context and Dockerfile`);
+      assert.equal(build.context, root, `${name}: the repository root is the context`);
+    }
+    for (const [name, svc] of Object.entries(s)) {
+      for (const v of list(svc.volumes).map(obj).filter((x) => x.type === 'bind')) {
+        assert.ok(existsSync(String(v.source)), `${name}: ${v.source}`);
       }
     }
   });
-
-  test('with the docker compose plugin, `docker compose config` accepts the file', (t) => {
-    if (!hasTool('docker', ['compose', 'version'])) return t.skip('the docker compose plugin is not installed here');
-    const r = spawnSync('docker', ['compose', '-f', join(deployments, 'compose.yaml'), '--env-file', join(deployments, 'env.example'), '--profile', 'probe', '--profile', 'ai', 'config', '-q'], { encoding: 'utf8' });
-    assert.equal(r.status, 0, r.stderr);
-  });
 });
 
-describe('Helm chart', () => {
+describe('Helm chart, as helm renders it', () => {
+  test('helm lint --strict passes, with the default values and with the README\'s', () => {
+    for (const args of [[], setJson(SECRETS), readmeInstall().set]) {
+      const r = runTool(helmBin(), ['lint', '--strict', chartDir, ...args]);
+      assert.equal(r.status, 0, `helm lint --strict ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    }
+  });
+
   test('renders the engine Deployment, the probe DaemonSet, the API, the Secret and the ConfigMap', () => {
-    const { objects, notes, values } = renderChart(SET_SECRETS);
+    const { objects } = helmTemplate();
+    const values = chartValues();
     const kinds = objects.map((o) => `${o.kind}/${obj(o.metadata).name}`).sort();
     assert.deepEqual(kinds, [
       'ConfigMap/netspectra-config', 'DaemonSet/netspectra-probe', 'Deployment/netspectra-api', 'Deployment/netspectra-engine',
       'Secret/netspectra-secrets', 'Service/netspectra-api',
     ]);
-    for (const o of objects) assert.equal(typeof o.apiVersion, 'string', `${o.kind}: apiVersion`);
-    const byName = (n: string) => objects.find((o) => obj(o.metadata).name === n)!;
-    assert.equal(obj(byName('netspectra-engine').spec).replicas, obj(values.engine).replicas, 'engines from values');
-    assert.equal(obj(renderChart(merge(SET_SECRETS, { engine: { replicas: 7 } }) as Obj).objects.find((o) => obj(o.metadata).name === 'netspectra-engine')!.spec).replicas, 7);
+    const chart = obj(yaml(read(join(chartDir, 'Chart.yaml'))));
+    assert.equal(chart.appVersion, pkg.version, 'appVersion follows package.json');
 
-    const probe = byName('netspectra-probe');
+    const probe = named(objects, 'DaemonSet', 'netspectra-probe');
     assert.equal(podSpec(probe).hostNetwork, true);
+    assert.equal(podSpec(probe).dnsPolicy, 'ClusterFirstWithHostNet', 'the cluster\'s DNS (the NATS service) from the host network');
     const [pc] = containers(probe);
     assert.deepEqual(list(obj(obj(pc.securityContext).capabilities).add).sort(), ['NET_ADMIN', 'NET_RAW']);
     assert.deepEqual(list(obj(obj(pc.securityContext).capabilities).drop), ['ALL']);
@@ -565,25 +479,38 @@ describe('Helm chart', () => {
 
     // Every workload selects its own pods, runs our image, mounts the ConfigMap it is given.
     for (const o of objects.filter((x) => x.kind === 'Deployment' || x.kind === 'DaemonSet')) {
+      const name = String(obj(o.metadata).name);
       const sel = obj(obj(obj(o.spec).selector).matchLabels);
       const labels = obj(obj(obj(obj(o.spec).template).metadata).labels);
-      for (const [k, v] of Object.entries(sel)) assert.equal(labels[k], v, `${obj(o.metadata).name}: pod label ${k}`);
+      assert.ok(Object.keys(sel).length >= 2, `${name}: a selector`);
+      for (const [k, v] of Object.entries(sel)) assert.equal(labels[k], v, `${name}: pod label ${k}`);
+      // No other workload's pods match it.
+      for (const other of objects.filter((x) => x !== o && (x.kind === 'Deployment' || x.kind === 'DaemonSet'))) {
+        const theirs = obj(obj(obj(obj(other.spec).template).metadata).labels);
+        assert.ok(Object.entries(sel).some(([k, v]) => theirs[k] !== v), `${name} selects ${obj(other.metadata).name}'s pods`);
+      }
       for (const c of containers(o)) {
-        assert.equal(c.image, `${obj(values.image).repository}:${obj(yaml(read(join(chartDir, 'Chart.yaml')))).appVersion}`, 'the image, tagged with appVersion');
-        assert.ok(list(c.args).includes('/etc/netspectra/netspectra.yaml'));
+        assert.equal(c.image, `${obj(values.image).repository}:${chart.appVersion}`, 'the image, tagged with appVersion');
+        assert.deepEqual(list(c.args).slice(1, 3), ['--config', '/etc/netspectra/netspectra.yaml'], `${name}: the mounted config`);
+        const mount = list(c.volumeMounts).map(obj).find((m) => m.name === 'config');
+        assert.equal(mount?.mountPath, '/etc/netspectra', `${name}: the config volume's mount`);
       }
       const volumes = list(podSpec(o).volumes).map(obj);
-      assert.equal(obj(volumes.find((v) => v.name === 'config')!.configMap).name, 'netspectra-config');
-      if (o.kind === 'Deployment') assert.equal(obj(podSpec(o).securityContext).runAsNonRoot, true, `${obj(o.metadata).name}: non-root`);
+      assert.equal(obj(volumes.find((v) => v.name === 'config')?.configMap).name, 'netspectra-config', name);
+      if (o.kind === 'Deployment') {
+        assert.equal(obj(podSpec(o).securityContext).runAsNonRoot, true, `${name}: non-root`);
+        for (const c of containers(o)) assert.deepEqual(list(obj(obj(c.securityContext).capabilities).drop), ['ALL'], `${name}: no capabilities`);
+      }
     }
     // Services reach their pods' named ports.
     for (const svc of objects.filter((o) => o.kind === 'Service')) {
-      const target = objects.find((o) => o.kind === 'Deployment' && obj(o.metadata).name === obj(svc.metadata).name)!;
+      const target = named(objects, 'Deployment', String(obj(svc.metadata).name));
       const ports = containers(target).flatMap((c) => list(c.ports).map((p) => obj(p).name));
       for (const p of list(obj(svc.spec).ports).map(obj)) assert.ok(ports.includes(p.targetPort), `${obj(svc.metadata).name}: port ${p.targetPort}`);
+      assert.deepEqual(obj(obj(svc.spec).selector), obj(obj(obj(target.spec).selector).matchLabels), `${obj(svc.metadata).name}: the Deployment's pods`);
     }
     // Secret keys the containers read exist in the Secret the chart makes.
-    const secret = byName('netspectra-secrets');
+    const secret = named(objects, 'Secret', 'netspectra-secrets');
     for (const o of objects) {
       for (const c of containers(o)) {
         for (const ref of list(c.env).map((e) => obj(obj(obj(e).valueFrom).secretKeyRef)).filter((r) => r.name)) {
@@ -592,21 +519,61 @@ describe('Helm chart', () => {
         }
       }
     }
-    assert.equal(obj(secret.stringData)['api-tokens'], 'token-a,token-b');
-    assert.ok(notes.includes(`port-forward service/netspectra-api ${obj(obj(values.api).service).port}`), notes);
-    const chart = obj(yaml(read(join(chartDir, 'Chart.yaml'))));
-    assert.equal(chart.appVersion, pkg.version, 'appVersion follows package.json');
+    assert.deepEqual(obj(secret.stringData), { 'api-tokens': 'token-a,token-b', 'clickhouse-password': 'pw', 'ai-key': '' });
   });
 
-  test('the ConfigMap\'s netspectra.yaml validates against the schema and agrees with the pods', () => {
-    const { objects } = renderChart(SET_SECRETS);
-    const cm = objects.find((o) => o.kind === 'ConfigMap')!;
+  test('engines: 3 replicas over 6 partitions, probes on the ops port (/healthz, /readyz; /metrics there too), NATS and the store\'s password', () => {
+    const { objects } = helmTemplate();
+    const engine = named(objects, 'Deployment', 'netspectra-engine');
+    assert.equal(obj(engine.spec).replicas, 3);
+    assert.equal(obj(engine.spec).replicas, obj(chartValues().engine).replicas, 'engines from values');
+    const cm = named(objects, 'ConfigMap', 'netspectra-config');
+    const config = obj(yaml(String(obj(cm.data)['netspectra.yaml'])));
+    assert.equal(obj(config.probe).partitions, 6);
+    assert.ok(Number(obj(config.probe).partitions) >= Number(obj(engine.spec).replicas), 'a partition for each engine at least');
+
+    const [c] = containers(engine);
+    const env = Object.fromEntries(list(c.env).map(obj).map((e) => [String(e.name), e]));
+    assert.equal(env.NETSPECTRA_NATS_URL.value, 'nats://nats:4222');
+    assert.equal(env.NETSPECTRA_NATS_JETSTREAM.value, 'true');
+    assert.deepEqual(obj(obj(env.NETSPECTRA_STORAGE_PASSWORD.valueFrom).secretKeyRef), { name: 'netspectra-secrets', key: 'clickhouse-password', optional: true });
+    // The ops address the engine is given, and the named port its probes ask.
+    const ops = String(env.NETSPECTRA_ENGINE_OPS.value);
+    const port = list(c.ports).map(obj).find((p) => p.name === 'ops');
+    assert.equal(`0.0.0.0:${port?.containerPort}`, ops, 'the ops port is the one the engine listens on');
+    assert.deepEqual(obj(obj(c.livenessProbe).httpGet), { path: '/healthz', port: 'ops' });
+    assert.deepEqual(obj(obj(c.readinessProbe).httpGet), { path: '/readyz', port: 'ops' });
+    assert.equal(podSpec(engine).terminationGracePeriodSeconds, 90, 'time to write the open window on SIGTERM');
+    // The API: probes on its own port, which is config.api.port; no NATS.
+    const [api] = containers(named(objects, 'Deployment', 'netspectra-api'));
+    const apiPort = list(api.ports).map(obj).find((p) => p.name === 'api');
+    assert.equal(apiPort?.containerPort, obj(config.api).port);
+    assert.deepEqual(obj(obj(api.livenessProbe).httpGet), { path: '/healthz', port: 'api' });
+    assert.deepEqual(obj(obj(api.readinessProbe).httpGet), { path: '/readyz', port: 'api' });
+    const apiEnv = list(api.env).map((e) => String(obj(e).name));
+    assert.ok(!apiEnv.some((n) => n.startsWith('NETSPECTRA_NATS_')), 'the API gets no NATS');
+    assert.deepEqual(
+      String(list(api.env).map(obj).find((e) => e.name === 'NETSPECTRA_API_ALLOWED_HOSTS')?.value).split(','),
+      ['netspectra-api', 'netspectra-api.monitoring', 'netspectra-api.monitoring.svc', 'netspectra-api.monitoring.svc.cluster.local'],
+      'the Service\'s names in the release\'s namespace',
+    );
+    // Other replica counts come through.
+    assert.equal(obj(named(helmTemplate({ ...SECRETS, engine: { replicas: 5 } }).objects, 'Deployment', 'netspectra-engine').spec).replicas, 5);
+  });
+
+  test('the ConfigMap holds values.config, validates against the schema, agrees with the pods; pods restart when it changes', () => {
+    const { objects } = helmTemplate();
+    const cm = named(objects, 'ConfigMap', 'netspectra-config');
+    const text = String(obj(cm.data)['netspectra.yaml']);
+    assert.deepEqual(yaml(text), chartValues().config, 'netspectra.yaml is values.config');
     const dir = mkdtempSync(join(tmpdir(), 'netspectra-helm-'));
     try {
       const file = join(dir, 'netspectra.yaml');
-      writeFileSync(file, String(obj(cm.data)['netspectra.yaml']));
+      writeFileSync(file, text);
+      const seen = new Set<string>();
       for (const o of objects) {
         for (const c of containers(o)) {
+          seen.add(String(c.name));
           // The file plus the container's environment (secrets as the cluster would fill them).
           const env = Object.fromEntries(list(c.env).map(obj).map((e) => [String(e.name), e.value === undefined ? 'from-a-secret' : String(e.value)]));
           const cfg = loadConfig({ file, env });
@@ -614,43 +581,123 @@ describe('Helm chart', () => {
             assert.equal(cfg.nats.url, '', 'the API runs no engine of its own');
             assert.equal(list(c.ports).map(obj)[0].containerPort, cfg.api.port);
             assert.equal(cfg.api.host, '0.0.0.0');
+            assert.equal(cfg.storage.kind, 'clickhouse');
           }
           if (c.name === 'engine' || c.name === 'probe') assert.equal(cfg.nats.jetstream, true, `${c.name}: JetStream`);
-          if (c.name === 'engine') assert.ok(cfg.probe.partitions >= Number(obj(obj(yaml(read(join(chartDir, 'values.yaml')))).engine).replicas), 'a partition for each engine at least');
-          if (c.name === 'ai') assert.equal(list(c.ports).map(obj)[0].containerPort, cfg.ai.port);
+          if (c.name === 'engine') {
+            assert.equal(cfg.probe.partitions, 6);
+            assert.equal(cfg.engine.ops, '0.0.0.0:9470');
+            assert.equal(cfg.storage.url, 'http://clickhouse:8123');
+          }
         }
       }
+      assert.deepEqual([...seen].sort(), ['api', 'engine', 'probe']);
       // An unknown key in values' config fails the same validation.
-      const bad = renderChart(merge(SET_SECRETS, { config: { storage: { kindd: 'x' } } }) as Obj).objects.find((o) => o.kind === 'ConfigMap')!;
+      const bad = named(helmTemplate({ ...SECRETS, config: { storage: { kindd: 'x' } } }).objects, 'ConfigMap', 'netspectra-config');
       writeFileSync(file, String(obj(bad.data)['netspectra.yaml']));
       assert.throws(() => loadConfig({ file, env: {} }), /kindd/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+    // Every pod carries the config's checksum: the same for all, another one for another config.
+    const checksums = (os: Obj[]) => new Set(os.filter((o) => o.kind === 'Deployment' || o.kind === 'DaemonSet').map((o) => String(obj(obj(obj(obj(o.spec).template).metadata).annotations)['checksum/config'])));
+    const now = checksums(objects);
+    assert.equal(now.size, 1, 'one checksum for every pod');
+    assert.match([...now][0], /^[0-9a-f]{64}$/);
+    const changed = checksums(helmTemplate({ ...SECRETS, config: { window: '20s' } }).objects);
+    assert.equal(changed.size, 1);
+    assert.notDeepEqual([...changed], [...now], 'a changed config changes the pods\' checksum');
   });
 
   test('options: the AI service, an existing Secret, no probe; tokens are required', () => {
-    const ai = renderChart(merge(SET_SECRETS, { ai: { enabled: true } }) as Obj).objects;
-    assert.ok(ai.some((o) => o.kind === 'Deployment' && obj(o.metadata).name === 'netspectra-ai'));
-    assert.ok(ai.some((o) => o.kind === 'Service' && obj(o.metadata).name === 'netspectra-ai'));
-    const ext = renderChart({ secrets: { existingSecret: 'mine' }, probe: { enabled: false } }).objects;
+    const ai = helmTemplate({ ...SECRETS, ai: { enabled: true } }).objects;
+    const aiPod = named(ai, 'Deployment', 'netspectra-ai');
+    named(ai, 'Service', 'netspectra-ai');
+    const [ac] = containers(aiPod);
+    const aiCm = obj(yaml(String(obj(named(ai, 'ConfigMap', 'netspectra-config').data)['netspectra.yaml'])));
+    assert.equal(list(ac.ports).map(obj)[0].containerPort, obj(aiCm.ai).port, 'the AI port is config.ai.port');
+    assert.equal(list(ac.env).map(obj).find((e) => e.name === 'NETSPECTRA_API_URL')?.value, 'http://netspectra-api:7070', 'the AI service asks the API\'s Service');
+
+    const ext = helmTemplate({ secrets: { existingSecret: 'mine' }, probe: { enabled: false } }).objects;
     assert.ok(!ext.some((o) => o.kind === 'Secret' || o.kind === 'DaemonSet'));
     const refs = ext.flatMap((o) => containers(o).flatMap((c) => list(c.env).map((e) => obj(obj(obj(e).valueFrom).secretKeyRef).name).filter(Boolean)));
     assert.ok(refs.length > 0 && refs.every((n) => n === 'mine'));
-    assert.throws(() => renderChart(), /secrets.apiTokens is required/);
+
+    const none = helmTemplateRun();
+    assert.notEqual(none.status, 0, 'rendered without secrets.apiTokens');
+    assert.match(none.stderr, /secrets\.apiTokens is required/);
   });
 
-  test('with helm installed, helm lint and helm template agree', (t) => {
-    if (!hasTool('helm', ['version'])) return t.skip('helm is not installed here (the chart was rendered by the subset renderer above)');
-    const set = ['--set', 'secrets.apiTokens=token-a'];
-    const lint = spawnSync('helm', ['lint', chartDir, ...set], { encoding: 'utf8' });
-    assert.equal(lint.status, 0, lint.stdout + lint.stderr);
-    const r = spawnSync('helm', ['template', 'netspectra', chartDir, ...set], { encoding: 'utf8' });
+  test('the README\'s install command renders: its image, interface, secrets and namespace; the scale command names the engines', () => {
+    const install = readmeInstall();
+    const r = runTool(helmBin(), ['template', ...install.args]);
+    assert.equal(r.status, 0, `helm template ${install.args.join(' ')}: ${r.stderr}`);
+    const objects = manifests(r.stdout);
+    const repo = install.values['image.repository'];
+    assert.ok(repo && repo !== obj(chartValues().image).repository, 'the README sets the image repository');
+    for (const o of objects) for (const c of containers(o)) assert.equal(c.image, `${repo}:${pkg.version}`, `${o.__file}: the README's image`);
+    const [pc] = containers(named(objects, 'DaemonSet', 'netspectra-probe'));
+    assert.deepEqual(list(pc.args).slice(-2), ['--iface', install.values['probe.interface']]);
+    const secret = obj(named(objects, 'Secret', 'netspectra-secrets').stringData);
+    assert.match(String(secret['api-tokens']), /^[0-9a-f]{64}$/, 'the token openssl made');
+    assert.equal(secret['clickhouse-password'], install.env.CLICKHOUSE_PASSWORD);
+    const hosts = String(list(containers(named(objects, 'Deployment', 'netspectra-api'))[0].env).map(obj).find((e) => e.name === 'NETSPECTRA_API_ALLOWED_HOSTS')?.value);
+    assert.ok(hosts.split(',').includes(`netspectra-api.${install.namespace}.svc`), hosts);
+    // kubectl -n <ns> scale deployment <name>: the engines' Deployment, in the same namespace.
+    assert.equal(install.scale.namespace, install.namespace);
+    assert.equal(named(objects, 'Deployment', install.scale.deployment).kind, 'Deployment');
+    assert.ok(containers(named(objects, 'Deployment', install.scale.deployment)).some((c) => list(c.args)[0] === 'engine'), 'the scaled Deployment runs engines');
+  });
+
+  test('the NOTES name the API Service and its port', () => {
+    const r = runTool(helmBin(), ['install', RELEASE, chartDir, '-n', NAMESPACE, '--dry-run=client', '-o', 'json', ...setJson(SECRETS)]);
     assert.equal(r.status, 0, r.stderr);
-    const kinds = r.stdout.split(/^---\s*$/m).map((d) => obj(yaml(d)).kind).filter(Boolean).sort();
-    assert.deepEqual(kinds, renderChart({ secrets: { apiTokens: 'token-a' } }).objects.map((o) => o.kind).sort());
+    const release = JSON.parse(r.stdout) as { info: { notes: string }; manifest: string };
+    const port = obj(obj(chartValues().api).service).port;
+    assert.ok(release.info.notes.includes(`kubectl port-forward service/netspectra-api ${port}`), release.info.notes);
+    assert.ok(release.info.notes.includes(`http://netspectra-api.${NAMESPACE}:${port}/grafana`), release.info.notes);
+    assert.deepEqual(manifests(release.manifest).map((o) => o.kind).sort(), helmTemplate().objects.map((o) => o.kind).sort());
+  });
+
+  test('the rendered objects pass Kubernetes\' schemas (kubernetes-validate --strict, 1.25 and 1.37), and a wrong field does not', () => {
+    const cases: [string, string][] = [
+      ['default values', helmTemplate().text],
+      ['the AI service', helmTemplate({ ...SECRETS, ai: { enabled: true } }).text],
+      ['an existing Secret, no probe', helmTemplate({ secrets: { existingSecret: 'mine' }, probe: { enabled: false } }).text],
+    ];
+    for (const [where, text] of cases) validateManifests(where, text, ['1.25.0', '1.37.0']);
+    // The validator does reject: a misspelt field, and a string where a number belongs.
+    const text = helmTemplate().text;
+    for (const bad of [text.replace('hostNetwork: true', 'hostNetwrk: true'), text.replace('terminationGracePeriodSeconds: 90', 'terminationGracePeriodSeconds: "90s"')]) {
+      assert.notEqual(bad, text);
+      assert.throws(() => validateManifests('a broken manifest', bad, ['1.37.0']), /did not validate/);
+    }
   });
 });
+
+interface ReadmeInstall { args: string[]; set: string[]; values: Record<string, string>; env: Record<string, string>; namespace: string; scale: { namespace: string; deployment: string } }
+
+/** deployments/README.md's `helm install` command (continuation lines joined, its shell
+ * expansions done by bash: `$(openssl rand -hex 32)`, `$CLICKHOUSE_PASSWORD`), as arguments
+ * for `helm template`, and its `kubectl scale` line. */
+function readmeInstall(): ReadmeInstall {
+  const text = read(join(deployments, 'README.md')).replace(/\\\n\s*/g, ' ');
+  const line = /^helm install (.+)$/m.exec(text);
+  assert.ok(line, 'deployments/README.md has a `helm install` command');
+  const env = { CLICKHOUSE_PASSWORD: 'clickhouse-secret' };
+  // bash does the README's quoting and expansions, and prints one argument per line.
+  const sh = spawnSync('bash', ['-c', `printf '%s\\n' ${line[1]}`], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+  assert.equal(sh.status, 0, sh.stderr);
+  const words = sh.stdout.replace(/\n$/, '').split('\n');
+  assert.equal(words[1], 'deployments/helm/netspectra', 'the README installs the chart of this repository');
+  const args = words.map((w) => (w === 'deployments/helm/netspectra' ? chartDir : w));
+  const set = args.flatMap((w, i) => (args[i - 1] === '--set' ? ['--set', w] : []));
+  const values = Object.fromEntries(set.filter((w) => w !== '--set').map((w) => w.split(/=(.*)/s).slice(0, 2)));
+  const ns = args[args.indexOf('-n') + 1];
+  const scale = /^kubectl -n (\S+) scale deployment (\S+) --replicas=\d+$/m.exec(text);
+  assert.ok(scale, 'deployments/README.md has a `kubectl scale` command for the engines');
+  return { args, set, values, env, namespace: ns, scale: { namespace: scale[1], deployment: scale[2] } };
+}
 
 // ---- systemd ------------------------------------------------------------------------------
 
@@ -840,19 +887,22 @@ describe('Grafana: the provisioned datasource and the dashboard against the quer
 
   before(async () => {
     assert.ok(existsSync(pcap), `the shared capture ${pcap}`);
-    // The API's tokens as compose sets them (env.example), the header as Grafana's datasource
-    // sends it (its secureJsonData, with GRAFANA_API_TOKEN from env.example).
-    const env = composeEnv();
-    tokens = env.NETSPECTRA_API_TOKENS.split(',');
+    // The API's tokens as compose sets them (env.example as the env file), the header as
+    // Grafana's datasource sends it: its secureJsonData, with Grafana's expansion of $VAR and
+    // ${VAR} from the environment compose gives the grafana service.
+    const services = composeServices();
+    tokens = serviceEnv(services.api).NETSPECTRA_API_TOKENS.split(',');
+    const grafanaEnv = serviceEnv(services.grafana);
     const ds = datasource();
     assert.equal(obj(ds.jsonData).httpHeaderName1, 'Authorization');
-    header = interpolate(String(obj(ds.secureJsonData).httpHeaderValue1), env);
+    header = String(obj(ds.secureJsonData).httpHeaderValue1).replace(/\$\{(\w+)\}|\$(\w+)/g, (m, a?: string, b?: string) => grafanaEnv[(a ?? b)!] ?? m);
+    assert.doesNotMatch(header, /\$/, 'every variable of the header is in Grafana\'s environment');
     const url = new URL(String(ds.url));
     path = url.pathname.replace(/\/$/, '');
     dashboard = JSON.parse(read(join(deployments, 'grafana', 'dashboards', 'netspectra.json')));
     // The tasks and window a deployed engine runs (the chart's ConfigMap), stored embedded here.
     dir = mkdtempSync(join(tmpdir(), 'netspectra-grafana-'));
-    const cm = renderChart(SET_SECRETS).objects.find((o) => o.kind === 'ConfigMap')!;
+    const cm = named(helmTemplate().objects, 'ConfigMap', 'netspectra-config');
     const file = join(dir, 'netspectra.yaml');
     writeFileSync(file, String(obj(cm.data)['netspectra.yaml']));
     const deployed = loadConfig({ file, env: {} });
@@ -874,10 +924,10 @@ describe('Grafana: the provisioned datasource and the dashboard against the quer
   test('the datasource points at the compose API service\'s Grafana routes, and its token is accepted', async () => {
     const ds = datasource();
     const url = new URL(String(ds.url));
-    const compose = obj(yaml(read(join(deployments, 'compose.yaml'))));
-    const api = obj(obj(compose.services)[url.hostname]);
+    const services = composeServices();
+    const api = obj(services[url.hostname]);
     assert.deepEqual(list(api.command).slice(0, 1), ['serve'], `${url.hostname} runs the API`);
-    assert.equal(Number(url.port), loadConfig({ env: {} }).api.port);
+    assert.equal(Number(url.port), loadConfig({ env: serviceEnv(api) }).api.port);
     assert.equal(path, '/grafana');
     assert.ok(tokens.includes(header.replace(/^Bearer /, '')), 'Grafana\'s token is one of the API\'s');
     // "Save & test": the plugin GETs the URL.
@@ -889,8 +939,8 @@ describe('Grafana: the provisioned datasource and the dashboard against the quer
       for (const t of p.targets ?? []) assert.equal(obj(t.datasource).uid, ds.uid, `${p.title} ${t.refId}`);
     }
     const provider = obj(list(obj(yaml(read(join(deployments, 'grafana', 'provisioning', 'dashboards', 'netspectra.yaml')))).providers)[0]);
-    const mount = list(obj(obj(compose.services).grafana).volumes).map(String).find((v) => v.startsWith('./grafana/dashboards:'))!;
-    assert.equal(mount.split(':')[1], obj(provider.options).path, 'the dashboards provider reads the mounted folder');
+    const mount = list(services.grafana.volumes).map(obj).find((v) => v.type === 'bind' && v.source === join(deployments, 'grafana', 'dashboards'));
+    assert.equal(mount?.target, obj(provider.options).path, 'the dashboards provider reads the mounted folder');
   });
 
   test('/grafana/search and /grafana/metrics list every target the dashboard uses', async () => {

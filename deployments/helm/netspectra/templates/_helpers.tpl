@@ -1,7 +1,3 @@
-{{/* The templates use a small subset of Helm's language (values, include, if/else, default,
-quote, required, toYaml, nindent, trunc, trimSuffix, sha256sum), which ts/deploy's test renders
-without helm. */}}
-
 {{/* The prefix of every object's name: the release name, or fullnameOverride. */}}
 {{- define "netspectra.fullname" -}}
 {{ .Values.fullnameOverride | default .Release.Name | trunc 50 | trimSuffix "-" }}
