@@ -161,8 +161,8 @@ export interface ApplyResult {
 
 /** Finished flow records: rows of the `flows` table (with a `source`), JSON (when asked). */
 export interface TakenFlows {
-  rows: Uint8Array | null;
-  json: string | null;
+  rows?: Uint8Array | null;
+  json?: string | null;
 }
 
 /** MMDB files' bytes, each with the name errors give it. */

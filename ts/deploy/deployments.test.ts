@@ -825,7 +825,7 @@ describe('Dockerfile', () => {
     const covered = (p: string) => copied.some((c) => p === c || p.startsWith(`${c}/`));
     const members = [...read(join(root, 'Cargo.toml')).matchAll(/"([^"]+)"/g)].map((m) => m[1]).filter((m) => existsSync(join(root, m, 'Cargo.toml')));
     for (const m of members) assert.ok(covered(m), `the Cargo workspace member ${m} is copied`);
-    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'buf.gen.yaml', 'proto', 'ts', 'scripts/build-native.mjs', 'scripts/platform.mjs', 'scripts/build-wasm.mjs']) {
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'buf.gen.yaml', 'proto', 'ts', 'scripts/debian-rust.mjs', 'scripts/build-wasm.mjs']) {
       assert.ok(covered(f), `${f} is copied into the build`);
     }
     for (const f of pkg.files) assert.ok(covered(f), `the package's ${f} reaches the runtime`);

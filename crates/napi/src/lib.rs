@@ -723,6 +723,7 @@ impl PcapIndexer {
 #[napi(object)]
 pub struct IndexCandidates {
     /// "none", "all" or "records".
+    #[napi(ts_type = "'none' | 'all' | 'records'")]
     pub kind: String,
     /// With "records": the record offsets, u32 little-endian, in file order.
     pub offsets: Buffer,
