@@ -1,5 +1,5 @@
 # One entry point for people and CI. `make demo` and `make test` install what they need.
-.PHONY: all deps system-deps go-tools deploy-tools build demo test test-rust test-ts test-node-lts bench fuzz fmt fmt-check lint check clean
+.PHONY: all deps system-deps go-tools deploy-tools platforms build demo test test-rust test-ts test-node-lts bench fuzz fmt fmt-check lint check clean
 
 all: build
 
@@ -34,7 +34,12 @@ demo: build
 test-rust: system-deps
 	cargo test --workspace --locked
 
-test-ts: build system-deps go-tools deploy-tools
+# The addon of every platform package (glibc 2.17 and musl, x64 and arm64; zig as the linker),
+# which the install test packs and loads (arm64 under qemu).
+platforms: deps
+	npm run build:platforms
+
+test-ts: build platforms system-deps go-tools deploy-tools
 	npm run test:ts
 
 # The command line, API, store, analysis and backends again on Node 22 and 24 LTS.
@@ -68,4 +73,4 @@ check: fmt-check lint test
 
 clean:
 	cargo clean
-	rm -rf dist native/*.node wasm .netspectra
+	rm -rf dist native/*.node native/binding.* wasm artifacts .netspectra

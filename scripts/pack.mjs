@@ -1,28 +1,57 @@
 // Packs what `npm install` needs on a machine without a Rust toolchain, in the napi-rs layout:
-//   netspectra-<version>.tgz                      compiled TypeScript, the wasm engine, configs;
-//                                                 the platform packages as optional dependencies
-//   netspectra-<triple>-<version>.tgz             the prebuilt native addon for one platform
-// Run after `npm run build`. Writes the tarballs to the folder given (default: pack/) and prints
-// their paths, one per line, on stdout.
+//   netspectra-<version>.tgz                          compiled TypeScript with its type
+//                                                     definitions, the generated addon loader, the
+//                                                     wasm engine, configs, protos; the platform
+//                                                     packages as optional dependencies
+//   netspectra-netspectra-<triple>-<version>.tgz      @netspectra/netspectra-<triple>: the prebuilt
+//                                                     addon of one platform (os, cpu, libc set)
+// Platform addons come from artifacts/<triple>/ (`npm run build:platforms`: glibc 2.17 and musl
+// builds); without any, the addon of this checkout (native/, `npm run build:native`) is packed
+// for this platform alone. Run after the builds. Writes the tarballs to the folder given
+// (default: pack/) and prints their paths, main package first, one per line, on stdout.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { platformTriple } from './platform.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = resolve(process.argv[2] ?? join(root, 'pack'));
 const stage = join(out, 'stage');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const triple = platformTriple();
-const [os, cpu, libc] = triple.split('-');
-const addon = join(root, 'native', `netspectra.${triple}.node`);
-const wasm = join(root, 'wasm', 'netspectra.wasm');
-for (const [file, how] of [[addon, 'npm run build:native'], [wasm, 'npm run build:wasm'], [join(root, 'dist', 'ts', 'cli', 'main.js'), 'npm run build:ts']]) {
-  if (!existsSync(file)) {
-    console.error(`pack: ${file} is missing; build it first with \`${how}\` (or \`npm run build\`)`);
-    process.exit(1);
-  }
+const { binaryName, packageName } = pkg.napi;
+
+/** napi-rs triple of a Rust target: x86_64-unknown-linux-gnu -> linux-x64-gnu. */
+function tripleOf(rust) {
+  const [arch, , os, abi] = rust.split('-');
+  const cpu = { x86_64: 'x64', aarch64: 'arm64' }[arch];
+  if (!cpu || os !== 'linux') throw new Error(`pack: no platform package layout for ${rust}`);
+  return `linux-${cpu}-${abi}`;
+}
+const triples = pkg.napi.targets.map(tripleOf);
+
+function fail(what) {
+  console.error(`pack: ${what}`);
+  process.exit(1);
+}
+for (const [file, how] of [
+  [join(root, 'native', 'binding.cjs'), 'npm run build:native'],
+  [join(root, 'wasm', 'netspectra.wasm'), 'npm run build:wasm'],
+  [join(root, 'dist', 'ts', 'cli', 'main.js'), 'npm run build:ts'],
+]) {
+  if (!existsSync(file)) fail(`${file} is missing; build it first with \`${how}\` (or \`npm run build\`)`);
+}
+
+/** The addons to pack: artifacts/ when it has any, else this checkout's own build. */
+function addons() {
+  const built = triples
+    .map((t) => ({ triple: t, file: join(root, 'artifacts', t, `${binaryName}.${t}.node`) }))
+    .filter((a) => existsSync(a.file));
+  if (built.length) return built;
+  const own = readdirSync(join(root, 'native'))
+    .map((f) => new RegExp(`^${binaryName}\\.(.+)\\.node$`).exec(f)?.[1])
+    .filter((t) => t && triples.includes(t));
+  if (!own.length) fail('no addon to pack: run `npm run build:platforms` (or `npm run build:native` for this platform)');
+  return own.map((t) => ({ triple: t, file: join(root, 'native', `${binaryName}.${t}.node`) }));
 }
 
 rmSync(stage, { recursive: true, force: true });
@@ -33,45 +62,53 @@ function npmPack(dir) {
   return join(out, name);
 }
 
-// The platform package: only the addon, installable only where it can load.
-const platformName = `${pkg.name}-${triple}`;
-const platformDir = join(stage, triple);
-mkdirSync(platformDir);
-cpSync(addon, join(platformDir, `netspectra.${triple}.node`));
-writeFileSync(
-  join(platformDir, 'package.json'),
-  JSON.stringify(
-    {
-      name: platformName,
-      version: pkg.version,
-      description: `NetSpectra native engine for ${triple}`,
-      license: pkg.license,
-      os: [os],
-      cpu: [cpu],
-      ...(libc ? { libc: [libc === 'gnu' ? 'glibc' : 'musl'] } : {}),
-      main: `netspectra.${triple}.node`,
-      files: [`netspectra.${triple}.node`],
-    },
-    null,
-    2,
-  ),
-);
+/** A platform package: only the addon, installable only where it can load (os, cpu, libc). */
+function platformPackage({ triple, file }) {
+  const [os, cpu, abi] = triple.split('-');
+  const dir = join(stage, triple);
+  const node = `${binaryName}.${triple}.node`;
+  mkdirSync(dir);
+  cpSync(file, join(dir, node));
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify(
+      {
+        name: `${packageName}-${triple}`,
+        version: pkg.version,
+        description: `NetSpectra native engine for ${triple}${abi === 'gnu' ? ' (glibc >= 2.17)' : ''}`,
+        license: pkg.license,
+        os: [os],
+        cpu: [cpu],
+        libc: [abi === 'gnu' ? 'glibc' : 'musl'],
+        main: node,
+        files: [node],
+      },
+      null,
+      2,
+    ),
+  );
+  return npmPack(dir);
+}
 
-// The main package: no native binary of its own; the wasm engine is the fallback everywhere.
+// The main package: the generated loader and types but no addon; the wasm engine is the
+// fallback everywhere.
 const mainDir = join(stage, 'main');
 mkdirSync(mainDir);
-// The .proto files: clients (grpcurl, generated stubs) need the API's schema.
-for (const part of ['dist/ts', 'wasm', 'configs', 'proto', 'README.md', 'LICENSE']) {
-  // Tests and their support (dist/ts/testing) stay out of the package.
-  const shipped = (src) => !src.endsWith('.test.js') && !src.endsWith('.map') && !src.split(sep).join('/').includes('dist/ts/testing');
+// Tests and their support (dist/ts/testing), source maps and built addons stay out.
+const shipped = (src) => {
+  const p = src.split(sep).join('/');
+  return !p.endsWith('.test.js') && !p.endsWith('.test.d.ts') && !p.endsWith('.map') && !p.includes('dist/ts/testing') && !p.endsWith('.node');
+};
+const files = ['dist/ts', 'native', 'wasm', 'configs', 'proto'];
+for (const part of [...files, 'README.md', 'LICENSE']) {
   if (existsSync(join(root, part))) cpSync(join(root, part), join(mainDir, part), { recursive: true, filter: shipped });
 }
-const { devDependencies: _dev, scripts: _scripts, allowScripts: _allow, ...published } = pkg;
+const { devDependencies: _dev, scripts: _scripts, allowScripts: _allow, napi: _napi, ...published } = pkg;
 writeFileSync(
   join(mainDir, 'package.json'),
-  JSON.stringify({ ...published, files: ['dist/ts', 'wasm', 'configs', 'proto'], optionalDependencies: { [platformName]: pkg.version } }, null, 2),
+  JSON.stringify({ ...published, files, optionalDependencies: Object.fromEntries(triples.map((t) => [`${packageName}-${t}`, pkg.version])) }, null, 2),
 );
 
-const tarballs = [npmPack(mainDir), npmPack(platformDir)];
+const tarballs = [npmPack(mainDir), ...addons().map(platformPackage)];
 rmSync(stage, { recursive: true, force: true });
 console.log(tarballs.join('\n'));
