@@ -106,7 +106,17 @@ for (const part of [...files, 'README.md', 'LICENSE']) {
 const { devDependencies: _dev, scripts: _scripts, allowScripts: _allow, napi: _napi, ...published } = pkg;
 writeFileSync(
   join(mainDir, 'package.json'),
-  JSON.stringify({ ...published, files, optionalDependencies: Object.fromEntries(triples.map((t) => [`${packageName}-${t}`, pkg.version])) }, null, 2),
+  JSON.stringify(
+    {
+      ...published,
+      files,
+      // chdb (the embedded store, about 550 MB) is optional too: `--omit=optional` leaves it and
+      // the platform packages out (the engine and probe images; see deployments/Dockerfile).
+      optionalDependencies: { ...pkg.optionalDependencies, ...Object.fromEntries(triples.map((t) => [`${packageName}-${t}`, pkg.version])) },
+    },
+    null,
+    2,
+  ),
 );
 
 const tarballs = [npmPack(mainDir), ...addons().map(platformPackage)];

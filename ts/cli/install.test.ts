@@ -76,7 +76,7 @@ test('packed tarballs install without cargo: native, library entry points and ty
     assert.match(readFileSync(join(installed, 'LICENSE'), 'utf8'), /Apache License\s+Version 2\.0/);
     assert.match(readFileSync(join(installed, 'proto', 'netspectra', 'v1', 'query.proto'), 'utf8'), /service QueryService/);
     const optional = (JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as { optionalDependencies: Record<string, string> }).optionalDependencies;
-    assert.deepEqual(Object.keys(optional).sort(), ['linux-arm64-gnu', 'linux-arm64-musl', 'linux-x64-gnu', 'linux-x64-musl'].map((t) => `@netspectra/netspectra-${t}`));
+    assert.deepEqual(Object.keys(optional).sort(), [...['linux-arm64-gnu', 'linux-arm64-musl', 'linux-x64-gnu', 'linux-x64-musl'].map((t) => `@netspectra/netspectra-${t}`), 'chdb']);
     const platform = join(app, 'node_modules', '@netspectra', 'netspectra-linux-x64-gnu');
     const addon = glibcNeeded(join(platform, 'netspectra.linux-x64-gnu.node'));
     if (crossBuilt('linux-x64-gnu')) assert.ok(addon.glibc <= 17, `the x64 glibc addon needs glibc 2.${addon.glibc}, more than 2.17`);
@@ -113,6 +113,20 @@ console.log(JSON.stringify({ backend: loadBackend().name, packets: result.report
     const strip = (t: string) => t.replace(/^NetSpectra analysis \(.*\)$/m, '').replace(/\(run \d+-[0-9a-f]+\)/, '(run)');
     assert.equal(strip(wasmText), strip(nativeText));
     assert.deepEqual(comparable(analyze(true)), comparable(nativeJson));
+
+    // Without the optional dependencies (the engine and probe images): no embedded store, a
+    // small installation, the same analysis, and a clear word where the store is asked for.
+    const slim = installApp(dir, 'slim', [tarballs[0], platformTarball(tarballs, 'linux-x64-gnu')], ['--omit=optional']);
+    assert.ok(!existsSync(join(slim.app, 'node_modules', 'chdb')), 'chdb is left out');
+    const [slimMiB, fullMiB] = [slim.app, app].map((a) => Number(check(spawnSync('du', ['-sm', join(a, 'node_modules')], { encoding: 'utf8' }), 'du').split('\t')[0]));
+    console.log(`installed node_modules: ${fullMiB} MiB with the embedded store, ${slimMiB} MiB without`);
+    assert.ok(slimMiB < 80, `without the embedded store node_modules takes ${slimMiB} MiB`);
+    const slimRun = (args: string[]) => spawnSync('npx', ['--no-install', 'netspectra', 'analyze', ...args, capture], { cwd: slim.app, env: slim.env, encoding: 'utf8' });
+    const slimJson = comparable(check(slimRun(['--json', '--store', 'none']), 'analyze --store none without chdb')) as Record<string, unknown>;
+    assert.deepEqual({ ...slimJson, storage: null }, { ...(comparable(nativeJson) as Record<string, unknown>), storage: null });
+    const stored = slimRun([]);
+    assert.notEqual(stored.status, 0);
+    assert.match(stored.stderr, /the embedded store needs the optional package chdb, which this installation left out \(npm install chdb; or store in a ClickHouse server: storage\.kind clickhouse; or analyze --store none\)/);
 
     // The other platform packages: arm64 glibc runs under qemu (arm64 Node 24 from npm) and gives
     // x64's report; the musl builds are checked as ELF files (no musl Node can run here).

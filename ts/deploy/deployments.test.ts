@@ -25,7 +25,7 @@ const root = process.cwd();
 const deployments = join(root, 'deployments');
 const chartDir = join(deployments, 'helm', 'netspectra');
 const cli = join(root, 'dist', 'ts', 'cli', 'main.js');
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string>; files: string[]; engines: { node: string } };
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string>; files: string[]; engines: { node: string }; dependencies: Record<string, string>; optionalDependencies?: Record<string, string> };
 const binName = Object.keys(pkg.bin)[0];
 
 type Obj = Record<string, unknown>;
@@ -440,6 +440,9 @@ describe('compose.yaml, as `docker-compose config` reads it', () => {
       const build = obj(svc.build);
       assert.ok(existsSync(join(String(build.context), String(build.dockerfile))), `${name}: the build context and Dockerfile`);
       assert.equal(build.context, root, `${name}: the repository root is the context`);
+      // Every role stores in the ClickHouse service, so the image leaves the embedded store out.
+      assert.equal(obj(build.args).WITH_EMBEDDED_STORE, 'false', `${name}: built without the embedded store`);
+      assert.notEqual(serviceEnv(svc).NETSPECTRA_STORAGE_KIND, 'embedded', `${name}: does not need the embedded store`);
     }
     for (const [name, svc] of Object.entries(s)) {
       for (const v of list(svc.volumes).map(obj).filter((x) => x.type === 'bind')) {
@@ -829,6 +832,11 @@ describe('Dockerfile', () => {
       assert.ok(covered(f), `${f} is copied into the build`);
     }
     for (const f of pkg.files) assert.ok(covered(f), `the package's ${f} reaches the runtime`);
+    // The embedded store is an optional dependency the build can leave out (WITH_EMBEDDED_STORE).
+    assert.ok(pkg.optionalDependencies?.chdb && !pkg.dependencies.chdb, 'chdb is an optional dependency');
+    const prune = at(build).find((i) => i.op === 'RUN' && i.args.includes('npm prune'))!.args;
+    assert.match(prune, /WITH_EMBEDDED_STORE" = true \]; then npm prune --omit=dev [^;]*; *else npm prune --omit=dev --omit=optional/);
+    assert.ok(at(build).some((i) => i.op === 'ARG' && /^WITH_EMBEDDED_STORE=/.test(i.args)), 'the build argument is declared');
     // RUN commands are valid shell.
     for (const r of instructions.filter((i) => i.op === 'RUN')) {
       const cmd = r.args.replace(/^(--\S+\s+)+/, '');

@@ -115,7 +115,13 @@ function chdbConnection(path: string): unknown {
   try {
     factory = (require('chdb/connection') as { createChdbConnection: ChdbConnectionFactory }).createChdbConnection;
   } catch (e) {
-    throw new Error(`the embedded store needs the chdb package (npm install chdb): ${(e as Error).message}`);
+    const missing = (e as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND';
+    throw new Error(
+      missing
+        ? 'the embedded store needs the optional package chdb, which this installation left out (npm install chdb; ' +
+            'or store in a ClickHouse server: storage.kind clickhouse; or analyze --store none)'
+        : `the embedded store's package chdb does not load: ${(e as Error).message}`,
+    );
   }
   try {
     return factory({ path });
