@@ -60,6 +60,10 @@ export interface FlowSummary {
   top: FlowRecordJson[];
   /** Server names (SNI, HTTP Host, DNS query) with the most bytes over their flows. */
   serverNames: { name: string; app: FlowRecordJson['app']; records: number; bytes: number }[];
+  /** With country / AS databases: the countries and autonomous systems of either endpoint with
+   * the most bytes over their flows (a flow counts once where both ends share one). */
+  countries: { country: string; records: number; bytes: number }[];
+  autonomousSystems: { asn: number; name: string; records: number; bytes: number }[];
   /** Reading the payloads: addresses the DNS answers named, and payloads that did not parse
    * (by protocol, and by reason) or were cut by the snap length or a fragment. */
   names: FlowNamesCounters;

@@ -30,11 +30,61 @@ const countryDb = mmdbFile([
   ['2001:67c:4e8::/48', { country: { iso_code: 'SE' } }],
 ], 'GeoLite2-Country');
 
-function analyze(dir: string, yaml: string): { status: number | null; stdout: string; stderr: string } {
+function analyze(dir: string, yaml: string, top = 100, json = true): { status: number | null; stdout: string; stderr: string } {
   const config = join(dir, 'config.yaml');
   writeFileSync(config, yaml);
-  return spawnSync(process.execPath, [CLI, 'analyze', '--json', '--store', 'none', '--top', '100', '--config', config, CAPTURE], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  return spawnSync(process.execPath, [CLI, 'analyze', ...(json ? ['--json'] : []), '--store', 'none', '--top', String(top), '--config', config, CAPTURE], { encoding: 'utf8', maxBuffer: 1 << 26 });
 }
+
+interface GeoSummary {
+  records: number;
+  top: FlowRecordJson[];
+  countries: { country: string; records: number; bytes: number }[];
+  autonomousSystems: { asn: number; name: string; records: number; bytes: number }[];
+}
+
+test('the report adds up flows by country and by AS of either endpoint, as the records say', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'netspectra-geo-summary-'));
+  try {
+    writeFileSync(join(dir, 'asn.mmdb'), asnDb(14907));
+    writeFileSync(join(dir, 'country.mmdb'), countryDb);
+    const yaml = `flows:\n  asnDatabase: ${join(dir, 'asn.mmdb')}\n  countryDatabase: ${join(dir, 'country.mmdb')}\n`;
+    // Every record (--top above their number): the sums are made again here from them.
+    const all = analyze(dir, yaml, 10_000);
+    assert.equal(all.status, 0, all.stderr);
+    const f = (JSON.parse(all.stdout) as { flows: GeoSummary }).flows;
+    assert.equal(f.top.length, f.records, 'every record is in the report');
+    const countries = new Map<string, { country: string; records: number; bytes: number }>();
+    const systems = new Map<number, { asn: number; name: string; records: number; bytes: number }>();
+    for (const r of f.top) {
+      const bytes = r.bytesAtoB + r.bytesBtoA;
+      for (const c of new Set([r.srcCountry, r.dstCountry].filter(Boolean))) {
+        const e = countries.get(c) ?? { country: c, records: 0, bytes: 0 };
+        countries.set(c, { ...e, records: e.records + 1, bytes: e.bytes + bytes });
+      }
+      for (const [asn, name] of new Map([[r.srcAs, r.srcAsName], [r.dstAs, r.dstAsName]].filter(([a]) => a) as [number, string][])) {
+        const e = systems.get(asn) ?? { asn, name, records: 0, bytes: 0 };
+        systems.set(asn, { ...e, records: e.records + 1, bytes: e.bytes + bytes });
+      }
+    }
+    const byBytes = <T extends { bytes: number }>(m: Map<unknown, T>, key: (x: T) => string | number) =>
+      [...m.values()].sort((x, y) => y.bytes - x.bytes || (key(x) < key(y) ? -1 : 1));
+    assert.deepEqual(f.countries, byBytes(countries, (x) => x.country));
+    assert.deepEqual(f.autonomousSystems, byBytes(systems, (x) => x.asn));
+    assert.deepEqual(f.countries.map((c) => c.country).sort(), ['NL', 'SE']);
+    assert.deepEqual(f.autonomousSystems.map((a) => a.asn).sort((a, b) => a - b), [8674, 14907]);
+    // The text report shows both tables.
+    const text = analyze(dir, yaml, 10, false);
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /Countries \(flows with an endpoint there, by their bytes\)[\s\S]*NL/);
+    assert.match(text.stdout, /Autonomous systems \(flows with an endpoint in them, by their bytes\)[\s\S]*14907 Wikimedia Foundation Inc\./);
+    // Without databases, neither table.
+    const none = analyze(dir, '{}\n', 10, false);
+    assert.doesNotMatch(none.stdout, /Countries|Autonomous systems/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('flow records carry the country and AS of both endpoints; a bad database stops the start naming the file', () => {
   const dir = mkdtempSync(join(tmpdir(), 'netspectra-geo-'));

@@ -245,6 +245,14 @@ export function formatText(r: AnalysisReport): string {
         `${n.cut ? `; cut by the snap length or a fragment: ${grouped(n.cut)}` : ''}`);
       for (const r of n.reasons) out.push(`  ${r.protocol}: ${r.reason} (${grouped(r.count)})`);
     }
+    if (f.countries?.length) {
+      section('Countries (flows with an endpoint there, by their bytes)');
+      out.push(table(['country', 'flows', 'bytes'], f.countries.map((c) => [c.country, grouped(c.records), bytes(c.bytes)]), [false, true, true]));
+    }
+    if (f.autonomousSystems?.length) {
+      section('Autonomous systems (flows with an endpoint in them, by their bytes)');
+      out.push(table(['AS', 'flows', 'bytes'], f.autonomousSystems.map((a) => [`${a.asn}${a.name ? ` ${a.name}` : ''}`, grouped(a.records), bytes(a.bytes)]), [false, true, true]));
+    }
   }
 
   if (r.storage) out.push(...storageSection(r.storage));

@@ -6,7 +6,7 @@
 use super::meter::write_record_with;
 use super::{direction, FlowRecord};
 use crate::addr::{Cidr, Family};
-use crate::app::mmdb::Geo;
+use crate::app::mmdb::{Geo, GeoInfo};
 use crate::app::{lock_names, App, NameTable, SharedNames};
 use crate::json::Json;
 use crate::names;
@@ -44,6 +44,10 @@ pub struct FlowSummary {
     top: Vec<(u64, String)>,
     /// Per server name id: (application, records, bytes).
     by_name: std::collections::HashMap<u32, (App, u64, u64)>,
+    /// Per country and per AS (with its name) of either endpoint: records, bytes (with country
+    /// and AS databases; a record counts once where both ends share one).
+    by_country: std::collections::HashMap<String, (u64, u64)>,
+    by_as: std::collections::HashMap<u32, (String, u64, u64)>,
     /// The names, resolved when the summary is taken.
     names: SharedNames,
 }
@@ -58,6 +62,23 @@ fn count(list: &mut Vec<(&'static str, u64)>, name: &'static str) {
 impl FlowSummary {
     pub fn new(top_n: usize) -> FlowSummary {
         FlowSummary { top_n, ..FlowSummary::default() }
+    }
+
+    /// A record's endpoints' countries and AS, each counted once.
+    fn add_geo(&mut self, a: GeoInfo, b: GeoInfo, bytes: u64) {
+        for (i, g) in [&a, &b].into_iter().enumerate() {
+            let again = i == 1;
+            if !g.country.is_empty() && !(again && g.country == a.country) {
+                let e = self.by_country.entry(g.country.clone()).or_default();
+                e.0 += 1;
+                e.1 += bytes;
+            }
+            if g.asn != 0 && !(again && g.asn == a.asn) {
+                let e = self.by_as.entry(g.asn).or_insert_with(|| (g.as_name.clone(), 0, 0));
+                e.1 += 1;
+                e.2 += bytes;
+            }
+        }
     }
 
     /// The summary as JSON (ts/flows/summary.ts, FlowSummary).
@@ -96,6 +117,29 @@ impl FlowSummary {
             j.str("app", app.name());
             j.u64("records", records);
             j.u64("bytes", bytes);
+            j.end_object();
+        }
+        j.end_array();
+        let mut countries: Vec<(&String, &(u64, u64))> = self.by_country.iter().collect();
+        countries.sort_by(|x, y| y.1 .1.cmp(&x.1 .1).then(x.0.cmp(y.0)));
+        j.begin_array(Some("countries"));
+        for (country, (records, bytes)) in countries.into_iter().take(self.top_n) {
+            j.begin_object(None);
+            j.str("country", country);
+            j.u64("records", *records);
+            j.u64("bytes", *bytes);
+            j.end_object();
+        }
+        j.end_array();
+        let mut systems: Vec<(&u32, &(String, u64, u64))> = self.by_as.iter().collect();
+        systems.sort_by(|x, y| y.1 .2.cmp(&x.1 .2).then(x.0.cmp(y.0)));
+        j.begin_array(Some("autonomousSystems"));
+        for (asn, (name, records, bytes)) in systems.into_iter().take(self.top_n) {
+            j.begin_object(None);
+            j.u64("asn", u64::from(*asn));
+            j.str("name", name);
+            j.u64("records", *records);
+            j.u64("bytes", *bytes);
             j.end_object();
         }
         j.end_array();
@@ -193,6 +237,9 @@ impl FlowOutput {
                     let e = summary.by_name.entry(r.server_name).or_insert((r.app, 0, 0));
                     e.1 += 1;
                     e.2 += r.bytes();
+                }
+                if let Some(geo) = &self.geo {
+                    summary.add_geo(geo.lookup(&r.a), geo.lookup(&r.b), r.bytes());
                 }
                 let bytes = r.bytes();
                 if summary.top.len() < summary.top_n || summary.top.last().is_some_and(|(b, _)| bytes > *b) {
@@ -311,4 +358,36 @@ impl FlowOutput {
 
 fn origin_names(origins: &[(String, String)], interface: u16) -> (&str, &str) {
     origins.get(interface as usize).map(|(p, i)| (p.as_str(), i.as_str())).unwrap_or(("", ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geo(country: &str, asn: u32, name: &str) -> GeoInfo {
+        GeoInfo { country: country.into(), asn, as_name: name.into() }
+    }
+
+    #[test]
+    fn countries_and_systems_count_a_record_once_per_place() {
+        let mut s = FlowSummary::new(10);
+        // Both ends in one country and AS: once; ends in two: once each; unknown: not at all.
+        s.add_geo(geo("NL", 1136, "KPN"), geo("NL", 1136, "KPN"), 100);
+        s.add_geo(geo("NL", 1136, "KPN"), geo("DE", 3320, "DTAG"), 10);
+        s.add_geo(geo("", 0, ""), geo("DE", 3320, "DTAG"), 1);
+        s.add_geo(geo("", 0, ""), geo("", 0, ""), 1000);
+        let j = s.json();
+        assert!(
+            j.contains(
+                r#""countries":[{"country":"NL","records":2,"bytes":110},{"country":"DE","records":2,"bytes":11}]"#
+            ),
+            "{j}"
+        );
+        assert!(
+            j.contains(
+                r#""autonomousSystems":[{"asn":1136,"name":"KPN","records":2,"bytes":110},{"asn":3320,"name":"DTAG","records":2,"bytes":11}]"#
+            ),
+            "{j}"
+        );
+    }
 }
