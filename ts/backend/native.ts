@@ -13,7 +13,7 @@ function packageRoot(): string {
 }
 
 /** The napi-rs name of this platform (linux-x64-gnu, linux-arm64-musl, darwin-arm64, ...). */
-export function platformTriple(): string {
+function platformTriple(): string {
   const base = `${process.platform}-${process.arch}`;
   if (process.platform !== 'linux') return base;
   const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
@@ -21,7 +21,7 @@ export function platformTriple(): string {
 }
 
 /** The scoped package that carries the prebuilt addon of a platform. */
-export function platformPackage(triple: string): string {
+function platformPackage(triple: string): string {
   return `@netspectra/netspectra-${triple}`;
 }
 
