@@ -1,7 +1,7 @@
 // What a larger snap length costs the live probe: tcpreplay at top speed into a veth pair
-// (needs root), `netspectra probe` capturing with --snaplen 160 (the default: headers) and 1600
-// (whole frames at a 1,500-byte MTU, what names need) with the default 32 MiB kernel buffer and
-// with 128 MiB, publishing to a local nats-server. Per run: packets sent and captured, kernel
+// (needs root), `netspectra probe` capturing with --snaplen 160 (headers only) and 65535 (the
+// default: whole packets, what names need, GRO-merged ones included) with a 32 MiB kernel buffer
+// and with 128 MiB (the default), publishing to a local nats-server. Per run: packets sent and captured, kernel
 // drops, and the probe's CPU seconds. The replayed
 // capture is generated (many flows, payloads up to full frames) so that the snap length matters.
 // Prints a table and writes bench/results/snaplen.json.
@@ -37,7 +37,7 @@ const why = veth.create(['tcpreplay']);
 const rows: Row[] = [];
 try {
   if (why) throw new Error(`skipped: ${why}`);
-  for (const [snaplen, bufferMiB] of [[160, 32], [1600, 32], [1600, 128]]) {
+  for (const [snaplen, bufferMiB] of [[160, 32], [160, 128], [65535, 32], [65535, 128]]) {
     const log = join(data, `snaplen-${snaplen}-${bufferMiB}.log`);
     // GNU time prints the probe's CPU seconds when it exits.
     // Its own process group: GNU time ignores SIGINT, the probe must get it.

@@ -135,7 +135,8 @@ async function liveComparison(): Promise<LiveRow[] | string> {
   };
   const rows: LiveRow[] = [];
   try {
-    // tcpdump with the probe's defaults: snaplen 160, 32 MiB buffer.
+    // tcpdump and the probe with the same settings: snaplen 160, 32 MiB buffer (what a larger
+    // snap length costs the probe is bench/snaplen.ts).
     const dump = spawn('tcpdump', ['-i', a, '-s', '160', '-B', '32768', '-w', '/dev/null', 'ip or ip6'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let dumpLog = '';
     dump.stderr!.on('data', (d: Buffer) => (dumpLog += d.toString()));
@@ -150,7 +151,9 @@ async function liveComparison(): Promise<LiveRow[] | string> {
     });
     // Our probe, publishing to NATS with nothing subscribed (a like-for-like capture rate).
     const out = join(work, 'probe.log');
-    const probe = spawn('sh', ['-c', `exec ${process.execPath} ${CLI} probe --iface ${a} --nats nats://127.0.0.1:${natsPortForLive} 2> ${out}`]);
+    const probe = spawn('sh', ['-c', `exec ${process.execPath} ${CLI} probe --iface ${a} --snaplen 160 --nats nats://127.0.0.1:${natsPortForLive} 2> ${out}`], {
+      env: { ...process.env, NETSPECTRA_PROBE_BUFFER_SIZE: String(32 * 1024 * 1024) },
+    });
     await delay(2000);
     const s2 = send();
     await delay(1000);

@@ -103,7 +103,7 @@ export const COMMANDS: Record<string, Command> = {
     flags: ['iface', 'read', 'bpf', 'snaplen', 'nats', 'jetstream', 'partitions', 'persist', 'engine', 'output', 'serve', 'window', 'threads', 'notify', 'host', 'port', 'insecure', ...STORE_FLAGS],
     options: `  --iface NAME      interface (config probe.interface)
   --read FILE...    send capture files instead of capturing (as fast as the transport takes)
-  --bpf EXPR        BPF filter (default "ip or ip6")   --snaplen N  (default 160)
+  --bpf EXPR        BPF filter (default "ip or ip6")   --snaplen N  (default 65535)
   --nats URL        NATS server(s) (config nats.url)   --jetstream  no-loss mode
   --partitions N    subjects by address pair            --persist DIR  rotating pcap files
   --engine          no NATS: run the engine in this process

@@ -72,7 +72,7 @@ test('live capture counts exactly what tcpreplay sent, keeps rotating indexed pc
   assert.equal(sent, 62_781);
   assert.equal(packets, sent);
   assert.equal(stats.captured, sent);
-  // About 9 MB of frames cut at 160 bytes: several files, each a whole pcap our own reader
+  // About 5.6 MB of frames (whole: the default snap length) in 1 MiB files, each a whole pcap our own reader
   // takes, each with its index (written once the file was closed).
   const files = readdirSync(persist).filter((f) => f.endsWith('.pcap')).sort();
   assert.ok(files.length >= 5, files.join(' '));
@@ -86,7 +86,7 @@ test('live capture counts exactly what tcpreplay sent, keeps rotating indexed pc
   }
   assert.equal(persisted, sent);
   // The busiest TCP flow, cut out of the persisted files through their indexes: the packets
-  // tcpreplay sent for it, as the probe kept them (the first 160 bytes), in order.
+  // tcpreplay sent for it, as the probe kept them (up to the snap length), in order.
   const oracle = JSON.parse(readFileSync(join(process.cwd(), '..', 'shared', 'oracle', 'debian-pathspider-real.pcap.json'), 'utf8')) as {
     conv: { tcp: { addrA: string; portA: number; addrB: string; portB: number; totalFrames: number }[] };
   };
