@@ -3,7 +3,9 @@
 // embedded store (a fresh data folder each run) and with --store none,
 // next to nDPI's ndpiReader on one thread (application and host name per flow, Debian's
 // libndpi-bin), on pathspider-real.pcap repeated 80 times (5M real packets) and on 2M generated
-// packets. Best of RUNS, wall clock. Prints a table and writes bench/results/names.json.
+// packets; and names with country and AS enrichment (flows.asnDatabase, flows.countryDatabase:
+// generated MMDB files of 100,000 IPv4 /24 and 20,000 IPv6 /32 networks each, as the tests write
+// them). Best of RUNS, wall clock. Prints a table and writes bench/results/names.json.
 //
 // Options: --quick (one run each).
 import { spawnSync } from 'node:child_process';
@@ -12,6 +14,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadBackend } from '../ts/backend/index.js';
 import { writeSyntheticCapture } from '../ts/generate/write-capture.js';
+import { mmdbFile } from '../ts/testing/mmdb.js';
 import { repeatPcap } from './captures.js';
 
 const root = process.cwd();
@@ -28,6 +31,9 @@ interface Row {
   /** --store none. */
   namesOn: number;
   namesOff: number;
+  /** Names and country/AS enrichment: default configuration, and --store none. */
+  geoStore: number;
+  geo: number;
   ndpiReader: number | null;
   flows: number;
   /** The server names with the most bytes. */
@@ -58,6 +64,26 @@ const x80 = join(data, 'pathspider-x80.pcap');
 if (!existsSync(x80)) repeatPcap(join(root, '..', 'shared', 'pcaps', 'debian-pathspider-real.pcap'), x80, 80, 1);
 const synthetic = join(data, 'synthetic-2m.pcap');
 if (!existsSync(synthetic)) writeSyntheticCapture(loadBackend(), synthetic, { packets: 2_000_000, seed: 7 });
+// Country and AS databases of many networks (deterministic: a simple LCG picks them).
+const asnFile = join(data, 'bench-asn.mmdb');
+const countryFile = join(data, 'bench-country.mmdb');
+if (!existsSync(asnFile) || !existsSync(countryFile)) {
+  let x = 12345;
+  const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+  const v4 = new Set<string>();
+  while (v4.size < 100_000) {
+    const n = next() >>> 8;
+    v4.add(`${n >>> 16}.${(n >>> 8) & 255}.${n & 255}.0/24`);
+  }
+  const v6 = new Set<string>();
+  while (v6.size < 20_000) v6.add(`2${(next() % 0x1000).toString(16).padStart(3, '0')}:${(next() & 0xffff).toString(16)}::/32`);
+  const nets = [...v4, ...v6];
+  const codes = ['DE', 'US', 'NL', 'FR', 'JP', 'BR', 'IN', 'SE', 'GB', 'CN'];
+  writeFileSync(asnFile, mmdbFile(nets.map((n, i) => [n, { autonomous_system_number: 1000 + (i % 9000), autonomous_system_organization: `AS ${1000 + (i % 9000)} Networks` }]), 'GeoLite2-ASN'));
+  writeFileSync(countryFile, mmdbFile(nets.map((n, i) => [n, { country: { iso_code: codes[i % codes.length] } }]), 'GeoLite2-Country'));
+}
+const geoEnv = { ...process.env, NETSPECTRA_FLOWS_ASN_DATABASE: asnFile, NETSPECTRA_FLOWS_COUNTRY_DATABASE: countryFile };
+
 const hasNdpi = spawnSync('ndpiReader', ['-h']).error === undefined;
 if (!hasNdpi) console.log('ndpiReader not found (apt-get install libndpi-bin): its column stays empty');
 
@@ -68,14 +94,16 @@ for (const [input, file] of [['pathspider-real.pcap x80 (5.0M real packets)', x8
   const storeOff = best([process.execPath, cli, 'analyze', '--json', file], noNames).seconds;
   const on = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file]);
   const off = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file], noNames);
+  const geoStore = best([process.execPath, cli, 'analyze', '--json', file], geoEnv).seconds;
+  const geo = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file], geoEnv).seconds;
   const ndpi = hasNdpi ? best(['ndpiReader', '-q', '-n', '1', '-i', file]).seconds : null;
   const report = JSON.parse(on.stdout) as { totals: { packets: number }; flows: { records: number; serverNames: { name: string }[] } };
   const row: Row = {
-    input, packets: report.totals.packets, storeOn, storeOff, namesOn: on.seconds, namesOff: off.seconds, ndpiReader: ndpi, flows: report.flows.records,
+    input, packets: report.totals.packets, storeOn, storeOff, namesOn: on.seconds, namesOff: off.seconds, geoStore, geo, ndpiReader: ndpi, flows: report.flows.records,
     topNames: report.flows.serverNames.slice(0, 3).map((n) => n.name),
   };
   rows.push(row);
-  console.log(`${input}: default (store) names on ${storeOn.toFixed(2)} s, off ${storeOff.toFixed(2)} s (x${(storeOn / storeOff).toFixed(2)}); --store none: names on ${row.namesOn.toFixed(2)} s, off ${row.namesOff.toFixed(2)} s (x${(row.namesOn / row.namesOff).toFixed(2)}), ndpiReader ${ndpi === null ? '-' : `${ndpi.toFixed(2)} s`}; ${row.flows} flows, top names ${row.topNames.join(', ')}`);
+  console.log(`${input}: default (store) names on ${storeOn.toFixed(2)} s, off ${storeOff.toFixed(2)} s (x${(storeOn / storeOff).toFixed(2)}); --store none: names on ${row.namesOn.toFixed(2)} s, off ${row.namesOff.toFixed(2)} s (x${(row.namesOn / row.namesOff).toFixed(2)}); names and country/AS: default ${geoStore.toFixed(2)} s (x${(geoStore / storeOff).toFixed(2)}), --store none ${geo.toFixed(2)} s (x${(geo / row.namesOff).toFixed(2)}); ndpiReader ${ndpi === null ? '-' : `${ndpi.toFixed(2)} s`}; ${row.flows} flows, top names ${row.topNames.join(', ')}`);
 }
 const out = { machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version }, runs: RUNS, date: new Date().toISOString().slice(0, 10), rows };
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });

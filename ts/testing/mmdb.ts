@@ -81,7 +81,8 @@ export function mmdbFile(networks: [string, Value][], databaseType: string): Buf
       out.push((v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff);
     }
   }
-  out.push(...Array(16).fill(0), ...data, ...Buffer.from('\xab\xcd\xefMaxMind.com', 'latin1'));
+  // Not push(...data): a database of many networks has more bytes than a call takes arguments.
+  for (const part of [Array(16).fill(0), data, [...Buffer.from('\xab\xcd\xefMaxMind.com', 'latin1')]]) for (const b of part) out.push(b);
   write(out, { node_count: count, record_size: 24, ip_version: 6, database_type: databaseType, binary_format_major_version: 2 });
   return Buffer.from(out);
 }
