@@ -67,13 +67,15 @@ impl FlowSummary {
     /// A record's endpoints' countries and AS, each counted once.
     fn add_geo(&mut self, a: GeoInfo, b: GeoInfo, bytes: u64) {
         for (i, g) in [&a, &b].into_iter().enumerate() {
-            let again = i == 1;
-            if !g.country.is_empty() && !(again && g.country == a.country) {
+            // B's country and AS count unless they are A's.
+            let new_country = i == 0 || g.country != a.country;
+            let new_as = i == 0 || g.asn != a.asn;
+            if new_country && !g.country.is_empty() {
                 let e = self.by_country.entry(g.country.clone()).or_default();
                 e.0 += 1;
                 e.1 += bytes;
             }
-            if g.asn != 0 && !(again && g.asn == a.asn) {
+            if new_as && g.asn != 0 {
                 let e = self.by_as.entry(g.asn).or_insert_with(|| (g.as_name.clone(), 0, 0));
                 e.1 += 1;
                 e.2 += bytes;
