@@ -65,8 +65,8 @@ impl FlowSummary {
     }
 
     /// A record's endpoints' countries and AS, each counted once.
-    fn add_geo(&mut self, a: GeoInfo, b: GeoInfo, bytes: u64) {
-        for (i, g) in [&a, &b].into_iter().enumerate() {
+    fn add_geo(&mut self, a: &GeoInfo, b: &GeoInfo, bytes: u64) {
+        for (i, g) in [a, b].into_iter().enumerate() {
             // B's country and AS count unless they are A's.
             let new_country = i == 0 || g.country != a.country;
             let new_as = i == 0 || g.asn != a.asn;
@@ -228,8 +228,14 @@ impl FlowOutput {
         }
         let names = self.names.clone();
         let names = lock_names(&names);
+        // Each endpoint is looked up once, for the summary and the row alike.
+        let places: Vec<Places> = if self.summary.is_some() || self.rows_as.is_some() {
+            records.iter().map(|r| self.places(r)).collect()
+        } else {
+            Vec::new()
+        };
         if let Some(summary) = &mut self.summary {
-            for r in &records {
+            for (r, (a, b)) in records.iter().zip(&places) {
                 summary.records += 1;
                 summary.packets += r.packets();
                 summary.bytes += r.bytes();
@@ -240,9 +246,7 @@ impl FlowOutput {
                     e.1 += 1;
                     e.2 += r.bytes();
                 }
-                if let Some(geo) = &self.geo {
-                    summary.add_geo(geo.lookup(&r.a), geo.lookup(&r.b), r.bytes());
-                }
+                summary.add_geo(a, b, r.bytes());
                 let bytes = r.bytes();
                 if summary.top.len() < summary.top_n || summary.top.last().is_some_and(|(b, _)| bytes > *b) {
                     let mut j = Json::new();
@@ -257,8 +261,8 @@ impl FlowOutput {
         }
         if let Some((source, run)) = &self.rows_as {
             let mut rows = std::mem::take(&mut self.rows);
-            for r in &records {
-                self.write_row(&mut rows, source, run, r, &names);
+            for (r, p) in records.iter().zip(&places) {
+                self.write_row(&mut rows, source, run, r, &names, p);
             }
             self.rows = rows;
         }
@@ -284,7 +288,7 @@ impl FlowOutput {
         } else if let Some((source, run)) = out.rows {
             let mut rows = StorageRows::default();
             for r in &records {
-                self.write_row(&mut rows, source, run, r, &names);
+                self.write_row(&mut rows, source, run, r, &names, &self.places(r));
             }
             taken.rows = Some(rows);
         }
@@ -300,8 +304,21 @@ impl FlowOutput {
         taken
     }
 
+    /// Where a record's endpoints are (country, AS), by the databases.
+    fn places(&self, r: &FlowRecord) -> Places {
+        self.geo.as_ref().map(|g| (g.lookup(&r.a), g.lookup(&r.b))).unwrap_or_default()
+    }
+
     /// One record as a row of the `flows` table (quarantined when a time is past 2262).
-    fn write_row(&self, rows: &mut StorageRows, source: &str, run: &str, r: &FlowRecord, names: &NameTable) {
+    fn write_row(
+        &self,
+        rows: &mut StorageRows,
+        source: &str,
+        run: &str,
+        r: &FlowRecord,
+        names: &NameTable,
+        place: &Places,
+    ) {
         let (probe, interface) = origin_names(&self.origins, r.interface);
         let times: Vec<(&'static str, u64)> = [("first_seen", r.first_ns), ("last_seen", r.last_ns)]
             .into_iter()
@@ -340,7 +357,7 @@ impl FlowOutput {
         w.string(r.app.name());
         w.string(names.get(r.server_name).unwrap_or(""));
         w.string(names.get(r.alpn).unwrap_or(""));
-        let (a, b) = self.geo.as_ref().map(|g| (g.lookup(&r.a), g.lookup(&r.b))).unwrap_or_default();
+        let (a, b) = place;
         w.string(&a.country);
         w.string(&b.country);
         w.u64(a.asn as u64);
@@ -358,6 +375,9 @@ impl FlowOutput {
     }
 }
 
+/// Country and AS of a record's endpoints A and B (unknown without databases).
+type Places = (GeoInfo, GeoInfo);
+
 fn origin_names(origins: &[(String, String)], interface: u16) -> (&str, &str) {
     origins.get(interface as usize).map(|(p, i)| (p.as_str(), i.as_str())).unwrap_or(("", ""))
 }
@@ -374,10 +394,10 @@ mod tests {
     fn countries_and_systems_count_a_record_once_per_place() {
         let mut s = FlowSummary::new(10);
         // Both ends in one country and AS: once; ends in two: once each; unknown: not at all.
-        s.add_geo(geo("NL", 1136, "KPN"), geo("NL", 1136, "KPN"), 100);
-        s.add_geo(geo("NL", 1136, "KPN"), geo("DE", 3320, "DTAG"), 10);
-        s.add_geo(geo("", 0, ""), geo("DE", 3320, "DTAG"), 1);
-        s.add_geo(geo("", 0, ""), geo("", 0, ""), 1000);
+        s.add_geo(&geo("NL", 1136, "KPN"), &geo("NL", 1136, "KPN"), 100);
+        s.add_geo(&geo("NL", 1136, "KPN"), &geo("DE", 3320, "DTAG"), 10);
+        s.add_geo(&geo("", 0, ""), &geo("DE", 3320, "DTAG"), 1);
+        s.add_geo(&geo("", 0, ""), &geo("", 0, ""), 1000);
         let j = s.json();
         assert!(
             j.contains(
