@@ -12,25 +12,12 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fail, log, root, setup, speaker, toolchainEnv } from './debian-rust.mjs';
+import { PLATFORMS, tripleOf } from './platforms.mjs';
 
 speaker('build-platforms');
 const ZIG_VERSION = '0.17.0';
 const zigDir = join(root, '.toolchain', 'zig');
 const zig = join(zigDir, 'py', 'ziglang', 'zig');
-
-/** napi-rs triple -> Rust target and zig target. */
-const TARGETS = {
-  'linux-x64-gnu': { rust: 'x86_64-unknown-linux-gnu', zig: 'x86_64-linux-gnu.2.17' },
-  'linux-arm64-gnu': { rust: 'aarch64-unknown-linux-gnu', zig: 'aarch64-linux-gnu.2.17' },
-  'linux-x64-musl': { rust: 'x86_64-unknown-linux-musl', zig: 'x86_64-linux-musl' },
-  'linux-arm64-musl': { rust: 'aarch64-unknown-linux-musl', zig: 'aarch64-linux-musl' },
-};
-
-/** The napi-rs triple of a Rust target named in package.json. */
-export function tripleOf(rustTarget) {
-  const found = Object.entries(TARGETS).find(([, t]) => t.rust === rustTarget);
-  return found?.[0];
-}
 
 function ensureZig() {
   const have = existsSync(zig) ? spawnSync(zig, ['version'], { encoding: 'utf8' }).stdout?.trim() : '';
@@ -55,18 +42,19 @@ function linker(zigTarget) {
 }
 
 function build(triple) {
-  const t = TARGETS[triple];
-  if (!t) fail(`no cross build for ${triple}`, `choose from ${Object.keys(TARGETS).join(', ')}`);
+  const t = PLATFORMS[triple];
+  if (!t) fail(`no cross build for ${triple}`, `choose from ${Object.keys(PLATFORMS).join(', ')}`);
   const started = Date.now();
   const envName = t.rust.toUpperCase().replaceAll('-', '_');
   const hostStd = t.rust === 'x86_64-unknown-linux-gnu' && process.arch === 'x64';
-  let env = { ...process.env, [`CARGO_TARGET_${envName}_LINKER`]: linker(t.zig), ZIG_GLOBAL_CACHE_DIR: join(zigDir, 'cache'), ZIG_LOCAL_CACHE_DIR: join(zigDir, 'cache') };
-  const cargoArgs = ['--locked'];
-  if (!hostStd) {
-    const { lld } = setup();
-    env = { ...toolchainEnv(lld), [`CARGO_TARGET_${envName}_LINKER`]: linker(t.zig), ZIG_GLOBAL_CACHE_DIR: join(zigDir, 'cache'), ZIG_LOCAL_CACHE_DIR: join(zigDir, 'cache') };
-    cargoArgs.push('-Z', 'build-std=std,panic_abort');
-  }
+  const cache = join(zigDir, 'cache');
+  const env = {
+    ...(hostStd ? process.env : toolchainEnv(setup().lld)),
+    [`CARGO_TARGET_${envName}_LINKER`]: linker(t.zig),
+    ZIG_GLOBAL_CACHE_DIR: cache,
+    ZIG_LOCAL_CACHE_DIR: cache,
+  };
+  const cargoArgs = hostStd ? ['--locked'] : ['--locked', '-Z', 'build-std=std,panic_abort'];
   if (t.rust.endsWith('-musl')) env[`CARGO_TARGET_${envName}_RUSTFLAGS`] = '-C target-feature=-crt-static';
   const out = join(root, 'artifacts', triple);
   rmSync(out, { recursive: true, force: true });
@@ -95,6 +83,6 @@ if (process.platform !== 'linux' || process.arch !== 'x64') {
   fail(`cross builds run on Linux x86-64 (this is ${process.platform}-${process.arch})`, 'build the platform packages on a Linux x86-64 machine');
 }
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const wanted = process.argv.slice(2).length ? process.argv.slice(2) : (pkg.napi?.targets ?? []).map(tripleOf).filter(Boolean);
+const wanted = process.argv.slice(2).length ? process.argv.slice(2) : (pkg.napi?.targets ?? []).map(tripleOf);
 ensureZig();
 for (const triple of wanted) build(triple);

@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tripleOf } from './platforms.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = resolve(process.argv[2] ?? join(root, 'pack'));
@@ -20,13 +21,6 @@ const stage = join(out, 'stage');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const { binaryName, packageName } = pkg.napi;
 
-/** napi-rs triple of a Rust target: x86_64-unknown-linux-gnu -> linux-x64-gnu. */
-function tripleOf(rust) {
-  const [arch, , os, abi] = rust.split('-');
-  const cpu = { x86_64: 'x64', aarch64: 'arm64' }[arch];
-  if (!cpu || os !== 'linux') throw new Error(`pack: no platform package layout for ${rust}`);
-  return `linux-${cpu}-${abi}`;
-}
 const triples = pkg.napi.targets.map(tripleOf);
 
 function fail(what) {
