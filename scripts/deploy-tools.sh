@@ -20,35 +20,20 @@ DIR="$PWD/.toolchain/deploy"
 BIN="$DIR/bin"
 mkdir -p "$BIN"
 
-# Go >= 1.26 (the Compose module asks for 1.26.8): the one on PATH, else /usr/local/go.
-if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
-need_go() {
-  if ! command -v go >/dev/null 2>&1; then
-    echo "deploy-tools: no go command; install Go 1.26.8 or later and run again" >&2
-    exit 1
-  fi
-}
+# Go >= 1.26.8 (the Compose module asks for it): the one on PATH, else /usr/local/go.
+. scripts/go-install.sh
 
 took() { echo "deploy-tools: $1 ready in $(( $(date +%s) - $2 )) s"; }
 
 # Helm: `go install` of its command; the version it reports is set as Helm's own build sets it.
 if [ "$("$BIN/helm" version --template '{{.Version}}' 2>/dev/null)" != "$HELM_VERSION" ]; then
-  need_go
-  echo "deploy-tools: building helm $HELM_VERSION"
-  start=$(date +%s)
-  tmp=$(mktemp -d)
-  GOBIN="$tmp" CGO_ENABLED=0 nice -n 10 go install -trimpath -buildvcs=false \
-    -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
-  mv "$tmp/helm" "$BIN/helm"
-  rmdir "$tmp"
-  took "helm $HELM_VERSION" "$start"
+  go_install deploy-tools "$BIN" helm "helm.sh/helm/v4/cmd/helm@$HELM_VERSION" "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
 fi
 
 # Compose: its go.mod has exclude directives, which `go install module@version` refuses, so it
 # is built inside the downloaded module, as its Makefile does (`go build ./cmd`).
 if [ "$("$BIN/docker-compose" version --short 2>/dev/null)" != "${COMPOSE_VERSION#v}" ]; then
-  need_go
+  need_go deploy-tools
   echo "deploy-tools: building docker-compose $COMPOSE_VERSION"
   start=$(date +%s)
   src=$(go mod download -json "github.com/docker/compose/v5@$COMPOSE_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
