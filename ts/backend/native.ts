@@ -39,10 +39,11 @@ function unavailable(cause: unknown): Error {
       return false;
     }
   })();
-  // The generated loader chains what it tried as causes; the innermost says why it failed.
-  let inner = cause as Error | undefined;
-  while (inner?.cause instanceof Error) inner = inner.cause;
-  const detail = (inner?.message ?? String(cause)).split('\n')[0];
+  // The generated loader chains what it tried as causes (the local file, then the package):
+  // the reason is the first one that found something and could not load it.
+  const tried: string[] = [];
+  for (let c = (cause as Error | undefined)?.cause; c instanceof Error; c = c.cause) tried.push(c.message.split('\n')[0]);
+  const detail = tried.find((m) => !m.startsWith('Cannot find module')) ?? tried[0] ?? String(cause);
   let why: string;
   if (existsSync(join(root, 'native', `netspectra.${triple}.node`))) why = `the addon built in this checkout does not load: ${detail}`;
   else if (installed) why = `the package ${pkg} is installed but its addon does not load: ${detail}`;

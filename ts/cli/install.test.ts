@@ -103,6 +103,15 @@ console.log(JSON.stringify({ backend: loadBackend().name, packets: result.report
     const lib = JSON.parse(check(spawnSync(process.execPath, [join(app, 'main.js'), capture], { cwd: app, env, encoding: 'utf8' }), 'the library entry point')) as Record<string, unknown>;
     assert.deepEqual(lib, { backend: 'native', packets: 62781, listTasks: 'function', schema: 'netspectra.v1.ListTasksRequest' });
 
+    // A platform package whose addon does not load: the fallback says so, with the reason.
+    const addonFile = join(platform, 'netspectra.linux-x64-gnu.node');
+    const good = readFileSync(addonFile);
+    writeFileSync(addonFile, 'not an ELF file');
+    const broken = run(false);
+    check(broken, 'npx netspectra analyze with a broken platform package');
+    assert.match(broken.stderr, /using the wasm backend; native did not load: native addon unavailable: the package @netspectra\/netspectra-linux-x64-gnu is installed but its addon does not load: .*(invalid ELF header|too short)/);
+    writeFileSync(addonFile, good);
+
     rmSync(platform, { recursive: true });
     const fallback = run(false);
     const wasmText = check(fallback, 'npx netspectra analyze without the platform package');

@@ -34,6 +34,10 @@ test('defaults are complete', () => {
   assert.equal(cfg.analyze.top, 10);
   assert.equal(cfg.analyze.chunkSize, 4 * 1024 * 1024);
   assert.ok(cfg.tasks.length >= 1);
+  // The probe keeps whole packets (names are read from payloads; a ClientHello merged by GRO is
+  // larger than an MTU), with a kernel buffer that does not drop them at line rate.
+  assert.equal(cfg.probe.snaplen, 65_535);
+  assert.equal(cfg.probe.bufferSize, 128 * 1024 * 1024);
 });
 
 test('every problem is reported at once with its key path', () => {
