@@ -309,8 +309,10 @@ describe('exactly once across engines, per window', () => {
         await until('every partition held', () => engines.reduce((n, e) => n + (e.log.match(/partition \d+ held/g)?.length ?? 0), 0) >= scenario.partitions);
         const schedule: number[] = [];
         const sending = publish(cfg, [capture]);
-        // Kills at random moments while the stream flows and the windows close.
+        // Kills at random moments while the stream flows and the windows close, each after its
+        // engine closed a window (so that a checkpoint of its own is there to resume from).
         for (let k = 0; k < scenario.kills; k++) {
+          await until(`engine ${k} to close a window`, () => /engine: partition \d+: window /.test(engines[k].log));
           const wait = 150 + Math.floor(Math.random() * 900);
           schedule.push(wait);
           await delay(wait);
