@@ -38,6 +38,8 @@ pub struct PacketRecord {
     pub tcp_flags: u8,
     /// Outermost 802.1Q/802.1ad VLAN id, 0 when untagged.
     pub vlan: u16,
+    /// DSCP of the innermost IP header (0 without IP).
+    pub dscp: u8,
     /// Length on the wire (frame.len).
     pub wire_len: u32,
     /// Captured length (frame.cap_len).
@@ -81,7 +83,7 @@ impl PacketRecord {
         out[60] = self.tcp_flags;
         out[61] = self.flags;
         out[62] = self.tunnel;
-        out[63] = 0;
+        out[63] = self.dscp;
     }
 
     pub fn decode(b: &[u8; Self::ENCODED_LEN]) -> PacketRecord {
@@ -107,6 +109,7 @@ impl PacketRecord {
             tcp_flags: b[60],
             flags: b[61],
             tunnel: b[62],
+            dscp: b[63],
         }
     }
 }
@@ -126,6 +129,7 @@ mod tests {
             dst_port: 51000,
             tcp_flags: 0x12,
             vlan: 100,
+            dscp: 46,
             wire_len: 1514,
             cap_len: 160,
             flags: flag::HAS_PORTS | flag::TRUNCATED,

@@ -27,6 +27,8 @@ export interface PacketRecord {
   srcPort: number;
   dstPort: number;
   tcpFlags: number;
+  /** DSCP of the innermost IP header (0 without IP). */
+  dscp: number;
   vlan: number;
   wireLen: number;
   capLen: number;
@@ -47,6 +49,7 @@ export function emptyRecord(): PacketRecord {
     srcPort: 0,
     dstPort: 0,
     tcpFlags: 0,
+    dscp: 0,
     vlan: 0,
     wireLen: 0,
     capLen: 0,

@@ -54,6 +54,8 @@ pub struct Layer {
     pub src_port: u16,
     pub dst_port: u16,
     pub tcp_flags: u8,
+    /// Differentiated Services code point: IPv4 TOS or IPv6 traffic class, upper six bits.
+    pub dscp: u8,
     /// [`flag`] bits that describe this layer (FRAGMENT, FIRST_FRAGMENT, HAS_PORTS).
     pub flags: u8,
     /// The tunnel this layer carries (its payload is the next layer), or `None`.
@@ -147,6 +149,7 @@ impl Decoded {
             r.src_port = l.src_port;
             r.dst_port = l.dst_port;
             r.tcp_flags = l.tcp_flags;
+            r.dscp = l.dscp;
             r.flags = l.flags;
             if self.len > 1 {
                 r.flags |= flag::TUNNELLED;

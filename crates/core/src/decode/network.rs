@@ -79,6 +79,7 @@ pub fn ipv4(data: &[u8], out: &mut Decoded) {
         dst,
         flow_dst: dst,
         proto: data[field::V4_PROTO],
+        dscp: data[1] >> 2,
         flags,
         frag_id: u16::from_be_bytes([data[field::V4_ID], data[field::V4_ID + 1]]) as u32,
         ..Layer::default()
@@ -110,6 +111,8 @@ pub fn ipv6(data: &[u8], out: &mut Decoded) {
         dst,
         flow_dst: dst,
         proto: data[field::V6_NEXT],
+        // Traffic class: the low nibble of byte 0 and the high one of byte 1.
+        dscp: ((data[0] & 0x0f) << 2) | (data[1] >> 6),
         ..Layer::default()
     };
     if !out.push(layer) {

@@ -54,6 +54,8 @@ export class Layer {
   srcPort = 0;
   dstPort = 0;
   tcpFlags = 0;
+  /** Differentiated Services code point: IPv4 TOS or IPv6 traffic class, upper six bits. */
+  dscp = 0;
   /** RecordFlag bits of this layer (Fragment, FirstFragment, HasPorts). */
   flags = 0;
   /** The tunnel this layer carries (its payload is the next layer). */
@@ -93,6 +95,7 @@ export class Decoded {
     l.srcPort = 0;
     l.dstPort = 0;
     l.tcpFlags = 0;
+    l.dscp = 0;
     l.flags = 0;
     l.carries = TunnelKind.None;
     l.fragId = 0;
@@ -122,6 +125,7 @@ export class Decoded {
       r.srcPort = l.srcPort;
       r.dstPort = l.dstPort;
       r.tcpFlags = l.tcpFlags;
+      r.dscp = l.dscp;
       r.flags = l.flags;
       if (this.len > 1) {
         r.flags |= RecordFlag.Tunnelled;
@@ -138,6 +142,7 @@ export class Decoded {
       r.srcPort = 0;
       r.dstPort = 0;
       r.tcpFlags = 0;
+      r.dscp = 0;
       r.flags = 0;
       r.tunnel = 0;
     }

@@ -66,6 +66,7 @@ export function ipv4(b: Uint8Array, s: number, e: number, out: Decoded): void {
   l.dst.setV4(b, s + 16);
   l.flowDst.setV4(b, s + 16);
   l.proto = b[s + 9];
+  l.dscp = b[s + 1] >> 2;
   l.flags = flags;
   l.fragId = be16(b, s + 4);
   if (offset === 0) transport(b, s + headerLen, end, out);
@@ -89,6 +90,8 @@ export function ipv6(b: Uint8Array, s: number, e: number, out: Decoded): void {
   top.src.setV6(b, s + 8);
   top.dst.setV6(b, s + 24);
   top.flowDst.copyFrom(top.dst);
+  // Traffic class: the low nibble of byte 0 and the high one of byte 1.
+  top.dscp = ((b[s] & 0x0f) << 2) | (b[s + 1] >> 6);
   let next = b[s + 6];
   top.proto = next;
   let r = s + 40;
