@@ -116,7 +116,7 @@ pub fn countmin_accuracy(
     phi: f64,
 ) -> CountMinAccuracy {
     let mut cm = CountMin::new(cfg).expect("valid Count-Min configuration");
-    let mut exact = ExactTable::new(key, KeyFields(0), 1);
+    let mut exact = ExactTable::new(key, KeyFields::NONE, 1);
     for r in stream {
         let k = PackedKey::of(r, key);
         cm.add(&k, r.wire_len as u64);

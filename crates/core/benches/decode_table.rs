@@ -197,11 +197,11 @@ fn default_tasks() -> Vec<TaskSpec> {
         },
     };
     vec![
-        TaskSpec { name: "src_ip".into(), key: KeyFields::SRC_IP, kind: TaskKind::Exact { distinct: KeyFields(0) } },
+        TaskSpec { name: "src_ip".into(), key: KeyFields::SRC_IP, kind: TaskKind::Exact { distinct: KeyFields::NONE } },
         TaskSpec {
             name: "dst_port".into(),
-            key: KeyFields(KeyFields::DST_PORT.0 | KeyFields::PROTOCOL.0),
-            kind: TaskKind::Exact { distinct: KeyFields(0) },
+            key: KeyFields::DST_PORT | KeyFields::PROTOCOL,
+            kind: TaskKind::Exact { distinct: KeyFields::NONE },
         },
         TaskSpec {
             name: "heavy_flows".into(),

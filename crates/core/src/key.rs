@@ -5,77 +5,209 @@ use crate::addr::{Addr, Family};
 use crate::record::PacketRecord;
 use core::fmt;
 
-/// Which flow fields make a key (a bit set).
+/// Which fields make a key (a bit set), with the lengths of its prefixes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct KeyFields(pub u8);
+pub struct KeyFields {
+    bits: u16,
+    /// SrcPrefix's IPv4 and IPv6 lengths, then DstPrefix's (0 when the field is not set).
+    prefix: [u8; 4],
+}
+
+/// One field of a key as configured: its name, its bit, and its bytes in a packed key.
+struct Field {
+    name: &'static str,
+    bit: u16,
+    len: usize,
+}
+
+/// Every field, in key order.
+const FIELDS: [Field; 12] = [
+    Field { name: "SrcIP", bit: 1, len: 17 },
+    Field { name: "DstIP", bit: 2, len: 17 },
+    Field { name: "SrcPrefix", bit: 32, len: 17 },
+    Field { name: "DstPrefix", bit: 64, len: 17 },
+    Field { name: "SrcPort", bit: 4, len: 2 },
+    Field { name: "DstPort", bit: 8, len: 2 },
+    Field { name: "Protocol", bit: 16, len: 1 },
+    Field { name: "ICMPType", bit: 128, len: 1 },
+    Field { name: "ICMPCode", bit: 256, len: 1 },
+    Field { name: "TCPFlags", bit: 512, len: 1 },
+    Field { name: "DSCP", bit: 1024, len: 1 },
+    Field { name: "VLAN", bit: 2048, len: 2 },
+];
+
+/// Prefix lengths when a key names SrcPrefix or DstPrefix without them.
+pub const DEFAULT_PREFIX: (u8, u8) = (24, 48);
 
 impl KeyFields {
-    pub const SRC_IP: KeyFields = KeyFields(1);
-    pub const DST_IP: KeyFields = KeyFields(2);
-    pub const SRC_PORT: KeyFields = KeyFields(4);
-    pub const DST_PORT: KeyFields = KeyFields(8);
-    pub const PROTOCOL: KeyFields = KeyFields(16);
-    pub const FIVE_TUPLE: KeyFields = KeyFields(31);
+    pub const NONE: KeyFields = KeyFields::bit(0);
+    pub const SRC_IP: KeyFields = KeyFields::bit(1);
+    pub const DST_IP: KeyFields = KeyFields::bit(2);
+    pub const SRC_PORT: KeyFields = KeyFields::bit(4);
+    pub const DST_PORT: KeyFields = KeyFields::bit(8);
+    pub const PROTOCOL: KeyFields = KeyFields::bit(16);
+    pub const FIVE_TUPLE: KeyFields = KeyFields::bit(31);
+    pub const SRC_PREFIX: KeyFields = KeyFields { bits: 32, prefix: [DEFAULT_PREFIX.0, DEFAULT_PREFIX.1, 0, 0] };
+    pub const DST_PREFIX: KeyFields = KeyFields { bits: 64, prefix: [0, 0, DEFAULT_PREFIX.0, DEFAULT_PREFIX.1] };
+    pub const ICMP_TYPE: KeyFields = KeyFields::bit(128);
+    pub const ICMP_CODE: KeyFields = KeyFields::bit(256);
+    pub const TCP_FLAGS: KeyFields = KeyFields::bit(512);
+    pub const DSCP: KeyFields = KeyFields::bit(1024);
+    pub const VLAN: KeyFields = KeyFields::bit(2048);
+    /// Fields that may change from one packet of a flow to the next: a task keyed on one of
+    /// them counts every packet by itself instead of deriving from the flow's share.
+    const PER_PACKET: u16 = 512 | 1024 | 2048;
+    const ALL: u16 = 4095;
 
-    /// Field names as written in configuration, in key order.
-    pub const NAMES: [(&'static str, KeyFields); 5] = [
-        ("SrcIP", KeyFields::SRC_IP),
-        ("DstIP", KeyFields::DST_IP),
-        ("SrcPort", KeyFields::SRC_PORT),
-        ("DstPort", KeyFields::DST_PORT),
-        ("Protocol", KeyFields::PROTOCOL),
-    ];
+    const fn bit(bits: u16) -> KeyFields {
+        KeyFields { bits, prefix: [0; 4] }
+    }
+
+    /// The bit set and prefix lengths as stored (snapshots); None when they do not make a key.
+    pub fn from_raw(bits: u16, prefix: [u8; 4]) -> Option<KeyFields> {
+        let f = KeyFields { bits, prefix };
+        let prefix_ok = |set: bool, v4: u8, v6: u8| {
+            if set {
+                (1..=32).contains(&v4) && (1..=128).contains(&v6)
+            } else {
+                v4 == 0 && v6 == 0
+            }
+        };
+        (bits & !KeyFields::ALL == 0
+            && prefix_ok(f.has(KeyFields::SRC_PREFIX), prefix[0], prefix[1])
+            && prefix_ok(f.has(KeyFields::DST_PREFIX), prefix[2], prefix[3])
+            && f.packed_len() <= PackedKey::MAX)
+            .then_some(f)
+    }
+
+    pub fn bits(self) -> u16 {
+        self.bits
+    }
+
+    pub fn prefix_lengths(self) -> [u8; 4] {
+        self.prefix
+    }
 
     pub fn has(self, f: KeyFields) -> bool {
-        self.0 & f.0 != 0
+        self.bits & f.bits != 0
     }
 
     pub fn is_empty(self) -> bool {
-        self.0 == 0
+        self.bits == 0
     }
 
-    pub fn from_name(name: &str) -> Option<KeyFields> {
-        KeyFields::NAMES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    /// Whether a field of this key may differ between packets of one flow.
+    pub fn per_packet(self) -> bool {
+        self.bits & KeyFields::PER_PACKET != 0
     }
 
-    /// Parses "SrcIP,DstPort" style lists.
+    /// Bytes of a key packed with these fields.
+    pub fn packed_len(self) -> usize {
+        FIELDS.iter().filter(|f| self.bits & f.bit != 0).map(|f| f.len).sum()
+    }
+
+    /// Parses "SrcIP,DstPort" style lists; a prefix may give its lengths, "SrcPrefix/16" (IPv4)
+    /// or "SrcPrefix/16/40" (IPv4, IPv6), else they are /24 and /48.
     pub fn parse(list: &str) -> Result<KeyFields, String> {
-        let mut f = 0u8;
+        let mut f = KeyFields::NONE;
         for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            match KeyFields::from_name(part) {
-                Some(k) => f |= k.0,
-                None => {
-                    return Err(format!(
-                        "unknown key field \"{part}\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
-                    ))
+            let mut pieces = part.split('/');
+            let name = pieces.next().unwrap_or("");
+            let Some(field) = FIELDS.iter().find(|x| x.name == name) else {
+                let names: Vec<&str> = FIELDS.iter().map(|x| x.name).collect();
+                return Err(format!("unknown key field \"{part}\": expected one of {}", names.join(", ")));
+            };
+            let lengths: Vec<&str> = pieces.collect();
+            let slot = match field.bit {
+                32 => Some(0),
+                64 => Some(2),
+                _ => None,
+            };
+            match slot {
+                None if !lengths.is_empty() => {
+                    return Err(format!("key field \"{part}\": only SrcPrefix and DstPrefix take a length"))
+                }
+                None => {}
+                Some(at) => {
+                    if lengths.len() > 2 {
+                        return Err(format!(
+                            "key field \"{part}\": at most two lengths, IPv4 then IPv6 (\"{name}/24/48\")"
+                        ));
+                    }
+                    let length = |i: usize, max: u8, dflt: u8| -> Result<u8, String> {
+                        match lengths.get(i) {
+                            None => Ok(dflt),
+                            Some(t) => t.parse::<u8>().ok().filter(|v| (1..=max).contains(v)).ok_or_else(|| {
+                                format!(
+                                    "key field \"{part}\": the {} length \"{t}\" is not a number from 1 to {max}",
+                                    ["IPv4", "IPv6"][i]
+                                )
+                            }),
+                        }
+                    };
+                    f.prefix[at] = length(0, 32, DEFAULT_PREFIX.0)?;
+                    f.prefix[at + 1] = length(1, 128, DEFAULT_PREFIX.1)?;
                 }
             }
+            f.bits |= field.bit;
         }
-        if f == 0 {
+        if f.is_empty() {
             return Err("a key needs at least one field".into());
         }
-        Ok(KeyFields(f))
+        for (ip, prefix, name) in
+            [(KeyFields::SRC_IP, KeyFields::SRC_PREFIX, "Src"), (KeyFields::DST_IP, KeyFields::DST_PREFIX, "Dst")]
+        {
+            if f.has(ip) && f.has(prefix) {
+                return Err(format!("{name}IP and {name}Prefix are the same address, whole and cut short: choose one"));
+            }
+        }
+        if f.packed_len() > PackedKey::MAX {
+            return Err(format!(
+                "the key {f} takes {} bytes, more than the {} a key holds (an address or a prefix takes 17, a port or the VLAN 2, any other field 1)",
+                f.packed_len(),
+                PackedKey::MAX
+            ));
+        }
+        Ok(f)
+    }
+}
+
+impl core::ops::BitOr for KeyFields {
+    type Output = KeyFields;
+    fn bitor(self, o: KeyFields) -> KeyFields {
+        let mut prefix = self.prefix;
+        for (p, q) in prefix.iter_mut().zip(o.prefix) {
+            if *p == 0 {
+                *p = q;
+            }
+        }
+        KeyFields { bits: self.bits | o.bits, prefix }
     }
 }
 
 impl fmt::Display for KeyFields {
+    /// The list as [`KeyFields::parse`] reads it, prefixes with their lengths.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut first = true;
-        for (name, k) in KeyFields::NAMES {
-            if self.has(k) {
-                if !first {
-                    f.write_str(",")?;
-                }
-                f.write_str(name)?;
-                first = false;
+        for field in FIELDS.iter().filter(|x| self.bits & x.bit != 0) {
+            if !first {
+                f.write_str(",")?;
             }
+            f.write_str(field.name)?;
+            match field.bit {
+                32 => write!(f, "/{}/{}", self.prefix[0], self.prefix[1])?,
+                64 => write!(f, "/{}/{}", self.prefix[2], self.prefix[3])?,
+                _ => {}
+            }
+            first = false;
         }
         Ok(())
     }
 }
 
-/// The selected fields of a key, in the order SrcIP, DstIP, SrcPort, DstPort, Protocol: an
-/// address as its family byte and 16 bytes, a port as 2 bytes big-endian, the protocol as 1 byte.
+/// The selected fields of a key, in key order (see `FIELDS`): an address or prefix as its
+/// family byte and 16 bytes (a prefix's host bits zero), a port and the VLAN as 2 bytes
+/// big-endian, the protocol, ICMP type and code, TCP flags and DSCP as 1 byte.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct PackedKey {
     bytes: [u8; PackedKey::MAX],
@@ -83,10 +215,13 @@ pub struct PackedKey {
 }
 
 impl PackedKey {
+    /// The five fields of a flow: two addresses, two ports, the protocol. A key may choose
+    /// other fields within the same room (kept small: exact tables and sketches hold keys).
     pub const MAX: usize = 39;
     /// The key of no fields.
     pub const EMPTY: PackedKey = PackedKey { bytes: [0; PackedKey::MAX], len: 0 };
 
+    #[inline]
     pub fn of(r: &PacketRecord, fields: KeyFields) -> PackedKey {
         let mut k = PackedKey { bytes: [0; PackedKey::MAX], len: 0 };
         if fields.has(KeyFields::SRC_IP) {
@@ -94,6 +229,14 @@ impl PackedKey {
         }
         if fields.has(KeyFields::DST_IP) {
             k.push_addr(&r.dst);
+        }
+        if fields.bits & !KeyFields::FIVE_TUPLE.bits != 0 {
+            if fields.has(KeyFields::SRC_PREFIX) {
+                k.push_addr(&prefix_of(&r.src, fields.prefix[0], fields.prefix[1]));
+            }
+            if fields.has(KeyFields::DST_PREFIX) {
+                k.push_addr(&prefix_of(&r.dst, fields.prefix[2], fields.prefix[3]));
+            }
         }
         if fields.has(KeyFields::SRC_PORT) {
             k.push(&r.src_port.to_be_bytes());
@@ -103,6 +246,25 @@ impl PackedKey {
         }
         if fields.has(KeyFields::PROTOCOL) {
             k.push(&[r.proto]);
+        }
+        if fields.bits & !KeyFields::FIVE_TUPLE.bits != 0 {
+            // ICMP carries type << 8 | code where ports go; other packets have neither (0).
+            let icmp = if r.proto == 1 || r.proto == 58 { r.dst_port } else { 0 };
+            if fields.has(KeyFields::ICMP_TYPE) {
+                k.push(&[(icmp >> 8) as u8]);
+            }
+            if fields.has(KeyFields::ICMP_CODE) {
+                k.push(&[icmp as u8]);
+            }
+            if fields.has(KeyFields::TCP_FLAGS) {
+                k.push(&[if r.proto == 6 { r.tcp_flags } else { 0 }]);
+            }
+            if fields.has(KeyFields::DSCP) {
+                k.push(&[r.dscp]);
+            }
+            if fields.has(KeyFields::VLAN) {
+                k.push(&r.vlan.to_be_bytes());
+            }
         }
         k
     }
@@ -148,25 +310,57 @@ impl PackedKey {
             *at += 17;
             a
         };
+        let two = |at: &mut usize| {
+            let p = b.get(*at..*at + 2).map(|p| u16::from_be_bytes([p[0], p[1]]));
+            *at += 2;
+            p
+        };
+        let one = |at: &mut usize| {
+            let v = b.get(*at).copied();
+            *at += 1;
+            v
+        };
         if fields.has(KeyFields::SRC_IP) {
             parts.src = addr(&mut at);
         }
         if fields.has(KeyFields::DST_IP) {
             parts.dst = addr(&mut at);
         }
-        let port = |at: &mut usize| {
-            let p = b.get(*at..*at + 2).map(|p| u16::from_be_bytes([p[0], p[1]]));
-            *at += 2;
-            p
+        // A packet without IP has no prefix: length 0.
+        let length = |a: &Addr, v4: u8, v6: u8| match a.family {
+            Family::V4 => v4,
+            Family::V6 => v6,
+            Family::None => 0,
         };
+        if fields.has(KeyFields::SRC_PREFIX) {
+            parts.src_prefix = addr(&mut at).map(|a| (a, length(&a, fields.prefix[0], fields.prefix[1])));
+        }
+        if fields.has(KeyFields::DST_PREFIX) {
+            parts.dst_prefix = addr(&mut at).map(|a| (a, length(&a, fields.prefix[2], fields.prefix[3])));
+        }
         if fields.has(KeyFields::SRC_PORT) {
-            parts.src_port = port(&mut at);
+            parts.src_port = two(&mut at);
         }
         if fields.has(KeyFields::DST_PORT) {
-            parts.dst_port = port(&mut at);
+            parts.dst_port = two(&mut at);
         }
         if fields.has(KeyFields::PROTOCOL) {
-            parts.proto = b.get(at).copied();
+            parts.proto = one(&mut at);
+        }
+        if fields.has(KeyFields::ICMP_TYPE) {
+            parts.icmp_type = one(&mut at);
+        }
+        if fields.has(KeyFields::ICMP_CODE) {
+            parts.icmp_code = one(&mut at);
+        }
+        if fields.has(KeyFields::TCP_FLAGS) {
+            parts.tcp_flags = one(&mut at);
+        }
+        if fields.has(KeyFields::DSCP) {
+            parts.dscp = one(&mut at);
+        }
+        if fields.has(KeyFields::VLAN) {
+            parts.vlan = two(&mut at);
         }
         parts
     }
@@ -177,11 +371,50 @@ impl PackedKey {
         let mut out: Vec<String> = Vec::new();
         out.extend(p.src.map(|a| a.to_string()));
         out.extend(p.dst.map(|a| a.to_string()));
+        out.extend(p.src_prefix.map(prefix_text));
+        out.extend(p.dst_prefix.map(prefix_text));
         out.extend(p.src_port.map(|v| v.to_string()));
         out.extend(p.dst_port.map(|v| v.to_string()));
         out.extend(p.proto.map(|v| crate::names::ip_proto(v).map_or_else(|| v.to_string(), str::to_string)));
+        out.extend(p.icmp_type.map(|v| format!("icmp-type {v}")));
+        out.extend(p.icmp_code.map(|v| format!("icmp-code {v}")));
+        out.extend(
+            p.tcp_flags
+                .map(|v| format!("flags {}", if v == 0 { "none".to_string() } else { crate::names::tcp_flags(v) })),
+        );
+        out.extend(p.dscp.map(|v| crate::names::dscp(v).map_or_else(|| format!("dscp {v}"), |n| format!("dscp {n}"))));
+        out.extend(p.vlan.map(|v| format!("vlan {v}")));
         out.join(" ")
     }
+}
+
+/// "10.1.0.0/16"; "-" for a packet without IP.
+pub fn prefix_text((a, len): (Addr, u8)) -> String {
+    if a.family == Family::None {
+        a.to_string()
+    } else {
+        format!("{a}/{len}")
+    }
+}
+
+/// The network of `a` at the family's length (host bits zero).
+fn prefix_of(a: &Addr, v4: u8, v6: u8) -> Addr {
+    let (start, len) = match a.family {
+        Family::V4 => (12, v4 as usize),
+        Family::V6 => (0, v6 as usize),
+        Family::None => return *a,
+    };
+    let mut out = *a;
+    let keep = start * 8 + len;
+    for (i, b) in out.bytes.iter_mut().enumerate().skip(start) {
+        let bit = i * 8;
+        if bit >= keep {
+            *b = 0;
+        } else if bit + 8 > keep {
+            *b &= 0xffu8 << (bit + 8 - keep);
+        }
+    }
+    out
 }
 
 /// A key's fields, each present when the key holds it.
@@ -189,9 +422,17 @@ impl PackedKey {
 pub struct KeyParts {
     pub src: Option<Addr>,
     pub dst: Option<Addr>,
+    /// A prefix: its network address and length.
+    pub src_prefix: Option<(Addr, u8)>,
+    pub dst_prefix: Option<(Addr, u8)>,
     pub src_port: Option<u16>,
     pub dst_port: Option<u16>,
     pub proto: Option<u8>,
+    pub icmp_type: Option<u8>,
+    pub icmp_code: Option<u8>,
+    pub tcp_flags: Option<u8>,
+    pub dscp: Option<u8>,
+    pub vlan: Option<u16>,
 }
 
 impl core::hash::Hash for PackedKey {
@@ -235,11 +476,88 @@ mod tests {
             proto: 6,
             ..PacketRecord::default()
         };
-        let f = KeyFields(KeyFields::SRC_IP.0 | KeyFields::DST_PORT.0 | KeyFields::PROTOCOL.0);
+        let f = KeyFields::SRC_IP | KeyFields::DST_PORT | KeyFields::PROTOCOL;
         let k = PackedKey::of(&r, f);
         assert_eq!(k.as_bytes().len(), 17 + 2 + 1);
         assert_eq!(k.text(f), "10.0.0.1 443 TCP");
         let v6 = PacketRecord { src: Addr::v6(r.src.bytes), ..r };
         assert_ne!(PackedKey::of(&v6, f), k, "the family is part of the key");
+    }
+
+    #[test]
+    fn prefixes_cut_addresses_at_each_familys_length() {
+        let f = KeyFields::parse("SrcPrefix/20, DstPrefix/8/33").unwrap();
+        assert_eq!(f.to_string(), "SrcPrefix/20/48,DstPrefix/8/33");
+        assert_eq!(KeyFields::parse(&f.to_string()).unwrap(), f, "the text parses back");
+        let v4 =
+            PacketRecord { src: Addr::v4([192, 0, 2, 200]), dst: Addr::v4([10, 9, 8, 7]), ..PacketRecord::default() };
+        let mut six = [0u8; 16];
+        six[..6].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0xab, 0xcd]);
+        let mut dst6 = [0xffu8; 16];
+        dst6[0] = 0x20;
+        let v6 = PacketRecord { src: Addr::v6(six), dst: Addr::v6(dst6), ..PacketRecord::default() };
+        assert_eq!(PackedKey::of(&v4, f).text(f), "192.0.0.0/20 10.0.0.0/8");
+        assert_eq!(PackedKey::of(&v6, f).text(f), "2001:db8:abcd::/48 20ff:ffff:8000::/33");
+        let p = PackedKey::of(&v4, f).parts(f);
+        assert_eq!(p.src_prefix, Some((Addr::v4([192, 0, 0, 0]), 20)));
+        assert_eq!(p.src, None);
+        // Two addresses of one prefix make one key.
+        let near = PacketRecord { src: Addr::v4([192, 0, 15, 1]), ..v4 };
+        assert_eq!(PackedKey::of(&near, f), PackedKey::of(&v4, f));
+        let full = KeyFields::parse("SrcPrefix/32/128").unwrap();
+        assert_eq!(PackedKey::of(&v6, full).text(full), "2001:db8:abcd::/128");
+    }
+
+    #[test]
+    fn per_packet_fields_pack_and_print() {
+        let f = KeyFields::parse("Protocol,ICMPType,ICMPCode,TCPFlags,DSCP,VLAN").unwrap();
+        assert!(f.per_packet());
+        assert!(!KeyFields::parse("SrcPrefix,ICMPType,ICMPCode").unwrap().per_packet());
+        let tcp =
+            PacketRecord { proto: 6, tcp_flags: 0x12, dscp: 46, vlan: 300, dst_port: 443, ..PacketRecord::default() };
+        assert_eq!(PackedKey::of(&tcp, f).text(f), "TCP icmp-type 0 icmp-code 0 flags SYN,ACK dscp EF vlan 300");
+        let echo = PacketRecord { proto: 1, dst_port: 8 << 8, tcp_flags: 0x02, dscp: 7, ..PacketRecord::default() };
+        let p = PackedKey::of(&echo, f).parts(f);
+        assert_eq!(
+            (p.icmp_type, p.icmp_code, p.tcp_flags, p.dscp, p.vlan),
+            (Some(8), Some(0), Some(0), Some(7), Some(0))
+        );
+        assert_eq!(PackedKey::of(&echo, f).text(f), "ICMP icmp-type 8 icmp-code 0 flags none dscp 7 vlan 0");
+        let unreachable = PacketRecord { proto: 58, dst_port: 1 << 8 | 4, ..PacketRecord::default() };
+        let p = PackedKey::of(&unreachable, f).parts(f);
+        assert_eq!((p.icmp_type, p.icmp_code), (Some(1), Some(4)));
+    }
+
+    #[test]
+    fn bad_keys_say_why() {
+        let err = |l: &str| KeyFields::parse(l).unwrap_err();
+        assert_eq!(err("SrcPort/24"), "key field \"SrcPort/24\": only SrcPrefix and DstPrefix take a length");
+        assert_eq!(
+            err("SrcPrefix/33"),
+            "key field \"SrcPrefix/33\": the IPv4 length \"33\" is not a number from 1 to 32"
+        );
+        assert_eq!(
+            err("DstPrefix/24/0"),
+            "key field \"DstPrefix/24/0\": the IPv6 length \"0\" is not a number from 1 to 128"
+        );
+        assert_eq!(
+            err("DstPrefix/24/x"),
+            "key field \"DstPrefix/24/x\": the IPv6 length \"x\" is not a number from 1 to 128"
+        );
+        assert_eq!(
+            err("SrcPrefix/1/2/3"),
+            "key field \"SrcPrefix/1/2/3\": at most two lengths, IPv4 then IPv6 (\"SrcPrefix/24/48\")"
+        );
+        assert_eq!(err("SrcIP,SrcPrefix"), "SrcIP and SrcPrefix are the same address, whole and cut short: choose one");
+        assert_eq!(
+            err("SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP"),
+            "the key SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP takes 40 bytes, more than the 39 a key holds (an address or a prefix takes 17, a port or the VLAN 2, any other field 1)"
+        );
+        assert_eq!(KeyFields::parse("SrcIP,DstIP,DstPort,DSCP,VLAN").unwrap().packed_len(), 39);
+        // Stored fields are checked as parsed ones are.
+        assert_eq!(KeyFields::from_raw(32, [24, 48, 0, 0]), Some(KeyFields::SRC_PREFIX));
+        assert_eq!(KeyFields::from_raw(32, [0, 48, 0, 0]), None, "a prefix without its length");
+        assert_eq!(KeyFields::from_raw(1, [24, 48, 0, 0]), None, "a length without its prefix");
+        assert_eq!(KeyFields::from_raw(1 << 12, [0; 4]), None, "an unknown field");
     }
 }

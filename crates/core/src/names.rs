@@ -56,6 +56,37 @@ pub fn tcp_flags(f: u8) -> String {
     s
 }
 
+/// Short names of the standard DSCP values (RFC 2474 class selectors, RFC 2597 assured
+/// forwarding, RFC 3246 expedited forwarding, RFC 5865 voice-admit, RFC 8622 lower effort).
+pub fn dscp(v: u8) -> Option<&'static str> {
+    Some(match v {
+        0 => "CS0",
+        1 => "LE",
+        8 => "CS1",
+        10 => "AF11",
+        12 => "AF12",
+        14 => "AF13",
+        16 => "CS2",
+        18 => "AF21",
+        20 => "AF22",
+        22 => "AF23",
+        24 => "CS3",
+        26 => "AF31",
+        28 => "AF32",
+        30 => "AF33",
+        32 => "CS4",
+        34 => "AF41",
+        36 => "AF42",
+        38 => "AF43",
+        40 => "CS5",
+        44 => "VOICE-ADMIT",
+        46 => "EF",
+        48 => "CS6",
+        56 => "CS7",
+        _ => return None,
+    })
+}
+
 /// Ports named by their IANA service name (as in /etc/services and Wireshark), the same over
 /// TCP, UDP and SCTP; a port registered differently per protocol is in `SERVICES_TCP` or
 /// `SERVICES_UDP`. Only services people meet on networks: an ephemeral port stays a number.

@@ -125,7 +125,7 @@ pub const MAX_FLOW_SECONDS: f64 = 7.0 * 86_400.0;
 
 fn fields(task: &str, what: &str, list: Option<&str>) -> Result<KeyFields, String> {
     match list {
-        None | Some("") => Ok(KeyFields(0)),
+        None | Some("") => Ok(KeyFields::NONE),
         Some(l) => KeyFields::parse(l).map_err(|e| format!("task \"{task}\": {what}: {e}")),
     }
 }
@@ -341,7 +341,7 @@ mod tests {
     #[test]
     fn task_defaults() {
         let cm = task("cm", "countmin", "SrcIP,DstIP").spec(9).unwrap();
-        assert_eq!(cm.key, KeyFields(KeyFields::SRC_IP.0 | KeyFields::DST_IP.0));
+        assert_eq!(cm.key, KeyFields::SRC_IP | KeyFields::DST_IP);
         assert_eq!(
             cm.kind,
             TaskKind::CountMin(CountMinConfig {
@@ -369,7 +369,7 @@ mod tests {
             }
         );
         let ex = TaskOptions { distinct: Some(String::new()), ..task("ex", "exact", "DstPort") }.spec(9).unwrap();
-        assert_eq!(ex.kind, TaskKind::Exact { distinct: KeyFields(0) });
+        assert_eq!(ex.kind, TaskKind::Exact { distinct: KeyFields::NONE });
     }
 
     #[test]
@@ -396,16 +396,16 @@ mod tests {
         let with = |t: TaskOptions| AnalyzerOptions { tasks: vec![t], ..AnalyzerOptions::default() };
         assert_eq!(
             error(with(task("k", "exact", "SrcMac"))),
-            "task \"k\": key: unknown key field \"SrcMac\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
+            "task \"k\": key: unknown key field \"SrcMac\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN"
         );
         assert_eq!(error(with(task("k", "exact", ""))), "task \"k\": key: a key needs at least one field");
         assert_eq!(
             error(with(TaskOptions { distinct: Some("Nope".into()), ..task("d", "exact", "SrcIP") })),
-            "task \"d\": distinct: unknown key field \"Nope\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
+            "task \"d\": distinct: unknown key field \"Nope\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN"
         );
         assert_eq!(
             error(with(TaskOptions { element: Some("X".into()), ..task("e", "superspread", "SrcIP") })),
-            "task \"e\": element: unknown key field \"X\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
+            "task \"e\": element: unknown key field \"X\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN"
         );
         assert_eq!(error(with(task("t", "bloom", "SrcIP"))), "task \"t\": unknown type \"bloom\"");
         assert_eq!(

@@ -79,6 +79,9 @@ pub(crate) struct Derive {
     /// Per task, the open window's state: exact tables are derived, sketches counted.
     states: Vec<TaskState>,
     sketches: Vec<Sketch>,
+    /// Tasks keyed (or with distinct or element fields) on a field that may change within a
+    /// flow (TCP flags, DSCP, VLAN): every packet is counted by itself, none derived.
+    per_packet: Vec<usize>,
     /// Sketch words of one direction of a flow.
     dir_words: usize,
     /// Per flow slot: the sketch words of its two directions.
@@ -106,9 +109,15 @@ impl Derive {
         let specs = &cfg.tasks;
         let mut states = Vec::with_capacity(specs.len());
         let mut sketches = Vec::new();
+        let mut per_packet = Vec::new();
         let mut dir_words = 0;
         for (i, spec) in specs.iter().enumerate() {
             let state = TaskState::new(spec, seed)?;
+            if spec.per_packet() {
+                per_packet.push(i);
+                states.push(state);
+                continue;
+            }
             let words = match &state {
                 TaskState::Exact(_) => 0,
                 TaskState::CountMin(cm) => cm.hash_words(),
@@ -117,7 +126,7 @@ impl Derive {
             if words > 0 {
                 let element = match spec.kind {
                     TaskKind::SuperSpread { element, .. } => element,
-                    _ => KeyFields(0),
+                    _ => KeyFields::NONE,
                 };
                 sketches.push(Sketch { task: i, key: spec.key, element, at: dir_words, words });
                 dir_words += words;
@@ -129,6 +138,7 @@ impl Derive {
             specs: specs.clone(),
             states,
             sketches,
+            per_packet,
             dir_words,
             hashes: Vec::new(),
             conversations: cfg.conversations.then(|| ConversationTable::new(seed)),
@@ -141,9 +151,10 @@ impl Derive {
         })
     }
 
-    /// Whether keyed packets need to come here at all (a sketch counts them).
-    pub(crate) fn has_sketches(&self) -> bool {
-        !self.sketches.is_empty()
+    /// Whether keyed packets need to come here at all (a sketch or a per-packet task counts
+    /// them).
+    pub(crate) fn counts_keyed(&self) -> bool {
+        !self.sketches.is_empty() || !self.per_packet.is_empty()
     }
 
     pub(crate) fn apply(&mut self, op: Op) {
@@ -179,9 +190,17 @@ impl Derive {
         }
     }
 
-    /// The sketches of a packet whose key is its flow direction's: the words kept for it.
+    /// The sketches of a packet whose key is its flow direction's: the words kept for it; and
+    /// the tasks that count every packet by itself.
     #[inline]
     fn sketch_flow(&mut self, r: &PacketRecord, t: Touch) {
+        for i in 0..self.per_packet.len() {
+            let task = self.per_packet[i];
+            count_packet(&self.specs[task], &mut self.states[task], r);
+        }
+        if self.sketches.is_empty() {
+            return;
+        }
         let stride = 2 * self.dir_words;
         let base = t.slot as usize * stride + t.dir as usize * self.dir_words;
         if self.hashes.len() < base + self.dir_words {
@@ -212,16 +231,7 @@ impl Derive {
     /// A packet counted on its own: no IP, or a key that is not its flow's.
     fn count_alone(&mut self, r: &PacketRecord, has_ts: bool) {
         for (spec, state) in self.specs.iter().zip(self.states.iter_mut()) {
-            let key = PackedKey::of(r, spec.key);
-            match state {
-                TaskState::Exact(t) => t.add_key(key, r),
-                TaskState::CountMin(cm) => cm.add(&key, r.wire_len as u64),
-                TaskState::SuperSpread(ss) => {
-                    if let TaskKind::SuperSpread { element, .. } = spec.kind {
-                        ss.add(&key, PackedKey::of(r, element).as_bytes());
-                    }
-                }
-            }
+            count_packet(spec, state, r);
         }
         if let Some(conv) = &mut self.conversations {
             if r.family() != crate::addr::Family::None {
@@ -251,6 +261,9 @@ impl Derive {
         }
         let mut jobs: Vec<Fold<'_>> = Vec::new();
         for (spec, state) in self.specs.iter().zip(self.states.iter_mut()) {
+            if spec.per_packet() {
+                continue;
+            }
             if let (TaskState::Exact(t), TaskKind::Exact { distinct }) = (state, &spec.kind) {
                 jobs.push(Fold::Exact { table: t, key: spec.key, distinct: *distinct });
             }
@@ -351,6 +364,21 @@ impl Derive {
             fold_conversation(&mut table, seg);
         }
         Some(table)
+    }
+}
+
+/// One packet into one task, by its own key.
+#[inline]
+fn count_packet(spec: &TaskSpec, state: &mut TaskState, r: &PacketRecord) {
+    let key = PackedKey::of(r, spec.key);
+    match state {
+        TaskState::Exact(t) => t.add_key(key, r),
+        TaskState::CountMin(cm) => cm.add(&key, r.wire_len as u64),
+        TaskState::SuperSpread(ss) => {
+            if let TaskKind::SuperSpread { element, .. } = spec.kind {
+                ss.add(&key, PackedKey::of(r, element).as_bytes());
+            }
+        }
     }
 }
 

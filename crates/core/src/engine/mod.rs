@@ -87,8 +87,8 @@ pub struct Engine {
     counters: WindowCounters,
     flows: FlowMeter,
     records: bool,
-    /// Keyed packets go to the derived half only when a sketch counts them.
-    sketches: bool,
+    /// Keyed packets go to the derived half only when a sketch or a per-packet task counts them.
+    counts_keyed: bool,
     back: Back,
     outputs: SharedOutputs,
     segments: Vec<Segment>,
@@ -111,14 +111,14 @@ impl Engine {
         });
         let outputs: SharedOutputs = Arc::new(Mutex::new(derive::Outputs { flows: flow_output, ..Default::default() }));
         let derive = Derive::new(cfg, seed, flows.cache().community_id_seed(), outputs.clone())?;
-        let sketches = derive.has_sketches();
+        let counts_keyed = derive.counts_keyed();
         Ok(Engine {
             window_ns: cfg.window_ns,
             start: None,
             counters: WindowCounters::default(),
             flows,
             records: cfg.records,
-            sketches,
+            counts_keyed,
             back: Back::new(derive, cfg.threads >= 2)?,
             outputs,
             segments: Vec::new(),
@@ -216,7 +216,7 @@ impl Engine {
         self.send_ended();
         match touch {
             Some(touch) if touch.keyed => {
-                if self.sketches {
+                if self.counts_keyed {
                     self.back.push(Op::Keyed { r: *r, touch });
                 }
             }
@@ -404,8 +404,10 @@ pub(crate) mod tests {
     use super::*;
     use crate::addr::Addr;
     use crate::key::{KeyFields, PackedKey};
+    use crate::record::flag;
     use crate::sketch::countmin::{CountMin, CountMinConfig};
     use crate::sketch::superspread::{SuperSpread, SuperSpreadConfig};
+    use crate::table::ExactTable;
 
     pub(crate) const SECOND: u64 = 1_000_000_000;
 
@@ -457,6 +459,62 @@ pub(crate) mod tests {
                 },
             },
         ]
+    }
+
+    #[test]
+    fn tasks_on_fields_that_change_within_a_flow_count_every_packet() {
+        // Flows whose packets differ in TCP flags, DSCP and VLAN, and ICMP of several types: each
+        // task's table must equal one filled packet by packet, whichever path it takes (derived
+        // from the flows' shares for prefixes and ICMP, per packet for the others).
+        let exact = |name: &str, key: &str, distinct: &str| TaskSpec {
+            name: name.into(),
+            key: KeyFields::parse(key).unwrap(),
+            kind: TaskKind::Exact {
+                distinct: if distinct.is_empty() { KeyFields::NONE } else { KeyFields::parse(distinct).unwrap() },
+            },
+        };
+        let specs = vec![
+            exact("flags", "TCPFlags", ""),
+            exact("dscp", "SrcIP,DSCP", "DstIP"),
+            exact("vlan", "VLAN,Protocol", ""),
+            exact("prefix", "SrcPrefix/16/48,DstPort", "SrcIP"),
+            exact("icmp", "ICMPType,ICMPCode", ""),
+            exact("by_dscp", "SrcIP", "DSCP"),
+        ];
+        let mut packets = Vec::new();
+        for i in 0..3000u32 {
+            let mut r = rec(1.0 + i as f64 * 1e-3, (i % 7) as u8, (i % 11) as u8, 60 + i % 900);
+            r.src = Addr::v4([10, (i % 3) as u8, 0, (i % 7) as u8]);
+            r.tcp_flags = [0x02, 0x12, 0x10, 0x18, 0x11][(i % 5) as usize];
+            r.dscp = [0, 46, 10][(i % 3) as usize];
+            r.vlan = [0, 100][(i % 2) as usize];
+            if i % 9 == 0 {
+                r.proto = 1;
+                r.dst_port = [8 << 8, 3 << 8 | 1, 11 << 8][(i % 4 % 3) as usize];
+                r.src_port = 0;
+            }
+            r.flags = flag::HAS_PORTS;
+            packets.push(r);
+        }
+        for threads in [1, 2] {
+            let mut e =
+                Engine::new(&EngineConfig { window_ns: 0, tasks: specs.clone(), threads, ..Default::default() }, 1)
+                    .unwrap();
+            for r in &packets {
+                e.add_taking(r, true, 0);
+            }
+            let w = e.close_taking().unwrap();
+            for (spec, t) in specs.iter().zip(&w.tasks) {
+                let TaskKind::Exact { distinct } = spec.kind else { unreachable!() };
+                let mut want = ExactTable::new(spec.key, distinct, 1);
+                packets.iter().for_each(|r| want.add(r));
+                let got = t.exact().unwrap();
+                assert_eq!(got.len(), want.len(), "{}: keys", spec.name);
+                for (k, s) in want.iter() {
+                    assert_eq!(got.get(k), Some(s), "{}: {}", spec.name, k.text(spec.key));
+                }
+            }
+        }
     }
 
     #[test]
@@ -526,7 +584,7 @@ pub(crate) mod tests {
         let mut buf = Vec::new();
         w.encode(&mut buf);
         assert_eq!(&buf[..4], b"NSWS");
-        assert_eq!(u16::from_le_bytes([buf[4], buf[5]]), 2);
+        assert_eq!(u16::from_le_bytes([buf[4], buf[5]]), 3);
         assert_eq!(u64::from_le_bytes(buf[22..30].try_into().unwrap()), 41, "packets");
         let mut at = 6 + 8 * 8;
         assert_eq!(u16::from_le_bytes([buf[at], buf[at + 1]]), 3);
@@ -536,7 +594,8 @@ pub(crate) mod tests {
             let name_len = buf[at] as usize;
             at += 1 + name_len;
             let kind = buf[at];
-            at += 3;
+            // The type, then key and second fields (u16 bits and four prefix lengths each).
+            at += 1 + 2 * 6;
             let len = u32::from_le_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
             at += 4;
             let payload = &buf[at..at + len];

@@ -1,19 +1,20 @@
 //! Closed windows: what every task held when its window ended, as values, as JSON for reports,
 //! and as a compact buffer for storage and alerting.
 //!
-//! Buffer layout (little-endian), version 2:
+//! Buffer layout (little-endian), version 3:
 //!   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
 //!   u64 first_ns, u64 last_ns (of the timed packets; first_ns u64::MAX and last_ns 0 when no
 //!   packet had a time), u64 syn, u16 task count, then per task:
-//!   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), u8 key fields,
-//!   u8 distinct/element fields, u32 payload length, payload:
+//!   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), key fields,
+//!   distinct/element fields (each u16 field bits and u8 prefix lengths SrcPrefix IPv4, IPv6,
+//!   DstPrefix IPv4, IPv6; see `key`), u32 payload length, payload:
 //!     exact: u32 rows, then per row u8 key length, key bytes, u64 packets, u64 bytes, u64 distinct
 //!     countmin / superspread: the sketch's own encoding (sketch::countmin, sketch::superspread).
 
 use super::task::{TaskKind, TaskSpec, TaskState};
 use super::WindowCounters;
 use crate::json::{epoch_text, Json};
-use crate::key::{KeyFields, PackedKey};
+use crate::key::{prefix_text, KeyFields, PackedKey};
 use crate::names;
 use crate::table::ExactTable;
 
@@ -30,7 +31,7 @@ pub struct WindowSnapshot {
 }
 
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"NSWS";
-pub const SNAPSHOT_VERSION: u16 = 2;
+pub const SNAPSHOT_VERSION: u16 = 3;
 
 /// A closed (or peeked) window as it leaves the core: its counters, its JSON as reports show
 /// it, its snapshot (NSWS), and its storage rows when the engine knows who it writes as.
@@ -134,11 +135,7 @@ impl TaskSnapshot {
     }
 
     pub fn second_fields(&self) -> KeyFields {
-        match &self.spec.kind {
-            TaskKind::Exact { distinct } => *distinct,
-            TaskKind::SuperSpread { element, .. } => *element,
-            TaskKind::CountMin(_) => KeyFields(0),
-        }
+        self.spec.second_fields()
     }
 }
 
@@ -172,8 +169,10 @@ impl WindowSnapshot {
                 TaskState::CountMin(_) => 2,
                 TaskState::SuperSpread(_) => 3,
             });
-            out.push(t.spec.key.0);
-            out.push(t.second_fields().0);
+            for f in [t.spec.key, t.second_fields()] {
+                out.extend_from_slice(&f.bits().to_le_bytes());
+                out.extend_from_slice(&f.prefix_lengths());
+            }
             let len_at = out.len();
             out.extend_from_slice(&[0; 4]);
             t.encode_payload(out);
@@ -329,9 +328,32 @@ fn key_json(j: &mut Json, k: &PackedKey, fields: KeyFields) {
     if let Some(v) = p.dst_port {
         j.u64("dstPort", v as u64);
     }
+    if let Some(p) = p.src_prefix {
+        j.str("srcPrefix", &prefix_text(p));
+    }
+    if let Some(p) = p.dst_prefix {
+        j.str("dstPrefix", &prefix_text(p));
+    }
     if let Some(v) = p.proto {
         j.u64("proto", v as u64);
         j.str("protoName", names::ip_proto(v).unwrap_or(""));
+    }
+    if let Some(v) = p.icmp_type {
+        j.u64("icmpType", v as u64);
+    }
+    if let Some(v) = p.icmp_code {
+        j.u64("icmpCode", v as u64);
+    }
+    if let Some(v) = p.tcp_flags {
+        j.u64("tcpFlags", v as u64);
+        j.str("tcpFlagsText", &if v == 0 { "none".to_string() } else { names::tcp_flags(v) });
+    }
+    if let Some(v) = p.dscp {
+        j.u64("dscp", v as u64);
+        j.str("dscpName", names::dscp(v).unwrap_or(""));
+    }
+    if let Some(v) = p.vlan {
+        j.u64("vlan", v as u64);
     }
     // Named after the fields: a key with ports but no protocol names the ports all agree on.
     if let Some(name) = p.src_port.and_then(|v| names::service(p.proto, v)) {

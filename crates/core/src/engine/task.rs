@@ -28,6 +28,20 @@ pub struct TaskSpec {
 }
 
 impl TaskSpec {
+    /// The fields besides the key: distinct (exact) or element (SuperSpread).
+    pub fn second_fields(&self) -> KeyFields {
+        match self.kind {
+            TaskKind::Exact { distinct } => distinct,
+            TaskKind::CountMin(_) => KeyFields::NONE,
+            TaskKind::SuperSpread { element, .. } => element,
+        }
+    }
+
+    /// Whether a field of the task may change within a flow: it counts every packet by itself.
+    pub fn per_packet(&self) -> bool {
+        self.key.per_packet() || self.second_fields().per_packet()
+    }
+
     pub fn type_name(&self) -> &'static str {
         match self.kind {
             TaskKind::Exact { .. } => "exact",

@@ -54,19 +54,25 @@ pub const TABLES: [Table; 6] = [
     Table {
         name: "exact_rows",
         columns: columns!(WINDOW; "task": LowCardinalityString, "family": UInt8, "src_ip": IPv6, "dst_ip": IPv6,
-            "src_port": UInt16, "dst_port": UInt16, "proto": UInt8, "packets": UInt64, "bytes": UInt64,
-            "distinct_count": UInt64),
+            "src_port": UInt16, "dst_port": UInt16, "proto": UInt8,
+            "src_prefix_len": UInt8, "dst_prefix_len": UInt8, "icmp_type": UInt8, "icmp_code": UInt8,
+            "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "packets": UInt64,
+            "bytes": UInt64, "distinct_count": UInt64),
     },
     Table {
         name: "heavy_hitters",
         columns: columns!(WINDOW; "task": LowCardinalityString, "rank": LowCardinalityString, "family": UInt8,
             "src_ip": IPv6, "dst_ip": IPv6, "src_port": UInt16, "dst_port": UInt16, "proto": UInt8,
+            "src_prefix_len": UInt8, "dst_prefix_len": UInt8, "icmp_type": UInt8, "icmp_code": UInt8,
+            "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16,
             "packets": UInt64, "bytes": UInt64),
     },
     Table {
         name: "spreaders",
         columns: columns!(WINDOW; "task": LowCardinalityString, "family": UInt8, "src_ip": IPv6, "dst_ip": IPv6,
-            "src_port": UInt16, "dst_port": UInt16, "proto": UInt8, "spread": UInt64),
+            "src_port": UInt16, "dst_port": UInt16, "proto": UInt8,
+            "src_prefix_len": UInt8, "dst_prefix_len": UInt8, "icmp_type": UInt8, "icmp_code": UInt8,
+            "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "spread": UInt64),
     },
     Table {
         name: "flows",

@@ -3,7 +3,9 @@
 //! Every row starts with the source (which engine or analysis wrote it), the run (an analysis
 //! run's id; empty for an engine) and the window's start and end. Key columns are always all
 //! present: family (4, 6, or 0 when the key has no address or the packet no IP layer), src_ip,
-//! dst_ip (IPv4 mapped), src_port, dst_port, proto; a field outside the task's key is `::` or 0.
+//! dst_ip (IPv4 mapped; a prefix's network), src_port, dst_port, proto, src_prefix_len,
+//! dst_prefix_len, icmp_type, icmp_code, tcp_flags, dscp, vlan; a field outside the task's key
+//! is `::` or 0.
 
 use super::{check_times, RowWriter, StorageRows};
 use crate::addr::{Addr, Family};
@@ -50,15 +52,25 @@ fn addr_bytes(a: &Option<Addr>) -> &[u8; 16] {
     }
 }
 
-/// family, src_ip, dst_ip, src_port, dst_port, proto of a key.
+/// family, src_ip, dst_ip, src_port, dst_port, proto, then the other fields of a key: a
+/// prefix is its network in src_ip/dst_ip with its length beside.
 fn write_key(w: &mut RowWriter, key: &PackedKey, fields: KeyFields) {
     let p = key.parts(fields);
-    w.u8(p.src.or(p.dst).map_or(0, |a| a.family as u8));
-    w.ipv6(addr_bytes(&p.src));
-    w.ipv6(addr_bytes(&p.dst));
+    let src = p.src.or(p.src_prefix.map(|(a, _)| a));
+    let dst = p.dst.or(p.dst_prefix.map(|(a, _)| a));
+    w.u8(src.or(dst).map_or(0, |a| a.family as u8));
+    w.ipv6(addr_bytes(&src));
+    w.ipv6(addr_bytes(&dst));
     w.u16(p.src_port.unwrap_or(0));
     w.u16(p.dst_port.unwrap_or(0));
     w.u8(p.proto.unwrap_or(0));
+    w.u8(p.src_prefix.map_or(0, |(_, l)| l));
+    w.u8(p.dst_prefix.map_or(0, |(_, l)| l));
+    w.u8(p.icmp_type.unwrap_or(0));
+    w.u8(p.icmp_code.unwrap_or(0));
+    w.u8(p.tcp_flags.unwrap_or(0));
+    w.u8(p.dscp.unwrap_or(0));
+    w.u16(p.vlan.unwrap_or(0));
 }
 
 /// The rows of a window being written: the window's own row, then each task's.
@@ -207,8 +219,9 @@ pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageR
         return Err("not a window snapshot (bad magic)".to_string());
     }
     let version = r.u16("version")?;
-    if version != SNAPSHOT_VERSION {
-        return Err(format!("unsupported window snapshot version {version} (expected {SNAPSHOT_VERSION})"));
+    // Version 2 held the five flow fields in one byte each for the key and second fields.
+    if version != SNAPSHOT_VERSION && version != 2 {
+        return Err(format!("unsupported window snapshot version {version} (expected 2 or {SNAPSHOT_VERSION})"));
     }
     let [start, end, packets, bytes, late, first, last, _syn] = {
         let mut v = [0u64; 8];
@@ -228,8 +241,11 @@ pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageR
         let name = std::str::from_utf8(r.take(name_len, "task name")?)
             .map_err(|_| "window snapshot: task name is not UTF-8".to_string())?;
         let kind = r.u8("task type")?;
-        let key = KeyFields(r.u8("key fields")?);
-        let second = KeyFields(r.u8("second fields")?);
+        let (key, second) = if version == 2 {
+            (fields_v2(&mut r, "key fields")?, fields_v2(&mut r, "second fields")?)
+        } else {
+            (fields(&mut r, "key fields")?, fields(&mut r, "second fields")?)
+        };
         let len = r.u32("task payload length")? as usize;
         let payload = r.take(len, "task payload")?;
         let context = |e: String| format!("task \"{name}\": {e}");
@@ -245,6 +261,24 @@ pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageR
         return Err(format!("window snapshot has {} bytes past its last task", r.remaining()));
     }
     rows.finish(first, last)
+}
+
+/// Key fields as a snapshot holds them: u16 bits, then four prefix lengths.
+fn fields(r: &mut LeReader<'_>, what: &str) -> Result<KeyFields, String> {
+    let bits = r.u16(what)?;
+    let mut prefix = [0u8; 4];
+    for p in prefix.iter_mut() {
+        *p = r.u8(what)?;
+    }
+    KeyFields::from_raw(bits, prefix)
+        .ok_or_else(|| format!("window snapshot: {what} {bits:#x} with prefix lengths {prefix:?} are not a key"))
+}
+
+fn fields_v2(r: &mut LeReader<'_>, what: &str) -> Result<KeyFields, String> {
+    let bits = r.u8(what)?;
+    KeyFields::from_raw(bits as u16 & 31, [0; 4])
+        .filter(|_| bits < 32)
+        .ok_or_else(|| format!("window snapshot: {what} {bits:#x} are not a key"))
 }
 
 /// The keys of an exact task's payload: key, packets, bytes, distinct.
@@ -320,7 +354,7 @@ mod tests {
         let exact = objects(&rows, "exact_rows");
         assert_eq!(exact.len(), 2);
         assert!(
-            exact[0].contains(r#""task":"src","family":4,"src_ip":"::ffff:10.0.0.1","dst_ip":"::","src_port":0,"dst_port":0,"proto":0,"packets":8,"bytes":800,"distinct_count":8"#),
+            exact[0].contains(r#""task":"src","family":4,"src_ip":"::ffff:10.0.0.1","dst_ip":"::","src_port":0,"dst_port":0,"proto":0,"src_prefix_len":0,"dst_prefix_len":0,"icmp_type":0,"icmp_code":0,"tcp_flags":0,"dscp":0,"vlan":0,"packets":8,"bytes":800,"distinct_count":8"#),
             "{}",
             exact[0]
         );

@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn key_keeps_only_the_configured_fields() {
         let f = KeyFields::parse("SrcIP, DstPort").unwrap();
-        let mut t = ExactTable::new(f, KeyFields(0), 1);
+        let mut t = ExactTable::new(f, KeyFields::NONE, 1);
         t.add(&rec([10, 0, 0, 1], [10, 0, 0, 9], 80, 100));
         t.add(&rec([10, 0, 0, 1], [10, 0, 0, 8], 80, 50));
         t.add(&rec([10, 0, 0, 1], [10, 0, 0, 8], 443, 10));
@@ -176,7 +176,7 @@ mod tests {
     fn parse_names_the_bad_field() {
         assert_eq!(
             KeyFields::parse("SrcIP,DestIP").unwrap_err(),
-            "unknown key field \"DestIP\": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol"
+            "unknown key field \"DestIP\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN"
         );
         assert!(KeyFields::parse("").is_err());
         assert_eq!(KeyFields::parse("Protocol,SrcIP").unwrap().to_string(), "SrcIP,Protocol");
@@ -184,7 +184,7 @@ mod tests {
 
     #[test]
     fn top_is_a_total_order() {
-        let mut t = ExactTable::new(KeyFields::SRC_IP, KeyFields(0), 3);
+        let mut t = ExactTable::new(KeyFields::SRC_IP, KeyFields::NONE, 3);
         for i in 0..50u8 {
             t.add(&rec([10, 0, 0, i], [1, 1, 1, 1], 80, 100));
         }

@@ -90,7 +90,7 @@ test('the snapshot buffer carries every task', () => {
   e.add(rec(6n * SECOND, 8, 1, 1500), true);
   const buf = Buffer.from(e.closeWindow()!.encode());
   assert.equal(buf.subarray(0, 4).toString('latin1'), 'NSWS');
-  assert.equal(buf.readUInt16LE(4), 2);
+  assert.equal(buf.readUInt16LE(4), 3);
   assert.equal(buf.readBigUInt64LE(22), 41n, 'packets');
   let at = 6 + 8 * 8;
   assert.equal(buf.readUInt16LE(at), 3);
@@ -99,7 +99,8 @@ test('the snapshot buffer carries every task', () => {
   for (let i = 0; i < 3; i++) {
     at += 1 + buf[at];
     const kind = buf[at];
-    at += 3;
+    // The type, then key and second fields (u16 bits and four prefix lengths each).
+    at += 1 + 2 * 6;
     const len = buf.readUInt32LE(at);
     at += 4;
     const payload = buf.subarray(at, at + len);

@@ -20,6 +20,9 @@ export function fieldFromName(name: string): number | undefined {
   return FIELD_NAMES.find(([n]) => n === name)?.[1];
 }
 
+/** Fields the core keys on besides the five (crates/core/src/key.rs); this backend does not. */
+const CORE_ONLY = ['SrcPrefix', 'DstPrefix', 'ICMPType', 'ICMPCode', 'TCPFlags', 'DSCP', 'VLAN'];
+
 /** Parses "SrcIP,DstPort" style lists; throws with the core's message. */
 export function parseKeyFields(list: string): number {
   let f = 0;
@@ -28,7 +31,10 @@ export function parseKeyFields(list: string): number {
     if (part === '') continue;
     const k = fieldFromName(part);
     if (k === undefined) {
-      throw new Error(`unknown key field "${part}": expected one of SrcIP, DstIP, SrcPort, DstPort, Protocol`);
+      if (CORE_ONLY.includes(part.split('/')[0])) {
+        throw new Error(`key field "${part}" is counted by the native and wasm backends; the TypeScript backend keys on SrcIP, DstIP, SrcPort, DstPort, Protocol`);
+      }
+      throw new Error(`unknown key field "${part}": expected one of SrcIP, DstIP, ${CORE_ONLY.slice(0, 2).join(', ')}, SrcPort, DstPort, Protocol, ${CORE_ONLY.slice(2).join(', ')}`);
     }
     f |= k;
   }

@@ -1,11 +1,12 @@
 // Closed windows (crates/core/src/engine/snapshot.rs): what every task held when its window
 // ended, as JSON for reports and as the compact NSWS buffer.
 //
-// Buffer layout (little-endian), version 2:
+// Buffer layout (little-endian), version 3:
 //   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
 //   u64 first_ns, u64 last_ns, u64 syn, u16 task count, then per task:
-//   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), u8 key fields,
-//   u8 distinct/element fields, u32 payload length, payload:
+//   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), key fields,
+//   distinct/element fields (each u16 field bits and four u8 prefix lengths, zero here: this
+//   backend keys on the five flow fields only), u32 payload length, payload:
 //     exact: u32 rows, then per row u8 key length, key bytes, u64 packets, u64 bytes, u64 distinct
 //     countmin / superspread: the sketch's own encoding.
 
@@ -51,7 +52,7 @@ export class WindowSnapshot {
   encode(): Uint8Array {
     const out = new ByteWriter(4096);
     for (const ch of 'NSWS') out.u8(ch.charCodeAt(0));
-    out.u16(2);
+    out.u16(3);
     const c = this.counters;
     // No timed packet: the first time past the last, as the core writes it.
     const first = c.timed > 0 ? c.firstNs : (1n << 64n) - 1n;
@@ -64,8 +65,10 @@ export class WindowSnapshot {
       out.bytes(name, 0, n);
       const s = t.state;
       out.u8(s instanceof ExactTable ? 1 : s instanceof CountMin ? 2 : 3);
-      out.u8(t.spec.key);
-      out.u8(secondFields(t.spec));
+      for (const f of [t.spec.key, secondFields(t.spec)]) {
+        out.u16(f);
+        for (let i = 0; i < 4; i++) out.u8(0);
+      }
       const lenAt = out.length;
       out.u32(0);
       if (s instanceof ExactTable) {
