@@ -5,7 +5,9 @@
 // libndpi-bin), on pathspider-real.pcap repeated 80 times (5M real packets) and on 2M generated
 // packets; and names with country and AS enrichment (flows.asnDatabase, flows.countryDatabase:
 // generated MMDB files of 100,000 IPv4 /24 and 20,000 IPv6 /32 networks each, as the tests write
-// them). Best of RUNS, wall clock. Prints a table and writes bench/results/names.json.
+// them); and all of that with five more exact tasks keyed on the other dimensions (prefixes,
+// DSCP, TCP flags, ICMP type and code, VLAN) beside the default tasks. Best of RUNS, wall
+// clock. Prints a table and writes bench/results/names.json.
 //
 // Options: --quick (one run each).
 import { spawnSync } from 'node:child_process';
@@ -34,6 +36,9 @@ interface Row {
   /** Names and country/AS enrichment: default configuration, and --store none. */
   geoStore: number;
   geo: number;
+  /** ...and the tasks on the other key fields. */
+  fieldsStore: number;
+  fields: number;
   ndpiReader: number | null;
   flows: number;
   /** The server names with the most bytes. */
@@ -83,6 +88,23 @@ if (!existsSync(asnFile) || !existsSync(countryFile)) {
   writeFileSync(countryFile, mmdbFile(nets.map((n, i) => [n, { country: { iso_code: codes[i % codes.length] } }]), 'GeoLite2-Country'));
 }
 const geoEnv = { ...process.env, NETSPECTRA_FLOWS_ASN_DATABASE: asnFile, NETSPECTRA_FLOWS_COUNTRY_DATABASE: countryFile };
+// The default tasks (configs/netspectra.yaml) and one exact task per other key field group.
+const fieldsConfig = join(data, 'bench-fields.yaml');
+writeFileSync(
+  fieldsConfig,
+  `tasks:
+  - { name: src_ip, type: exact, key: [SrcIP] }
+  - { name: dst_port, type: exact, key: [DstPort, Protocol] }
+  - { name: heavy_flows, type: countmin, key: [SrcIP, DstIP, SrcPort, DstPort, Protocol], depth: 4, width: 2048, conservative: true, heavyHitters: 20 }
+  - { name: scanners, type: superspread, key: [SrcIP], element: [DstIP], depth: 2, width: 8192, registers: 128, registerBits: 5, decayBase: 1.08, threshold: 64 }
+  - { name: victims, type: superspread, key: [DstIP], element: [SrcIP], depth: 2, width: 8192, registers: 128, registerBits: 5, decayBase: 1.08, threshold: 64 }
+  - { name: prefixes, type: exact, key: [SrcPrefix, DstPrefix, DstPort] }
+  - { name: icmp, type: exact, key: [Protocol, ICMPType, ICMPCode] }
+  - { name: dscp, type: exact, key: [SrcIP, DSCP] }
+  - { name: tcp_flags, type: exact, key: [Protocol, TCPFlags] }
+  - { name: vlan, type: exact, key: [VLAN, Protocol] }
+`,
+);
 
 const hasNdpi = spawnSync('ndpiReader', ['-h']).error === undefined;
 if (!hasNdpi) console.log('ndpiReader not found (apt-get install libndpi-bin): its column stays empty');
@@ -96,14 +118,16 @@ for (const [input, file] of [['pathspider-real.pcap x80 (5.0M real packets)', x8
   const off = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file], noNames);
   const geoStore = best([process.execPath, cli, 'analyze', '--json', file], geoEnv).seconds;
   const geo = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', file], geoEnv).seconds;
+  const fieldsStore = best([process.execPath, cli, 'analyze', '--json', '--config', fieldsConfig, file], geoEnv).seconds;
+  const fields = best([process.execPath, cli, 'analyze', '--json', '--store', 'none', '--config', fieldsConfig, file], geoEnv).seconds;
   const ndpi = hasNdpi ? best(['ndpiReader', '-q', '-n', '1', '-i', file]).seconds : null;
   const report = JSON.parse(on.stdout) as { totals: { packets: number }; flows: { records: number; serverNames: { name: string }[] } };
   const row: Row = {
-    input, packets: report.totals.packets, storeOn, storeOff, namesOn: on.seconds, namesOff: off.seconds, geoStore, geo, ndpiReader: ndpi, flows: report.flows.records,
+    input, packets: report.totals.packets, storeOn, storeOff, namesOn: on.seconds, namesOff: off.seconds, geoStore, geo, fieldsStore, fields, ndpiReader: ndpi, flows: report.flows.records,
     topNames: report.flows.serverNames.slice(0, 3).map((n) => n.name),
   };
   rows.push(row);
-  console.log(`${input}: default (store) names on ${storeOn.toFixed(2)} s, off ${storeOff.toFixed(2)} s (x${(storeOn / storeOff).toFixed(2)}); --store none: names on ${row.namesOn.toFixed(2)} s, off ${row.namesOff.toFixed(2)} s (x${(row.namesOn / row.namesOff).toFixed(2)}); names and country/AS: default ${geoStore.toFixed(2)} s (x${(geoStore / storeOff).toFixed(2)}), --store none ${geo.toFixed(2)} s (x${(geo / row.namesOff).toFixed(2)}); ndpiReader ${ndpi === null ? '-' : `${ndpi.toFixed(2)} s`}; ${row.flows} flows, top names ${row.topNames.join(', ')}`);
+  console.log(`${input}: default (store) names on ${storeOn.toFixed(2)} s, off ${storeOff.toFixed(2)} s (x${(storeOn / storeOff).toFixed(2)}); --store none: names on ${row.namesOn.toFixed(2)} s, off ${row.namesOff.toFixed(2)} s (x${(row.namesOn / row.namesOff).toFixed(2)}); names and country/AS: default ${geoStore.toFixed(2)} s (x${(geoStore / storeOff).toFixed(2)}), --store none ${geo.toFixed(2)} s (x${(geo / row.namesOff).toFixed(2)}); and the key-field tasks: default ${fieldsStore.toFixed(2)} s (x${(fieldsStore / storeOff).toFixed(2)}), --store none ${fields.toFixed(2)} s (x${(fields / row.namesOff).toFixed(2)}); ndpiReader ${ndpi === null ? '-' : `${ndpi.toFixed(2)} s`}; ${row.flows} flows, top names ${row.topNames.join(', ')}`);
 }
 const out = { machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version }, runs: RUNS, date: new Date().toISOString().slice(0, 10), rows };
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });

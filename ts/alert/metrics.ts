@@ -2,8 +2,8 @@
 // tasks from the core's storage rows (all exact keys, every Count-Min candidate, every spreader
 // over its threshold), not only a report's top N.
 import type { ClosedWindow, CoreRows } from '../backend/index.js';
-import { ipProtoName } from '../shared/index.js';
-import type { KeyField } from '../config/index.js';
+import { dscpName, ipProtoName, tcpFlagsText } from '../shared/index.js';
+import { KEY_FIELDS, type KeyField } from '../config/index.js';
 import { decodeRows } from '../storage/row-binary.js';
 import { columnsOf } from '../storage/schema.js';
 import type { CompiledRule } from './rules.js';
@@ -97,13 +97,20 @@ function keyRowsOf(table: KeyTable, decoded: Record<string, unknown>[]): KeyRow[
     const fields: Record<KeyField, string> = {
       SrcIP: r.src_ip as string,
       DstIP: r.dst_ip as string,
+      SrcPrefix: `${r.src_ip as string}/${r.src_prefix_len as number}`,
+      DstPrefix: `${r.dst_ip as string}/${r.dst_prefix_len as number}`,
       SrcPort: String(r.src_port),
       DstPort: String(r.dst_port),
       Protocol: ipProtoName(proto) ?? String(proto),
+      ICMPType: String(r.icmp_type),
+      ICMPCode: String(r.icmp_code),
+      TCPFlags: tcpFlagsText(r.tcp_flags as number) || 'none',
+      DSCP: dscpName(r.dscp as number) ?? String(r.dscp),
+      VLAN: String(r.vlan),
     };
     // A Count-Min candidate may be listed by packets and by bytes: count it once.
     if (table === 'heavy_hitters') {
-      const k = `${family}\t${fields.SrcIP}\t${fields.DstIP}\t${fields.SrcPort}\t${fields.DstPort}\t${proto}`;
+      const k = `${family}\t${KEY_FIELDS.map((f) => fields[f]).join('\t')}`;
       if (seen.has(k)) continue;
       seen.add(k);
     }

@@ -1,6 +1,6 @@
 // Alert rules checked against the tasks they read, once at start: every problem names the rule
 // and the field, and nothing a user writes is ever evaluated as code.
-import type { AlertRuleConfig, KeyField, NetspectraConfig, TaskConfig } from '../config/index.js';
+import { keyFieldName, type AlertRuleConfig, type KeyField, type NetspectraConfig, type TaskConfig } from '../config/index.js';
 import { ipProtoOf } from '../shared/index.js';
 import { METRIC_DIMENSION, parseQuantity, type Dimension } from './quantity.js';
 
@@ -53,9 +53,10 @@ export function compileRules(cfg: NetspectraConfig): { rules: CompiledRule[]; pr
     }
     let keyFields: KeyField[] = [];
     if (task && r.per === 'key') {
-      const outside = r.groupBy.filter((f) => !task.key.includes(f));
+      const taskFields = task.key.map(keyFieldName);
+      const outside = r.groupBy.filter((f) => !taskFields.includes(f));
       if (outside.length) problems.push(`${at('groupBy')}: ${outside.join(', ')} not in the key of task "${task.name}" (${task.key.join(', ')})`);
-      keyFields = r.groupBy.length ? r.groupBy : task.key;
+      keyFields = r.groupBy.length ? r.groupBy : taskFields;
       if (r.groupBy.length && r.groupBy.length < task.key.length && (r.metric === 'distinct' || r.metric === 'spread')) {
         problems.push(`${at('groupBy')}: ${r.metric} values of different keys do not add up; group by the whole key`);
       }

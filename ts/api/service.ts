@@ -16,7 +16,10 @@ import {
   ExtractPacketsResponseSchema, type ExtractPacketsRequest, type ExtractPacketsResponse,
 } from '../gen/netspectra/v1/query_pb.js';
 import type { FlowRecordJson } from '../flows/types.js';
-import { KEY_FIELDS, type KeyField } from '../config/index.js';
+import type { KeyField } from '../config/index.js';
+
+/** The fields a flow is traced by. */
+const FLOW_FIELDS: KeyField[] = ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'];
 import type { Store } from '../storage/index.js';
 import {
   aggregateFlows, findTask, health, listAlerts, listFlowRecords, listTasks, protocolNumber, QueryError, topHeavyHitters, topSpreaders,
@@ -86,7 +89,7 @@ function requestDigest(req: object): string {
 }
 
 function flowKey(k: Key) {
-  return create(FlowKeySchema, { srcIp: k.srcIp, dstIp: k.dstIp, srcPort: k.srcPort, dstPort: k.dstPort, protocol: k.protocol, protocolName: k.protocolName });
+  return create(FlowKeySchema, k);
 }
 
 /** Query problems are the caller's (InvalidArgument), a query past its limits too (DeadlineExceeded,
@@ -217,7 +220,7 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
       return create(ListTasksResponseSchema, {
         tasks: tasks.map((t) =>
           create(TaskInfoSchema, {
-            name: t.name, type: t.type, key: t.key.join(','), second: t.second, firstWindow: tsFromNs(t.firstWindowNs),
+            name: t.name, type: t.type, key: t.keyText, second: t.second, firstWindow: tsFromNs(t.firstWindowNs),
             lastWindowEnd: tsFromNs(t.lastWindowEndNs), windows: BigInt(t.windows), sources: t.sources,
           }),
         ),
@@ -255,7 +258,7 @@ export function createQueryService(ctx: QueryContext): QueryHandlers {
         info = await findTask(ctx.store, req.task);
       } else {
         const tasks = await listTasks(ctx.store);
-        info = tasks.find((t) => t.type === 'exact' && KEY_FIELDS.every((f) => t.key.includes(f))) ?? tasks.find((t) => t.type === 'exact' && t.key.length > 1);
+        info = tasks.find((t) => t.type === 'exact' && FLOW_FIELDS.every((f) => t.key.includes(f))) ?? tasks.find((t) => t.type === 'exact' && t.key.length > 1);
         if (!info) throw new QueryError('task: no exact task keyed by the flow fields is stored; name one');
       }
       const f = req.flow;

@@ -6,7 +6,7 @@ import { configSchema, type NetspectraConfig } from './netspectra.js';
 import { ConfigError, defaults, envPaths, parseBytes, validate, type Schema } from './schema.js';
 
 export { ConfigError } from './schema.js';
-export { configSchema, KEY_FIELDS, type CountMinTaskConfig, type EngineConfig, type ExactTaskConfig, type NatsConfig, type ProbeConfig, type StorageConfig, type ApiConfig, type AlertsConfig, type AlertRuleConfig, type NotifierConfig, type WebhookNotifierConfig, type EmailNotifierConfig, type AiConfig, type FlowsConfig, type ConsoleConfig, type AlertMetric, type AlertOp, ALERT_METRICS, ALERT_OPS, type KeyField, type NetspectraConfig, type SuperSpreadTaskConfig, type TaskConfig } from './netspectra.js';
+export { configSchema, KEY_FIELDS, type CountMinTaskConfig, type EngineConfig, type ExactTaskConfig, type NatsConfig, type ProbeConfig, type StorageConfig, type ApiConfig, type AlertsConfig, type AlertRuleConfig, type NotifierConfig, type WebhookNotifierConfig, type EmailNotifierConfig, type AiConfig, type FlowsConfig, type ConsoleConfig, type AlertMetric, type AlertOp, ALERT_METRICS, ALERT_OPS, type KeyField, type KeyFieldSpec, keyFieldName, type NetspectraConfig, type SuperSpreadTaskConfig, type TaskConfig } from './netspectra.js';
 
 export function defaultConfig(): NetspectraConfig {
   return defaults(configSchema) as NetspectraConfig;

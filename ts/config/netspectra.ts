@@ -2,11 +2,24 @@
 // documents the same keys for users; a test keeps the two in step.
 import type { Schema } from './schema.js';
 
-export const KEY_FIELDS = ['SrcIP', 'DstIP', 'SrcPort', 'DstPort', 'Protocol'] as const;
+/** Key fields in key order (crates/core/src/key.rs). */
+export const KEY_FIELDS = ['SrcIP', 'DstIP', 'SrcPrefix', 'DstPrefix', 'SrcPort', 'DstPort', 'Protocol', 'ICMPType', 'ICMPCode', 'TCPFlags', 'DSCP', 'VLAN'] as const;
 export type KeyField = (typeof KEY_FIELDS)[number];
+/** A key field as configured: a prefix may give its IPv4 and IPv6 lengths ("SrcPrefix/24/48"). */
+export type KeyFieldSpec = KeyField | `${'SrcPrefix' | 'DstPrefix'}/${string}`;
 
-function fieldList(doc: string, minItems: number, dflt: KeyField[]): Schema {
-  return { kind: 'list', item: { kind: 'enum', values: KEY_FIELDS, default: 'SrcIP', doc: 'a flow field' }, default: dflt, minItems, doc };
+/** The field a configured one names ("SrcPrefix/24/48" -> "SrcPrefix"). */
+export function keyFieldName(spec: string): KeyField {
+  return spec.split('/')[0] as KeyField;
+}
+
+const FIELD_PATTERN = new RegExp(`^(${KEY_FIELDS.join('|')}|(Src|Dst)Prefix/\\d{1,2}(/\\d{1,3})?)$`);
+
+function fieldList(doc: string, minItems: number, dflt: KeyField[], lengths = true): Schema {
+  const item: Schema = lengths
+    ? { kind: 'string', pattern: FIELD_PATTERN, patternText: `one of ${KEY_FIELDS.join(', ')} (a prefix may give its lengths: SrcPrefix/24/48)`, default: 'SrcIP', doc: 'a flow field' }
+    : { kind: 'enum', values: KEY_FIELDS, default: 'SrcIP', doc: 'a flow field' };
+  return { kind: 'list', item, default: dflt, minItems, doc };
 }
 
 const common = {
@@ -80,7 +93,7 @@ const alertRule: Schema & { kind: 'object' } = {
     task: { kind: 'string', default: '', doc: 'the task whose values the rule reads; empty: the whole window (packets, bytes, pps, bps, new_conversations, drops)' },
     metric: { kind: 'enum', default: 'pps', values: ALERT_METRICS, doc: 'what is compared: packets, bytes, pps, bps (exact and countmin), flows (exact: keys), distinct (exact with distinct), spread (superspread), protocol_share (exact with Protocol in the key), new_conversations (TCP SYN without ACK per second), drops (packets lost by capture or transport)' },
     per: { kind: 'enum', default: 'key', values: ['key', 'total'], doc: 'key: one alert per key (or group); total: one value for the task' },
-    groupBy: fieldList('per key: sum the values over these key fields (a subset of the task key); empty: the whole key', 0, []),
+    groupBy: fieldList('per key: sum the values over these key fields (a subset of the task key); empty: the whole key', 0, [], false),
     protocol: { kind: 'string', default: '', doc: 'protocol_share: the protocol (tcp, udp, icmp, icmpv6, sctp, or a number)' },
     op: { kind: 'enum', default: '>', values: ALERT_OPS, doc: 'comparison of value against threshold' },
     threshold: { kind: 'quantity', default: '0', doc: 'with units: 1GB, 50kpps, 10Mbps, 80%, 2k, 500/s' },
@@ -363,14 +376,14 @@ export const configSchema: Schema & { kind: 'object' } = {
 export interface ExactTaskConfig {
   name: string;
   type: 'exact';
-  key: KeyField[];
-  distinct: KeyField[];
+  key: KeyFieldSpec[];
+  distinct: KeyFieldSpec[];
 }
 
 export interface CountMinTaskConfig {
   name: string;
   type: 'countmin';
-  key: KeyField[];
+  key: KeyFieldSpec[];
   depth: number;
   width: number;
   conservative: boolean;
@@ -380,8 +393,8 @@ export interface CountMinTaskConfig {
 export interface SuperSpreadTaskConfig {
   name: string;
   type: 'superspread';
-  key: KeyField[];
-  element: KeyField[];
+  key: KeyFieldSpec[];
+  element: KeyFieldSpec[];
   depth: number;
   width: number;
   registers: number;

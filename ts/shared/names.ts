@@ -1,4 +1,4 @@
-// Human names for protocol numbers, ethertypes, TCP flags, ports and ICMP types
+// Human names for protocol numbers, ethertypes, TCP flags, DSCP values, ports and ICMP types
 // (crates/core/src/names.rs).
 
 const IP_PROTO: Record<number, string> = {
@@ -69,6 +69,18 @@ export function tcpFlagsText(f: number): string {
   const parts: string[] = [];
   for (let i = 0; i < 8; i++) if (f & (1 << i)) parts.push(FLAG_NAMES[i]);
   return parts.join(',');
+}
+
+/** Short names of the standard DSCP values (class selectors, assured and expedited forwarding,
+ * voice-admit, lower effort). */
+const DSCP: Record<number, string> = {
+  0: 'CS0', 1: 'LE', 8: 'CS1', 10: 'AF11', 12: 'AF12', 14: 'AF13', 16: 'CS2', 18: 'AF21', 20: 'AF22', 22: 'AF23', 24: 'CS3',
+  26: 'AF31', 28: 'AF32', 30: 'AF33', 32: 'CS4', 34: 'AF41', 36: 'AF42', 38: 'AF43', 40: 'CS5', 44: 'VOICE-ADMIT', 46: 'EF', 48: 'CS6',
+  56: 'CS7',
+};
+
+export function dscpName(v: number): string | undefined {
+  return DSCP[v];
 }
 
 /** ICMP (RFC 792) and ICMPv6 (RFC 4443, 4861) message types, and the codes worth a name. */

@@ -1,8 +1,8 @@
 // The queries the API runs. Every value is a query parameter; the only text put into SQL is
 // the database name (checked by the config schema) and column names from the lists below.
 import { isIP } from 'node:net';
-import { ipProtoName, ipProtoNames, ipProtoOf } from '../shared/index.js';
-import { KEY_FIELDS, type KeyField } from '../config/index.js';
+import { dscpName, ipProtoName, ipProtoNames, ipProtoOf, tcpFlagsText } from '../shared/index.js';
+import { KEY_FIELDS, keyFieldName, type KeyField } from '../config/index.js';
 import type { AlertEvent } from '../shared/index.js';
 import { FLOW_DIRECTIONS, FLOW_SORTS, type FlowRecordJson, type FlowSort } from '../flows/types.js';
 import type { Store } from './store.js';
@@ -12,7 +12,10 @@ import { visibleRuns } from './schema.js';
 
 export class QueryError extends Error {}
 
-const FIELD_COLUMN: Record<KeyField, string> = { SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto' };
+const FIELD_COLUMN: Record<KeyField, string> = {
+  SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPrefix: 'src_ip', DstPrefix: 'dst_ip', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto',
+  ICMPType: 'icmp_type', ICMPCode: 'icmp_code', TCPFlags: 'tcp_flags', DSCP: 'dscp', VLAN: 'vlan',
+};
 
 
 export interface Range {
@@ -39,12 +42,26 @@ export interface Key {
   dstPort: number;
   protocol: number;
   protocolName: string;
+  /** "10.1.2.0/24" when the key holds the prefix, else "". */
+  srcPrefix: string;
+  dstPrefix: string;
+  icmpType: number;
+  icmpCode: number;
+  tcpFlags: number;
+  /** "SYN,ACK" when the key holds TCP flags, else "". */
+  tcpFlagsText: string;
+  dscp: number;
+  /** "EF", "AF41", ... when the key holds a standard DSCP, else "". */
+  dscpName: string;
+  vlan: number;
 }
 
 export interface TaskInfo {
   name: string;
   type: 'exact' | 'countmin' | 'superspread';
+  /** The key's fields by name; `keyText` as configured (prefixes with their lengths). */
   key: KeyField[];
+  keyText: string;
   second: string;
   firstWindowNs: bigint;
   lastWindowEndNs: bigint;
@@ -119,17 +136,20 @@ function addFilter(w: Where, f: Filter | undefined, key: KeyField[]): void {
   const need = (field: KeyField, what: string) => {
     if (!key.includes(field)) throw new QueryError(`${what}: the task's key (${key.join(', ')}) has no ${field}`);
   };
+  // An address filter on a prefix key matches the prefixes whose network is in it.
+  const src = key.includes('SrcIP') || key.includes('SrcPrefix');
+  const dst = key.includes('DstIP') || key.includes('DstPrefix');
   if (f.ip) {
-    const either = [key.includes('SrcIP') ? ipCondition(w, 'src_ip', f.ip, 'ip') : null, key.includes('DstIP') ? ipCondition(w, 'dst_ip', f.ip, 'ip') : null].filter(Boolean);
+    const either = [src ? ipCondition(w, 'src_ip', f.ip, 'ip') : null, dst ? ipCondition(w, 'dst_ip', f.ip, 'ip') : null].filter(Boolean);
     if (!either.length) throw new QueryError(`ip: the task's key (${key.join(', ')}) has no address`);
     w.add(`(${either.join(' OR ')})`);
   }
   if (f.srcIp) {
-    need('SrcIP', 'srcIp');
+    if (!src) need('SrcIP', 'srcIp');
     w.add(ipCondition(w, 'src_ip', f.srcIp, 'srcIp'));
   }
   if (f.dstIp) {
-    need('DstIP', 'dstIp');
+    if (!dst) need('DstIP', 'dstIp');
     w.add(ipCondition(w, 'dst_ip', f.dstIp, 'dstIp'));
   }
   if (f.port !== undefined) {
@@ -169,10 +189,13 @@ async function rows<T>(store: Store, query: string, params: Record<string, unkno
 
 const NS = (column: string) => `toString(toUnixTimestamp64Nano(${column}))`;
 
-/** Key columns grouped by for the given fields (family too when an address is among them). */
+/** Key columns grouped by for the given fields (family too when an address or prefix is among
+ * them, a prefix's length beside its network). */
 function keyColumns(fields: KeyField[]): string[] {
-  const cols = fields.map((f) => FIELD_COLUMN[f]);
-  return fields.includes('SrcIP') || fields.includes('DstIP') ? ['family', ...cols] : cols;
+  const cols = fields.flatMap((f) =>
+    f === 'SrcPrefix' ? ['src_ip', 'src_prefix_len'] : f === 'DstPrefix' ? ['dst_ip', 'dst_prefix_len'] : [FIELD_COLUMN[f]],
+  );
+  return fields.some((f) => f.endsWith('IP') || f.endsWith('Prefix')) ? ['family', ...cols] : cols;
 }
 
 /** The key columns as selected: addresses as text, each under a k_ name (an alias named like
@@ -181,25 +204,42 @@ function keySelect(columns: string[]): string {
   return columns.map((c) => `${c === 'src_ip' || c === 'dst_ip' ? `toString(${c})` : c} AS k_${c}`).join(', ');
 }
 
-type KeyRow = { k_family?: string; k_src_ip?: string; k_dst_ip?: string; k_src_port?: string; k_dst_port?: string; k_proto?: string };
+type KeyRow = Partial<Record<`k_${string}`, string>>;
 
 function keyOf(r: KeyRow): Key {
   const family = Number(r.k_family ?? 0);
   const protocol = Number(r.k_proto ?? 0);
   // A key with an address field on a packet without IP (ARP, ...) has none: "-".
   const address = (ip: string | undefined) => (ip === undefined ? '' : addressText(ip, family) || '-');
+  // A prefix key's column holds the network, its length beside it.
+  const prefix = (ip: string | undefined, len: string | undefined) => {
+    if (len === undefined) return '';
+    const a = address(ip);
+    return a === '-' ? a : `${a}/${len}`;
+  };
+  const number = (v: string | undefined) => Number(v ?? 0);
   return {
-    srcIp: address(r.k_src_ip),
-    dstIp: address(r.k_dst_ip),
-    srcPort: Number(r.k_src_port ?? 0),
-    dstPort: Number(r.k_dst_port ?? 0),
+    srcIp: r.k_src_prefix_len === undefined ? address(r.k_src_ip) : '',
+    dstIp: r.k_dst_prefix_len === undefined ? address(r.k_dst_ip) : '',
+    srcPort: number(r.k_src_port),
+    dstPort: number(r.k_dst_port),
     protocol,
     protocolName: r.k_proto !== undefined ? (ipProtoName(protocol) ?? String(protocol)) : '',
+    srcPrefix: prefix(r.k_src_ip, r.k_src_prefix_len),
+    dstPrefix: prefix(r.k_dst_ip, r.k_dst_prefix_len),
+    icmpType: number(r.k_icmp_type),
+    icmpCode: number(r.k_icmp_code),
+    tcpFlags: number(r.k_tcp_flags),
+    tcpFlagsText: r.k_tcp_flags === undefined ? '' : tcpFlagsText(number(r.k_tcp_flags)) || 'none',
+    dscp: number(r.k_dscp),
+    dscpName: r.k_dscp === undefined ? '' : (dscpName(number(r.k_dscp)) ?? ''),
+    vlan: number(r.k_vlan),
   };
 }
 
+/** A stored key_fields text's field names ("SrcPrefix/24/48,DstPort" -> SrcPrefix, DstPort). */
 function parseFields(text: string): KeyField[] {
-  return text.split(',').filter(Boolean) as KeyField[];
+  return text.split(',').filter(Boolean).map(keyFieldName);
 }
 
 export async function listTasks(store: Store, db = store.database): Promise<TaskInfo[]> {
@@ -214,6 +254,7 @@ export async function listTasks(store: Store, db = store.database): Promise<Task
     name: t.task,
     type: t.type as TaskInfo['type'],
     key: parseFields(t.key),
+    keyText: t.key,
     second: t.second,
     firstWindowNs: BigInt(t.first),
     lastWindowEndNs: BigInt(t.last),
@@ -334,7 +375,7 @@ export async function traceFlow(store: Store, q: TraceRequest, db = store.databa
     const f = q.flow;
     const [src, dst] = reverse ? [f.dstIp, f.srcIp] : [f.srcIp, f.dstIp];
     const [sp, dp] = reverse ? [f.dstPort, f.srcPort] : [f.srcPort, f.dstPort];
-    const given: Record<KeyField, unknown> = { SrcIP: f.srcIp, DstIP: f.dstIp, SrcPort: f.srcPort, DstPort: f.dstPort, Protocol: f.protocol };
+    const given: Partial<Record<KeyField, unknown>> = { SrcIP: f.srcIp, DstIP: f.dstIp, SrcPort: f.srcPort, DstPort: f.dstPort, Protocol: f.protocol };
     for (const field of q.task.key) {
       if (given[field] === undefined || given[field] === '') throw new QueryError(`flow: the task's key (${q.task.key.join(', ')}) needs ${field}`);
     }

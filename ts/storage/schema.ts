@@ -164,6 +164,25 @@ export const MIGRATIONS: Migration[] = [
       `ALTER TABLE {db}.flows ADD COLUMN IF NOT EXISTS dst_as_name LowCardinality(String) DEFAULT '' AFTER src_as_name`,
     ],
   },
+  {
+    version: 6,
+    name: 'task keys on prefixes, ICMP type and code, TCP flags, DSCP and VLAN',
+    statements: [
+      // A prefix key writes its network in src_ip/dst_ip and its length here; a field outside
+      // the task's key is 0 (window_tasks.key_fields says which are in it).
+      ...(['exact_rows', 'heavy_hitters', 'spreaders'] as const).flatMap((t) =>
+        [
+          ['src_prefix_len', 'UInt8', 'proto'],
+          ['dst_prefix_len', 'UInt8', 'src_prefix_len'],
+          ['icmp_type', 'UInt8', 'dst_prefix_len'],
+          ['icmp_code', 'UInt8', 'icmp_type'],
+          ['tcp_flags', 'UInt8', 'icmp_code'],
+          ['dscp', 'UInt8', 'tcp_flags'],
+          ['vlan', 'UInt16', 'dscp'],
+        ].map(([column, type, after]) => `ALTER TABLE {db}.${t} ADD COLUMN IF NOT EXISTS ${column} ${type} DEFAULT 0 AFTER ${after}`),
+      ),
+    ],
+  },
 ];
 
 /** The rows queries see: each analysed source's latest complete run (run ids begin with their

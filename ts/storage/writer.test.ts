@@ -442,7 +442,7 @@ describe('the embedded store', () => {
   });
 });
 
-test('migrations 4 and 5 on a store at version 3 add runs, the quarantine and flow names; rows stored before stay visible', async () => {
+test('migrations 4 to 6 on a store at version 3 add runs, the quarantine, flow names and key dimensions; rows stored before stay visible', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'netspectra-migrate4-'));
   try {
     const cfg = loadConfig({ overrides: { 'storage.path': dir } });
@@ -452,7 +452,8 @@ test('migrations 4 and 5 on a store at version 3 add runs, the quarantine and fl
       assert.deepEqual(await migrate(store.client, db, cfg.storage.retention, MIGRATIONS.filter((m) => m.version <= 3)), [1, 2, 3]);
       await store.client.command({ query: `INSERT INTO ${db}.windows (source, window_start, window_end, packets, bytes, late_packets) VALUES ('old', 0, 60, 5, 500, 0)` });
       await store.client.command({ query: `INSERT INTO ${db}.flows (source, family, src_port, dst_port, proto, packets_ab) VALUES ('old', 4, 40000, 443, 6, 3)` });
-      assert.deepEqual(await migrate(store.client, db, cfg.storage.retention), [4, 5]);
+      await store.client.command({ query: `INSERT INTO ${db}.exact_rows (source, task, window_start, window_end, family, dst_port, proto, packets, bytes) VALUES ('old', 'ports', 0, 60, 4, 443, 6, 7, 700)` });
+      assert.deepEqual(await migrate(store.client, db, cfg.storage.retention), [4, 5, 6]);
       assert.deepEqual(await migrate(store.client, db, cfg.storage.retention), [], 'applied once');
       assert.equal(await count(store, 'windows', `WHERE ${visibleRuns(db)}`), 1, 'the old rows stay, and are read');
       for (const t of ['runs', 'quarantine']) assert.equal(await count(store, t), 0, `${t} exists`);
@@ -462,6 +463,8 @@ test('migrations 4 and 5 on a store at version 3 add runs, the quarantine and fl
       assert.ok(columns.some((c) => c.name === 'server_name' && c.type === 'String'));
       const old = await one<{ packets_ab: string; app: string; server_name: string }>(store, `SELECT packets_ab, app, server_name FROM ${db}.flows WHERE source = 'old'`);
       assert.deepEqual(old, { packets_ab: '3', app: '', server_name: '' }, 'a flow stored before names has none');
+      const key = await one<Record<string, string | number>>(store, `SELECT dst_port, packets, dscp, vlan, src_prefix_len FROM ${db}.exact_rows WHERE source = 'old'`);
+      assert.deepEqual(key, { dst_port: 443, packets: '7', dscp: 0, vlan: 0, src_prefix_len: 0 }, 'a key stored before the new fields has none of them');
     } finally {
       await store.close();
     }
