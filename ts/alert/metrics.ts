@@ -107,6 +107,11 @@ function keyRowsOf(table: KeyTable, decoded: Record<string, unknown>[]): KeyRow[
       TCPFlags: tcpFlagsText(r.tcp_flags as number) || 'none',
       DSCP: dscpName(r.dscp as number) ?? String(r.dscp),
       VLAN: String(r.vlan),
+      SrcAS: String(r.src_as),
+      DstAS: String(r.dst_as),
+      SrcCountry: (r.src_country as string) || '-',
+      DstCountry: (r.dst_country as string) || '-',
+      Direction: r.direction as string,
     };
     // A Count-Min candidate may be listed by packets and by bytes: count it once.
     if (table === 'heavy_hitters') {

@@ -1,7 +1,7 @@
 // Offline analysis: reads capture files in large chunks and hands them to the engine. Packets
 // never cross into JavaScript: closed windows and finished flows come out in the core's binary
 // formats and go to the sink, the report as JSON at the end.
-import { applyGeo } from '../geo/index.js';
+import { applyGeo, tasksNeedGeo } from '../geo/index.js';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Analyzer, Backend, TaskOptions } from '../backend/index.js';
@@ -106,7 +106,7 @@ export function createAnalyzer(
     // A backend without rows of its own has them made from the snapshot.
     snapshots: snapshots || !rows || backend.name === 'js',
   });
-  if (flows) applyGeo(analyzer, config.flows, (line) => process.stderr.write(`${line}\n`));
+  if (flows || (backend.name !== 'js' && tasksNeedGeo(config.tasks))) applyGeo(analyzer, config.flows, (line) => process.stderr.write(`${line}\n`));
   return { analyzer, besideTasks: beside.map((t) => t.name) };
 }
 

@@ -1,5 +1,6 @@
 // Tasks keyed on the dimensions beyond the five flow fields (DSCP, TCP flags, VLAN, ICMP type
-// and code, source prefix), checked against tshark's per-packet fields on shared captures:
+// and code, prefixes, AS, country, direction), checked against tshark's per-packet fields on
+// shared captures:
 // every task's packets and bytes per value must equal what tshark's dissection adds up to; and,
 // stored, the queries group by those fields as the report counts them.
 // Where a frame carries two headers of a kind (an ICMP error quoting the packet it answers,
@@ -13,6 +14,7 @@ import { after, before, test } from 'node:test';
 import { loadConfig, type KeyField } from '../config/index.js';
 import { aggregateFlows, findTask } from '../storage/queries.js';
 import { connectStore } from '../storage/store.js';
+import { mmdbFile } from '../testing/mmdb.js';
 
 const CLI = join(process.cwd(), 'dist', 'ts', 'cli', 'main.js');
 const pcaps = join(process.cwd(), '..', 'shared', 'pcaps');
@@ -179,7 +181,7 @@ test('keys the core cannot hold are refused at start, saying why', () => {
     ['[SrcIP, DstIP, SrcPort, DstPort, Protocol, DSCP]', /task "t": key: the key SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP takes 40 bytes, more than the 39 a key holds/],
     ['[SrcIP, SrcPrefix]', /task "t": key: SrcIP and SrcPrefix are the same address, whole and cut short: choose one/],
     ['[SrcPrefix/33]', /task "t": key: key field "SrcPrefix\/33": the IPv4 length "33" is not a number from 1 to 32/],
-    ['[Dscp]', /tasks\[0\]\.key\[0\]: "Dscp" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN/],
+    ['[Dscp]', /tasks\[0\]\.key\[0\]: "Dscp" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction/],
   ] as const) {
     writeFileSync(bad, `tasks:\n  - { name: t, type: exact, key: ${key} }\n`);
     const r = spawnSync(process.execPath, [CLI, 'analyze', '--store', 'none', '--config', bad, join(pcaps, 'debian-libtrace-icmp-sample.pcap')], { encoding: 'utf8' });
@@ -219,4 +221,59 @@ test('stored in the embedded store, the keys group by any of their fields as the
   } finally {
     await store.close();
   }
+});
+
+test('AS, country and direction keys equal the networks they were looked up in, per packet', () => {
+  // Databases of the capture's networks (MMDB files as the tests write them) and local networks;
+  // tshark's addresses are put in the same networks by CIDR arithmetic here.
+  const nets: [string, number, number, string][] = [
+    ['10.64.0.0', 16, 64_500, 'DE'],
+    ['10.151.0.0', 16, 64_501, 'FR'],
+    ['10.174.0.0', 16, 64_502, 'JP'],
+  ];
+  const asn = join(dir, 'asn.mmdb');
+  const country = join(dir, 'country.mmdb');
+  writeFileSync(asn, mmdbFile(nets.map(([n, len, as]) => [`${n}/${len}`, { autonomous_system_number: as, autonomous_system_organization: `AS ${as}` }]), 'GeoLite2-ASN'));
+  writeFileSync(country, mmdbFile(nets.map(([n, len, , c]) => [`${n}/${len}`, { country: { iso_code: c } }]), 'GeoLite2-Country'));
+  const geoConfig = join(dir, 'geo.yaml');
+  writeFileSync(
+    geoConfig,
+    `flows: { asnDatabase: ${asn}, countryDatabase: ${country}, localNetworks: [10.64.0.0/16] }
+tasks:
+  - { name: as_pairs, type: exact, key: [SrcAS, DstCountry, Direction] }
+  - { name: countries, type: countmin, key: [SrcCountry] }
+`,
+  );
+  const file = join(pcaps, 'debian-pathspider-real.pcap');
+  const r = spawnSync(process.execPath, [CLI, 'analyze', '--json', '--store', 'none', '--window', '0', '--top', '10000', '--config', geoConfig, file], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, r.stderr);
+  const tasks = new Map((JSON.parse(r.stdout) as { windows: { tasks: TaskJson[] }[] }).windows[0].tasks.map((t) => [t.name, t]));
+  const v4 = (a: string) => a.split('.').reduce((n, x) => n * 256 + Number(x), 0);
+  const place = (a: string): [number, string] => {
+    const hit = a.includes('.') ? nets.find(([n, len]) => Math.floor(v4(a) / 2 ** (32 - len)) === Math.floor(v4(n) / 2 ** (32 - len))) : undefined;
+    return hit ? [hit[2], hit[3]] : [0, '-'];
+  };
+  const local = (a: string) => a.startsWith('10.64.');
+  const want: Sums = new Map();
+  const bySrcCountry: Sums = new Map();
+  for (const [len, s4, d4, s6, d6] of tshark(file, ['frame.len', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst'])) {
+    const src = s4 || s6;
+    const dst = d4 || d6;
+    // Packets without IP: no AS, no country, neither end local.
+    const [srcAs, srcCountry] = src ? place(src) : [0, '-'];
+    const dstCountry = dst ? place(dst)[1] : '-';
+    const direction = ['external', 'outbound', 'inbound', 'local'][(src && local(src) ? 1 : 0) + (dst && local(dst) ? 2 : 0)];
+    sum(want, `AS${srcAs} ${dstCountry} ${direction}`, Number(len));
+    sum(bySrcCountry, srcCountry, Number(len));
+  }
+  assert.ok(want.size >= 4, [...want.keys()].join(', '));
+  assert.deepEqual(sorted(rowsOf(tasks.get('as_pairs'), (row) => row.key)), sorted(want));
+  const hh = tasks.get('countries')?.heavyHittersByPackets ?? [];
+  assert.deepEqual(new Map(hh.map((c) => [c.key, c.packets])), new Map([...bySrcCountry].map(([k, [p]]) => [k, p])));
+  // Without the databases (or with no local network) the key fields are refused at start.
+  writeFileSync(geoConfig, `flows: { localNetworks: [] }\ntasks:\n  - { name: t, type: exact, key: [SrcAS, Direction] }\n`);
+  const refused = spawnSync(process.execPath, [CLI, 'analyze', '--store', 'none', '--config', geoConfig, file], { encoding: 'utf8' });
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr, /tasks\[0\]: the key field SrcAS needs flows\.asnDatabase/);
+  assert.match(refused.stderr, /tasks\[0\]: the key field Direction needs flows\.localNetworks/);
 });

@@ -17,6 +17,7 @@ import { partitionSubject } from '../transport/nats.js';
 import { readJson, writeJson } from './buckets.js';
 import { follow, type Follower } from './follow.js';
 import { publishPart } from './parts.js';
+import { applyGeo, tasksNeedGeo } from '../geo/index.js';
 
 /** Where a partition resumes: the stream sequence of the batch to apply first, and the end of
  * the last window written (its packets in that batch are skipped), 0 after an idle close. */
@@ -109,6 +110,8 @@ export class PartitionUnit {
       flows: flowOptions(cfg.flows), source: cfg.cluster.name,
     });
     engine.onFailure = (e) => this.ctx.failed(e);
+    // Country and AS of flow records and keys, as a single engine has them (read at each take).
+    if (cfg.flows.enabled || tasksNeedGeo(cfg.tasks)) applyGeo(engine.geoTarget, cfg.flows, this.ctx.log);
     if (from.skipBeforeMs > 0) await engine.skipBefore(from.skipBeforeMs);
     this.engine = engine;
     this.lastSeq = from.seq - 1;

@@ -2,7 +2,7 @@
 // Every problem is reported together, each with its key path.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { configSchema, type NetspectraConfig } from './netspectra.js';
+import { configSchema, keyFieldName, type NetspectraConfig } from './netspectra.js';
 import { ConfigError, defaults, envPaths, parseBytes, validate, type Schema } from './schema.js';
 
 export { ConfigError } from './schema.js';
@@ -117,8 +117,21 @@ export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
   const cfg = validate(configSchema, raw, '', problems) as NetspectraConfig;
   const names = new Set<string>();
   cfg.tasks?.forEach((t, i) => {
-    if (t && names.has(t.name)) problems.push(`tasks[${i}].name: "${t.name}" is used by an earlier task`);
-    if (t) names.add(t.name);
+    if (!t) return;
+    if (names.has(t.name)) problems.push(`tasks[${i}].name: "${t.name}" is used by an earlier task`);
+    names.add(t.name);
+    // Fields looked up in a database or the local networks: without them every key would be
+    // the same unknown value.
+    const fields = [...(t.key ?? []), ...('distinct' in t ? (t.distinct ?? []) : []), ...('element' in t ? (t.element ?? []) : [])].map(keyFieldName);
+    for (const [field, needs, have] of [
+      ['SrcAS', 'flows.asnDatabase (an MMDB file of autonomous systems)', cfg.flows?.asnDatabase],
+      ['DstAS', 'flows.asnDatabase (an MMDB file of autonomous systems)', cfg.flows?.asnDatabase],
+      ['SrcCountry', 'flows.countryDatabase (an MMDB file of countries)', cfg.flows?.countryDatabase],
+      ['DstCountry', 'flows.countryDatabase (an MMDB file of countries)', cfg.flows?.countryDatabase],
+      ['Direction', 'flows.localNetworks (the networks that are yours)', cfg.flows?.localNetworks?.length],
+    ] as const) {
+      if (fields.includes(field) && !have) problems.push(`tasks[${i}]: the key field ${field} needs ${needs}`);
+    }
   });
   // Every problem at once: the checks run on what the schema could read, even beside its problems.
   for (const check of opts.checks ?? []) {

@@ -3,7 +3,10 @@
 import type { Schema } from './schema.js';
 
 /** Key fields in key order (crates/core/src/key.rs). */
-export const KEY_FIELDS = ['SrcIP', 'DstIP', 'SrcPrefix', 'DstPrefix', 'SrcPort', 'DstPort', 'Protocol', 'ICMPType', 'ICMPCode', 'TCPFlags', 'DSCP', 'VLAN'] as const;
+export const KEY_FIELDS = [
+  'SrcIP', 'DstIP', 'SrcPrefix', 'DstPrefix', 'SrcAS', 'DstAS', 'SrcCountry', 'DstCountry', 'SrcPort', 'DstPort', 'Protocol', 'ICMPType', 'ICMPCode',
+  'TCPFlags', 'DSCP', 'VLAN', 'Direction',
+] as const;
 export type KeyField = (typeof KEY_FIELDS)[number];
 /** A key field as configured: a prefix may give its IPv4 and IPv6 lengths ("SrcPrefix/24/48"). */
 export type KeyFieldSpec = KeyField | `${'SrcPrefix' | 'DstPrefix'}/${string}`;

@@ -1,6 +1,6 @@
 // `netspectra engine` on core NATS (a queue group; JetStream mode is ts/cluster), and the host
 // of the windowed engine that `probe --engine` runs too: closed windows to the sink and the log.
-import { applyGeo, watchGeo } from '../geo/index.js';
+import { applyGeo, tasksNeedGeo, watchGeo } from '../geo/index.js';
 import { hostname } from 'node:os';
 import type { Msg } from '@nats-io/transport-node';
 import { transportBackend, type ApplyResult, type ClosedWindow } from '../backend/index.js';
@@ -70,7 +70,7 @@ export class EngineHost {
       flows: flowOptions(cfg.flows), seconds: cfg.console.history, source: storage?.source,
     });
     // Country and AS databases: a file that cannot be read stops the start (flows.geoOptional: a warning).
-    if (cfg.flows.enabled && applyGeo(this.engine.geoTarget, cfg.flows, log)) this.stopGeoWatch = watchGeo(this.engine.geoTarget, cfg.flows, log);
+    if ((cfg.flows.enabled || tasksNeedGeo(cfg.tasks)) && applyGeo(this.engine.geoTarget, cfg.flows, log)) this.stopGeoWatch = watchGeo(this.engine.geoTarget, cfg.flows, log);
     this.engine.onWindow = (w, requestedAt) => this.written(w, requestedAt);
     this.failed = new Promise((resolve) => (this.engine.onFailure = (e) => {
       this.log(`engine: ${e.message}`);

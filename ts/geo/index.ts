@@ -3,13 +3,20 @@
 // is written. A file that changes is loaded again without a restart.
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { GeoDatabases } from '../backend/index.js';
-import type { FlowsConfig } from '../config/index.js';
+import { keyFieldName, type FlowsConfig, type TaskConfig } from '../config/index.js';
 
 type Log = (line: string) => void;
 
 /** What takes the databases: an analyzer or an engine of a compiled backend. */
 export interface GeoTarget {
   setGeo?(databases: GeoDatabases): void;
+}
+
+/** Whether a task keys on an endpoint's AS or country: the databases are loaded for it also
+ * when flow records are off. */
+export function tasksNeedGeo(tasks: TaskConfig[]): boolean {
+  const geo = ['SrcAS', 'DstAS', 'SrcCountry', 'DstCountry'];
+  return tasks.some((t) => [...t.key, ...('distinct' in t ? t.distinct : []), ...('element' in t ? t.element : [])].some((f) => geo.includes(keyFieldName(f))));
 }
 
 /** Reads the configured files; throws naming the setting and the file. */

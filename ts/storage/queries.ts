@@ -13,8 +13,9 @@ import { visibleRuns } from './schema.js';
 export class QueryError extends Error {}
 
 const FIELD_COLUMN: Record<KeyField, string> = {
-  SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPrefix: 'src_ip', DstPrefix: 'dst_ip', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto',
-  ICMPType: 'icmp_type', ICMPCode: 'icmp_code', TCPFlags: 'tcp_flags', DSCP: 'dscp', VLAN: 'vlan',
+  SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPrefix: 'src_ip', DstPrefix: 'dst_ip', SrcAS: 'src_as', DstAS: 'dst_as', SrcCountry: 'src_country',
+  DstCountry: 'dst_country', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto', ICMPType: 'icmp_type', ICMPCode: 'icmp_code',
+  TCPFlags: 'tcp_flags', DSCP: 'dscp', VLAN: 'vlan', Direction: 'direction',
 };
 
 
@@ -54,6 +55,13 @@ export interface Key {
   /** "EF", "AF41", ... when the key holds a standard DSCP, else "". */
   dscpName: string;
   vlan: number;
+  /** AS numbers (0: unknown) and country codes ("-": unknown) when the key holds them, else 0 and "". */
+  srcAs: number;
+  dstAs: number;
+  srcCountry: string;
+  dstCountry: string;
+  /** inbound, outbound, local or external when the key holds it, else "". */
+  direction: string;
 }
 
 export interface TaskInfo {
@@ -234,6 +242,11 @@ function keyOf(r: KeyRow): Key {
     dscp: number(r.k_dscp),
     dscpName: r.k_dscp === undefined ? '' : (dscpName(number(r.k_dscp)) ?? ''),
     vlan: number(r.k_vlan),
+    srcAs: number(r.k_src_as),
+    dstAs: number(r.k_dst_as),
+    srcCountry: r.k_src_country === undefined ? '' : r.k_src_country || '-',
+    dstCountry: r.k_dst_country === undefined ? '' : r.k_dst_country || '-',
+    direction: r.k_direction ?? '',
   };
 }
 

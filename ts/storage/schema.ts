@@ -166,10 +166,10 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 6,
-    name: 'task keys on prefixes, ICMP type and code, TCP flags, DSCP and VLAN',
+    name: 'task keys on prefixes, AS, country, ICMP type and code, TCP flags, DSCP, VLAN and direction',
     statements: [
       // A prefix key writes its network in src_ip/dst_ip and its length here; a field outside
-      // the task's key is 0 (window_tasks.key_fields says which are in it).
+      // the task's key is 0 or empty (window_tasks.key_fields says which are in it).
       ...(['exact_rows', 'heavy_hitters', 'spreaders'] as const).flatMap((t) =>
         [
           ['src_prefix_len', 'UInt8', 'proto'],
@@ -179,7 +179,12 @@ export const MIGRATIONS: Migration[] = [
           ['tcp_flags', 'UInt8', 'icmp_code'],
           ['dscp', 'UInt8', 'tcp_flags'],
           ['vlan', 'UInt16', 'dscp'],
-        ].map(([column, type, after]) => `ALTER TABLE {db}.${t} ADD COLUMN IF NOT EXISTS ${column} ${type} DEFAULT 0 AFTER ${after}`),
+          ['src_as', 'UInt64', 'vlan'],
+          ['dst_as', 'UInt64', 'src_as'],
+          ['src_country', 'LowCardinality(String)', 'dst_as'],
+          ['dst_country', 'LowCardinality(String)', 'src_country'],
+          ['direction', 'LowCardinality(String)', 'dst_country'],
+        ].map(([column, type, after]) => `ALTER TABLE {db}.${t} ADD COLUMN IF NOT EXISTS ${column} ${type} DEFAULT ${type === 'LowCardinality(String)' ? "''" : 0} AFTER ${after}`),
       ),
     ],
   },

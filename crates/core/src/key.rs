@@ -1,14 +1,16 @@
 //! Flow keys: which fields make a key ([`KeyFields`], as configured), and a key packed to
 //! bytes ([`PackedKey`], the form exact tables hold and sketches hash and report).
 
-use crate::addr::{Addr, Family};
+use crate::addr::{Addr, Cidr, Family};
+use crate::app::mmdb::Geo;
 use crate::record::PacketRecord;
 use core::fmt;
+use std::sync::Arc;
 
 /// Which fields make a key (a bit set), with the lengths of its prefixes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct KeyFields {
-    bits: u16,
+    bits: u32,
     /// SrcPrefix's IPv4 and IPv6 lengths, then DstPrefix's (0 when the field is not set).
     prefix: [u8; 4],
 }
@@ -16,16 +18,20 @@ pub struct KeyFields {
 /// One field of a key as configured: its name, its bit, and its bytes in a packed key.
 struct Field {
     name: &'static str,
-    bit: u16,
+    bit: u32,
     len: usize,
 }
 
 /// Every field, in key order.
-const FIELDS: [Field; 12] = [
+const FIELDS: [Field; 17] = [
     Field { name: "SrcIP", bit: 1, len: 17 },
     Field { name: "DstIP", bit: 2, len: 17 },
     Field { name: "SrcPrefix", bit: 32, len: 17 },
     Field { name: "DstPrefix", bit: 64, len: 17 },
+    Field { name: "SrcAS", bit: 4096, len: 4 },
+    Field { name: "DstAS", bit: 8192, len: 4 },
+    Field { name: "SrcCountry", bit: 16384, len: 2 },
+    Field { name: "DstCountry", bit: 32768, len: 2 },
     Field { name: "SrcPort", bit: 4, len: 2 },
     Field { name: "DstPort", bit: 8, len: 2 },
     Field { name: "Protocol", bit: 16, len: 1 },
@@ -34,7 +40,33 @@ const FIELDS: [Field; 12] = [
     Field { name: "TCPFlags", bit: 512, len: 1 },
     Field { name: "DSCP", bit: 1024, len: 1 },
     Field { name: "VLAN", bit: 2048, len: 2 },
+    Field { name: "Direction", bit: 65536, len: 1 },
 ];
+
+/// A packet's direction by its endpoints and the local networks, as flow records name it.
+pub const DIRECTIONS: [&str; 4] = ["external", "outbound", "inbound", "local"];
+
+/// What keys on an endpoint's AS or country, or on the direction, look up: the country and AS
+/// databases (none: AS 0 and no country) and the local networks.
+#[derive(Clone, Debug, Default)]
+pub struct KeyContext {
+    pub geo: Option<Arc<Geo>>,
+    pub local: Vec<Cidr>,
+}
+
+impl KeyContext {
+    pub const NONE: KeyContext = KeyContext { geo: None, local: Vec::new() };
+
+    fn geo(&self, a: &Addr) -> (u32, [u8; 2]) {
+        self.geo.as_ref().map_or((0, [0; 2]), |g| g.asn_country(a))
+    }
+
+    /// An index in [`DIRECTIONS`].
+    fn direction(&self, src: &Addr, dst: &Addr) -> u8 {
+        let is_local = |x: &Addr| self.local.iter().any(|n| n.contains(x));
+        is_local(src) as u8 | (is_local(dst) as u8) << 1
+    }
+}
 
 /// Prefix lengths when a key names SrcPrefix or DstPrefix without them.
 pub const DEFAULT_PREFIX: (u8, u8) = (24, 48);
@@ -54,17 +86,24 @@ impl KeyFields {
     pub const TCP_FLAGS: KeyFields = KeyFields::bit(512);
     pub const DSCP: KeyFields = KeyFields::bit(1024);
     pub const VLAN: KeyFields = KeyFields::bit(2048);
+    pub const SRC_AS: KeyFields = KeyFields::bit(4096);
+    pub const DST_AS: KeyFields = KeyFields::bit(8192);
+    pub const SRC_COUNTRY: KeyFields = KeyFields::bit(16384);
+    pub const DST_COUNTRY: KeyFields = KeyFields::bit(32768);
+    pub const DIRECTION: KeyFields = KeyFields::bit(65536);
     /// Fields that may change from one packet of a flow to the next: a task keyed on one of
     /// them counts every packet by itself instead of deriving from the flow's share.
-    const PER_PACKET: u16 = 512 | 1024 | 2048;
-    const ALL: u16 = 4095;
+    const PER_PACKET: u32 = 512 | 1024 | 2048;
+    /// Fields looked up in a [`KeyContext`].
+    const LOOKED_UP: u32 = 4096 | 8192 | 16384 | 32768 | 65536;
+    const ALL: u32 = (1 << 17) - 1;
 
-    const fn bit(bits: u16) -> KeyFields {
+    const fn bit(bits: u32) -> KeyFields {
         KeyFields { bits, prefix: [0; 4] }
     }
 
     /// The bit set and prefix lengths as stored (snapshots); None when they do not make a key.
-    pub fn from_raw(bits: u16, prefix: [u8; 4]) -> Option<KeyFields> {
+    pub fn from_raw(bits: u32, prefix: [u8; 4]) -> Option<KeyFields> {
         let f = KeyFields { bits, prefix };
         let prefix_ok = |set: bool, v4: u8, v6: u8| {
             if set {
@@ -80,7 +119,7 @@ impl KeyFields {
             .then_some(f)
     }
 
-    pub fn bits(self) -> u16 {
+    pub fn bits(self) -> u32 {
         self.bits
     }
 
@@ -94,6 +133,11 @@ impl KeyFields {
 
     pub fn is_empty(self) -> bool {
         self.bits == 0
+    }
+
+    /// Whether the key needs a [`KeyContext`] (AS, country, direction).
+    pub fn looks_up(self) -> bool {
+        self.bits & KeyFields::LOOKED_UP != 0
     }
 
     /// Whether a field of this key may differ between packets of one flow.
@@ -163,7 +207,7 @@ impl KeyFields {
         }
         if f.packed_len() > PackedKey::MAX {
             return Err(format!(
-                "the key {f} takes {} bytes, more than the {} a key holds (an address or a prefix takes 17, a port or the VLAN 2, any other field 1)",
+                "the key {f} takes {} bytes, more than the {} a key holds (an address or a prefix takes 17, an AS 4, a port, a country or the VLAN 2, any other field 1)",
                 f.packed_len(),
                 PackedKey::MAX
             ));
@@ -221,8 +265,15 @@ impl PackedKey {
     /// The key of no fields.
     pub const EMPTY: PackedKey = PackedKey { bytes: [0; PackedKey::MAX], len: 0 };
 
+    /// The key of a packet; fields that are looked up (AS, country, direction) are those of no
+    /// databases and no local networks: see [`PackedKey::of_in`].
     #[inline]
     pub fn of(r: &PacketRecord, fields: KeyFields) -> PackedKey {
+        PackedKey::of_in(r, fields, &KeyContext::NONE)
+    }
+
+    #[inline]
+    pub fn of_in(r: &PacketRecord, fields: KeyFields, ctx: &KeyContext) -> PackedKey {
         let mut k = PackedKey { bytes: [0; PackedKey::MAX], len: 0 };
         if fields.has(KeyFields::SRC_IP) {
             k.push_addr(&r.src);
@@ -236,6 +287,24 @@ impl PackedKey {
             }
             if fields.has(KeyFields::DST_PREFIX) {
                 k.push_addr(&prefix_of(&r.dst, fields.prefix[2], fields.prefix[3]));
+            }
+            if fields.looks_up() {
+                let src =
+                    (fields.has(KeyFields::SRC_AS) || fields.has(KeyFields::SRC_COUNTRY)).then(|| ctx.geo(&r.src));
+                let dst =
+                    (fields.has(KeyFields::DST_AS) || fields.has(KeyFields::DST_COUNTRY)).then(|| ctx.geo(&r.dst));
+                if fields.has(KeyFields::SRC_AS) {
+                    k.push(&src.unwrap_or_default().0.to_be_bytes());
+                }
+                if fields.has(KeyFields::DST_AS) {
+                    k.push(&dst.unwrap_or_default().0.to_be_bytes());
+                }
+                if fields.has(KeyFields::SRC_COUNTRY) {
+                    k.push(&src.unwrap_or_default().1);
+                }
+                if fields.has(KeyFields::DST_COUNTRY) {
+                    k.push(&dst.unwrap_or_default().1);
+                }
             }
         }
         if fields.has(KeyFields::SRC_PORT) {
@@ -264,6 +333,9 @@ impl PackedKey {
             }
             if fields.has(KeyFields::VLAN) {
                 k.push(&r.vlan.to_be_bytes());
+            }
+            if fields.has(KeyFields::DIRECTION) {
+                k.push(&[ctx.direction(&r.src, &r.dst)]);
             }
         }
         k
@@ -338,6 +410,28 @@ impl PackedKey {
         if fields.has(KeyFields::DST_PREFIX) {
             parts.dst_prefix = addr(&mut at).map(|a| (a, length(&a, fields.prefix[2], fields.prefix[3])));
         }
+        let four = |at: &mut usize| {
+            let v = b.get(*at..*at + 4).map(|p| u32::from_be_bytes([p[0], p[1], p[2], p[3]]));
+            *at += 4;
+            v
+        };
+        let code = |at: &mut usize| {
+            let v = b.get(*at..*at + 2).map(|p| [p[0], p[1]]);
+            *at += 2;
+            v
+        };
+        if fields.has(KeyFields::SRC_AS) {
+            parts.src_as = four(&mut at);
+        }
+        if fields.has(KeyFields::DST_AS) {
+            parts.dst_as = four(&mut at);
+        }
+        if fields.has(KeyFields::SRC_COUNTRY) {
+            parts.src_country = code(&mut at);
+        }
+        if fields.has(KeyFields::DST_COUNTRY) {
+            parts.dst_country = code(&mut at);
+        }
         if fields.has(KeyFields::SRC_PORT) {
             parts.src_port = two(&mut at);
         }
@@ -362,6 +456,9 @@ impl PackedKey {
         if fields.has(KeyFields::VLAN) {
             parts.vlan = two(&mut at);
         }
+        if fields.has(KeyFields::DIRECTION) {
+            parts.direction = one(&mut at).and_then(|d| DIRECTIONS.get(d as usize).copied());
+        }
         parts
     }
 
@@ -373,6 +470,10 @@ impl PackedKey {
         out.extend(p.dst.map(|a| a.to_string()));
         out.extend(p.src_prefix.map(prefix_text));
         out.extend(p.dst_prefix.map(prefix_text));
+        out.extend(p.src_as.map(|v| format!("AS{v}")));
+        out.extend(p.dst_as.map(|v| format!("AS{v}")));
+        out.extend(p.src_country.map(country_text));
+        out.extend(p.dst_country.map(country_text));
         out.extend(p.src_port.map(|v| v.to_string()));
         out.extend(p.dst_port.map(|v| v.to_string()));
         out.extend(p.proto.map(|v| crate::names::ip_proto(v).map_or_else(|| v.to_string(), str::to_string)));
@@ -384,7 +485,17 @@ impl PackedKey {
         );
         out.extend(p.dscp.map(|v| crate::names::dscp(v).map_or_else(|| format!("dscp {v}"), |n| format!("dscp {n}"))));
         out.extend(p.vlan.map(|v| format!("vlan {v}")));
+        out.extend(p.direction.map(str::to_string));
         out.join(" ")
+    }
+}
+
+/// A country code as text; "-" when unknown (no database, or no record for the address).
+pub fn country_text(c: [u8; 2]) -> String {
+    if c == [0, 0] {
+        "-".to_string()
+    } else {
+        String::from_utf8_lossy(&c).into_owned()
     }
 }
 
@@ -433,6 +544,13 @@ pub struct KeyParts {
     pub tcp_flags: Option<u8>,
     pub dscp: Option<u8>,
     pub vlan: Option<u16>,
+    /// AS number (0: unknown) and ISO country code ([0, 0]: unknown) of an endpoint.
+    pub src_as: Option<u32>,
+    pub dst_as: Option<u32>,
+    pub src_country: Option<[u8; 2]>,
+    pub dst_country: Option<[u8; 2]>,
+    /// One of [`DIRECTIONS`].
+    pub direction: Option<&'static str>,
 }
 
 impl core::hash::Hash for PackedKey {
@@ -529,6 +647,39 @@ mod tests {
     }
 
     #[test]
+    fn as_country_and_direction_are_looked_up_in_the_context() {
+        use crate::app::mmdb::tests::{mmdb, W};
+        use crate::app::mmdb::{Geo, Mmdb};
+        let asn = mmdb(
+            &[(Addr::v4([198, 51, 100, 0]), 96 + 24, W::Map(vec![("autonomous_system_number", W::U32(64_500))]))],
+            "asn",
+        );
+        let country = mmdb(
+            &[(Addr::v4([10, 0, 0, 0]), 96 + 8, W::Map(vec![("country", W::Map(vec![("iso_code", W::Str("DE"))]))]))],
+            "GeoLite2-Country",
+        );
+        let geo = Geo::new(Some(Mmdb::new(asn, "a").unwrap()), Some(Mmdb::new(country, "c").unwrap()));
+        let ctx = KeyContext { geo: Some(Arc::new(geo)), local: vec![Cidr::parse("10.0.0.0/8").unwrap()] };
+        let f = KeyFields::parse("SrcAS,DstAS,SrcCountry,DstCountry,Direction").unwrap();
+        assert!(!f.per_packet() && f.looks_up());
+        let out =
+            PacketRecord { src: Addr::v4([10, 1, 2, 3]), dst: Addr::v4([198, 51, 100, 7]), ..PacketRecord::default() };
+        let k = PackedKey::of_in(&out, f, &ctx);
+        assert_eq!(k.text(f), "AS0 AS64500 DE - outbound");
+        let back = PacketRecord { src: out.dst, dst: out.src, ..out };
+        assert_eq!(PackedKey::of_in(&back, f, &ctx).text(f), "AS64500 AS0 - DE inbound");
+        let p = k.parts(f);
+        assert_eq!(
+            (p.src_as, p.dst_as, p.src_country, p.dst_country),
+            (Some(0), Some(64_500), Some(*b"DE"), Some([0, 0]))
+        );
+        // Without databases or local networks: unknown, external.
+        assert_eq!(PackedKey::of(&out, f).text(f), "AS0 AS0 - - external");
+        let local = PacketRecord { dst: Addr::v4([10, 9, 9, 9]), ..out };
+        assert_eq!(PackedKey::of_in(&local, KeyFields::DIRECTION, &ctx).text(KeyFields::DIRECTION), "local");
+    }
+
+    #[test]
     fn bad_keys_say_why() {
         let err = |l: &str| KeyFields::parse(l).unwrap_err();
         assert_eq!(err("SrcPort/24"), "key field \"SrcPort/24\": only SrcPrefix and DstPrefix take a length");
@@ -551,13 +702,13 @@ mod tests {
         assert_eq!(err("SrcIP,SrcPrefix"), "SrcIP and SrcPrefix are the same address, whole and cut short: choose one");
         assert_eq!(
             err("SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP"),
-            "the key SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP takes 40 bytes, more than the 39 a key holds (an address or a prefix takes 17, a port or the VLAN 2, any other field 1)"
+            "the key SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP takes 40 bytes, more than the 39 a key holds (an address or a prefix takes 17, an AS 4, a port, a country or the VLAN 2, any other field 1)"
         );
         assert_eq!(KeyFields::parse("SrcIP,DstIP,DstPort,DSCP,VLAN").unwrap().packed_len(), 39);
         // Stored fields are checked as parsed ones are.
         assert_eq!(KeyFields::from_raw(32, [24, 48, 0, 0]), Some(KeyFields::SRC_PREFIX));
         assert_eq!(KeyFields::from_raw(32, [0, 48, 0, 0]), None, "a prefix without its length");
         assert_eq!(KeyFields::from_raw(1, [24, 48, 0, 0]), None, "a length without its prefix");
-        assert_eq!(KeyFields::from_raw(1 << 12, [0; 4]), None, "an unknown field");
+        assert_eq!(KeyFields::from_raw(1 << 17, [0; 4]), None, "an unknown field");
     }
 }

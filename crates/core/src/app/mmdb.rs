@@ -180,6 +180,19 @@ impl Geo {
         Ok((asn.is_some() || country.is_some()).then(|| Geo::new(asn, country)))
     }
 
+    /// The AS number and country code of an address (0 and [0, 0] when unknown), without
+    /// copying the AS name: what keys hold.
+    pub fn asn_country(&self, addr: &Addr) -> (u32, [u8; 2]) {
+        let codes = |g: &GeoInfo| match g.country.as_bytes() {
+            [a, b] => (g.asn, [*a, *b]),
+            _ => (g.asn, [0, 0]),
+        };
+        if let Some(g) = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(addr) {
+            return codes(g);
+        }
+        codes(&self.lookup(addr))
+    }
+
     pub fn lookup(&self, addr: &Addr) -> GeoInfo {
         if addr.family == Family::None {
             return GeoInfo::default();

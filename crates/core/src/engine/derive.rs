@@ -11,7 +11,7 @@ use super::task::{TaskKind, TaskSpec, TaskState};
 use super::{EngineConfig, WindowCounters};
 use crate::flow::{hash_records, FlowOutput, FlowRecord, Segment, SegmentKey, Touch};
 use crate::hash::{flow_map, FlowMap};
-use crate::key::{KeyFields, PackedKey};
+use crate::key::{KeyContext, KeyFields, PackedKey};
 use crate::record::{flag, PacketRecord};
 use crate::table::{ConvKey, ConvStats, ConvUpdate, ConversationTable, ExactTable};
 
@@ -82,6 +82,8 @@ pub(crate) struct Derive {
     /// Tasks keyed (or with distinct or element fields) on a field that may change within a
     /// flow (TCP flags, DSCP, VLAN): every packet is counted by itself, none derived.
     per_packet: Vec<usize>,
+    /// What keys on AS, country or direction look up.
+    pub(crate) ctx: KeyContext,
     /// Sketch words of one direction of a flow.
     dir_words: usize,
     /// Per flow slot: the sketch words of its two directions.
@@ -139,6 +141,7 @@ impl Derive {
             states,
             sketches,
             per_packet,
+            ctx: KeyContext { geo: None, local: cfg.flows.local.clone() },
             dir_words,
             hashes: Vec::new(),
             conversations: cfg.conversations.then(|| ConversationTable::new(seed)),
@@ -196,7 +199,7 @@ impl Derive {
     fn sketch_flow(&mut self, r: &PacketRecord, t: Touch) {
         for i in 0..self.per_packet.len() {
             let task = self.per_packet[i];
-            count_packet(&self.specs[task], &mut self.states[task], r);
+            count_packet(&self.specs[task], &mut self.states[task], r, &self.ctx);
         }
         if self.sketches.is_empty() {
             return;
@@ -209,17 +212,20 @@ impl Derive {
         if t.fresh {
             for s in &self.sketches {
                 let out = &mut self.hashes[base + s.at..base + s.at + s.words];
-                let key = PackedKey::of(r, s.key);
+                let key = PackedKey::of_in(r, s.key, &self.ctx);
                 match &self.states[s.task] {
                     TaskState::CountMin(cm) => cm.hash_key(&key, out),
-                    TaskState::SuperSpread(ss) => ss.hash_pair(&key, PackedKey::of(r, s.element).as_bytes(), out),
+                    TaskState::SuperSpread(ss) => {
+                        ss.hash_pair(&key, PackedKey::of_in(r, s.element, &self.ctx).as_bytes(), out)
+                    }
                     TaskState::Exact(_) => {}
                 }
             }
         }
         for s in &self.sketches {
             let words = &self.hashes[base + s.at..base + s.at + s.words];
-            let key = || PackedKey::of(r, s.key);
+            let ctx = &self.ctx;
+            let key = || PackedKey::of_in(r, s.key, ctx);
             match &mut self.states[s.task] {
                 TaskState::CountMin(cm) => cm.add_hashed(words, r.wire_len as u64, key),
                 TaskState::SuperSpread(ss) => ss.add_hashed(words, key),
@@ -231,7 +237,7 @@ impl Derive {
     /// A packet counted on its own: no IP, or a key that is not its flow's.
     fn count_alone(&mut self, r: &PacketRecord, has_ts: bool) {
         for (spec, state) in self.specs.iter().zip(self.states.iter_mut()) {
-            count_packet(spec, state, r);
+            count_packet(spec, state, r, &self.ctx);
         }
         if let Some(conv) = &mut self.conversations {
             if r.family() != crate::addr::Family::None {
@@ -265,7 +271,7 @@ impl Derive {
                 continue;
             }
             if let (TaskState::Exact(t), TaskKind::Exact { distinct }) = (state, &spec.kind) {
-                jobs.push(Fold::Exact { table: t, key: spec.key, distinct: *distinct });
+                jobs.push(Fold::Exact { table: t, key: spec.key, distinct: *distinct, ctx: &self.ctx });
             }
         }
         if let Some(conv) = &mut self.conversations {
@@ -369,14 +375,18 @@ impl Derive {
 
 /// One packet into one task, by its own key.
 #[inline]
-fn count_packet(spec: &TaskSpec, state: &mut TaskState, r: &PacketRecord) {
-    let key = PackedKey::of(r, spec.key);
+fn count_packet(spec: &TaskSpec, state: &mut TaskState, r: &PacketRecord, ctx: &KeyContext) {
+    let key = PackedKey::of_in(r, spec.key, ctx);
     match state {
-        TaskState::Exact(t) => t.add_key(key, r),
+        TaskState::Exact(t) => {
+            let distinct = t.distinct_fields();
+            let element = (!distinct.is_empty()).then(|| PackedKey::of_in(r, distinct, ctx));
+            t.add_counts(key, 1, r.wire_len as u64, element);
+        }
         TaskState::CountMin(cm) => cm.add(&key, r.wire_len as u64),
         TaskState::SuperSpread(ss) => {
             if let TaskKind::SuperSpread { element, .. } = spec.kind {
-                ss.add(&key, PackedKey::of(r, element).as_bytes());
+                ss.add(&key, PackedKey::of_in(r, element, ctx).as_bytes());
             }
         }
     }
@@ -389,7 +399,7 @@ const PARALLEL_FOLD: usize = 8192;
 
 /// One table built from segments.
 enum Fold<'a> {
-    Exact { table: &'a mut ExactTable, key: KeyFields, distinct: KeyFields },
+    Exact { table: &'a mut ExactTable, key: KeyFields, distinct: KeyFields, ctx: &'a KeyContext },
     Conversations(&'a mut ConversationTable),
 }
 
@@ -403,7 +413,7 @@ impl Fold<'_> {
 
     fn run(self, segments: &[Segment]) {
         match self {
-            Fold::Exact { table, key, distinct } => {
+            Fold::Exact { table, key, distinct, ctx } => {
                 for seg in segments {
                     for dir in 0..2 {
                         if seg.packets[dir] == 0 {
@@ -418,8 +428,8 @@ impl Fold<'_> {
                             proto: seg.proto(),
                             ..PacketRecord::default()
                         };
-                        let element = (!distinct.is_empty()).then(|| PackedKey::of(&r, distinct));
-                        table.add_counts(PackedKey::of(&r, key), seg.packets[dir], seg.bytes[dir], element);
+                        let element = (!distinct.is_empty()).then(|| PackedKey::of_in(&r, distinct, ctx));
+                        table.add_counts(PackedKey::of_in(&r, key, ctx), seg.packets[dir], seg.bytes[dir], element);
                     }
                 }
             }

@@ -145,6 +145,9 @@ impl Engine {
     /// The country and AS databases flow records are written with from now on (None: none).
     pub fn set_geo(&mut self, geo: Option<Arc<Geo>>) {
         self.flows.set_geo(geo.clone());
+        // Keys on AS and country: from the next packet the derived half takes.
+        let keys = geo.clone();
+        self.back.push(Op::Call(Box::new(move |d| d.ctx.geo = keys)));
         if let Some(f) = &mut lock(&self.outputs).flows {
             f.set_geo(geo);
         }
@@ -594,8 +597,8 @@ pub(crate) mod tests {
             let name_len = buf[at] as usize;
             at += 1 + name_len;
             let kind = buf[at];
-            // The type, then key and second fields (u16 bits and four prefix lengths each).
-            at += 1 + 2 * 6;
+            // The type, then key and second fields (u32 bits and four prefix lengths each).
+            at += 1 + 2 * 8;
             let len = u32::from_le_bytes(buf[at..at + 4].try_into().unwrap()) as usize;
             at += 4;
             let payload = &buf[at..at + len];

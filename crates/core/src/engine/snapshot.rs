@@ -6,7 +6,7 @@
 //!   u64 first_ns, u64 last_ns (of the timed packets; first_ns u64::MAX and last_ns 0 when no
 //!   packet had a time), u64 syn, u16 task count, then per task:
 //!   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), key fields,
-//!   distinct/element fields (each u16 field bits and u8 prefix lengths SrcPrefix IPv4, IPv6,
+//!   distinct/element fields (each u32 field bits and u8 prefix lengths SrcPrefix IPv4, IPv6,
 //!   DstPrefix IPv4, IPv6; see `key`), u32 payload length, payload:
 //!     exact: u32 rows, then per row u8 key length, key bytes, u64 packets, u64 bytes, u64 distinct
 //!     countmin / superspread: the sketch's own encoding (sketch::countmin, sketch::superspread).
@@ -14,7 +14,7 @@
 use super::task::{TaskKind, TaskSpec, TaskState};
 use super::WindowCounters;
 use crate::json::{epoch_text, Json};
-use crate::key::{prefix_text, KeyFields, PackedKey};
+use crate::key::{country_text, prefix_text, KeyFields, PackedKey};
 use crate::names;
 use crate::table::ExactTable;
 
@@ -334,6 +334,18 @@ fn key_json(j: &mut Json, k: &PackedKey, fields: KeyFields) {
     if let Some(p) = p.dst_prefix {
         j.str("dstPrefix", &prefix_text(p));
     }
+    if let Some(v) = p.src_as {
+        j.u64("srcAs", v as u64);
+    }
+    if let Some(v) = p.dst_as {
+        j.u64("dstAs", v as u64);
+    }
+    if let Some(c) = p.src_country {
+        j.str("srcCountry", &country_text(c));
+    }
+    if let Some(c) = p.dst_country {
+        j.str("dstCountry", &country_text(c));
+    }
     if let Some(v) = p.proto {
         j.u64("proto", v as u64);
         j.str("protoName", names::ip_proto(v).unwrap_or(""));
@@ -354,6 +366,9 @@ fn key_json(j: &mut Json, k: &PackedKey, fields: KeyFields) {
     }
     if let Some(v) = p.vlan {
         j.u64("vlan", v as u64);
+    }
+    if let Some(d) = p.direction {
+        j.str("direction", d);
     }
     // Named after the fields: a key with ports but no protocol names the ports all agree on.
     if let Some(name) = p.src_port.and_then(|v| names::service(p.proto, v)) {

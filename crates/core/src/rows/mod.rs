@@ -56,7 +56,9 @@ pub const TABLES: [Table; 6] = [
         columns: columns!(WINDOW; "task": LowCardinalityString, "family": UInt8, "src_ip": IPv6, "dst_ip": IPv6,
             "src_port": UInt16, "dst_port": UInt16, "proto": UInt8,
             "src_prefix_len": UInt8, "dst_prefix_len": UInt8, "icmp_type": UInt8, "icmp_code": UInt8,
-            "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "packets": UInt64,
+            "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "src_as": UInt64, "dst_as": UInt64,
+            "src_country": LowCardinalityString, "dst_country": LowCardinalityString,
+            "direction": LowCardinalityString, "packets": UInt64,
             "bytes": UInt64, "distinct_count": UInt64),
     },
     Table {
@@ -64,7 +66,9 @@ pub const TABLES: [Table; 6] = [
         columns: columns!(WINDOW; "task": LowCardinalityString, "rank": LowCardinalityString, "family": UInt8,
             "src_ip": IPv6, "dst_ip": IPv6, "src_port": UInt16, "dst_port": UInt16, "proto": UInt8,
             "src_prefix_len": UInt8, "dst_prefix_len": UInt8, "icmp_type": UInt8, "icmp_code": UInt8,
-            "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16,
+            "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "src_as": UInt64, "dst_as": UInt64,
+            "src_country": LowCardinalityString, "dst_country": LowCardinalityString,
+            "direction": LowCardinalityString,
             "packets": UInt64, "bytes": UInt64),
     },
     Table {
@@ -72,7 +76,9 @@ pub const TABLES: [Table; 6] = [
         columns: columns!(WINDOW; "task": LowCardinalityString, "family": UInt8, "src_ip": IPv6, "dst_ip": IPv6,
             "src_port": UInt16, "dst_port": UInt16, "proto": UInt8,
             "src_prefix_len": UInt8, "dst_prefix_len": UInt8, "icmp_type": UInt8, "icmp_code": UInt8,
-            "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "spread": UInt64),
+            "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "src_as": UInt64, "dst_as": UInt64,
+            "src_country": LowCardinalityString, "dst_country": LowCardinalityString,
+            "direction": LowCardinalityString, "spread": UInt64),
     },
     Table {
         name: "flows",

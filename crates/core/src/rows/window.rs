@@ -4,8 +4,8 @@
 //! run's id; empty for an engine) and the window's start and end. Key columns are always all
 //! present: family (4, 6, or 0 when the key has no address or the packet no IP layer), src_ip,
 //! dst_ip (IPv4 mapped; a prefix's network), src_port, dst_port, proto, src_prefix_len,
-//! dst_prefix_len, icmp_type, icmp_code, tcp_flags, dscp, vlan; a field outside the task's key
-//! is `::` or 0.
+//! dst_prefix_len, icmp_type, icmp_code, tcp_flags, dscp, vlan, src_as, dst_as, src_country,
+//! dst_country, direction; a field outside the task's key is `::`, 0 or empty.
 
 use super::{check_times, RowWriter, StorageRows};
 use crate::addr::{Addr, Family};
@@ -71,6 +71,14 @@ fn write_key(w: &mut RowWriter, key: &PackedKey, fields: KeyFields) {
     w.u8(p.tcp_flags.unwrap_or(0));
     w.u8(p.dscp.unwrap_or(0));
     w.u16(p.vlan.unwrap_or(0));
+    w.u64(p.src_as.unwrap_or(0) as u64);
+    w.u64(p.dst_as.unwrap_or(0) as u64);
+    let country = |c: Option<[u8; 2]>| {
+        c.filter(|c| *c != [0, 0]).map(|c| String::from_utf8_lossy(&c).into_owned()).unwrap_or_default()
+    };
+    w.string(&country(p.src_country));
+    w.string(&country(p.dst_country));
+    w.string(p.direction.unwrap_or(""));
 }
 
 /// The rows of a window being written: the window's own row, then each task's.
@@ -263,9 +271,9 @@ pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageR
     rows.finish(first, last)
 }
 
-/// Key fields as a snapshot holds them: u16 bits, then four prefix lengths.
+/// Key fields as a snapshot holds them: u32 bits, then four prefix lengths.
 fn fields(r: &mut LeReader<'_>, what: &str) -> Result<KeyFields, String> {
-    let bits = r.u16(what)?;
+    let bits = r.u32(what)?;
     let mut prefix = [0u8; 4];
     for p in prefix.iter_mut() {
         *p = r.u8(what)?;
@@ -276,7 +284,7 @@ fn fields(r: &mut LeReader<'_>, what: &str) -> Result<KeyFields, String> {
 
 fn fields_v2(r: &mut LeReader<'_>, what: &str) -> Result<KeyFields, String> {
     let bits = r.u8(what)?;
-    KeyFields::from_raw(bits as u16 & 31, [0; 4])
+    KeyFields::from_raw(bits as u32 & 31, [0; 4])
         .filter(|_| bits < 32)
         .ok_or_else(|| format!("window snapshot: {what} {bits:#x} are not a key"))
 }
@@ -354,7 +362,7 @@ mod tests {
         let exact = objects(&rows, "exact_rows");
         assert_eq!(exact.len(), 2);
         assert!(
-            exact[0].contains(r#""task":"src","family":4,"src_ip":"::ffff:10.0.0.1","dst_ip":"::","src_port":0,"dst_port":0,"proto":0,"src_prefix_len":0,"dst_prefix_len":0,"icmp_type":0,"icmp_code":0,"tcp_flags":0,"dscp":0,"vlan":0,"packets":8,"bytes":800,"distinct_count":8"#),
+            exact[0].contains(r#""task":"src","family":4,"src_ip":"::ffff:10.0.0.1","dst_ip":"::","src_port":0,"dst_port":0,"proto":0,"src_prefix_len":0,"dst_prefix_len":0,"icmp_type":0,"icmp_code":0,"tcp_flags":0,"dscp":0,"vlan":0,"src_as":0,"dst_as":0,"src_country":"","dst_country":"","direction":"","packets":8,"bytes":800,"distinct_count":8"#),
             "{}",
             exact[0]
         );

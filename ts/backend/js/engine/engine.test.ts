@@ -99,8 +99,8 @@ test('the snapshot buffer carries every task', () => {
   for (let i = 0; i < 3; i++) {
     at += 1 + buf[at];
     const kind = buf[at];
-    // The type, then key and second fields (u16 bits and four prefix lengths each).
-    at += 1 + 2 * 6;
+    // The type, then key and second fields (u32 bits and four prefix lengths each).
+    at += 1 + 2 * 8;
     const len = buf.readUInt32LE(at);
     at += 4;
     const payload = buf.subarray(at, at + len);

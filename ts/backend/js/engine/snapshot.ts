@@ -5,7 +5,7 @@
 //   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
 //   u64 first_ns, u64 last_ns, u64 syn, u16 task count, then per task:
 //   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), key fields,
-//   distinct/element fields (each u16 field bits and four u8 prefix lengths, zero here: this
+//   distinct/element fields (each u32 field bits and four u8 prefix lengths, zero here: this
 //   backend keys on the five flow fields only), u32 payload length, payload:
 //     exact: u32 rows, then per row u8 key length, key bytes, u64 packets, u64 bytes, u64 distinct
 //     countmin / superspread: the sketch's own encoding.
@@ -66,7 +66,7 @@ export class WindowSnapshot {
       const s = t.state;
       out.u8(s instanceof ExactTable ? 1 : s instanceof CountMin ? 2 : 3);
       for (const f of [t.spec.key, secondFields(t.spec)]) {
-        out.u16(f);
+        out.u32(f);
         for (let i = 0; i < 4; i++) out.u8(0);
       }
       const lenAt = out.length;
