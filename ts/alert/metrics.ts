@@ -112,6 +112,9 @@ function keyRowsOf(table: KeyTable, decoded: Record<string, unknown>[]): KeyRow[
       SrcCountry: (r.src_country as string) || '-',
       DstCountry: (r.dst_country as string) || '-',
       Direction: r.direction as string,
+      App: r.app as string,
+      // A name has no spaces (keyText splits on them).
+      ServerName: r.server_name as string,
     };
     // A Count-Min candidate may be listed by packets and by bytes: count it once.
     if (table === 'heavy_hitters') {

@@ -33,6 +33,7 @@ before(() => {
   - { name: icmp, type: exact, key: [Protocol, ICMPType, ICMPCode] }
   - { name: nets, type: exact, key: [SrcPrefix/16/32] }
   - { name: dscp_hh, type: countmin, key: [DSCP], width: 4096 }
+  - { name: names, type: exact, key: [App, ServerName] }
 `,
   );
 });
@@ -181,7 +182,7 @@ test('keys the core cannot hold are refused at start, saying why', () => {
     ['[SrcIP, DstIP, SrcPort, DstPort, Protocol, DSCP]', /task "t": key: the key SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP takes 40 bytes, more than the 39 a key holds/],
     ['[SrcIP, SrcPrefix]', /task "t": key: SrcIP and SrcPrefix are the same address, whole and cut short: choose one/],
     ['[SrcPrefix/33]', /task "t": key: key field "SrcPrefix\/33": the IPv4 length "33" is not a number from 1 to 32/],
-    ['[Dscp]', /tasks\[0\]\.key\[0\]: "Dscp" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction/],
+    ['[Dscp]', /tasks\[0\]\.key\[0\]: "Dscp" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction/],
   ] as const) {
     writeFileSync(bad, `tasks:\n  - { name: t, type: exact, key: ${key} }\n`);
     const r = spawnSync(process.execPath, [CLI, 'analyze', '--store', 'none', '--config', bad, join(pcaps, 'debian-libtrace-icmp-sample.pcap')], { encoding: 'utf8' });
@@ -218,6 +219,14 @@ test('stored in the embedded store, the keys group by any of their fields as the
     assert.deepEqual(new Map(flags.map((row) => [row.key.tcpFlags, Number(row.packets)])), want);
     assert.ok(flags.some((row) => row.key.tcpFlagsText === 'SYN,ACK'));
     await assert.rejects(query('dscp', ['VLAN']), /groupBy: the task's key \(DSCP\) has no VLAN/);
+    // Server names stored as text, grouped alone and with the application.
+    const names = await query('names', ['ServerName']);
+    const byName = new Map<string, number>();
+    for (const row of report.get('names')!.top! as (Row & { serverName: string })[]) byName.set(row.serverName, (byName.get(row.serverName) ?? 0) + row.packets);
+    assert.ok(byName.size > 2, `${byName.size} names`);
+    assert.deepEqual(new Map(names.map((row) => [row.key.serverName, Number(row.packets)])), byName);
+    const both = await query('names', ['App', 'ServerName']);
+    assert.ok(both.some((row) => row.key.app === 'DNS' && row.key.serverName !== '-'));
   } finally {
     await store.close();
   }
@@ -276,4 +285,56 @@ tasks:
   assert.notEqual(refused.status, 0);
   assert.match(refused.stderr, /tasks\[0\]: the key field SrcAS needs flows\.asnDatabase/);
   assert.match(refused.stderr, /tasks\[0\]: the key field Direction needs flows\.localNetworks/);
+});
+
+test('ServerName and App keys equal tshark\'s names and protocols per TCP/UDP stream', () => {
+  // A flow's names cover all of its packets, the handshake included, as a stream in tshark:
+  // each stream takes its first SNI, HTTP Host or DNS query name, and its first application
+  // protocol; its frames add up under them. Frames of no stream, and streams without a name,
+  // count under "-".
+  const file = join(pcaps, 'ndpi-sites.pcapng');
+  const namesConfig = join(dir, 'names.yaml');
+  writeFileSync(
+    namesConfig,
+    `tasks:
+  - { name: names, type: exact, key: [ServerName] }
+  - { name: apps, type: exact, key: [App] }
+  - { name: top_names, type: countmin, key: [ServerName], width: 4096, heavyHitters: 10 }
+  - { name: name_spread, type: superspread, key: [ServerName], element: [SrcIP], threshold: 1 }
+`,
+  );
+  const r = spawnSync(process.execPath, [CLI, 'analyze', '--json', '--store', 'none', '--window', '0', '--top', '10000', '--config', namesConfig, file], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, r.stderr);
+  const tasks = new Map((JSON.parse(r.stdout) as { windows: { tasks: (TaskJson & { spreaders?: { serverName: string; spread: number }[] })[] }[] }).windows[0].tasks.map((t) => [t.name, t]));
+  const frames = tshark(file, ['frame.len', 'tcp.stream', 'udp.stream', 'tls.handshake.extensions_server_name', 'http.host', 'dns.qry.name', 'frame.protocols']);
+  const streamOf = (tcp: string, udp: string) => (tcp ? `t${tcp}` : udp ? `u${udp}` : null);
+  const name = new Map<string, string>();
+  const app = new Map<string, string>();
+  for (const [, tcp, udp, sni, host, dns, protocols] of frames) {
+    const s = streamOf(tcp, udp);
+    if (!s) continue;
+    if (!name.has(s) && (sni || host || dns)) name.set(s, sni || host || dns);
+    const layers = protocols.split(':');
+    const a = layers.includes('quic') ? 'QUIC' : layers.includes('tls') ? 'TLS' : layers.includes('http') ? 'HTTP' : layers.includes('dns') ? 'DNS' : null;
+    if (!app.has(s) && a) app.set(s, a);
+  }
+  const byName: Sums = new Map();
+  const byApp: Sums = new Map();
+  for (const [len, tcp, udp] of frames) {
+    const s = streamOf(tcp, udp);
+    sum(byName, (s && name.get(s)) || '-', Number(len));
+    sum(byApp, (s && app.get(s)) || '-', Number(len));
+  }
+  assert.ok(byName.size > 50, `${byName.size} names`);
+  type Named = Row & { serverName?: string; app?: string };
+  assert.deepEqual(sorted(rowsOf(tasks.get('names'), (row) => (row as Named).serverName!)), sorted(byName));
+  assert.deepEqual(sorted(rowsOf(tasks.get('apps'), (row) => (row as Named).app!)), sorted(byApp));
+  // The Count-Min task over names, counted from the flows' shares: its candidates are the
+  // largest names, exactly counted at this width.
+  const hh = tasks.get('top_names')?.heavyHittersByPackets ?? [];
+  assert.equal(hh.length, 10);
+  for (const c of hh) assert.deepEqual([c.packets, c.bytes], byName.get((c as Named).serverName!), (c as Named).serverName);
+  // Distinct clients per name: this capture has one client per name.
+  const spread = tasks.get('name_spread')?.spreaders ?? [];
+  assert.ok(spread.length > 10 && spread.every((s) => s.serverName !== undefined));
 });

@@ -129,6 +129,8 @@ export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
       ['SrcCountry', 'flows.countryDatabase (an MMDB file of countries)', cfg.flows?.countryDatabase],
       ['DstCountry', 'flows.countryDatabase (an MMDB file of countries)', cfg.flows?.countryDatabase],
       ['Direction', 'flows.localNetworks (the networks that are yours)', cfg.flows?.localNetworks?.length],
+      ['App', 'flow records with names (flows.enabled and flows.names)', cfg.flows?.enabled && cfg.flows.names],
+      ['ServerName', 'flow records with names (flows.enabled and flows.names)', cfg.flows?.enabled && cfg.flows.names],
     ] as const) {
       if (fields.includes(field) && !have) problems.push(`tasks[${i}]: the key field ${field} needs ${needs}`);
     }

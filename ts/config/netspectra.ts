@@ -4,7 +4,7 @@ import type { Schema } from './schema.js';
 
 /** Key fields in key order (crates/core/src/key.rs). */
 export const KEY_FIELDS = [
-  'SrcIP', 'DstIP', 'SrcPrefix', 'DstPrefix', 'SrcAS', 'DstAS', 'SrcCountry', 'DstCountry', 'SrcPort', 'DstPort', 'Protocol', 'ICMPType', 'ICMPCode',
+  'SrcIP', 'DstIP', 'SrcPrefix', 'DstPrefix', 'SrcAS', 'DstAS', 'SrcCountry', 'DstCountry', 'App', 'ServerName', 'SrcPort', 'DstPort', 'Protocol', 'ICMPType', 'ICMPCode',
   'TCPFlags', 'DSCP', 'VLAN', 'Direction',
 ] as const;
 export type KeyField = (typeof KEY_FIELDS)[number];

@@ -14,7 +14,7 @@ export class QueryError extends Error {}
 
 const FIELD_COLUMN: Record<KeyField, string> = {
   SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPrefix: 'src_ip', DstPrefix: 'dst_ip', SrcAS: 'src_as', DstAS: 'dst_as', SrcCountry: 'src_country',
-  DstCountry: 'dst_country', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto', ICMPType: 'icmp_type', ICMPCode: 'icmp_code',
+  DstCountry: 'dst_country', App: 'app', ServerName: 'server_name', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto', ICMPType: 'icmp_type', ICMPCode: 'icmp_code',
   TCPFlags: 'tcp_flags', DSCP: 'dscp', VLAN: 'vlan', Direction: 'direction',
 };
 
@@ -62,6 +62,9 @@ export interface Key {
   dstCountry: string;
   /** inbound, outbound, local or external when the key holds it, else "". */
   direction: string;
+  /** The flow's application and server name ("-": none recognised) when the key holds them, else "". */
+  app: string;
+  serverName: string;
 }
 
 export interface TaskInfo {
@@ -247,6 +250,8 @@ function keyOf(r: KeyRow): Key {
     srcCountry: r.k_src_country === undefined ? '' : r.k_src_country || '-',
     dstCountry: r.k_dst_country === undefined ? '' : r.k_dst_country || '-',
     direction: r.k_direction ?? '',
+    app: r.k_app ?? '',
+    serverName: r.k_server_name ?? '',
   };
 }
 

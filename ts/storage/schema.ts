@@ -166,7 +166,7 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 6,
-    name: 'task keys on prefixes, AS, country, ICMP type and code, TCP flags, DSCP, VLAN and direction',
+    name: 'task keys on prefixes, AS, country, application, server name, ICMP type and code, TCP flags, DSCP, VLAN and direction',
     statements: [
       // A prefix key writes its network in src_ip/dst_ip and its length here; a field outside
       // the task's key is 0 or empty (window_tasks.key_fields says which are in it).
@@ -184,7 +184,9 @@ export const MIGRATIONS: Migration[] = [
           ['src_country', 'LowCardinality(String)', 'dst_as'],
           ['dst_country', 'LowCardinality(String)', 'src_country'],
           ['direction', 'LowCardinality(String)', 'dst_country'],
-        ].map(([column, type, after]) => `ALTER TABLE {db}.${t} ADD COLUMN IF NOT EXISTS ${column} ${type} DEFAULT ${type === 'LowCardinality(String)' ? "''" : 0} AFTER ${after}`),
+          ['app', 'LowCardinality(String)', 'direction'],
+          ['server_name', 'String', 'app'],
+        ].map(([column, type, after]) => `ALTER TABLE {db}.${t} ADD COLUMN IF NOT EXISTS ${column} ${type} DEFAULT ${type.includes('String') ? "''" : 0} AFTER ${after}`),
       ),
     ],
   },

@@ -23,7 +23,7 @@ struct Field {
 }
 
 /// Every field, in key order.
-const FIELDS: [Field; 17] = [
+const FIELDS: [Field; 19] = [
     Field { name: "SrcIP", bit: 1, len: 17 },
     Field { name: "DstIP", bit: 2, len: 17 },
     Field { name: "SrcPrefix", bit: 32, len: 17 },
@@ -32,6 +32,8 @@ const FIELDS: [Field; 17] = [
     Field { name: "DstAS", bit: 8192, len: 4 },
     Field { name: "SrcCountry", bit: 16384, len: 2 },
     Field { name: "DstCountry", bit: 32768, len: 2 },
+    Field { name: "App", bit: 1 << 17, len: 1 },
+    Field { name: "ServerName", bit: 1 << 18, len: 4 },
     Field { name: "SrcPort", bit: 4, len: 2 },
     Field { name: "DstPort", bit: 8, len: 2 },
     Field { name: "Protocol", bit: 16, len: 1 },
@@ -42,6 +44,14 @@ const FIELDS: [Field; 17] = [
     Field { name: "VLAN", bit: 2048, len: 2 },
     Field { name: "Direction", bit: 65536, len: 1 },
 ];
+
+/// What a flow's first payloads told, as keys hold it: the application ([`crate::app::App`]
+/// as u8) and the server name's id in the flow cache's name table (0: none).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct FlowNames {
+    pub app: u8,
+    pub name: u32,
+}
 
 /// A packet's direction by its endpoints and the local networks, as flow records name it.
 pub const DIRECTIONS: [&str; 4] = ["external", "outbound", "inbound", "local"];
@@ -91,12 +101,17 @@ impl KeyFields {
     pub const SRC_COUNTRY: KeyFields = KeyFields::bit(16384);
     pub const DST_COUNTRY: KeyFields = KeyFields::bit(32768);
     pub const DIRECTION: KeyFields = KeyFields::bit(65536);
+    pub const APP: KeyFields = KeyFields::bit(1 << 17);
+    pub const SERVER_NAME: KeyFields = KeyFields::bit(1 << 18);
+    /// Fields a flow learns from its payloads: known for the whole flow at the end of a window,
+    /// not for its first packets, so their tasks are always derived from the flows' shares.
+    const NAMED: u32 = 1 << 17 | 1 << 18;
     /// Fields that may change from one packet of a flow to the next: a task keyed on one of
     /// them counts every packet by itself instead of deriving from the flow's share.
     const PER_PACKET: u32 = 512 | 1024 | 2048;
     /// Fields looked up in a [`KeyContext`].
     const LOOKED_UP: u32 = 4096 | 8192 | 16384 | 32768 | 65536;
-    const ALL: u32 = (1 << 17) - 1;
+    const ALL: u32 = (1 << 19) - 1;
 
     const fn bit(bits: u32) -> KeyFields {
         KeyFields { bits, prefix: [0; 4] }
@@ -138,6 +153,11 @@ impl KeyFields {
     /// Whether the key needs a [`KeyContext`] (AS, country, direction).
     pub fn looks_up(self) -> bool {
         self.bits & KeyFields::LOOKED_UP != 0
+    }
+
+    /// Whether the key holds what a flow's payloads told (App, ServerName).
+    pub fn named(self) -> bool {
+        self.bits & KeyFields::NAMED != 0
     }
 
     /// Whether a field of this key may differ between packets of one flow.
@@ -205,9 +225,14 @@ impl KeyFields {
                 return Err(format!("{name}IP and {name}Prefix are the same address, whole and cut short: choose one"));
             }
         }
+        if f.named() && f.per_packet() {
+            return Err(format!(
+                "the key {f} mixes a flow's names (App, ServerName: known for the whole flow) with a packet's fields (TCPFlags, DSCP, VLAN): choose one kind"
+            ));
+        }
         if f.packed_len() > PackedKey::MAX {
             return Err(format!(
-                "the key {f} takes {} bytes, more than the {} a key holds (an address or a prefix takes 17, an AS 4, a port, a country or the VLAN 2, any other field 1)",
+                "the key {f} takes {} bytes, more than the {} a key holds (an address or a prefix takes 17, an AS or a server name 4, a port, a country or the VLAN 2, any other field 1)",
                 f.packed_len(),
                 PackedKey::MAX
             ));
@@ -272,8 +297,15 @@ impl PackedKey {
         PackedKey::of_in(r, fields, &KeyContext::NONE)
     }
 
+    /// The key of a packet whose flow's names are not known (none).
     #[inline]
     pub fn of_in(r: &PacketRecord, fields: KeyFields, ctx: &KeyContext) -> PackedKey {
+        PackedKey::of_flow(r, FlowNames::default(), fields, ctx)
+    }
+
+    /// The key of a packet (or a flow's share) with what its flow's payloads told.
+    #[inline]
+    pub fn of_flow(r: &PacketRecord, names: FlowNames, fields: KeyFields, ctx: &KeyContext) -> PackedKey {
         let mut k = PackedKey { bytes: [0; PackedKey::MAX], len: 0 };
         if fields.has(KeyFields::SRC_IP) {
             k.push_addr(&r.src);
@@ -305,6 +337,12 @@ impl PackedKey {
                 if fields.has(KeyFields::DST_COUNTRY) {
                     k.push(&dst.unwrap_or_default().1);
                 }
+            }
+            if fields.has(KeyFields::APP) {
+                k.push(&[names.app]);
+            }
+            if fields.has(KeyFields::SERVER_NAME) {
+                k.push(&names.name.to_be_bytes());
             }
         }
         if fields.has(KeyFields::SRC_PORT) {
@@ -432,6 +470,12 @@ impl PackedKey {
         if fields.has(KeyFields::DST_COUNTRY) {
             parts.dst_country = code(&mut at);
         }
+        if fields.has(KeyFields::APP) {
+            parts.app = one(&mut at);
+        }
+        if fields.has(KeyFields::SERVER_NAME) {
+            parts.server_name = four(&mut at);
+        }
         if fields.has(KeyFields::SRC_PORT) {
             parts.src_port = two(&mut at);
         }
@@ -462,8 +506,14 @@ impl PackedKey {
         parts
     }
 
-    /// Human text of the key for the given fields, e.g. "10.0.0.1 443 TCP".
+    /// Human text of the key for the given fields, e.g. "10.0.0.1 443 TCP"; a server name as
+    /// its id (see [`PackedKey::text_named`]).
     pub fn text(&self, fields: KeyFields) -> String {
+        self.text_named(fields, &KeyNames::default())
+    }
+
+    /// [`PackedKey::text`] with server names looked up by id.
+    pub fn text_named(&self, fields: KeyFields, names: &KeyNames) -> String {
         let p = self.parts(fields);
         let mut out: Vec<String> = Vec::new();
         out.extend(p.src.map(|a| a.to_string()));
@@ -474,6 +524,8 @@ impl PackedKey {
         out.extend(p.dst_as.map(|v| format!("AS{v}")));
         out.extend(p.src_country.map(country_text));
         out.extend(p.dst_country.map(country_text));
+        out.extend(p.app.map(app_text));
+        out.extend(p.server_name.map(|id| server_name_text(id, names)));
         out.extend(p.src_port.map(|v| v.to_string()));
         out.extend(p.dst_port.map(|v| v.to_string()));
         out.extend(p.proto.map(|v| crate::names::ip_proto(v).map_or_else(|| v.to_string(), str::to_string)));
@@ -496,6 +548,33 @@ pub fn country_text(c: [u8; 2]) -> String {
         "-".to_string()
     } else {
         String::from_utf8_lossy(&c).into_owned()
+    }
+}
+
+/// An application's name; "-" when none was recognised.
+pub fn app_text(v: u8) -> String {
+    match crate::app::App::from_u8(v).name() {
+        "" => "-".to_string(),
+        n => n.to_string(),
+    }
+}
+
+/// Server names by id, as a window's keys refer to them (sorted by id).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyNames(pub Vec<(u32, Box<str>)>);
+
+impl KeyNames {
+    pub fn get(&self, id: u32) -> Option<&str> {
+        self.0.binary_search_by_key(&id, |e| e.0).ok().map(|i| &*self.0[i].1)
+    }
+}
+
+/// A server name by its id; "-" for none, "#id" when the name is not at hand.
+pub fn server_name_text(id: u32, names: &KeyNames) -> String {
+    match (id, names.get(id)) {
+        (0, _) => "-".to_string(),
+        (_, Some(n)) => n.to_string(),
+        (_, None) => format!("#{id}"),
     }
 }
 
@@ -551,6 +630,9 @@ pub struct KeyParts {
     pub dst_country: Option<[u8; 2]>,
     /// One of [`DIRECTIONS`].
     pub direction: Option<&'static str>,
+    /// [`crate::app::App`] as u8, and the server name's id (0: none).
+    pub app: Option<u8>,
+    pub server_name: Option<u32>,
 }
 
 impl core::hash::Hash for PackedKey {
@@ -702,13 +784,17 @@ mod tests {
         assert_eq!(err("SrcIP,SrcPrefix"), "SrcIP and SrcPrefix are the same address, whole and cut short: choose one");
         assert_eq!(
             err("SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP"),
-            "the key SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP takes 40 bytes, more than the 39 a key holds (an address or a prefix takes 17, an AS 4, a port, a country or the VLAN 2, any other field 1)"
+            "the key SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP takes 40 bytes, more than the 39 a key holds (an address or a prefix takes 17, an AS or a server name 4, a port, a country or the VLAN 2, any other field 1)"
         );
         assert_eq!(KeyFields::parse("SrcIP,DstIP,DstPort,DSCP,VLAN").unwrap().packed_len(), 39);
         // Stored fields are checked as parsed ones are.
         assert_eq!(KeyFields::from_raw(32, [24, 48, 0, 0]), Some(KeyFields::SRC_PREFIX));
         assert_eq!(KeyFields::from_raw(32, [0, 48, 0, 0]), None, "a prefix without its length");
         assert_eq!(KeyFields::from_raw(1, [24, 48, 0, 0]), None, "a length without its prefix");
-        assert_eq!(KeyFields::from_raw(1 << 17, [0; 4]), None, "an unknown field");
+        assert_eq!(KeyFields::from_raw(1 << 19, [0; 4]), None, "an unknown field");
+        assert_eq!(
+            err("ServerName,DSCP"),
+            "the key ServerName,DSCP mixes a flow's names (App, ServerName: known for the whole flow) with a packet's fields (TCPFlags, DSCP, VLAN): choose one kind"
+        );
     }
 }

@@ -6,12 +6,13 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::snapshot::{ClosedWindow, TaskSnapshot, WindowSnapshot};
+use super::snapshot::{names_of, ClosedWindow, TaskSnapshot, WindowSnapshot};
 use super::task::{TaskKind, TaskSpec, TaskState};
 use super::{EngineConfig, WindowCounters};
+use crate::app::{lock_names, SharedNames};
 use crate::flow::{hash_records, FlowOutput, FlowRecord, Segment, SegmentKey, Touch};
 use crate::hash::{flow_map, FlowMap};
-use crate::key::{KeyContext, KeyFields, PackedKey};
+use crate::key::{KeyContext, KeyFields, KeyNames, PackedKey};
 use crate::record::{flag, PacketRecord};
 use crate::table::{ConvKey, ConvStats, ConvUpdate, ConversationTable, ExactTable};
 
@@ -84,6 +85,8 @@ pub(crate) struct Derive {
     per_packet: Vec<usize>,
     /// What keys on AS, country or direction look up.
     pub(crate) ctx: KeyContext,
+    /// The flow cache's name table: the server names keys refer to by id.
+    pub(crate) names: Option<SharedNames>,
     /// Sketch words of one direction of a flow.
     dir_words: usize,
     /// Per flow slot: the sketch words of its two directions.
@@ -115,8 +118,12 @@ impl Derive {
         let mut dir_words = 0;
         for (i, spec) in specs.iter().enumerate() {
             let state = TaskState::new(spec, seed)?;
-            if spec.per_packet() {
-                per_packet.push(i);
+            // Per-packet tasks count here packet by packet; named sketches are folded from the
+            // flows' shares, as exact tasks are.
+            if spec.per_packet() || spec.named() {
+                if spec.per_packet() {
+                    per_packet.push(i);
+                }
                 states.push(state);
                 continue;
             }
@@ -142,6 +149,7 @@ impl Derive {
             sketches,
             per_packet,
             ctx: KeyContext { geo: None, local: cfg.flows.local.clone() },
+            names: None,
             dir_words,
             hashes: Vec::new(),
             conversations: cfg.conversations.then(|| ConversationTable::new(seed)),
@@ -270,8 +278,12 @@ impl Derive {
             if spec.per_packet() {
                 continue;
             }
-            if let (TaskState::Exact(t), TaskKind::Exact { distinct }) = (state, &spec.kind) {
-                jobs.push(Fold::Exact { table: t, key: spec.key, distinct: *distinct, ctx: &self.ctx });
+            match (state, &spec.kind) {
+                (TaskState::Exact(t), TaskKind::Exact { distinct }) => {
+                    jobs.push(Fold::Exact { table: t, key: spec.key, distinct: *distinct, ctx: &self.ctx })
+                }
+                (state, _) if spec.named() => jobs.push(Fold::Sketch { state, spec, ctx: &self.ctx }),
+                _ => {}
             }
         }
         if let Some(conv) = &mut self.conversations {
@@ -317,8 +329,19 @@ impl Derive {
             .iter()
             .zip(self.states.iter_mut())
             .map(|(spec, state)| TaskSnapshot { spec: spec.clone(), state: state.take(seed) })
-            .collect();
-        self.emit(WindowSnapshot { start_ns, end_ns, counters, tasks });
+            .collect::<Vec<_>>();
+        let names = self.key_names(&tasks);
+        self.emit(WindowSnapshot { start_ns, end_ns, counters, tasks, names });
+    }
+
+    /// The server names the window's keys refer to.
+    fn key_names(&self, tasks: &[TaskSnapshot]) -> KeyNames {
+        match &self.names {
+            Some(table) if self.specs.iter().any(|s| s.key.has(KeyFields::SERVER_NAME)) => {
+                names_of(tasks, &lock_names(table))
+            }
+            _ => KeyNames::default(),
+        }
     }
 
     fn emit(&mut self, w: WindowSnapshot) {
@@ -351,8 +374,9 @@ impl Derive {
             .iter()
             .zip(std::mem::replace(&mut self.states, saved))
             .map(|(spec, state)| TaskSnapshot { spec: spec.clone(), state })
-            .collect();
-        let w = WindowSnapshot { start_ns, end_ns, counters, tasks };
+            .collect::<Vec<_>>();
+        let names = self.key_names(&tasks);
+        let w = WindowSnapshot { start_ns, end_ns, counters, tasks, names };
         match &self.window_out {
             WindowOut::Closed { top_n, snapshot, rows_as } => {
                 let rows = rows_as.as_ref().map(|(s, r)| (s.as_str(), r.as_str()));
@@ -371,6 +395,12 @@ impl Derive {
         }
         Some(table)
     }
+}
+
+/// The key fields of one direction of a flow's share, as its packets carry them.
+fn segment_record(seg: &Segment, dir: usize) -> PacketRecord {
+    let (src, dst, src_port, dst_port) = seg.endpoints(dir);
+    PacketRecord { src, dst, src_port, dst_port, proto: seg.proto(), ..PacketRecord::default() }
 }
 
 /// One packet into one task, by its own key.
@@ -399,7 +429,18 @@ const PARALLEL_FOLD: usize = 8192;
 
 /// One table built from segments.
 enum Fold<'a> {
-    Exact { table: &'a mut ExactTable, key: KeyFields, distinct: KeyFields, ctx: &'a KeyContext },
+    Exact {
+        table: &'a mut ExactTable,
+        key: KeyFields,
+        distinct: KeyFields,
+        ctx: &'a KeyContext,
+    },
+    /// A sketch keyed on a flow's names: each share counts at once.
+    Sketch {
+        state: &'a mut TaskState,
+        spec: &'a TaskSpec,
+        ctx: &'a KeyContext,
+    },
     Conversations(&'a mut ConversationTable),
 }
 
@@ -419,17 +460,32 @@ impl Fold<'_> {
                         if seg.packets[dir] == 0 {
                             continue;
                         }
-                        let (src, dst, src_port, dst_port) = seg.endpoints(dir);
-                        let r = PacketRecord {
-                            src,
-                            dst,
-                            src_port,
-                            dst_port,
-                            proto: seg.proto(),
-                            ..PacketRecord::default()
-                        };
-                        let element = (!distinct.is_empty()).then(|| PackedKey::of_in(&r, distinct, ctx));
-                        table.add_counts(PackedKey::of_in(&r, key, ctx), seg.packets[dir], seg.bytes[dir], element);
+                        let r = segment_record(seg, dir);
+                        let element = (!distinct.is_empty()).then(|| PackedKey::of_flow(&r, seg.names, distinct, ctx));
+                        table.add_counts(
+                            PackedKey::of_flow(&r, seg.names, key, ctx),
+                            seg.packets[dir],
+                            seg.bytes[dir],
+                            element,
+                        );
+                    }
+                }
+            }
+            Fold::Sketch { state, spec, ctx } => {
+                for seg in segments {
+                    for dir in 0..2 {
+                        if seg.packets[dir] == 0 {
+                            continue;
+                        }
+                        let r = segment_record(seg, dir);
+                        let key = PackedKey::of_flow(&r, seg.names, spec.key, ctx);
+                        match (&mut *state, &spec.kind) {
+                            (TaskState::CountMin(cm), _) => cm.add_weighted(&key, seg.packets[dir], seg.bytes[dir]),
+                            (TaskState::SuperSpread(ss), TaskKind::SuperSpread { element, .. }) => {
+                                ss.add(&key, PackedKey::of_flow(&r, seg.names, *element, ctx).as_bytes())
+                            }
+                            _ => {}
+                        }
                     }
                 }
             }

@@ -110,7 +110,8 @@ impl Engine {
             out
         });
         let outputs: SharedOutputs = Arc::new(Mutex::new(derive::Outputs { flows: flow_output, ..Default::default() }));
-        let derive = Derive::new(cfg, seed, flows.cache().community_id_seed(), outputs.clone())?;
+        let mut derive = Derive::new(cfg, seed, flows.cache().community_id_seed(), outputs.clone())?;
+        derive.names = Some(flows.cache().inspector().names().clone());
         let counts_keyed = derive.counts_keyed();
         Ok(Engine {
             window_ns: cfg.window_ns,
@@ -589,7 +590,8 @@ pub(crate) mod tests {
         assert_eq!(&buf[..4], b"NSWS");
         assert_eq!(u16::from_le_bytes([buf[4], buf[5]]), 3);
         assert_eq!(u64::from_le_bytes(buf[22..30].try_into().unwrap()), 41, "packets");
-        let mut at = 6 + 8 * 8;
+        // No server names (u32 count), then three tasks.
+        let mut at = 6 + 8 * 8 + 4;
         assert_eq!(u16::from_le_bytes([buf[at], buf[at + 1]]), 3);
         at += 2;
         let mut kinds = Vec::new();

@@ -4,7 +4,8 @@
 //! Buffer layout (little-endian), version 3:
 //!   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
 //!   u64 first_ns, u64 last_ns (of the timed packets; first_ns u64::MAX and last_ns 0 when no
-//!   packet had a time), u64 syn, u16 task count, then per task:
+//!   packet had a time), u64 syn, u32 name count, per name u32 id, u16 length, the server name
+//!   (UTF-8; the names the tasks' ServerName keys refer to), u16 task count, then per task:
 //!   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), key fields,
 //!   distinct/element fields (each u32 field bits and u8 prefix lengths SrcPrefix IPv4, IPv6,
 //!   DstPrefix IPv4, IPv6; see `key`), u32 payload length, payload:
@@ -13,8 +14,9 @@
 
 use super::task::{TaskKind, TaskSpec, TaskState};
 use super::WindowCounters;
+use crate::app::NameTable;
 use crate::json::{epoch_text, Json};
-use crate::key::{country_text, prefix_text, KeyFields, PackedKey};
+use crate::key::{app_text, country_text, prefix_text, server_name_text, KeyFields, KeyNames, PackedKey};
 use crate::names;
 use crate::table::ExactTable;
 
@@ -28,6 +30,27 @@ pub struct WindowSnapshot {
     pub end_ns: u64,
     pub counters: WindowCounters,
     pub tasks: Vec<TaskSnapshot>,
+    /// The server names the tasks' keys refer to by id.
+    pub names: KeyNames,
+}
+
+/// The server names of the keys tasks report (exact keys, Count-Min candidates, spreaders),
+/// from the flow cache's name table.
+pub(crate) fn names_of(tasks: &[TaskSnapshot], table: &NameTable) -> KeyNames {
+    let mut ids = Vec::new();
+    for t in tasks.iter().filter(|t| t.spec.key.has(KeyFields::SERVER_NAME)) {
+        let mut id = |k: &PackedKey| ids.extend(k.parts(t.spec.key).server_name.filter(|&i| i != 0));
+        match &t.state {
+            TaskState::Exact(e) => e.iter().for_each(|(k, _)| id(k)),
+            TaskState::CountMin(cm) => {
+                cm.heavy_hitters_by_packets().iter().chain(&cm.heavy_hitters_by_bytes()).for_each(|(k, _, _)| id(k))
+            }
+            TaskState::SuperSpread(ss) => ss.spreaders().iter().for_each(|(k, _)| id(k)),
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    KeyNames(ids.into_iter().filter_map(|i| table.get(i).map(|n| (i, n.into()))).collect())
 }
 
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"NSWS";
@@ -159,6 +182,13 @@ impl WindowSnapshot {
         for v in [self.start_ns, self.end_ns, c.packets, c.bytes, c.late, first, c.last_ns, c.syn] {
             out.extend_from_slice(&v.to_le_bytes());
         }
+        out.extend_from_slice(&(self.names.0.len() as u32).to_le_bytes());
+        for (id, name) in &self.names.0 {
+            let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
+            out.extend_from_slice(&id.to_le_bytes());
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(name);
+        }
         out.extend_from_slice(&(self.tasks.len() as u16).to_le_bytes());
         for t in &self.tasks {
             let name = t.spec.name.as_bytes();
@@ -218,7 +248,7 @@ impl WindowSnapshot {
                 j.begin_array(Some("top"));
                 for (k, s) in table.top(top_n) {
                     j.begin_object(None);
-                    key_json(j, &k, key);
+                    key_json(j, &k, key, &self.names);
                     j.u64("packets", s.packets);
                     j.u64("bytes", s.bytes);
                     if !distinct.is_empty() {
@@ -231,7 +261,7 @@ impl WindowSnapshot {
                     j.begin_array(Some("topByDistinct"));
                     for (k, s) in table.top_by(top_n, |s| (s.distinct, s.packets)) {
                         j.begin_object(None);
-                        key_json(j, &k, key);
+                        key_json(j, &k, key, &self.names);
                         j.u64("packets", s.packets);
                         j.u64("bytes", s.bytes);
                         j.u64("distinct", s.distinct);
@@ -265,7 +295,7 @@ impl WindowSnapshot {
                     j.begin_array(Some(name));
                     for (k, packets, bytes) in rows.into_iter().take(top_n) {
                         j.begin_object(None);
-                        key_json(j, &k, key);
+                        key_json(j, &k, key, &self.names);
                         j.u64("packets", packets);
                         j.u64("bytes", bytes);
                         if let Some(e) = exact {
@@ -298,7 +328,7 @@ impl WindowSnapshot {
                 j.begin_array(Some("spreaders"));
                 for (k, spread) in ss.spreaders().into_iter().take(top_n) {
                     j.begin_object(None);
-                    key_json(j, &k, key);
+                    key_json(j, &k, key, &self.names);
                     j.u64("spread", spread);
                     if let Some(e) = exact {
                         j.u64("exactSpread", e.get(&k).map_or(0, |s| s.distinct));
@@ -313,8 +343,8 @@ impl WindowSnapshot {
 }
 
 /// The key as text and as its separate fields.
-fn key_json(j: &mut Json, k: &PackedKey, fields: KeyFields) {
-    j.str("key", &k.text(fields));
+fn key_json(j: &mut Json, k: &PackedKey, fields: KeyFields, names: &KeyNames) {
+    j.str("key", &k.text_named(fields, names));
     let p = k.parts(fields);
     if let Some(a) = p.src {
         j.str("srcIp", &a.to_string());
@@ -369,6 +399,12 @@ fn key_json(j: &mut Json, k: &PackedKey, fields: KeyFields) {
     }
     if let Some(d) = p.direction {
         j.str("direction", d);
+    }
+    if let Some(v) = p.app {
+        j.str("app", &app_text(v));
+    }
+    if let Some(id) = p.server_name {
+        j.str("serverName", &server_name_text(id, names));
     }
     // Named after the fields: a key with ports but no protocol names the ports all agree on.
     if let Some(name) = p.src_port.and_then(|v| names::service(p.proto, v)) {

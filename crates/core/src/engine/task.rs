@@ -37,6 +37,11 @@ impl TaskSpec {
         }
     }
 
+    /// Whether the task keys on what flows' payloads told (App, ServerName).
+    pub fn named(&self) -> bool {
+        self.key.named() || self.second_fields().named()
+    }
+
     /// Whether a field of the task may change within a flow: it counts every packet by itself.
     pub fn per_packet(&self) -> bool {
         self.key.per_packet() || self.second_fields().per_packet()
@@ -64,6 +69,11 @@ impl TaskState {
         let named = |e: String| format!("task \"{}\": {e}", spec.name);
         if spec.key.is_empty() {
             return Err(named("the key needs at least one field".into()));
+        }
+        if spec.named() && spec.per_packet() {
+            return Err(named(
+                "a flow's names (App, ServerName) and a packet's fields (TCPFlags, DSCP, VLAN) cannot be counted together: choose one kind".into(),
+            ));
         }
         Ok(match &spec.kind {
             TaskKind::Exact { distinct } => TaskState::Exact(ExactTable::new(spec.key, *distinct, seed)),

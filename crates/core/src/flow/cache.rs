@@ -23,6 +23,7 @@ use super::record::{EndReason, FlowKey, FlowRecord, FlowState};
 use crate::addr::Family;
 use crate::app::{lock_names, App, Inspector, NameTable, Seen, SharedNames};
 use crate::hash::{flow_map, FlowMap};
+use crate::key::FlowNames;
 use crate::record::{flag, PacketRecord};
 use crate::table::ConvKey;
 
@@ -180,6 +181,8 @@ pub struct Segment {
     /// Time of the first and last timed packet; `first_ns` u64::MAX when none had a time.
     pub first_ns: u64,
     pub last_ns: u64,
+    /// What the flow's payloads had told by then (application, server name).
+    pub names: FlowNames,
 }
 
 /// A segment's identity: its flow and the ports its packets carried; segments of flows that
@@ -201,6 +204,9 @@ impl Segment {
         }
         self.first_ns = self.first_ns.min(o.first_ns);
         self.last_ns = self.last_ns.max(o.last_ns);
+        if self.names == FlowNames::default() {
+            self.names = o.names;
+        }
     }
 
     /// Source, destination and ports of direction `dir` (0: `a` to `b`).
@@ -238,6 +244,7 @@ impl Slot {
             tcp_flags: self.seg_flags,
             first_ns: self.seg_first,
             last_ns: self.seg_last,
+            names: FlowNames { app: self.told.app as u8, name: self.told.name },
         }
     }
 

@@ -5,13 +5,13 @@
 //! present: family (4, 6, or 0 when the key has no address or the packet no IP layer), src_ip,
 //! dst_ip (IPv4 mapped; a prefix's network), src_port, dst_port, proto, src_prefix_len,
 //! dst_prefix_len, icmp_type, icmp_code, tcp_flags, dscp, vlan, src_as, dst_as, src_country,
-//! dst_country, direction; a field outside the task's key is `::`, 0 or empty.
+//! dst_country, direction, app, server_name; a field outside the task's key is `::`, 0 or empty.
 
 use super::{check_times, RowWriter, StorageRows};
 use crate::addr::{Addr, Family};
 use crate::bytes::LeReader;
 use crate::engine::{WindowSnapshot, SNAPSHOT_MAGIC, SNAPSHOT_VERSION};
-use crate::key::{KeyFields, PackedKey};
+use crate::key::{app_text, server_name_text, KeyFields, KeyNames, PackedKey};
 use crate::sketch::countmin::CountMin;
 use crate::sketch::superspread::SuperSpread;
 
@@ -54,7 +54,7 @@ fn addr_bytes(a: &Option<Addr>) -> &[u8; 16] {
 
 /// family, src_ip, dst_ip, src_port, dst_port, proto, then the other fields of a key: a
 /// prefix is its network in src_ip/dst_ip with its length beside.
-fn write_key(w: &mut RowWriter, key: &PackedKey, fields: KeyFields) {
+fn write_key(w: &mut RowWriter, key: &PackedKey, fields: KeyFields, names: &KeyNames) {
     let p = key.parts(fields);
     let src = p.src.or(p.src_prefix.map(|(a, _)| a));
     let dst = p.dst.or(p.dst_prefix.map(|(a, _)| a));
@@ -79,17 +79,21 @@ fn write_key(w: &mut RowWriter, key: &PackedKey, fields: KeyFields) {
     w.string(&country(p.src_country));
     w.string(&country(p.dst_country));
     w.string(p.direction.unwrap_or(""));
+    w.string(&p.app.map(app_text).unwrap_or_default());
+    w.string(&p.server_name.map(|id| server_name_text(id, names)).unwrap_or_default());
 }
 
 /// The rows of a window being written: the window's own row, then each task's.
 struct WindowRows<'a> {
     out: StorageRows,
     prefix: Prefix<'a>,
+    /// The server names keys refer to.
+    names: KeyNames,
 }
 
 impl<'a> WindowRows<'a> {
-    fn new(source: &'a str, run: &'a str, start: u64, end: u64) -> WindowRows<'a> {
-        WindowRows { out: StorageRows::default(), prefix: Prefix { source, run, start, end } }
+    fn new(source: &'a str, run: &'a str, start: u64, end: u64, names: KeyNames) -> WindowRows<'a> {
+        WindowRows { out: StorageRows::default(), prefix: Prefix { source, run, start, end }, names }
     }
 
     /// The `windows` row; `first`/`last` are the timed packets' times (None: no timed packet).
@@ -118,7 +122,7 @@ impl<'a> WindowRows<'a> {
             packets += p;
             bytes += b;
             self.prefix.task(w, task);
-            write_key(w, &k, key);
+            write_key(w, &k, key, &self.names);
             w.u64(p);
             w.u64(b);
             w.u64(d);
@@ -135,7 +139,7 @@ impl<'a> WindowRows<'a> {
                 keys += 1;
                 self.prefix.task(w, task);
                 w.string(rank);
-                write_key(w, &k, key);
+                write_key(w, &k, key, &self.names);
                 w.u64(p);
                 w.u64(b);
                 w.end_row();
@@ -149,7 +153,7 @@ impl<'a> WindowRows<'a> {
         let w = &mut self.out.tables[SPREADERS];
         for (k, spread) in &spreaders {
             self.prefix.task(w, task);
-            write_key(w, k, key);
+            write_key(w, k, key, &self.names);
             w.u64(*spread);
             w.end_row();
         }
@@ -199,7 +203,7 @@ impl<'a> WindowRows<'a> {
 pub fn window_rows(w: &WindowSnapshot, payloads: &[u64], source: &str, run: &str) -> StorageRows {
     let c = &w.counters;
     let (first, last) = if c.timed > 0 { (Some(c.first_ns), Some(c.last_ns)) } else { (None, None) };
-    let mut rows = WindowRows::new(source, run, w.start_ns, w.end_ns);
+    let mut rows = WindowRows::new(source, run, w.start_ns, w.end_ns, w.names.clone());
     rows.window(c.packets, c.bytes, c.late, first, last);
     for (t, &payload) in w.tasks.iter().zip(payloads) {
         let name = t.spec.name.as_str();
@@ -241,7 +245,20 @@ pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageR
     // No timed packet in the window (pcapng simple packets only): no first or last time.
     let timed = first <= last;
     let (first, last) = if timed { (Some(first), Some(last)) } else { (None, None) };
-    let mut rows = WindowRows::new(source, run, start, end);
+    let mut names = KeyNames::default();
+    if version != 2 {
+        for _ in 0..r.u32("name count")? {
+            let id = r.u32("name id")?;
+            let len = r.u16("name length")? as usize;
+            let name = std::str::from_utf8(r.take(len, "name")?)
+                .map_err(|_| "window snapshot: a server name is not UTF-8".to_string())?;
+            names.0.push((id, name.into()));
+        }
+        if !names.0.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Err("window snapshot: server names are not in id order".to_string());
+        }
+    }
+    let mut rows = WindowRows::new(source, run, start, end, names);
     rows.window(packets, bytes, late, first, last);
     let tasks = r.u16("task count")?;
     for _ in 0..tasks {
@@ -362,7 +379,7 @@ mod tests {
         let exact = objects(&rows, "exact_rows");
         assert_eq!(exact.len(), 2);
         assert!(
-            exact[0].contains(r#""task":"src","family":4,"src_ip":"::ffff:10.0.0.1","dst_ip":"::","src_port":0,"dst_port":0,"proto":0,"src_prefix_len":0,"dst_prefix_len":0,"icmp_type":0,"icmp_code":0,"tcp_flags":0,"dscp":0,"vlan":0,"src_as":0,"dst_as":0,"src_country":"","dst_country":"","direction":"","packets":8,"bytes":800,"distinct_count":8"#),
+            exact[0].contains(r#""task":"src","family":4,"src_ip":"::ffff:10.0.0.1","dst_ip":"::","src_port":0,"dst_port":0,"proto":0,"src_prefix_len":0,"dst_prefix_len":0,"icmp_type":0,"icmp_code":0,"tcp_flags":0,"dscp":0,"vlan":0,"src_as":0,"dst_as":0,"src_country":"","dst_country":"","direction":"","app":"","server_name":"","packets":8,"bytes":800,"distinct_count":8"#),
             "{}",
             exact[0]
         );

@@ -21,7 +21,7 @@ export function fieldFromName(name: string): number | undefined {
 }
 
 /** Fields the core keys on besides the five (crates/core/src/key.rs); this backend does not. */
-const CORE_ONLY = ['SrcPrefix', 'DstPrefix', 'SrcAS', 'DstAS', 'SrcCountry', 'DstCountry', 'ICMPType', 'ICMPCode', 'TCPFlags', 'DSCP', 'VLAN', 'Direction'];
+const CORE_ONLY = ['SrcPrefix', 'DstPrefix', 'SrcAS', 'DstAS', 'SrcCountry', 'DstCountry', 'App', 'ServerName', 'ICMPType', 'ICMPCode', 'TCPFlags', 'DSCP', 'VLAN', 'Direction'];
 
 /** Parses "SrcIP,DstPort" style lists; throws with the core's message. */
 export function parseKeyFields(list: string): number {
@@ -34,7 +34,7 @@ export function parseKeyFields(list: string): number {
       if (CORE_ONLY.includes(part.split('/')[0])) {
         throw new Error(`key field "${part}" is counted by the native and wasm backends; the TypeScript backend keys on SrcIP, DstIP, SrcPort, DstPort, Protocol`);
       }
-      throw new Error(`unknown key field "${part}": expected one of SrcIP, DstIP, ${CORE_ONLY.slice(0, 6).join(', ')}, SrcPort, DstPort, Protocol, ${CORE_ONLY.slice(6).join(', ')}`);
+      throw new Error(`unknown key field "${part}": expected one of SrcIP, DstIP, ${CORE_ONLY.slice(0, 8).join(', ')}, SrcPort, DstPort, Protocol, ${CORE_ONLY.slice(8).join(', ')}`);
     }
     f |= k;
   }
