@@ -115,6 +115,7 @@ function keyRowsOf(table: KeyTable, decoded: Record<string, unknown>[]): KeyRow[
       App: r.app as string,
       // A name has no spaces (keyText splits on them).
       ServerName: r.server_name as string,
+      Interface: `${r.probe as string}/${r.interface as string}`,
     };
     // A Count-Min candidate may be listed by packets and by bytes: count it once.
     if (table === 'heavy_hitters') {

@@ -1,14 +1,14 @@
 // Tasks keyed on the dimensions beyond the five flow fields (DSCP, TCP flags, VLAN, ICMP type
-// and code, prefixes, AS, country, direction), checked against tshark's per-packet fields on
-// shared captures:
-// every task's packets and bytes per value must equal what tshark's dissection adds up to; and,
-// stored, the queries group by those fields as the report counts them.
+// and code, prefixes, AS, country, application, server name, direction, interface), checked
+// against tshark's per-packet fields on shared captures: every task's packets and bytes per
+// value must equal what tshark's dissection adds up to; and, stored, the queries group by
+// those fields as the report counts them.
 // Where a frame carries two headers of a kind (an ICMP error quoting the packet it answers,
 // QinQ), the first is the one the key holds, as in tshark's first value.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadConfig, type KeyField } from '../config/index.js';
@@ -34,6 +34,7 @@ before(() => {
   - { name: nets, type: exact, key: [SrcPrefix/16/32] }
   - { name: dscp_hh, type: countmin, key: [DSCP], width: 4096 }
   - { name: names, type: exact, key: [App, ServerName] }
+  - { name: interfaces, type: exact, key: [Interface, Protocol] }
 `,
   );
 });
@@ -182,7 +183,7 @@ test('keys the core cannot hold are refused at start, saying why', () => {
     ['[SrcIP, DstIP, SrcPort, DstPort, Protocol, DSCP]', /task "t": key: the key SrcIP,DstIP,SrcPort,DstPort,Protocol,DSCP takes 40 bytes, more than the 39 a key holds/],
     ['[SrcIP, SrcPrefix]', /task "t": key: SrcIP and SrcPrefix are the same address, whole and cut short: choose one/],
     ['[SrcPrefix/33]', /task "t": key: key field "SrcPrefix\/33": the IPv4 length "33" is not a number from 1 to 32/],
-    ['[Dscp]', /tasks\[0\]\.key\[0\]: "Dscp" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction/],
+    ['[Dscp]', /tasks\[0\]\.key\[0\]: "Dscp" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction, Interface/],
   ] as const) {
     writeFileSync(bad, `tasks:\n  - { name: t, type: exact, key: ${key} }\n`);
     const r = spawnSync(process.execPath, [CLI, 'analyze', '--store', 'none', '--config', bad, join(pcaps, 'debian-libtrace-icmp-sample.pcap')], { encoding: 'utf8' });
@@ -227,6 +228,9 @@ test('stored in the embedded store, the keys group by any of their fields as the
     assert.deepEqual(new Map(names.map((row) => [row.key.serverName, Number(row.packets)])), byName);
     const both = await query('names', ['App', 'ServerName']);
     assert.ok(both.some((row) => row.key.app === 'DNS' && row.key.serverName !== '-'));
+    // An interface groups by its probe and name; summed over the protocols, every packet.
+    const interfaces = await query('interfaces', ['Interface']);
+    assert.deepEqual(interfaces.map((row) => [row.key.probe, row.key.interface, Number(row.packets)]), [[hostname(), file, 62_781]]);
   } finally {
     await store.close();
   }
@@ -337,4 +341,29 @@ test('ServerName and App keys equal tshark\'s names and protocols per TCP/UDP st
   // Distinct clients per name: this capture has one client per name.
   const spread = tasks.get('name_spread')?.spreaders ?? [];
   assert.ok(spread.length > 10 && spread.every((s) => s.serverName !== undefined));
+});
+
+test('the Interface key counts each capture file and pcapng interface as tshark numbers them', () => {
+  const files = ['tcpreplay-test.pcap', 'ndpi-sites.pcapng', 'gopacket-le-test202.pcapng'].map((f) => join(pcaps, f));
+  const ifConfig = join(dir, 'interfaces.yaml');
+  writeFileSync(ifConfig, `tasks:\n  - { name: interfaces, type: exact, key: [Interface] }\n  - { name: if_hh, type: countmin, key: [Interface, Protocol] }\n`);
+  const r = spawnSync(process.execPath, [CLI, 'analyze', '--json', '--store', 'none', '--window', '0', '--top', '1000', '--config', ifConfig, ...files], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  assert.equal(r.status, 0, r.stderr);
+  type Origin = Row & { probe: string; interface: string };
+  const tasks = new Map((JSON.parse(r.stdout) as { windows: { tasks: TaskJson[] }[] }).windows[0].tasks.map((t) => [t.name, t]));
+  // A capture's interface 0 is named by the file, another one as file#id (pcap files have one).
+  const want: Sums = new Map();
+  for (const file of files) {
+    for (const [len, id] of tshark(file, ['frame.len', 'frame.interface_id'])) {
+      // tshark lists a pcapng file's custom blocks as frames of no interface: not packets.
+      if (id === '' && file.endsWith('.pcapng')) continue;
+      sum(want, `${hostname()}/${Number(id || 0) ? `${file}#${id}` : file}`, Number(len));
+    }
+  }
+  assert.ok(want.size > 20, `${want.size} interfaces`);
+  assert.deepEqual(sorted(rowsOf(tasks.get('interfaces'), (row) => `${(row as Origin).probe}/${(row as Origin).interface}`)), sorted(want));
+  for (const c of (tasks.get('if_hh')?.heavyHittersByPackets ?? []) as (Origin & { exactPackets: number })[]) {
+    assert.equal(c.packets, c.exactPackets, `${c.key}: estimate and exact count`);
+    assert.ok(want.has(`${c.probe}/${c.interface}`));
+  }
 });

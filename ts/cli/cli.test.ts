@@ -181,7 +181,7 @@ test('usage and configuration errors exit 2 and say what is wrong', () => {
   const r = run('analyze', '--config', bad, join(pcaps, 'ndpi-nfsv3.pcap'));
   assert.equal(r.code, 2);
   assert.match(r.stderr, /analyze\.top: 0 is below the minimum 1/);
-  assert.match(r.stderr, /tasks\[0\]\.key\[0\]: "SrcMac" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction \(a prefix may give its lengths: SrcPrefix\/24\/48\)/);
+  assert.match(r.stderr, /tasks\[0\]\.key\[0\]: "SrcMac" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction, Interface \(a prefix may give its lengths: SrcPrefix\/24\/48\)/);
 });
 
 test('--print-config shows the effective configuration, as YAML (JSON with --json)', () => {

@@ -58,7 +58,7 @@ bogus: 1
     'bogus: unknown key (known: seed, window, analyze, nats, cluster, probe, engine, storage, api, alerts, ai, flows, console, tasks)',
     'analyze.chunksize: unknown key (known: top, chunkSize, window, bpf, exactBeside, threads)',
     'analyze.top: expected an integer, got string "ten"',
-    'tasks[0].key[1]: "DestIP" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction (a prefix may give its lengths: SrcPrefix/24/48)',
+    'tasks[0].key[1]: "DestIP" is not one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction, Interface (a prefix may give its lengths: SrcPrefix/24/48)',
     'tasks[1].type: expected one of exact, countmin, superspread, got string "countmin2"',
   ]);
 });

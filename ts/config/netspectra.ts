@@ -5,7 +5,7 @@ import type { Schema } from './schema.js';
 /** Key fields in key order (crates/core/src/key.rs). */
 export const KEY_FIELDS = [
   'SrcIP', 'DstIP', 'SrcPrefix', 'DstPrefix', 'SrcAS', 'DstAS', 'SrcCountry', 'DstCountry', 'App', 'ServerName', 'SrcPort', 'DstPort', 'Protocol', 'ICMPType', 'ICMPCode',
-  'TCPFlags', 'DSCP', 'VLAN', 'Direction',
+  'TCPFlags', 'DSCP', 'VLAN', 'Direction', 'Interface',
 ] as const;
 export type KeyField = (typeof KEY_FIELDS)[number];
 /** A key field as configured: a prefix may give its IPv4 and IPv6 lengths ("SrcPrefix/24/48"). */

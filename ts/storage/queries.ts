@@ -15,7 +15,7 @@ export class QueryError extends Error {}
 const FIELD_COLUMN: Record<KeyField, string> = {
   SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPrefix: 'src_ip', DstPrefix: 'dst_ip', SrcAS: 'src_as', DstAS: 'dst_as', SrcCountry: 'src_country',
   DstCountry: 'dst_country', App: 'app', ServerName: 'server_name', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto', ICMPType: 'icmp_type', ICMPCode: 'icmp_code',
-  TCPFlags: 'tcp_flags', DSCP: 'dscp', VLAN: 'vlan', Direction: 'direction',
+  TCPFlags: 'tcp_flags', DSCP: 'dscp', VLAN: 'vlan', Direction: 'direction', Interface: 'interface',
 };
 
 
@@ -65,6 +65,9 @@ export interface Key {
   /** The flow's application and server name ("-": none recognised) when the key holds them, else "". */
   app: string;
   serverName: string;
+  /** The probe and interface the packets were captured on, when the key holds them, else "". */
+  probe: string;
+  interface: string;
 }
 
 export interface TaskInfo {
@@ -201,10 +204,10 @@ async function rows<T>(store: Store, query: string, params: Record<string, unkno
 const NS = (column: string) => `toString(toUnixTimestamp64Nano(${column}))`;
 
 /** Key columns grouped by for the given fields (family too when an address or prefix is among
- * them, a prefix's length beside its network). */
+ * them, a prefix's length beside its network, an interface with its probe). */
 function keyColumns(fields: KeyField[]): string[] {
   const cols = fields.flatMap((f) =>
-    f === 'SrcPrefix' ? ['src_ip', 'src_prefix_len'] : f === 'DstPrefix' ? ['dst_ip', 'dst_prefix_len'] : [FIELD_COLUMN[f]],
+    f === 'SrcPrefix' ? ['src_ip', 'src_prefix_len'] : f === 'DstPrefix' ? ['dst_ip', 'dst_prefix_len'] : f === 'Interface' ? ['probe', 'interface'] : [FIELD_COLUMN[f]],
   );
   return fields.some((f) => f.endsWith('IP') || f.endsWith('Prefix')) ? ['family', ...cols] : cols;
 }
@@ -252,6 +255,8 @@ function keyOf(r: KeyRow): Key {
     direction: r.k_direction ?? '',
     app: r.k_app ?? '',
     serverName: r.k_server_name ?? '',
+    probe: r.k_probe ?? '',
+    interface: r.k_interface ?? '',
   };
 }
 

@@ -166,7 +166,7 @@ export const MIGRATIONS: Migration[] = [
   },
   {
     version: 6,
-    name: 'task keys on prefixes, AS, country, application, server name, ICMP type and code, TCP flags, DSCP, VLAN and direction',
+    name: 'task keys on prefixes, AS, country, application, server name, ICMP type and code, TCP flags, DSCP, VLAN, direction and interface',
     statements: [
       // A prefix key writes its network in src_ip/dst_ip and its length here; a field outside
       // the task's key is 0 or empty (window_tasks.key_fields says which are in it).
@@ -186,6 +186,8 @@ export const MIGRATIONS: Migration[] = [
           ['direction', 'LowCardinality(String)', 'dst_country'],
           ['app', 'LowCardinality(String)', 'direction'],
           ['server_name', 'String', 'app'],
+          ['probe', 'LowCardinality(String)', 'server_name'],
+          ['interface', 'LowCardinality(String)', 'probe'],
         ].map(([column, type, after]) => `ALTER TABLE {db}.${t} ADD COLUMN IF NOT EXISTS ${column} ${type} DEFAULT ${type.includes('String') ? "''" : 0} AFTER ${after}`),
       ),
     ],

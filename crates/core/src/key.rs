@@ -23,7 +23,7 @@ struct Field {
 }
 
 /// Every field, in key order.
-const FIELDS: [Field; 19] = [
+const FIELDS: [Field; 20] = [
     Field { name: "SrcIP", bit: 1, len: 17 },
     Field { name: "DstIP", bit: 2, len: 17 },
     Field { name: "SrcPrefix", bit: 32, len: 17 },
@@ -43,6 +43,7 @@ const FIELDS: [Field; 19] = [
     Field { name: "DSCP", bit: 1024, len: 1 },
     Field { name: "VLAN", bit: 2048, len: 2 },
     Field { name: "Direction", bit: 65536, len: 1 },
+    Field { name: "Interface", bit: 1 << 19, len: 2 },
 ];
 
 /// What a flow's first payloads told, as keys hold it: the application ([`crate::app::App`]
@@ -103,15 +104,17 @@ impl KeyFields {
     pub const DIRECTION: KeyFields = KeyFields::bit(65536);
     pub const APP: KeyFields = KeyFields::bit(1 << 17);
     pub const SERVER_NAME: KeyFields = KeyFields::bit(1 << 18);
+    /// The probe and interface a packet was captured on (its origin; see `Engine::origin`).
+    pub const INTERFACE: KeyFields = KeyFields::bit(1 << 19);
     /// Fields a flow learns from its payloads: known for the whole flow at the end of a window,
     /// not for its first packets, so their tasks are always derived from the flows' shares.
     const NAMED: u32 = 1 << 17 | 1 << 18;
     /// Fields that may change from one packet of a flow to the next: a task keyed on one of
     /// them counts every packet by itself instead of deriving from the flow's share.
-    const PER_PACKET: u32 = 512 | 1024 | 2048;
+    const PER_PACKET: u32 = 512 | 1024 | 2048 | 1 << 19;
     /// Fields looked up in a [`KeyContext`].
     const LOOKED_UP: u32 = 4096 | 8192 | 16384 | 32768 | 65536;
-    const ALL: u32 = (1 << 19) - 1;
+    const ALL: u32 = (1 << 20) - 1;
 
     const fn bit(bits: u32) -> KeyFields {
         KeyFields { bits, prefix: [0; 4] }
@@ -227,7 +230,7 @@ impl KeyFields {
         }
         if f.named() && f.per_packet() {
             return Err(format!(
-                "the key {f} mixes a flow's names (App, ServerName: known for the whole flow) with a packet's fields (TCPFlags, DSCP, VLAN): choose one kind"
+                "the key {f} mixes a flow's names (App, ServerName: known for the whole flow) with a packet's fields (TCPFlags, DSCP, VLAN, Interface): choose one kind"
             ));
         }
         if f.packed_len() > PackedKey::MAX {
@@ -375,6 +378,9 @@ impl PackedKey {
             if fields.has(KeyFields::DIRECTION) {
                 k.push(&[ctx.direction(&r.src, &r.dst)]);
             }
+            if fields.has(KeyFields::INTERFACE) {
+                k.push(&r.interface.to_be_bytes());
+            }
         }
         k
     }
@@ -503,6 +509,9 @@ impl PackedKey {
         if fields.has(KeyFields::DIRECTION) {
             parts.direction = one(&mut at).and_then(|d| DIRECTIONS.get(d as usize).copied());
         }
+        if fields.has(KeyFields::INTERFACE) {
+            parts.interface = two(&mut at);
+        }
         parts
     }
 
@@ -538,6 +547,10 @@ impl PackedKey {
         out.extend(p.dscp.map(|v| crate::names::dscp(v).map_or_else(|| format!("dscp {v}"), |n| format!("dscp {n}"))));
         out.extend(p.vlan.map(|v| format!("vlan {v}")));
         out.extend(p.direction.map(str::to_string));
+        out.extend(
+            p.interface
+                .map(|i| names.origin(i).map_or_else(|| format!("#{i}"), |(probe, iface)| format!("{probe}/{iface}"))),
+        );
         out.join(" ")
     }
 }
@@ -559,13 +572,21 @@ pub fn app_text(v: u8) -> String {
     }
 }
 
-/// Server names by id, as a window's keys refer to them (sorted by id).
+/// What a window's keys refer to by number: server names by id (sorted by id), and the
+/// (probe, interface) pairs by origin index.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KeyNames(pub Vec<(u32, Box<str>)>);
+pub struct KeyNames {
+    pub servers: Vec<(u32, Box<str>)>,
+    pub origins: Vec<(Box<str>, Box<str>)>,
+}
 
 impl KeyNames {
     pub fn get(&self, id: u32) -> Option<&str> {
-        self.0.binary_search_by_key(&id, |e| e.0).ok().map(|i| &*self.0[i].1)
+        self.servers.binary_search_by_key(&id, |e| e.0).ok().map(|i| &*self.servers[i].1)
+    }
+
+    pub fn origin(&self, i: u16) -> Option<(&str, &str)> {
+        self.origins.get(i as usize).map(|(p, n)| (&**p, &**n))
     }
 }
 
@@ -633,6 +654,8 @@ pub struct KeyParts {
     /// [`crate::app::App`] as u8, and the server name's id (0: none).
     pub app: Option<u8>,
     pub server_name: Option<u32>,
+    /// The origin: an index into the engine's (probe, interface) pairs.
+    pub interface: Option<u16>,
 }
 
 impl core::hash::Hash for PackedKey {
@@ -791,10 +814,10 @@ mod tests {
         assert_eq!(KeyFields::from_raw(32, [24, 48, 0, 0]), Some(KeyFields::SRC_PREFIX));
         assert_eq!(KeyFields::from_raw(32, [0, 48, 0, 0]), None, "a prefix without its length");
         assert_eq!(KeyFields::from_raw(1, [24, 48, 0, 0]), None, "a length without its prefix");
-        assert_eq!(KeyFields::from_raw(1 << 19, [0; 4]), None, "an unknown field");
+        assert_eq!(KeyFields::from_raw(1 << 20, [0; 4]), None, "an unknown field");
         assert_eq!(
             err("ServerName,DSCP"),
-            "the key ServerName,DSCP mixes a flow's names (App, ServerName: known for the whole flow) with a packet's fields (TCPFlags, DSCP, VLAN): choose one kind"
+            "the key ServerName,DSCP mixes a flow's names (App, ServerName: known for the whole flow) with a packet's fields (TCPFlags, DSCP, VLAN, Interface): choose one kind"
         );
     }
 }

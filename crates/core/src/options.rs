@@ -396,16 +396,16 @@ mod tests {
         let with = |t: TaskOptions| AnalyzerOptions { tasks: vec![t], ..AnalyzerOptions::default() };
         assert_eq!(
             error(with(task("k", "exact", "SrcMac"))),
-            "task \"k\": key: unknown key field \"SrcMac\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction"
+            "task \"k\": key: unknown key field \"SrcMac\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction, Interface"
         );
         assert_eq!(error(with(task("k", "exact", ""))), "task \"k\": key: a key needs at least one field");
         assert_eq!(
             error(with(TaskOptions { distinct: Some("Nope".into()), ..task("d", "exact", "SrcIP") })),
-            "task \"d\": distinct: unknown key field \"Nope\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction"
+            "task \"d\": distinct: unknown key field \"Nope\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction, Interface"
         );
         assert_eq!(
             error(with(TaskOptions { element: Some("X".into()), ..task("e", "superspread", "SrcIP") })),
-            "task \"e\": element: unknown key field \"X\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction"
+            "task \"e\": element: unknown key field \"X\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction, Interface"
         );
         assert_eq!(error(with(task("t", "bloom", "SrcIP"))), "task \"t\": unknown type \"bloom\"");
         assert_eq!(

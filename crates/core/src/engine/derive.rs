@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::snapshot::{names_of, ClosedWindow, TaskSnapshot, WindowSnapshot};
+use super::snapshot::{server_names_of, ClosedWindow, TaskSnapshot, WindowSnapshot};
 use super::task::{TaskKind, TaskSpec, TaskState};
 use super::{EngineConfig, WindowCounters};
 use crate::app::{lock_names, SharedNames};
@@ -87,6 +87,8 @@ pub(crate) struct Derive {
     pub(crate) ctx: KeyContext,
     /// The flow cache's name table: the server names keys refer to by id.
     pub(crate) names: Option<SharedNames>,
+    /// The engine's (probe, interface) pairs: what Interface keys refer to by index.
+    pub(crate) origins: Vec<(Box<str>, Box<str>)>,
     /// Sketch words of one direction of a flow.
     dir_words: usize,
     /// Per flow slot: the sketch words of its two directions.
@@ -150,6 +152,7 @@ impl Derive {
             per_packet,
             ctx: KeyContext { geo: None, local: cfg.flows.local.clone() },
             names: None,
+            origins: Vec::new(),
             dir_words,
             hashes: Vec::new(),
             conversations: cfg.conversations.then(|| ConversationTable::new(seed)),
@@ -334,14 +337,17 @@ impl Derive {
         self.emit(WindowSnapshot { start_ns, end_ns, counters, tasks, names });
     }
 
-    /// The server names the window's keys refer to.
+    /// The server names and origins the window's keys refer to.
     fn key_names(&self, tasks: &[TaskSnapshot]) -> KeyNames {
-        match &self.names {
+        let servers = match &self.names {
             Some(table) if self.specs.iter().any(|s| s.key.has(KeyFields::SERVER_NAME)) => {
-                names_of(tasks, &lock_names(table))
+                server_names_of(tasks, &lock_names(table))
             }
-            _ => KeyNames::default(),
-        }
+            _ => Vec::new(),
+        };
+        let origins =
+            if self.specs.iter().any(|s| s.key.has(KeyFields::INTERFACE)) { self.origins.clone() } else { Vec::new() };
+        KeyNames { servers, origins }
     }
 
     fn emit(&mut self, w: WindowSnapshot) {

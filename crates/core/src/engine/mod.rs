@@ -139,6 +139,8 @@ impl Engine {
             if let Some(f) = &mut lock(&self.outputs).flows {
                 f.add_origin(probe, interface);
             }
+            let named: (Box<str>, Box<str>) = (probe.into(), interface.into());
+            self.back.push(Op::Call(Box::new(move |d| d.origins.push(named))));
         }
         origin
     }
@@ -218,13 +220,15 @@ impl Engine {
         }
         let touch = self.flows.add_payload(r, origin, payload, tcp_seq);
         self.send_ended();
+        // The derived half keys on the origin where the record has its capture interface.
+        let r = PacketRecord { interface: origin, ..*r };
         match touch {
             Some(touch) if touch.keyed => {
                 if self.counts_keyed {
-                    self.back.push(Op::Keyed { r: *r, touch });
+                    self.back.push(Op::Keyed { r, touch });
                 }
             }
-            _ => self.back.push(Op::Alone { r: *r, has_ts }),
+            _ => self.back.push(Op::Alone { r, has_ts }),
         }
         touch.map(|t| t.slot)
     }
@@ -590,8 +594,8 @@ pub(crate) mod tests {
         assert_eq!(&buf[..4], b"NSWS");
         assert_eq!(u16::from_le_bytes([buf[4], buf[5]]), 3);
         assert_eq!(u64::from_le_bytes(buf[22..30].try_into().unwrap()), 41, "packets");
-        // No server names (u32 count), then three tasks.
-        let mut at = 6 + 8 * 8 + 4;
+        // No server names (u32 count) nor origins (u16 count), then three tasks.
+        let mut at = 6 + 8 * 8 + 4 + 2;
         assert_eq!(u16::from_le_bytes([buf[at], buf[at + 1]]), 3);
         at += 2;
         let mut kinds = Vec::new();

@@ -5,7 +5,9 @@
 //!   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
 //!   u64 first_ns, u64 last_ns (of the timed packets; first_ns u64::MAX and last_ns 0 when no
 //!   packet had a time), u64 syn, u32 name count, per name u32 id, u16 length, the server name
-//!   (UTF-8; the names the tasks' ServerName keys refer to), u16 task count, then per task:
+//!   (UTF-8; the names the tasks' ServerName keys refer to), u16 origin count, per origin the
+//!   probe and the interface (each u16 length, UTF-8; what Interface keys refer to by index),
+//!   u16 task count, then per task:
 //!   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), key fields,
 //!   distinct/element fields (each u32 field bits and u8 prefix lengths SrcPrefix IPv4, IPv6,
 //!   DstPrefix IPv4, IPv6; see `key`), u32 payload length, payload:
@@ -36,7 +38,7 @@ pub struct WindowSnapshot {
 
 /// The server names of the keys tasks report (exact keys, Count-Min candidates, spreaders),
 /// from the flow cache's name table.
-pub(crate) fn names_of(tasks: &[TaskSnapshot], table: &NameTable) -> KeyNames {
+pub(crate) fn server_names_of(tasks: &[TaskSnapshot], table: &NameTable) -> Vec<(u32, Box<str>)> {
     let mut ids = Vec::new();
     for t in tasks.iter().filter(|t| t.spec.key.has(KeyFields::SERVER_NAME)) {
         let mut id = |k: &PackedKey| ids.extend(k.parts(t.spec.key).server_name.filter(|&i| i != 0));
@@ -50,7 +52,7 @@ pub(crate) fn names_of(tasks: &[TaskSnapshot], table: &NameTable) -> KeyNames {
     }
     ids.sort_unstable();
     ids.dedup();
-    KeyNames(ids.into_iter().filter_map(|i| table.get(i).map(|n| (i, n.into()))).collect())
+    ids.into_iter().filter_map(|i| table.get(i).map(|n| (i, n.into()))).collect()
 }
 
 pub const SNAPSHOT_MAGIC: &[u8; 4] = b"NSWS";
@@ -182,12 +184,20 @@ impl WindowSnapshot {
         for v in [self.start_ns, self.end_ns, c.packets, c.bytes, c.late, first, c.last_ns, c.syn] {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        out.extend_from_slice(&(self.names.0.len() as u32).to_le_bytes());
-        for (id, name) in &self.names.0 {
-            let name = &name.as_bytes()[..name.len().min(u16::MAX as usize)];
+        let text = |out: &mut Vec<u8>, t: &str| {
+            let t = &t.as_bytes()[..t.len().min(u16::MAX as usize)];
+            out.extend_from_slice(&(t.len() as u16).to_le_bytes());
+            out.extend_from_slice(t);
+        };
+        out.extend_from_slice(&(self.names.servers.len() as u32).to_le_bytes());
+        for (id, name) in &self.names.servers {
             out.extend_from_slice(&id.to_le_bytes());
-            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            out.extend_from_slice(name);
+            text(out, name);
+        }
+        out.extend_from_slice(&(self.names.origins.len() as u16).to_le_bytes());
+        for (probe, interface) in &self.names.origins {
+            text(out, probe);
+            text(out, interface);
         }
         out.extend_from_slice(&(self.tasks.len() as u16).to_le_bytes());
         for t in &self.tasks {
@@ -405,6 +415,11 @@ fn key_json(j: &mut Json, k: &PackedKey, fields: KeyFields, names: &KeyNames) {
     }
     if let Some(id) = p.server_name {
         j.str("serverName", &server_name_text(id, names));
+    }
+    if let Some(i) = p.interface {
+        let (probe, interface) = names.origin(i).unwrap_or(("", ""));
+        j.str("probe", probe);
+        j.str("interface", interface);
     }
     // Named after the fields: a key with ports but no protocol names the ports all agree on.
     if let Some(name) = p.src_port.and_then(|v| names::service(p.proto, v)) {

@@ -72,7 +72,7 @@ impl TaskState {
         }
         if spec.named() && spec.per_packet() {
             return Err(named(
-                "a flow's names (App, ServerName) and a packet's fields (TCPFlags, DSCP, VLAN) cannot be counted together: choose one kind".into(),
+                "a flow's names (App, ServerName) and a packet's fields (TCPFlags, DSCP, VLAN, Interface) cannot be counted together: choose one kind".into(),
             ));
         }
         Ok(match &spec.kind {

@@ -58,7 +58,8 @@ pub const TABLES: [Table; 6] = [
             "src_prefix_len": UInt8, "dst_prefix_len": UInt8, "icmp_type": UInt8, "icmp_code": UInt8,
             "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "src_as": UInt64, "dst_as": UInt64,
             "src_country": LowCardinalityString, "dst_country": LowCardinalityString,
-            "direction": LowCardinalityString, "app": LowCardinalityString, "server_name": String, "packets": UInt64,
+            "direction": LowCardinalityString, "app": LowCardinalityString, "server_name": String,
+            "probe": LowCardinalityString, "interface": LowCardinalityString, "packets": UInt64,
             "bytes": UInt64, "distinct_count": UInt64),
     },
     Table {
@@ -69,6 +70,7 @@ pub const TABLES: [Table; 6] = [
             "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "src_as": UInt64, "dst_as": UInt64,
             "src_country": LowCardinalityString, "dst_country": LowCardinalityString,
             "direction": LowCardinalityString, "app": LowCardinalityString, "server_name": String,
+            "probe": LowCardinalityString, "interface": LowCardinalityString,
             "packets": UInt64, "bytes": UInt64),
     },
     Table {
@@ -78,7 +80,8 @@ pub const TABLES: [Table; 6] = [
             "src_prefix_len": UInt8, "dst_prefix_len": UInt8, "icmp_type": UInt8, "icmp_code": UInt8,
             "tcp_flags": UInt8, "dscp": UInt8, "vlan": UInt16, "src_as": UInt64, "dst_as": UInt64,
             "src_country": LowCardinalityString, "dst_country": LowCardinalityString,
-            "direction": LowCardinalityString, "app": LowCardinalityString, "server_name": String, "spread": UInt64),
+            "direction": LowCardinalityString, "app": LowCardinalityString, "server_name": String,
+            "probe": LowCardinalityString, "interface": LowCardinalityString, "spread": UInt64),
     },
     Table {
         name: "flows",

@@ -5,7 +5,8 @@
 //! present: family (4, 6, or 0 when the key has no address or the packet no IP layer), src_ip,
 //! dst_ip (IPv4 mapped; a prefix's network), src_port, dst_port, proto, src_prefix_len,
 //! dst_prefix_len, icmp_type, icmp_code, tcp_flags, dscp, vlan, src_as, dst_as, src_country,
-//! dst_country, direction, app, server_name; a field outside the task's key is `::`, 0 or empty.
+//! dst_country, direction, app, server_name, probe, interface; a field outside the task's key
+//! is `::`, 0 or empty.
 
 use super::{check_times, RowWriter, StorageRows};
 use crate::addr::{Addr, Family};
@@ -81,6 +82,9 @@ fn write_key(w: &mut RowWriter, key: &PackedKey, fields: KeyFields, names: &KeyN
     w.string(p.direction.unwrap_or(""));
     w.string(&p.app.map(app_text).unwrap_or_default());
     w.string(&p.server_name.map(|id| server_name_text(id, names)).unwrap_or_default());
+    let (probe, interface) = p.interface.and_then(|i| names.origin(i)).unwrap_or(("", ""));
+    w.string(probe);
+    w.string(interface);
 }
 
 /// The rows of a window being written: the window's own row, then each task's.
@@ -252,10 +256,21 @@ pub fn storage_rows(snapshot: &[u8], source: &str, run: &str) -> Result<StorageR
             let len = r.u16("name length")? as usize;
             let name = std::str::from_utf8(r.take(len, "name")?)
                 .map_err(|_| "window snapshot: a server name is not UTF-8".to_string())?;
-            names.0.push((id, name.into()));
+            names.servers.push((id, name.into()));
         }
-        if !names.0.windows(2).all(|w| w[0].0 < w[1].0) {
+        if !names.servers.windows(2).all(|w| w[0].0 < w[1].0) {
             return Err("window snapshot: server names are not in id order".to_string());
+        }
+        for _ in 0..r.u16("origin count")? {
+            let mut text = |what: &str| -> Result<Box<str>, String> {
+                let len = r.u16(what)? as usize;
+                std::str::from_utf8(r.take(len, what)?)
+                    .map(Into::into)
+                    .map_err(|_| format!("window snapshot: a {what} is not UTF-8"))
+            };
+            let probe = text("probe name")?;
+            let interface = text("interface name")?;
+            names.origins.push((probe, interface));
         }
     }
     let mut rows = WindowRows::new(source, run, start, end, names);
@@ -379,7 +394,7 @@ mod tests {
         let exact = objects(&rows, "exact_rows");
         assert_eq!(exact.len(), 2);
         assert!(
-            exact[0].contains(r#""task":"src","family":4,"src_ip":"::ffff:10.0.0.1","dst_ip":"::","src_port":0,"dst_port":0,"proto":0,"src_prefix_len":0,"dst_prefix_len":0,"icmp_type":0,"icmp_code":0,"tcp_flags":0,"dscp":0,"vlan":0,"src_as":0,"dst_as":0,"src_country":"","dst_country":"","direction":"","app":"","server_name":"","packets":8,"bytes":800,"distinct_count":8"#),
+            exact[0].contains(r#""task":"src","family":4,"src_ip":"::ffff:10.0.0.1","dst_ip":"::","src_port":0,"dst_port":0,"proto":0,"src_prefix_len":0,"dst_prefix_len":0,"icmp_type":0,"icmp_code":0,"tcp_flags":0,"dscp":0,"vlan":0,"src_as":0,"dst_as":0,"src_country":"","dst_country":"","direction":"","app":"","server_name":"","probe":"","interface":"","packets":8,"bytes":800,"distinct_count":8"#),
             "{}",
             exact[0]
         );

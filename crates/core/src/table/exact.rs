@@ -176,7 +176,7 @@ mod tests {
     fn parse_names_the_bad_field() {
         assert_eq!(
             KeyFields::parse("SrcIP,DestIP").unwrap_err(),
-            "unknown key field \"DestIP\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction"
+            "unknown key field \"DestIP\": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction, Interface"
         );
         assert!(KeyFields::parse("").is_err());
         assert_eq!(KeyFields::parse("Protocol,SrcIP").unwrap().to_string(), "SrcIP,Protocol");

@@ -92,8 +92,8 @@ test('the snapshot buffer carries every task', () => {
   assert.equal(buf.subarray(0, 4).toString('latin1'), 'NSWS');
   assert.equal(buf.readUInt16LE(4), 3);
   assert.equal(buf.readBigUInt64LE(22), 41n, 'packets');
-  // No server names (u32 count), then the tasks.
-  let at = 6 + 8 * 8 + 4;
+  // No server names (u32 count) nor origins (u16 count), then the tasks.
+  let at = 6 + 8 * 8 + 4 + 2;
   assert.equal(buf.readUInt16LE(at), 3);
   at += 2;
   const kinds: number[] = [];

@@ -21,7 +21,7 @@ export function fieldFromName(name: string): number | undefined {
 }
 
 /** Fields the core keys on besides the five (crates/core/src/key.rs); this backend does not. */
-const CORE_ONLY = ['SrcPrefix', 'DstPrefix', 'SrcAS', 'DstAS', 'SrcCountry', 'DstCountry', 'App', 'ServerName', 'ICMPType', 'ICMPCode', 'TCPFlags', 'DSCP', 'VLAN', 'Direction'];
+const CORE_ONLY = ['SrcPrefix', 'DstPrefix', 'SrcAS', 'DstAS', 'SrcCountry', 'DstCountry', 'App', 'ServerName', 'ICMPType', 'ICMPCode', 'TCPFlags', 'DSCP', 'VLAN', 'Direction', 'Interface'];
 
 /** Parses "SrcIP,DstPort" style lists; throws with the core's message. */
 export function parseKeyFields(list: string): number {

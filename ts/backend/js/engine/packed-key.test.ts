@@ -51,7 +51,7 @@ test('key field lists parse with the core messages and print in key order', () =
   assert.equal(keyFieldsText(parseKeyFields('Protocol,SrcIP')), 'SrcIP,Protocol');
   assert.equal(keyFieldsText(parseKeyFields(' DstPort ,, Protocol,DstPort')), 'DstPort,Protocol');
   assert.throws(() => parseKeyFields('SrcIP,DestIP'), {
-    message: 'unknown key field "DestIP": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction',
+    message: 'unknown key field "DestIP": expected one of SrcIP, DstIP, SrcPrefix, DstPrefix, SrcAS, DstAS, SrcCountry, DstCountry, App, ServerName, SrcPort, DstPort, Protocol, ICMPType, ICMPCode, TCPFlags, DSCP, VLAN, Direction, Interface',
   });
   assert.throws(() => parseKeyFields('SrcIP,DSCP'), {
     message: 'key field "DSCP" is counted by the native and wasm backends; the TypeScript backend keys on SrcIP, DstIP, SrcPort, DstPort, Protocol',

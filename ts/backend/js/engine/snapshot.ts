@@ -3,8 +3,8 @@
 //
 // Buffer layout (little-endian), version 3:
 //   "NSWS" u16 version, u64 start_ns, u64 end_ns, u64 packets, u64 bytes, u64 late,
-//   u64 first_ns, u64 last_ns, u64 syn, u32 server name count (and the names: none here),
-//   u16 task count, then per task:
+//   u64 first_ns, u64 last_ns, u64 syn, u32 server name count and u16 origin count (and the
+//   names: none here), u16 task count, then per task:
 //   u8 name length, name (UTF-8), u8 type (1 exact, 2 countmin, 3 superspread), key fields,
 //   distinct/element fields (each u32 field bits and four u8 prefix lengths, zero here: this
 //   backend keys on the five flow fields only), u32 payload length, payload:
@@ -58,8 +58,9 @@ export class WindowSnapshot {
     // No timed packet: the first time past the last, as the core writes it.
     const first = c.timed > 0 ? c.firstNs : (1n << 64n) - 1n;
     for (const v of [this.startNs, this.endNs, c.packets, c.bytes, c.late, first, c.lastNs, c.syn]) out.u64(v);
-    // Server names of ServerName keys: none (this backend keys on the five flow fields).
+    // Server names and origins keys refer to: none (this backend keys on the five flow fields).
     out.u32(0);
+    out.u16(0);
     out.u16(this.tasks.length);
     for (const t of this.tasks) {
       const name = encoder.encode(t.spec.name);
