@@ -5,8 +5,9 @@
 // libndpi-bin), on pathspider-real.pcap repeated 80 times (5M real packets) and on 2M generated
 // packets; and names with country and AS enrichment (flows.asnDatabase, flows.countryDatabase:
 // generated MMDB files of 100,000 IPv4 /24 and 20,000 IPv6 /32 networks each, as the tests write
-// them); and all of that with six more exact tasks keyed on the other dimensions (prefixes,
-// DSCP, TCP flags, ICMP type and code, VLAN, AS, country, direction) beside the default tasks. Best of RUNS, wall
+// them); and all of that with eight more exact tasks keyed on the other dimensions (prefixes,
+// DSCP, TCP flags, ICMP type and code, VLAN, AS, country, direction, application and server
+// name, interface) beside the default tasks. Best of RUNS, wall
 // clock. Prints a table and writes bench/results/names.json.
 //
 // Options: --quick (one run each).
@@ -104,6 +105,8 @@ writeFileSync(
   - { name: tcp_flags, type: exact, key: [Protocol, TCPFlags] }
   - { name: vlan, type: exact, key: [VLAN, Protocol] }
   - { name: as_pairs, type: exact, key: [SrcAS, DstAS, DstCountry, Direction] }
+  - { name: server_names, type: exact, key: [App, ServerName] }
+  - { name: interfaces, type: exact, key: [Interface, Protocol] }
 `,
 );
 

@@ -24,26 +24,26 @@ struct Field {
 
 /// Every field, in key order.
 const FIELDS: [Field; 20] = [
-    Field { name: "SrcIP", bit: 1, len: 17 },
-    Field { name: "DstIP", bit: 2, len: 17 },
-    Field { name: "SrcPrefix", bit: 32, len: 17 },
-    Field { name: "DstPrefix", bit: 64, len: 17 },
-    Field { name: "SrcAS", bit: 4096, len: 4 },
-    Field { name: "DstAS", bit: 8192, len: 4 },
-    Field { name: "SrcCountry", bit: 16384, len: 2 },
-    Field { name: "DstCountry", bit: 32768, len: 2 },
-    Field { name: "App", bit: 1 << 17, len: 1 },
-    Field { name: "ServerName", bit: 1 << 18, len: 4 },
-    Field { name: "SrcPort", bit: 4, len: 2 },
-    Field { name: "DstPort", bit: 8, len: 2 },
-    Field { name: "Protocol", bit: 16, len: 1 },
-    Field { name: "ICMPType", bit: 128, len: 1 },
-    Field { name: "ICMPCode", bit: 256, len: 1 },
-    Field { name: "TCPFlags", bit: 512, len: 1 },
-    Field { name: "DSCP", bit: 1024, len: 1 },
-    Field { name: "VLAN", bit: 2048, len: 2 },
-    Field { name: "Direction", bit: 65536, len: 1 },
-    Field { name: "Interface", bit: 1 << 19, len: 2 },
+    Field { name: "SrcIP", bit: KeyFields::SRC_IP.bits, len: 17 },
+    Field { name: "DstIP", bit: KeyFields::DST_IP.bits, len: 17 },
+    Field { name: "SrcPrefix", bit: KeyFields::SRC_PREFIX.bits, len: 17 },
+    Field { name: "DstPrefix", bit: KeyFields::DST_PREFIX.bits, len: 17 },
+    Field { name: "SrcAS", bit: KeyFields::SRC_AS.bits, len: 4 },
+    Field { name: "DstAS", bit: KeyFields::DST_AS.bits, len: 4 },
+    Field { name: "SrcCountry", bit: KeyFields::SRC_COUNTRY.bits, len: 2 },
+    Field { name: "DstCountry", bit: KeyFields::DST_COUNTRY.bits, len: 2 },
+    Field { name: "App", bit: KeyFields::APP.bits, len: 1 },
+    Field { name: "ServerName", bit: KeyFields::SERVER_NAME.bits, len: 4 },
+    Field { name: "SrcPort", bit: KeyFields::SRC_PORT.bits, len: 2 },
+    Field { name: "DstPort", bit: KeyFields::DST_PORT.bits, len: 2 },
+    Field { name: "Protocol", bit: KeyFields::PROTOCOL.bits, len: 1 },
+    Field { name: "ICMPType", bit: KeyFields::ICMP_TYPE.bits, len: 1 },
+    Field { name: "ICMPCode", bit: KeyFields::ICMP_CODE.bits, len: 1 },
+    Field { name: "TCPFlags", bit: KeyFields::TCP_FLAGS.bits, len: 1 },
+    Field { name: "DSCP", bit: KeyFields::DSCP.bits, len: 1 },
+    Field { name: "VLAN", bit: KeyFields::VLAN.bits, len: 2 },
+    Field { name: "Direction", bit: KeyFields::DIRECTION.bits, len: 1 },
+    Field { name: "Interface", bit: KeyFields::INTERFACE.bits, len: 2 },
 ];
 
 /// What a flow's first payloads told, as keys hold it: the application ([`crate::app::App`]
@@ -72,11 +72,16 @@ impl KeyContext {
         self.geo.as_ref().map_or((0, [0; 2]), |g| g.asn_country(a))
     }
 
-    /// An index in [`DIRECTIONS`].
     fn direction(&self, src: &Addr, dst: &Addr) -> u8 {
-        let is_local = |x: &Addr| self.local.iter().any(|n| n.contains(x));
-        is_local(src) as u8 | (is_local(dst) as u8) << 1
+        direction_index(&self.local, src, dst)
     }
+}
+
+/// The direction from `src` to `dst` as an index in [`DIRECTIONS`]: source local and
+/// destination not is outbound.
+pub fn direction_index(local: &[Cidr], src: &Addr, dst: &Addr) -> u8 {
+    let is_local = |x: &Addr| local.iter().any(|n| n.contains(x));
+    is_local(src) as u8 | (is_local(dst) as u8) << 1
 }
 
 /// Prefix lengths when a key names SrcPrefix or DstPrefix without them.
@@ -108,12 +113,17 @@ impl KeyFields {
     pub const INTERFACE: KeyFields = KeyFields::bit(1 << 19);
     /// Fields a flow learns from its payloads: known for the whole flow at the end of a window,
     /// not for its first packets, so their tasks are always derived from the flows' shares.
-    const NAMED: u32 = 1 << 17 | 1 << 18;
+    const NAMED: u32 = KeyFields::APP.bits | KeyFields::SERVER_NAME.bits;
     /// Fields that may change from one packet of a flow to the next: a task keyed on one of
     /// them counts every packet by itself instead of deriving from the flow's share.
-    const PER_PACKET: u32 = 512 | 1024 | 2048 | 1 << 19;
+    const PER_PACKET: u32 =
+        KeyFields::TCP_FLAGS.bits | KeyFields::DSCP.bits | KeyFields::VLAN.bits | KeyFields::INTERFACE.bits;
     /// Fields looked up in a [`KeyContext`].
-    const LOOKED_UP: u32 = 4096 | 8192 | 16384 | 32768 | 65536;
+    const LOOKED_UP: u32 = KeyFields::SRC_AS.bits
+        | KeyFields::DST_AS.bits
+        | KeyFields::SRC_COUNTRY.bits
+        | KeyFields::DST_COUNTRY.bits
+        | KeyFields::DIRECTION.bits;
     const ALL: u32 = (1 << 20) - 1;
 
     const fn bit(bits: u32) -> KeyFields {
@@ -186,8 +196,8 @@ impl KeyFields {
             };
             let lengths: Vec<&str> = pieces.collect();
             let slot = match field.bit {
-                32 => Some(0),
-                64 => Some(2),
+                b if b == KeyFields::SRC_PREFIX.bits => Some(0),
+                b if b == KeyFields::DST_PREFIX.bits => Some(2),
                 _ => None,
             };
             match slot {
@@ -266,10 +276,10 @@ impl fmt::Display for KeyFields {
                 f.write_str(",")?;
             }
             f.write_str(field.name)?;
-            match field.bit {
-                32 => write!(f, "/{}/{}", self.prefix[0], self.prefix[1])?,
-                64 => write!(f, "/{}/{}", self.prefix[2], self.prefix[3])?,
-                _ => {}
+            if field.bit == KeyFields::SRC_PREFIX.bits {
+                write!(f, "/{}/{}", self.prefix[0], self.prefix[1])?;
+            } else if field.bit == KeyFields::DST_PREFIX.bits {
+                write!(f, "/{}/{}", self.prefix[2], self.prefix[3])?;
             }
             first = false;
         }

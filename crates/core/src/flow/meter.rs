@@ -9,6 +9,7 @@ use crate::addr::{Addr, Cidr};
 use crate::app::mmdb::Geo;
 use crate::app::{lock_names, NameTable};
 use crate::json::Json;
+use crate::key::{direction_index, DIRECTIONS};
 use crate::record::PacketRecord;
 use std::sync::Arc;
 
@@ -25,13 +26,7 @@ pub struct FlowMeterConfig {
 
 /// A record's direction by its endpoints: A (the initiator) local and B not is outbound.
 pub fn direction(local: &[Cidr], a: &Addr, b: &Addr) -> &'static str {
-    let is_local = |x: &Addr| local.iter().any(|n| n.contains(x));
-    match (is_local(a), is_local(b)) {
-        (true, true) => "local",
-        (true, false) => "outbound",
-        (false, true) => "inbound",
-        (false, false) => "external",
-    }
+    DIRECTIONS[direction_index(local, a, b) as usize]
 }
 
 pub struct FlowMeter {
