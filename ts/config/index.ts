@@ -2,11 +2,11 @@
 // Every problem is reported together, each with its key path.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { configSchema, keyFieldName, type NetspectraConfig } from './netspectra.js';
+import { configSchema, taskFields, type NetspectraConfig } from './netspectra.js';
 import { ConfigError, defaults, envPaths, parseBytes, validate, type Schema } from './schema.js';
 
 export { ConfigError } from './schema.js';
-export { configSchema, KEY_FIELDS, type CountMinTaskConfig, type EngineConfig, type ExactTaskConfig, type NatsConfig, type ProbeConfig, type StorageConfig, type ApiConfig, type AlertsConfig, type AlertRuleConfig, type NotifierConfig, type WebhookNotifierConfig, type EmailNotifierConfig, type AiConfig, type FlowsConfig, type ConsoleConfig, type AlertMetric, type AlertOp, ALERT_METRICS, ALERT_OPS, type KeyField, type KeyFieldSpec, keyFieldName, type NetspectraConfig, type SuperSpreadTaskConfig, type TaskConfig } from './netspectra.js';
+export { configSchema, KEY_FIELDS, type CountMinTaskConfig, type EngineConfig, type ExactTaskConfig, type NatsConfig, type ProbeConfig, type StorageConfig, type ApiConfig, type AlertsConfig, type AlertRuleConfig, type NotifierConfig, type WebhookNotifierConfig, type EmailNotifierConfig, type AiConfig, type FlowsConfig, type ConsoleConfig, type AlertMetric, type AlertOp, ALERT_METRICS, ALERT_OPS, type KeyField, type KeyFieldSpec, keyFieldName, taskFields, type NetspectraConfig, type SuperSpreadTaskConfig, type TaskConfig } from './netspectra.js';
 
 export function defaultConfig(): NetspectraConfig {
   return defaults(configSchema) as NetspectraConfig;
@@ -122,7 +122,7 @@ export function loadConfig(opts: LoadOptions = {}): NetspectraConfig {
     names.add(t.name);
     // Fields looked up in a database or the local networks: without them every key would be
     // the same unknown value.
-    const fields = [...(t.key ?? []), ...('distinct' in t ? (t.distinct ?? []) : []), ...('element' in t ? (t.element ?? []) : [])].map(keyFieldName);
+    const fields = taskFields(t);
     for (const [field, needs, have] of [
       ['SrcAS', 'flows.asnDatabase (an MMDB file of autonomous systems)', cfg.flows?.asnDatabase],
       ['DstAS', 'flows.asnDatabase (an MMDB file of autonomous systems)', cfg.flows?.asnDatabase],

@@ -16,6 +16,11 @@ export function keyFieldName(spec: string): KeyField {
   return spec.split('/')[0] as KeyField;
 }
 
+/** Every field a task names: its key, and its distinct or element fields. */
+export function taskFields(t: TaskConfig): KeyField[] {
+  return [...(t.key ?? []), ...('distinct' in t ? (t.distinct ?? []) : []), ...('element' in t ? (t.element ?? []) : [])].map(keyFieldName);
+}
+
 const FIELD_PATTERN = new RegExp(`^(${KEY_FIELDS.join('|')}|(Src|Dst)Prefix/\\d{1,2}(/\\d{1,3})?)$`);
 
 function fieldList(doc: string, minItems: number, dflt: KeyField[], lengths = true): Schema {

@@ -3,7 +3,7 @@
 // is written. A file that changes is loaded again without a restart.
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { GeoDatabases } from '../backend/index.js';
-import { keyFieldName, type FlowsConfig, type TaskConfig } from '../config/index.js';
+import { taskFields, type FlowsConfig, type KeyField, type TaskConfig } from '../config/index.js';
 
 type Log = (line: string) => void;
 
@@ -15,8 +15,8 @@ export interface GeoTarget {
 /** Whether a task keys on an endpoint's AS or country: the databases are loaded for it also
  * when flow records are off. */
 export function tasksNeedGeo(tasks: TaskConfig[]): boolean {
-  const geo = ['SrcAS', 'DstAS', 'SrcCountry', 'DstCountry'];
-  return tasks.some((t) => [...t.key, ...('distinct' in t ? t.distinct : []), ...('element' in t ? t.element : [])].some((f) => geo.includes(keyFieldName(f))));
+  const geo: KeyField[] = ['SrcAS', 'DstAS', 'SrcCountry', 'DstCountry'];
+  return tasks.some((t) => taskFields(t).some((f) => geo.includes(f)));
 }
 
 /** Reads the configured files; throws naming the setting and the file. */

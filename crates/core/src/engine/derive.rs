@@ -81,7 +81,7 @@ pub(crate) struct Derive {
     states: Vec<TaskState>,
     sketches: Vec<Sketch>,
     /// Tasks keyed (or with distinct or element fields) on a field that may change within a
-    /// flow (TCP flags, DSCP, VLAN): every packet is counted by itself, none derived.
+    /// flow (TCP flags, DSCP, VLAN, interface): every packet is counted by itself, none derived.
     per_packet: Vec<usize>,
     /// What keys on AS, country or direction look up.
     pub(crate) ctx: KeyContext,
