@@ -453,6 +453,10 @@ test('analyze stores its windows and alerts; serve answers netspectra query, wit
     assert.equal(j.totalPackets, '62781');
     assert.equal(j.rows[0].key.srcIp, '10.64.88.105');
     assert.ok(j.nextPageToken);
+    // A column per field the rows hold: the grouped ones, in key order.
+    const ports = query('cli-secret', 'aggregate', '--task', 'dst_port', '--group-by', 'Protocol,DstPort', '--limit', '3');
+    assert.match(ports.stdout, /^dport\s+proto\s+packets\s+bytes\s+windows$/m);
+    assert.match(query('cli-secret', 'aggregate', '--task', 'dst_port', '--group-by', 'Protocol', '--limit', '3').stdout, /^proto\s+packets\s+bytes\s+windows\n[- ]+\nTCP\s+60,873\s/m);
     const top = query('cli-secret', 'top', '--task', 'heavy_flows', '--by', 'bytes', '--limit', '3');
     assert.match(top.stdout, /heavy_flows \(countmin: sums of window estimates\)\n.*packets\s+bytes\s+windows/);
     const bad = query('cli-secret', 'aggregate', '--task', 'nope');

@@ -9,7 +9,7 @@ import {
   TopSpreadersResponseSchema, TraceFlowRequestSchema, TraceFlowResponseSchema, ListAlertsRequestSchema, ListAlertsResponseSchema, type FlowKey,
   ListFlowRecordsRequestSchema, ListFlowRecordsResponseSchema, type FlowRecord,
 } from '../gen/netspectra/v1/query_pb.js';
-import type { NetspectraConfig } from '../config/index.js';
+import { KEY_FIELDS, type KeyField, type NetspectraConfig } from '../config/index.js';
 import { table } from '../report/table.js';
 import { bytes, duration, grouped } from '../report/units.js';
 import { apiTokens } from '../api/settings.js';
@@ -36,10 +36,29 @@ function str(v: string | boolean | undefined): string {
   return typeof v === 'string' ? v : '';
 }
 
-function keyCells(k: FlowKey | undefined): string[] {
-  const proto = k?.protocol || undefined;
-  return [k?.srcIp ?? '', k?.dstIp ?? '', k?.srcPort ? portText(proto, k.srcPort) : '', k?.dstPort ? portText(proto, k.dstPort) : '', k?.protocolName ?? ''];
-}
+/** Each key field's column: its header, whether it is a number, and its cell. */
+const KEY_COLUMNS: Record<KeyField, [string, boolean, (k: FlowKey) => string]> = {
+  SrcIP: ['src', false, (k) => k.srcIp],
+  DstIP: ['dst', false, (k) => k.dstIp],
+  SrcPrefix: ['src net', false, (k) => k.srcPrefix],
+  DstPrefix: ['dst net', false, (k) => k.dstPrefix],
+  SrcAS: ['src AS', true, (k) => String(k.srcAs)],
+  DstAS: ['dst AS', true, (k) => String(k.dstAs)],
+  SrcCountry: ['src cc', false, (k) => k.srcCountry],
+  DstCountry: ['dst cc', false, (k) => k.dstCountry],
+  App: ['app', false, (k) => k.app],
+  ServerName: ['server name', false, (k) => k.serverName],
+  SrcPort: ['sport', true, (k) => portText(k.protocol || undefined, k.srcPort)],
+  DstPort: ['dport', true, (k) => portText(k.protocol || undefined, k.dstPort)],
+  Protocol: ['proto', false, (k) => k.protocolName],
+  ICMPType: ['icmp type', true, (k) => String(k.icmpType)],
+  ICMPCode: ['icmp code', true, (k) => String(k.icmpCode)],
+  TCPFlags: ['flags', false, (k) => k.tcpFlagsText],
+  DSCP: ['dscp', false, (k) => k.dscpName || String(k.dscp)],
+  VLAN: ['vlan', true, (k) => String(k.vlan)],
+  Direction: ['direction', false, (k) => k.direction],
+  Interface: ['interface', false, (k) => `${k.probe}/${k.interface}`],
+};
 
 /** Stored flow records, one line each: A→B with the counts of both directions. */
 function recordTable(records: FlowRecord[]): string {
@@ -59,19 +78,20 @@ function recordTable(records: FlowRecord[]): string {
   );
 }
 
-const KEY_HEADERS = ['src', 'dst', 'sport', 'dport', 'proto'];
-const KEY_NUMERIC = [false, false, true, true, false];
 
 function when(t: Timestamp | undefined): string {
   return t ? new Date(Number(t.seconds) * 1000 + Math.floor(t.nanos / 1e6)).toISOString() : '';
 }
 
-/** Drops the key columns no row fills (fields outside the task's key). */
+/** A column per field the keys hold, in key order. */
 function keyTable(extraHeaders: string[], rows: { key?: FlowKey; cells: string[] }[], extraNumeric: boolean[]): string {
-  const keys = rows.map((r) => keyCells(r.key));
-  const used = KEY_HEADERS.map((_, i) => keys.some((k) => k[i] !== ''));
-  const pick = <T>(a: T[]) => a.filter((_, i) => used[i]);
-  return table([...pick(KEY_HEADERS), ...extraHeaders], rows.map((r, i) => [...pick(keys[i]), ...r.cells]), [...pick(KEY_NUMERIC), ...extraNumeric]);
+  const held = new Set(rows.flatMap((r) => r.key?.fields ?? []));
+  const columns = KEY_FIELDS.filter((f) => held.has(f)).map((f) => KEY_COLUMNS[f]);
+  return table(
+    [...columns.map(([header]) => header), ...extraHeaders],
+    rows.map((r) => [...columns.map(([, , cell]) => (r.key ? cell(r.key) : '')), ...r.cells]),
+    [...columns.map(([, numeric]) => numeric), ...extraNumeric],
+  );
 }
 
 export async function queryCommand(what: string | undefined, values: QueryValues, cfg: NetspectraConfig): Promise<number> {

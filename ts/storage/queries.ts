@@ -37,6 +37,8 @@ export interface Filter {
 }
 
 export interface Key {
+  /** The key fields the row holds (the fields grouped by, or the task's key). */
+  fields: KeyField[];
   srcIp: string;
   dstIp: string;
   srcPort: number;
@@ -220,7 +222,7 @@ function keySelect(columns: string[]): string {
 
 type KeyRow = Partial<Record<`k_${string}`, string>>;
 
-function keyOf(r: KeyRow): Key {
+function keyOf(r: KeyRow, fields: KeyField[]): Key {
   const family = Number(r.k_family ?? 0);
   const protocol = Number(r.k_proto ?? 0);
   // A key with an address field on a packet without IP (ARP, ...) has none: "-".
@@ -233,6 +235,7 @@ function keyOf(r: KeyRow): Key {
   };
   const number = (v: string | undefined) => Number(v ?? 0);
   return {
+    fields,
     srcIp: r.k_src_prefix_len === undefined ? address(r.k_src_ip) : '',
     dstIp: r.k_dst_prefix_len === undefined ? address(r.k_dst_ip) : '',
     srcPort: number(r.k_src_port),
@@ -358,7 +361,7 @@ export async function aggregateFlows(store: Store, q: AggregateRequest, db = sto
   );
   return {
     rows: data.map((r) => ({
-      key: keyOf(r),
+      key: keyOf(r, q.groupBy.length ? q.groupBy : q.task.key),
       packets: BigInt(r.packets),
       bytes: BigInt(r.bytes),
       distinct: BigInt(r.distinct_max),
@@ -457,7 +460,7 @@ export async function topHeavyHitters(store: Store, q: TopRequest, db = store.da
      FROM ${db}.${table} ${w.sql} GROUP BY ${key.join(', ')} ORDER BY ${q.by} DESC, ${key.join(', ')} LIMIT ${w.param(q.limit, 'UInt32')}`,
     w.params,
   );
-  return data.map((r) => ({ key: keyOf(r), packets: BigInt(r.packets), bytes: BigInt(r.bytes), windows: Number(r.windows) }));
+  return data.map((r) => ({ key: keyOf(r, q.task.key), packets: BigInt(r.packets), bytes: BigInt(r.bytes), windows: Number(r.windows) }));
 }
 
 export async function topSpreaders(store: Store, q: Omit<TopRequest, 'by'>, db = store.database): Promise<{ key: Key; maxSpread: bigint; maxWindowNs: bigint; windows: number }[]> {
@@ -482,7 +485,7 @@ export async function topSpreaders(store: Store, q: Omit<TopRequest, 'by'>, db =
      FROM ${db}.${table} ${w.sql} GROUP BY ${key.join(', ')} ORDER BY m DESC, ${key.join(', ')} LIMIT ${w.param(q.limit, 'UInt32')}`,
     w.params,
   );
-  return data.map((r) => ({ key: keyOf(r), maxSpread: BigInt(r.m), maxWindowNs: BigInt(r.mw), windows: Number(r.windows) }));
+  return data.map((r) => ({ key: keyOf(r, q.task.key), maxSpread: BigInt(r.m), maxWindowNs: BigInt(r.mw), windows: Number(r.windows) }));
 }
 
 /** Per window totals of a task (or of all packets) over a range: Grafana's time series. */
