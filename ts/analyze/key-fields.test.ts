@@ -367,3 +367,19 @@ test('the Interface key counts each capture file and pcapng interface as tshark 
     assert.ok(want.has(`${c.probe}/${c.interface}`));
   }
 });
+
+test('the text report names every key field in its own column', () => {
+  const text = (file: string) => {
+    const r = spawnSync(process.execPath, [CLI, 'analyze', '--store', 'none', '--window', '0', '--top', '3', '--config', config, file], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  const pathspider = text(join(pcaps, 'debian-pathspider-real.pcap'));
+  assert.match(pathspider, /^DSCP\s+packets\s+bytes\n[- ]+\nCS0\s+62,644\s/m);
+  assert.match(pathspider, /^Protocol\s+TCPFlags\s+packets\s+bytes\n[- ]+\nTCP\s+ACK\s+24,164\s/m);
+  assert.match(pathspider, /^SrcPrefix\/16\/32\s+packets\s+bytes\n[- ]+\n10\.64\.0\.0\/16\s+\d/m);
+  assert.match(pathspider, /^Protocol\s+Interface\s+packets\s+bytes\n[- ]+\nTCP\s+\S+\/\S+debian-pathspider-real\.pcap\s+60,873\s/m);
+  assert.match(pathspider, /^non-IP\s+\S+\/\S+debian-pathspider-real\.pcap\s+743\s/m, 'packets without IP keep their interface');
+  const icmp = text(join(pcaps, 'debian-libtrace-icmp-sample.pcap'));
+  assert.match(icmp, /^Protocol\s+ICMPType\s+ICMPCode\s+packets\s+bytes\n[- ]+\nICMP\s+8\s+0\s+4\s/m);
+});

@@ -31,20 +31,44 @@ const NON_IP = '-';
 const named = (port: number, service: string | undefined) => (service ? `${port} ${service}` : String(port));
 
 function keyCells(row: KeyColumns, fields: string[]): string[] {
+  const cell = fieldCells(row);
+  const names = fields.map((f) => f.split('/')[0]);
   // Without addresses in the key, protocol 0 with no name is the same packets.
-  if (row.srcIp === NON_IP || row.dstIp === NON_IP || (row.proto === 0 && !row.protoName && fields.includes('Protocol'))) {
-    // One label, not "- - 0 0 0": these packets have no addresses, ports or IP protocol.
-    return fields.map((f) => (f === 'SrcIP' || f === 'DstIP' || f === 'Protocol' ? 'non-IP' : ''));
+  if (row.srcIp === NON_IP || row.dstIp === NON_IP || row.srcPrefix === NON_IP || row.dstPrefix === NON_IP || (row.proto === 0 && !row.protoName && names.includes('Protocol'))) {
+    // One label, not "- - 0 0 0": these packets have no addresses, ports or IP protocol (their
+    // other fields, such as the interface, stay).
+    const ip = ['SrcIP', 'DstIP', 'SrcPrefix', 'DstPrefix', 'Protocol'];
+    return names.map((f) => (ip.includes(f) ? 'non-IP' : f.endsWith('Port') ? '' : (cell[f] ?? '')));
   }
-  const cell: Record<string, string | undefined> = {
+  // A prefix is written with its lengths in the key ("SrcPrefix/24/48"): the cell by its name.
+  return names.map((f) => cell[f] ?? '');
+}
+
+/** Each key field of a row as text, by field name. */
+function fieldCells(row: KeyColumns): Record<string, string | undefined> {
+  return {
     SrcIP: row.srcIp,
     DstIP: row.dstIp,
     SrcPort: row.srcPort === undefined ? undefined : named(row.srcPort, row.srcService),
     // ICMP keeps its type and code in the destination port: named, not a number.
     DstPort: row.dstPort === undefined ? undefined : ((row.proto !== undefined ? icmpTypeText(row.proto, row.dstPort) : null) ?? named(row.dstPort, row.dstService)),
     Protocol: row.protoName || row.proto?.toString(),
+    SrcPrefix: row.srcPrefix,
+    DstPrefix: row.dstPrefix,
+    SrcAS: row.srcAs === undefined ? undefined : `AS${row.srcAs}`,
+    DstAS: row.dstAs === undefined ? undefined : `AS${row.dstAs}`,
+    SrcCountry: row.srcCountry,
+    DstCountry: row.dstCountry,
+    App: row.app,
+    ServerName: row.serverName,
+    ICMPType: row.icmpType?.toString(),
+    ICMPCode: row.icmpCode?.toString(),
+    TCPFlags: row.tcpFlagsText,
+    DSCP: row.dscp === undefined ? undefined : row.dscpName || String(row.dscp),
+    VLAN: row.vlan?.toString(),
+    Direction: row.direction,
+    Interface: row.probe === undefined ? undefined : `${row.probe}/${row.interface}`,
   };
-  return fields.map((f) => cell[f] ?? '');
 }
 
 /** "+12.5%" style relative error of an estimate, or "exact". */
@@ -58,7 +82,7 @@ function relError(estimate: number, exact: number | undefined): string {
 
 function taskSection(task: TaskReport, when: string): string[] {
   const fields = task.key.split(',');
-  const numeric = (extra: number) => [...fields.map((f) => f.endsWith('Port')), ...Array(extra).fill(true)];
+  const numeric = (extra: number) => [...fields.map((f) => f.endsWith('Port') || ['ICMPType', 'ICMPCode', 'VLAN'].includes(f)), ...Array(extra).fill(true)];
   const heading = (title: string) => [title, '='.repeat(title.length)];
   switch (task.type) {
     case 'exact': {

@@ -54,6 +54,25 @@ export interface KeyColumns {
   /** IANA service names of the ports, when they have one (the core's table). */
   srcService?: string;
   dstService?: string;
+  /** The other key fields, when the key holds them (crates/core/src/engine/snapshot.rs). */
+  srcPrefix?: string;
+  dstPrefix?: string;
+  srcAs?: number;
+  dstAs?: number;
+  srcCountry?: string;
+  dstCountry?: string;
+  app?: string;
+  serverName?: string;
+  icmpType?: number;
+  icmpCode?: number;
+  tcpFlags?: number;
+  tcpFlagsText?: string;
+  dscp?: number;
+  dscpName?: string;
+  vlan?: number;
+  direction?: string;
+  probe?: string;
+  interface?: string;
 }
 
 export interface ExactTaskReport {
