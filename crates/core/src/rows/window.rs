@@ -91,7 +91,7 @@ fn write_key(w: &mut RowWriter, key: &PackedKey, fields: KeyFields, names: &KeyN
 struct WindowRows<'a> {
     out: StorageRows,
     prefix: Prefix<'a>,
-    /// The server names keys refer to.
+    /// The server names and origins keys refer to.
     names: KeyNames,
 }
 
@@ -436,6 +436,45 @@ mod tests {
         let mut snap = Vec::new();
         let payloads = w.encode(&mut snap);
         assert_eq!(window_rows(&w, &payloads, "s", "r").encode(), storage_rows(&snap, "s", "r").unwrap().encode());
+    }
+
+    #[test]
+    fn server_names_and_interfaces_travel_with_the_snapshot() {
+        use crate::app::App;
+        use crate::engine::{TaskKind, TaskSpec};
+        let exact = |name: &str, key: &str| TaskSpec {
+            name: name.into(),
+            key: KeyFields::parse(key).unwrap(),
+            kind: TaskKind::Exact { distinct: KeyFields::NONE },
+        };
+        let tasks = vec![exact("names", "App,ServerName"), exact("interfaces", "Interface")];
+        let mut e = Engine::new(&EngineConfig { window_ns: 10 * SECOND, tasks, ..Default::default() }, 1).unwrap();
+        let eth1 = e.origin("probe\tA", "eth1");
+        let r = rec(1_000_000_003.5, 1, 2, 100);
+        e.add_named(&r, true, eth1, App::Tls, "www.example.org", "h2");
+        e.add(&PacketRecord { src: r.dst, dst: r.src, src_port: r.dst_port, dst_port: r.src_port, ..r }, true, eth1);
+        let w = e.close_taking().unwrap();
+        let mut snap = Vec::new();
+        let payloads = w.encode(&mut snap);
+        let rows = storage_rows(&snap, "s", "r").unwrap();
+        assert_eq!(window_rows(&w, &payloads, "s", "r").encode(), rows.encode());
+        let exact = objects(&rows, "exact_rows");
+        assert_eq!(exact.len(), 2, "{exact:?}");
+        assert!(
+            exact[0].contains(
+                r#""app":"TLS","server_name":"www.example.org","probe":"","interface":"","packets":2,"bytes":200"#
+            ),
+            "{}",
+            exact[0]
+        );
+        assert!(
+            exact[1].contains(r#""app":"","server_name":"","probe":"probe\tA","interface":"eth1","packets":2"#),
+            "{}",
+            exact[1]
+        );
+        // Cut inside the names: refused, not misread.
+        let names_at = 6 + 8 * 8;
+        assert!(storage_rows(&snap[..names_at + 10], "s", "r").is_err());
     }
 
     #[test]
