@@ -175,6 +175,14 @@ describe('console building blocks', () => {
     assert.deepEqual(lists.talkers[0].rows, [{ key: '10.0.0.1', fields: { srcIp: '10.0.0.1' }, packets: 2, bytes: 200 }]);
     assert.deepEqual(lists.heavyHitters.map((l) => [l.by, l.rows.length, l.errorBound?.bytes]), [['packets', 1, 9], ['bytes', 0, 9]]);
     assert.deepEqual(lists.spreaders[0], { task: 'scan', type: 'superspread', key: 'SrcIP', element: 'DstIP', threshold: 64, rows: [{ key: '10.0.0.9', fields: { srcIp: '10.0.0.9' }, spread: 70 }] });
+    // The other key fields come under their names, as the report prints them.
+    const names = topLists({
+      packets: 3, bytes: 300,
+      tasks: [{ name: 'names', type: 'exact', key: 'SrcPrefix/24/48,ServerName,DSCP,Interface', top: [
+        { key: '10.0.0.0/24 example.org dscp EF p/eth0', srcPrefix: '10.0.0.0/24', serverName: 'example.org', dscp: 46, dscpName: 'EF', probe: 'p', interface: 'eth0', packets: 3, bytes: 300 },
+      ] }],
+    }, 5);
+    assert.deepEqual(names.talkers[0].rows[0].fields, { SrcPrefix: '10.0.0.0/24', ServerName: 'example.org', DSCP: 'EF', Interface: 'p/eth0' });
   });
 });
 

@@ -1,15 +1,11 @@
 // A window's JSON (as `analyze` reports a window) and per-second counters, turned into the
 // payloads of the console's channels. Pure functions: the hub calls them once per tick and
 // sends the same text to every client.
+import { extraFieldTexts } from '../report/key-text.js';
+import type { KeyColumns } from '../report/types.js';
 import { PROTOCOL_GROUPS, type Counts, type ProtocolGroup, type SecondCounters, type TopList, type TopRow, type WindowInfo } from './types.js';
 
-interface RowJson {
-  key: string;
-  srcIp?: string;
-  dstIp?: string;
-  srcPort?: number;
-  dstPort?: number;
-  protoName?: string;
+interface RowJson extends KeyColumns {
   packets?: number;
   bytes?: number;
   spread?: number;
@@ -43,6 +39,8 @@ function fieldsOf(r: RowJson): Record<string, string | number> {
   if (r.srcPort !== undefined) f.srcPort = r.srcPort;
   if (r.dstPort !== undefined) f.dstPort = r.dstPort;
   if (r.protoName !== undefined) f.proto = r.protoName;
+  // The other key fields under their own names (the page shows them as they come).
+  for (const [field, text] of Object.entries(extraFieldTexts(r))) if (text !== undefined) f[field] = text;
   return f;
 }
 

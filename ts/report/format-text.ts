@@ -1,5 +1,6 @@
 // The human-readable report of `netspectra analyze`.
 import { icmpTypeText } from '../shared/index.js';
+import { extraFieldTexts } from './key-text.js';
 import { table } from './table.js';
 import type { AnalysisReport, ConversationRow, KeyColumns, StorageReport, TaskReport } from './types.js';
 import { bytes, duration, epochText, grouped, percent, si } from './units.js';
@@ -53,21 +54,7 @@ function fieldCells(row: KeyColumns): Record<string, string | undefined> {
     // ICMP keeps its type and code in the destination port: named, not a number.
     DstPort: row.dstPort === undefined ? undefined : ((row.proto !== undefined ? icmpTypeText(row.proto, row.dstPort) : null) ?? named(row.dstPort, row.dstService)),
     Protocol: row.protoName || row.proto?.toString(),
-    SrcPrefix: row.srcPrefix,
-    DstPrefix: row.dstPrefix,
-    SrcAS: row.srcAs === undefined ? undefined : `AS${row.srcAs}`,
-    DstAS: row.dstAs === undefined ? undefined : `AS${row.dstAs}`,
-    SrcCountry: row.srcCountry,
-    DstCountry: row.dstCountry,
-    App: row.app,
-    ServerName: row.serverName,
-    ICMPType: row.icmpType?.toString(),
-    ICMPCode: row.icmpCode?.toString(),
-    TCPFlags: row.tcpFlagsText,
-    DSCP: row.dscp === undefined ? undefined : row.dscpName || String(row.dscp),
-    VLAN: row.vlan?.toString(),
-    Direction: row.direction,
-    Interface: row.probe === undefined ? undefined : `${row.probe}/${row.interface}`,
+    ...extraFieldTexts(row),
   };
 }
 

@@ -208,7 +208,8 @@ function markAlerts(ip) {
 
 /** One task's top list as a table: its key fields, then the counts it has. */
 function topTable(list, counts) {
-  const fields = list.key.split(',').map((f) => KEY_FIELDS[f] ?? f);
+  // A prefix comes with its lengths ("SrcPrefix/24/48"): its column is the field's.
+  const fields = list.key.split(',').map((f) => KEY_FIELDS[f] ?? f.split('/')[0]);
   const asFlow = fields.includes('srcIp') && fields.includes('dstIp');
   const columns = asFlow ? ['flow'] : fields;
   const caption = el('caption', { text: `${list.task}: ${list.key}${list.element ? ` → distinct ${list.element}` : ''}${list.threshold ? `, threshold ${count(list.threshold)}` : ''}` });
