@@ -13,9 +13,10 @@ import { visibleRuns } from './schema.js';
 export class QueryError extends Error {}
 
 const FIELD_COLUMN: Record<KeyField, string> = {
-  SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPrefix: 'src_ip', DstPrefix: 'dst_ip', SrcAS: 'src_as', DstAS: 'dst_as', SrcCountry: 'src_country',
-  DstCountry: 'dst_country', App: 'app', ServerName: 'server_name', SrcPort: 'src_port', DstPort: 'dst_port', Protocol: 'proto', ICMPType: 'icmp_type', ICMPCode: 'icmp_code',
-  TCPFlags: 'tcp_flags', DSCP: 'dscp', VLAN: 'vlan', Direction: 'direction', Interface: 'interface',
+  SrcIP: 'src_ip', DstIP: 'dst_ip', SrcPrefix: 'src_ip', DstPrefix: 'dst_ip', SrcAS: 'src_as', DstAS: 'dst_as',
+  SrcCountry: 'src_country', DstCountry: 'dst_country', App: 'app', ServerName: 'server_name', SrcPort: 'src_port',
+  DstPort: 'dst_port', Protocol: 'proto', ICMPType: 'icmp_type', ICMPCode: 'icmp_code', TCPFlags: 'tcp_flags', DSCP: 'dscp',
+  VLAN: 'vlan', Direction: 'direction', Interface: 'interface',
 };
 
 
@@ -208,9 +209,8 @@ const NS = (column: string) => `toString(toUnixTimestamp64Nano(${column}))`;
 /** Key columns grouped by for the given fields (family too when an address or prefix is among
  * them, a prefix's length beside its network, an interface with its probe). */
 function keyColumns(fields: KeyField[]): string[] {
-  const cols = fields.flatMap((f) =>
-    f === 'SrcPrefix' ? ['src_ip', 'src_prefix_len'] : f === 'DstPrefix' ? ['dst_ip', 'dst_prefix_len'] : f === 'Interface' ? ['probe', 'interface'] : [FIELD_COLUMN[f]],
-  );
+  const beside: Partial<Record<KeyField, string[]>> = { SrcPrefix: ['src_ip', 'src_prefix_len'], DstPrefix: ['dst_ip', 'dst_prefix_len'], Interface: ['probe', 'interface'] };
+  const cols = fields.flatMap((f) => beside[f] ?? [FIELD_COLUMN[f]]);
   return fields.some((f) => f.endsWith('IP') || f.endsWith('Prefix')) ? ['family', ...cols] : cols;
 }
 
