@@ -10,6 +10,7 @@ import {
   ListFlowRecordsRequestSchema, ListFlowRecordsResponseSchema, type FlowRecord,
 } from '../gen/netspectra/v1/query_pb.js';
 import { KEY_FIELDS, type KeyField, type NetspectraConfig } from '../config/index.js';
+import { extraFieldTexts } from '../report/key-text.js';
 import { table } from '../report/table.js';
 import { bytes, duration, grouped } from '../report/units.js';
 import { apiTokens } from '../api/settings.js';
@@ -36,29 +37,23 @@ function str(v: string | boolean | undefined): string {
   return typeof v === 'string' ? v : '';
 }
 
-/** Each key field's column: its header, whether it is a number, and its cell. */
-const KEY_COLUMNS: Record<KeyField, [string, boolean, (k: FlowKey) => string]> = {
-  SrcIP: ['src', false, (k) => k.srcIp],
-  DstIP: ['dst', false, (k) => k.dstIp],
-  SrcPrefix: ['src net', false, (k) => k.srcPrefix],
-  DstPrefix: ['dst net', false, (k) => k.dstPrefix],
-  SrcAS: ['src AS', true, (k) => String(k.srcAs)],
-  DstAS: ['dst AS', true, (k) => String(k.dstAs)],
-  SrcCountry: ['src cc', false, (k) => k.srcCountry],
-  DstCountry: ['dst cc', false, (k) => k.dstCountry],
-  App: ['app', false, (k) => k.app],
-  ServerName: ['server name', false, (k) => k.serverName],
-  SrcPort: ['sport', true, (k) => portText(k.protocol || undefined, k.srcPort)],
-  DstPort: ['dport', true, (k) => portText(k.protocol || undefined, k.dstPort)],
-  Protocol: ['proto', false, (k) => k.protocolName],
-  ICMPType: ['icmp type', true, (k) => String(k.icmpType)],
-  ICMPCode: ['icmp code', true, (k) => String(k.icmpCode)],
-  TCPFlags: ['flags', false, (k) => k.tcpFlagsText],
-  DSCP: ['dscp', false, (k) => k.dscpName || String(k.dscp)],
-  VLAN: ['vlan', true, (k) => String(k.vlan)],
-  Direction: ['direction', false, (k) => k.direction],
-  Interface: ['interface', false, (k) => `${k.probe}/${k.interface}`],
+/** Each key field's column: its header, and whether it is a number. */
+const KEY_COLUMNS: Record<KeyField, [string, boolean]> = {
+  SrcIP: ['src', false], DstIP: ['dst', false], SrcPrefix: ['src net', false], DstPrefix: ['dst net', false],
+  SrcAS: ['src AS', false], DstAS: ['dst AS', false], SrcCountry: ['src cc', false], DstCountry: ['dst cc', false],
+  App: ['app', false], ServerName: ['server name', false], SrcPort: ['sport', true], DstPort: ['dport', true],
+  Protocol: ['proto', false], ICMPType: ['icmp type', true], ICMPCode: ['icmp code', true], TCPFlags: ['flags', false],
+  DSCP: ['dscp', false], VLAN: ['vlan', true], Direction: ['direction', false], Interface: ['interface', false],
 };
+
+/** A key's fields as text, by field name (the other fields as the report writes them). */
+function keyTexts(k: FlowKey): Record<string, string | undefined> {
+  const proto = k.protocol || undefined;
+  return {
+    SrcIP: k.srcIp, DstIP: k.dstIp, SrcPort: portText(proto, k.srcPort), DstPort: portText(proto, k.dstPort), Protocol: k.protocolName,
+    ...extraFieldTexts(k),
+  };
+}
 
 /** Stored flow records, one line each: A→B with the counts of both directions. */
 function recordTable(records: FlowRecord[]): string {
@@ -86,11 +81,14 @@ function when(t: Timestamp | undefined): string {
 /** A column per field the keys hold, in key order. */
 function keyTable(extraHeaders: string[], rows: { key?: FlowKey; cells: string[] }[], extraNumeric: boolean[]): string {
   const held = new Set(rows.flatMap((r) => r.key?.fields ?? []));
-  const columns = KEY_FIELDS.filter((f) => held.has(f)).map((f) => KEY_COLUMNS[f]);
+  const fields = KEY_FIELDS.filter((f) => held.has(f));
   return table(
-    [...columns.map(([header]) => header), ...extraHeaders],
-    rows.map((r) => [...columns.map(([, , cell]) => (r.key ? cell(r.key) : '')), ...r.cells]),
-    [...columns.map(([, numeric]) => numeric), ...extraNumeric],
+    [...fields.map((f) => KEY_COLUMNS[f][0]), ...extraHeaders],
+    rows.map((r) => {
+      const texts = r.key ? keyTexts(r.key) : {};
+      return [...fields.map((f) => texts[f] ?? ''), ...r.cells];
+    }),
+    [...fields.map((f) => KEY_COLUMNS[f][1]), ...extraNumeric],
   );
 }
 

@@ -2,7 +2,10 @@
 // the console's top lists show them alike.
 import type { KeyColumns } from './types.js';
 
-export function extraFieldTexts(row: KeyColumns): Record<string, string | undefined> {
+/** What the texts are made of: a report's key row, or the API's FlowKey. */
+type ExtraFields = Omit<KeyColumns, 'key' | 'srcIp' | 'dstIp' | 'srcPort' | 'dstPort' | 'proto' | 'protoName' | 'srcService' | 'dstService'>;
+
+export function extraFieldTexts(row: ExtraFields): Record<string, string | undefined> {
   return {
     SrcPrefix: row.srcPrefix,
     DstPrefix: row.dstPrefix,
